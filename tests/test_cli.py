@@ -1,0 +1,77 @@
+"""``python -m wavelib``: list, train, run, and clear errors for bad input."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from wavelib.chapters import CHAPTERS, open_chapter
+from wavelib.cli import main
+from wavelib.provenance import REPO_ROOT
+
+
+def cli(*args, **env):
+    return subprocess.run([sys.executable, "-m", "wavelib", *args], capture_output=True, text=True,
+                          env={**os.environ, **env}, cwd=REPO_ROOT)
+
+
+def test_help_names_every_command():
+    out = cli("--help").stdout
+    for command in ("list", "train", "run", "book"):
+        assert command in out
+
+
+def test_list_shows_chapters_presets_and_artifacts(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WAVELIB_RESULTS", str(tmp_path))
+    assert main(["train", "twm_theory", "--preset", "smoke"]) == 0
+    capsys.readouterr()
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "1. twm_theory" in out and "smoke" in out and "paper" in out
+    assert "smoke/twm_theory/gradient_sweep-" in out and "Artifacts in" in out
+
+
+def test_train_writes_a_loadable_artifact(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WAVELIB_RESULTS", str(tmp_path))
+    assert main(["train", "twm_theory", "--preset", "smoke", "--seed", "5"]) == 0
+    path = Path(capsys.readouterr().out.split(": ")[1].split(" (")[0])
+    assert path.parent == tmp_path / "smoke" / "twm_theory"
+    meta = json.loads((path / "meta.json").read_text())
+    assert meta["seed"] == 5 and meta["preset"] == "smoke"
+    session = open_chapter("twm_theory", preset="smoke", seed=5, root=tmp_path)
+    assert session.experiment("gradient_sweep").path == path
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "nope"], "unknown chapter 'nope'; valid chapters: twm_theory"),
+    (["train", "twm_theory", "--preset", "huge"], "valid presets: smoke, cpu, paper"),
+    (["train", "twm_theory", "--experiment", "nope"], "valid experiments: gradient_sweep"),
+    (["run", "twm_theory", "--preset", "smoke", "--device", "tpu"], "unknown device 'tpu'"),
+    (["book", "--preset", "huge"], "valid presets"),
+])
+def test_bad_input_gets_a_short_error_and_exit_code_2(args, message):
+    result = cli(*args)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
+def test_missing_gpu_is_reported_before_work():
+    result = cli("train", "twm_theory", "--device", "cuda")
+    assert result.returncode == 2 and "no CUDA GPU" in result.stderr
+
+
+def test_run_executes_into_a_run_folder_and_leaves_the_source_alone(tmp_path):
+    chapter = CHAPTERS["twm_theory"]
+    source = REPO_ROOT / chapter.notebook
+    before = source.read_bytes()
+    result = cli("run", "twm_theory", "--preset", "smoke", "--seed", "2", "--out", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    executed = json.loads((tmp_path / "run" / source.name).read_text())
+    text = json.dumps(executed)
+    assert "preset `smoke`" in text and "seed `2`" in text
+    assert source.read_bytes() == before

@@ -1,0 +1,125 @@
+import numpy as np
+import pytest
+
+from wavelib.tasks.linear_hds import (
+    TABLE1_LABELS,
+    TABLE1_RULES,
+    diagonal_copy_rule,
+    operator_from_rule,
+    repeat_copy_rule,
+    rollout,
+    task_operator,
+)
+
+
+def rule_oracle(rule, u, steps):
+    """Closed loop straight from the terms: x[t][k] = sign * x[t - j][i] on a list of states."""
+    x = [list(row) for row in u]
+    for _ in range(steps):
+        new = [0] * len(x[0])
+        for k, j, i, sign in rule:
+            new[k] = sign * x[-j][i]
+        x.append(new)
+    return np.array(x[len(u):])
+
+
+def test_operator_places_each_term():
+    F = operator_from_rule([(0, 3, 1, -1), (1, 1, 0, 1)], s=3, d=2)
+    expected = np.zeros((6, 2))
+    expected[0 * 2 + 1, 0] = -1  # lag 3 = slot 0 (oldest), component 1
+    expected[2 * 2 + 0, 1] = 1  # lag 1 = slot 2 (newest), component 0
+    np.testing.assert_array_equal(F, expected)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        [(0, 1, 0, 1)],  # output 1 missing
+        [(0, 1, 0, 1), (0, 2, 1, 1)],  # output 0 twice
+        [(0, 0, 0, 1), (1, 1, 1, 1)],  # lag 0
+        [(0, 4, 0, 1), (1, 1, 1, 1)],  # lag beyond s
+        [(0, 1, 2, 1), (1, 1, 1, 1)],  # component out of range
+        [(0, 1, 0, 2), (1, 1, 1, 1)],  # sign not ±1
+        [(2, 1, 0, 1), (1, 1, 1, 1)],  # output out of range
+    ],
+)
+def test_operator_rejects_bad_rules(rule):
+    with pytest.raises(ValueError):
+        operator_from_rule(rule, s=3, d=2)
+
+
+@pytest.mark.parametrize("s,d", [(0, 2), (2, 0), (-1, 3)])
+def test_bad_sizes(s, d):
+    with pytest.raises(ValueError):
+        repeat_copy_rule(s, d)
+
+
+@pytest.mark.parametrize("name", sorted(TABLE1_RULES))
+def test_table1_operator_structure(name):
+    F = task_operator(name)
+    assert F.shape == (64, 8)
+    assert (np.count_nonzero(F, axis=0) == 1).all()
+    assert set(np.unique(F[F != 0])) <= {-1.0, 1.0}
+    assert (np.count_nonzero(F, axis=1) <= 1).all()  # each stored bit is used at most once
+    assert name in TABLE1_LABELS
+
+
+@pytest.mark.parametrize("name", sorted(TABLE1_RULES))
+def test_rollout_matches_term_oracle(name):
+    rng = np.random.default_rng(0)
+    u = rng.choice([-1, 1], size=(8, 8))
+    got = rollout(task_operator(name), u, 40)
+    np.testing.assert_array_equal(got, rule_oracle(TABLE1_RULES[name], u, 40))
+
+
+def test_table1_rules_decoded_from_notes():
+    t3 = dict((k, (j, i, sg)) for k, j, i, sg in TABLE1_RULES["compose_t3"])
+    t4 = dict((k, (j, i, sg)) for k, j, i, sg in TABLE1_RULES["compose_t4"])
+    assert t3[0] == (4, 4, -1) and t3[6] == (1, 7, 1) and t3[3] == (8, 0, -1)
+    assert t4[0] == (3, 5, -1) and t4[7] == (1, 7, -1) and t4[2] == (8, 0, 1)
+
+
+def test_repeat_copy_replays_the_input():
+    rng = np.random.default_rng(1)
+    u = rng.choice([-1.0, 1.0], size=(5, 3))
+    np.testing.assert_array_equal(rollout(task_operator("repeat_copy", 5, 3), u, 15), np.tile(u, (3, 1)))
+
+
+def test_diagonal_copy_general_size():
+    rng = np.random.default_rng(2)
+    u = rng.choice([-1, 1], size=(6, 4))
+    got = rollout(task_operator("diagonal_copy", 6, 4), u, 25)
+    np.testing.assert_array_equal(got, rule_oracle(diagonal_copy_rule(6, 4), u, 25))
+    assert diagonal_copy_rule(6, 4)[3] == (3, 3, 3, 1)
+
+
+def test_diagonal_copy_needs_d_le_s():
+    with pytest.raises(ValueError, match="d <= s"):
+        diagonal_copy_rule(3, 4)
+
+
+def test_batched_and_integer_rollout():
+    rng = np.random.default_rng(3)
+    F = task_operator("compose_t4")
+    u = rng.choice([-1, 1], size=(5, 8, 8))
+    batched = rollout(F.astype(int), u, 30)
+    assert batched.shape == (5, 30, 8) and batched.dtype.kind == "i"
+    for b in range(5):
+        np.testing.assert_array_equal(batched[b], rollout(F, u[b].astype(float), 30))
+
+
+def test_task_operator_errors():
+    with pytest.raises(ValueError, match="s = d = 8"):
+        task_operator("compose_t3", s=4, d=4)
+    with pytest.raises(ValueError, match="repeat_copy"):
+        task_operator("nope")
+
+
+def test_rollout_rejects_bad_shapes():
+    F = task_operator("repeat_copy", 4, 2)
+    with pytest.raises(ValueError):
+        rollout(F, np.ones((3, 2)), 5)
+    with pytest.raises(ValueError):
+        rollout(F, np.ones(8), 5)
+    with pytest.raises(ValueError):
+        rollout(F, np.ones((4, 2)), -1)

@@ -1,0 +1,62 @@
+import pytest
+
+from wavelib.chapters import CHAPTERS, get_chapter, open_chapter
+from wavelib.presets import PRESETS, ConfigError, resolve_preset
+
+
+def test_explicit_preset_wins_over_environment(monkeypatch):
+    monkeypatch.setenv("WAVELIB_PRESET", "paper")
+    assert resolve_preset("smoke") == "smoke"
+    assert resolve_preset(None) == "paper"
+
+
+def test_default_preset_is_cpu(monkeypatch):
+    monkeypatch.delenv("WAVELIB_PRESET", raising=False)
+    assert resolve_preset(None) == "cpu"
+
+
+def test_unknown_preset_lists_valid_ones(monkeypatch):
+    with pytest.raises(ConfigError, match="valid presets: smoke, cpu, paper"):
+        resolve_preset("huge")
+    monkeypatch.setenv("WAVELIB_PRESET", "huge")
+    with pytest.raises(ConfigError, match=r"from \$WAVELIB_PRESET"):
+        resolve_preset(None)
+
+
+def test_unknown_chapter_lists_valid_ones():
+    with pytest.raises(ConfigError, match="valid chapters: twm_theory"):
+        get_chapter("chapter_one")
+
+
+def test_unknown_knob_lists_valid_ones():
+    with pytest.raises(ConfigError, match=r"unknown knob\(s\) widht.*valid knobs: s_max, d, hidden"):
+        open_chapter("twm_theory", preset="smoke", widht=3)
+
+
+@pytest.mark.parametrize("bad", [{"s_max": -4}, {"n_samples": 0}, {"amplitude": -0.1}, {"hidden": 3}])
+def test_bad_values_are_refused_before_work(bad):
+    with pytest.raises(ConfigError):
+        open_chapter("twm_theory", preset="smoke", **bad)
+
+
+def test_override_changes_only_that_knob():
+    session = open_chapter("twm_theory", preset="smoke", n_networks=3)
+    base = get_chapter("twm_theory").config("smoke")
+    assert session.config.n_networks == 3
+    assert session.config.replace(n_networks=base.n_networks) == base
+
+
+def test_every_chapter_has_every_preset_and_smoke_is_smallest():
+    for chapter in CHAPTERS.values():
+        assert set(chapter.presets) == set(PRESETS)
+        smoke, cpu = chapter.presets["smoke"].to_dict(), chapter.presets["cpu"].to_dict()
+        for knob, value in smoke.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                assert value <= cpu[knob], (chapter.name, knob)
+
+
+def test_bad_seed_and_device_are_refused():
+    with pytest.raises(ConfigError, match="seed"):
+        open_chapter("twm_theory", preset="smoke", seed=-1)
+    with pytest.raises(ConfigError, match="unknown device"):
+        open_chapter("twm_theory", preset="smoke", device="tpu:7")

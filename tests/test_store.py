@@ -1,0 +1,140 @@
+"""The results store: atomic artifacts, load instead of retrain, checkpoint and resume, metadata."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from wavelib.chapters import ChapterSession, MissingArtifactsError
+from wavelib.presets import Config
+from wavelib.registry import Chapter, Experiment
+from wavelib.store import Result, artifact_dir, config_hash, run_experiment, stored_artifacts
+
+
+@dataclasses.dataclass(frozen=True)
+class CountConfig(Config):
+    units: int = 6
+
+
+class Interrupt(Exception):
+    pass
+
+
+CALLS = {"n": 0, "fail_at": None}
+
+
+def count_units(config, ctx):
+    """A resumable toy experiment: one random draw per unit, checkpointed after each."""
+    CALLS["n"] += 1
+    state = ctx.checkpoint.load() or {"next": 0, "values": []}
+    for unit in range(state["next"], config.units):
+        if CALLS["fail_at"] == unit:
+            CALLS["fail_at"] = None
+            raise Interrupt(unit)
+        state["values"].append(float(np.random.default_rng([ctx.seed, unit]).normal()))
+        state["next"] = unit + 1
+        ctx.checkpoint.save(state)
+    values = np.array(state["values"])
+    return Result(metrics={"sum": float(values.sum()), "units": config.units}, history={"values": values},
+                  weights={"w": torch.tensor(values)})
+
+
+EXPERIMENT = Experiment("count", count_units, "toy", gpu_presets=("paper",))
+CHAPTER = Chapter(number=0, name="toy", title="Toy", notebook="none.ipynb", reproduces="nothing",
+                  presets={p: CountConfig() for p in ("smoke", "cpu", "paper")}, experiments=(EXPERIMENT,))
+
+
+@pytest.fixture(autouse=True)
+def reset_calls():
+    CALLS.update(n=0, fail_at=None)
+
+
+def run(tmp_path, **kwargs):
+    kwargs.setdefault("preset", "smoke")
+    return run_experiment(CHAPTER, EXPERIMENT, CountConfig(), seed=kwargs.pop("seed", 3),
+                          device=torch.device("cpu"), root=tmp_path, **kwargs)
+
+
+def test_hash_is_stable_and_sensitive_to_config_and_seed():
+    base = config_hash("count", {"units": 6}, 3)
+    assert base == config_hash("count", {"units": 6}, 3)
+    assert len({base, config_hash("count", {"units": 7}, 3), config_hash("count", {"units": 6}, 4),
+                config_hash("other", {"units": 6}, 3)}) == 4
+
+
+def test_artifact_layout_metadata_and_round_trip(tmp_path):
+    artifact = run(tmp_path)
+    assert artifact.path == artifact_dir("toy", "smoke", "count", {"units": 6}, 3, tmp_path)
+    assert artifact.path.parent == tmp_path / "smoke" / "toy"
+    assert sorted(p.name for p in artifact.path.iterdir()) == ["history.npz", "meta.json", "metrics.json",
+                                                               "weights.pt"]
+    meta = artifact.meta
+    assert meta["config"] == {"units": 6} and meta["seed"] == 3 and meta["device"] == "cpu"
+    assert {"python", "torch", "numpy", "wavelib"} <= set(meta["versions"])
+    assert meta["wall_time_s"] >= 0 and meta["git_commit"] and meta["resumed"] is False
+    values = artifact.history()["values"]
+    assert values.shape == (6,) and artifact.metrics["sum"] == pytest.approx(values.sum())
+    assert torch.equal(artifact.weights()["w"], torch.tensor(values))
+    assert not artifact.path.with_name(artifact.path.name + ".partial").exists()
+
+
+def test_existing_artifact_is_loaded_not_recomputed(tmp_path):
+    first = run(tmp_path)
+    stamp = (first.path / "meta.json").read_text()
+    second = run(tmp_path)
+    assert CALLS["n"] == 1 and second.path == first.path
+    assert (second.path / "meta.json").read_text() == stamp
+
+
+def test_retrain_recomputes_and_replaces_atomically(tmp_path):
+    first = run(tmp_path)
+    again = run(tmp_path, retrain=True)
+    assert CALLS["n"] == 2 and again.path == first.path
+    assert [p.name for p in again.path.parent.iterdir()] == [again.path.name]
+
+
+def test_interrupted_run_leaves_no_artifact_and_resumes_to_the_same_result(tmp_path):
+    reference = run(tmp_path / "ref").history()["values"]
+    CALLS["fail_at"] = 4
+    with pytest.raises(Interrupt):
+        run(tmp_path)
+    final = artifact_dir("toy", "smoke", "count", {"units": 6}, 3, tmp_path)
+    assert not final.exists()
+    assert final.with_name(final.name + ".partial").is_dir()
+    resumed = run(tmp_path)
+    np.testing.assert_array_equal(resumed.history()["values"], reference)
+    assert resumed.meta["resumed"] is True
+    assert not final.with_name(final.name + ".partial").exists()
+
+
+def test_same_seed_same_result_and_seed_changes_it(tmp_path):
+    a = run(tmp_path / "a").history()["values"]
+    b = run(tmp_path / "b").history()["values"]
+    c = run(tmp_path / "c", seed=4).history()["values"]
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_stored_artifacts_lists_finished_runs_only(tmp_path):
+    run(tmp_path)
+    CALLS["fail_at"] = 2
+    with pytest.raises(Interrupt):
+        run(tmp_path, seed=9)
+    listed = stored_artifacts(tmp_path)
+    assert len(listed) == 1 and json.loads((listed[0].path / "meta.json").read_text())["seed"] == 3
+
+
+def test_missing_gpu_artifacts_are_reported_before_any_work(tmp_path):
+    session = ChapterSession(CHAPTER, "paper", "cpu", 0, tmp_path, {})
+    with pytest.raises(MissingArtifactsError) as info:
+        session.check_artifacts()
+    message = str(info.value)
+    assert "python -m wavelib train toy --preset paper --device cuda --seed 0" in message
+    assert str(session.artifact_path("count")) in message
+    assert CALLS["n"] == 0
+    ChapterSession(CHAPTER, "cpu", "cpu", 0, tmp_path, {}).check_artifacts()  # cpu preset trains locally
+    run_experiment(CHAPTER, EXPERIMENT, CountConfig(), preset="paper", seed=0, device=torch.device("cpu"),
+                   root=tmp_path)
+    session.check_artifacts()  # present now: nothing missing

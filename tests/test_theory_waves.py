@@ -1,0 +1,124 @@
+import numpy as np
+import pytest
+from scipy.special import comb
+
+from wavelib.theory.waves import (
+    bump_states,
+    centroid_velocity,
+    decode_onsets,
+    distinct_final_states,
+    propagate,
+    velocity_operator,
+    wave_vs_bump,
+)
+
+
+def test_velocity_operator_form():
+    A = velocity_operator(4, 0.25)
+    expected = 0.75 * np.eye(4) + 0.25 * np.diag(np.ones(3), 1)
+    np.testing.assert_array_equal(A, expected)
+    np.testing.assert_array_equal(velocity_operator(3, 1.0), [[0, 1, 0], [0, 0, 1], [0, 0, 0]])
+
+
+@pytest.mark.parametrize("v", [0.0, -0.1, 1.5, 2.0])
+def test_velocity_outside_range(v):
+    with pytest.raises(ValueError, match="0 < v <= 1"):
+        velocity_operator(5, v)
+
+
+def test_unit_speed_pulse_moves_one_cell_and_leaves():
+    K, T, t0 = 6, 12, 2
+    drive = np.zeros(T)
+    drive[t0] = 1.0
+    states = propagate(velocity_operator(K, 1.0), drive)
+    for t in range(t0, t0 + K):
+        expected = np.zeros(K)
+        expected[K - 1 - (t - t0)] = 1.0
+        np.testing.assert_array_equal(states[t], expected)
+    np.testing.assert_array_equal(states[t0 + K:], 0)  # open end: no reflection
+
+
+@pytest.mark.parametrize("v", [1.0, 0.5, 0.25, 0.1])
+def test_centroid_travels_at_v(v):
+    drive = np.zeros(40)
+    drive[3] = 1.0
+    states = propagate(velocity_operator(64, v), drive)
+    assert centroid_velocity(states) == pytest.approx(v, abs=1e-9)
+
+
+def test_pulse_shape_is_binomial():
+    v, K = 0.3, 20
+    drive = np.zeros(10)
+    drive[0] = 1.0
+    states = propagate(velocity_operator(K, v), drive)
+    t = 9
+    j = np.arange(t + 1)
+    np.testing.assert_allclose(states[t, K - 1 - j], comb(t, j) * v**j * (1 - v) ** (t - j), rtol=1e-12)
+
+
+def test_channels_are_independent():
+    rng = np.random.default_rng(0)
+    drive = rng.standard_normal((15, 3))
+    A = velocity_operator(7, 0.6)
+    multi = propagate(A, drive)
+    assert multi.shape == (15, 3, 7)
+    for c in range(3):
+        np.testing.assert_allclose(multi[:, c], propagate(A, drive[:, c]), rtol=0, atol=1e-14)
+
+
+def test_bump_keeps_count_at_fixed_cell():
+    drive = np.array([1.0, 0, 1, 1, 0])
+    states = bump_states(drive, K=4)
+    np.testing.assert_array_equal(states[:, 3], np.cumsum(drive))
+    np.testing.assert_array_equal(states[:, :3], 0)
+    leaky = bump_states(drive, K=4, decay=0.5)
+    assert leaky[-1, 3] == pytest.approx(0.5**4 + 0.5**2 + 0.5)
+    with pytest.raises(ValueError):
+        bump_states(drive, K=4, decay=1.5)
+
+
+def test_wave_vs_bump_layout():
+    rng = np.random.default_rng(1)
+    drive = (rng.random((10, 3)) < 0.3).astype(float)
+    wave, bump = wave_vs_bump(drive, K=10)
+    assert wave.shape == bump.shape == (10, 30)
+    for c in range(3):
+        np.testing.assert_array_equal(wave[:, c * 10:(c + 1) * 10], propagate(velocity_operator(10, 1.0), drive[:, c]))
+    np.testing.assert_array_equal(bump.reshape(10, 3, 10)[-1, :, 9], drive.sum(axis=0))
+
+
+def test_decode_onsets_unit_speed():
+    rng = np.random.default_rng(2)
+    drive = (rng.random(12) < 0.5).astype(float)
+    state = propagate(velocity_operator(12, 1.0), drive)[-1]
+    assert decode_onsets(state) == list(np.flatnonzero(drive))
+    short = propagate(velocity_operator(12, 1.0), drive[:7])[-1]
+    assert decode_onsets(short, T=7) == list(np.flatnonzero(drive[:7]))
+
+
+def test_decode_onsets_slow_wave():
+    rng = np.random.default_rng(3)
+    drive = (rng.random(10) < 0.5).astype(float)
+    state = propagate(velocity_operator(12, 0.5), drive)[-1]
+    assert decode_onsets(state, v=0.5, T=10) == list(np.flatnonzero(drive))
+
+
+def test_decode_onsets_rejects_non_wave_state():
+    state = np.zeros(8)
+    state[0] = 1.0  # a pulse 8 steps old cannot be on the substrate after T = 4 steps
+    with pytest.raises(ValueError):
+        decode_onsets(state, T=4)
+    with pytest.raises(ValueError):
+        decode_onsets(np.zeros(4), T=5)
+
+
+@pytest.mark.parametrize("T", [1, 4, 8])
+def test_wave_keeps_every_sequence_bump_only_the_count(T):
+    assert distinct_final_states(T, K=8, system="wave") == 2**T
+    assert distinct_final_states(T, K=8, system="bump") == T + 1
+
+
+def test_short_wave_substrate_forgets_the_oldest_inputs():
+    assert distinct_final_states(8, K=5, system="wave") == 2**5
+    with pytest.raises(ValueError):
+        distinct_final_states(4, K=5, system="ring")

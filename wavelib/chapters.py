@@ -1,0 +1,108 @@
+"""The chapter registry, and the session a chapter notebook (or the CLI) opens.
+
+A notebook's first code cell after its ``parameters`` cell is::
+
+    book = open_chapter("twm_theory", preset=preset, device=device, seed=seed)
+    book.banner()
+
+which validates everything and checks for missing paper-scale artifacts before any work starts.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from .devices import DEVICE_ENV, device_description, resolve_device
+from .experiments import twm_theory
+from .presets import ConfigError, resolve_preset
+from .provenance import git_commit
+from .registry import Chapter, Experiment
+from .store import Artifact, artifact_dir, results_root, run_experiment
+
+CHAPTERS: dict[str, Chapter] = {chapter.name: chapter for chapter in (twm_theory.CHAPTER,)}
+
+
+def get_chapter(name: str) -> Chapter:
+    """The registered chapter called ``name`` (error lists the valid names)."""
+    if name not in CHAPTERS:
+        raise ConfigError(f"unknown chapter {name!r}; valid chapters: {', '.join(CHAPTERS)}")
+    return CHAPTERS[name]
+
+
+class MissingArtifactsError(RuntimeError):
+    """Paper-scale artifacts needed on a CPU machine are not in the results store."""
+
+
+class ChapterSession:
+    """One chapter at one preset, device and seed: its config, its artifacts, its provenance."""
+
+    def __init__(self, chapter: Chapter, preset: str, device_name: str, seed: int, root: Path | None,
+                 overrides: dict[str, Any]):
+        if not isinstance(seed, int) or seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+        self.chapter = chapter
+        self.preset = preset
+        self.device = resolve_device(device_name)
+        self.seed = seed
+        self.root = root or results_root()
+        self.config = chapter.config(preset, **overrides)
+
+    def artifact_path(self, experiment: str) -> Path:
+        return artifact_dir(self.chapter.name, self.preset, experiment, self.config.to_dict(), self.seed,
+                            self.root)
+
+    def needs_training_elsewhere(self) -> list[Experiment]:
+        """Experiments this machine should not train (GPU-scale on a CPU device) whose artifacts are absent."""
+        if self.device.type != "cpu":
+            return []
+        return [e for e in self.chapter.experiments
+                if self.preset in e.gpu_presets and not self.artifact_path(e.name).exists()]
+
+    def train_command(self) -> str:
+        return (f"python -m wavelib train {self.chapter.name} --preset {self.preset} --device cuda "
+                f"--seed {self.seed}")
+
+    def check_artifacts(self) -> None:
+        """Raise :class:`MissingArtifactsError` (saying how to make them) if GPU artifacts are absent."""
+        missing = self.needs_training_elsewhere()
+        if missing:
+            paths = "\n".join(f"  - {e.name}: {self.artifact_path(e.name)}" for e in missing)
+            raise MissingArtifactsError(
+                f"Chapter '{self.chapter.name}' at preset '{self.preset}' needs paper-scale artifacts that "
+                f"are not in the results store and are too heavy to train on this CPU:\n{paths}\n"
+                f"Make them on a GPU machine with:\n  {self.train_command()}\n"
+                f"then copy results/{self.preset}/{self.chapter.name}/ here (or use --preset cpu)."
+            )
+
+    def experiment(self, name: str, retrain: bool = False) -> Artifact:
+        """The artifact of experiment ``name``: loaded if stored, else computed here and stored."""
+        return run_experiment(self.chapter, self.chapter.experiment(name), self.config, preset=self.preset,
+                              seed=self.seed, device=self.device, retrain=retrain, root=self.root)
+
+    def provenance(self) -> dict[str, str]:
+        return {"chapter": f"{self.chapter.number}. {self.chapter.title}", "preset": self.preset,
+                "device": device_description(self.device), "seed": str(self.seed), "commit": git_commit()}
+
+    def banner(self) -> Any:
+        """A one-line Markdown note of what produced this page (displayed in notebooks)."""
+        p = self.provenance()
+        text = (f"**Produced with** preset `{p['preset']}` · device `{p['device']}` · seed `{p['seed']}` · "
+                f"wavelib commit `{p['commit']}`")
+        try:
+            from IPython.display import Markdown
+        except ImportError:  # plain Python: return the text itself
+            return text
+        return Markdown(text)
+
+
+def open_chapter(name: str, preset: str | None = None, device: str | None = None, seed: int = 0,
+                 root: Path | None = None, check: bool = True, **overrides: Any) -> ChapterSession:
+    """Validate the chapter, preset (``$WAVELIB_PRESET``), device (``$WAVELIB_DEVICE``, default cpu),
+    seed and knob overrides, and (``check``) fail early if paper-scale artifacts are missing."""
+    session = ChapterSession(get_chapter(name), resolve_preset(preset),
+                             device or os.environ.get(DEVICE_ENV) or "cpu", seed, root, overrides)
+    if check:
+        session.check_artifacts()
+    return session

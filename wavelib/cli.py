@@ -1,0 +1,127 @@
+"""``python -m wavelib``: list chapters and artifacts, train experiments, run chapters, build the book."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .chapters import CHAPTERS, MissingArtifactsError, open_chapter
+from .devices import DEVICE_ENV
+from .presets import PRESET_ENV, PRESETS, ConfigError, resolve_preset
+from .provenance import REPO_ROOT
+from .store import QUIET_ENV, results_root, stored_artifacts
+
+
+def _list(args: argparse.Namespace) -> int:
+    print("Chapters:")
+    for chapter in CHAPTERS.values():
+        print(f"  {chapter.number}. {chapter.name:<14} {chapter.title}  [{chapter.notebook}]")
+        print(f"     reproduces: {chapter.reproduces}")
+        for experiment in chapter.experiments:
+            gpu = f" (GPU at: {', '.join(experiment.gpu_presets)})" if experiment.gpu_presets else ""
+            print(f"     experiment {experiment.name}: {experiment.description}{gpu}")
+    print("\nPresets:")
+    for name, text in PRESETS.items():
+        print(f"  {name:<6} {text}")
+    root = results_root()
+    artifacts = stored_artifacts(root)
+    print(f"\nArtifacts in {root} ({len(artifacts)}):")
+    for artifact in artifacts:
+        meta = artifact.meta
+        print(f"  {artifact.path.relative_to(root)}  seed {meta['seed']}, {meta['device']}, "
+              f"{meta['wall_time_s']:.1f} s, commit {meta['git_commit']}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    session = open_chapter(args.chapter, preset=args.preset, device=args.device, seed=args.seed, check=False)
+    names = args.experiment or [e.name for e in session.chapter.experiments]
+    for name in names:
+        session.chapter.experiment(name)  # validate every name before any work
+    for name in names:
+        start = time.perf_counter()
+        artifact = session.experiment(name, retrain=args.retrain)
+        print(f"{name}: {artifact.path} ({time.perf_counter() - start:.1f} s)")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    import papermill
+
+    preset = resolve_preset(args.preset)
+    sessions = [open_chapter(name, preset=preset, device=args.device, seed=args.seed) for name in args.chapter]
+    os.environ[QUIET_ENV] = "1"  # progress bars would be stored as dead widgets in the executed notebooks
+    out_dir = Path(args.out or REPO_ROOT / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{preset}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for session in sessions:
+        source = REPO_ROOT / session.chapter.notebook
+        target = out_dir / source.name
+        if target.resolve() == source.resolve():
+            raise ConfigError(f"refusing to overwrite the source notebook {source}; pick another --out")
+        papermill.execute_notebook(
+            str(source), str(target), cwd=str(source.parent), kernel_name="python3",
+            parameters={"preset": preset, "device": str(session.device), "seed": session.seed},
+        )
+        print(f"{session.chapter.name}: {target}")
+    return 0
+
+
+def _book(args: argparse.Namespace) -> int:
+    preset = resolve_preset(args.preset)
+    for chapter in CHAPTERS.values():  # fail before the long build, not in the middle of it
+        open_chapter(chapter.name, preset=preset, device=args.device, seed=0)
+    env = {**os.environ, PRESET_ENV: preset, DEVICE_ENV: args.device or os.environ.get(DEVICE_ENV, "cpu"),
+           QUIET_ENV: "1"}
+    out = Path(args.out).resolve() if args.out else REPO_ROOT
+    command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build",
+               str(REPO_ROOT), "--path-output", str(out), "--all", "--warningiserror", "--keep-going"]
+    print(f"Building the book at preset '{preset}' into {out / '_build' / 'html'}", flush=True)
+    code = subprocess.run(command, env=env).returncode
+    if code == 0:
+        print(f"HTML: {out / '_build' / 'html' / 'index.html'}")
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m wavelib", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("list", help="chapters, presets, and which artifacts exist").set_defaults(func=_list)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--preset", help=f"one of {', '.join(PRESETS)} (default: ${PRESET_ENV} or cpu)")
+        p.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: $WAVELIB_DEVICE or cpu)")
+
+    train = sub.add_parser("train", help="run a chapter's experiments (no Jupyter) into the results store")
+    train.add_argument("chapter", help=f"one of {', '.join(CHAPTERS)}")
+    common(train)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--experiment", action="append", help="only this experiment (repeatable)")
+    train.add_argument("--retrain", action="store_true", help="recompute even if the artifact exists")
+    train.set_defaults(func=_train)
+
+    run = sub.add_parser("run", help="execute chapter notebooks with papermill into a run folder")
+    run.add_argument("chapter", nargs="+", help=f"one or more of {', '.join(CHAPTERS)}")
+    common(run)
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--out", help="run folder (default: runs/<timestamp>-<preset>/)")
+    run.set_defaults(func=_run)
+
+    book = sub.add_parser("book", help="execute every chapter and build the HTML book")
+    common(book)
+    book.add_argument("--out", help="folder that receives _build/html (default: the repository)")
+    book.set_defaults(func=_book)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, MissingArtifactsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,154 @@
+"""Figures of Chapter 1 (TWM theory). Each function returns a matplotlib Figure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..tasks.linear_hds import TABLE1_LABELS, task_operator
+from ..theory.velocity import velocity_rollout, wave_operator_at_velocity
+from ..theory.waves import centroid_velocity, propagate, velocity_operator
+from .style import COLORS, figure, signed_matrix, spacetime, unit_circle
+
+EXPLORER_TASKS = ("repeat_copy", "diagonal_copy", "fibonacci")
+
+
+def pulse_figure(velocities: tuple[float, ...] = (1.0, 0.5, 0.25), K: int = 40, T: int = 60) -> Figure:
+    """A unit pulse entering cell K-1 at t = 0 and travelling through an open-ended substrate."""
+    fig, axes = figure(len(velocities), width=2.4 * len(velocities), height=2.8)
+    drive = np.zeros(T)
+    drive[0] = 1.0
+    for ax, v in zip(axes[0], velocities):
+        states = propagate(velocity_operator(K, v), drive)
+        spacetime(ax, states, title=f"v = {v:g} (measured {centroid_velocity(states):.3f})", symmetric=False)
+    return fig
+
+
+def wave_vs_bump_figure(drive: np.ndarray, wave: np.ndarray, bump: np.ndarray, K: int) -> Figure:
+    """ICLR 2024 Fig. 1: binary inputs (T, c), the wave state and the static bump state (T, c*K)."""
+    fig, axes = figure(3, width=8.0, height=3.0)
+    spacetime(axes[0, 0], drive, title="inputs", xlabel="channel", symmetric=False)
+    spacetime(axes[0, 1], wave, title="wave (v = 1)", xlabel="channel × cell", symmetric=False)
+    spacetime(axes[0, 2], bump, title="static bump", xlabel="channel × cell", symmetric=False)
+    for ax in axes[0, 1:]:
+        for c in range(1, drive.shape[1]):
+            ax.axvline(c * K - 0.5, color="white", lw=1)
+    return fig
+
+
+def fibonacci_figure(history: np.ndarray) -> Figure:
+    """The substrate of the traveling-wave model of a 1-D Generalized Fibonacci, (steps+1, s, 1),
+    with each value written in its cell: every new sum enters at the boundary and moves one slot per step."""
+    values = np.asarray(history[:, :, 0], dtype=float)
+    steps, s = values.shape
+    fig, axes = figure(1, width=1.2 + 0.9 * s, height=0.3 * steps + 0.8)
+    ax = axes[0, 0]
+    spacetime(ax, np.log10(np.abs(values) + 1), title="substrate (colour: log value)",
+              xlabel="slot (0 = oldest … boundary)", symmetric=False)
+    for t in range(steps):
+        for i in range(s):
+            ax.text(i, t, f"{int(history[t, i, 0])}", ha="center", va="center", fontsize=7,
+                    color="white" if values[t, i] < values.max() / 4 else "black")
+    ax.set_xticks(range(s))
+    return fig
+
+
+def operators_figure(operators: Mapping[str, np.ndarray], phis: Mapping[str, np.ndarray]) -> Figure:
+    """Top: the composition functions F^T of Table 1 (output × flat input); bottom: Φ (Eq. 6)."""
+    fig, axes = figure(len(operators), nrows=2, width=2.3 * len(operators), height=4.6,
+                       gridspec_kw={"height_ratios": [1, 2.6]})
+    for j, name in enumerate(operators):
+        signed_matrix(axes[0, j], operators[name].T, title=TABLE1_LABELS.get(name, name),
+                      xlabel="input (slot·d + comp)", ylabel="output" if j == 0 else "")
+        axes[0, j].set_aspect("auto")
+        signed_matrix(axes[1, j], phis[name], title="Φ", xlabel="from", ylabel="to" if j == 0 else "")
+    return fig
+
+
+def spectra_figure(spectra: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Figure:
+    """Eigenvalues (numerical, in a random basis) of Φ against the exact cycle spectrum, per task."""
+    fig, axes = figure(len(spectra), width=2.3 * len(spectra), height=2.6)
+    for ax, (name, (numerical, exact)) in zip(axes[0], spectra.items()):
+        unit_circle(ax, numerical, exact, title=f"{TABLE1_LABELS.get(name, name)}\n{len(numerical)} on |λ| = 1")
+    axes[0, 0].legend(loc="lower left", fontsize=7)
+    return fig
+
+
+def gradient_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, float]) -> Figure:
+    """Left: ||∂y(s+1)/∂x(1)|| against s (mean and range over networks) with the fitted μ^s.
+    Right: ||∂y(s+1)/∂x(i)|| against the input index i at the largest s."""
+    s = history["s"]
+    fig, axes = figure(2, width=8.0, height=3.2)
+    ax = axes[0, 0]
+    for key, label, colour in (("random_x1", "random tanh RNN", COLORS["static"]),
+                               ("wave_x1", "W_hh = Φ in a random basis", COLORS["wave"])):
+        values = history[key]
+        ax.semilogy(s, values.mean(axis=1), color=colour, label=label)
+        ax.fill_between(s, values.min(axis=1), values.max(axis=1), color=colour, alpha=0.2, lw=0)
+    mu = metrics["random_decay_rate_mean"]
+    start = history["random_x1"][0].mean()
+    ax.semilogy(s, start * mu ** (s - 1.0), ls="--", color=COLORS["theory"], label=f"fitted μ^s, μ = {mu:.3f}")
+    ax.set(xlabel="history length s (steps)", ylabel="||∂y(s+1)/∂x(1)||", title="sensitivity to the first input")
+    ax.legend(fontsize=8)
+    ax = axes[0, 1]
+    index = np.arange(1, len(history["random_profile"]) + 1)
+    ax.semilogy(index, history["random_profile"], color=COLORS["static"], marker=".", label="random tanh RNN")
+    ax.semilogy(index, history["wave_profile"], color=COLORS["wave"], marker=".", label="wave RNN")
+    ax.set(xlabel=f"input index i (s = {len(index)})", ylabel="||∂y(s+1)/∂x(i)||", title="every input at s_max")
+    return fig
+
+
+def _explorer_operator(task: str, s: int, d: int) -> np.ndarray:
+    if task == "fibonacci":
+        return np.tile(np.eye(d), (s, 1))  # y = sum of the s stored vectors (Eq. 5)
+    return task_operator(task, s, d)
+
+
+def explorer_figure(v: float = 1.0, s: int = 6, d: int = 3, task: str = "repeat_copy", steps: int = 30,
+                    seed: int = 0) -> Figure:
+    """The TWM of ``task`` with velocity ``v`` in its shift, driven by one random ±1 input phase:
+    the substrate over time, the readout against the true HDS, and the spectrum of Φ_v."""
+    if task not in EXPLORER_TASKS:
+        raise ValueError(f"unknown task {task!r}; valid tasks: {', '.join(EXPLORER_TASKS)}")
+    F = _explorer_operator(task, s, d)
+    u = np.random.default_rng(seed).choice([-1.0, 1.0], size=(s, d))
+    outputs, substrates, target = velocity_rollout(F, u, steps, v)
+    if task == "fibonacci":
+        agreement = f"max |y − x| = {np.abs(outputs - target).max():.2g}"
+    else:
+        agreement = f"bit accuracy {np.mean(np.sign(outputs) == np.sign(target)):.2f}"
+    fig, axes = figure(3, width=9.0, height=3.0)
+    shown = np.sign(substrates) * np.log1p(np.abs(substrates)) if task == "fibonacci" else substrates
+    spacetime(axes[0, 0], shown, title=f"substrate, v = {v:g}", xlabel="slot·d + comp")
+    spacetime(axes[0, 1], np.concatenate([target, outputs], axis=1) if task != "fibonacci"
+              else np.sign(np.concatenate([target, outputs], axis=1)),
+              title=f"target | readout ({agreement})", xlabel="HDS | TWM")
+    eigs = np.linalg.eigvals(wave_operator_at_velocity(F, s, d, v))
+    unit_circle(axes[0, 2], eigs, title=f"spectrum of Φ_v ({task}, s={s}, d={d})")
+    axes[0, 2].set(xlim=None, ylim=None)
+    return fig
+
+
+def explorer_widget():
+    """An ipywidgets explorer over (v, s, d, task) drawing :func:`explorer_figure` (needs a live kernel)."""
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    def draw(v: float, s: int, d: int, task: str) -> None:
+        try:
+            explorer_figure(v, s, d, task)
+        except ValueError as exc:  # e.g. the diagonal task needs d <= s: say so instead of a traceback
+            print(exc)
+            return
+        plt.show()
+
+    return widgets.interactive(
+        draw,
+        v=widgets.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="velocity v"),
+        s=widgets.IntSlider(value=6, min=2, max=12, description="history s"),
+        d=widgets.IntSlider(value=3, min=1, max=8, description="dimension d"),
+        task=widgets.Dropdown(options=EXPLORER_TASKS, value="repeat_copy", description="task"),
+    )
+

@@ -1,0 +1,79 @@
+"""The three presets every chapter offers, and the validated chapter configs built from them.
+
+- ``smoke``: the whole chapter in under a minute on 2 CPU cores (tests, CI);
+- ``cpu``: the default; real phenomena at reduced scale, under 5 minutes per chapter on 2 cores;
+- ``paper``: the paper's protocol exactly; meant for a GPU.
+
+``WAVELIB_PRESET`` picks the preset for a whole build or test run; an explicit argument wins.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+PRESETS: dict[str, str] = {
+    "smoke": "whole chapter in < 60 s on 2 CPU cores (tests and CI)",
+    "cpu": "default; real phenomena at reduced scale, < 5 min per chapter on 2 CPU cores",
+    "paper": "the paper's protocol (sizes, steps, seeds); meant for a GPU",
+}
+DEFAULT_PRESET = "cpu"
+PRESET_ENV = "WAVELIB_PRESET"
+
+
+class ConfigError(ValueError):
+    """A bad preset, chapter, knob or value; the message says what is valid."""
+
+
+def resolve_preset(preset: str | None = None) -> str:
+    """The preset to use: ``preset`` if given, else ``$WAVELIB_PRESET``, else ``cpu``."""
+    name = preset if preset is not None else os.environ.get(PRESET_ENV) or DEFAULT_PRESET
+    if name not in PRESETS:
+        source = "" if preset is not None else f" (from ${PRESET_ENV})"
+        raise ConfigError(f"unknown preset {name!r}{source}; valid presets: {', '.join(PRESETS)}")
+    return name
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Base of every chapter config: a frozen dataclass of JSON-friendly knobs, checked on creation.
+
+    Subclasses list their knobs as fields and override :meth:`validate`.
+    """
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` for a bad value (subclasses extend this)."""
+
+    @classmethod
+    def knobs(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **overrides: Any) -> "Config":
+        """A copy with some knobs changed; unknown knobs raise :class:`ConfigError` listing the valid ones."""
+        unknown = sorted(set(overrides) - set(self.knobs()))
+        if unknown:
+            raise ConfigError(
+                f"unknown knob(s) {', '.join(unknown)} for {type(self).__name__}; "
+                f"valid knobs: {', '.join(self.knobs())}"
+            )
+        return dataclasses.replace(self, **overrides)
+
+
+def require_positive(**values: float) -> None:
+    """Raise :class:`ConfigError` unless every value is > 0."""
+    for name, value in values.items():
+        if not value > 0:
+            raise ConfigError(f"{name} must be positive, got {value!r}")
+
+
+def require_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ConfigError(f"unknown {name} {value!r}; valid values: {', '.join(choices)}")

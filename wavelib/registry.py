@@ -1,0 +1,55 @@
+"""What a chapter is: its notebook, presets and experiments (the registry lives in ``wavelib.chapters``)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .presets import PRESETS, Config, ConfigError, resolve_preset
+
+if TYPE_CHECKING:
+    from .store import Result, RunContext
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """One unit of heavy work of a chapter: ``fn(config, ctx) -> Result``.
+
+    ``gpu_presets`` names the presets at which the experiment is too heavy for a CPU; there a
+    notebook on a CPU machine must find the artifact in the results store instead of training.
+    """
+
+    name: str
+    fn: Callable[[Any, "RunContext"], "Result"]
+    description: str
+    gpu_presets: tuple[str, ...] = ("paper",)
+
+
+@dataclasses.dataclass(frozen=True)
+class Chapter:
+    """A chapter of the book: its notebook, its config per preset and its experiments."""
+
+    number: int
+    name: str
+    title: str
+    notebook: str
+    reproduces: str
+    presets: Mapping[str, Config]
+    experiments: tuple[Experiment, ...]
+
+    def __post_init__(self) -> None:
+        missing = sorted(set(PRESETS) - set(self.presets))
+        if missing:
+            raise ValueError(f"chapter {self.name!r} lacks preset(s) {missing}")
+
+    def config(self, preset: str | None = None, **overrides: Any) -> Config:
+        """The validated config of ``preset`` (see :func:`resolve_preset`), with knobs overridden."""
+        return self.presets[resolve_preset(preset)].replace(**overrides)
+
+    def experiment(self, name: str) -> Experiment:
+        for experiment in self.experiments:
+            if experiment.name == name:
+                return experiment
+        valid = ", ".join(e.name for e in self.experiments)
+        raise ConfigError(f"chapter {self.name!r} has no experiment {name!r}; valid experiments: {valid}")

@@ -1,0 +1,209 @@
+"""The results store: every experiment's artifacts, written atomically, found again by config hash.
+
+Layout: ``<root>/<preset>/<chapter>/<experiment>-<hash>/`` holding
+
+- ``metrics.json``  final numbers (what tables quote),
+- ``history.npz``   arrays: training curves, sweeps,
+- ``weights.pt``    final weights (only of models a figure analyses),
+- ``meta.json``     config, seed, versions, device, wall time, git commit.
+
+A directory exists only once complete (written under a temporary name, then renamed). While a run is
+in progress its checkpoint lives in ``<experiment>-<hash>.partial/``; a new run resumes from it.
+The root is ``$WAVELIB_RESULTS`` or ``results/`` in the repository.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .devices import device_description
+from .provenance import REPO_ROOT, git_commit, versions
+from .registry import Chapter, Experiment
+from .seeding import seed_everything
+
+RESULTS_ENV = "WAVELIB_RESULTS"
+QUIET_ENV = "WAVELIB_QUIET"  #: "1" turns progress bars off (book builds, papermill runs, tests)
+
+
+def results_root() -> Path:
+    """``$WAVELIB_RESULTS`` if set, else ``results/`` at the repository root."""
+    return Path(os.environ.get(RESULTS_ENV) or REPO_ROOT / "results")
+
+
+def config_hash(experiment: str, config: dict[str, Any], seed: int) -> str:
+    """10 hex digits identifying (experiment, config, seed); stable across runs and machines."""
+    blob = json.dumps({"experiment": experiment, "config": config, "seed": seed}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+
+def artifact_dir(chapter: str, preset: str, experiment: str, config: dict[str, Any], seed: int,
+                 root: Path | None = None) -> Path:
+    """Where the artifact of this experiment, config and seed lives (whether or not it exists yet)."""
+    name = f"{experiment}-{config_hash(experiment, config, seed)}"
+    return (root or results_root()) / preset / chapter / name
+
+
+@dataclasses.dataclass
+class Result:
+    """What an experiment function returns."""
+
+    metrics: dict[str, Any]
+    history: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    weights: dict[str, torch.Tensor] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Artifact:
+    """A finished experiment on disk."""
+
+    path: Path
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return json.loads((self.path / "metrics.json").read_text())
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return json.loads((self.path / "meta.json").read_text())
+
+    def history(self) -> dict[str, np.ndarray]:
+        with np.load(self.path / "history.npz") as data:
+            return {key: data[key] for key in data.files}
+
+    def weights(self, map_location: str = "cpu") -> dict[str, torch.Tensor]:
+        path = self.path / "weights.pt"
+        if not path.exists():
+            raise FileNotFoundError(f"{self.path.name} stored no weights")
+        return torch.load(path, map_location=map_location, weights_only=True)
+
+
+class Checkpoint:
+    """Resumable state of a run in progress; ``save`` is atomic, ``load`` gives None when fresh.
+
+    It also carries the wall time spent before an interruption, so a resumed run reports its total.
+    """
+
+    def __init__(self, directory: Path):
+        self.path = directory / "checkpoint.pt"
+        self._started = time.perf_counter()
+        self._before_s = 0.0
+        self.resumed = False
+
+    def load(self) -> Any | None:
+        if not self.path.exists():
+            return None
+        saved = torch.load(self.path, map_location="cpu", weights_only=False)
+        self._before_s, self.resumed = saved["elapsed_s"], True
+        return saved["state"]
+
+    def save(self, state: Any) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f"checkpoint.tmp-{uuid.uuid4().hex}")
+        torch.save({"state": state, "elapsed_s": self.elapsed_s()}, tmp)
+        os.replace(tmp, self.path)
+
+    def elapsed_s(self) -> float:
+        """Wall time of this run so far, earlier interrupted attempts included (s)."""
+        return self._before_s + time.perf_counter() - self._started
+
+
+@dataclasses.dataclass(frozen=True)
+class RunContext:
+    """What an experiment function gets besides its config."""
+
+    device: torch.device
+    seed: int
+    rng: np.random.Generator
+    checkpoint: Checkpoint
+    label: str
+
+    def progress(self, iterable: Any = None, **kwargs: Any) -> tqdm:
+        """A ``tqdm.auto`` progress bar labelled with the experiment."""
+        kwargs.setdefault("desc", self.label)
+        kwargs.setdefault("leave", False)
+        kwargs.setdefault("disable", os.environ.get(QUIET_ENV) == "1")
+        return tqdm(iterable, **kwargs)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot store {type(value).__name__} in JSON")
+
+
+def _publish(result: Result, meta: dict[str, Any], final: Path) -> None:
+    """Write all files into a temporary sibling directory, then rename it into place."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f"{final.name}.tmp-{uuid.uuid4().hex}")
+    tmp.mkdir()
+    _write_json(tmp / "metrics.json", result.metrics)
+    np.savez_compressed(tmp / "history.npz", **{k: np.asarray(v) for k, v in result.history.items()})
+    if result.weights is not None:
+        torch.save({k: v.detach().cpu() for k, v in result.weights.items()}, tmp / "weights.pt")
+    _write_json(tmp / "meta.json", meta)
+    if final.exists():
+        old = final.with_name(f"{final.name}.old-{uuid.uuid4().hex}")
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old)
+    else:
+        os.replace(tmp, final)
+
+
+def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, preset: str, seed: int,
+                   device: torch.device, retrain: bool = False, root: Path | None = None) -> Artifact:
+    """Load the experiment's artifact if it exists (and not ``retrain``), else run it and store it.
+
+    A run interrupted before it finished resumes from its checkpoint.
+    """
+    final = artifact_dir(chapter.name, preset, experiment.name, config.to_dict(), seed, root)
+    if final.exists() and not retrain:
+        return Artifact(final)
+    partial = final.with_name(final.name + ".partial")
+    if retrain and partial.exists():
+        shutil.rmtree(partial)
+    checkpoint = Checkpoint(partial)
+    ctx = RunContext(device=device, seed=seed, rng=seed_everything(seed), checkpoint=checkpoint,
+                     label=f"{chapter.name}/{experiment.name}")
+    result = experiment.fn(config, ctx)
+    meta = {
+        "chapter": chapter.name,
+        "experiment": experiment.name,
+        "preset": preset,
+        "config": config.to_dict(),
+        "seed": seed,
+        "device": device_description(device),
+        "versions": versions(),
+        "git_commit": git_commit(),
+        "wall_time_s": round(checkpoint.elapsed_s(), 3),
+        "resumed": checkpoint.resumed,
+        "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    _publish(result, meta, final)
+    shutil.rmtree(partial, ignore_errors=True)
+    return Artifact(final)
+
+
+def stored_artifacts(root: Path | None = None) -> list[Artifact]:
+    """Every finished artifact under the results root, sorted by path."""
+    base = root or results_root()
+    return [Artifact(meta.parent) for meta in sorted(base.glob("*/*/*/meta.json"))
+            if not meta.parent.name.endswith(".partial")]

@@ -1,0 +1,87 @@
+"""The gradient argument of Sec. 4.3 (Eq. 10-17): how strongly the first closed-loop output of a
+tanh RNN depends on each input, for a random network and for one that holds a traveling wave.
+
+Weights are a dict with ``W_hh`` (H, H), ``W_uh`` (H, d), ``W_r`` (d, H); no biases, ``h(0) = 0``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from wavelib.theory.lbc import random_basis, wave_operator
+
+
+def random_tanh_rnn(H: int, d: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """PyTorch's default init for ``nn.RNN(d, H, bias=False)`` + ``nn.Linear(H, d, bias=False)``:
+    every entry uniform in ``(-1/sqrt(H), 1/sqrt(H))``."""
+    if int(H) != H or int(d) != d or H < 1 or d < 1:
+        raise ValueError(f"H and d must be positive integers, got H={H}, d={d}")
+    b = 1 / np.sqrt(H)
+    return {
+        "W_hh": rng.uniform(-b, b, (H, H)),
+        "W_uh": rng.uniform(-b, b, (H, d)),
+        "W_r": rng.uniform(-b, b, (d, H)),
+    }
+
+
+def wave_tanh_rnn(F: np.ndarray, s: int, d: int, H: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """A tanh RNN holding the TWM of ``F`` (s*d, d) in a random orthogonal basis ``P`` (H, H), ``H >= s*d``:
+    ``W_hh = P blockdiag(Phi, 0) P.T``, ``W_uh`` = the columns of ``P`` for the newest slot,
+    ``W_r`` = the matching rows of ``P.T`` (Eq. 7)."""
+    Phi = wave_operator(F, s, d)
+    n = s * d
+    if int(H) != H or H < n:
+        raise ValueError(f"H must be an integer >= s*d = {n} to hold the wave, got {H}")
+    P = random_basis(H, rng, kind="orthogonal")
+    block = np.zeros((H, H))
+    block[:n, :n] = Phi
+    newest = slice((s - 1) * d, n)
+    return {"W_hh": P @ block @ P.T, "W_uh": P[:, newest].copy(), "W_r": P[:, newest].T.copy()}
+
+
+def input_sensitivity(weights: dict[str, np.ndarray], s: int, amplitude: float, n_samples: int,
+                      rng: np.random.Generator) -> np.ndarray:
+    """Mean Frobenius norm of ``dy(s+1)/dx(i)`` (a d x d Jacobian) for ``i = 1..s``; returns (s,).
+
+    Inputs ``x(1..s)`` have entries ``±amplitude``; ``h(t) = tanh(W_hh h(t-1) + W_uh x(t))``, then one
+    closed-loop step ``h(s+1) = tanh(W_hh h(s))`` and ``y = W_r h(s+1)``. This is the factor ``dy/dx(i)``
+    of ``dC/dx(i) = dC/dy . dy/dx(i)`` that Eq. 13-16 bound; it stays meaningful where a cost is 0.
+    """
+    W_hh, W_uh, W_r = (torch.as_tensor(weights[k], dtype=torch.float64) for k in ("W_hh", "W_uh", "W_r"))
+    H, d = W_uh.shape
+    if W_hh.shape != (H, H) or W_r.shape != (d, H):
+        raise ValueError(f"need W_hh (H, H), W_uh (H, d), W_r (d, H); got {tuple(W_hh.shape)}, "
+                         f"{tuple(W_uh.shape)}, {tuple(W_r.shape)}")
+    if int(s) != s or s < 1 or int(n_samples) != n_samples or n_samples < 1:
+        raise ValueError(f"s and n_samples must be positive integers, got s={s}, n_samples={n_samples}")
+    if not amplitude > 0:
+        raise ValueError(f"amplitude must be positive, got {amplitude}")
+    signs = rng.choice((-1.0, 1.0), size=(n_samples, s, d))
+    x = torch.tensor(amplitude * signs, dtype=torch.float64, requires_grad=True)
+    h = torch.zeros(n_samples, H, dtype=torch.float64)
+    for t in range(s):
+        h = torch.tanh(h @ W_hh.T + x[:, t] @ W_uh.T)
+    y = torch.tanh(h @ W_hh.T) @ W_r.T
+    rows = [torch.autograd.grad(y[:, k].sum(), x, retain_graph=True)[0] for k in range(d)]
+    jac = torch.stack(rows, dim=1)  # (n_samples, d_out, s, d_in); samples are independent
+    return jac.pow(2).sum(dim=(1, 3)).sqrt().mean(dim=0).numpy()
+
+
+def decay_rate(norms: np.ndarray) -> float:
+    """mu from ``log norms[i-1] ~ a + (s+1-i) log mu`` by least squares over ``i = 1..s``; norms (s,) > 0."""
+    norms = np.asarray(norms, dtype=float)
+    if norms.ndim != 1 or norms.size < 2 or not (norms > 0).all():
+        raise ValueError("norms must be a 1-D array of at least 2 positive values")
+    s = norms.size
+    distance = s + 1 - np.arange(1, s + 1)
+    slope = np.polyfit(distance, np.log(norms), 1)[0]
+    return float(np.exp(slope))
+
+
+def spectral_radius(W: np.ndarray) -> float:
+    """Largest ``|lambda|`` of a square matrix ``W``."""
+    W = np.asarray(W, dtype=float)
+    if W.ndim != 2 or W.shape[0] != W.shape[1]:
+        raise ValueError(f"W must be a square matrix, got {W.shape}")
+    return float(np.abs(np.linalg.eigvals(W)).max())
