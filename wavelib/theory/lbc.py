@@ -9,6 +9,7 @@ covectors are the rows of ``inv(Psi)``.
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 
 def _check_F(F: np.ndarray, s: int, d: int) -> np.ndarray:
@@ -166,3 +167,14 @@ def angle_counts(eigs: np.ndarray, decimals: int = 6) -> dict[float, int]:
     ang[ang <= np.round(-np.pi, decimals)] = np.round(np.pi, decimals)
     values, counts = np.unique(ang + 0.0, return_counts=True)
     return {float(a): int(c) for a, c in zip(values, counts)}
+
+
+def match_eigenvalues(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """|a_i - b_pi(i)| under the optimal one-to-one matching pi (Hungarian algorithm) of two eigenvalue
+    sets of the same size, in the order of ``a``; None when the sizes differ (no matching exists)."""
+    a, b = np.asarray(a, dtype=complex), np.asarray(b, dtype=complex)
+    if a.shape != b.shape or a.ndim != 1:
+        return None
+    cost = np.abs(a[:, None] - b[None, :])
+    rows, cols = linear_sum_assignment(cost)
+    return cost[rows, cols]
