@@ -127,12 +127,20 @@ def compare(name: str, shapes: str, reference: Callable[[], Output], fast: Calla
     """Check that ``fast()`` matches ``reference()``, then time both and measure their peak memory.
 
     ``reference`` and ``fast`` take no arguments and return the output that is compared (same shape).
-    Each is timed over ``repeats`` calls after ``warmup`` untimed ones, in the same process on ``device``.
+    Each is timed over ``repeats`` calls after ``warmup`` untimed ones, in the same process on ``device``;
+    the timed calls alternate (reference, fast, reference, ...) so background load affects both alike.
     """
+    if int(repeats) != repeats or repeats < 1 or int(warmup) != warmup or warmup < 0:
+        raise ValueError(f"repeats must be >= 1 and warmup >= 0 (integers), got {repeats}, {warmup}")
     device = torch.device(device)
     check = max_abs_difference(reference(), fast())
-    ref_times = time_callable(reference, device, repeats, warmup)
-    fast_times = time_callable(fast, device, repeats, warmup)
+    for _ in range(warmup):
+        reference(), fast()
+    ref_times: list[float] = []
+    fast_times: list[float] = []
+    for _ in range(repeats):  # interleaved, so drifting machine load hits both sides alike
+        ref_times += time_callable(reference, device, 1, 0)
+        fast_times += time_callable(fast, device, 1, 0)
     ref_ms, fast_ms = statistics.median(ref_times), statistics.median(fast_times)
     return Comparison(
         name=name, shapes=shapes, reference=reference_label, fast=fast_label,

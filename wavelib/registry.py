@@ -18,12 +18,15 @@ class Experiment:
 
     ``gpu_presets`` names the presets at which the experiment is too heavy for a CPU; there a
     notebook on a CPU machine must find the artifact in the results store instead of training.
+    ``cpu_only`` experiments (small float64 linear algebra) always run on the CPU, whatever device is
+    asked for, and their metadata says so.
     """
 
     name: str
     fn: Callable[[Any, "RunContext"], "Result"]
     description: str
     gpu_presets: tuple[str, ...] = ("paper",)
+    cpu_only: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

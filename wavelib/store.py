@@ -180,6 +180,8 @@ def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, pre
     partial = final.with_name(final.name + ".partial")
     if retrain and partial.exists():
         shutil.rmtree(partial)
+    if experiment.cpu_only:
+        device = torch.device("cpu")
     checkpoint = Checkpoint(partial)
     ctx = RunContext(device=device, seed=seed, rng=seed_everything(seed), checkpoint=checkpoint,
                      label=f"{chapter.name}/{experiment.name}")

@@ -105,6 +105,7 @@ CHAPTER = Chapter(
     presets=PRESETS,
     experiments=(
         Experiment("gradient_sweep", gradient_sweep,
-                   "input sensitivity vs history length, random vs wave tanh RNNs", gpu_presets=()),
+                   "input sensitivity vs history length, random vs wave tanh RNNs", gpu_presets=(),
+                   cpu_only=True),
     ),
 )

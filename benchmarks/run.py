@@ -1,0 +1,82 @@
+"""Run the benchmarks in this folder and print and store their table.
+
+    python benchmarks/run.py [--device cpu|cuda|auto] [--repeats N] [--out DIR] [--only NAME]
+
+Every ``bench_*.py`` next to this script exposes ``benchmarks(device, repeats) -> list[Comparison]``.
+The table goes to stdout and to ``DIR/<device kind>-latest.md`` and ``.json`` (default DIR:
+``benchmarks/results``). Exit status 1 if any fast path disagrees with its reference, 2 on bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+
+from wavelib.benchmarking import Comparison, report
+from wavelib.devices import resolve_device
+from wavelib.presets import ConfigError
+
+HERE = Path(__file__).resolve().parent
+
+
+def discover(folder: Path = HERE, only: str | None = None) -> dict[str, Callable[..., list[Comparison]]]:
+    """``{name: benchmarks}`` for each ``bench_<name>.py`` in ``folder`` (just ``only`` if given), sorted."""
+    found: dict[str, Callable[..., list[Comparison]]] = {}
+    names = {path.stem.removeprefix("bench_"): path for path in sorted(folder.glob("bench_*.py"))}
+    if only is not None and only not in names:
+        raise ConfigError(f"unknown benchmark {only!r}; choose from {', '.join(names) or '(none)'}")
+    for name, path in names.items():
+        if only is not None and name != only:
+            continue
+        module = _load(path)
+        fn = getattr(module, "benchmarks", None)
+        if not callable(fn):
+            raise ConfigError(f"{path.name} has no benchmarks(device, repeats) function")
+        found[name] = fn
+    return found
+
+
+def _load(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"wavelib_benchmarks.{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
+    parser.add_argument("--repeats", type=int, default=10, help="timed calls per implementation (default: 10)")
+    parser.add_argument("--out", type=Path, default=HERE / "results",
+                        help="folder for <device kind>-latest.md/.json (default: benchmarks/results)")
+    parser.add_argument("--only", metavar="NAME", help="run only bench_NAME.py")
+    args = parser.parse_args(argv)
+    try:
+        if args.repeats < 1:
+            raise ConfigError(f"--repeats must be >= 1, got {args.repeats}")
+        device = resolve_device(args.device)
+        suites = discover(HERE, args.only)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    rows: list[Comparison] = []
+    for name, fn in suites.items():
+        print(f"running {name} on {device} ...", file=sys.stderr, flush=True)
+        rows += fn(device, args.repeats)
+    path = args.out / f"{device.type}-latest"
+    print(report(rows, path))
+    print(f"wrote {path.with_suffix('.md')} and {path.with_suffix('.json')}", file=sys.stderr)
+    bad = [row.name for row in rows if not row.ok]
+    if bad:
+        print(f"error: fast path disagrees with its reference in: {', '.join(bad)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
