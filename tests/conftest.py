@@ -1,4 +1,4 @@
-"""Test-run settings: smoke preset, a throwaway results store, quiet progress bars, headless plots.
+"""Test-run settings: smoke preset, a throwaway results store, quiet progress bars.
 
 They are environment variables so that notebook kernels (nbval) and subprocesses (CLI, book build)
 inherit them. ``WAVELIB_PRESET`` set by the caller wins.
@@ -10,7 +10,6 @@ import tempfile
 
 os.environ.setdefault("WAVELIB_PRESET", "smoke")
 os.environ.setdefault("WAVELIB_QUIET", "1")
-os.environ.setdefault("MPLBACKEND", "Agg")
 _OWN_RESULTS = "WAVELIB_RESULTS" not in os.environ
 if _OWN_RESULTS:
     os.environ["WAVELIB_RESULTS"] = tempfile.mkdtemp(prefix="wavelib-test-results-")

@@ -1,8 +1,7 @@
 """The built book, checked page by page in real headless Chromium.
 
 The book is built once per module at the smoke preset with the package CLI
-(``python -m wavelib book --preset smoke --out DIR``, html in DIR/html). To re-check
-an existing build without rebuilding::
+(``python -m wavelib book --preset smoke --out DIR``, html in DIR/_build/html). To re-check an existing build without rebuilding::
 
     WAVELIB_BOOK_HTML=_build/html python -m pytest -m browser tests/test_book_html.py
 
@@ -71,7 +70,7 @@ def chapter_pages() -> list[str]:
                 walk(v)
 
     walk({k: v for k, v in toc.items() if k != "root"})
-    return [str(Path(f).with_suffix("")) + ".html" for f in files]
+    return [re.sub(r"\.(md|ipynb|rst)$", "", f) + ".html" for f in files]
 
 
 def _build_book(tmp_path_factory) -> Path:
@@ -104,15 +103,10 @@ def _build_book(tmp_path_factory) -> Path:
             f"book build failed (exit {proc.returncode}): {' '.join(cmd)}\n"
             f"--- output ---\n{_tail(output)}", pytrace=False,
         )
-    # DIR/html, or DIR/_build/html (jupyter-book --path-output DIR)
-    for html in (out / "html", out / "_build" / "html"):
-        if B.html_pages(html):
-            break
-    else:
-        pytest.fail(
-            f"book build exited 0 but neither {out}/html nor {out}/_build/html has html pages\n"
-            f"--- output ---\n{_tail(output)}", pytrace=False,
-        )
+    html = out / "_build" / "html"
+    if not B.html_pages(html):
+        pytest.fail(f"book build exited 0 but {html} has no html pages\n--- output ---\n{_tail(output)}",
+                    pytrace=False)
     print(f"book built in {time.monotonic() - t0:.0f}s into {html}")
     return html
 

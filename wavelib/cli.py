@@ -49,12 +49,21 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _notebook_env() -> dict[str, str]:
+    """The environment for executing chapters: quiet progress bars, and no MPLBACKEND, which would
+    override the notebook's inline backend and leave every figure out of the page."""
+    env = {key: value for key, value in os.environ.items() if key != "MPLBACKEND"}
+    env[QUIET_ENV] = "1"
+    return env
+
+
 def _run(args: argparse.Namespace) -> int:
     import papermill
 
     preset = resolve_preset(args.preset)
     sessions = [open_chapter(name, preset=preset, device=args.device, seed=args.seed) for name in args.chapter]
-    os.environ[QUIET_ENV] = "1"  # progress bars would be stored as dead widgets in the executed notebooks
+    os.environ.clear()
+    os.environ.update(_notebook_env())  # papermill's kernels inherit this process's environment
     out_dir = Path(args.out or REPO_ROOT / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{preset}")
     out_dir.mkdir(parents=True, exist_ok=True)
     for session in sessions:
@@ -74,8 +83,7 @@ def _book(args: argparse.Namespace) -> int:
     preset = resolve_preset(args.preset)
     for chapter in CHAPTERS.values():  # fail before the long build, not in the middle of it
         open_chapter(chapter.name, preset=preset, device=args.device, seed=0)
-    env = {**os.environ, PRESET_ENV: preset, DEVICE_ENV: args.device or os.environ.get(DEVICE_ENV, "cpu"),
-           QUIET_ENV: "1"}
+    env = {**_notebook_env(), PRESET_ENV: preset, DEVICE_ENV: args.device or os.environ.get(DEVICE_ENV, "cpu")}
     out = Path(args.out).resolve() if args.out else REPO_ROOT
     command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build",
                str(REPO_ROOT), "--path-output", str(out), "--all", "--warningiserror", "--keep-going"]
