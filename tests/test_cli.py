@@ -46,7 +46,18 @@ def test_train_writes_a_loadable_artifact(tmp_path, capsys, monkeypatch):
     assert session.experiment("gradient_sweep").path == path
 
 
+def test_set_overrides_a_knob_and_is_recorded(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WAVELIB_RESULTS", str(tmp_path))
+    assert main(["train", "twm_theory", "--preset", "smoke", "--set", "n_networks=3", "--set", "amplitude=0.1"]) == 0
+    path = Path(capsys.readouterr().out.split(": ")[1].split(" (")[0])
+    config = json.loads((path / "meta.json").read_text())["config"]
+    assert config["n_networks"] == 3 and config["amplitude"] == 0.1
+
+
 @pytest.mark.parametrize("args, message", [
+    (["train", "twm_theory", "--set", "widht=3"], "valid knobs: s_max, d, hidden"),
+    (["train", "twm_theory", "--set", "s_max=-2"], "s_max must be positive"),
+    (["train", "twm_theory", "--set", "s_max"], "expected KNOB=VALUE"),
     (["train", "nope"], "unknown chapter 'nope'; valid chapters: twm_theory"),
     (["train", "twm_theory", "--preset", "huge"], "valid presets: smoke, cpu, paper"),
     (["train", "twm_theory", "--experiment", "nope"], "valid experiments: gradient_sweep"),
@@ -69,9 +80,10 @@ def test_run_executes_into_a_run_folder_and_leaves_the_source_alone(tmp_path):
     chapter = CHAPTERS["twm_theory"]
     source = REPO_ROOT / chapter.notebook
     before = source.read_bytes()
-    result = cli("run", "twm_theory", "--preset", "smoke", "--seed", "2", "--out", str(tmp_path / "run"))
+    result = cli("run", "twm_theory", "--preset", "smoke", "--seed", "2", "--set", "n_networks=1",
+                 "--out", str(tmp_path / "run"))
     assert result.returncode == 0, result.stderr[-3000:]
     executed = json.loads((tmp_path / "run" / source.name).read_text())
     text = json.dumps(executed)
-    assert "preset `smoke`" in text and "seed `2`" in text
+    assert "preset `smoke`" in text and "seed `2`" in text and "'n_networks': 1" in text
     assert source.read_bytes() == before

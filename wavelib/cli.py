@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import subprocess
 import sys
@@ -16,6 +17,17 @@ from .provenance import REPO_ROOT
 from .store import QUIET_ENV, results_root, stored_artifacts
 
 
+def _knob(text: str) -> tuple[str, object]:
+    """``KNOB=VALUE`` from the command line; VALUE is a Python literal (3, 0.5, 'x', (1, 2)) or a bare string."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected KNOB=VALUE, got {text!r}")
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return name, value
+
+
 def _list(args: argparse.Namespace) -> int:
     print("Chapters:")
     for chapter in CHAPTERS.values():
@@ -24,6 +36,8 @@ def _list(args: argparse.Namespace) -> int:
         for experiment in chapter.experiments:
             gpu = f" (GPU at: {', '.join(experiment.gpu_presets)})" if experiment.gpu_presets else ""
             print(f"     experiment {experiment.name}: {experiment.description}{gpu}")
+        for preset, config in chapter.presets.items():
+            print(f"     {preset:<6} {', '.join(f'{k}={v}' for k, v in config.to_dict().items())}")
     print("\nPresets:")
     for name, text in PRESETS.items():
         print(f"  {name:<6} {text}")
@@ -38,7 +52,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    session = open_chapter(args.chapter, preset=args.preset, device=args.device, seed=args.seed, check=False)
+    session = open_chapter(args.chapter, preset=args.preset, device=args.device, seed=args.seed, check=False,
+                           **dict(args.set))
     names = args.experiment or [e.name for e in session.chapter.experiments]
     for name in names:
         session.chapter.experiment(name)  # validate every name before any work
@@ -61,7 +76,11 @@ def _run(args: argparse.Namespace) -> int:
     import papermill
 
     preset = resolve_preset(args.preset)
-    sessions = [open_chapter(name, preset=preset, device=args.device, seed=args.seed) for name in args.chapter]
+    knobs = dict(args.set)
+    if knobs and len(args.chapter) > 1:
+        raise ConfigError("--set applies to one chapter; run chapters with different knobs separately")
+    sessions = [open_chapter(name, preset=preset, device=args.device, seed=args.seed, **knobs)
+                for name in args.chapter]
     os.environ.clear()
     os.environ.update(_notebook_env())  # papermill's kernels inherit this process's environment
     out_dir = Path(args.out or REPO_ROOT / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{preset}")
@@ -73,7 +92,7 @@ def _run(args: argparse.Namespace) -> int:
             raise ConfigError(f"refusing to overwrite the source notebook {source}; pick another --out")
         papermill.execute_notebook(
             str(source), str(target), cwd=str(source.parent), kernel_name="python3",
-            parameters={"preset": preset, "device": str(session.device), "seed": session.seed},
+            parameters={"preset": preset, "device": str(session.device), "seed": session.seed, "knobs": knobs},
         )
         print(f"{session.chapter.name}: {target}")
     return 0
@@ -104,12 +123,17 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--preset", help=f"one of {', '.join(PRESETS)} (default: ${PRESET_ENV} or cpu)")
         p.add_argument("--device", help="cpu, cuda, cuda:N or auto (default: $WAVELIB_DEVICE or cpu)")
 
+    def knobs(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--set", type=_knob, action="append", default=[], metavar="KNOB=VALUE",
+                       help="override one of the preset's knobs (repeatable; `list` shows chapters)")
+
     train = sub.add_parser("train", help="run a chapter's experiments (no Jupyter) into the results store")
     train.add_argument("chapter", help=f"one of {', '.join(CHAPTERS)}")
     common(train)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--experiment", action="append", help="only this experiment (repeatable)")
     train.add_argument("--retrain", action="store_true", help="recompute even if the artifact exists")
+    knobs(train)
     train.set_defaults(func=_train)
 
     run = sub.add_parser("run", help="execute chapter notebooks with papermill into a run folder")
@@ -117,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     common(run)
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--out", help="run folder (default: runs/<timestamp>-<preset>/)")
+    knobs(run)
     run.set_defaults(func=_run)
 
     book = sub.add_parser("book", help="execute every chapter and build the HTML book")
