@@ -138,3 +138,13 @@ def test_missing_gpu_artifacts_are_reported_before_any_work(tmp_path):
     run_experiment(CHAPTER, EXPERIMENT, CountConfig(), preset="paper", seed=0, device=torch.device("cpu"),
                    root=tmp_path)
     session.check_artifacts()  # present now: nothing missing
+
+
+def test_banner_says_visibly_whether_paper_scale_results_exist(tmp_path):
+    session = ChapterSession(CHAPTER, "cpu", "cpu", 0, tmp_path, {})
+    assert "Paper-scale results not computed yet** (count)" in session.paper_scale_status()
+    assert "python -m wavelib train toy --preset paper --device cuda --seed 0" in session.paper_scale_status()
+    run_experiment(CHAPTER, EXPERIMENT, CountConfig(), preset="paper", seed=0, device=torch.device("cpu"),
+                   root=tmp_path)
+    assert session.paper_scale_status().startswith("Paper-scale results are in the results store")
+    assert ChapterSession(CHAPTER, "paper", "cpu", 0, tmp_path, {}).paper_scale_status() == ""

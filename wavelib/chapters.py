@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from .devices import DEVICE_ENV, device_description, resolve_device
-from .experiments import twm_theory
+from .experiments import spectrum, twm_theory
 from .presets import ConfigError, resolve_preset
 from .provenance import git_commit
 from .registry import Chapter, Experiment
 from .store import Artifact, artifact_dir, results_root, run_experiment
 
-CHAPTERS: dict[str, Chapter] = {chapter.name: chapter for chapter in (twm_theory.CHAPTER,)}
+CHAPTERS: dict[str, Chapter] = {chapter.name: chapter for chapter in (twm_theory.CHAPTER, spectrum.CHAPTER)}
 
 
 def get_chapter(name: str) -> Chapter:
@@ -85,11 +85,26 @@ class ChapterSession:
         return {"chapter": f"{self.chapter.number}. {self.chapter.title}", "preset": self.preset,
                 "device": device_description(self.device), "seed": str(self.seed), "commit": git_commit()}
 
+    def paper_scale_status(self) -> str:
+        """Whether this chapter's paper-scale artifacts exist in the store, said so a reader sees it."""
+        if self.preset == "paper":
+            return ""
+        paper = ChapterSession(self.chapter, "paper", "cpu", self.seed, self.root, {})
+        missing = [e.name for e in self.chapter.experiments if not paper.artifact_path(e.name).exists()]
+        if not missing:
+            return ("Paper-scale results are in the results store: `python -m wavelib book --preset paper` "
+                    "renders this chapter from them.")
+        return (f"**Paper-scale results not computed yet** ({', '.join(missing)}): the numbers below come from "
+                f"the reduced `{self.preset}` preset. Make them with `{paper.train_command()}`.")
+
     def banner(self) -> Any:
-        """A one-line Markdown note of what produced this page (displayed in notebooks)."""
+        """Markdown: what produced this page, and whether paper-scale results exist (displayed in notebooks)."""
         p = self.provenance()
         text = (f"**Produced with** preset `{p['preset']}` · device `{p['device']}` · seed `{p['seed']}` · "
                 f"wavelib commit `{p['commit']}`")
+        status = self.paper_scale_status()
+        if status:
+            text += f"\n\n{status}"
         try:
             from IPython.display import Markdown
         except ImportError:  # plain Python: return the text itself

@@ -118,6 +118,10 @@ class Checkpoint:
         """Wall time of this run so far, earlier interrupted attempts included (s)."""
         return self._before_s + time.perf_counter() - self._started
 
+    def child(self, name: str) -> "Checkpoint":
+        """A separate checkpoint inside this run's folder, e.g. for one cell of a grid of trainings."""
+        return Checkpoint(self.path.parent / name)
+
 
 @dataclasses.dataclass(frozen=True)
 class RunContext:

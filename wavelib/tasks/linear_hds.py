@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import torch
 
 Term = tuple[int, int, int, int]
 """``(k, j, i, sign)``: output ``k`` is ``sign * u(t-j)[i]``."""
@@ -120,3 +121,33 @@ def rollout(F: np.ndarray, u: np.ndarray, steps: int) -> np.ndarray:
         out[:, t] = y
         window = np.concatenate([window[:, 1:], y[:, None, :]], axis=1)
     return out if u.ndim == 3 else out[0]
+
+
+def sample_hds_batch(F: np.ndarray, n_models: int, batch: int, horizon: int, generator: torch.Generator,
+                     device: torch.device | str, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training data for ``n_models`` RNNs at once: ``(inputs (M, B, s+horizon, d), targets (M, B, horizon, d))``.
+
+    Inputs are uniform ``±1`` for the first ``s`` steps, then zero (closed loop); targets are the HDS of
+    ``F`` (s*d, d) continued for steps ``s+1 .. s+horizon``. The draw is made on ``generator``'s device, so
+    the same generator state gives the same data whatever ``device`` is. The HDS is linear in the initial
+    window, so all targets come from one matmul with the map ``window -> next horizon states``, built
+    exactly in float64 from :func:`rollout` of the basis windows, ``s`` steps at a time.
+    """
+    F = np.asarray(F, dtype=np.float64)
+    if F.ndim != 2 or F.shape[1] < 1 or F.shape[0] % F.shape[1] or F.shape[0] == 0:
+        raise ValueError(f"F must have shape (s*d, d), got {F.shape}")
+    for name, value in (("n_models", n_models), ("batch", batch), ("horizon", horizon)):
+        if int(value) != value or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value}")
+    sd, d = F.shape
+    s = sd // d
+    step = rollout(F, np.eye(sd).reshape(sd, s, d), s).reshape(sd, sd)  # flat window -> next flat window
+    blocks = [step]
+    while len(blocks) * s < horizon:
+        blocks.append(blocks[-1] @ step)
+    closed_loop = np.concatenate(blocks, axis=1)[:, :horizon * d]  # (s*d, horizon*d)
+    bits = torch.randint(0, 2, (n_models, batch, s, d), generator=generator, device=generator.device)
+    u = (2 * bits - 1).to(device=device, dtype=dtype)
+    targets = u.reshape(n_models, batch, sd) @ torch.as_tensor(closed_loop, dtype=dtype, device=device)
+    inputs = torch.cat([u, u.new_zeros(n_models, batch, horizon, d)], dim=2)
+    return inputs, targets.reshape(n_models, batch, horizon, d)

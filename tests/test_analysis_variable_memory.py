@@ -1,0 +1,169 @@
+import numpy as np
+import pytest
+import torch
+
+from wavelib.analysis.variable_memory import (
+    digit_frames,
+    memory_frames,
+    project_states,
+    simulate,
+    used_coordinates,
+    variable_memory_basis,
+    weights_in_basis,
+)
+from wavelib.tasks.linear_hds import TABLE1_RULES, task_operator
+from wavelib.theory.lbc import exact_spectrum, random_basis, wave_operator
+
+S = D = 8
+EXTRA = 8
+TASKS = sorted(TABLE1_RULES)
+
+
+def table1_phi(task: str) -> np.ndarray:
+    return wave_operator(task_operator(task), S, D)
+
+
+def wave_network(task: str, seed: int = 0) -> dict:
+    """The wave model in a random orthonormal basis P, H = s*d + EXTRA: W_hh = P blockdiag(Phi, 0) P^T,
+    the input writes and the readout reads the newest slot."""
+    H = S * D + EXTRA
+    P = random_basis(H, np.random.default_rng(seed), kind="orthogonal")
+    A = np.zeros((H, H))
+    A[:S * D, :S * D] = table1_phi(task)
+    newest = slice((S - 1) * D, S * D)
+    return {"W_ih": P[:, newest], "W_hh": P @ A @ P.T, "W_r": P.T[newest]}
+
+
+def test_used_coordinates():
+    counts = {task: used_coordinates(table1_phi(task)).size for task in TASKS}
+    assert counts == {"repeat_copy": 64, "diagonal_copy": 36, "compose_t3": 36, "compose_t4": 36}
+    for task in TASKS:
+        assert used_coordinates(table1_phi(task)).size == exact_spectrum(table1_phi(task))["nonzero"].size
+    # Diagonal copy keeps component k alive in slots k..s-1 (lag s-k).
+    expected = sorted(slot * D + k for k in range(D) for slot in range(k, S))
+    np.testing.assert_array_equal(used_coordinates(table1_phi("diagonal_copy")), expected)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_algorithm1_recovers_the_wave_structure(task):
+    Phi = table1_phi(task)
+    coords = used_coordinates(Phi)
+    weights = wave_network(task)
+    basis = variable_memory_basis(weights, S, D, coords=coords)
+    assert basis.Psi.shape == (S * D + EXTRA, coords.size) and basis.n_memory == coords.size
+    assert basis.Psi_pinv.shape == (coords.size, S * D + EXTRA)
+    np.testing.assert_allclose(np.linalg.norm(basis.Psi, axis=0), 1.0)
+    M = weights_in_basis(basis, weights["W_hh"])
+    np.testing.assert_array_equal(np.abs(M) > 0.5, Phi[np.ix_(coords, coords)] != 0)
+
+
+def test_all_coordinates_suffice_only_for_repeat_copy():
+    basis = variable_memory_basis(wave_network("repeat_copy"), S, D)
+    np.testing.assert_allclose(weights_in_basis(basis, wave_network("repeat_copy")["W_hh"]),
+                               table1_phi("repeat_copy"), atol=1e-9)
+    weights = wave_network("diagonal_copy")
+    M = weights_in_basis(variable_memory_basis(weights, S, D), weights["W_hh"])
+    assert not np.array_equal(np.abs(M) > 0.5, table1_phi("diagonal_copy") != 0)
+
+
+def test_memory_frames_travel_from_newest_to_oldest():
+    weights = wave_network("repeat_copy", seed=1)
+    basis = variable_memory_basis(weights, S, D)
+    u = np.random.default_rng(2).choice([-1.0, 1.0], D)
+    inputs = np.zeros((2 * S + 1, D))
+    inputs[0] = 1e-3 * u  # tiny: the tanh network stays linear
+    frames = memory_frames(basis, simulate(weights, inputs), S, D)
+    assert frames.shape == (2 * S + 1, S, D)
+    for t, frame in enumerate(frames):
+        slot = (S - 1 - t) % S  # newest slot at the first step, wrapping round through the boundary
+        assert np.argmax(np.abs(frame).sum(axis=1)) == slot
+        np.testing.assert_array_equal(np.sign(frame[slot] - frame.mean()), u)
+        np.testing.assert_allclose([frame.mean(), frame.std()], [0.0, 1.0], atol=1e-12)
+
+
+def test_memory_frames_show_the_digit_glyph():
+    weights = wave_network("repeat_copy", seed=3)
+    basis = variable_memory_basis(weights, S, D)
+    glyphs = digit_frames("315")
+    frames = memory_frames(basis, simulate(weights, 1e-3 * glyphs), S, D)
+    # After each digit's 8 rows, slot i (oldest first) holds row i of the glyph, added (the network is
+    # linear at this scale) to what the repeat-copy boundary recirculates: the earlier digits.
+    expected = np.cumsum(glyphs.reshape(3, S, D), axis=0)
+    for k in range(3):
+        r = np.corrcoef(frames[8 * k + 7].ravel(), expected[k].ravel())[0, 1]
+        assert r > 0.999
+
+
+def test_memory_frames_with_restricted_coordinates():
+    Phi = table1_phi("compose_t3")
+    weights = wave_network("compose_t3")
+    basis = variable_memory_basis(weights, S, D, coords=used_coordinates(Phi))
+    inputs = np.zeros((3, D))
+    inputs[0] = 1e-3
+    frames = memory_frames(basis, simulate(weights, inputs), S, D)
+    unused = np.setdiff1d(np.arange(S * D), used_coordinates(Phi))
+    assert np.isnan(frames.reshape(3, -1)[:, unused]).all()
+    np.testing.assert_allclose(np.nanstd(frames.reshape(3, -1), axis=1), 1.0)
+
+
+def test_pca_columns_complete_the_basis():
+    rng = np.random.default_rng(4)
+    H, s, d = 20, 2, 3
+    weights = {"W_ih": rng.standard_normal((H, d)), "W_hh": rng.standard_normal((H, H)) / np.sqrt(H),
+               "W_r": rng.standard_normal((d, H)), "b": 0.1 * rng.standard_normal(H)}
+    states = simulate(weights, rng.choice([-1.0, 1.0], (200, d)))
+    basis = variable_memory_basis(weights, s, d, trajectory=states, n_pca=5)
+    assert basis.Psi.shape == (H, s * d + 5) and basis.n_memory == s * d
+    memory, pcs = basis.Psi[:, :s * d], basis.Psi[:, s * d:]
+    np.testing.assert_allclose(pcs.T @ pcs, np.eye(5), atol=1e-12)
+    np.testing.assert_allclose(memory.T @ pcs, 0.0, atol=1e-10)
+    variance = basis.info["pca_variance"]
+    assert np.all(np.diff(variance) <= 0) and 0 < variance.sum() <= 1
+    assert project_states(basis, states).shape == (200, s * d + 5)
+
+
+def test_simulate_matches_torch_rnn():
+    rng = np.random.default_rng(5)
+    H, d = 12, 4
+    weights = {"W_ih": rng.standard_normal((H, d)), "W_hh": rng.standard_normal((H, H)) / np.sqrt(H),
+               "W_r": rng.standard_normal((d, H)), "b": rng.standard_normal(H)}
+    inputs = rng.choice([-1.0, 1.0], (15, d))
+    rnn = torch.nn.RNN(d, H, nonlinearity="tanh", dtype=torch.float64)
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(torch.from_numpy(weights["W_ih"]))
+        rnn.weight_hh_l0.copy_(torch.from_numpy(weights["W_hh"]))
+        rnn.bias_ih_l0.copy_(torch.from_numpy(weights["b"]))
+        rnn.bias_hh_l0.zero_()
+        expected = rnn(torch.from_numpy(inputs))[0].numpy()
+    np.testing.assert_allclose(simulate(weights, inputs), expected, atol=1e-12)
+
+
+def test_digit_frames():
+    x = digit_frames("315")
+    assert x.shape == (24, 8) and set(np.unique(x)) == {-1.0, 1.0}
+    glyphs = digit_frames("0123456789").reshape(10, 64)
+    assert len({g.tobytes() for g in glyphs}) == 10
+    np.testing.assert_array_equal(x[8:16], digit_frames("1"))
+
+
+def test_bad_arguments():
+    weights = wave_network("repeat_copy")
+    with pytest.raises(ValueError, match="digits"):
+        digit_frames("3a")
+    with pytest.raises(ValueError, match="d = 8"):
+        digit_frames("3", d=5)
+    with pytest.raises(ValueError, match="coords"):
+        variable_memory_basis(weights, S, D, coords=np.array([0, 64]))
+    with pytest.raises(ValueError, match="W_r"):
+        variable_memory_basis(weights, S, 4)
+    with pytest.raises(ValueError, match="n_pca"):
+        variable_memory_basis(weights, S, D, trajectory=np.zeros((5, S * D + EXTRA)), n_pca=6)
+    with pytest.raises(ValueError, match="one nonzero"):
+        used_coordinates(np.ones((3, 3)))
+    with pytest.raises(ValueError, match="inputs"):
+        simulate(weights, np.zeros((3, D + 1)))
+    basis = variable_memory_basis(weights, S, D)
+    with pytest.raises(ValueError, match="s\\*d"):
+        memory_frames(basis, np.zeros((2, S * D + EXTRA)), 4, D)
+    with pytest.raises(ValueError, match="W_hh"):
+        weights_in_basis(basis, np.eye(3))

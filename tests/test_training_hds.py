@@ -1,0 +1,239 @@
+import numpy as np
+import pytest
+import torch
+
+from wavelib.models.elman import BatchedElman
+from wavelib.store import Checkpoint
+from wavelib.tasks.linear_hds import rollout, sample_hds_batch, task_operator
+from wavelib.training.hds import (
+    CODE_LEVELS,
+    PAPER_H_MAX,
+    HDSTraining,
+    code_curriculum_update,
+    input_gradient_norms,
+    masked_accuracy,
+    paper_curriculum_update,
+    train_hds,
+    train_step,
+)
+
+CPU = torch.device("cpu")
+
+
+# --- data ------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("task,s,d", [("compose_t3", 8, 8), ("diagonal_copy", 5, 3)])
+def test_sample_hds_batch_matches_rollout(task, s, d):
+    F = task_operator(task, s, d)
+    gen = torch.Generator().manual_seed(0)
+    inputs, targets = sample_hds_batch(F, 2, 3, 30, gen, CPU, torch.float32)
+    assert inputs.shape == (2, 3, s + 30, d) and targets.shape == (2, 3, 30, d)
+    assert set(inputs[:, :, :s].unique().tolist()) == {-1.0, 1.0}
+    assert not inputs[:, :, s:].any()
+    u = inputs[:, :, :s].reshape(6, s, d).numpy().astype(int)
+    np.testing.assert_array_equal(targets.reshape(6, 30, d).numpy(), rollout(F.astype(int), u, 30))
+    again = sample_hds_batch(F, 2, 3, 30, torch.Generator().manual_seed(0), CPU, torch.float64)
+    assert torch.equal(again[0].float(), inputs) and torch.equal(again[1].float(), targets)
+
+
+def test_sample_hds_batch_rejects_bad_arguments():
+    F = task_operator("repeat_copy", 4, 2)
+    gen = torch.Generator().manual_seed(0)
+    with pytest.raises(ValueError, match="horizon"):
+        sample_hds_batch(F, 1, 2, 0, gen, CPU, torch.float32)
+    with pytest.raises(ValueError, match=r"\(s\*d, d\)"):
+        sample_hds_batch(np.ones((7, 2)), 1, 2, 3, gen, CPU, torch.float32)
+
+
+# --- batched training equals training each seed alone -------------------------------------------------------
+
+def test_batched_training_equals_one_by_one():
+    s = d = 3
+    hidden, seeds, lr, l2, clip = 12, [0, 1, 2], 1e-2, 0.01, 0.5
+    F = task_operator("repeat_copy", s, d)
+    schedule = [[5, 8, 3], [8, 8, 8], [2, 6, 4]]  # horizon of each model, cycled over the steps
+    model = BatchedElman(3, d, hidden, d, seeds, dtype=torch.float64)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=l2)
+    refs = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        rnn = torch.nn.RNN(d, hidden, nonlinearity="tanh", bias=False, batch_first=True).double()
+        readout = torch.nn.Linear(hidden, d, bias=False).double()
+        params = list(rnn.parameters()) + list(readout.parameters())
+        refs.append((rnn, readout, params, torch.optim.Adam(params, lr=lr, weight_decay=l2)))
+    gen = torch.Generator().manual_seed(0)
+    clipped = 0
+    for k in range(30):
+        horizon = torch.tensor(schedule[k % 3])
+        inputs, targets = sample_hds_batch(F, 3, 8, int(horizon.max()), gen, CPU, torch.float64)
+        step = train_step(model, optimizer, inputs, targets, horizon, clip)
+        clipped += int((step.grad_norm > clip).sum())
+        for m, (rnn, readout, params, opt) in enumerate(refs):
+            h_m = int(horizon[m])
+            y = readout(rnn(inputs[m])[0])[:, s:s + h_m]
+            loss = torch.nn.functional.mse_loss(y, targets[m, :, :h_m])
+            opt.zero_grad()
+            loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(params, clip)
+            opt.step()
+            assert abs(step.loss[m].item() - loss.item()) < 1e-12
+            assert abs(step.grad_norm[m].item() - norm.item()) < 1e-10
+    assert 0 < clipped < 90  # clipping was active on some steps, not all
+    for m, (rnn, readout, _, _) in enumerate(refs):
+        torch.testing.assert_close(model.W_ih[m], rnn.weight_ih_l0, rtol=0, atol=1e-10)
+        torch.testing.assert_close(model.W_hh[m], rnn.weight_hh_l0, rtol=0, atol=1e-10)
+        torch.testing.assert_close(model.W_r[m], readout.weight, rtol=0, atol=1e-10)
+    assert (model.W_hh[0] - BatchedElman(3, d, hidden, d, seeds, dtype=torch.float64).W_hh[0]).abs().max() > 1e-2
+
+
+# --- curricula ---------------------------------------------------------------------------------------------------
+
+def test_paper_curriculum_grows_when_low_and_shrinks_when_high():
+    horizon = torch.tensor([10, 10])
+    ema = torch.full((2, PAPER_H_MAX), float("nan"), dtype=torch.float64)
+    seen = [horizon.tolist()]
+    for _ in range(14):  # model 0 always below 3e-2, model 1 always above
+        step_mse = torch.stack([torch.full((int(horizon.max()),), 1e-3), torch.full((int(horizon.max()),), 0.5)])
+        horizon, ema = paper_curriculum_update(horizon, ema, step_mse.double())
+        seen.append(horizon.tolist())
+    grown = [h[0] for h in seen]
+    assert grown[:8] == [10, 12, 15, 18, 22, 27, 33, 40]  # ceil(1.2 H), exact integers
+    assert grown[-1] == 100 and max(grown) == 100
+    assert all(h[1] == 10 for h in seen)  # never below H0
+    horizon = torch.tensor([100])
+    ema = torch.full((1, PAPER_H_MAX), float("nan"), dtype=torch.float64)
+    shrinking = []
+    for _ in range(3):
+        horizon, ema = paper_curriculum_update(horizon, ema, torch.full((1, 100), 0.2, dtype=torch.float64))
+        shrinking.append(int(horizon))
+    assert shrinking == [83, 69, 57]  # floor(H / 1.2)
+
+
+def test_paper_curriculum_moving_average():
+    first = torch.linspace(0.1, 1.0, 10, dtype=torch.float64)[None]
+    ema = torch.full((1, PAPER_H_MAX), float("nan"), dtype=torch.float64)
+    horizon, ema = paper_curriculum_update(torch.tensor([10]), ema, torch.cat([first, torch.tensor([[9.0]])], 1))
+    torch.testing.assert_close(ema[:, :10], first)  # first observation; step 11 lies outside the horizon
+    assert torch.isnan(ema[0, 10:]).all() and int(horizon) == 10  # mean 0.55 > 3e-2, but never below 10
+    horizon, ema = paper_curriculum_update(horizon, ema, torch.zeros(1, 10, dtype=torch.float64))
+    torch.testing.assert_close(ema[:, :10], 0.9 * first)
+    mean, expected = 0.9 * 0.55, 0  # oracle: steps of low loss until the average falls below the threshold
+    while mean >= 3e-2:
+        mean, expected = 0.9 * mean + 0.1 * 1e-3, expected + 1
+    taken = 0
+    while int(horizon) == 10:
+        horizon, ema = paper_curriculum_update(horizon, ema, torch.full((1, 10), 1e-3, dtype=torch.float64))
+        taken += 1
+    assert taken == expected and int(horizon) == 12
+
+
+def test_code_curriculum_moves_up_one_level_and_never_down():
+    level = torch.tensor([0, 0, 3, 4])
+    level = code_curriculum_update(level, torch.tensor([0.99, 0.98, 0.99, 0.99]), 0.98)
+    assert level.tolist() == [1, 0, 4, 4]  # strictly above the threshold; capped at the last level
+    level = code_curriculum_update(level, torch.tensor([0.1, 0.1, 0.1, 0.1]), 0.98)
+    assert level.tolist() == [1, 0, 4, 4]
+    assert CODE_LEVELS == (10, 20, 40, 60, 100)
+
+
+def test_masked_accuracy_counts_own_horizon():
+    targets = torch.ones(2, 1, 4, 1)
+    outputs = torch.tensor([[1.0, 1.0, -1.0, -1.0], [1.0, 0.0, 1.0, 1.0]]).reshape(2, 1, 4, 1)
+    np.testing.assert_allclose(masked_accuracy(outputs, targets, torch.tensor([2, 4])).numpy(), [1.0, 0.75])
+
+
+def test_code_curriculum_in_training():
+    cfg = HDSTraining(task="repeat_copy", s=2, d=2, hidden=16, l2=0.0, curriculum="code", steps=400, log_every=50,
+                      code_threshold=0.9, test_horizon=20)
+    _, history = train_hds(cfg, [0, 1], CPU, generator_seed=0)
+    horizon = history["horizon"]
+    assert set(np.unique(horizon)) <= set(CODE_LEVELS)
+    assert (np.diff(horizon, axis=0) >= 0).all() and horizon[-1].max() > 10
+
+
+# --- gradients, checkpoints, learning ----------------------------------------------------------------------------
+
+def test_input_gradient_norms_per_sample():
+    s = d = 3
+    model = BatchedElman(2, d, 8, d, [3, 4], dtype=torch.float64)
+    F = task_operator("repeat_copy", s, d)
+    inputs, targets = sample_hds_batch(F, 2, 5, 1, torch.Generator().manual_seed(0), CPU, torch.float64)
+    got = input_gradient_norms(model, inputs, targets)
+    assert got.shape == (2, s)
+    for m in range(2):
+        norms = []
+        for b in range(5):
+            u = inputs[m, b].clone().requires_grad_(True)
+            W = model.model_weights(m)
+            h = torch.zeros(8, dtype=torch.float64)
+            for t in range(s + 1):
+                h = torch.tanh(torch.as_tensor(W["W_hh"]) @ h + torch.as_tensor(W["W_ih"]) @ u[t])
+            cost = ((torch.as_tensor(W["W_r"]) @ h - targets[m, b, 0]) ** 2).mean()
+            (grad,) = torch.autograd.grad(cost, u)
+            norms.append(grad[:s].norm(dim=1))
+        torch.testing.assert_close(got[m], torch.stack(norms).mean(0), rtol=0, atol=1e-12)
+
+
+def crashing_progress(at):
+    def progress(iterable, **kwargs):
+        for n in iterable:
+            if n == at:
+                raise RuntimeError("simulated crash")
+            yield n
+    return progress
+
+
+@pytest.mark.parametrize("curriculum", ["paper", "code"])
+def test_resume_is_bit_for_bit(tmp_path, curriculum):
+    cfg = HDSTraining(task="diagonal_copy", s=3, d=2, hidden=8, l2=0.001, curriculum=curriculum, steps=300,
+                      log_every=40, grad_every=100, test_horizon=30, code_threshold=0.9)
+    straight, h_straight = train_hds(cfg, [0, 1], CPU, generator_seed=5)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train_hds(cfg, [0, 1], CPU, generator_seed=5, checkpoint=Checkpoint(tmp_path),
+                  progress=crashing_progress(160), checkpoint_every=50)
+    assert Checkpoint(tmp_path).load()["step"] == 150
+    with pytest.raises(ValueError, match="different run"):
+        train_hds(cfg, [0, 1], CPU, generator_seed=6, checkpoint=Checkpoint(tmp_path))
+    resumed, h_resumed = train_hds(cfg, [0, 1], CPU, generator_seed=5, checkpoint=Checkpoint(tmp_path),
+                                   checkpoint_every=50)
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert set(h_straight) == set(h_resumed)
+    for key in h_straight:
+        np.testing.assert_array_equal(h_straight[key], h_resumed[key], err_msg=key)
+    assert h_straight["loss"].shape == (8, 2) and h_straight["step"][-1] == 300  # 40, 80, ..., 280, 300
+    assert h_straight["grad_norms"].shape == (4, 2, 3) and list(h_straight["grad_step"]) == [0, 100, 200, 300]
+    assert Checkpoint(tmp_path).load()["step"] == 300
+
+
+def test_learns_repeat_copy():
+    cfg = HDSTraining(task="repeat_copy", s=4, d=4, hidden=32, l2=0.0, curriculum="paper", steps=1500,
+                      log_every=100, test_horizon=50)
+    _, history = train_hds(cfg, [0, 1, 2], CPU, generator_seed=0)
+    assert (history["test_accuracy"] > 0.95).all(), history["test_accuracy"]
+    assert (history["horizon"][-1] > 20).all()  # the curriculum moved on
+    assert history["loss"][-1].max() < 0.1 < history["loss"][0].min()
+
+
+def test_config_validation():
+    base = dict(task="repeat_copy", s=4, d=4, hidden=8, l2=0.0)
+    HDSTraining(**base)
+    for bad, match in [({"task": "copy"}, "repeat_copy"), ({"curriculum": "fast"}, "paper"),
+                       ({"init": "xavier"}, "gaussian"), ({"dtype": "float16"}, "float32"),
+                       ({"hidden": 0}, "hidden"), ({"l2": -1.0}, "l2"), ({"grad_every": -1}, "grad_every"),
+                       ({"code_threshold": 1.0}, "code_threshold"),
+                       ({"s": 3, "d": 4, "task": "diagonal_copy"}, "d <= s")]:
+        with pytest.raises(ValueError, match=match):
+            HDSTraining(**{**base, **bad})
+    with pytest.raises(ValueError, match="grad_inputs_at"):
+        train_hds(HDSTraining(**base, steps=5), [0], CPU, 0, grad_inputs_at=[6])
+
+
+def test_a_silent_network_scores_chance_not_zero():
+    """y = 0 is read as the bit -1, so balanced ±1 targets give 0.5 (the paper's failed cells), not 0."""
+    from wavelib.training.hds import masked_accuracy, predicted_bits
+
+    targets = torch.tensor([1.0, -1.0, 1.0, -1.0]).view(1, 1, 4, 1)
+    assert predicted_bits(torch.zeros(4)).tolist() == [-1.0] * 4
+    assert masked_accuracy(torch.zeros_like(targets), targets, torch.tensor([4])).item() == 0.5
+    assert masked_accuracy(targets * 0.3, targets, torch.tensor([4])).item() == 1.0

@@ -1,0 +1,189 @@
+"""The variable-memory basis of a trained Elman RNN (ICML 2024 Algorithm 1, as coded) and the
+projections behind Figs. 3 and 4.
+
+Substrate coordinates are flat, ``slot * d + comp``, slot 0 the oldest and slot ``s-1`` the newest.
+Weights follow :func:`wavelib.analysis.fixed_points.unpack_weights`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from wavelib.analysis.fixed_points import unpack_weights
+
+
+@dataclass(frozen=True)
+class VariableMemoryBasis:
+    """``Psi`` (H, k): memory columns first (``n_memory`` of them, in ``coords`` order), then PCA
+    columns; ``Psi_pinv`` (k, H) its pseudo-inverse.
+
+    ``info``: ``"coords"`` (n_memory,) the flat coordinate of each memory column, ``"column_norms"``
+    (n_memory,) their norms before normalisation, ``"pca_variance"`` (n_pca,) the fraction of the
+    residual's variance along each PCA column (empty without a trajectory).
+    """
+
+    Psi: np.ndarray
+    Psi_pinv: np.ndarray
+    n_memory: int
+    info: dict[str, np.ndarray]
+
+
+def _check_sizes(s: int, d: int) -> None:
+    if int(s) != s or int(d) != d or s < 1 or d < 1:
+        raise ValueError(f"s and d must be positive integers, got s={s}, d={d}")
+
+
+def used_coordinates(Phi: np.ndarray) -> np.ndarray:
+    """Sorted flat coordinates (m,) on the cycles of the functional graph of ``Phi`` (n, n).
+
+    Row ``i`` of ``Phi`` reads the single column ``sigma(i)`` where it is nonzero; the coordinates on
+    cycles of ``sigma`` are the ones the wave keeps alive (the nonzero spectrum has one eigenvalue per
+    such coordinate): all 64 for repeat copy, 36 for the other Table 1 tasks.
+    """
+    Phi = np.asarray(Phi, dtype=float)
+    if Phi.ndim != 2 or Phi.shape[0] != Phi.shape[1]:
+        raise ValueError(f"Phi must be a square matrix, got shape {Phi.shape}")
+    nz = Phi != 0
+    if not (nz.sum(axis=1) == 1).all():
+        raise ValueError("Phi must have exactly one nonzero entry per row (use lbc.wave_operator)")
+    sigma = nz.argmax(axis=1)
+    image = np.arange(Phi.shape[0])
+    for _ in range(Phi.shape[0]):  # after n steps every walk is on its cycle, and every cycle is covered
+        image = sigma[image]
+    return np.unique(image)
+
+
+def variable_memory_basis(
+    weights: Mapping[str, np.ndarray],
+    s: int,
+    d: int,
+    coords: np.ndarray | None = None,
+    trajectory: np.ndarray | None = None,
+    n_pca: int = 10,
+) -> VariableMemoryBasis:
+    """Algorithm 1 as the public code runs it.
+
+    ``U = pinv(W_r)`` (H, d); slot ``i`` (0..s-1) gets the block ``W_hh^(s-1-i) U`` (so slot ``s-1`` is
+    ``U``), every column scaled to unit L2 norm (zero columns stay zero); blocks are stacked in slot order
+    into (H, s*d). ``coords`` (e.g. :func:`used_coordinates` of Phi) keeps only those flat coordinates.
+    With ``trajectory`` (T, H), the ``n_pca`` principal directions of the centred residual
+    ``h - Psi pinv(Psi) h`` are appended. The paper's step that removes components along transient
+    directions is computed but unused in the public code, so it is not implemented here.
+    """
+    _check_sizes(s, d)
+    _, W_hh, W_r, _ = unpack_weights(weights)
+    H = W_hh.shape[0]
+    if W_r.shape[0] != d:
+        raise ValueError(f"W_r must have d = {d} rows, got {W_r.shape}")
+    U = np.linalg.pinv(W_r)
+    blocks = [U]
+    for _ in range(s - 1):
+        blocks.append(W_hh @ blocks[-1])
+    Psi = np.concatenate(blocks[::-1], axis=1)
+    coords = np.arange(s * d) if coords is None else np.asarray(coords)
+    if coords.ndim != 1 or coords.size == 0 or coords.dtype.kind not in "iu":
+        raise ValueError(f"coords must be a non-empty 1-D integer array, got {coords!r}")
+    if coords.min() < 0 or coords.max() >= s * d or np.unique(coords).size != coords.size:
+        raise ValueError(f"coords must be distinct flat coordinates in 0..{s * d - 1}")
+    Psi = Psi[:, coords]
+    norms = np.linalg.norm(Psi, axis=0)
+    Psi = Psi / np.where(norms > 0, norms, 1.0)
+    variance = np.zeros(0)
+    if trajectory is not None:
+        X = np.asarray(trajectory, dtype=float)
+        if X.ndim != 2 or X.shape[1] != H:
+            raise ValueError(f"trajectory must have shape (T, H) with H = {H}, got {X.shape}")
+        if int(n_pca) != n_pca or not 0 <= n_pca <= min(X.shape):
+            raise ValueError(f"n_pca must be an integer in 0..min(T, H) = {min(X.shape)}, got {n_pca}")
+        R = X - X @ np.linalg.pinv(Psi).T @ Psi.T
+        R = R - R.mean(axis=0)
+        _, sv, Vt = np.linalg.svd(R, full_matrices=False)
+        total = float(sv @ sv)
+        variance = sv[:n_pca] ** 2 / total if total > 0 else np.zeros(int(n_pca))
+        Psi = np.concatenate([Psi, Vt[: int(n_pca)].T], axis=1)
+    info = {"coords": coords, "column_norms": norms, "pca_variance": variance}
+    return VariableMemoryBasis(Psi, np.linalg.pinv(Psi), coords.size, info)
+
+
+def project_states(basis: VariableMemoryBasis, states: np.ndarray) -> np.ndarray:
+    """Coordinates ``pinv(Psi) h_t`` (T, k) of hidden states (T, H)."""
+    states = np.asarray(states, dtype=float)
+    if states.ndim != 2 or states.shape[1] != basis.Psi.shape[0]:
+        raise ValueError(f"states must have shape (T, H) with H = {basis.Psi.shape[0]}, got {states.shape}")
+    return states @ basis.Psi_pinv.T
+
+
+def memory_frames(basis: VariableMemoryBasis, states: np.ndarray, s: int, d: int) -> np.ndarray:
+    """Fig. 3 frames (T, s, d): the memory coordinates of each state laid out as (slot, comp), z-scored per frame.
+
+    Coordinates not in the basis (see ``coords``) are NaN and ignored by the z-score; a constant frame
+    becomes all zeros.
+    """
+    _check_sizes(s, d)
+    coords = basis.info["coords"]
+    if coords.max() >= s * d:
+        raise ValueError(f"the basis has coordinates up to {coords.max()}, beyond s*d = {s * d}; pass its s and d")
+    z = project_states(basis, states)[:, : basis.n_memory]
+    frames = np.full((z.shape[0], s * d), np.nan)
+    frames[:, coords] = z
+    frames -= np.nanmean(frames, axis=1, keepdims=True)
+    std = np.nanstd(frames, axis=1, keepdims=True)
+    frames /= np.where(std > 0, std, 1.0)
+    return frames.reshape(-1, s, d)
+
+
+def weights_in_basis(basis: VariableMemoryBasis, W_hh: np.ndarray) -> np.ndarray:
+    """Fig. 4: ``pinv(Psi) W_hh Psi`` (k, k), real since ``Psi`` is (the paper's Re(.) is a no-op here)."""
+    W_hh = np.asarray(W_hh, dtype=float)
+    H = basis.Psi.shape[0]
+    if W_hh.shape != (H, H):
+        raise ValueError(f"W_hh must have shape (H, H) = {(H, H)}, got {W_hh.shape}")
+    return basis.Psi_pinv @ W_hh @ basis.Psi
+
+
+_GLYPHS = {
+    "0": ("..####..", ".##..##.", ".##.###.", ".###.##.", ".##..##.", ".##..##.", "..####..", "........"),
+    "1": ("...##...", "..###...", "...##...", "...##...", "...##...", "...##...", ".######.", "........"),
+    "2": ("..####..", ".##..##.", ".....##.", "....##..", "...##...", "..##....", ".######.", "........"),
+    "3": ("..####..", ".##..##.", ".....##.", "...###..", ".....##.", ".##..##.", "..####..", "........"),
+    "4": ("....##..", "...###..", "..####..", ".##.##..", ".######.", "....##..", "....##..", "........"),
+    "5": (".######.", ".##.....", ".#####..", ".....##.", ".....##.", ".##..##.", "..####..", "........"),
+    "6": ("...###..", "..##....", ".##.....", ".#####..", ".##..##.", ".##..##.", "..####..", "........"),
+    "7": (".######.", ".....##.", "....##..", "...##...", "..##....", "..##....", "..##....", "........"),
+    "8": ("..####..", ".##..##.", ".##..##.", "..####..", ".##..##.", ".##..##.", "..####..", "........"),
+    "9": ("..####..", ".##..##.", ".##..##.", "..#####.", ".....##.", "....##..", "..###...", "........"),
+}
+
+
+def digit_frames(text: str, d: int = 8) -> np.ndarray:
+    """The Fig. 3 input: digits of ``text`` as 8x8 glyphs, one glyph row per step, (8*len(text), 8) in {-1, +1}.
+
+    A lit pixel is +1, background -1; each digit is 8 input steps of dimension ``d = 8``.
+    """
+    if d != 8:
+        raise ValueError(f"the digit glyphs are 8 pixels wide; use d = 8, got d={d}")
+    if not isinstance(text, str) or not text or not all(c in _GLYPHS for c in text):
+        raise ValueError(f"text must be a non-empty string of digits 0-9, got {text!r}")
+    rows = [row for c in text for row in _GLYPHS[c]]
+    return np.array([[1.0 if p == "#" else -1.0 for p in row] for row in rows])
+
+
+def simulate(weights: Mapping[str, np.ndarray], inputs: np.ndarray) -> np.ndarray:
+    """States (T, H), float64, of ``h(t) = tanh(W_hh h(t-1) + W_ih u(t) + b)`` from ``h(0) = 0`` for inputs (T, d).
+
+    Append zero rows to ``inputs`` for the closed-loop phase.
+    """
+    W_ih, W_hh, _, b = unpack_weights(weights)
+    u = np.asarray(inputs, dtype=float)
+    if u.ndim != 2 or u.shape[1] != W_ih.shape[1]:
+        raise ValueError(f"inputs must have shape (T, d) with d = {W_ih.shape[1]}, got {u.shape}")
+    drive = u @ W_ih.T + (0.0 if b is None else b)
+    h = np.zeros(W_hh.shape[0])
+    out = np.empty((u.shape[0], h.size))
+    for t in range(u.shape[0]):
+        h = np.tanh(W_hh @ h + drive[t])
+        out[t] = h
+    return out

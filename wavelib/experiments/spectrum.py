@@ -1,0 +1,171 @@
+"""Chapter 2 (ICML 2024 §4, Appendix B): tanh Elman RNNs trained on binary linear HDS learn the wave operator.
+
+Three stored experiments, all seeds of a configuration trained together in one batched model:
+
+- ``table1``: every (task, H, L2) cell of Table 1 × ``n_seeds``: test accuracy, the spectral error against Φ
+  (optimal and the public code's greedy matching), the input-gradient norms and largest |eig(W_hh)| over
+  training (Fig. 5), and the weights of seed 0 of the largest-H, L2 = 0 cell of each task (Figs. 3, 4);
+- ``bottleneck``: repeat copy of 16 vectors of 5 dimensions in too few units (Fig. 9);
+- ``gaussian_init``: repeat copy from N(0, 1/H) (Appendix B.3, Fig. 14), set against the uniform-init
+  repeat-copy cell of ``table1`` (every cell stores the eigenvalues of all its seeds' W_hh).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from ..analysis.spectra import compare_spectra
+from ..presets import Config, ConfigError, require_choice, require_positive
+from ..registry import Chapter, Experiment
+from ..store import Result, RunContext
+from ..tasks.linear_hds import TABLE1_RULES, task_operator
+from ..theory.lbc import wave_operator
+from ..training.hds import HDSTraining, train_hds
+
+CURRICULA = ("paper", "code")
+
+
+@dataclasses.dataclass(frozen=True)
+class SpectrumConfig(Config):
+    """Knobs of Chapter 2 (sizes in units and steps)."""
+
+    s: int = 8  #: input phase (stored vectors)
+    d: int = 8  #: dimension of each vector
+    tasks: tuple[str, ...] = tuple(TABLE1_RULES)  #: Table 1 tasks, by rule
+    hiddens: tuple[int, ...] = (128, 64)  #: hidden sizes H
+    l2s: tuple[float, ...] = (0.0, 0.001, 0.1)  #: Adam weight decay
+    n_seeds: int = 20  #: seeds per cell, trained together
+    steps: int = 45_000  #: training iterations
+    curriculum: str = "paper"  #: "paper" (adaptive horizon, ×1.2) or "code" (fixed levels, accuracy threshold)
+    code_threshold: float = 0.98  #: accuracy that moves the code's curriculum up a level
+    grad_every: int = 1_000  #: record input-gradient norms every this many steps (Fig. 5)
+    bottleneck_s: int = 16  #: Fig. 9: vectors to store
+    bottleneck_d: int = 5  #: Fig. 9: their dimension
+    bottleneck_hidden: int = 64  #: Fig. 9: hidden units (< s·d = 80: a bottleneck)
+    figure_seeds: int = 3  #: seeds of the Fig. 9 and Fig. 14 runs
+
+    def validate(self) -> None:
+        require_positive(s=self.s, d=self.d, n_seeds=self.n_seeds, steps=self.steps,
+                         bottleneck_s=self.bottleneck_s, bottleneck_d=self.bottleneck_d,
+                         bottleneck_hidden=self.bottleneck_hidden, figure_seeds=self.figure_seeds)
+        require_choice("curriculum", self.curriculum, CURRICULA)
+        if not self.tasks or not self.hiddens or not self.l2s:
+            raise ConfigError("tasks, hiddens and l2s need at least one value each")
+        for task in self.tasks:
+            require_choice("task", task, tuple(TABLE1_RULES))
+            task_operator(task, self.s, self.d)  # compose tasks exist only for s = d = 8
+        if min(self.hiddens) < 1 or min(self.l2s) < 0 or self.grad_every < 0:
+            raise ConfigError("hiddens must be positive, l2s and grad_every non-negative")
+
+
+PRESETS = {
+    "smoke": SpectrumConfig(s=4, d=4, tasks=("repeat_copy",), hiddens=(16,), l2s=(0.0,), n_seeds=2, steps=300,
+                            grad_every=100, bottleneck_s=4, bottleneck_d=3, bottleneck_hidden=8, figure_seeds=2),
+    # The paper's s = d = 8 and H = 128 on two tasks, 2 seeds and 2,000 steps (about 3 minutes on 2 cores).
+    "cpu": SpectrumConfig(tasks=("repeat_copy", "diagonal_copy"), hiddens=(128,), l2s=(0.0, 0.1), n_seeds=2,
+                          steps=2_000, grad_every=200, bottleneck_s=8, bottleneck_d=4, bottleneck_hidden=24,
+                          figure_seeds=2),
+    "paper": SpectrumConfig(),
+}
+
+
+def _cell_key(task: str, hidden: int, l2: float) -> str:
+    return f"{task}|H{hidden}|l2={l2:g}"
+
+
+def _spectral_errors(model, seeds: int, Phi: np.ndarray) -> dict[str, np.ndarray]:
+    """Per seed: the optimal and greedy spectral errors (nan = indeterminate) and eigenvalue counts."""
+    out = {"error": np.full(seeds, np.nan), "error_greedy": np.full(seeds, np.nan),
+           "n_learned": np.zeros(seeds, dtype=int), "eigs": []}
+    for m in range(seeds):
+        W = model.model_weights(m)["W_hh"]
+        out["eigs"].append(np.linalg.eigvals(W))
+        for key, matching in (("error", "optimal"), ("error_greedy", "greedy")):
+            comparison = compare_spectra(W, Phi, matching=matching)
+            out["n_learned"][m] = comparison.n_learned
+            if comparison.error is not None:
+                out[key][m] = comparison.error
+    return out
+
+
+def _training(config: SpectrumConfig, task: str, s: int, d: int, hidden: int, l2: float,
+              init: str = "pytorch") -> HDSTraining:
+    return HDSTraining(task=task, s=s, d=d, hidden=hidden, l2=l2, init=init, curriculum=config.curriculum,
+                       steps=config.steps, code_threshold=config.code_threshold, grad_every=config.grad_every)
+
+
+def table1(config: SpectrumConfig, ctx: RunContext) -> Result:
+    """Train every Table 1 cell (all seeds batched) and score accuracy and spectrum against Φ."""
+    cells = [(t, h, l2) for t in config.tasks for h in config.hiddens for l2 in config.l2s]
+    state = ctx.checkpoint.load() or {"done": 0, "history": {}, "weights": {}}
+    seeds = list(range(config.n_seeds))
+    for i in ctx.progress(range(state["done"], len(cells)), total=len(cells), initial=state["done"]):
+        task, hidden, l2 = cells[i]
+        key = _cell_key(task, hidden, l2)
+        F = task_operator(task, config.s, config.d)
+        model, history = train_hds(_training(config, task, config.s, config.d, hidden, l2), seeds, ctx.device,
+                                   generator_seed=ctx.seed * 1_000 + i, checkpoint=ctx.checkpoint.child(f"cell{i}"))
+        scores = _spectral_errors(model, config.n_seeds, wave_operator(F, config.s, config.d))
+        for name, values in {**history, **scores}.items():
+            state["history"][f"{key}|{name}"] = np.asarray(values)
+        if hidden == max(config.hiddens) and l2 == 0.0:
+            for name, value in model.model_weights(0).items():
+                state["weights"][f"{task}|{name}"] = value
+        state["done"] = i + 1
+        ctx.checkpoint.save(state)
+
+    metrics = {}
+    for task, hidden, l2 in cells:
+        key = _cell_key(task, hidden, l2)
+        errors = state["history"][f"{key}|error"]
+        metrics[key] = {
+            "accuracy_mean": float(state["history"][f"{key}|test_accuracy"].mean()),
+            # The paper's cell: the mean over seeds, "—" when any seed is indeterminate.
+            "error_mean": None if np.isnan(errors).any() else float(errors.mean()),
+            "error_mean_determinate": float(np.nanmean(errors)) if (~np.isnan(errors)).any() else None,
+            "n_indeterminate": int(np.isnan(errors).sum()),
+        }
+    weights = {k: torch.as_tensor(v) for k, v in state["weights"].items()}
+    return Result(metrics=metrics, history=state["history"], weights=weights)
+
+
+def _eigen_run(config: SpectrumConfig, ctx: RunContext, name: str, training: HDSTraining) -> Result:
+    """Train one configuration with ``figure_seeds`` seeds; keep every seed's W_hh spectrum (M, H)."""
+    seeds = list(range(config.figure_seeds))
+    model, history = train_hds(training, seeds, ctx.device, generator_seed=ctx.seed, checkpoint=ctx.checkpoint)
+    eigs = np.stack([np.linalg.eigvals(model.model_weights(m)["W_hh"]) for m in seeds])
+    accuracy = np.asarray(history["test_accuracy"])
+    metrics = {name: {"accuracy_mean": float(accuracy.mean()),
+                      "n_unit_circle_mean": float((np.abs(eigs) > 0.9).sum(axis=1).mean())}}
+    return Result(metrics=metrics, history={f"{name}|eigs": eigs, f"{name}|test_accuracy": accuracy})
+
+
+def bottleneck(config: SpectrumConfig, ctx: RunContext) -> Result:
+    """Fig. 9: repeat copy of ``bottleneck_s`` vectors of ``bottleneck_d`` dims in ``bottleneck_hidden`` units."""
+    training = _training(config, "repeat_copy", config.bottleneck_s, config.bottleneck_d,
+                         config.bottleneck_hidden, 0.0)
+    return _eigen_run(config, ctx, "bottleneck", training)
+
+
+def gaussian_init(config: SpectrumConfig, ctx: RunContext) -> Result:
+    """Fig. 14: repeat copy from N(0, 1/H), largest H, no L2 (the uniform-init counterpart is in ``table1``)."""
+    training = _training(config, "repeat_copy", config.s, config.d, max(config.hiddens), 0.0, init="gaussian")
+    return _eigen_run(config, ctx, "gaussian", training)
+
+
+CHAPTER = Chapter(
+    number=2,
+    name="spectrum",
+    title="Elman RNNs learn hidden traveling waves",
+    notebook="book/02_spectrum.ipynb",
+    reproduces="ICML 2024 §4 and Appendix B: Table 1, Algorithm 1, Figs. 3, 4, 5, 9, 14",
+    presets=PRESETS,
+    experiments=(
+        Experiment("table1", table1, "Table 1 grid: accuracy and spectral error vs Φ, gradient norms (Fig. 5)"),
+        Experiment("bottleneck", bottleneck, "Fig. 9: too few hidden units for s·d"),
+        Experiment("gaussian_init", gaussian_init, "Fig. 14: uniform vs Gaussian initialisation"),
+    ),
+)

@@ -1,0 +1,119 @@
+"""Figures and tables of Chapter 2 (Elman RNNs learn hidden traveling waves)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..tasks.linear_hds import TABLE1_LABELS
+from .style import COLORS, figure, signed_matrix, unit_circle
+
+
+def table1_rows(metrics: Mapping[str, Mapping[str, float | None]], tasks: Sequence[str], hiddens: Sequence[int],
+                l2s: Sequence[float]) -> tuple[list[str], list[list[str]]]:
+    """Table 1 laid out as in the paper: one row per (H, L2), one column per task, each cell
+    "mean angular error (mean test accuracy)", "—" where any seed's spectrum is indeterminate."""
+    header = ["H", "L2"] + [TABLE1_LABELS.get(t, t) for t in tasks]
+    rows = []
+    for hidden in hiddens:
+        for l2 in l2s:
+            row = [str(hidden), f"{l2:g}"]
+            for task in tasks:
+                cell = metrics[f"{task}|H{hidden}|l2={l2:g}"]
+                error = "—" if cell["error_mean"] is None else f"{cell['error_mean']:.4f}"
+                row.append(f"{error} ({cell['accuracy_mean']:.3f})")
+            rows.append(row)
+    return header, rows
+
+
+def spectra_against_theory(learned: Mapping[str, np.ndarray], theory: Mapping[str, np.ndarray],
+                           titles: Mapping[str, str] | None = None) -> Figure:
+    """Eigenvalues of learned W_hh (dots) against Φ's unit-circle spectrum (rings), one panel each."""
+    fig, axes = figure(len(learned), width=2.4 * len(learned), height=2.7)
+    for ax, name in zip(axes[0], learned):
+        title = (titles or {}).get(name, TABLE1_LABELS.get(name, name))
+        unit_circle(ax, learned[name], theory[name], title=title, label="learned W_hh", reference_label="Φ")
+        ax.set(xlim=None, ylim=None)
+    axes[0, 0].legend(loc="lower left", fontsize=7)
+    return fig
+
+
+def memory_frames_figure(raw: np.ndarray, frames: np.ndarray, times: Sequence[int], s: int) -> Figure:
+    """Fig. 3: A, the hidden state in the standard basis (T, H); B, the same states projected on the
+    variable memories, one (slot × component) frame per chosen time step."""
+    fig, axes = figure(len(times) + 1, width=1.45 * (len(times) + 1) + 1.5, height=2.8,
+                       gridspec_kw={"width_ratios": [2.2] + [1] * len(times)})
+    ax = axes[0, 0]
+    limit = float(np.abs(raw).max()) or 1.0
+    ax.imshow(raw, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+    ax.axhline(s - 0.5, color="black", lw=0.8, ls="--")
+    ax.set(title="A: hidden state h(t)", xlabel="unit", ylabel="time step")
+    for ax, t in zip(axes[0, 1:], times):
+        signed_matrix(ax, frames[t], title=f"t = {t + 1}")
+        ax.set(xticks=[], yticks=[])
+    axes[0, 1].set(ylabel="slot (oldest → newest)", yticks=[0, s - 1])
+    axes[0, 1].set_title(f"B: memories, t = {times[0] + 1}")
+    return fig
+
+
+def weights_in_basis_figure(matrices: Mapping[str, np.ndarray], n_memory: Mapping[str, int]) -> Figure:
+    """Fig. 4: Re(Ψ⁺ W_hh Ψ) per task; the dashed lines close off the variable-memory block."""
+    fig, axes = figure(len(matrices), width=3.3 * len(matrices), height=3.3)
+    for ax, (name, M) in zip(axes[0], matrices.items()):
+        limit = float(np.quantile(np.abs(M), 0.995)) or 1.0
+        ax.imshow(np.clip(M, -limit, limit), cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+        k = n_memory[name]
+        ax.axhline(k - 0.5, color="black", lw=0.6, ls="--")
+        ax.axvline(k - 0.5, color="black", lw=0.6, ls="--")
+        ax.set(title=TABLE1_LABELS.get(name, name), xlabel="from (basis index)", ylabel="to")
+    return fig
+
+
+def gradient_decay_rates(grad_norms: np.ndarray) -> np.ndarray:
+    """Slope of log10 ||∂C/∂x(i)|| against the distance s+1-i, per record and seed: (G, M) decades per step
+    (0 = no vanishing; positive = decay towards older inputs)."""
+    s = grad_norms.shape[-1]
+    distance = s + 1 - np.arange(1, s + 1)
+    logs = np.log10(np.maximum(grad_norms, 1e-30))
+    centred = distance - distance.mean()
+    return -(logs - logs.mean(axis=-1, keepdims=True)) @ centred / (centred @ centred)
+
+
+def gradient_training_figure(grad_step: np.ndarray, grad_norms: np.ndarray, step: np.ndarray,
+                             max_abs_eig: np.ndarray, n_curves: int = 5) -> Figure:
+    """Fig. 5: A, ||∂C(s+1)/∂x(i)|| against input index i at several points in training (mean over
+    seeds); B, the decay rate over training beside the largest |eig(W_hh)| (mean over seeds)."""
+    s = grad_norms.shape[-1]
+    fig, axes = figure(2, width=8.5, height=3.2)
+    ax = axes[0, 0]
+    picks = np.unique(np.linspace(0, len(grad_step) - 1, n_curves).round().astype(int))
+    colours = [COLORS["static"], COLORS["accent"], COLORS["muted"], COLORS["wave"], COLORS["theory"]]
+    for colour, g in zip(colours * 3, picks):
+        ax.semilogy(np.arange(1, s + 1), grad_norms[g].mean(axis=0), marker=".", color=colour,
+                    label=f"step {int(grad_step[g])}")
+    ax.set(xlabel="input index i", ylabel="‖∂C(s+1)/∂x(i)‖", title="A: gradient reaching each input")
+    ax.legend(fontsize=7)
+    ax = axes[0, 1]
+    rates = gradient_decay_rates(grad_norms).mean(axis=1)
+    ax.plot(grad_step, rates, color=COLORS["static"], label="decay rate (decades / step)")
+    ax.set(xlabel="training step", ylabel="decay rate", title="B: decay stops as |λ|max crosses 1")
+    twin = ax.twinx()
+    twin.plot(step, max_abs_eig.mean(axis=1), color=COLORS["wave"], label="max |eig(W_hh)|")
+    twin.axhline(1.0, color=COLORS["wave"], lw=0.6, ls=":")
+    twin.set_ylabel("max |eig(W_hh)|", color=COLORS["wave"])
+    ax.legend(loc="upper right", fontsize=7)
+    return fig
+
+
+def eigenvalue_counts_figure(eigs: Mapping[str, np.ndarray], theory: np.ndarray, titles: Mapping[str, str]) -> Figure:
+    """Figs. 9 and 14: every seed's eigenvalues of W_hh (M, H) against Φ's spectrum, one panel per run."""
+    fig, axes = figure(len(eigs), width=3.4 * len(eigs), height=3.4)
+    for ax, (name, values) in zip(axes[0], eigs.items()):
+        near = [int(n) for n in (np.abs(values) > 0.9).sum(axis=1)]
+        unit_circle(ax, values.ravel(), theory, title=f"{titles[name]}\n|λ| > 0.9 per seed: {near}\n(Φ: {len(theory)})",
+                    label="learned (all seeds)", reference_label="Φ")
+        ax.set(xlim=None, ylim=None)
+    axes[0, 0].legend(loc="lower left", fontsize=7)
+    return fig

@@ -1,0 +1,292 @@
+"""Training tanh Elman RNNs on binary linear HDS (ICML 2024 §4, Appendix B), all seeds in one batched model.
+
+Model ``m`` of a :class:`~wavelib.models.elman.BatchedElman` sees its own slice of every data batch, its own
+curriculum horizon, its own loss (the total loss is the sum, so gradients stay separate), its own gradient
+clipping, and Adam acts elementwise: training the stack is training each seed alone.
+
+Curricula (per model; the batch runs to the largest current horizon and each loss is masked to its own):
+
+- ``"paper"`` (Appendix B.2). The text: the horizon starts at ``H_0``, grows by ``gamma = 1.2`` when the loss by
+  timestep ``L(t)`` "for t <= H_min" is below ``3e-2`` and shrinks by ``gamma`` when above, within
+  ``[H_0, H_max] = [10, 100]``. Our reading: ``L(t)`` is an exponential moving average (factor 0.9) of the
+  batch MSE at closed-loop step ``t``, updated for the steps inside the model's horizon (first value = first
+  observation); after every step the mean of ``L(t)`` over the current horizon decides: below the threshold
+  ``H <- ceil(1.2 H)``, above it ``H <- floor(H / 1.2)``, clipped to ``[10, 100]``.
+- ``"code"`` (the public code, reference NOTES §1): levels 10, 20, 40, 60, 100; up one level when one training
+  batch's bitwise accuracy (predicted bit = target, over the model's horizon) exceeds ``code_threshold``;
+  never down.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+from ..models.elman import INITS, BatchedElman, clip_grad_norm_per_model_
+from ..tasks.linear_hds import sample_hds_batch, task_operator
+
+CURRICULA = ("paper", "code")
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+PAPER_H0, PAPER_H_MAX = 10, 100  #: horizon bounds of the paper curriculum (closed-loop steps)
+PAPER_THRESHOLD = 3e-2  #: loss threshold of the paper curriculum
+PAPER_EMA = 0.9  #: moving-average factor of the loss by timestep
+CODE_LEVELS = (10, 20, 40, 60, 100)  #: horizons of the code curriculum
+TEST_BATCH = 256  #: sequences in the final test
+PROBE_BATCH = 256  #: sequences in the fixed probe batch of the input-gradient norms
+_TEST_STREAM, _PROBE_STREAM = 1, 2  #: generator streams derived from the run's seed (0 is the data)
+
+
+@dataclasses.dataclass(frozen=True)
+class HDSTraining:
+    """One training configuration (all seeds share it). Paper preset: H = 128, 45,000 steps, curriculum "paper"."""
+
+    task: str  #: a name accepted by :func:`wavelib.tasks.linear_hds.task_operator`
+    s: int  #: input-phase length (steps)
+    d: int  #: bits per step
+    hidden: int  #: hidden units H
+    l2: float  #: Adam weight decay (the code's L2)
+    bias: bool = False
+    init: str = "pytorch"  #: "pytorch" (uniform ±1/sqrt(H)) or "gaussian" (N(0, 1/H), Appendix B.3)
+    curriculum: str = "paper"  #: "paper" or "code"
+    steps: int = 45_000  #: optimizer steps (paper 45,000; code 20,000)
+    batch: int = 64
+    lr: float = 1e-3
+    clip: float = 1.0  #: total-norm gradient clipping threshold, per model
+    code_threshold: float = 0.98  #: batch accuracy that moves the code curriculum up (the code also used 0.9)
+    test_horizon: int = 200  #: closed-loop steps of the final test
+    log_every: int = 100  #: steps between history records
+    grad_every: int = 0  #: steps between input-gradient records (0 = never)
+    dtype: str = "float32"  #: "float32" or "float64"
+
+    def __post_init__(self) -> None:
+        task_operator(self.task, self.s, self.d)  # raises ValueError for an unknown task or bad sizes
+        for name in ("hidden", "steps", "batch", "test_horizon", "log_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or int(value) != value or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(self.grad_every, bool) or int(self.grad_every) != self.grad_every or self.grad_every < 0:
+            raise ValueError(f"grad_every must be a non-negative integer (0 = never), got {self.grad_every!r}")
+        if not self.l2 >= 0:
+            raise ValueError(f"l2 must be >= 0, got {self.l2}")
+        if not (self.lr > 0 and self.clip > 0):
+            raise ValueError(f"lr and clip must be positive, got lr={self.lr}, clip={self.clip}")
+        if not 0 < self.code_threshold < 1:
+            raise ValueError(f"code_threshold must be in (0, 1), got {self.code_threshold}")
+        for name, value, valid in (("init", self.init, INITS), ("curriculum", self.curriculum, CURRICULA),
+                                   ("dtype", self.dtype, tuple(DTYPES))):
+            if value not in valid:
+                raise ValueError(f"unknown {name} {value!r}; choose one of {valid}")
+
+
+def paper_curriculum_update(horizon: torch.Tensor, ema: torch.Tensor,
+                            step_mse: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of the paper curriculum: horizon (M,) int64, ema (M, 100) loss by timestep (NaN = never seen),
+    step_mse (M, T) this batch's MSE per closed-loop step, T >= max(horizon) -> (new horizon, new ema)."""
+    T = step_mse.shape[1]
+    inside = torch.arange(T, device=horizon.device) < horizon[:, None]  # (M, T)
+    old = ema[:, :T]
+    averaged = torch.where(torch.isnan(old), step_mse, PAPER_EMA * old + (1 - PAPER_EMA) * step_mse)
+    ema = torch.cat([torch.where(inside, averaged, old), ema[:, T:]], dim=1)
+    mean = torch.where(inside, ema[:, :T], 0).sum(dim=1) / horizon
+    grown, shrunk = (6 * horizon + 4) // 5, (5 * horizon) // 6  # ceil(1.2 H), floor(H / 1.2), exactly
+    horizon = torch.where(mean < PAPER_THRESHOLD, grown, torch.where(mean > PAPER_THRESHOLD, shrunk, horizon))
+    return horizon.clamp(PAPER_H0, PAPER_H_MAX), ema
+
+
+def code_curriculum_update(level: torch.Tensor, accuracy: torch.Tensor, threshold: float) -> torch.Tensor:
+    """One step of the code curriculum: level (M,) int64 index into CODE_LEVELS, accuracy (M,) of this batch."""
+    return torch.where(accuracy > threshold, (level + 1).clamp(max=len(CODE_LEVELS) - 1), level)
+
+
+def predicted_bits(outputs: torch.Tensor) -> torch.Tensor:
+    """The bit an output stands for: +1 where y > 0, else -1 (a silent network, y = 0, scores chance, 0.5,
+    as the failed L2 = 0.1 cells of the paper's Table 1 do; ``sign`` would score it 0)."""
+    return torch.where(outputs > 0, 1.0, -1.0).to(outputs.dtype)
+
+
+def masked_accuracy(outputs: torch.Tensor, targets: torch.Tensor, horizon: torch.Tensor) -> torch.Tensor:
+    """Bitwise accuracy (M,) of outputs vs targets (M, B, T, d) over each model's first ``horizon[m]`` steps."""
+    per_step = (predicted_bits(outputs) == targets).to(outputs.dtype).mean(dim=(1, 3))  # (M, T)
+    inside = torch.arange(per_step.shape[1], device=horizon.device) < horizon[:, None]
+    return torch.where(inside, per_step, 0).sum(dim=1) / horizon
+
+
+class Step(NamedTuple):
+    """What one training step returns (all detached, on the model's device)."""
+
+    loss: torch.Tensor  #: (M,) each model's MSE over its own horizon
+    step_mse: torch.Tensor  #: (M, T) MSE per closed-loop step (over batch and d)
+    outputs: torch.Tensor  #: (M, B, T, d) closed-loop outputs
+    grad_norm: torch.Tensor  #: (M,) gradient norm before clipping
+
+
+def train_step(model: BatchedElman, optimizer: torch.optim.Optimizer, inputs: torch.Tensor, targets: torch.Tensor,
+               horizon: torch.Tensor, clip: float) -> Step:
+    """One Adam step of every model: inputs (M, B, s+T, d), targets (M, B, T, d), horizon (M,) int64 <= T.
+
+    Model ``m``'s loss is the MSE over its first ``horizon[m]`` closed-loop steps; the sum over models is
+    backpropagated, then each model's gradient is clipped to total norm ``clip``. No host sync.
+    """
+    T = targets.shape[2]
+    y, _ = model(inputs)
+    outputs = y[:, :, inputs.shape[2] - T:]
+    step_mse = (outputs - targets).square().mean(dim=(1, 3))  # (M, T)
+    inside = torch.arange(T, device=horizon.device) < horizon[:, None]
+    loss = torch.where(inside, step_mse, 0).sum(dim=1) / horizon
+    optimizer.zero_grad(set_to_none=True)
+    loss.sum().backward()
+    grad_norm = clip_grad_norm_per_model_(model.parameters(), clip)
+    optimizer.step()
+    return Step(loss.detach(), step_mse.detach(), outputs.detach(), grad_norm)
+
+
+def input_gradient_norms(model: BatchedElman, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """ICML §4.3 / Fig. 5: ``||dC(s+1)/du(i)||`` for i = 1..s, mean over the batch -> (M, s).
+
+    inputs (M, B, s+1, d) (the last step zero), targets (M, B, 1, d); ``C(s+1)`` is each sequence's MSE (over d)
+    at the first closed-loop step. Parameter gradients are left untouched.
+    """
+    u = inputs.detach().requires_grad_(True)
+    y, _ = model(u)
+    cost = (y[:, :, -1] - targets[:, :, 0]).square().mean(dim=2)  # (M, B): sequences are independent
+    (grad,) = torch.autograd.grad(cost.sum(), u)
+    return grad[:, :, :-1].norm(dim=3).mean(dim=1)
+
+
+def evaluate(model: BatchedElman, F: np.ndarray, s: int, horizon: int, batch: int,
+             generator: torch.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Bitwise accuracy (M,) and MSE (M,) over ``horizon`` closed-loop steps of a fresh batch from ``generator``."""
+    if F.shape != (s * model.d_in, model.d_out):
+        raise ValueError(f"F must have shape (s*d, d) = {(s * model.d_in, model.d_out)}, got {F.shape}")
+    param = model.W_hh
+    inputs, targets = sample_hds_batch(F, model.n_models, batch, horizon, generator, param.device, param.dtype)
+    with torch.no_grad():
+        outputs = model(inputs)[0][:, :, s:]
+    accuracy = (predicted_bits(outputs) == targets).double().mean(dim=(1, 2, 3))
+    mse = (outputs - targets).double().square().mean(dim=(1, 2, 3))
+    return accuracy.cpu().numpy(), mse.cpu().numpy()
+
+
+def _stream_seed(seed: int, stream: int) -> int:
+    """An independent generator seed for ``stream`` of a run seeded with ``seed``."""
+    return int(np.random.SeedSequence([seed, stream]).generate_state(1)[0])
+
+
+def _initial_curriculum(cfg: HDSTraining, M: int, device: torch.device, dtype: torch.dtype) -> dict[str, Any]:
+    if cfg.curriculum == "paper":
+        return {"horizon": torch.full((M,), PAPER_H0, dtype=torch.long, device=device),
+                "ema": torch.full((M, PAPER_H_MAX), float("nan"), dtype=dtype, device=device)}
+    return {"horizon": torch.full((M,), CODE_LEVELS[0], dtype=torch.long, device=device),
+            "level": torch.zeros(M, dtype=torch.long, device=device)}
+
+
+def _advance(cfg: HDSTraining, state: dict[str, Any], step: Step, targets: torch.Tensor,
+             levels: torch.Tensor) -> dict[str, Any]:
+    if cfg.curriculum == "paper":
+        horizon, ema = paper_curriculum_update(state["horizon"], state["ema"], step.step_mse)
+        return {"horizon": horizon, "ema": ema}
+    accuracy = masked_accuracy(step.outputs, targets, state["horizon"])
+    level = code_curriculum_update(state["level"], accuracy, cfg.code_threshold)
+    return {"horizon": levels[level], "level": level}
+
+
+def _max_abs_eig(model: BatchedElman) -> np.ndarray:
+    return np.abs(np.linalg.eigvals(model.W_hh.detach().to("cpu", torch.float64).numpy())).max(axis=1)
+
+
+def train_hds(cfg: HDSTraining, seeds: Sequence[int], device: torch.device, generator_seed: int,
+              checkpoint: Any = None, progress: Callable[..., Iterable[int]] | None = None,
+              grad_inputs_at: Sequence[int] = (), *, checkpoint_every: int = 1000
+              ) -> tuple[BatchedElman, dict[str, np.ndarray]]:
+    """Train one model per seed (init seed ``seeds[m]``) with data from a generator seeded ``generator_seed``.
+
+    ``checkpoint`` (``load() -> state | None``, ``save(state)``, e.g. :class:`wavelib.store.Checkpoint`)
+    receives the whole training state every ``checkpoint_every`` steps and at the end; a run given a
+    checkpoint that holds a state resumes from it exactly. ``progress`` wraps the step iterator (like
+    ``tqdm``). Input-gradient norms are recorded after every multiple of ``cfg.grad_every`` steps (step 0
+    included) and after the steps in ``grad_inputs_at``.
+
+    History (NumPy): ``step`` (L,), ``loss`` (L, M) mean training loss since the previous record,
+    ``horizon`` (L, M) after the step, ``max_abs_eig`` (L, M) of W_hh; with gradient records ``grad_step``
+    (G,), ``grad_norms`` (G, M, s); ``test_accuracy`` (M,) and ``test_loss`` (M,) over ``cfg.test_horizon``
+    closed-loop steps of a fresh batch of 256.
+    """
+    device = torch.device(device)
+    M = len(seeds)
+    if M < 1:
+        raise ValueError("give at least one seed")
+    if isinstance(generator_seed, bool) or int(generator_seed) != generator_seed or generator_seed < 0:
+        raise ValueError(f"generator_seed must be a non-negative integer, got {generator_seed!r}")
+    if isinstance(checkpoint_every, bool) or int(checkpoint_every) != checkpoint_every or checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be a positive integer, got {checkpoint_every!r}")
+    grad_steps = set(int(n) for n in grad_inputs_at)
+    if any(not 0 <= n <= cfg.steps for n in grad_steps):
+        raise ValueError(f"grad_inputs_at steps must lie in 0..{cfg.steps}, got {sorted(grad_steps)}")
+    if cfg.grad_every:
+        grad_steps |= set(range(0, cfg.steps + 1, cfg.grad_every))
+    dtype = DTYPES[cfg.dtype]
+    F = task_operator(cfg.task, cfg.s, cfg.d)
+    model = BatchedElman(M, cfg.d, cfg.hidden, cfg.d, seeds, bias=cfg.bias, init=cfg.init, dtype=dtype).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.l2,
+                                 fused=True if device.type == "cuda" else None)
+    data = torch.Generator(device=device).manual_seed(generator_seed)
+    probe_gen = torch.Generator(device=device).manual_seed(_stream_seed(generator_seed, _PROBE_STREAM))
+    probe = sample_hds_batch(F, M, PROBE_BATCH, 1, probe_gen, device, dtype) if grad_steps else None
+    levels = torch.tensor(CODE_LEVELS, device=device)
+    identity = {"config": dataclasses.asdict(cfg), "seeds": [int(x) for x in seeds], "generator_seed": generator_seed}
+
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is None:
+        start, curriculum = 0, _initial_curriculum(cfg, M, device, dtype)
+        loss_sum, loss_count = torch.zeros(M, dtype=dtype, device=device), 0
+        history: dict[str, list[np.ndarray]] = {k: [] for k in ("step", "loss", "horizon", "max_abs_eig",
+                                                                "grad_step", "grad_norms")}
+        if 0 in grad_steps:
+            history["grad_step"].append(np.int64(0))
+            history["grad_norms"].append(input_gradient_norms(model, *probe).cpu().numpy())
+    else:
+        if saved["identity"] != identity:
+            raise ValueError("the checkpoint belongs to a different run (config, seeds or generator seed); "
+                             "delete it or pass the matching configuration")
+        start, history, loss_count = saved["step"], saved["history"], saved["loss_count"]
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        data.set_state(saved["generator"])
+        curriculum = {k: v.to(device) for k, v in saved["curriculum"].items()}
+        loss_sum = saved["loss_sum"].to(device)
+
+    def save(step: int) -> None:
+        checkpoint.save({"identity": identity, "step": step, "model": model.state_dict(),
+                         "optimizer": optimizer.state_dict(), "generator": data.get_state(),
+                         "curriculum": curriculum, "loss_sum": loss_sum, "loss_count": loss_count,
+                         "history": history})
+
+    steps = range(start + 1, cfg.steps + 1)
+    for n in (progress(steps, total=cfg.steps, initial=start) if progress is not None else steps):
+        horizon = curriculum["horizon"]
+        T = int(horizon.max())  # the one host sync per step: the batch length is the largest horizon
+        inputs, targets = sample_hds_batch(F, M, cfg.batch, T, data, device, dtype)
+        step = train_step(model, optimizer, inputs, targets, horizon, cfg.clip)
+        curriculum = _advance(cfg, curriculum, step, targets, levels)
+        loss_sum += step.loss
+        loss_count += 1
+        if n in grad_steps:
+            history["grad_step"].append(np.int64(n))
+            history["grad_norms"].append(input_gradient_norms(model, *probe).cpu().numpy())
+        if n % cfg.log_every == 0 or n == cfg.steps:
+            history["step"].append(np.int64(n))
+            history["loss"].append((loss_sum / loss_count).cpu().numpy())
+            history["horizon"].append(curriculum["horizon"].cpu().numpy())
+            history["max_abs_eig"].append(_max_abs_eig(model))
+            loss_sum, loss_count = torch.zeros_like(loss_sum), 0
+        if checkpoint is not None and (n % checkpoint_every == 0 or n == cfg.steps):
+            save(n)
+
+    test_gen = torch.Generator(device=device).manual_seed(_stream_seed(generator_seed, _TEST_STREAM))
+    accuracy, mse = evaluate(model, F, cfg.s, cfg.test_horizon, TEST_BATCH, test_gen)
+    out = {k: np.stack(v) for k, v in history.items() if v}
+    return model, {**out, "test_accuracy": accuracy, "test_loss": mse}
