@@ -102,3 +102,19 @@ def test_bad_arguments():
         BatchedElman(2, 3, 4, 3, [0, 1]).model_weights(2)
     with pytest.raises(ValueError, match="backward"):
         clip_grad_norm_per_model_(BatchedElman(1, 3, 4, 3, [0]).parameters(), 1.0)
+
+
+def test_select_copies_a_range_of_models():
+    model = BatchedElman(3, 3, 5, 2, SEEDS, bias=True, dtype=torch.float64)
+    part = model.select(1, 3)
+    assert (part.n_models, part.d_in, part.hidden, part.d_out, part.has_bias) == (2, 3, 5, 2, True)
+    for name, p in model.named_parameters():
+        assert torch.equal(getattr(part, name), p[1:3]) and getattr(part, name).requires_grad
+    u = torch.randn(3, 2, 4, 3, dtype=torch.float64)
+    assert torch.equal(part(u[1:])[0], model(u)[0][1:])
+    with torch.no_grad():
+        part.W_hh.zero_()
+    assert model.W_hh.abs().min() > 0  # a copy, not a view
+    for start, stop in ((0, 0), (2, 4), (-1, 2)):
+        with pytest.raises(ValueError, match="start"):
+            model.select(start, stop)

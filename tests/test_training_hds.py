@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -14,6 +16,7 @@ from wavelib.training.hds import (
     masked_accuracy,
     paper_curriculum_update,
     train_hds,
+    train_hds_group,
     train_step,
 )
 
@@ -237,3 +240,67 @@ def test_a_silent_network_scores_chance_not_zero():
     assert predicted_bits(torch.zeros(4)).tolist() == [-1.0] * 4
     assert masked_accuracy(torch.zeros_like(targets), targets, torch.tensor([4])).item() == 0.5
     assert masked_accuracy(targets * 0.3, targets, torch.tensor([4])).item() == 1.0
+
+
+# --- grouped training: several cells in one batched model equal each cell alone --------------------------------
+
+GROUP_BASE = HDSTraining(task="repeat_copy", s=4, d=4, hidden=16, l2=0.0, curriculum="code", code_threshold=0.6,
+                         steps=40, batch=16, lr=1e-2, log_every=5, grad_every=20, test_horizon=30, dtype="float64")
+GROUP_CELLS = [GROUP_BASE, dataclasses.replace(GROUP_BASE, task="diagonal_copy", l2=0.1),
+               dataclasses.replace(GROUP_BASE, l2=0.1)]
+GROUP_SEEDS, GROUP_GENERATORS = [0, 1], [5, 6, 7]
+
+
+def test_group_training_equals_each_cell_alone():
+    group = train_hds_group(GROUP_CELLS, GROUP_SEEDS, CPU, GROUP_GENERATORS)
+    assert len(group) == len(GROUP_CELLS)
+    final_horizons = []
+    for cell, generator_seed, (g_model, g_history) in zip(GROUP_CELLS, GROUP_GENERATORS, group):
+        model, history = train_hds(cell, GROUP_SEEDS, CPU, generator_seed)
+        assert g_model.n_models == len(GROUP_SEEDS)
+        for (name, a), (g_name, b) in zip(model.state_dict().items(), g_model.state_dict().items()):
+            assert name == g_name and a.shape == b.shape
+            torch.testing.assert_close(b, a, rtol=0, atol=1e-10, msg=name)
+        assert set(history) == set(g_history)
+        for key in history:
+            assert g_history[key].shape == history[key].shape, key
+            np.testing.assert_allclose(g_history[key], history[key], rtol=0, atol=1e-10, err_msg=key)
+            if key in ("step", "horizon", "grad_step"):
+                np.testing.assert_array_equal(g_history[key], history[key], err_msg=key)
+        final_horizons.append(history["horizon"].max(axis=0))
+    # the test means something: the cells' horizons differ (padded batches), and L2 = 0.1 changed the weights
+    assert len({tuple(h) for h in final_horizons}) > 1, final_horizons
+    assert (group[0][0].W_hh - group[2][0].W_hh).abs().max() > 1e-3
+
+
+def test_group_resume_is_bit_for_bit(tmp_path):
+    straight = train_hds_group(GROUP_CELLS, GROUP_SEEDS, CPU, GROUP_GENERATORS)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        train_hds_group(GROUP_CELLS, GROUP_SEEDS, CPU, GROUP_GENERATORS, checkpoint=Checkpoint(tmp_path),
+                        progress=crashing_progress(25), checkpoint_every=10)
+    assert Checkpoint(tmp_path).load()["step"] == 20
+    with pytest.raises(ValueError, match="different run"):
+        train_hds_group(GROUP_CELLS, GROUP_SEEDS, CPU, [5, 6, 8], checkpoint=Checkpoint(tmp_path))
+    with pytest.raises(ValueError, match="different run"):
+        train_hds(GROUP_CELLS[0], GROUP_SEEDS, CPU, 5, checkpoint=Checkpoint(tmp_path))
+    resumed = train_hds_group(GROUP_CELLS, GROUP_SEEDS, CPU, GROUP_GENERATORS, checkpoint=Checkpoint(tmp_path),
+                              checkpoint_every=10)
+    for (model, history), (r_model, r_history) in zip(straight, resumed):
+        for (name, a), b in zip(model.state_dict().items(), r_model.state_dict().values()):
+            assert torch.equal(a, b), name
+        assert set(history) == set(r_history)
+        for key in history:
+            np.testing.assert_array_equal(history[key], r_history[key], err_msg=key)
+    assert Checkpoint(tmp_path).load()["step"] == 40
+
+
+def test_group_rejects_mismatched_cells():
+    for change in ({"hidden": 8}, {"steps": 41}, {"lr": 2e-2}, {"curriculum": "paper"}, {"dtype": "float32"},
+                   {"init": "gaussian"}, {"grad_every": 10}, {"test_horizon": 20}, {"s": 3, "d": 3}):
+        cells = [GROUP_BASE, dataclasses.replace(GROUP_BASE, **change)]
+        with pytest.raises(ValueError, match=f"differs from cell 0 in .*{next(iter(change))}"):
+            train_hds_group(cells, [0], CPU, [0, 1])
+    with pytest.raises(ValueError, match="one generator seed per cell"):
+        train_hds_group(GROUP_CELLS, [0], CPU, [0, 1])
+    with pytest.raises(ValueError, match="at least one cell"):
+        train_hds_group([], [0], CPU, [])

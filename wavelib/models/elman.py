@@ -100,6 +100,21 @@ class BatchedElman(torch.nn.Module):
         y = torch.bmm(hs.view(M, B * T, H), self.W_r.transpose(1, 2)).view(M, B, T, self.d_out)
         return y, hs
 
+    def select(self, start: int, stop: int) -> "BatchedElman":
+        """Models ``start .. stop-1`` as a new BatchedElman holding copies of their weights (nothing is drawn)."""
+        for name, value in (("start", start), ("stop", stop)):
+            if isinstance(value, bool) or int(value) != value:
+                raise ValueError(f"{name} must be an integer, got {value!r}")
+        if not 0 <= start < stop <= self.n_models:
+            raise ValueError(f"need 0 <= start < stop <= {self.n_models}, got start={start}, stop={stop}")
+        new = BatchedElman.__new__(BatchedElman)
+        torch.nn.Module.__init__(new)
+        for name, p in self.named_parameters():
+            new.register_parameter(name, torch.nn.Parameter(p.detach()[start:stop].clone()))
+        new.n_models, new.d_in, new.hidden, new.d_out = stop - start, self.d_in, self.hidden, self.d_out
+        new.has_bias = self.has_bias
+        return new
+
     def model_weights(self, m: int) -> dict[str, np.ndarray]:
         """Model ``m``'s weights as float64 NumPy: W_ih (H, d_in), W_hh (H, H), W_r (d_out, H) [, b (H,)]."""
         if isinstance(m, bool) or int(m) != m or not 0 <= m < self.n_models:

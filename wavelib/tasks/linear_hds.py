@@ -123,6 +123,20 @@ def rollout(F: np.ndarray, u: np.ndarray, steps: int) -> np.ndarray:
     return out if u.ndim == 3 else out[0]
 
 
+def closed_loop_map(F: np.ndarray, horizon: int) -> np.ndarray:
+    """The linear map (s*d, horizon*d), float64, from a flat initial window to the next ``horizon`` states of
+    the HDS of ``F`` (s*d, d); built exactly from :func:`rollout` of the basis windows, ``s`` steps at a time.
+    The map for a shorter horizon is the leading columns of this one."""
+    F = np.asarray(F, dtype=np.float64)
+    sd, d = F.shape
+    s = sd // d
+    step = rollout(F, np.eye(sd).reshape(sd, s, d), s).reshape(sd, sd)  # flat window -> next flat window
+    blocks = [step]
+    while len(blocks) * s < horizon:
+        blocks.append(blocks[-1] @ step)
+    return np.concatenate(blocks, axis=1)[:, :horizon * d]  # (s*d, horizon*d)
+
+
 def sample_hds_batch(F: np.ndarray, n_models: int, batch: int, horizon: int, generator: torch.Generator,
                      device: torch.device | str, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     """Training data for ``n_models`` RNNs at once: ``(inputs (M, B, s+horizon, d), targets (M, B, horizon, d))``.
@@ -141,11 +155,7 @@ def sample_hds_batch(F: np.ndarray, n_models: int, batch: int, horizon: int, gen
             raise ValueError(f"{name} must be a positive integer, got {value}")
     sd, d = F.shape
     s = sd // d
-    step = rollout(F, np.eye(sd).reshape(sd, s, d), s).reshape(sd, sd)  # flat window -> next flat window
-    blocks = [step]
-    while len(blocks) * s < horizon:
-        blocks.append(blocks[-1] @ step)
-    closed_loop = np.concatenate(blocks, axis=1)[:, :horizon * d]  # (s*d, horizon*d)
+    closed_loop = closed_loop_map(F, horizon)
     bits = torch.randint(0, 2, (n_models, batch, s, d), generator=generator, device=generator.device)
     u = (2 * bits - 1).to(device=device, dtype=dtype)
     targets = u.reshape(n_models, batch, sd) @ torch.as_tensor(closed_loop, dtype=dtype, device=device)

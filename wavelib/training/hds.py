@@ -2,7 +2,10 @@
 
 Model ``m`` of a :class:`~wavelib.models.elman.BatchedElman` sees its own slice of every data batch, its own
 curriculum horizon, its own loss (the total loss is the sum, so gradients stay separate), its own gradient
-clipping, and Adam acts elementwise: training the stack is training each seed alone.
+clipping, and Adam acts elementwise: training the stack is training each seed alone. :func:`train_hds_group`
+goes one step further and trains several configurations ("cells": same sizes and schedule, own task and own
+L2) as one batched model, each cell with its own data stream, as if trained alone (:func:`train_hds` is its
+one-cell case: one training loop).
 
 Curricula (per model; the batch runs to the largest current horizon and each loss is masked to its own):
 
@@ -27,7 +30,7 @@ import numpy as np
 import torch
 
 from ..models.elman import INITS, BatchedElman, clip_grad_norm_per_model_
-from ..tasks.linear_hds import sample_hds_batch, task_operator
+from ..tasks.linear_hds import closed_loop_map, sample_hds_batch, task_operator
 
 CURRICULA = ("paper", "code")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -125,11 +128,16 @@ class Step(NamedTuple):
 
 
 def train_step(model: BatchedElman, optimizer: torch.optim.Optimizer, inputs: torch.Tensor, targets: torch.Tensor,
-               horizon: torch.Tensor, clip: float) -> Step:
+               horizon: torch.Tensor, clip: float,
+               weight_decay: Sequence[tuple[float, Sequence[tuple[int, int]]]] = ()) -> Step:
     """One Adam step of every model: inputs (M, B, s+T, d), targets (M, B, T, d), horizon (M,) int64 <= T.
 
     Model ``m``'s loss is the MSE over its first ``horizon[m]`` closed-loop steps; the sum over models is
     backpropagated, then each model's gradient is clipped to total norm ``clip``. No host sync.
+
+    ``weight_decay``: per-model L2 as ``(value, [(start, stop), ...])`` pairs: after clipping, ``value * p`` is
+    added to the gradient of models ``start .. stop-1``, which is exactly what ``torch.optim.Adam``'s own
+    ``weight_decay`` does inside ``step()`` (so use it with an optimizer whose weight_decay is 0).
     """
     T = targets.shape[2]
     y, _ = model(inputs)
@@ -140,6 +148,12 @@ def train_step(model: BatchedElman, optimizer: torch.optim.Optimizer, inputs: to
     optimizer.zero_grad(set_to_none=True)
     loss.sum().backward()
     grad_norm = clip_grad_norm_per_model_(model.parameters(), clip)
+    if weight_decay:
+        with torch.no_grad():
+            params = [p for p in model.parameters() if p.grad is not None]
+            for value, ranges in weight_decay:  # Adam: grad <- grad + weight_decay * param, before the moments
+                torch._foreach_add_([p.grad[a:b] for p in params for a, b in ranges],
+                                    [p[a:b] for p in params for a, b in ranges], alpha=value)
     optimizer.step()
     return Step(loss.detach(), step_mse.detach(), outputs.detach(), grad_norm)
 
@@ -164,6 +178,11 @@ def evaluate(model: BatchedElman, F: np.ndarray, s: int, horizon: int, batch: in
         raise ValueError(f"F must have shape (s*d, d) = {(s * model.d_in, model.d_out)}, got {F.shape}")
     param = model.W_hh
     inputs, targets = sample_hds_batch(F, model.n_models, batch, horizon, generator, param.device, param.dtype)
+    return _score(model, inputs, targets, s)
+
+
+def _score(model: BatchedElman, inputs: torch.Tensor, targets: torch.Tensor, s: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bitwise accuracy (M,) and MSE (M,) of the closed-loop outputs (after the ``s`` input steps) vs targets."""
     with torch.no_grad():
         outputs = model(inputs)[0][:, :, s:]
     accuracy = (predicted_bits(outputs) == targets).double().mean(dim=(1, 2, 3))
@@ -198,6 +217,60 @@ def _max_abs_eig(model: BatchedElman) -> np.ndarray:
     return np.abs(np.linalg.eigvals(model.W_hh.detach().to("cpu", torch.float64).numpy())).max(axis=1)
 
 
+_PER_CELL = ("task", "l2")  #: the HDSTraining fields that may differ between the cells of a group
+
+
+def _check_group(cells: Sequence[HDSTraining]) -> None:
+    if not cells:
+        raise ValueError("give at least one cell")
+    if any(not isinstance(cell, HDSTraining) for cell in cells):
+        raise ValueError("every cell must be an HDSTraining")
+    shared = [f.name for f in dataclasses.fields(HDSTraining) if f.name not in _PER_CELL]
+    for k, cell in enumerate(cells[1:], start=1):
+        differ = [name for name in shared if getattr(cell, name) != getattr(cells[0], name)]
+        if differ:
+            raise ValueError(f"cells of a group may differ only in {_PER_CELL}; cell {k} differs from cell 0 in "
+                             f"{differ}")
+
+
+class _GroupData:
+    """Training batches of a group: cell ``c`` draws its ``n_models`` bits from its own generator exactly as
+    :func:`sample_hds_batch` would (same shape, same order), so each cell's data stream is the one it gets
+    trained alone; the targets of all models come from one batched matmul with each model's closed-loop map
+    (exact: ±1 bits times integer maps)."""
+
+    LENGTH = max(PAPER_H_MAX, max(CODE_LEVELS))  #: the longest training horizon
+
+    def __init__(self, operators: Sequence[np.ndarray], counts: Sequence[int], batch: int,
+                 device: torch.device, dtype: torch.dtype):
+        self.counts, self.batch, self.device, self.dtype = list(counts), batch, device, dtype
+        self.d = operators[0].shape[1]
+        self.s = operators[0].shape[0] // self.d
+        maps = [torch.as_tensor(closed_loop_map(F, self.LENGTH), dtype=dtype, device=device) for F in operators]
+        self.maps = torch.cat([m.expand(c, -1, -1) for m, c in zip(maps, counts)])  # (M, s*d, LENGTH*d)
+
+    def __call__(self, horizon: int, generators: Sequence[torch.Generator]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(inputs (M, B, s+horizon, d), targets (M, B, horizon, d)), as :func:`sample_hds_batch`."""
+        if not 1 <= horizon <= self.LENGTH:
+            raise ValueError(f"training horizon must lie in 1..{self.LENGTH}, got {horizon}")
+        M, B, s, d = self.maps.shape[0], self.batch, self.s, self.d
+        bits = [torch.randint(0, 2, (c, B, s, d), generator=g, device=g.device)
+                for c, g in zip(self.counts, generators)]
+        u = (2 * (torch.cat(bits) if len(bits) > 1 else bits[0]) - 1).to(device=self.device, dtype=self.dtype)
+        targets = torch.bmm(u.reshape(M, B, s * d), self.maps[:, :, :horizon * d])
+        inputs = torch.cat([u, u.new_zeros(M, B, horizon, d)], dim=2)
+        return inputs, targets.reshape(M, B, horizon, d)
+
+
+def _sample_cells(operators: Sequence[np.ndarray], counts: Sequence[int], batch: int, horizon: int,
+                  generators: Sequence[torch.Generator], device: torch.device,
+                  dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`sample_hds_batch` of every cell from its own generator, stacked along the model dimension."""
+    parts = [sample_hds_batch(F, c, batch, horizon, g, device, dtype)
+             for F, c, g in zip(operators, counts, generators)]
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+
 def train_hds(cfg: HDSTraining, seeds: Sequence[int], device: torch.device, generator_seed: int,
               checkpoint: Any = None, progress: Callable[..., Iterable[int]] | None = None,
               grad_inputs_at: Sequence[int] = (), *, checkpoint_every: int = 1000
@@ -214,13 +287,43 @@ def train_hds(cfg: HDSTraining, seeds: Sequence[int], device: torch.device, gene
     ``horizon`` (L, M) after the step, ``max_abs_eig`` (L, M) of W_hh; with gradient records ``grad_step``
     (G,), ``grad_norms`` (G, M, s); ``test_accuracy`` (M,) and ``test_loss`` (M,) over ``cfg.test_horizon``
     closed-loop steps of a fresh batch of 256.
+
+    This is the one-cell case of :func:`train_hds_group`.
+    """
+    [(model, history)] = train_hds_group([cfg], seeds, device, [generator_seed], checkpoint, progress,
+                                         grad_inputs_at=grad_inputs_at, checkpoint_every=checkpoint_every)
+    return model, history
+
+
+def train_hds_group(cells: Sequence[HDSTraining], seeds: Sequence[int], device: torch.device,
+                    generator_seeds: Sequence[int], checkpoint: Any = None,
+                    progress: Callable[..., Iterable[int]] | None = None, *, grad_inputs_at: Sequence[int] = (),
+                    checkpoint_every: int = 1000) -> list[tuple[BatchedElman, dict[str, np.ndarray]]]:
+    """Train several cells, each ``train_hds(cells[c], seeds, device, generator_seeds[c])``, as ONE batched model.
+
+    The cells must agree in every setting but ``task`` and ``l2`` (ValueError otherwise). Model
+    ``c * len(seeds) + m`` is seed ``m`` of cell ``c``: it sees cell ``c``'s operator and data (drawn from cell
+    ``c``'s own generator, seeded as the cell alone would seed it), its own curriculum, and its own L2, added
+    to its clipped gradient before Adam's moments as Adam's ``weight_decay`` does. So each cell trains exactly
+    as it would alone (same arithmetic on the CPU; on a GPU up to floating-point rounding of batched kernels),
+    while one step costs about the kernel launches of one cell. ``checkpoint`` holds the whole group.
+
+    Returns, per cell, what :func:`train_hds` returns: its models (a :class:`BatchedElman` of ``len(seeds)``
+    models; copies of the group's weights when there is more than one cell) and its history.
     """
     device = torch.device(device)
-    M = len(seeds)
-    if M < 1:
+    cells = list(cells)
+    _check_group(cells)
+    cfg = cells[0]
+    n_seeds, n_cells = len(seeds), len(cells)
+    if n_seeds < 1:
         raise ValueError("give at least one seed")
-    if isinstance(generator_seed, bool) or int(generator_seed) != generator_seed or generator_seed < 0:
-        raise ValueError(f"generator_seed must be a non-negative integer, got {generator_seed!r}")
+    generator_seeds = list(generator_seeds)
+    if len(generator_seeds) != n_cells:
+        raise ValueError(f"give one generator seed per cell: {n_cells} cells, got {len(generator_seeds)}")
+    for generator_seed in generator_seeds:
+        if isinstance(generator_seed, bool) or int(generator_seed) != generator_seed or generator_seed < 0:
+            raise ValueError(f"generator_seed must be a non-negative integer, got {generator_seed!r}")
     if isinstance(checkpoint_every, bool) or int(checkpoint_every) != checkpoint_every or checkpoint_every < 1:
         raise ValueError(f"checkpoint_every must be a positive integer, got {checkpoint_every!r}")
     grad_steps = set(int(n) for n in grad_inputs_at)
@@ -228,16 +331,29 @@ def train_hds(cfg: HDSTraining, seeds: Sequence[int], device: torch.device, gene
         raise ValueError(f"grad_inputs_at steps must lie in 0..{cfg.steps}, got {sorted(grad_steps)}")
     if cfg.grad_every:
         grad_steps |= set(range(0, cfg.steps + 1, cfg.grad_every))
+    M = n_cells * n_seeds
+    counts = [n_seeds] * n_cells
+    ranges = [(c * n_seeds, (c + 1) * n_seeds) for c in range(n_cells)]
     dtype = DTYPES[cfg.dtype]
-    F = task_operator(cfg.task, cfg.s, cfg.d)
-    model = BatchedElman(M, cfg.d, cfg.hidden, cfg.d, seeds, bias=cfg.bias, init=cfg.init, dtype=dtype).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.l2,
+    operators = [task_operator(cell.task, cell.s, cell.d) for cell in cells]
+    model = BatchedElman(M, cfg.d, cfg.hidden, cfg.d, [int(x) for x in seeds] * n_cells, bias=cfg.bias,
+                         init=cfg.init, dtype=dtype).to(device)
+    l2s = sorted(set(cell.l2 for cell in cells))
+    uniform = len(l2s) == 1  # one L2 for all: Adam's own weight_decay (the single-cell arithmetic, any device)
+    weight_decay = [] if uniform else [(l2, [r for r, cell in zip(ranges, cells) if cell.l2 == l2])
+                                       for l2 in l2s if l2 != 0]
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=l2s[0] if uniform else 0.0,
                                  fused=True if device.type == "cuda" else None)
-    data = torch.Generator(device=device).manual_seed(generator_seed)
-    probe_gen = torch.Generator(device=device).manual_seed(_stream_seed(generator_seed, _PROBE_STREAM))
-    probe = sample_hds_batch(F, M, PROBE_BATCH, 1, probe_gen, device, dtype) if grad_steps else None
+    data = [torch.Generator(device=device).manual_seed(g) for g in generator_seeds]
+    probe = None
+    if grad_steps:
+        probe_gens = [torch.Generator(device=device).manual_seed(_stream_seed(g, _PROBE_STREAM))
+                      for g in generator_seeds]
+        probe = _sample_cells(operators, counts, PROBE_BATCH, 1, probe_gens, device, dtype)
+    sample = _GroupData(operators, counts, cfg.batch, device, dtype)
     levels = torch.tensor(CODE_LEVELS, device=device)
-    identity = {"config": dataclasses.asdict(cfg), "seeds": [int(x) for x in seeds], "generator_seed": generator_seed}
+    identity = {"configs": [dataclasses.asdict(cell) for cell in cells], "seeds": [int(x) for x in seeds],
+                "generator_seeds": [int(g) for g in generator_seeds]}
 
     saved = checkpoint.load() if checkpoint is not None else None
     if saved is None:
@@ -255,13 +371,16 @@ def train_hds(cfg: HDSTraining, seeds: Sequence[int], device: torch.device, gene
         start, history, loss_count = saved["step"], saved["history"], saved["loss_count"]
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
-        data.set_state(saved["generator"])
+        for gen, state in zip(data, saved["generators"] if "generators" in saved else [saved["generator"]]):
+            gen.set_state(state)
         curriculum = {k: v.to(device) for k, v in saved["curriculum"].items()}
         loss_sum = saved["loss_sum"].to(device)
 
     def save(step: int) -> None:
+        generators = {"generator": data[0].get_state()} if n_cells == 1 else \
+            {"generators": [gen.get_state() for gen in data]}
         checkpoint.save({"identity": identity, "step": step, "model": model.state_dict(),
-                         "optimizer": optimizer.state_dict(), "generator": data.get_state(),
+                         "optimizer": optimizer.state_dict(), **generators,
                          "curriculum": curriculum, "loss_sum": loss_sum, "loss_count": loss_count,
                          "history": history})
 
@@ -269,8 +388,8 @@ def train_hds(cfg: HDSTraining, seeds: Sequence[int], device: torch.device, gene
     for n in (progress(steps, total=cfg.steps, initial=start) if progress is not None else steps):
         horizon = curriculum["horizon"]
         T = int(horizon.max())  # the one host sync per step: the batch length is the largest horizon
-        inputs, targets = sample_hds_batch(F, M, cfg.batch, T, data, device, dtype)
-        step = train_step(model, optimizer, inputs, targets, horizon, cfg.clip)
+        inputs, targets = sample(T, data)
+        step = train_step(model, optimizer, inputs, targets, horizon, cfg.clip, weight_decay)
         curriculum = _advance(cfg, curriculum, step, targets, levels)
         loss_sum += step.loss
         loss_count += 1
@@ -286,7 +405,16 @@ def train_hds(cfg: HDSTraining, seeds: Sequence[int], device: torch.device, gene
         if checkpoint is not None and (n % checkpoint_every == 0 or n == cfg.steps):
             save(n)
 
-    test_gen = torch.Generator(device=device).manual_seed(_stream_seed(generator_seed, _TEST_STREAM))
-    accuracy, mse = evaluate(model, F, cfg.s, cfg.test_horizon, TEST_BATCH, test_gen)
+    test_gens = [torch.Generator(device=device).manual_seed(_stream_seed(g, _TEST_STREAM)) for g in generator_seeds]
+    accuracy, mse = _score(model, *_sample_cells(operators, counts, TEST_BATCH, cfg.test_horizon, test_gens,
+                                                 device, dtype), cfg.s)
     out = {k: np.stack(v) for k, v in history.items() if v}
-    return model, {**out, "test_accuracy": accuracy, "test_loss": mse}
+    if n_cells == 1:
+        return [(model, {**out, "test_accuracy": accuracy, "test_loss": mse})]
+    per_model = {"loss", "horizon", "max_abs_eig", "grad_norms"}  # (records, M, ...); the rest are shared
+    results = []
+    for a, b in ranges:
+        cell_history = {k: (v[:, a:b].copy() if k in per_model else v.copy()) for k, v in out.items()}
+        results.append((model.select(a, b),
+                        {**cell_history, "test_accuracy": accuracy[a:b].copy(), "test_loss": mse[a:b].copy()}))
+    return results
