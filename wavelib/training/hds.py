@@ -233,26 +233,27 @@ def _check_group(cells: Sequence[HDSTraining]) -> None:
                              f"{differ}")
 
 
+TRAIN_LENGTH = max(PAPER_H_MAX, max(CODE_LEVELS))  #: the longest training horizon
+
+
 class _GroupData:
-    """Training batches of a group: cell ``c`` draws its ``n_models`` bits from its own generator exactly as
-    :func:`sample_hds_batch` would (same shape, same order), so each cell's data stream is the one it gets
-    trained alone; the targets of all models come from one batched matmul with each model's closed-loop map
-    (exact: ±1 bits times integer maps)."""
+    """Batches of a group (training, probe and test): cell ``c`` draws its ``n_models`` bits from its own
+    generator exactly as :func:`sample_hds_batch` would (same shape, same order), so each cell's data stream is
+    the one it gets trained alone; the targets of all models come from one batched matmul with each model's
+    closed-loop map, computed once for up to ``length`` steps (exact: ±1 bits times integer maps)."""
 
-    LENGTH = max(PAPER_H_MAX, max(CODE_LEVELS))  #: the longest training horizon
-
-    def __init__(self, operators: Sequence[np.ndarray], counts: Sequence[int], batch: int,
+    def __init__(self, operators: Sequence[np.ndarray], counts: Sequence[int], batch: int, length: int,
                  device: torch.device, dtype: torch.dtype):
-        self.counts, self.batch, self.device, self.dtype = list(counts), batch, device, dtype
+        self.counts, self.batch, self.length, self.device, self.dtype = list(counts), batch, length, device, dtype
         self.d = operators[0].shape[1]
         self.s = operators[0].shape[0] // self.d
-        maps = [torch.as_tensor(closed_loop_map(F, self.LENGTH), dtype=dtype, device=device) for F in operators]
-        self.maps = torch.cat([m.expand(c, -1, -1) for m, c in zip(maps, counts)])  # (M, s*d, LENGTH*d)
+        maps = [torch.as_tensor(closed_loop_map(F, length), dtype=dtype, device=device) for F in operators]
+        self.maps = torch.cat([m.expand(c, -1, -1) for m, c in zip(maps, counts)])  # (M, s*d, length*d)
 
     def __call__(self, horizon: int, generators: Sequence[torch.Generator]) -> tuple[torch.Tensor, torch.Tensor]:
         """(inputs (M, B, s+horizon, d), targets (M, B, horizon, d)), as :func:`sample_hds_batch`."""
-        if not 1 <= horizon <= self.LENGTH:
-            raise ValueError(f"training horizon must lie in 1..{self.LENGTH}, got {horizon}")
+        if not 1 <= horizon <= self.length:
+            raise ValueError(f"horizon must lie in 1..{self.length}, got {horizon}")
         M, B, s, d = self.maps.shape[0], self.batch, self.s, self.d
         bits = [torch.randint(0, 2, (c, B, s, d), generator=g, device=g.device)
                 for c, g in zip(self.counts, generators)]
@@ -260,15 +261,6 @@ class _GroupData:
         targets = torch.bmm(u.reshape(M, B, s * d), self.maps[:, :, :horizon * d])
         inputs = torch.cat([u, u.new_zeros(M, B, horizon, d)], dim=2)
         return inputs, targets.reshape(M, B, horizon, d)
-
-
-def _sample_cells(operators: Sequence[np.ndarray], counts: Sequence[int], batch: int, horizon: int,
-                  generators: Sequence[torch.Generator], device: torch.device,
-                  dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`sample_hds_batch` of every cell from its own generator, stacked along the model dimension."""
-    parts = [sample_hds_batch(F, c, batch, horizon, g, device, dtype)
-             for F, c, g in zip(operators, counts, generators)]
-    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
 
 def train_hds(cfg: HDSTraining, seeds: Sequence[int], device: torch.device, generator_seed: int,
@@ -349,8 +341,8 @@ def train_hds_group(cells: Sequence[HDSTraining], seeds: Sequence[int], device: 
     if grad_steps:
         probe_gens = [torch.Generator(device=device).manual_seed(_stream_seed(g, _PROBE_STREAM))
                       for g in generator_seeds]
-        probe = _sample_cells(operators, counts, PROBE_BATCH, 1, probe_gens, device, dtype)
-    sample = _GroupData(operators, counts, cfg.batch, device, dtype)
+        probe = _GroupData(operators, counts, PROBE_BATCH, 1, device, dtype)(1, probe_gens)
+    sample = _GroupData(operators, counts, cfg.batch, TRAIN_LENGTH, device, dtype)
     levels = torch.tensor(CODE_LEVELS, device=device)
     identity = {"configs": [dataclasses.asdict(cell) for cell in cells], "seeds": [int(x) for x in seeds],
                 "generator_seeds": [int(g) for g in generator_seeds]}
@@ -406,8 +398,8 @@ def train_hds_group(cells: Sequence[HDSTraining], seeds: Sequence[int], device: 
             save(n)
 
     test_gens = [torch.Generator(device=device).manual_seed(_stream_seed(g, _TEST_STREAM)) for g in generator_seeds]
-    accuracy, mse = _score(model, *_sample_cells(operators, counts, TEST_BATCH, cfg.test_horizon, test_gens,
-                                                 device, dtype), cfg.s)
+    test_batch = _GroupData(operators, counts, TEST_BATCH, cfg.test_horizon, device, dtype)
+    accuracy, mse = _score(model, *test_batch(cfg.test_horizon, test_gens), cfg.s)
     out = {k: np.stack(v) for k, v in history.items() if v}
     if n_cells == 1:
         return [(model, {**out, "test_accuracy": accuracy, "test_loss": mse})]
