@@ -1,0 +1,174 @@
+"""Chapter 5's hot paths, one forward and one backward pass each: Mamba's selective scan and its short mixer.
+
+Every timed call runs the forward pass and the backward pass of ``(out * w).sum()`` for a fixed random ``w``
+and returns the forward output and the gradients w.r.t. every input, each divided by its largest magnitude in
+the reference's output (measured once, before timing) and concatenated. So ``check`` is the largest error of
+any part relative to that part's scale (dimensionless; the weight gradients, summed over batch and time, would
+otherwise swamp the output's errors), and the tolerance is :data:`RTOL` for every row. float32, all inputs
+drawn once before timing. Rows per shape:
+
+- ``scan``: ``selective_scan`` with backend ``"sequential"`` (per-step autograd loop, the reference) against
+  ``"chunked"``, ``"recurrent"`` and, where ``mamba_ssm`` runs, ``"cuda"``; inputs as in Mamba at init
+  (delta log-uniform in [1e-3, 1e-1], A[d] = -(1..N), u, B, C standard normal, D = 1).
+- ``mixer (v=1) vs conv1d``: ``VWaveMixer`` at v = 1 against ``CausalConv`` with the same weights. The two
+  compute the same function, so the check is real. The v-wave path (closed-form kernel, then a direct or FFT
+  causal convolution) does the same work at every velocity, so this row's fast time is the cost of the
+  v-wave mixer at any v, and its ratio is the conv's advantage over it (< 1: the v-wave mixer is slower).
+- ``mixer (v=0.25) vs recurrence``: ``VWaveMixer`` at v = 0.25 against the explicit recurrence
+  ``vwave_states`` read out with the same weights (``y_t = sum_i w[i] h_t[i] + bias``), the slow oracle of
+  the same function. Its ratio is what the closed form saves over stepping the state, not a cost relative to
+  the conv; a v < 1 mixer cannot be checked against the conv, which computes something else.
+
+Shapes (batch, d_inner = 2·d_model, N = d_state, L = the training context length): Chapter 5's ``paper``
+preset at every length on CUDA; on the CPU the ``cpu`` preset, plus ``paper`` at its shortest length when
+one reference scan call there takes under :data:`CPU_PAPER_LIMIT_S` (else skipped with a note on stderr).
+cuDNN runs without TF32 on both sides, so CUDA rows compare true float32.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+import torch
+
+from wavelib.benchmarking import Comparison, compare
+from wavelib.experiments.vwave import PRESETS, VWaveConfig
+from wavelib.models.selective_scan import available_backends, selective_scan
+from wavelib.models.short_mixers import CausalConv, VWaveMixer, vwave_states
+
+SEED = 0
+RTOL = 1e-4  #: tolerance on the check, an error relative to each output part's scale (float32)
+CPU_PAPER_LIMIT_S = 2.0  #: on the CPU, paper shapes run only if one reference scan call is faster (s)
+SLOW_V = 0.25  #: velocity of the v < 1 mixer row
+CELLS = 4  #: short-mixer state size K (Mamba's d_conv, the models' default)
+
+
+def forward_backward(fn: Callable[[], torch.Tensor], inputs: Sequence[torch.Tensor],
+                     weight: torch.Tensor) -> Callable[[], list[torch.Tensor]]:
+    """A callable running ``out = fn()`` and the backward pass of ``(out * weight).sum()`` w.r.t. ``inputs``;
+    it returns ``[out, *gradients]``, detached."""
+    def run() -> list[torch.Tensor]:
+        with torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
+            out = fn()
+            grads = torch.autograd.grad((out * weight).sum(), inputs)
+        return [out.detach(), *grads]
+    return run
+
+
+def scales(parts: Sequence[torch.Tensor]) -> list[float]:
+    """The largest magnitude of each part (1 for an all-zero part)."""
+    return [part.abs().max().item() or 1.0 for part in parts]
+
+
+def normalised(run: Callable[[], list[torch.Tensor]], scale: Sequence[float]) -> Callable[[], torch.Tensor]:
+    """``run`` with each returned part divided by its ``scale``, flattened and concatenated (1-D)."""
+    return lambda: torch.cat([(part / s).flatten() for part, s in zip(run(), scale)])
+
+
+def scan_inputs(batch: int, channels: int, n: int, length: int, device: torch.device,
+                gen: torch.Generator) -> list[torch.Tensor]:
+    """(u, delta, A, B, C, D) in ``selective_scan``'s layout, as at Mamba's init, all requiring grad."""
+    def randn(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=gen, device=device)
+    log_dt = math.log(1e-3) + (math.log(1e-1) - math.log(1e-3)) * torch.rand(batch, channels, length,
+                                                                               generator=gen, device=device)
+    A = -torch.arange(1, n + 1, dtype=torch.float32, device=device).repeat(channels, 1)
+    tensors = [randn(batch, channels, length), log_dt.exp(), A, randn(batch, n, length), randn(batch, n, length),
+               torch.ones(channels, device=device)]
+    return [x.requires_grad_() for x in tensors]
+
+
+def _timed(fn: Callable[[], list[torch.Tensor]], device: torch.device) -> tuple[list[torch.Tensor], float]:
+    """``fn()`` and its wall time (s), the device synchronised."""
+    start = time.perf_counter()
+    out = fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return out, time.perf_counter() - start
+
+
+def _describe(preset: str, batch: int, channels: int, what: str, length: int) -> str:
+    """The shapes column of a row, e.g. ``[cpu] batch 16, d_inner 128, N 8, L 110, float32, fwd+bwd``."""
+    return f"[{preset}] batch {batch}, d_inner {channels}, {what}, L {length}, float32, fwd+bwd"
+
+
+def scan_rows(preset: str, batch: int, channels: int, n: int, length: int, device: torch.device, repeats: int,
+              limit_s: float | None = None) -> list[Comparison]:
+    """``"sequential"`` against every other backend that runs on ``device``; none if one reference call
+    takes longer than ``limit_s`` (s)."""
+    gen = torch.Generator(device=device).manual_seed(SEED)
+    inputs = scan_inputs(batch, channels, n, length, device, gen)
+    weight = torch.randn(batch, channels, length, generator=gen, device=device)
+
+    def run(backend: str) -> Callable[[], list[torch.Tensor]]:
+        return forward_backward(lambda: selective_scan(*inputs, backend=backend), inputs, weight)
+
+    expected, seconds = _timed(run("sequential"), device)
+    if limit_s is not None and seconds > limit_s:
+        print(f"bench_vwave: skipping the {preset} shapes (L {length}) on {device}: one sequential scan took "
+              f"{seconds:.1f} s > {limit_s:.1f} s", file=sys.stderr)
+        return []
+    scale = scales(expected)
+    return [compare(f"scan: sequential vs {backend}", _describe(preset, batch, channels, f"N {n}", length),
+                    normalised(run("sequential"), scale), normalised(run(backend), scale), device,
+                    repeats=repeats, warmup=1, tolerance=RTOL, reference_label='selective_scan "sequential"',
+                    fast_label=f'selective_scan "{backend}"')
+            for backend in available_backends(device) if backend != "sequential"]
+
+
+def mixer_rows(preset: str, batch: int, channels: int, length: int, device: torch.device,
+               repeats: int) -> list[Comparison]:
+    """The v-wave mixer at v = 1 against the conv, and at v = :data:`SLOW_V` against its explicit recurrence."""
+    torch.manual_seed(SEED)
+    conv = CausalConv(channels, CELLS).to(device)
+    gen = torch.Generator(device=device).manual_seed(SEED)
+    x = torch.randn(batch, channels, length, generator=gen, device=device, requires_grad=True)
+    weight = torch.randn(batch, channels, length, generator=gen, device=device)
+    fast, slow = (VWaveMixer(channels, CELLS, v=v).to(device) for v in (1.0, SLOW_V))
+    for mixer in (fast, slow):
+        mixer.conv.load_state_dict(conv.conv.state_dict())
+
+    def run(module: torch.nn.Module, fn: Callable[[], torch.Tensor]) -> Callable[[], list[torch.Tensor]]:
+        return forward_backward(fn, (x, module.conv.weight, module.conv.bias), weight)
+
+    def recurrence() -> torch.Tensor:  # (B, D, L): the oracle state read out by the conv weights
+        states = vwave_states(x, slow.velocity, CELLS)                          # (B, D, K, L)
+        return torch.einsum("bdkt,dk->bdt", states, slow.conv.weight[:, 0]) + slow.conv.bias[:, None]
+
+    shapes = _describe(preset, batch, channels, f"K {CELLS}", length)
+    cases = [("mixer (v=1) vs conv1d", "CausalConv (Mamba's conv1d)", run(conv, lambda: conv(x)),
+              "VWaveMixer v=1", run(fast, lambda: fast(x))),
+             (f"mixer (v={SLOW_V:g}) vs recurrence", "vwave_states recurrence + readout", run(slow, recurrence),
+              f"VWaveMixer v={SLOW_V:g}", run(slow, lambda: slow(x)))]
+    rows = []
+    for name, ref_label, reference, fast_label, fast_fn in cases:
+        scale = scales(reference())
+        rows.append(compare(name, shapes, normalised(reference, scale), normalised(fast_fn, scale), device,
+                            repeats=repeats, warmup=1, tolerance=RTOL, reference_label=ref_label,
+                            fast_label=fast_label))
+    return rows
+
+
+def _shapes(config: VWaveConfig, length: int) -> tuple[int, int, int, int]:
+    """(batch, d_inner, N, L) of ``config``'s Mamba models at copy length ``length``."""
+    return config.batch, 2 * config.d_model, config.d_state, config.training(length).context_len
+
+
+def benchmarks(device: torch.device, repeats: int) -> list[Comparison]:
+    """Scan and mixer rows at the ``paper`` preset's shapes (CUDA), or the ``cpu`` preset's and, when
+    affordable, the ``paper`` preset's shortest length (CPU)."""
+    if device.type == "cuda":
+        cases = [("paper", length, None) for length in PRESETS["paper"].lengths]
+    else:
+        cases = [("cpu", length, None) for length in PRESETS["cpu"].lengths]
+        cases.append(("paper", min(PRESETS["paper"].lengths), CPU_PAPER_LIMIT_S))
+    rows = []
+    for preset, length, limit_s in cases:
+        batch, channels, n, L = _shapes(PRESETS[preset], length)
+        scans = scan_rows(preset, batch, channels, n, L, device, repeats, limit_s)
+        if scans:
+            rows += scans + mixer_rows(preset, batch, channels, L, device, repeats)
+    return rows

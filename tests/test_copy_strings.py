@@ -1,0 +1,150 @@
+import pytest
+import torch
+
+from wavelib.tasks.copy_strings import (
+    BOS,
+    COPY,
+    EOS,
+    PAD,
+    VOCAB_SIZE,
+    copy_accuracy,
+    copy_example,
+    decode,
+    encode,
+    make_eval_set,
+    sample_training_batch,
+)
+
+
+def test_encode_decode_round_trip():
+    text = "$abz|abz.**"
+    ids = encode(text)
+    assert ids == [26, 0, 1, 25, 27, 0, 1, 25, 28, 29, 29]
+    assert decode(ids) == text
+    assert decode(torch.tensor(ids)) == text
+    with pytest.raises(ValueError):
+        encode("aB")
+    with pytest.raises(ValueError):
+        decode([VOCAB_SIZE])
+
+
+def test_copy_example_layout():
+    assert copy_example([2, 0, 19]) == [BOS, 2, 0, 19, COPY, 2, 0, 19, EOS]
+    assert decode(copy_example(encode("cat"))) == "$cat|cat."
+
+
+def expected_mask(row_text):
+    """Loss mask on the targets of a decoded stream, by hand: the copied letters and '.' of whole examples."""
+    mask = []
+    for piece in row_text.split("$")[1:]:
+        mask.append(False)  # the '$' of this piece
+        if piece.endswith("."):  # a whole example: s|s.
+            s = piece[: piece.index("|")]
+            mask += [False] * (len(s) + 1) + [True] * (len(s) + 1)
+        else:  # the cut example at the end of the row
+            mask += [False] * len(piece)
+    return mask[1:]  # targets start at the second token
+
+
+def test_training_batch_is_well_formed():
+    g = torch.Generator().manual_seed(0)
+    b = sample_training_batch(4, context_len=30, min_len=2, max_len=5, generator=g)
+    assert b.inputs.shape == b.targets.shape == b.loss_mask.shape == (4, 30)
+    assert b.inputs.dtype == b.targets.dtype == torch.long and b.loss_mask.dtype == torch.bool
+    assert torch.equal(b.inputs[:, 1:], b.targets[:, :-1])
+    n_whole = 0
+    for x, y, m in zip(b.inputs, b.targets, b.loss_mask):
+        text = decode(x) + decode(y[-1:])
+        assert text.startswith("$") and "*" not in text
+        pieces = text.split("$")[1:]
+        for piece in pieces[:-1]:
+            s, t = piece.split("|")
+            assert 2 <= len(s) <= 5 and t == s + "."
+        last = pieces[-1]
+        if last.endswith("."):
+            s, t = last.split("|")
+            assert t == s + "."
+        n_whole += sum(p.endswith(".") for p in pieces)
+        assert m.tolist() == expected_mask(text)
+    assert b.n_examples == n_whole
+
+
+def test_training_batch_hand_checked_row():
+    g = torch.Generator().manual_seed(3)
+    b = sample_training_batch(1, context_len=9, min_len=1, max_len=3, generator=g)
+    text = decode(b.inputs[0]) + decode(b.targets[0, -1:])
+    # each row holds at least one whole example; check the first one position by position
+    s = text[1: text.index("|")]
+    marks = "".join("^" if on else " " for on in b.loss_mask[0].tolist())
+    assert marks[: 2 * len(s) + 2] == " " * (len(s) + 1) + "^" * (len(s) + 1)
+    assert b.n_examples >= 1
+
+
+def test_training_batch_reproducible_and_validated():
+    def draw(seed):
+        return sample_training_batch(2, 23, 1, 10, torch.Generator().manual_seed(seed)).inputs
+
+    assert torch.equal(draw(1), draw(1))
+    assert not torch.equal(draw(1), draw(2))
+    with pytest.raises(ValueError, match="23"):
+        sample_training_batch(2, 22, 1, 10, torch.Generator())
+    with pytest.raises(ValueError, match="min_len"):
+        sample_training_batch(2, 50, 6, 5, torch.Generator())
+    with pytest.raises(ValueError, match="batch"):
+        sample_training_batch(0, 50, 1, 5, torch.Generator())
+
+
+def test_eval_set_lengths_and_layout():
+    e = make_eval_set([3, 5], n_per_length=4, seed=7)
+    assert e.inputs.shape == (8, 13)  # 2 * 5 + 3
+    assert e.lengths.tolist() == [3] * 4 + [5] * 4
+    for x, y, loss, ans, n in zip(e.inputs, e.targets, e.loss_mask, e.answer_mask, e.lengths.tolist()):
+        text = decode(x) + decode(y[-1:])
+        s = text[1: 1 + n]
+        assert text == f"${s}|{s}." + "*" * (11 - 2 * n)  # a stream of 14 tokens
+        assert ans.nonzero().flatten().tolist() == list(range(n + 1, 2 * n + 1))
+        assert loss.nonzero().flatten().tolist() == list(range(n + 1, 2 * n + 2))
+        assert decode(y[ans]) == s and decode(y[loss]) == s + "."
+    assert torch.equal(e.inputs[:, 1:], e.targets[:, :-1])
+    wide = make_eval_set([5], n_per_length=2, seed=7, context_len=20)
+    assert wide.inputs.shape == (2, 20) and bool((wide.targets[:, 12:] == PAD).all())
+    with pytest.raises(ValueError, match="13"):
+        make_eval_set([5], n_per_length=2, seed=7, context_len=12)
+
+
+def test_eval_set_deterministic_and_seeded():
+    torch.manual_seed(0)
+    a = make_eval_set([4, 6], 3, seed=1)
+    torch.manual_seed(123)
+    b = make_eval_set([4, 6], 3, seed=1)
+    assert torch.equal(a.inputs, b.inputs)
+    assert not torch.equal(a.inputs, make_eval_set([4, 6], 3, seed=2).inputs)
+    only6 = make_eval_set([6], 3, seed=1)  # a length's strings do not depend on the other lengths
+    assert torch.equal(only6.targets[0, :14], a.targets[3, :14])
+
+
+def one_hot_logits(tokens):
+    return torch.nn.functional.one_hot(tokens, VOCAB_SIZE).float()
+
+
+def test_copy_accuracy():
+    e = make_eval_set([4], n_per_length=2, seed=0)
+    logits = one_hot_logits(e.targets)
+    s, c = copy_accuracy(logits, e.targets, e.answer_mask)
+    assert s.tolist() == [1.0, 1.0] and c.tolist() == [1.0, 1.0]
+
+    wrong = e.targets.clone()
+    pos = e.answer_mask[0].nonzero()[2, 0]
+    wrong[0, pos] = (wrong[0, pos] + 1) % 26
+    s, c = copy_accuracy(one_hot_logits(wrong), e.targets, e.answer_mask)
+    assert s.tolist() == [0.0, 1.0] and c.tolist() == [0.75, 1.0]
+
+    outside = e.targets.clone()
+    outside[:, 0] = EOS  # a prompt token
+    outside[:, 9] = 0  # the EOS target is not scored
+    outside[:, -1] = 0  # padding
+    s, c = copy_accuracy(one_hot_logits(outside), e.targets, e.answer_mask)
+    assert s.tolist() == [1.0, 1.0] and c.tolist() == [1.0, 1.0]
+
+    with pytest.raises(ValueError):
+        copy_accuracy(logits, e.targets, torch.zeros_like(e.answer_mask))

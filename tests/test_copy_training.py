@@ -1,0 +1,116 @@
+import copy
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from wavelib.experiments.vwave import PRESETS, VWaveConfig, first_crossing
+from wavelib.models.language_models import model_spec
+from wavelib.presets import ConfigError
+from wavelib.training.copy_lm import CopyTraining, learning_rate_factor, train_copy
+
+SIZES = dict(d_model=16, mamba_layers=1, transformer_layers=2, n_heads=2, d_state=4)
+
+
+class MemoryCheckpoint:
+    """A checkpoint kept in memory that records a deep copy of every saved state (as a file would)."""
+
+    def __init__(self, state=None):
+        self.state, self.saved = state, []
+
+    def load(self):
+        return self.state
+
+    def save(self, state):
+        self.saved.append(copy.deepcopy(state))
+
+
+def test_model_names_parse_into_specs():
+    assert model_spec("mamba", **SIZES).mixer == "conv"
+    wave = model_spec("vwave-0.25-K16", **SIZES)
+    assert (wave.mixer, wave.v, wave.cells, wave.learn_v, wave.n_layers) == ("vwave", 0.25, 16, False, 1)
+    learned = model_spec("vwave-learned", **SIZES)
+    assert learned.learn_v and 0 < learned.v < 1
+    rope = model_spec("rope", **SIZES)
+    assert (rope.family, rope.position, rope.n_layers) == ("transformer", "rope", 2)
+    for bad in ("lstm", "vwave-1.5", "vwave-0", "rope-K16", "mamba-K"):
+        with pytest.raises(ValueError):
+            model_spec(bad, **SIZES)
+
+
+def test_config_refuses_bad_knobs_before_any_work():
+    base = PRESETS["smoke"]
+    with pytest.raises(ConfigError, match="valid names"):
+        base.replace(models=("mamba", "gru"))
+    with pytest.raises(ConfigError, match="one row length per string length"):
+        base.replace(lengths=(5, 8))
+    with pytest.raises(ConfigError, match="context_len"):
+        base.replace(contexts=(10,))
+    with pytest.raises(ConfigError, match="positive"):
+        base.replace(steps=-1)
+    with pytest.raises(ConfigError, match="scan"):
+        base.replace(scan="magic")
+
+
+def test_paper_preset_protocol():
+    paper = PRESETS["paper"]
+    assert paper.lengths == (20, 300) and paper.training(20).context_len == 220
+    assert set(paper.models) >= {"mamba", "vwave-0.5", "vwave-0.25", "vwave-0.1", "alibi", "rope"}
+    assert paper.n_seeds >= 3 and paper.weight_decay == 0.1 and paper.warmup == 100
+    assert paper.training(20).generalisation_lengths[-1] == 40
+
+
+def test_learning_rate_warms_up_then_decays_to_zero():
+    factors = [learning_rate_factor(n, 4, 12) for n in range(12)]
+    assert factors[:4] == [0.25, 0.5, 0.75, 1.0]
+    assert factors[4] == 1.0 and factors[-1] == pytest.approx(1 / 8)
+    assert all(a >= b for a, b in zip(factors[3:], factors[4:]))
+    assert learning_rate_factor(12, 4, 12) == 0.0
+
+
+def test_first_crossing():
+    examples = np.array([0, 10, 20, 30])
+    assert first_crossing(examples, np.array([0.0, 0.4, 0.95, 0.9]), 0.9) == 20
+    assert first_crossing(examples, np.array([0.0, 0.4, 0.5, 0.6]), 0.9) is None
+
+
+def _tiny_training(**overrides) -> CopyTraining:
+    base = dict(min_len=1, max_len=3, context_len=24, batch=4, steps=6, lr=1e-3, warmup=2, eval_every=3,
+                eval_per_length=2, generalisation_lengths=(5,))
+    return CopyTraining(**{**base, **overrides})
+
+
+@pytest.mark.parametrize("name", ["vwave-learned", "alibi"])
+def test_training_resumes_bit_for_bit(name):
+    spec, cfg, cpu = model_spec(name, **SIZES), _tiny_training(), torch.device("cpu")
+    whole = MemoryCheckpoint()
+    model, history = train_copy(spec, cfg, 5, cpu, checkpoint=whole, checkpoint_every=3)
+    assert [s["step"] for s in whole.saved] == [3, 6]
+    resumed_model, resumed = train_copy(spec, cfg, 5, cpu, checkpoint=MemoryCheckpoint(whole.saved[0]),
+                                        checkpoint_every=3)
+    for key in ("step", "examples", "train_loss", "string_accuracy", "generalisation_string_accuracy"):
+        np.testing.assert_array_equal(history[key], resumed[key])
+    for a, b in zip(model.state_dict().values(), resumed_model.state_dict().values()):
+        assert torch.equal(a, b)
+    other = dataclasses.replace(cfg, lr=2e-3)
+    with pytest.raises(ValueError, match="different run"):
+        train_copy(spec, other, 5, cpu, checkpoint=MemoryCheckpoint(whole.saved[0]))
+
+
+def test_history_records_curves_and_generalisation():
+    _, history = train_copy(model_spec("mamba", **SIZES), _tiny_training(), 0, torch.device("cpu"))
+    assert history["step"].tolist() == [0, 3, 6]
+    assert history["examples"][0] == 0 and np.all(np.diff(history["examples"]) > 0)
+    assert history["string_accuracy_by_length"].shape == (3, 3)
+    assert history["generalisation_lengths"].tolist() == [1, 2, 3, 5]
+    assert history["velocity"].shape == (1, 32) and np.all(history["velocity"] == 1.0)
+
+
+def test_a_tiny_mamba_learns_to_copy_length_3():
+    cfg = _tiny_training(max_len=3, context_len=48, batch=16, steps=250, lr=1e-2, warmup=10, eval_every=250,
+                         eval_per_length=20, generalisation_lengths=())
+    spec = model_spec("mamba", d_model=32, mamba_layers=2, transformer_layers=1, n_heads=2, d_state=8)
+    _, history = train_copy(spec, cfg, 0, torch.device("cpu"))
+    assert history["string_accuracy"][0] < 0.1
+    assert history["string_accuracy"][-1] >= 0.9, history["string_accuracy"]

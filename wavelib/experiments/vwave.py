@@ -1,0 +1,197 @@
+"""Chapter 5 (Keller, *v-Wave SSMs*): Mamba's short conv is a v = 1 wave; slower waves let Mamba learn to copy.
+
+Two stored experiments, every model trained from ``n_seeds`` seeds on the copy task of Jelassi et al. (2024):
+
+- ``copy_curves``: for every maximum string length in ``lengths``, every model in ``models`` (Mamba, v-Wave
+  Mamba at fixed velocities, transformers with ALiBi and RoPE): string and character accuracy on a fixed
+  evaluation set against examples seen, length generalisation at the end, and for the Mamba models the short
+  mixer's hidden state on one fixed example (the wave figure) with every layer's velocity;
+- ``ablations``: the models in ``ablation_models`` (learnable velocity, state size K = 16) at the first length.
+
+No code or full text of v-Wave Mamba is public: the model sizes, the velocities and where ``v`` enters (Mamba's
+short conv, read as a shift SSM) are this book's assumptions, stated in the chapter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from ..models.language_models import model_spec
+from ..models.selective_scan import SCAN_BACKENDS
+from ..models.short_mixers import vwave_states
+from ..presets import Config, ConfigError, require_choice, require_positive
+from ..registry import Chapter, Experiment
+from ..store import Result, RunContext
+from ..tasks.copy_strings import COPY, copy_example, encode
+from ..training.copy_lm import CopyTraining, train_copy
+
+FIGURE_TEXT = "wavesinmambarememberthepast"  #: the example whose short-mixer state the wave figure shows
+FIGURE_CHANNELS = 16  #: channels of layer 0 kept for the wave figure
+THRESHOLDS = (0.5, 0.9)  #: string accuracies whose first crossing measures learning speed
+
+
+@dataclasses.dataclass(frozen=True)
+class VWaveConfig(Config):
+    """Knobs of Chapter 5 (sizes in units, lengths in characters, ``lr`` the peak learning rate)."""
+
+    models: tuple[str, ...] = ("mamba", "vwave-0.5", "vwave-0.25", "vwave-0.1", "alibi", "rope")
+    ablation_models: tuple[str, ...] = ("vwave-learned", "mamba-K16", "vwave-0.25-K16")
+    n_seeds: int = 3
+    lengths: tuple[int, ...] = (20, 300)  #: maximum string length of each copy setting
+    min_len: int = 1  #: shortest training string
+    contexts: tuple[int, ...] = (220, 620)  #: tokens per training row, one per length (Jelassi: 220 for 20)
+    d_model: int = 256
+    mamba_layers: int = 8  #: two Mamba blocks hold about the parameters of one transformer layer
+    transformer_layers: int = 4
+    n_heads: int = 8
+    d_state: int = 16
+    batch: int = 8
+    steps: int = 4_000
+    lr: float = 1e-3
+    weight_decay: float = 0.1
+    warmup: int = 100
+    eval_every: int = 100
+    eval_per_length: int = 10
+    generalisation_factor: float = 2.0  #: length generalisation scored up to this × the training length
+    scan: str = "auto"  #: Mamba's selective-scan backend
+
+    def validate(self) -> None:
+        require_positive(n_seeds=self.n_seeds, min_len=self.min_len,
+                         d_model=self.d_model, mamba_layers=self.mamba_layers,
+                         transformer_layers=self.transformer_layers, n_heads=self.n_heads, d_state=self.d_state,
+                         batch=self.batch, steps=self.steps, lr=self.lr, eval_every=self.eval_every,
+                         eval_per_length=self.eval_per_length)
+        if not self.models or not self.lengths:
+            raise ConfigError("models and lengths need at least one value each")
+        if len(self.contexts) != len(self.lengths):
+            raise ConfigError(f"contexts {self.contexts} must give one row length per string length {self.lengths}")
+        if min(self.lengths) < self.min_len:
+            raise ConfigError(f"every length must be >= min_len ({self.min_len}), got {self.lengths}")
+        if self.generalisation_factor < 1 or self.weight_decay < 0 or self.warmup < 0:
+            raise ConfigError("generalisation_factor must be >= 1, weight_decay and warmup >= 0")
+        require_choice("scan", self.scan, SCAN_BACKENDS)
+        for name in self.models + self.ablation_models:
+            try:
+                self.spec(name)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from exc
+        for length in self.lengths:
+            self.training(length)  # raises for an impossible context
+
+    def spec(self, name: str):
+        """The :class:`~wavelib.models.language_models.LMSpec` of model ``name`` at this config's sizes."""
+        return model_spec(name, self.d_model, self.mamba_layers, self.transformer_layers, self.n_heads,
+                          self.d_state, self.scan)
+
+    def training(self, length: int) -> CopyTraining:
+        """The copy protocol for strings of ``min_len``..``length`` characters (``length`` one of ``lengths``)."""
+        context = self.contexts[self.lengths.index(length)]
+        longest = int(np.floor(self.generalisation_factor * length))
+        general = tuple(sorted({int(n) for n in np.linspace(length, longest, 6).round() if n > length}))
+        try:
+            return CopyTraining(min_len=self.min_len, max_len=length, context_len=context, batch=self.batch,
+                                steps=self.steps, lr=self.lr, weight_decay=self.weight_decay, warmup=self.warmup,
+                                eval_every=self.eval_every, eval_per_length=self.eval_per_length,
+                                generalisation_lengths=general)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+
+
+PRESETS = {
+    "smoke": VWaveConfig(models=("mamba", "vwave-0.25", "rope"), ablation_models=("vwave-learned",), n_seeds=1,
+                         lengths=(5,), contexts=(32,), d_model=16, mamba_layers=2, transformer_layers=1, n_heads=2, d_state=4,
+                         steps=20, warmup=5, eval_every=10, eval_per_length=4),
+    "cpu": VWaveConfig(models=("mamba", "vwave-0.5", "vwave-0.25", "vwave-0.1", "alibi", "rope"),
+                       ablation_models=("vwave-learned", "mamba-K16"), n_seeds=3, lengths=(10,), contexts=(110,),
+                       d_model=64, mamba_layers=2, transformer_layers=1, n_heads=4, d_state=8,
+                       batch=16, steps=600, lr=3e-3, warmup=50, eval_every=50, eval_per_length=8),
+    "paper": VWaveConfig(),
+}
+
+
+def _run_key(length: int, model: str, seed: int) -> str:
+    return f"L{length}|{model}|seed{seed}"
+
+
+def _mixer_figure_data(model: torch.nn.Module, device: torch.device, length: int) -> dict[str, np.ndarray]:
+    """Layer 0's short-mixer input (C, L) and state (C, K, L) for its first C channels on the copy example of
+    :data:`FIGURE_TEXT`'s first ``length`` letters, the position of its copy token, and every layer's mixer
+    weights (layers, D, K)."""
+    ids = torch.tensor([copy_example(encode(FIGURE_TEXT[:length]))], device=device)
+    x = model.mixer_inputs(ids)[0][0, :FIGURE_CHANNELS]  # (C, L)
+    mixer = model.blocks[0].mixer
+    with torch.no_grad():
+        states = vwave_states(x[None], mixer.velocity[:FIGURE_CHANNELS].to(x.dtype), mixer.cells)[0]
+    return {"mixer_input": x.cpu().numpy(), "mixer_states": states.cpu().numpy(),
+            "mixer_copy_at": np.int64(ids[0].tolist().index(COPY)),
+            "mixer_weight": np.stack([b.mixer.conv.weight[:, 0].detach().cpu().numpy() for b in model.blocks])}
+
+
+def _train_grid(config: VWaveConfig, ctx: RunContext, runs: list[tuple[int, str]]) -> Result:
+    """Train every (length, model) of ``runs`` from ``n_seeds`` seeds; histories under ``L|model|seed|name``."""
+    state = ctx.checkpoint.load() or {"done": [], "history": {}}
+    keys = [(length, model, seed) for length, model in runs for seed in range(config.n_seeds)]
+    for length, model, seed in ctx.progress([k for k in keys if _run_key(*k) not in state["done"]]):
+        key = _run_key(length, model, seed)
+        spec = config.spec(model)
+        trained, history = train_copy(spec, config.training(length), ctx.seed * 1_000 + seed, ctx.device,
+                                      checkpoint=ctx.checkpoint.child(key.replace("|", "_")))
+        if spec.family == "mamba" and seed == 0:
+            history.update(_mixer_figure_data(trained, ctx.device, length))
+        state["history"].update({f"{key}|{name}": value for name, value in history.items()})
+        state["done"].append(key)
+        ctx.checkpoint.save(state)
+    return Result(metrics=_summarise(config, state["history"], runs), history=state["history"])
+
+
+def first_crossing(examples: np.ndarray, accuracy: np.ndarray, threshold: float) -> float | None:
+    """Examples seen when ``accuracy`` first reaches ``threshold`` (None if never)."""
+    reached = np.flatnonzero(accuracy >= threshold)
+    return float(examples[reached[0]]) if reached.size else None
+
+
+def _summarise(config: VWaveConfig, history: dict[str, np.ndarray], runs: list[tuple[int, str]]) -> dict:
+    """Per (length, model): final string/char accuracy (mean, min, max over seeds), examples to each threshold."""
+    metrics = {}
+    for length, model in runs:
+        keys = [_run_key(length, model, seed) for seed in range(config.n_seeds)]
+        final = np.array([history[f"{k}|string_accuracy"][-1] for k in keys])
+        chars = np.array([history[f"{k}|char_accuracy"][-1] for k in keys])
+        entry = {"string_accuracy_mean": float(final.mean()), "string_accuracy_min": float(final.min()),
+                 "string_accuracy_max": float(final.max()), "char_accuracy_mean": float(chars.mean()),
+                 "examples_total": float(history[f"{keys[0]}|examples"][-1])}
+        for threshold in THRESHOLDS:
+            crossings = [first_crossing(history[f"{k}|examples"], history[f"{k}|string_accuracy"], threshold)
+                         for k in keys]
+            reached = [c for c in crossings if c is not None]
+            entry[f"examples_to_{threshold:g}"] = float(np.median(reached)) if len(reached) == len(keys) else None
+            entry[f"seeds_reaching_{threshold:g}"] = len(reached)
+        metrics[f"L{length}|{model}"] = entry
+    return metrics
+
+
+def copy_curves(config: VWaveConfig, ctx: RunContext) -> Result:
+    """Learning curves on copy: every length × model × seed (Fig. 2 of the abstract, with its Fig. 1a data)."""
+    return _train_grid(config, ctx, [(length, model) for length in config.lengths for model in config.models])
+
+
+def ablations(config: VWaveConfig, ctx: RunContext) -> Result:
+    """Learnable velocity and the short-mixer state size, at the first (shortest) copy length."""
+    return _train_grid(config, ctx, [(config.lengths[0], model) for model in config.ablation_models])
+
+
+CHAPTER = Chapter(
+    number=5,
+    name="vwave",
+    title="v-Wave Mamba: variable-velocity waves learn to copy",
+    notebook="book/05_vwave.ipynb",
+    reproduces="Keller, v-Wave SSMs (extended abstract): Figs. 1, 2; copy task of Jelassi et al. 2024",
+    presets=PRESETS,
+    experiments=(
+        Experiment("copy_curves", copy_curves, "copy learning curves: Mamba, v-Wave Mamba, ALiBi, RoPE"),
+        Experiment("ablations", ablations, "learnable velocity; short-mixer state size K"),
+    ),
+)

@@ -1,0 +1,226 @@
+"""The string copy task of Jelassi, Brandfonbrener, Kakade & Malach (2024), "Repeat after me".
+
+Tokens: letters a-z are ids 0-25, then BOS ``$`` (26), copy ``|`` (27), EOS ``.`` (28), pad ``*`` (29).
+One example is ``$ s | s .`` with ``s`` i.i.d. uniform letters of length uniform in ``[min_len, max_len]``.
+
+Training rows are packed like the reference code (``synthetic_exps/data_utils.py``, ``CopyDataset``):
+whole examples back to back, then the prefix of one more example cut at the end of the row (no PAD);
+the loss counts the copied letters and the EOS of the whole examples only. Evaluation rows hold one
+example each, padded with PAD; string/character accuracy count the copied letters only, EOS excluded
+(``synthetic_exps/test_utils.py``, ``get_score``), under teacher forcing with the argmax prediction.
+
+Departures from the reference code:
+
+- The model reads ``context_len`` tokens (a packed stream of ``context_len + 1``): theirs reads
+  ``context_len - 1`` in training and ``context_len`` at evaluation; here both read ``context_len``.
+- ``context_len >= 2 * max_len + 3`` (one whole example fits); theirs only asks ``> 2 * max_len``,
+  which lets a training row hold no whole example (an empty loss mask, a 0/0 loss).
+- All randomness comes from a ``torch.Generator`` (theirs: unseeded global ``np.random``), and the
+  evaluation set is fixed by a seed (theirs draws fresh strings at every evaluation).
+- Evaluation lengths are whatever is asked, max included (their loop uses
+  ``np.arange(min_eval_len, max_eval_len)``, which skips ``max_eval_len``).
+- 26 letters always (their ``--vocab_size`` defaults to 10 letters; the paper uses 26).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+LETTERS = 26
+BOS = 26
+COPY = 27
+EOS = 28
+PAD = 29
+VOCAB_SIZE = 30
+
+_CHARS = "abcdefghijklmnopqrstuvwxyz$|.*"
+_IDS = {c: i for i, c in enumerate(_CHARS)}
+
+
+def encode(text: str) -> list[int]:
+    """Token ids of ``text`` (characters a-z and ``$|.*``)."""
+    bad = sorted(set(text) - set(_IDS))
+    if bad:
+        raise ValueError(f"cannot encode {bad}; valid characters are a-z and '$|.*'")
+    return [_IDS[c] for c in text]
+
+
+def decode(ids: Sequence[int] | torch.Tensor) -> str:
+    """Text of token ids in ``0..29`` (a 1-D sequence or tensor)."""
+    ids = ids.tolist() if isinstance(ids, torch.Tensor) else list(ids)
+    bad = sorted({i for i in ids if not 0 <= i < VOCAB_SIZE})
+    if bad:
+        raise ValueError(f"cannot decode ids {bad}; valid ids are 0..{VOCAB_SIZE - 1}")
+    return "".join(_CHARS[i] for i in ids)
+
+
+def copy_example(letters: Sequence[int]) -> list[int]:
+    """``[BOS, *s, COPY, *s, EOS]`` for letter ids ``s`` in ``0..25``; ``2 * len(s) + 3`` tokens."""
+    s = list(letters)
+    if any(not 0 <= i < LETTERS for i in s):
+        raise ValueError(f"letters must be ids in 0..{LETTERS - 1}, got {s}")
+    return [BOS, *s, COPY, *s, EOS]
+
+
+def _example_masks(length: int) -> tuple[list[bool], list[bool]]:
+    """Per-token (loss, answer) masks of one example of ``length`` letters, aligned with its tokens."""
+    prompt = [False] * (length + 2)
+    return prompt + [True] * length + [True], prompt + [True] * length + [False]
+
+
+def _check_positive(**values: int) -> None:
+    for name, value in values.items():
+        if int(value) != value or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value}")
+
+
+def _check_context(context_len: int, max_len: int) -> None:
+    _check_positive(context_len=context_len)
+    if context_len < 2 * max_len + 3:
+        raise ValueError(
+            f"context_len must be >= 2 * max_len + 3 = {2 * max_len + 3} to hold a whole example, "
+            f"got {context_len}"
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class CopyBatch:
+    """A packed training batch; ``targets`` is ``inputs`` shifted left by one token.
+
+    ``inputs``, ``targets``: (B, context_len) long. ``loss_mask``: (B, context_len) bool, True where the
+    target is a copied letter or the EOS of a whole example (``loss_mask & (targets != EOS)`` gives the
+    letters alone). ``n_examples``: number of whole examples in the batch (those in the loss).
+    """
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    loss_mask: torch.Tensor
+    n_examples: int
+
+
+def _packed_row(stream_len: int, min_len: int, max_len: int,
+                generator: torch.Generator) -> tuple[list[int], list[bool], int]:
+    """``stream_len`` tokens of whole examples then a cut one; its loss mask; the number of whole ones."""
+    tokens: list[int] = []
+    mask: list[bool] = []
+    n_whole = 0
+    while len(tokens) < stream_len:
+        length = int(torch.randint(min_len, max_len + 1, (1,), generator=generator))
+        example = copy_example(torch.randint(0, LETTERS, (length,), generator=generator).tolist())
+        room = stream_len - len(tokens)
+        if len(example) > room:
+            tokens += example[:room]
+            mask += [False] * room
+            break
+        tokens += example
+        mask += _example_masks(length)[0]
+        n_whole += 1
+    return tokens, mask, n_whole
+
+
+def sample_training_batch(batch: int, context_len: int, min_len: int, max_len: int,
+                          generator: torch.Generator, device: torch.device | str | None = None) -> CopyBatch:
+    """Training rows of examples with string lengths uniform in ``[min_len, max_len]``, packed as in the
+    reference code; ``generator`` (CPU) drives all randomness, tensors are moved to ``device`` at the end.
+    """
+    _check_positive(batch=batch, min_len=min_len, max_len=max_len)
+    if min_len > max_len:
+        raise ValueError(f"min_len must be <= max_len, got min_len={min_len}, max_len={max_len}")
+    _check_context(context_len, max_len)
+    rows = [_packed_row(context_len + 1, min_len, max_len, generator) for _ in range(batch)]
+    ids = torch.tensor([r[0] for r in rows], dtype=torch.long)
+    mask = torch.tensor([r[1] for r in rows], dtype=torch.bool)
+    return CopyBatch(
+        inputs=ids[:, :-1].contiguous().to(device),
+        targets=ids[:, 1:].contiguous().to(device),
+        loss_mask=mask[:, 1:].contiguous().to(device),
+        n_examples=sum(r[2] for r in rows),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class CopyEvalSet:
+    """Fixed evaluation examples, one per row, padded on the right with PAD.
+
+    ``inputs``, ``targets``: (N, context_len) long, ``targets`` = ``inputs`` shifted left by one.
+    ``loss_mask``: (N, context_len) bool on the copied letters and the EOS (as in training).
+    ``answer_mask``: (N, context_len) bool on the copied letters only (what the accuracies score).
+    ``lengths``: (N,) long, the string length of each row. Rows are grouped by length, in the order asked.
+    """
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    loss_mask: torch.Tensor
+    answer_mask: torch.Tensor
+    lengths: torch.Tensor
+
+    def to(self, device: torch.device | str) -> CopyEvalSet:
+        """The same set with every tensor on ``device``."""
+        return dataclasses.replace(self, **{f.name: getattr(self, f.name).to(device)
+                                            for f in dataclasses.fields(self)})
+
+
+def make_eval_set(lengths: Sequence[int], n_per_length: int, seed: int,
+                  context_len: int | None = None) -> CopyEvalSet:
+    """``n_per_length`` examples at each exact string length (so the largest is included).
+
+    The strings of one length depend only on ``(seed, length, n_per_length)``, not on the other lengths
+    nor on torch's global RNG. ``context_len`` defaults to ``2 * max(lengths) + 3``.
+    """
+    lengths = list(lengths)
+    if not lengths:
+        raise ValueError("lengths must be a non-empty sequence of positive integers")
+    if any(int(n) != n or n < 1 for n in lengths):
+        raise ValueError(f"lengths must be positive integers, got {lengths}")
+    _check_positive(n_per_length=n_per_length)
+    if len(set(lengths)) != len(lengths):
+        raise ValueError(f"lengths must be distinct, got {lengths}")
+    if int(seed) != seed or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed}")
+    width = 2 * max(lengths) + 3 if context_len is None else context_len
+    _check_context(width, max(lengths))
+
+    ids = torch.full((len(lengths) * n_per_length, width + 1), PAD, dtype=torch.long)
+    loss = torch.zeros(ids.shape, dtype=torch.bool)
+    answer = torch.zeros(ids.shape, dtype=torch.bool)
+    for k, length in enumerate(lengths):
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + length)
+        strings = torch.randint(0, LETTERS, (n_per_length, length), generator=generator)
+        rows, span = slice(k * n_per_length, (k + 1) * n_per_length), slice(0, 2 * length + 3)
+        bos, copy, eos = (torch.full((n_per_length, 1), t, dtype=torch.long) for t in (BOS, COPY, EOS))
+        ids[rows, span] = torch.cat([bos, strings, copy, strings, eos], dim=1)
+        loss_row, answer_row = _example_masks(length)
+        loss[rows, span] = torch.tensor(loss_row)
+        answer[rows, span] = torch.tensor(answer_row)
+    return CopyEvalSet(
+        inputs=ids[:, :-1].contiguous(),
+        targets=ids[:, 1:].contiguous(),
+        loss_mask=loss[:, 1:].contiguous(),
+        answer_mask=answer[:, 1:].contiguous(),
+        lengths=torch.tensor(lengths, dtype=torch.long).repeat_interleave(n_per_length),
+    )
+
+
+def copy_accuracy(logits: torch.Tensor, targets: torch.Tensor,
+                  answer_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-row (string accuracy, character accuracy), each (B,) float, of teacher-forced argmax predictions.
+
+    ``logits``: (B, L, V); ``targets``: (B, L); ``answer_mask``: (B, L) bool, the scored tokens (the
+    copied letters, EOS excluded, as in the reference ``get_score``). String accuracy is 1 where every
+    scored token is right, which is also exactly when greedy decoding copies the string right; character
+    accuracy is the fraction of scored tokens right (under teacher forcing, not greedy decoding).
+    """
+    if logits.dim() != 3 or targets.shape != logits.shape[:2] or answer_mask.shape != targets.shape:
+        raise ValueError(f"need logits (B, L, V) and targets, answer_mask (B, L); got {tuple(logits.shape)}, "
+                         f"{tuple(targets.shape)}, {tuple(answer_mask.shape)}")
+    if answer_mask.dtype != torch.bool:
+        raise ValueError(f"answer_mask must be a bool tensor, got {answer_mask.dtype}")
+    n_answer = answer_mask.sum(dim=1)
+    if bool((n_answer == 0).any()):
+        raise ValueError("every row needs at least one answer token in answer_mask")
+    n_right = ((logits.argmax(dim=-1) == targets) & answer_mask).sum(dim=1)
+    return (n_right == n_answer).float(), n_right.float() / n_answer
