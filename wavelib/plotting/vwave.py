@@ -66,18 +66,20 @@ def pulse_waves_figure(velocities: Sequence[float], cells: int = 16, length: int
 
 
 def mixer_states_figure(states: Mapping[str, np.ndarray], velocities: Mapping[str, np.ndarray],
-                        split: int | None = None) -> Figure:
-    """Fig. 1a: the short mixer's hidden state in layer 0 of trained models, channels × cells stacked
-    vertically, time horizontal; ``states[name]`` (C, K, L); ``split`` marks where the copy token enters."""
+                        split: int | None = None, channels: int = 8) -> Figure:
+    """Fig. 1a: the short mixer's hidden state in layer 0 of trained models: the first ``channels`` channels
+    stacked vertically, each a block of K cells (newest, K-1, at the top of its block, as in
+    :func:`pulse_waves_figure`), time horizontal; ``states[name]`` (C, K, L); ``split`` marks the copy token."""
     names = list(states)
     fig, axes = figure(len(names), width=2.6 * len(names), height=3.2)
     for ax, name in zip(axes[0], names):
-        h = states[name]
-        image = h.reshape(-1, h.shape[-1])  # (C*K, L): channel blocks of K cells
+        h = states[name][:channels]
+        image = h.reshape(-1, h.shape[-1])  # (C*K, L): row c*K + i is cell i of channel c
         limit = float(np.abs(image).max()) or 1.0
-        ax.imshow(image, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+        ax.imshow(image, aspect="auto", origin="lower", cmap="RdBu_r", vmin=-limit, vmax=limit,
+                  interpolation="nearest")
         for c in range(1, h.shape[0]):
-            ax.axhline(c * h.shape[1] - 0.5, color="white", lw=0.4)
+            ax.axhline(c * h.shape[1] - 0.5, color="black", lw=0.5)
         if split is not None:
             ax.axvline(split, color="black", lw=0.6, ls="--")
         v = np.asarray(velocities[name])
