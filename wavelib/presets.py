@@ -1,7 +1,7 @@
 """The three presets every chapter offers, and the validated chapter configs built from them.
 
 - ``smoke``: the whole chapter in under a minute on 2 CPU cores (tests, CI);
-- ``cpu``: the default; real phenomena at reduced scale, under 5 minutes per chapter on 2 cores;
+- ``cpu``: the default; real phenomena at reduced scale, minutes per chapter on 2 cores (most under 5);
 - ``paper``: the paper's protocol exactly; meant for a GPU.
 
 ``WAVELIB_PRESET`` picks the preset for a whole build or test run; an explicit argument wins.
@@ -15,7 +15,7 @@ from typing import Any
 
 PRESETS: dict[str, str] = {
     "smoke": "whole chapter in < 60 s on 2 CPU cores (tests and CI)",
-    "cpu": "default; real phenomena at reduced scale, < 5 min per chapter on 2 CPU cores",
+    "cpu": "default; real phenomena at reduced scale, minutes per chapter on 2 CPU cores (most < 5)",
     "paper": "the paper's protocol (sizes, steps, seeds); meant for a GPU",
 }
 DEFAULT_PRESET = "cpu"
