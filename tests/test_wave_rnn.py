@@ -1,0 +1,171 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from wavelib.models.wave_rnn import (IRNN, WaveRNN, _reference, circular_conv, parameter_count,
+                                     wave_rnn_recurrence)
+
+F64 = torch.float64
+
+
+def _gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    (dict(n_in=10, n=100, c=6, n_out=10), 12_724),                        # copy
+    (dict(n_in=2, n=100, c=27, n_out=1), 13_015),                         # adding
+    (dict(n_in=1, n=256, c=16, n_out=10), 49_946),                        # (p)sMNIST, linear head
+    (dict(n_in=1, n=256, c=16, n_out=10, readout="mlp", mlp_hidden=100), 419_686),
+])
+def test_wave_rnn_parameter_counts_match_notes(kwargs, expected):
+    assert parameter_count(WaveRNN(**kwargs)) == expected
+
+
+@pytest.mark.parametrize("n_in, n, n_out, expected", [
+    (10, 100, 10, 12_210), (10, 625, 10, 404_385),                        # copy
+    (2, 100, 1, 10_501),                                                  # adding
+    (1, 256, 10, 68_874),                                                 # (p)sMNIST
+])
+def test_irnn_parameter_counts_match_notes(n_in, n, n_out, expected):
+    assert parameter_count(IRNN(n_in, n, n_out)) == expected
+
+
+def test_shift_init_moves_a_pulse_to_lower_indices_and_wraps():
+    c, n, steps = 3, 5, 12
+    model = WaveRNN(2, n, c, 4).double()
+    with torch.no_grad():
+        model.conv.bias.zero_()
+    x = torch.zeros(1, steps, 2, dtype=F64)
+    x[0, 0] = torch.tensor([0.5, 1.0])
+    _, states = model(x, return_states=True)
+    states = states.view(steps, c, n)
+    for t in range(steps):
+        expected = torch.zeros(c, n, dtype=F64)
+        expected[:, (-t) % n] = 1.5
+        assert torch.equal(states[t], expected)
+
+
+def test_sparse_identity_v_feeds_unit_zero_of_every_channel():
+    c, n = 4, 6
+    model = WaveRNN(3, n, c, 2).double()
+    x = torch.randn(2, 5, 3, generator=_gen(), dtype=F64)
+    drive = model.V(x).view(2, 5, c, n)
+    assert torch.equal(drive[..., 0], x.sum(-1, keepdim=True).expand(2, 5, c))
+    assert torch.all(drive[..., 1:] == 0)
+
+
+def test_inits_of_the_conv():
+    c = 3
+    shift, dirac, rand = (WaveRNN(1, 7, c, 1, init_u=u).conv.weight for u in ("shift", "dirac", "random"))
+    eye = torch.eye(c)
+    assert torch.equal(shift[:, :, 2], eye) and torch.all(shift[:, :, :2] == 0)
+    assert torch.equal(dirac[:, :, 1], eye) and torch.all(dirac[:, :, [0, 2]] == 0)
+    assert (rand != 0).all()
+    assert (WaveRNN(2, 7, c, 1, init_v="random").V.weight != 0).all()
+
+
+def test_explicit_wrap_equals_circular_conv1d():
+    c, n = 3, 7
+    conv = torch.nn.Conv1d(c, c, 3, padding=1, padding_mode="circular").double()
+    h = torch.randn(4, c, n, generator=_gen(1), dtype=F64)
+    torch.testing.assert_close(circular_conv(h, conv.weight, conv.bias), conv(h), rtol=0, atol=1e-14)
+
+
+def _unrolled(x_proj, weight, bias, c, n):
+    """Independent oracle: the conv as a dense (c*n, c*n) block-circulant matrix, one matmul per step."""
+    m = x_proj.new_zeros(c, n, c, n)  # m[o, i, k_in, j]: weight of old h[k_in, j] in new h[o, i]
+    for i in range(n):
+        for k in range(3):
+            m[:, i, :, (i + k - 1) % n] += weight[:, :, k]
+    m = m.reshape(c * n, c * n)
+    b = bias.repeat_interleave(n)
+    h = x_proj.new_zeros(x_proj.shape[0], c * n)
+    out = []
+    for t in range(x_proj.shape[1]):
+        h = torch.relu(x_proj[:, t] + h @ m.T + b)
+        out.append(h)
+    return torch.stack(out, dim=1)
+
+
+def test_reference_loop_equals_unrolled_matrix_form_and_passes_gradcheck():
+    c, n, g = 2, 3, _gen(2)
+    x_proj = torch.randn(2, 4, c * n, generator=g, dtype=F64, requires_grad=True)
+    weight = (0.5 * torch.randn(c, c, 3, generator=g, dtype=F64)).requires_grad_()
+    bias = (0.1 * torch.randn(c, generator=g, dtype=F64)).requires_grad_()
+    states = wave_rnn_recurrence(x_proj, weight, bias, c, n)
+    assert states.shape == (2, 4, c * n)
+    torch.testing.assert_close(states, _unrolled(x_proj, weight, bias, c, n), rtol=0, atol=1e-13)
+    assert torch.autograd.gradcheck(lambda *a: _reference(*a, c, n), (x_proj, weight, bias))
+
+
+def test_wave_rnn_forward_shapes_and_readouts():
+    x = torch.randn(3, 5, 2, generator=_gen(3))
+    out, states = WaveRNN(2, 4, 3, 7, readout="mlp", mlp_hidden=8)(x, return_states=True)
+    assert out.shape == (3, 5, 7) and states.shape == (3, 5, 12)
+    model = WaveRNN(2, 4, 3, 7)
+    torch.testing.assert_close(model(x), model.readout(model(x, return_states=True)[1]))
+
+
+def _randomise(model: torch.nn.Module) -> None:
+    with torch.no_grad():
+        g = _gen(4)
+        for p in model.parameters():
+            p.copy_(0.4 * torch.randn(p.shape, generator=g, dtype=p.dtype))
+
+
+def test_irnn_equals_hand_written_relu_loop():
+    model = IRNN(3, 5, 2).double()
+    _randomise(model)
+    x = torch.randn(2, 6, 3, generator=_gen(5), dtype=F64)
+    out, states = model(x, return_states=True)
+    r = model.rnn
+    h = torch.zeros(2, 5, dtype=F64)
+    for t in range(6):
+        h = torch.relu(x[:, t] @ r.weight_ih_l0.T + r.bias_ih_l0 + h @ r.weight_hh_l0.T + r.bias_hh_l0)
+        torch.testing.assert_close(states[:, t], h, rtol=0, atol=1e-13)
+    torch.testing.assert_close(out, states @ model.readout.weight.T + model.readout.bias, rtol=0, atol=1e-13)
+
+
+def test_irnn_inits():
+    n = 6
+    r = IRNN(2, n, 1).rnn
+    assert torch.equal(r.weight_hh_l0, torch.eye(n))
+    assert torch.all(r.bias_ih_l0 == 0) and torch.all(r.bias_hh_l0 == 0) and (r.weight_ih_l0 != 0).all()
+    r = IRNN(2, n, 1, init="sigma", init_v="sparse_identity").rnn
+    shift = torch.zeros(n, n)
+    shift[torch.arange(n), (torch.arange(n) + 1) % n] = 1
+    assert torch.equal(r.weight_hh_l0, shift)
+    assert torch.all(r.weight_ih_l0[0] == 1) and torch.all(r.weight_ih_l0[1:] == 0)
+    assert torch.all(r.bias_ih_l0 == 0) and torch.all(r.bias_hh_l0 == 0)
+    r = IRNN(2, n, 1, init="random").rnn
+    assert not torch.equal(r.weight_hh_l0, torch.eye(n)) and (r.bias_hh_l0 != 0).all()
+
+
+def test_sigma_irnn_equals_one_channel_shift_wave_rnn():
+    n = 5
+    irnn = IRNN(2, n, 1, init="sigma", init_v="sparse_identity").double()
+    wrnn = WaveRNN(2, n, 1, 1).double()
+    with torch.no_grad():
+        wrnn.conv.bias.zero_()
+    x = torch.rand(2, 8, 2, generator=_gen(6), dtype=F64)
+    torch.testing.assert_close(irnn(x, return_states=True)[1], wrnn(x, return_states=True)[1], rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("build", [
+    lambda: WaveRNN(0, 4, 2, 1), lambda: WaveRNN(1, 4.0, 2, 1), lambda: WaveRNN(1, 4, True, 1),
+    lambda: WaveRNN(1, 4, 2, 1, readout="conv"), lambda: WaveRNN(1, 4, 2, 1, init_u="identity"),
+    lambda: WaveRNN(1, 4, 2, 1, init_v="normal"), lambda: WaveRNN(1, 4, 2, 1, readout="mlp", mlp_hidden=0),
+    lambda: IRNN(1, -3, 1), lambda: IRNN(1, 4, 1, init="shift"), lambda: IRNN(1, 4, 1, init_v="dirac"),
+    lambda: IRNN(1, 4, 1, readout="rnn"),
+    lambda: wave_rnn_recurrence(torch.zeros(1, 2, 5), torch.zeros(2, 2, 3), None, 2, 3),
+])
+def test_bad_arguments_raise_value_error(build):
+    with pytest.raises(ValueError):
+        build()
+
+
+def test_value_error_lists_valid_values():
+    with pytest.raises(ValueError, match="shift, dirac, random"):
+        WaveRNN(1, 4, 2, 1, init_u="identity")

@@ -1,0 +1,178 @@
+"""Wave-RNN and iRNN (Keller, Muller, Sejnowski & Welling, ICLR 2024, "Traveling Waves Encode the Recent Past").
+
+wRNN (paper Eq. 3): the hidden state is ``c`` rings of ``n`` units, h of shape (B, c, n), flat index
+``channel * n + unit``; with ``h_0 = 0``::
+
+    h_{t+1} = ReLU(V x_t + conv(h_t)),    y_t = readout(h_{t+1})
+
+``V = Linear(n_in, c*n)`` (with bias) and ``conv`` a circular ``Conv1d(c, c, 3)`` with bias. The recurrence is
+:func:`wave_rnn_recurrence`, the one hot path: a fused kernel can replace it without touching the module.
+
+iRNN (Le et al. 2015): ``torch.nn.RNN(nonlinearity="relu")`` with identity recurrent weights and zero biases,
+the paper's baseline, plus its Table 4 variants (shift ``Sigma`` init, sparse-identity ``V`` init).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+READOUTS = ("linear", "mlp")
+WAVE_U_INITS = ("shift", "dirac", "random")
+V_INITS = ("sparse_identity", "random")
+IRNN_INITS = ("identity", "sigma", "random")
+
+
+def _positive(**values: int) -> None:
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _choice(name: str, value: str, valid: tuple[str, ...]) -> None:
+    if value not in valid:
+        raise ValueError(f"unknown {name} {value!r}; valid values: {', '.join(valid)}")
+
+
+def _make_readout(d_hidden: int, n_out: int, readout: str, mlp_hidden: int) -> torch.nn.Module:
+    """``Linear(d_hidden, n_out)``, or ``Linear(d_hidden, mlp_hidden) -> ReLU -> Linear(mlp_hidden, n_out)``."""
+    if readout == "linear":
+        return torch.nn.Linear(d_hidden, n_out)
+    return torch.nn.Sequential(torch.nn.Linear(d_hidden, mlp_hidden), torch.nn.ReLU(),
+                               torch.nn.Linear(mlp_hidden, n_out))
+
+
+def parameter_count(model: torch.nn.Module) -> int:
+    """Number of scalar parameters of ``model`` (trainable or not)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def circular_conv(h: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """Kernel-3 circular cross-correlation over the ring: h (B, c, n), weight (c, c, 3), bias (c,) -> (B, c, n).
+
+    ``out[i] = sum_k weight[:, :, k] h[(i + k - 1) mod n]`` (+ bias): the same numbers as
+    ``Conv1d(c, c, 3, padding=1, padding_mode="circular")``, but wrapping by hand (one ``cat``) instead of
+    through ``F.pad(mode="circular")``, which is far cheaper per step on a GPU.
+    """
+    return F.conv1d(torch.cat((h[..., -1:], h, h[..., :1]), dim=-1), weight, bias)
+
+
+def _reference(x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int, n: int) -> Tensor:
+    """The plain per-step loop differentiated by autograd (the oracle for any faster backend); see
+    :func:`wave_rnn_recurrence`."""
+    batch, steps = x_proj.shape[:2]
+    drive = x_proj.reshape(batch, steps, c, n)
+    h = x_proj.new_zeros(batch, c, n)
+    states = []
+    for t in range(steps):
+        h = torch.relu(drive[:, t] + circular_conv(h, conv_weight, conv_bias))
+        states.append(h)
+    return torch.stack(states, dim=1).reshape(batch, steps, c * n)
+
+
+def wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int, n: int) -> Tensor:
+    """All hidden states of the wRNN from its projected input.
+
+    x_proj (B, T, c*n) is ``V x_t`` for every step (flat index ``channel * n + unit``); conv_weight (c, c, 3),
+    conv_bias (c,) or None. Returns (B, T, c*n) with ``states[:, t] = ReLU(x_proj[:, t] + conv(states[:, t-1]))``
+    and a zero state before the first step. This is the single swappable hot path; today it is the reference loop.
+    """
+    if x_proj.dim() != 3 or x_proj.shape[-1] != c * n:
+        raise ValueError(f"x_proj must be (B, T, c*n) = (B, T, {c * n}), got {tuple(x_proj.shape)}")
+    return _reference(x_proj, conv_weight, conv_bias, c, n)
+
+
+class WaveRNN(torch.nn.Module):
+    """Wave-RNN: ``c`` circular channels of ``n`` ReLU units coupled by a kernel-3 circular convolution.
+
+    Inits (paper Sec. 2 and the Table 4 ablation grid, Appendix B):
+
+    - ``init_u="shift"`` (the paper's): conv weight zero except a dirac over channels on the last kernel tap,
+      so new ``h[i]`` = old ``h[i+1]``: a wave moves one unit per step towards lower indices, wrapping. The conv
+      bias keeps PyTorch's default init, as the public code does (it is not zeroed).
+      ``"dirac"``: ``torch.nn.init.dirac_`` (identity, the centre tap; bias default). ``"random"``: PyTorch's
+      default ``Conv1d`` init. (The paper's grid also names ``U(-1/sqrt(n), 1/sqrt(n))``; PyTorch's default
+      bound is ``1/sqrt(3c)``.)
+    - ``init_v="sparse_identity"`` (the paper's): V weight and bias zero, then unit 0 of every channel gets
+      weight 1 from every input feature. ``"random"``: PyTorch's default ``Linear`` init.
+
+    Parameters: ``V`` (n_in*c*n + c*n), ``conv`` (3c^2 + c), readout on the whole state (``readout="linear"``:
+    c*n*n_out + n_out; ``"mlp"``: c*n -> ``mlp_hidden`` -> ReLU -> n_out).
+    """
+
+    def __init__(self, n_in: int, n: int, c: int, n_out: int, readout: str = "linear", mlp_hidden: int = 100,
+                 init_u: str = "shift", init_v: str = "sparse_identity"):
+        super().__init__()
+        _positive(n_in=n_in, n=n, c=c, n_out=n_out, mlp_hidden=mlp_hidden)
+        _choice("readout", readout, READOUTS)
+        _choice("init_u", init_u, WAVE_U_INITS)
+        _choice("init_v", init_v, V_INITS)
+        self.n_in, self.n, self.c, self.n_out = n_in, n, c, n_out
+        self.V = torch.nn.Linear(n_in, c * n)
+        self.conv = torch.nn.Conv1d(c, c, 3, padding=1, padding_mode="circular")  # weights only; see circular_conv
+        self.readout = _make_readout(c * n, n_out, readout, mlp_hidden)
+        with torch.no_grad():
+            if init_v == "sparse_identity":
+                self.V.weight.zero_()
+                self.V.bias.zero_()
+                self.V.weight.view(c, n, n_in)[:, 0] = 1.0
+            if init_u == "shift":
+                self.conv.weight.zero_()
+                self.conv.weight[:, :, 2] = torch.eye(c)
+            elif init_u == "dirac":
+                torch.nn.init.dirac_(self.conv.weight)
+
+    def forward(self, x: Tensor, return_states: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """x (B, T, n_in) -> outputs (B, T, n_out) [, states (B, T, c*n) if ``return_states``]; h_0 = 0."""
+        states = wave_rnn_recurrence(self.V(x), self.conv.weight, self.conv.bias, self.c, self.n)
+        out = self.readout(states)
+        return (out, states) if return_states else out
+
+
+class IRNN(torch.nn.Module):
+    """ReLU RNN on ``torch.nn.RNN(n_in, n, nonlinearity="relu", batch_first=True)`` plus a readout.
+
+    ``h_t = ReLU(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, h_0 = 0. Two biases, as ``nn.RNN`` has them:
+    n_in*n + n^2 + 2n recurrent parameters (the paper's parameter counts include both).
+
+    Inits of U = W_hh (the paper's Table 4 and its Appendix B ablation grid):
+
+    - ``"identity"`` (the iRNN of Le et al. 2015, the paper's baseline): W_hh = I, b_ih = b_hh = 0.
+    - ``"sigma"`` (Table 4 "+ Sigma-init", "U = Sigma"): W_hh = the shift matrix of the wRNN's shift init,
+      ``W_hh[i, (i+1) mod n] = 1`` (new ``h[i]`` = old ``h[i+1]``, same direction as :class:`WaveRNN`),
+      b_ih = b_hh = 0. The paper only says "shift initialization"; the direction is chosen to match the wRNN.
+    - ``"random"``: PyTorch's default ``nn.RNN`` init for everything, ``U(-1/sqrt(n), 1/sqrt(n))``
+      (Table 5's "U", a plain ReLU RNN).
+
+    ``init_v`` acts on V = (W_ih, b_ih): ``"random"`` leaves W_ih at PyTorch's default; ``"sparse_identity"``
+    (Table 4 "+ Sigma-init + V-init") is the wRNN's init with one channel: W_ih and b_ih zero, then unit 0 gets
+    weight 1 from every input feature.
+    """
+
+    def __init__(self, n_in: int, n: int, n_out: int, init: str = "identity", init_v: str = "random",
+                 readout: str = "linear", mlp_hidden: int = 100):
+        super().__init__()
+        _positive(n_in=n_in, n=n, n_out=n_out, mlp_hidden=mlp_hidden)
+        _choice("init", init, IRNN_INITS)
+        _choice("init_v", init_v, V_INITS)
+        _choice("readout", readout, READOUTS)
+        self.n_in, self.n, self.n_out = n_in, n, n_out
+        self.rnn = torch.nn.RNN(n_in, n, nonlinearity="relu", batch_first=True)
+        self.readout = _make_readout(n, n_out, readout, mlp_hidden)
+        with torch.no_grad():
+            if init != "random":
+                eye = torch.eye(n)
+                self.rnn.weight_hh_l0.copy_(eye if init == "identity" else eye.roll(1, dims=1))
+                self.rnn.bias_ih_l0.zero_()
+                self.rnn.bias_hh_l0.zero_()
+            if init_v == "sparse_identity":
+                self.rnn.weight_ih_l0.zero_()
+                self.rnn.bias_ih_l0.zero_()
+                self.rnn.weight_ih_l0[0] = 1.0
+
+    def forward(self, x: Tensor, return_states: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """x (B, T, n_in) -> outputs (B, T, n_out) [, states (B, T, n) if ``return_states``]; h_0 = 0."""
+        states, _ = self.rnn(x)
+        out = self.readout(states)
+        return (out, states) if return_states else out
