@@ -1,0 +1,248 @@
+"""Chapter 3 (Keller et al., ICLR 2024): Wave-RNNs copy, add and remember; iRNNs do not.
+
+Three stored experiments, each a resumable grid of (model, T, seed) trainings:
+
+- ``copy``: the copy task (Figs. 3–4) at every ``copy_T`` for the wRNN (``n`` units × ``copy_channels``), the
+  iRNN of about equal size (``n`` units) and the iRNN of equal activations (``large_n`` units); for seed 0 at
+  ``figure_T`` also one test sequence's output and hidden states (the example-recall and space-time figures) and
+  the weights of the wRNN and the equal-size iRNN;
+- ``adding``: the adding task (Fig. 5, Table 1) at every ``adding_T``, wRNN (``adding_channels``) against iRNN;
+- ``ablations``: Table 4's variants on the copy task at every ``ablation_T``.
+
+Hyperparameters: with ``lr=None`` / ``clip=None`` every run takes the learning rate and clipping magnitude (and for
+the iRNN the U initialisation) that the paper's Tables 5 (copy) and 6 (adding) report as best for its model and
+``T``; the ablation variants take the row of their base model (wRNN or iRNN n=100). A number instead applies to
+every run. ``T`` is the text's (``copy_format="paper"``: ``T`` blank steps, length ``T + 20``); the code's
+``T_code = T + 20`` (:func:`~wavelib.tasks.sequence_tasks.code_T_from_reported`) is what its sweep ran.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from ..presets import Config, ConfigError, require_choice, require_positive
+from ..registry import Chapter, Experiment
+from ..store import Result, RunContext
+from ..tasks.sequence_tasks import COPY_FORMATS, memoryless_baseline, solved_at
+from ..training.sequence_rnn import (COPY_METRICS, SequenceModelSpec, SequenceTaskSpec, fixed_test_batch,
+                                     train_sequence_model)
+
+TASK_MODELS = ("wrnn", "irnn", "irnn-large")  #: models of the copy and adding grids
+ABLATION_MODELS = ("wrnn", "wrnn-noV", "wrnn-noU", "wrnn-noV-noU", "irnn", "irnn-sigma", "irnn-sigma-V")
+LABELS = {
+    "wrnn": "wRNN", "irnn": "iRNN (n)", "irnn-large": "iRNN (large n)",
+    "wrnn-noV": "wRNN − V-init", "wrnn-noU": "wRNN − u-shift-init", "wrnn-noV-noU": "wRNN − V-init − u-shift-init",
+    "irnn-sigma": "iRNN + Σ-init", "irnn-sigma-V": "iRNN + Σ-init + V-init",
+}
+"""Display names (Table 4's rows)."""
+_INITS = {  # model -> (kind, init_u, init_v); "- u-shift-init" is PyTorch's default conv init (see the chapter)
+    "wrnn": ("wrnn", "shift", "sparse_identity"), "wrnn-noV": ("wrnn", "shift", "random"),
+    "wrnn-noU": ("wrnn", "random", "sparse_identity"), "wrnn-noV-noU": ("wrnn", "random", "random"),
+    "irnn": ("irnn", "identity", "random"), "irnn-large": ("irnn", "identity", "random"),
+    "irnn-sigma": ("irnn", "sigma", "random"), "irnn-sigma-V": ("irnn", "sigma", "sparse_identity"),
+}
+
+# The paper's best hyperparameters: (task, model, T) -> (learning rate, clip magnitude (0 = none), iRNN U init).
+# Table 5 (copy; "U" = Kaiming uniform = PyTorch's default, "random" here) and Table 6 (adding).
+PAPER_HPARAMS: dict[tuple[str, str, int], tuple[float, float, str]] = {
+    **{("copy", "wrnn", T): (lr, clip, "shift") for T, lr, clip in
+       ((0, 1e-3, 1), (10, 1e-3, 0), (30, 1e-3, 0), (80, 1e-3, 1), (480, 1e-4, 1))},
+    **{("copy", "irnn", T): (lr, clip, init) for T, lr, clip, init in
+       ((0, 1e-3, 10, "random"), (10, 1e-3, 1, "identity"), (30, 1e-4, 1, "identity"),
+        (80, 1e-4, 1, "identity"), (480, 1e-4, 10, "identity"))},
+    **{("copy", "irnn-large", T): (lr, clip, init) for T, lr, clip, init in
+       ((0, 1e-3, 1, "random"), (10, 1e-4, 10, "identity"), (30, 1e-4, 1, "identity"),
+        (80, 1e-4, 1, "identity"), (480, 1e-4, 1, "identity"))},
+    **{("adding", "wrnn", T): (lr, clip, "shift") for T, lr, clip in
+       ((100, 1e-3, 100), (200, 1e-4, 100), (400, 1e-4, 1), (700, 1e-4, 100), (1000, 1e-4, 10))},
+    **{("adding", "irnn", T): (lr, clip, "identity") for T, lr, clip in
+       ((100, 1e-3, 1000), (200, 1e-3, 100), (400, 1e-3, 10), (700, 1e-4, 100), (1000, 1e-3, 1))},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class WaveRNNTasksConfig(Config):
+    """Knobs of Chapter 3 (``T`` in steps as the paper reports it, sizes in units, ``lr`` per Adam step)."""
+
+    copy_T: tuple[int, ...] = (0, 30, 80, 480)
+    copy_models: tuple[str, ...] = TASK_MODELS
+    adding_T: tuple[int, ...] = (100, 200, 400, 700, 1000)
+    adding_models: tuple[str, ...] = ("wrnn", "irnn")
+    ablation_T: tuple[int, ...] = (0, 10, 30, 80)
+    ablation_models: tuple[str, ...] = ABLATION_MODELS
+    n: int = 100  #: units per ring of the wRNN, and units of the equal-size iRNN
+    large_n: int = 625  #: units of the iRNN with as many activations as the copy wRNN (n × copy_channels)
+    copy_channels: int = 6
+    adding_channels: int = 27
+    n_seeds: int = 3  #: Table 7: three random initialisations
+    batch: int = 128
+    copy_steps: int = 60_000  #: also the ablations'
+    adding_steps: int = 60_000
+    lr: float | None = None  #: None: Tables 5–6 per model and T
+    clip: float | None = None  #: None: Tables 5–6 per model and T; 0 = no clipping
+    eval_every: int = 100
+    eval_batch: int = 50  #: the code's fresh test batch of 50
+    copy_format: str = "paper"
+    figure_T: int = 480  #: copy T of the example-recall and space-time figures (one of copy_T)
+
+    def validate(self) -> None:
+        require_positive(n=self.n, large_n=self.large_n, copy_channels=self.copy_channels,
+                         adding_channels=self.adding_channels, n_seeds=self.n_seeds, batch=self.batch,
+                         copy_steps=self.copy_steps, adding_steps=self.adding_steps, eval_every=self.eval_every,
+                         eval_batch=self.eval_batch)
+        require_choice("copy_format", self.copy_format, COPY_FORMATS)
+        if (self.lr is None) != (self.clip is None):
+            raise ConfigError("set both lr and clip (one value for every run) or neither (the paper's Tables 5–6)")
+        if self.lr is not None and not (self.lr > 0 and self.clip >= 0):
+            raise ConfigError(f"lr must be positive and clip non-negative, got lr={self.lr}, clip={self.clip}")
+        for task, Ts, models in (("copy", self.copy_T, self.copy_models), ("adding", self.adding_T, self.adding_models),
+                                 ("ablation", self.ablation_T, self.ablation_models)):
+            if not Ts or not models:
+                raise ConfigError(f"{task}_T and {task}_models need at least one value each")
+            valid = ABLATION_MODELS if task == "ablation" else TASK_MODELS
+            for model in models:
+                require_choice(f"{task} model", model, valid)
+            for T in Ts:
+                for model in models:
+                    self.model_spec(task, model, T)
+                    self.task_spec(task, model, T)
+        if self.figure_T not in self.copy_T:
+            raise ConfigError(f"figure_T ({self.figure_T}) must be one of copy_T {self.copy_T}")
+
+    def _hparams(self, task: str, model: str, T: int) -> tuple[float, float, str | None]:
+        """(lr, clip, U init or None for the variant's own) of one run; see the module docstring."""
+        base = "irnn" if model.startswith("irnn-sigma") else "wrnn" if model.startswith("wrnn") else model
+        if self.lr is not None:
+            return self.lr, self.clip, None
+        key = ("adding" if task == "adding" else "copy", base, T)
+        if key not in PAPER_HPARAMS:
+            known = sorted(t for k, m, t in PAPER_HPARAMS if (k, m) == key[:2])
+            raise ConfigError(f"the paper gives no hyperparameters for {model} on {key[0]} at T={T} (it has T in "
+                              f"{known}); set lr and clip")
+        lr, clip, init = PAPER_HPARAMS[key]
+        return lr, clip, init if model == base else None
+
+    def model_spec(self, task: str, model: str, T: int) -> SequenceModelSpec:
+        """The model ``model`` of ``task`` ("copy", "adding" or "ablation") at ``T``."""
+        kind, init_u, init_v = _INITS[model]
+        init_u = self._hparams(task, model, T)[2] or init_u
+        if kind == "irnn":
+            return SequenceModelSpec("irnn", self.large_n if model == "irnn-large" else self.n, 1, init_u, init_v)
+        channels = self.adding_channels if task == "adding" else self.copy_channels
+        return SequenceModelSpec("wrnn", self.n, channels, init_u, init_v)
+
+    def task_spec(self, task: str, model: str, T: int) -> SequenceTaskSpec:
+        """The training protocol of ``model`` on ``task`` at ``T`` (ConfigError for an impossible ``T``)."""
+        lr, clip, _ = self._hparams(task, model, T)
+        name = "adding" if task == "adding" else "copy"
+        try:
+            return SequenceTaskSpec(name, T, self.batch, self.adding_steps if name == "adding" else self.copy_steps,
+                                    lr, clip, self.eval_every, self.eval_batch, self.copy_format)
+        except ValueError as exc:
+            raise ConfigError(f"{task} at T={T}: {exc}") from exc
+
+
+PRESETS = {
+    "smoke": WaveRNNTasksConfig(copy_T=(5,), adding_T=(6,), ablation_T=(5,), ablation_models=("wrnn", "irnn-sigma"),
+                                n=8, large_n=16, copy_channels=2, adding_channels=2, n_seeds=1, batch=4,
+                                copy_steps=20, adding_steps=20, lr=1e-3, clip=1.0, eval_every=10, eval_batch=8,
+                                figure_T=5),
+    "cpu": WaveRNNTasksConfig(copy_T=(30,), adding_T=(50,), ablation_T=(10,), n=64, large_n=256, copy_channels=4,
+                              adding_channels=8, n_seeds=2, batch=32, copy_steps=800, adding_steps=600, lr=1e-3,
+                              clip=10.0, eval_every=50, eval_batch=50, figure_T=30),
+    "paper": WaveRNNTasksConfig(),
+}
+
+
+def _run_key(task: str, T: int, model: str, seed: int) -> str:
+    return f"{task}|T{T}|{model}|seed{seed}"
+
+
+@torch.no_grad()
+def _figure_data(model: torch.nn.Module, task: SequenceTaskSpec, device: torch.device) -> dict[str, np.ndarray]:
+    """Row 0 of the fixed test batch: ``example_input`` and ``example_target`` class ids (L,), the model's
+    ``example_probs`` (L, 10) and hidden ``example_states`` (L, hidden)."""
+    x, y = fixed_test_batch(task, device)
+    model.eval()
+    logits, states = model(x[:1], return_states=True)
+    return {"example_input": x[0].argmax(-1).cpu().numpy(), "example_target": y[0].cpu().numpy(),
+            "example_probs": torch.softmax(logits[0].float(), -1).cpu().numpy(),
+            "example_states": states[0].cpu().numpy()}
+
+
+def _train_grid(config: WaveRNNTasksConfig, ctx: RunContext, task: str, Ts: tuple[int, ...],
+                models: tuple[str, ...], figure: bool = False) -> Result:
+    """Train every (T, model) from ``n_seeds`` seeds; histories under ``task|T|model|seed|name``; with
+    ``figure``, seed 0 at ``figure_T`` also stores the figure data, and the wRNN's and iRNN's weights."""
+    state = ctx.checkpoint.load() or {"done": [], "history": {}, "weights": {}}
+    keys = [(task, T, model, seed) for T in Ts for model in models for seed in range(config.n_seeds)]
+    for _, T, model, seed in ctx.progress([k for k in keys if _run_key(*k) not in state["done"]]):
+        key = _run_key(task, T, model, seed)
+        spec = config.task_spec(task, model, T)
+        trained, history = train_sequence_model(config.model_spec(task, model, T), spec, ctx.seed * 1_000 + seed,
+                                                ctx.device, checkpoint=ctx.checkpoint.child(key.replace("|", "_")))
+        if figure and seed == 0 and T == config.figure_T:
+            history.update(_figure_data(trained, spec, ctx.device))
+            if model in ("wrnn", "irnn"):
+                state["weights"].update({f"{key}|{k}": v.cpu() for k, v in trained.state_dict().items()})
+        state["history"].update({f"{key}|{name}": value for name, value in history.items()})
+        state["done"].append(key)
+        ctx.checkpoint.save(state)
+    metrics = {f"{task}|T{T}|{model}": _summarise(config, state["history"], task, T, model)
+               for T in Ts for model in models}
+    return Result(metrics=metrics, history=state["history"], weights=state["weights"] or None)
+
+
+def _summarise(config: WaveRNNTasksConfig, history: dict[str, np.ndarray], task: str, T: int, model: str) -> dict:
+    """Final test numbers of one (task, T, model): mean over seeds, and the best seed (the paper reports the best
+    model); adding also the step each seed first reached MSE <= 0.05 (None: never)."""
+    runs = [_run_key(task, T, model, seed) for seed in range(config.n_seeds)]
+    names = ["mse"] if task == "adding" else list(COPY_METRICS)
+    spec = config.task_spec(task, model, T)
+    entry: dict = {"parameters": config.model_spec(task, model, T).parameters(spec.n_in, spec.n_out)}
+    for name in names:
+        final = np.array([history[f"{k}|test_{name}"][-1] for k in runs])
+        entry[f"{name}_mean"] = float(final.mean())
+        entry[f"{name}_best"] = float(final.max() if "accuracy" in name else final.min())
+    if task == "adding":
+        steps = [solved_at(history[f"{k}|step"], history[f"{k}|test_mse"]) for k in runs]
+        reached = [s for s in steps if s is not None]
+        entry["solved_steps"] = steps
+        entry["seeds_solved"] = len(reached)
+        entry["solved_step_mean"] = float(np.mean(reached)) if reached else None
+    else:
+        entry["memoryless_paper_comparable"] = memoryless_baseline(T, config.eval_batch, config.copy_format)
+    return entry
+
+
+def copy(config: WaveRNNTasksConfig, ctx: RunContext) -> Result:
+    """Copy task: every copy_T × copy model × seed (Figs. 3–4), with the figure data at ``figure_T``."""
+    return _train_grid(config, ctx, "copy", config.copy_T, config.copy_models, figure=True)
+
+
+def adding(config: WaveRNNTasksConfig, ctx: RunContext) -> Result:
+    """Adding task: every adding_T × adding model × seed (Fig. 5, Table 1)."""
+    return _train_grid(config, ctx, "adding", config.adding_T, config.adding_models)
+
+
+def ablations(config: WaveRNNTasksConfig, ctx: RunContext) -> Result:
+    """Table 4: the wRNN without its inits, the iRNN with the wRNN's, on the copy task at every ablation_T."""
+    return _train_grid(config, ctx, "ablation", config.ablation_T, config.ablation_models)
+
+
+CHAPTER = Chapter(
+    number=3,
+    name="wave_rnn_tasks",
+    title="Wave-RNN: copy, adding, ablations",
+    notebook="book/03_wave_rnn_tasks.ipynb",
+    reproduces="Keller, Muller, Sejnowski & Welling, ICLR 2024: Figs. 3–5, Tables 1, 4 (hyperparameters of Tables 5–6)",
+    presets=PRESETS,
+    experiments=(
+        Experiment("copy", copy, "copy task: wRNN vs iRNN of equal size and of equal activations"),
+        Experiment("adding", adding, "adding task: wRNN vs iRNN, step at which MSE <= 0.05"),
+        Experiment("ablations", ablations, "Table 4: wRNN without its inits, iRNN with the wRNN's inits"),
+    ),
+)
