@@ -1,12 +1,15 @@
-"""Test-run settings: smoke preset, a throwaway results store, quiet progress bars.
+"""Test-run settings (smoke preset, a throwaway results store, quiet progress bars) and shared fixtures.
 
 They are environment variables so that notebook kernels (nbval) and subprocesses (CLI, book build)
 inherit them. ``WAVELIB_PRESET`` set by the caller wins.
 """
 
+import copy
 import os
 import shutil
 import tempfile
+
+import pytest
 
 os.environ.setdefault("WAVELIB_PRESET", "smoke")
 os.environ.setdefault("WAVELIB_QUIET", "1")
@@ -18,3 +21,23 @@ if _OWN_RESULTS:
 def pytest_sessionfinish(session, exitstatus):
     if _OWN_RESULTS:
         shutil.rmtree(os.environ["WAVELIB_RESULTS"], ignore_errors=True)
+
+
+class MemoryCheckpoint:
+    """A checkpoint kept in memory (``load``/``save`` like :class:`wavelib.store.Checkpoint`) that records a deep
+    copy of every saved state, as writing it to a file would."""
+
+    def __init__(self, state=None):
+        self.state, self.saved = state, []
+
+    def load(self):
+        return self.state
+
+    def save(self, state):
+        self.saved.append(copy.deepcopy(state))
+
+
+@pytest.fixture
+def memory_checkpoint():
+    """``MemoryCheckpoint``, the class: call it (optionally with a saved state to resume from)."""
+    return MemoryCheckpoint

@@ -1,4 +1,3 @@
-import copy
 import dataclasses
 
 import numpy as np
@@ -11,19 +10,6 @@ from wavelib.presets import ConfigError
 from wavelib.training.copy_lm import CopyTraining, learning_rate_factor, train_copy
 
 SIZES = dict(d_model=16, mamba_layers=1, transformer_layers=2, n_heads=2, d_state=4)
-
-
-class MemoryCheckpoint:
-    """A checkpoint kept in memory that records a deep copy of every saved state (as a file would)."""
-
-    def __init__(self, state=None):
-        self.state, self.saved = state, []
-
-    def load(self):
-        return self.state
-
-    def save(self, state):
-        self.saved.append(copy.deepcopy(state))
 
 
 def test_model_names_parse_into_specs():
@@ -82,12 +68,12 @@ def _tiny_training(**overrides) -> CopyTraining:
 
 
 @pytest.mark.parametrize("name", ["vwave-learned", "alibi"])
-def test_training_resumes_bit_for_bit(name):
+def test_training_resumes_bit_for_bit(name, memory_checkpoint):
     spec, cfg, cpu = model_spec(name, **SIZES), _tiny_training(), torch.device("cpu")
-    whole = MemoryCheckpoint()
+    whole = memory_checkpoint()
     model, history = train_copy(spec, cfg, 5, cpu, checkpoint=whole, checkpoint_every=3)
     assert [s["step"] for s in whole.saved] == [3, 6]
-    resumed_model, resumed = train_copy(spec, cfg, 5, cpu, checkpoint=MemoryCheckpoint(whole.saved[0]),
+    resumed_model, resumed = train_copy(spec, cfg, 5, cpu, checkpoint=memory_checkpoint(whole.saved[0]),
                                         checkpoint_every=3)
     for key in ("step", "examples", "train_loss", "string_accuracy", "generalisation_string_accuracy"):
         np.testing.assert_array_equal(history[key], resumed[key])
@@ -95,7 +81,7 @@ def test_training_resumes_bit_for_bit(name):
         assert torch.equal(a, b)
     other = dataclasses.replace(cfg, lr=2e-3)
     with pytest.raises(ValueError, match="different run"):
-        train_copy(spec, other, 5, cpu, checkpoint=MemoryCheckpoint(whole.saved[0]))
+        train_copy(spec, other, 5, cpu, checkpoint=memory_checkpoint(whole.saved[0]))
 
 
 def test_history_records_curves_and_generalisation():

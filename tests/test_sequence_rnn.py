@@ -1,6 +1,5 @@
 """Training a wRNN / iRNN on copy and adding: bit-exact resume, the test numbers, and the wRNN's lead on copy."""
 
-import copy
 import dataclasses
 import math
 
@@ -17,26 +16,13 @@ WRNN = SequenceModelSpec("wrnn", 8, 2)
 IRNN = SequenceModelSpec("irnn", 8, init_u="identity", init_v="random")
 
 
-class MemoryCheckpoint:
-    """A checkpoint kept in memory that records a deep copy of every saved state (as a file would)."""
-
-    def __init__(self, state=None):
-        self.state, self.saved = state, []
-
-    def load(self):
-        return self.state
-
-    def save(self, state):
-        self.saved.append(copy.deepcopy(state))
-
-
 @pytest.mark.parametrize("model, task", [(WRNN, SequenceTaskSpec("copy", 3, 4, 6, 1e-2, 1.0, 3)),
                                          (IRNN, SequenceTaskSpec("adding", 6, 4, 6, 1e-2, 0.0, 3))])
-def test_training_resumes_bit_for_bit(model, task):
-    whole = MemoryCheckpoint()
+def test_training_resumes_bit_for_bit(model, task, memory_checkpoint):
+    whole = memory_checkpoint()
     trained, history = train_sequence_model(model, task, 3, CPU, checkpoint=whole, checkpoint_every=2)
     assert [s["step"] for s in whole.saved] == [2, 4, 6]
-    resumed_model, resumed = train_sequence_model(model, task, 3, CPU, checkpoint=MemoryCheckpoint(whole.saved[0]),
+    resumed_model, resumed = train_sequence_model(model, task, 3, CPU, checkpoint=memory_checkpoint(whole.saved[0]),
                                                   checkpoint_every=2)
     assert history.keys() == resumed.keys()
     for key in history:
@@ -45,7 +31,7 @@ def test_training_resumes_bit_for_bit(model, task):
         assert torch.equal(a, b)
     with pytest.raises(ValueError, match="different run"):
         train_sequence_model(model, dataclasses.replace(task, lr=2e-2), 3, CPU,
-                             checkpoint=MemoryCheckpoint(whole.saved[0]))
+                             checkpoint=memory_checkpoint(whole.saved[0]))
 
 
 def test_history_labels_and_the_global_random_state_is_untouched():
