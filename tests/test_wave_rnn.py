@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -100,6 +102,16 @@ def test_reference_loop_equals_unrolled_matrix_form_and_passes_gradcheck():
     assert torch.autograd.gradcheck(lambda *a: _reference(*a, c, n), (x_proj, weight, bias))
 
 
+@pytest.mark.skipif(os.environ.get("TRITON_INTERPRET") == "1", reason="the fused path runs on the CPU here")
+def test_recurrence_backends_on_the_cpu():
+    c, n, g = 2, 3, _gen(7)
+    x_proj, weight = torch.randn(2, 4, c * n, generator=g), torch.randn(c, c, 3, generator=g)
+    assert torch.equal(wave_rnn_recurrence(x_proj, weight, None, c, n),
+                       wave_rnn_recurrence(x_proj, weight, None, c, n, backend="reference"))
+    with pytest.raises(ValueError, match="fused Wave-RNN recurrence unavailable"):
+        wave_rnn_recurrence(x_proj, weight, None, c, n, backend="fused")
+
+
 def test_wave_rnn_forward_shapes_and_readouts():
     x = torch.randn(3, 5, 2, generator=_gen(3))
     out, states = WaveRNN(2, 4, 3, 7, readout="mlp", mlp_hidden=8)(x, return_states=True)
@@ -160,6 +172,7 @@ def test_sigma_irnn_equals_one_channel_shift_wave_rnn():
     lambda: IRNN(1, -3, 1), lambda: IRNN(1, 4, 1, init="shift"), lambda: IRNN(1, 4, 1, init_v="dirac"),
     lambda: IRNN(1, 4, 1, readout="rnn"),
     lambda: wave_rnn_recurrence(torch.zeros(1, 2, 5), torch.zeros(2, 2, 3), None, 2, 3),
+    lambda: wave_rnn_recurrence(torch.zeros(1, 2, 6), torch.zeros(2, 2, 3), None, 2, 3, backend="triton"),
 ])
 def test_bad_arguments_raise_value_error(build):
     with pytest.raises(ValueError):

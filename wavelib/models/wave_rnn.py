@@ -22,6 +22,7 @@ READOUTS = ("linear", "mlp")
 WAVE_U_INITS = ("shift", "dirac", "random")
 V_INITS = ("sparse_identity", "random")
 IRNN_INITS = ("identity", "sigma", "random")
+RECURRENCE_BACKENDS = ("auto", "reference", "fused")
 
 
 def _positive(**values: int) -> None:
@@ -71,16 +72,27 @@ def _reference(x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c:
     return torch.stack(states, dim=1).reshape(batch, steps, c * n)
 
 
-def wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int, n: int) -> Tensor:
+def wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int, n: int,
+                        backend: str = "auto") -> Tensor:
     """All hidden states of the wRNN from its projected input.
 
     x_proj (B, T, c*n) is ``V x_t`` for every step (flat index ``channel * n + unit``); conv_weight (c, c, 3),
     conv_bias (c,) or None. Returns (B, T, c*n) with ``states[:, t] = ReLU(x_proj[:, t] + conv(states[:, t-1]))``
-    and a zero state before the first step. This is the single swappable hot path; today it is the reference loop.
+    and a zero state before the first step. This is the single swappable hot path.
+
+    ``backend``: ``"reference"`` (the per-step loop), ``"fused"`` (the Triton kernels of
+    :mod:`wavelib.models.wave_rnn_fused`; ValueError where they cannot run), or ``"auto"``: fused for CUDA tensors
+    where it can run, else the reference (so always the reference on the CPU).
     """
+    _choice("backend", backend, RECURRENCE_BACKENDS)
     if x_proj.dim() != 3 or x_proj.shape[-1] != c * n:
         raise ValueError(f"x_proj must be (B, T, c*n) = (B, T, {c * n}), got {tuple(x_proj.shape)}")
-    return _reference(x_proj, conv_weight, conv_bias, c, n)
+    if backend == "reference" or (backend == "auto" and x_proj.device.type != "cuda"):
+        return _reference(x_proj, conv_weight, conv_bias, c, n)
+    from .wave_rnn_fused import fused_problem, fused_wave_rnn_recurrence  # lazy: triton only where used
+    if backend == "auto" and fused_problem(x_proj, c, n) is not None:
+        return _reference(x_proj, conv_weight, conv_bias, c, n)
+    return fused_wave_rnn_recurrence(x_proj, conv_weight, conv_bias, c, n)
 
 
 class WaveRNN(torch.nn.Module):

@@ -1,0 +1,91 @@
+"""The fused Triton Wave-RNN recurrence against the reference loop.
+
+Runs where triton imports and either a CUDA device is present or ``TRITON_INTERPRET=1`` is set (Triton's CPU
+interpreter: tiny shapes only). Elsewhere the whole module is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from wavelib.models.wave_rnn import WaveRNN, _reference, wave_rnn_recurrence
+
+INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
+try:
+    import triton  # noqa: F401
+except Exception:  # ImportError, or a broken install
+    pytest.skip("triton does not import", allow_module_level=True)
+if not (torch.cuda.is_available() or INTERPRET):
+    pytest.skip("no CUDA device and TRITON_INTERPRET=1 is not set", allow_module_level=True)
+
+from wavelib.models.wave_rnn_fused import fused_available, fused_wave_rnn_recurrence  # noqa: E402
+
+DEVICE = "cuda" if torch.cuda.is_available() and not INTERPRET else "cpu"
+# (B, T, c, n, bias): non-powers of two exercise the masks; on CUDA also copy- and sMNIST-like shapes, short T.
+SHAPES = [(2, 5, 3, 7, True), (2, 4, 2, 5, False), (2, 3, 6, 100, True)]
+if DEVICE == "cuda":
+    SHAPES += [(128, 16, 6, 100, True), (128, 16, 16, 256, True), (32, 12, 27, 100, True)]
+
+
+def _inputs(batch: int, steps: int, c: int, n: int, bias: bool, seed: int = 0):
+    """float32 leaves on DEVICE; the conv weights scaled so the state stays O(1) over the steps."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, steps, c * n, generator=g)
+    w = torch.randn(c, c, 3, generator=g) / (3 * c) ** 0.5
+    b = 0.1 * torch.randn(c, generator=g) if bias else None
+    grad = torch.randn(batch, steps, c * n, generator=g)
+    leaves = [t.to(DEVICE).requires_grad_() for t in (x, w) + ((b,) if bias else ())]
+    return leaves, grad.to(DEVICE)
+
+
+def _reference64(leaves: list[torch.Tensor], c: int, n: int) -> list[torch.Tensor]:
+    """Reference states in float64 (so CUDA's TF32 convolutions do not enter the comparison)."""
+    leaves64 = [t.detach().double().requires_grad_() for t in leaves]
+    x, w, *b = leaves64
+    return [_reference(x, w, b[0] if b else None, c, n), leaves64]
+
+
+@pytest.mark.parametrize("batch, steps, c, n, bias", SHAPES)
+def test_fused_forward_and_backward_equal_the_reference(batch, steps, c, n, bias):
+    leaves, grad = _inputs(batch, steps, c, n, bias)
+    x, w, *b = leaves
+    states = fused_wave_rnn_recurrence(x, w, b[0] if b else None, c, n)
+    ref, leaves64 = _reference64(leaves, c, n)
+    assert states.dtype == torch.float32 and states.shape == (batch, steps, c * n)
+    assert (states > 0).any() and (states == 0).any()  # both ReLU branches are exercised
+    torch.testing.assert_close(states.double(), ref, rtol=1e-5, atol=1e-5)
+    got = torch.autograd.grad(states, leaves, grad)
+    want = torch.autograd.grad(ref, leaves64, grad.double())
+    for name, g_fused, g_ref in zip(("x_proj", "conv_weight", "conv_bias"), got, want):
+        torch.testing.assert_close(g_fused.double(), g_ref, rtol=1e-4, atol=1e-4, msg=lambda m: f"{name}: {m}")
+
+
+def test_fused_bfloat16_keeps_dtypes_and_matches_float32():
+    c, n = 3, 7
+    leaves, grad = _inputs(2, 4, c, n, True, seed=1)
+    low = [t.detach().bfloat16().requires_grad_() for t in leaves]
+    states = fused_wave_rnn_recurrence(*low, c, n)
+    assert states.dtype == torch.bfloat16
+    grads = torch.autograd.grad(states, low, grad.bfloat16())
+    assert [g.dtype for g in grads] == [torch.bfloat16] * 3
+    ref = fused_wave_rnn_recurrence(*[t.detach().bfloat16().float() for t in leaves], c, n)
+    torch.testing.assert_close(states.float(), ref, rtol=1e-2, atol=1e-2)
+
+
+def test_dispatch_matches_the_reference():
+    """backend="fused" here; on CUDA the module's default "auto" is the fused path too."""
+    c, n = 3, 5
+    (x, w, b), _ = _inputs(2, 3, c, n, True, seed=2)
+    assert fused_available(x)
+    fused = wave_rnn_recurrence(x, w, b, c, n, backend="fused")
+    torch.testing.assert_close(fused, wave_rnn_recurrence(x, w, b, c, n, backend="reference"), rtol=1e-5,
+                               atol=1e-5)
+    model = WaveRNN(2, n, c, 4).to(DEVICE)
+    inputs = torch.randn(2, 3, 2, device=DEVICE)
+    _, states = model(inputs, return_states=True)
+    proj = model.V(inputs)
+    torch.testing.assert_close(states, wave_rnn_recurrence(proj, model.conv.weight, model.conv.bias, c, n,
+                                                           backend="reference"), rtol=1e-5, atol=1e-5)

@@ -1,0 +1,209 @@
+"""A fused Triton implementation of the Wave-RNN recurrence (:func:`wave_rnn.wave_rnn_recurrence`).
+
+The reference loop launches tens of small kernels per step; here the whole sequence is one launch forward and
+one launch backward. Grid: one program per sequence (``B`` programs). Each keeps the hidden state of its
+sequence, a (c, n) tile padded to powers of two (C, N) and masked, in registers across all T steps.
+
+Registers cannot be rolled along the ring, so the circular convolution reads its inputs back from global
+memory: the forward stores h_t into ``states[b, t]`` (an output anyway), a CTA barrier makes the store visible,
+and step t + 1 loads the rows of h_t at shifted ring indices ``(i + k - 1) mod n`` (cache-resident, c * 3 row
+loads per step). The backward does the same with dL/dx_proj, which is the gradient of the pre-activation.
+
+Numbers: float32 inside the kernels whatever the input dtype; states come back in ``x_proj``'s dtype. Saved
+for backward: the float32 states (B, T, c*n) and nothing else; conv weight and bias gradients are per-sequence
+partial sums (B, c, c, 3) and (B, c) from the backward kernel, summed over the batch in PyTorch
+(deterministic; no atomics).
+
+Needs ``triton``; runs on CUDA tensors, or on CPU tensors in Triton's interpreter (``TRITON_INTERPRET=1``,
+set before triton is imported; slow, for tests only).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+FUSED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+MAX_TILE = 16384  # padded C * N held per program; the sMNIST wRNN (c16, n256) is 4096
+
+
+@functools.lru_cache(maxsize=1)
+def _triton_kernels() -> tuple | None:
+    """The (forward, backward) Triton kernels, or None where triton does not import."""
+    try:
+        import triton
+        import triton.language as tl
+    except Exception:  # ImportError, or a broken install
+        return None
+
+    @triton.jit
+    def forward_kernel(x_ptr, w_ptr, bias_ptr, states_ptr, T, C_REAL: tl.constexpr, N_REAL: tl.constexpr,
+                       C: tl.constexpr, N: tl.constexpr, HAS_BIAS: tl.constexpr):
+        """Program b: states[b, t] = ReLU(x[b, t] + conv(states[b, t - 1]) + bias) for t = 0..T-1, h_{-1} = 0.
+
+        x, states (B, T, C_REAL * N_REAL) float32 contiguous; w (C_REAL, C_REAL, 3); bias (C_REAL,).
+        """
+        seq = tl.program_id(0).to(tl.int64) * T * (C_REAL * N_REAL)
+        rows = tl.arange(0, C)
+        cols = tl.arange(0, N)
+        row_ok = rows < C_REAL
+        col_ok = cols < N_REAL
+        tile = rows[:, None] * N_REAL + cols[None, :]
+        tile_ok = row_ok[:, None] & col_ok[None, :]
+        if HAS_BIAS:
+            bias = tl.load(bias_ptr + rows, mask=row_ok, other=0.0)
+        else:
+            bias = tl.zeros((C,), dtype=tl.float32)
+        for t in range(T):
+            step = seq + t * (C_REAL * N_REAL)
+            acc = tl.load(x_ptr + step + tile, mask=tile_ok, other=0.0) + bias[:, None]
+            if t > 0:
+                prev = step - C_REAL * N_REAL
+                for j in range(C_REAL):                      # input channel
+                    for k in tl.static_range(3):             # tap: reads h[(i + k - 1) mod n]
+                        w = tl.load(w_ptr + rows * (3 * C_REAL) + j * 3 + k, mask=row_ok, other=0.0)
+                        src = (cols + (k - 1 + N_REAL)) % N_REAL
+                        h = tl.load(states_ptr + prev + j * N_REAL + src, mask=col_ok, other=0.0)
+                        acc += w[:, None] * h[None, :]
+            tl.store(states_ptr + step + tile, tl.maximum(acc, 0.0), mask=tile_ok)
+            tl.debug_barrier()  # h_t must be visible to the whole program before step t + 1 reads it shifted
+
+    @triton.jit
+    def backward_kernel(grad_ptr, states_ptr, w_ptr, dx_ptr, dw_ptr, db_ptr, T, C_REAL: tl.constexpr,
+                        N_REAL: tl.constexpr, C: tl.constexpr, N: tl.constexpr):
+        """Program b, t = T-1..0: a_t = grad[b, t] + conv^T(dx[b, t + 1]) masked by states[b, t] > 0, stored in
+        dx[b, t]; dw[b] (C_REAL, C_REAL, 3) and db[b] (C_REAL,) get this sequence's sums of a_t h_{t-1} and a_t.
+
+        conv^T(a)[j, m] = sum_{o, k} w[o, j, k] a[o, (m - k + 1) mod n], read from dx[b, t + 1] at shifted
+        indices. The weight gradient (output channel, input channel, tap) accumulates in a (C, C, 4) register
+        tile (tap axis padded to 4), stored once at the end.
+        """
+        seq = tl.program_id(0).to(tl.int64) * T * (C_REAL * N_REAL)
+        rows = tl.arange(0, C)
+        cols = tl.arange(0, N)
+        taps = tl.arange(0, 4)
+        row_ok = rows < C_REAL
+        col_ok = cols < N_REAL
+        tile = rows[:, None] * N_REAL + cols[None, :]
+        tile_ok = row_ok[:, None] & col_ok[None, :]
+        dw = tl.zeros((C, C, 4), dtype=tl.float32)
+        db = tl.zeros((C,), dtype=tl.float32)
+        for s in range(T):
+            t = T - 1 - s
+            step = seq + t * (C_REAL * N_REAL)
+            g = tl.load(grad_ptr + step + tile, mask=tile_ok, other=0.0)
+            if t < T - 1:
+                nxt = step + C_REAL * N_REAL
+                for o in range(C_REAL):                      # output channel of the forward conv
+                    for k in tl.static_range(3):
+                        w = tl.load(w_ptr + o * (3 * C_REAL) + rows * 3 + k, mask=row_ok, other=0.0)
+                        src = (cols + (1 - k + N_REAL)) % N_REAL
+                        a = tl.load(dx_ptr + nxt + o * N_REAL + src, mask=col_ok, other=0.0)
+                        g += w[:, None] * a[None, :]
+            h = tl.load(states_ptr + step + tile, mask=tile_ok, other=0.0)
+            a_t = tl.where(h > 0.0, g, 0.0)
+            tl.store(dx_ptr + step + tile, a_t, mask=tile_ok)
+            db += tl.sum(a_t, axis=1)
+            if t > 0:
+                prev = step - C_REAL * N_REAL
+                for j in range(C_REAL):                      # input channel
+                    part = tl.zeros((C, 4), dtype=tl.float32)  # (output channel, tap) for this input channel
+                    for k in tl.static_range(3):
+                        src = (cols + (k - 1 + N_REAL)) % N_REAL
+                        h_prev = tl.load(states_ptr + prev + j * N_REAL + src, mask=col_ok, other=0.0)
+                        part += tl.where(taps[None, :] == k, tl.sum(a_t * h_prev[None, :], axis=1)[:, None], 0.0)
+                    dw += tl.where(rows[None, :, None] == j, part[:, None, :], 0.0)
+            tl.debug_barrier()  # dx[b, t] must be visible to the whole program before step t - 1 reads it shifted
+        tl.store(db_ptr + tl.program_id(0) * C_REAL + rows, db, mask=row_ok)
+        out = (tl.program_id(0) * (C_REAL * C_REAL * 3) + rows[:, None, None] * (3 * C_REAL)
+               + rows[None, :, None] * 3 + taps[None, None, :])
+        out_ok = row_ok[:, None, None] & row_ok[None, :, None] & (taps[None, None, :] < 3)
+        tl.store(dw_ptr + out, dw, mask=out_ok)
+
+    return forward_kernel, backward_kernel
+
+
+def _interpreting() -> bool:
+    return os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
+def fused_problem(x_proj: Tensor, c: int, n: int) -> str | None:
+    """Why the fused recurrence cannot run on ``x_proj`` with this (c, n), or None where it can."""
+    if _triton_kernels() is None:
+        return "triton is not installed (or does not import)"
+    if x_proj.device.type != "cuda" and not _interpreting():
+        return f"x_proj is on {x_proj.device.type}, not CUDA (and TRITON_INTERPRET=1 is not set)"
+    if x_proj.dtype not in FUSED_DTYPES:
+        return f"the kernel does not support {x_proj.dtype}"
+    if _pow2(c) * _pow2(n) > MAX_TILE:
+        return f"the padded state {_pow2(c)} x {_pow2(n)} exceeds {MAX_TILE} values per program"
+    return None
+
+
+def fused_available(tensor: Tensor) -> bool:
+    """Whether triton imports and ``tensor`` is on CUDA (or Triton's interpreter mode is set)."""
+    return _triton_kernels() is not None and (tensor.device.type == "cuda" or _interpreting())
+
+
+def _pow2(value: int) -> int:
+    return 1 << max(value - 1, 0).bit_length()
+
+
+def _num_warps(c: int, n: int) -> int:
+    """Warps per program: about 256 state values per warp, between 1 and 8 (to be tuned on a GPU)."""
+    return max(1, min(8, _pow2(c) * _pow2(n) // 256))
+
+
+class FusedWaveRecurrence(torch.autograd.Function):
+    """Autograd wiring of the two kernels: one launch forward, one launch plus two small sums backward."""
+
+    @staticmethod
+    def forward(ctx, x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int, n: int) -> Tensor:
+        forward_kernel, _ = _triton_kernels()
+        batch, steps = x_proj.shape[:2]
+        x = x_proj.float().contiguous()
+        weight = conv_weight.float().contiguous()
+        bias = weight if conv_bias is None else conv_bias.float().contiguous()  # unused pointer without bias
+        states = torch.empty_like(x)
+        forward_kernel[(batch,)](x, weight, bias, states, steps, C_REAL=c, N_REAL=n, C=_pow2(c), N=_pow2(n),
+                                 HAS_BIAS=conv_bias is not None, num_warps=_num_warps(c, n))
+        ctx.save_for_backward(states, weight)
+        ctx.c, ctx.n, ctx.has_bias = c, n, conv_bias is not None
+        ctx.dtypes = (x_proj.dtype, conv_weight.dtype, None if conv_bias is None else conv_bias.dtype)
+        return states.to(x_proj.dtype)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_states: Tensor) -> tuple[Tensor, Tensor, Tensor | None, None, None]:
+        _, backward_kernel = _triton_kernels()
+        states, weight = ctx.saved_tensors
+        c, n = ctx.c, ctx.n
+        batch, steps = states.shape[:2]
+        grad = grad_states.float().contiguous()
+        dx = torch.empty_like(states)
+        dw = states.new_empty(batch, c, c, 3)
+        db = states.new_empty(batch, c)
+        backward_kernel[(batch,)](grad, states, weight, dx, dw, db, steps, C_REAL=c, N_REAL=n, C=_pow2(c),
+                                  N=_pow2(n), num_warps=_num_warps(c, n))
+        x_dtype, w_dtype, b_dtype = ctx.dtypes
+        grad_bias = db.sum(0).to(b_dtype) if ctx.has_bias else None
+        return dx.to(x_dtype), dw.sum(0).to(w_dtype), grad_bias, None, None
+
+
+def fused_wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int,
+                              n: int) -> Tensor:
+    """Same contract as :func:`wavelib.models.wave_rnn.wave_rnn_recurrence`, on the fused Triton kernels.
+
+    x_proj (B, T, c*n), conv_weight (c, c, 3), conv_bias (c,) or None -> states (B, T, c*n) in x_proj's dtype.
+    Raises ValueError where :func:`fused_problem` finds a reason it cannot run.
+    """
+    if x_proj.dim() != 3 or x_proj.shape[-1] != c * n:
+        raise ValueError(f"x_proj must be (B, T, c*n) = (B, T, {c * n}), got {tuple(x_proj.shape)}")
+    problem = fused_problem(x_proj, c, n)
+    if problem is not None:
+        raise ValueError(f"fused Wave-RNN recurrence unavailable: {problem}")
+    return FusedWaveRecurrence.apply(x_proj, conv_weight, conv_bias, c, n)
