@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from wavelib.benchmarking import Comparison, compare
+from wavelib.benchmarking import Comparison, compare, forward_backward, normalised, scales
 from wavelib.experiments.vwave import PRESETS, VWaveConfig
 from wavelib.models.selective_scan import available_backends, selective_scan
 from wavelib.models.short_mixers import CausalConv, VWaveMixer, vwave_states
@@ -44,28 +44,6 @@ RTOL = 1e-4  #: tolerance on the check, an error relative to each output part's 
 CPU_PAPER_LIMIT_S = 2.0  #: on the CPU, paper shapes run only if one reference scan call is faster (s)
 SLOW_V = 0.25  #: velocity of the v < 1 mixer row
 CELLS = 4  #: short-mixer state size K (Mamba's d_conv, the models' default)
-
-
-def forward_backward(fn: Callable[[], torch.Tensor], inputs: Sequence[torch.Tensor],
-                     weight: torch.Tensor) -> Callable[[], list[torch.Tensor]]:
-    """A callable running ``out = fn()`` and the backward pass of ``(out * weight).sum()`` w.r.t. ``inputs``;
-    it returns ``[out, *gradients]``, detached."""
-    def run() -> list[torch.Tensor]:
-        with torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
-            out = fn()
-            grads = torch.autograd.grad((out * weight).sum(), inputs)
-        return [out.detach(), *grads]
-    return run
-
-
-def scales(parts: Sequence[torch.Tensor]) -> list[float]:
-    """The largest magnitude of each part (1 for an all-zero part)."""
-    return [part.abs().max().item() or 1.0 for part in parts]
-
-
-def normalised(run: Callable[[], list[torch.Tensor]], scale: Sequence[float]) -> Callable[[], torch.Tensor]:
-    """``run`` with each returned part divided by its ``scale``, flattened and concatenated (1-D)."""
-    return lambda: torch.cat([(part / s).flatten() for part, s in zip(run(), scale)])
 
 
 def scan_inputs(batch: int, channels: int, n: int, length: int, device: torch.device,

@@ -152,6 +152,31 @@ def compare(name: str, shapes: str, reference: Callable[[], Output], fast: Calla
     )
 
 
+def forward_backward(fn: Callable[[], torch.Tensor], inputs: Sequence[torch.Tensor],
+                     weight: torch.Tensor) -> Callable[[], list[torch.Tensor]]:
+    """A callable running ``out = fn()`` and the backward pass of ``(out * weight).sum()`` w.r.t. ``inputs``
+    (a fixed random ``weight`` makes every output element matter); it returns ``[out, *gradients]``, detached.
+    cuDNN runs without TF32, so CUDA rows compare true float32."""
+    def run() -> list[torch.Tensor]:
+        with torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
+            out = fn()
+            grads = torch.autograd.grad((out * weight).sum(), inputs)
+        return [out.detach(), *grads]
+    return run
+
+
+def scales(parts: Sequence[torch.Tensor]) -> list[float]:
+    """The largest magnitude of each part (1 for an all-zero part)."""
+    return [part.abs().max().item() or 1.0 for part in parts]
+
+
+def normalised(run: Callable[[], list[torch.Tensor]], scale: Sequence[float]) -> Callable[[], torch.Tensor]:
+    """``run`` with each returned part divided by its ``scale``, flattened and concatenated (1-D): a check on it
+    is an error relative to each part's scale (a gradient summed over batch and time would otherwise swamp the
+    output's errors)."""
+    return lambda: torch.cat([(part / s).flatten() for part, s in zip(run(), scale)])
+
+
 def _mb(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f}"
 

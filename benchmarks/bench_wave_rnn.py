@@ -1,0 +1,105 @@
+"""Chapters 3–4's hot path (issue #6): one forward and one backward pass of the Wave-RNN and iRNN recurrences.
+
+Rows, at the paper's copy shapes (text-format T = 480, i.e. 500 steps; batch 128; wRNN n 100, c 6; iRNN n 100)
+and sMNIST shapes (784 steps; batch 128; wRNN n 256, c 16; iRNN n 256):
+
+- ``wRNN recurrence``: :func:`~wavelib.models.wave_rnn.wave_rnn_recurrence` with ``backend="reference"`` (the
+  per-step PyTorch loop) against ``backend="fused"`` (the Triton kernels). Only where the fused path runs (CUDA
+  with triton); elsewhere the row is skipped with a note on stderr. The input projection and readout of a
+  training step are single matmuls over all steps; the recurrence is the part that is timed.
+- ``iRNN``: a plain per-step loop (``h = ReLU(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)``, autograd) against
+  ``torch.nn.RNN(nonlinearity="relu")`` with the same weights (cuDNN on CUDA); on the CPU at the copy shapes only.
+
+Each timed call returns the output and the gradients w.r.t. every input, each divided by its scale in the
+reference's output (:func:`wavelib.benchmarking.normalised`), so the check is a relative error; float32.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+import torch
+
+from wavelib.benchmarking import Comparison, compare, forward_backward, normalised, scales
+from wavelib.models.wave_rnn import wave_rnn_recurrence
+
+SEED = 0
+RTOL = 1e-4  #: tolerance on the check, an error relative to each output part's scale (float32)
+BATCH = 128
+SHAPES = {"copy T=480": (500, 100, 6), "sMNIST": (784, 256, 16)}  #: steps, units n, channels c (wRNN)
+
+
+def _describe(name: str, steps: int, what: str) -> str:
+    return f"[{name}] batch {BATCH}, {steps} steps, {what}, float32, fwd+bwd"
+
+
+def wave_rows(device: torch.device, repeats: int) -> list[Comparison]:
+    """The reference loop against the fused kernels, where they run."""
+    from wavelib.models.wave_rnn_fused import fused_problem
+
+    rows = []
+    for name, (steps, n, c) in SHAPES.items():
+        gen = torch.Generator(device=device).manual_seed(SEED)
+        x = (0.1 * torch.randn(BATCH, steps, c * n, generator=gen, device=device)).requires_grad_()
+        problem = fused_problem(x, c, n)
+        if problem is not None:
+            print(f"bench_wave_rnn: skipping the fused wRNN row [{name}] on {device}: {problem}", file=sys.stderr)
+            continue
+        shift = torch.zeros(c, c, 3, device=device)
+        shift[range(c), range(c), 2] = 1.0  # the paper's u-shift init, plus a little noise
+        weight = (shift + 0.01 * torch.randn(c, c, 3, generator=gen, device=device)).requires_grad_()
+        bias = (0.01 * torch.randn(c, generator=gen, device=device)).requires_grad_()
+        out_weight = torch.randn(BATCH, steps, c * n, generator=gen, device=device)
+
+        def run(backend: str) -> Callable[[], list[torch.Tensor]]:
+            return forward_backward(lambda: wave_rnn_recurrence(x, weight, bias, c, n, backend=backend),
+                                    (x, weight, bias), out_weight)
+
+        scale = scales(run("reference")())
+        rows.append(compare("wRNN recurrence", _describe(name, steps, f"n {n}, c {c}"),
+                            normalised(run("reference"), scale), normalised(run("fused"), scale), device,
+                            repeats=repeats, warmup=1, tolerance=RTOL,
+                            reference_label="per-step loop (wave_rnn_recurrence, reference)",
+                            fast_label="Triton fused (wave_rnn_recurrence, fused)"))
+    return rows
+
+
+def irnn_rows(device: torch.device, repeats: int) -> list[Comparison]:
+    """A per-step ReLU RNN loop against ``torch.nn.RNN`` (cuDNN on CUDA) with the same weights; on the CPU only
+    the copy shapes (one sMNIST loop call takes ~20 s there)."""
+    rows = []
+    shapes = SHAPES if device.type == "cuda" else {"copy T=480": SHAPES["copy T=480"]}
+    if device.type != "cuda":
+        print("bench_wave_rnn: iRNN at the sMNIST shapes runs on CUDA only (~20 s per CPU call)", file=sys.stderr)
+    for name, (steps, n, _) in shapes.items():
+        torch.manual_seed(SEED)
+        rnn = torch.nn.RNN(1, n, nonlinearity="relu", batch_first=True).to(device)
+        with torch.no_grad():
+            rnn.weight_hh_l0.copy_(torch.eye(n))  # the iRNN's identity init
+        gen = torch.Generator(device=device).manual_seed(SEED)
+        x = torch.rand(BATCH, steps, 1, generator=gen, device=device).requires_grad_()
+        out_weight = torch.randn(BATCH, steps, n, generator=gen, device=device)
+        params = (x, rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0)
+
+        def loop() -> torch.Tensor:
+            h, states = x.new_zeros(BATCH, n), []
+            drive = x @ rnn.weight_ih_l0.T + rnn.bias_ih_l0 + rnn.bias_hh_l0  # (B, T, n)
+            for t in range(steps):
+                h = torch.relu(drive[:, t] + h @ rnn.weight_hh_l0.T)
+                states.append(h)
+            return torch.stack(states, dim=1)
+
+        reference = forward_backward(loop, params, out_weight)
+        fast = forward_backward(lambda: rnn(x)[0], params, out_weight)
+        scale = scales(reference())
+        rows.append(compare("iRNN", _describe(name, steps, f"n {n}"), normalised(reference, scale),
+                            normalised(fast, scale), device, repeats=repeats, warmup=1, tolerance=RTOL,
+                            reference_label="per-step loop (autograd)",
+                            fast_label="torch.nn.RNN (cuDNN on CUDA)"))
+    return rows
+
+
+def benchmarks(device: torch.device, repeats: int) -> list[Comparison]:
+    """wRNN reference vs fused (where it runs), and iRNN loop vs ``torch.nn.RNN``, at copy and sMNIST shapes."""
+    return wave_rows(device, repeats) + irnn_rows(device, repeats)
