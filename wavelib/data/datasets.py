@@ -559,11 +559,11 @@ def parse_cifar10_tarball(path: str | os.PathLike, split: str) -> tuple[np.ndarr
             labels.append(lab)
         try:
             meta = read("batches.meta")
-            names = meta.get("label_names")
-            if names is not None and len(names) == 10:
-                classes = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names)
-        except ValueError:
-            pass
+        except ValueError:  # no batches.meta in the tarball: classes stay "0".."9"
+            meta = {}
+        names = meta.get("label_names")
+        if names is not None and len(names) == 10:
+            classes = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names)
     labels = np.concatenate(labels)
     if labels.size and (labels.min() < 0 or labels.max() > 9):
         raise ValueError(f"{path}: labels outside 0..9")
