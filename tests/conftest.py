@@ -1,4 +1,5 @@
-"""Test-run settings (smoke preset, a throwaway results store, quiet progress bars) and shared fixtures.
+"""Test-run settings (smoke preset, a throwaway results store, quiet progress bars, no downloads) and shared
+fixtures.
 
 They are environment variables so that notebook kernels (nbval) and subprocesses (CLI, book build)
 inherit them. ``WAVELIB_PRESET`` set by the caller wins.
@@ -13,6 +14,7 @@ import pytest
 
 os.environ.setdefault("WAVELIB_PRESET", "smoke")
 os.environ.setdefault("WAVELIB_QUIET", "1")
+os.environ.setdefault("WAVELIB_OFFLINE", "1")  # tests never download a dataset
 _OWN_RESULTS = "WAVELIB_RESULTS" not in os.environ
 if _OWN_RESULTS:
     os.environ["WAVELIB_RESULTS"] = tempfile.mkdtemp(prefix="wavelib-test-results-")

