@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from ..models.language_models import LMSpec
 from ..tasks.copy_strings import VOCAB_SIZE, CopyEvalSet, copy_accuracy, make_eval_set, sample_training_batch
+from .optim import optimizer_step
 
 EVAL_SEED = 20_240_201  #: the fixed evaluation strings (the same for every model, seed and preset)
 EVAL_BATCH = 64  #: rows per forward pass when scoring
@@ -163,10 +164,7 @@ def train_copy(spec: LMSpec, cfg: CopyTraining, seed: int, device: torch.device,
     for n in (progress(steps, total=cfg.steps, initial=start) if progress is not None else steps):
         batch = sample_training_batch(cfg.batch, cfg.context_len, cfg.min_len, cfg.max_len, data, device)
         loss = copy_loss(model, batch.inputs, batch.targets, batch.loss_mask)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-        optimizer.step()
+        optimizer_step(model, optimizer, loss, cfg.clip)
         schedule.step()
         examples += batch.n_examples
         loss_sum, loss_count = loss_sum + loss.detach(), loss_count + 1  # no host sync per step

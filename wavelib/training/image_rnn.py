@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..tasks.image_sequences import CIFAR_ROW_FEATURES, MNIST_SIDE, NOISE_MODES, nscifar_inputs
+from .optim import optimizer_step
 from .sequence_rnn import SequenceModelSpec
 
 IMAGE_TASKS = ("smnist", "psmnist", "nscifar")
@@ -194,11 +195,7 @@ def train_image_model(model_spec: SequenceModelSpec, task: ImageTaskSpec, data: 
         y = train_labels[idx].to(device)
         logits = model(task.inputs(train_images[idx], permutation, generator, device))[:, -1]
         loss = F.cross_entropy(logits, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if task.clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), task.clip)
-        optimizer.step()
+        optimizer_step(model, optimizer, loss, task.clip)
         sums = [sums[0] + loss.detach() * len(idx), sums[1] + (logits.argmax(-1) == y).sum(), sums[2] + len(idx)]
         position += 1
         if position in eval_at:

@@ -19,6 +19,7 @@ import torch
 from ..models.wave_rnn import IRNN, IRNN_INITS, V_INITS, WAVE_U_INITS, WaveRNN, parameter_count
 from ..tasks.sequence_tasks import (COPY_CLASSES, COPY_FORMATS, adding_batch, adding_loss, copy_batch, copy_loss,
                                     copy_metrics)
+from .optim import optimizer_step
 
 EVAL_SEED = 20_240_502  #: the fixed test batch of every task and T
 TASKS = ("copy", "adding")
@@ -186,11 +187,7 @@ def train_sequence_model(model_spec: SequenceModelSpec, task_spec: SequenceTaskS
     for n in (progress(steps, total=task_spec.steps, initial=start) if progress is not None else steps):
         x, y = task_spec.sample(task_spec.batch, data, device)
         loss = task_spec.loss(model(x), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if task_spec.clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), task_spec.clip)
-        optimizer.step()
+        optimizer_step(model, optimizer, loss, task_spec.clip)
         loss_sum, loss_count = loss_sum + loss.detach(), loss_count + 1  # no host sync per step
         if n % task_spec.eval_every == 0 or n == task_spec.steps:
             record(n)
