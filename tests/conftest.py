@@ -10,7 +10,9 @@ import os
 import shutil
 import tempfile
 
+import numpy as np
 import pytest
+import torch
 
 os.environ.setdefault("WAVELIB_PRESET", "smoke")
 os.environ.setdefault("WAVELIB_QUIET", "1")
@@ -43,3 +45,19 @@ class MemoryCheckpoint:
 def memory_checkpoint():
     """``MemoryCheckpoint``, the class: call it (optionally with a saved state to resume from)."""
     return MemoryCheckpoint
+
+
+def _assert_same_training(run: tuple, other: tuple) -> None:
+    """Two ``(model, history)`` results are identical: every history array and every weight, bit for bit."""
+    (model, history), (other_model, other_history) = run, other
+    assert history.keys() == other_history.keys()
+    for key in history:
+        np.testing.assert_array_equal(history[key], other_history[key])
+    for a, b in zip(model.state_dict().values(), other_model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+@pytest.fixture
+def assert_same_training():
+    """Check that two training results ``(model, history)`` are identical bit for bit."""
+    return _assert_same_training

@@ -48,7 +48,7 @@ def test_pooled_sequences_and_the_paper_permutation():
 
 
 @pytest.mark.parametrize("task", ["smnist", "psmnist"])
-def test_training_resumes_bit_for_bit(task, memory_checkpoint):
+def test_training_resumes_bit_for_bit(task, memory_checkpoint, assert_same_training):
     data = {"train": _digits(16, 0), "valid": _digits(6, 1), "test": _digits(6, 2)}
     spec = ImageTaskSpec(task, batch=8, epochs=2, lr=1e-2, clip=1.0, lr_drop_epoch=1, evals_per_epoch=2, pool=7)
     perm = pixel_order(7, 3) if task == "psmnist" else None
@@ -60,11 +60,7 @@ def test_training_resumes_bit_for_bit(task, memory_checkpoint):
     assert (task == "psmnist") == ("permutation" in history)
     resumed_model, resumed = train_image_model(model, spec, data, 3, CPU, perm,
                                                checkpoint=memory_checkpoint(whole.saved[2]))  # mid-epoch 2
-    assert history.keys() == resumed.keys()
-    for key in history:
-        np.testing.assert_array_equal(history[key], resumed[key])
-    for a, b in zip(trained.state_dict().values(), resumed_model.state_dict().values()):
-        assert torch.equal(a, b)
+    assert_same_training((trained, history), (resumed_model, resumed))
     with pytest.raises(ValueError, match="different run"):
         train_image_model(model, dataclasses.replace(spec, lr=2e-2), data, 3, CPU, perm,
                           checkpoint=memory_checkpoint(whole.saved[0]))
