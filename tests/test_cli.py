@@ -63,11 +63,23 @@ def test_set_overrides_a_knob_and_is_recorded(tmp_path, capsys, monkeypatch):
     (["train", "twm_theory", "--experiment", "nope"], "valid experiments: gradient_sweep"),
     (["run", "twm_theory", "--preset", "smoke", "--device", "tpu"], "unknown device 'tpu'"),
     (["book", "--preset", "huge"], "valid presets"),
+    (["train", "twm_theory", "--stop-after", "0"], "--stop-after takes a positive number of minutes"),
 ])
 def test_bad_input_gets_a_short_error_and_exit_code_2(args, message):
     result = cli(*args)
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_stop_after_exits_3_with_a_checkpoint_and_the_same_command_finishes(tmp_path):
+    env = {"WAVELIB_RESULTS": str(tmp_path)}
+    stopped = cli("train", "twm_theory", "--preset", "smoke", "--stop-after", "1e-9", **env)
+    assert stopped.returncode == 3 and "run the same command again to resume" in stopped.stderr
+    assert list((tmp_path / "smoke" / "twm_theory").glob("*.partial/checkpoint.pt"))
+    finished = cli("train", "twm_theory", "--preset", "smoke", "--stop-after", "60", **env)
+    assert finished.returncode == 0, finished.stderr
+    meta = json.loads(next((tmp_path / "smoke" / "twm_theory").glob("*/meta.json")).read_text())
+    assert meta["resumed"] is True
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import time
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ import torch
 from wavelib.chapters import ChapterSession, MissingArtifactsError
 from wavelib.presets import Config
 from wavelib.registry import Chapter, Experiment
-from wavelib.store import Result, artifact_dir, config_hash, run_experiment, stored_artifacts
+from wavelib.store import Result, TimeBudgetReached, artifact_dir, config_hash, run_experiment, stored_artifacts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +108,25 @@ def test_interrupted_run_leaves_no_artifact_and_resumes_to_the_same_result(tmp_p
     np.testing.assert_array_equal(resumed.history()["values"], reference)
     assert resumed.meta["resumed"] is True
     assert not final.with_name(final.name + ".partial").exists()
+
+
+def test_time_budget_stops_after_each_save_and_reruns_finish_the_same_result(tmp_path):
+    reference = run(tmp_path / "ref").history()["values"]
+    final = artifact_dir("toy", "smoke", "count", {"units": 6}, 3, tmp_path)
+    for unit in range(6):  # a deadline already passed: every run stops right after its first save
+        with pytest.raises(TimeBudgetReached, match="run the same command again"):
+            run(tmp_path, deadline=time.monotonic())
+        assert not final.exists() and final.with_name(final.name + ".partial").is_dir()
+    assert CALLS["n"] == 1 + 6
+    resumed = run(tmp_path, deadline=time.monotonic())  # nothing left to save: it finishes
+    np.testing.assert_array_equal(resumed.history()["values"], reference)
+    assert resumed.meta["resumed"] is True
+
+
+def test_a_deadline_not_reached_changes_nothing(tmp_path):
+    values = run(tmp_path, deadline=time.monotonic() + 3600).history()["values"]
+    np.testing.assert_array_equal(values, run(tmp_path / "ref").history()["values"])
+    assert CALLS["n"] == 2
 
 
 def test_same_seed_same_result_and_seed_changes_it(tmp_path):

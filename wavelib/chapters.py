@@ -78,10 +78,12 @@ class ChapterSession:
                 f"then copy results/{self.preset}/{self.chapter.name}/ here (or use --preset cpu)."
             )
 
-    def experiment(self, name: str, retrain: bool = False) -> Artifact:
-        """The artifact of experiment ``name``: loaded if stored, else computed here and stored."""
+    def experiment(self, name: str, retrain: bool = False, deadline: float | None = None) -> Artifact:
+        """The artifact of experiment ``name``: loaded if stored, else computed here and stored (stopping
+        with :class:`~wavelib.store.TimeBudgetReached` at the first checkpoint after ``deadline``)."""
         return run_experiment(self.chapter, self.chapter.experiment(name), self.config, preset=self.preset,
-                              seed=self.seed, device=self.device, retrain=retrain, root=self.root)
+                              seed=self.seed, device=self.device, retrain=retrain, root=self.root,
+                              deadline=deadline)
 
     def provenance(self) -> dict[str, str]:
         return {"chapter": f"{self.chapter.number}. {self.chapter.title}", "preset": self.preset,

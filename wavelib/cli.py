@@ -14,7 +14,7 @@ from .chapters import CHAPTERS, MissingArtifactsError, open_chapter
 from .devices import DEVICE_ENV
 from .presets import PRESET_ENV, PRESETS, ConfigError, resolve_preset
 from .provenance import REPO_ROOT
-from .store import QUIET_ENV, results_root, stored_artifacts
+from .store import QUIET_ENV, TimeBudgetReached, results_root, stored_artifacts
 
 
 def _knob(text: str) -> tuple[str, object]:
@@ -51,15 +51,25 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+TIME_BUDGET_EXIT = 3  #: exit status of ``train --stop-after`` when it stopped before finishing
+
+
 def _train(args: argparse.Namespace) -> int:
+    if args.stop_after is not None and not args.stop_after > 0:
+        raise ConfigError(f"--stop-after takes a positive number of minutes, got {args.stop_after}")
     session = open_chapter(args.chapter, preset=args.preset, device=args.device, seed=args.seed, check=False,
                            **dict(args.set))
     names = args.experiment or [e.name for e in session.chapter.experiments]
     for name in names:
         session.chapter.experiment(name)  # validate every name before any work
+    deadline = None if args.stop_after is None else time.monotonic() + 60 * args.stop_after
     for name in names:
         start = time.perf_counter()
-        artifact = session.experiment(name, retrain=args.retrain)
+        try:
+            artifact = session.experiment(name, retrain=args.retrain, deadline=deadline)
+        except TimeBudgetReached as exc:
+            print(f"{name}: {exc}", file=sys.stderr)
+            return TIME_BUDGET_EXIT
         print(f"{name}: {artifact.path} ({time.perf_counter() - start:.1f} s)")
     return 0
 
@@ -133,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--experiment", action="append", help="only this experiment (repeatable)")
     train.add_argument("--retrain", action="store_true", help="recompute even if the artifact exists")
+    train.add_argument("--stop-after", type=float, metavar="MINUTES",
+                       help="stop cleanly at the first checkpoint after this many minutes (exit status "
+                            f"{TIME_BUDGET_EXIT}); the same command again resumes")
     knobs(train)
     train.set_defaults(func=_train)
 

@@ -89,14 +89,21 @@ class Artifact:
         return torch.load(path, map_location=map_location, weights_only=True)
 
 
+class TimeBudgetReached(RuntimeError):
+    """A run stopped at its time budget right after saving a checkpoint; running it again resumes it."""
+
+
 class Checkpoint:
     """Resumable state of a run in progress; ``save`` is atomic, ``load`` gives None when fresh.
 
     It also carries the wall time spent before an interruption, so a resumed run reports its total.
+    With a ``deadline`` (a ``time.monotonic()`` value), the first ``save`` after it raises
+    :class:`TimeBudgetReached` once the state is safely on disk: a run stops cleanly at a budget.
     """
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, deadline: float | None = None):
         self.path = directory / "checkpoint.pt"
+        self.deadline = deadline
         self._started = time.perf_counter()
         self._before_s = 0.0
         self.resumed = False
@@ -113,6 +120,9 @@ class Checkpoint:
         tmp = self.path.with_name(f"checkpoint.tmp-{uuid.uuid4().hex}")
         torch.save({"state": state, "elapsed_s": self.elapsed_s()}, tmp)
         os.replace(tmp, self.path)
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise TimeBudgetReached(f"stopped at the time budget after saving {self.path}; "
+                                    "run the same command again to resume")
 
     def elapsed_s(self) -> float:
         """Wall time of this run so far, earlier interrupted attempts included (s)."""
@@ -120,7 +130,7 @@ class Checkpoint:
 
     def child(self, name: str) -> "Checkpoint":
         """A separate checkpoint inside this run's folder, e.g. for one cell of a grid of trainings."""
-        return Checkpoint(self.path.parent / name)
+        return Checkpoint(self.path.parent / name, self.deadline)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,10 +183,12 @@ def _publish(result: Result, meta: dict[str, Any], final: Path) -> None:
 
 
 def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, preset: str, seed: int,
-                   device: torch.device, retrain: bool = False, root: Path | None = None) -> Artifact:
+                   device: torch.device, retrain: bool = False, root: Path | None = None,
+                   deadline: float | None = None) -> Artifact:
     """Load the experiment's artifact if it exists (and not ``retrain``), else run it and store it.
 
-    A run interrupted before it finished resumes from its checkpoint.
+    A run interrupted before it finished resumes from its checkpoint. With a ``deadline``
+    (``time.monotonic()``), the run raises :class:`TimeBudgetReached` at its first checkpoint after it.
     """
     final = artifact_dir(chapter.name, preset, experiment.name, config.to_dict(), seed, root)
     if final.exists() and not retrain:
@@ -186,7 +198,7 @@ def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, pre
         shutil.rmtree(partial)
     if experiment.cpu_only:
         device = torch.device("cpu")
-    checkpoint = Checkpoint(partial)
+    checkpoint = Checkpoint(partial, deadline)
     ctx = RunContext(device=device, seed=seed, rng=seed_everything(seed), checkpoint=checkpoint,
                      label=f"{chapter.name}/{experiment.name}")
     result = experiment.fn(config, ctx)

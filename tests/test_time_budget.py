@@ -1,0 +1,31 @@
+"""Every chapter's experiments survive the harshest time budget: stopped right after EVERY checkpoint save
+(``train --stop-after`` on a GPU machine whose calls are limited to minutes), then run again until they
+finish, they store exactly the metrics of an uninterrupted run (smoke preset, CPU)."""
+
+import time
+
+import pytest
+
+from wavelib.chapters import CHAPTERS, open_chapter
+from wavelib.store import TimeBudgetReached
+
+MAX_RESTARTS = 100  #: far more than any smoke experiment saves
+
+
+@pytest.mark.parametrize("chapter", list(CHAPTERS))
+def test_stopping_at_every_checkpoint_then_resuming_gives_the_uninterrupted_result(chapter, tmp_path):
+    reference = open_chapter(chapter, preset="smoke", root=tmp_path / "reference", check=False)
+    budgeted = open_chapter(chapter, preset="smoke", root=tmp_path / "budgeted", check=False)
+    stops = 0
+    for experiment in budgeted.chapter.experiments:
+        for _ in range(MAX_RESTARTS):
+            try:
+                artifact = budgeted.experiment(experiment.name, deadline=time.monotonic())
+                break
+            except TimeBudgetReached:
+                stops += 1
+        else:
+            pytest.fail(f"{chapter}/{experiment.name} did not finish in {MAX_RESTARTS} restarts")
+        assert artifact.metrics == reference.experiment(experiment.name).metrics, experiment.name
+        assert not list(artifact.path.parent.glob("*.partial"))
+    assert stops > 0  # the budget really interrupted something
