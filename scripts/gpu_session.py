@@ -1,0 +1,185 @@
+"""One call on a borrowed GPU machine: the GPU checks, then paper-scale training under a time budget.
+
+GPU time comes in short calls (minutes each, a few per session), on a bare machine that reaches nothing,
+so a call must be one prepared command that stops on time and hands everything back as a few files:
+
+    # on the GPU machine, from the repository root (OUT: the folder that comes back)
+    PYTHONPATH=. python3 scripts/gpu_session.py run --out "$OUT" --budget-min 9 --chapters spectrum vwave
+    # back here, with the folder the files came back to
+    python scripts/gpu_session.py unpack FOLDER
+
+``run``: (1) the machine's description; (2) unless ``--skip-checks``, the fused-kernel tests
+(``tests/test_wave_rnn_fused.py``) and ``benchmarks/run.py --device cuda``; (3) ``python -m wavelib train
+CHAPTER --preset paper --stop-after M`` for each chapter in turn, M = what is left of the budget; (4) the
+results of those chapters (finished artifacts AND ``.partial`` checkpoints) packed into ``results.tar.gz``,
+cut into parts of at most 15 MB. Everything printed goes to ``session.log``. It needs only what the GPU
+image has (torch, numpy, scipy, matplotlib, tqdm, pytest): wavelib, not installed there, is found through
+``PYTHONPATH`` (set for every command it starts).
+
+``unpack``: puts the results into the results store (so a later call resumes the partial runs: carry
+``results/paper/<chapter>`` with it) and the benchmark table into ``benchmarks/results/``, and says what is
+finished and what is still partial.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+from wavelib.store import results_root
+
+REPO = Path(__file__).resolve().parent.parent
+
+PART_BYTES = 15 * 2**20  #: the device tool returns files of at most 16 MB
+ARCHIVE = "results.tar.gz"
+RESERVE_S = 45  #: kept back from training for packing and the transfer
+BENCH_FILES = ("cuda-latest.md", "cuda-latest.json")
+
+
+class Session:
+    """The log and the clock of one ``run``."""
+
+    def __init__(self, out: Path, budget_s: float):
+        self.out, self.deadline = out, time.monotonic() + budget_s
+        out.mkdir(parents=True, exist_ok=True)
+        self.log = (out / "session.log").open("a", buffering=1)
+
+    def left_s(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def say(self, text: str) -> None:
+        print(text, flush=True)
+        self.log.write(text + "\n")
+
+    def call(self, title: str, command: list[str], timeout_s: float) -> int | None:
+        """Run ``command`` with its output in the log; None if it ran out of time (it is then killed)."""
+        self.say(f"\n## {title} ({max(timeout_s, 0):.0f} s at most): {' '.join(command)}")
+        if timeout_s < 5:
+            self.say("skipped: no time left")
+            return None
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+               "PYTHONUNBUFFERED": "1", "WAVELIB_QUIET": "1"}
+        start = time.monotonic()
+        with subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True) as proc:
+            try:
+                output, _ = proc.communicate(timeout=timeout_s)
+                code: int | None = proc.returncode
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                output, _ = proc.communicate()
+                code = None
+        self.say(output.rstrip())
+        self.say(f"-> {'TIMED OUT' if code is None else f'exit {code}'} after {time.monotonic() - start:.0f} s")
+        return code
+
+
+def pack(chapters: list[str], preset: str, out: Path, root: Path) -> list[Path]:
+    """``root/<preset>/<chapter>`` of each chapter (members named ``<preset>/<chapter>/...``) into
+    ``out/results.tar.gz.partNN`` files of at most :data:`PART_BYTES`."""
+    archive = out / ARCHIVE
+    with tarfile.open(archive, "w:gz") as tar:
+        for chapter in chapters:
+            folder = root / preset / chapter
+            if folder.is_dir():
+                tar.add(folder, arcname=f"{preset}/{chapter}")
+    parts = []
+    with archive.open("rb") as blob:
+        while chunk := blob.read(PART_BYTES):
+            parts.append(out / f"{ARCHIVE}.part{len(parts):02d}")
+            parts[-1].write_bytes(chunk)
+    archive.unlink()
+    return parts
+
+
+def unpack(folder: Path, root: Path, bench_dir: Path) -> list[str]:
+    """Join ``folder``'s archive parts and extract them into ``root``; copy the benchmark table into
+    ``bench_dir``. Returns a line per chapter folder found: finished artifacts and partial runs."""
+    parts = sorted(folder.glob(f"{ARCHIVE}.part*"))
+    if not parts:
+        raise SystemExit(f"error: no {ARCHIVE}.partNN files in {folder}")
+    joined = root / f".{ARCHIVE}.joining"
+    root.mkdir(parents=True, exist_ok=True)
+    with joined.open("wb") as blob:
+        for part in parts:
+            blob.write(part.read_bytes())
+    chapters = set()
+    with tarfile.open(joined, "r:gz") as tar:
+        for member in tar.getmembers():
+            name = Path(member.name)
+            if name.is_absolute() or ".." in name.parts or not (member.isfile() or member.isdir()):
+                raise SystemExit(f"error: refusing archive member {member.name!r}")
+            if len(name.parts) >= 2:
+                chapters.add(Path(*name.parts[:2]))
+        for chapter in chapters:  # the archive holds each chapter's whole folder: replace, don't merge
+            shutil.rmtree(root / chapter, ignore_errors=True)
+        tar.extractall(root, filter="data")
+    joined.unlink()
+    for name in BENCH_FILES:
+        if (folder / name).exists():
+            bench_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(folder / name, bench_dir / name)
+    lines = []
+    for chapter in sorted(chapters):
+        runs = sorted(p.name for p in (root / chapter).iterdir())
+        done = [r for r in runs if (root / chapter / r / "meta.json").exists()]
+        partial = [r for r in runs if r.endswith(".partial")]
+        lines.append(f"{chapter}: finished {done or 'none'}; partial {partial or 'none'}")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    session = Session(args.out, 60 * args.budget_min)
+    python = sys.executable
+    session.say(f"# GPU session {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}, budget {args.budget_min} min")
+    session.call("machine", [python, "-c", "import torch; print(torch.__version__, torch.version.cuda, "
+                             "torch.cuda.get_device_name() if torch.cuda.is_available() else 'no CUDA')"], 60)
+    if not args.skip_checks:
+        session.call("fused-kernel tests", [python, "-m", "pytest", "-q", "-o", "addopts=", "-p", "no:cacheprovider",
+                                            "tests/test_wave_rnn_fused.py"], min(240, session.left_s() - RESERVE_S))
+        session.call("benchmarks", [python, "benchmarks/run.py", "--device", args.device, "--repeats",
+                                    str(args.repeats), "--out", str(args.out)], min(300, session.left_s() - RESERVE_S))
+    for chapter in args.chapters:
+        minutes = (session.left_s() - RESERVE_S - 30) / 60  # 30 s: the last checkpoint interval runs over
+        code = session.call(f"train {chapter}", [python, "-m", "wavelib", "train", chapter, "--preset", args.preset,
+                                                 "--device", args.device, "--stop-after", f"{max(minutes, 0.01):.2f}"],
+                            session.left_s() - RESERVE_S)
+        if code != 0:
+            break  # stopped at the budget (3), out of time (None) or failed: the next chapter must wait
+    parts = pack(args.chapters, args.preset, args.out, results_root())
+    session.say(f"\npacked {len(parts)} part(s): {', '.join(p.name for p in parts)}; {session.left_s():.0f} s left")
+    return 0
+
+
+def _unpack(args: argparse.Namespace) -> int:
+    print("\n".join(unpack(args.folder, results_root(), REPO / "benchmarks" / "results")))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    go = sub.add_parser("run", help="on the GPU machine: checks, then training under a budget, packed into --out")
+    go.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "gpu-out")))
+    go.add_argument("--budget-min", type=float, default=9.0, help="the whole call's minutes (default 9)")
+    go.add_argument("--chapters", nargs="*", default=[], help="chapters to train, in this order")
+    go.add_argument("--preset", default="paper")
+    go.add_argument("--device", default="cuda")
+    go.add_argument("--repeats", type=int, default=5, help="timed calls per benchmark implementation")
+    go.add_argument("--skip-checks", action="store_true", help="no fused-kernel tests, no benchmarks")
+    go.set_defaults(func=run)
+    back = sub.add_parser("unpack", help="here: the files that came back into the results store")
+    back.add_argument("folder", type=Path)
+    back.set_defaults(func=_unpack)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
