@@ -209,6 +209,20 @@ def test_resume_is_bit_for_bit(tmp_path, curriculum):
     assert Checkpoint(tmp_path).load()["step"] == 300
 
 
+def test_spectral_radii_on_cpu_threads_are_the_same_records_and_checkpoint_resolved(tmp_path, monkeypatch):
+    import wavelib.training.hds as hds
+
+    cfg = HDSTraining(task="repeat_copy", s=3, d=2, hidden=8, l2=0.0, steps=120, log_every=20, test_horizon=10)
+    _, inline = train_hds(cfg, [0, 1, 2], CPU, generator_seed=1)
+    monkeypatch.setattr(hds, "_eig_workers", lambda device: 3)  # as beside a GPU: a pool of 3 threads
+    _, threaded = train_hds(cfg, [0, 1, 2], CPU, generator_seed=1, checkpoint=Checkpoint(tmp_path),
+                            checkpoint_every=50)
+    np.testing.assert_array_equal(inline["max_abs_eig"], threaded["max_abs_eig"])
+    assert inline["max_abs_eig"].shape == (6, 3) and (inline["max_abs_eig"] > 0).all()
+    saved = Checkpoint(tmp_path).load()["history"]["max_abs_eig"]
+    assert all(isinstance(record, np.ndarray) for record in saved) and len(saved) == 6
+
+
 def test_learns_repeat_copy():
     cfg = HDSTraining(task="repeat_copy", s=4, d=4, hidden=32, l2=0.0, curriculum="paper", steps=1500,
                       log_every=100, test_horizon=50)
