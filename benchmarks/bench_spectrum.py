@@ -6,7 +6,8 @@ Both sides start from the same weights (the reference builds each model under ``
 which ``BatchedElman`` replicates) and train on the same fixed batch at the full horizon (100 closed-loop
 steps after the ``s`` input steps), float32. The check is the max abs difference of the seeds' losses at the
 first call. The reference runs with cuDNN's TF32 off so that both sides compute in true float32.
-Rows: the ``paper`` preset's largest cell (s = d = 8, H = 128, 20 seeds); on the CPU also the ``cpu`` preset.
+Rows: the ``paper`` preset's largest cell (s = d = 8, H = 128, 20 seeds); on the CPU also the ``cpu`` preset; on
+CUDA also the grouped step of all cells of H = 128 against those cells stepped one after another.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from collections.abc import Callable
 import torch
 
 from wavelib.benchmarking import Comparison, compare
-from wavelib.experiments.spectrum import PRESETS
+from wavelib.experiments.spectrum import PRESETS, SpectrumConfig
 from wavelib.models.elman import BatchedElman
 from wavelib.tasks.linear_hds import sample_hds_batch, task_operator
-from wavelib.training.hds import PAPER_H_MAX, HDSTraining, train_step
+from wavelib.training.hds import PAPER_H_MAX, HDSTraining, group_optimizer, train_step
 
 SEED = 0
 
@@ -63,6 +64,39 @@ def fast_step(cfg: HDSTraining, seeds: list[int], inputs: torch.Tensor,
     return lambda: train_step(model, optimizer, inputs, targets, horizon, cfg.clip).loss
 
 
+def group_rows(device: torch.device, repeats: int, spec: SpectrumConfig = PRESETS["paper"]) -> list[Comparison]:
+    """The ``paper`` preset's cells of the largest H (every task and L2) stepped one cell after another (each a
+    batched model of its seeds) against one grouped model of all of them, as ``train_hds_group`` trains them.
+    The check: every model's loss."""
+    seeds = list(range(spec.n_seeds))
+    cells = [HDSTraining(task=task, s=spec.s, d=spec.d, hidden=max(spec.hiddens), l2=l2)
+             for task in spec.tasks for l2 in spec.l2s]
+    gen = torch.Generator(device=device).manual_seed(SEED)
+    data = [sample_hds_batch(task_operator(cell.task, cell.s, cell.d), len(seeds), cell.batch, PAPER_H_MAX, gen,
+                             device, torch.float32) for cell in cells]
+    horizon = torch.full((len(seeds) * len(cells),), PAPER_H_MAX, device=device)
+
+    def one_by_one() -> Callable[[], torch.Tensor]:
+        steps = [fast_step(cell, seeds, inputs, targets) for cell, (inputs, targets) in zip(cells, data)]
+        return lambda: torch.cat([step() for step in steps])
+
+    def grouped() -> Callable[[], torch.Tensor]:
+        model = BatchedElman(len(seeds) * len(cells), spec.d, max(spec.hiddens), spec.d, seeds * len(cells))
+        model = model.to(device)
+        optimizer, weight_decay = group_optimizer(model, cells, len(seeds))
+        inputs, targets = (torch.cat(parts) for parts in zip(*data))
+        return lambda: train_step(model, optimizer, inputs, targets, horizon, cells[0].clip, weight_decay).loss
+
+    return [compare(
+        "spectrum.train_step [paper, grouped]",
+        f"{len(cells)} cells x {len(seeds)} seeds, s=d={spec.s}, H={max(spec.hiddens)}, batch {cells[0].batch}, "
+        f"{spec.s}+{PAPER_H_MAX} steps, float32",
+        one_by_one(), grouped(), device, repeats=repeats, warmup=1, tolerance=1e-5,
+        reference_label="BatchedElman per cell (its seeds at once), cell after cell",
+        fast_label="one BatchedElman of every cell (train_hds_group)",
+    )]
+
+
 def benchmarks(device: torch.device, repeats: int) -> list[Comparison]:
     """One training step at the full horizon: the ``paper`` preset's H = 128 cell (and on the CPU the ``cpu`` preset)."""
     rows = []
@@ -82,4 +116,4 @@ def benchmarks(device: torch.device, repeats: int) -> list[Comparison]:
             reference_label="one nn.RNN + Linear per seed, stepped in turn",
             fast_label="BatchedElman + train_step (all seeds at once)",
         ))
-    return rows
+    return rows + (group_rows(device, repeats) if device.type == "cuda" else [])  # 240 models: seconds on a CPU

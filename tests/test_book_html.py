@@ -181,8 +181,10 @@ def test_no_error_output(book):
 
 
 def test_each_chapter_has_a_figure(book):
+    from wavelib.chapters import CHAPTERS
+
     problems = []
-    for rel in chapter_pages():
+    for rel in [re.sub(r"\.ipynb$", ".html", c.notebook) for c in CHAPTERS.values()]:  # not the Performance page
         page = book.pages.get(rel)
         if page is None or page.images is None:
             continue  # reported by test_chapters_are_built / test_every_page_loads

@@ -269,6 +269,21 @@ def _check_group(cells: Sequence[HDSTraining]) -> None:
                              f"{differ}")
 
 
+def group_optimizer(model: BatchedElman, cells: Sequence[HDSTraining], n_seeds: int
+                    ) -> tuple[torch.optim.Adam, list[tuple[float, list[tuple[int, int]]]]]:
+    """Adam for a group's model (``n_seeds`` models per cell, cell after cell) and the per-model L2 that
+    :func:`train_step` adds (``weight_decay``): with one L2 for all cells, Adam's own ``weight_decay`` does it
+    (the single-cell arithmetic) and the list is empty."""
+    l2s = sorted(set(cell.l2 for cell in cells))
+    uniform = len(l2s) == 1
+    ranges = [(c * n_seeds, (c + 1) * n_seeds) for c in range(len(cells))]
+    weight_decay = [] if uniform else [(l2, [r for r, cell in zip(ranges, cells) if cell.l2 == l2])
+                                       for l2 in l2s if l2 != 0]
+    optimizer = torch.optim.Adam(model.parameters(), lr=cells[0].lr, weight_decay=l2s[0] if uniform else 0.0,
+                                 fused=True if model.W_hh.device.type == "cuda" else None)
+    return optimizer, weight_decay
+
+
 TRAIN_LENGTH = max(PAPER_H_MAX, max(CODE_LEVELS))  #: the longest training horizon
 
 
@@ -366,12 +381,7 @@ def train_hds_group(cells: Sequence[HDSTraining], seeds: Sequence[int], device: 
     operators = [task_operator(cell.task, cell.s, cell.d) for cell in cells]
     model = BatchedElman(M, cfg.d, cfg.hidden, cfg.d, [int(x) for x in seeds] * n_cells, bias=cfg.bias,
                          init=cfg.init, dtype=dtype).to(device)
-    l2s = sorted(set(cell.l2 for cell in cells))
-    uniform = len(l2s) == 1  # one L2 for all: Adam's own weight_decay (the single-cell arithmetic, any device)
-    weight_decay = [] if uniform else [(l2, [r for r, cell in zip(ranges, cells) if cell.l2 == l2])
-                                       for l2 in l2s if l2 != 0]
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=l2s[0] if uniform else 0.0,
-                                 fused=True if device.type == "cuda" else None)
+    optimizer, weight_decay = group_optimizer(model, cells, n_seeds)
     data = [torch.Generator(device=device).manual_seed(g) for g in generator_seeds]
     probe = None
     if grad_steps:

@@ -1,0 +1,53 @@
+"""The Performance page's numbers: projections of paper-scale run times from a stored benchmark table."""
+
+import json
+
+import pytest
+
+from wavelib.experiments import spectrum, wave_rnn_tasks
+from wavelib.performance import format_minutes, goal_status, load_benchmarks, paper_runs, run_times
+
+
+def _row(name, shapes, reference_ms, fast_ms):
+    return {"name": name, "shapes": shapes, "reference_ms": reference_ms, "fast_ms": fast_ms,
+            "ratio": reference_ms / fast_ms}
+
+
+def test_load_benchmarks_reads_the_stored_json_or_gives_none(tmp_path):
+    assert load_benchmarks("cuda", tmp_path) is None
+    (tmp_path / "cuda-latest.json").write_text(json.dumps({"device": "cuda:0", "rows": []}))
+    assert load_benchmarks("cuda", tmp_path) == {"device": "cuda:0", "rows": []}
+
+
+def test_run_times_are_ms_per_step_times_the_presets_steps_and_runs():
+    report = {"rows": [_row("wRNN train step", "[copy T=480] batch 128, 500 steps", 500.0, 5.0),
+                       _row("spectrum.train_step [paper]", "20 seeds", 100.0, 10.0)]}
+    times = {t["what"]: t for t in run_times(report)}
+    copy = next(t for w, t in times.items() if w.startswith("Ch. 3, copy T = 480, wRNN"))
+    steps, seeds = wave_rnn_tasks.PRESETS["paper"].copy_steps, wave_rnn_tasks.PRESETS["paper"].n_seeds
+    assert copy["fast_min_per_run"] == pytest.approx(5.0 * steps / 60_000)
+    assert copy["reference_min_total"] == pytest.approx(500.0 * steps * seeds / 60_000)
+    grid = next(t for w, t in times.items() if w.startswith("Ch. 2"))
+    table1 = spectrum.PRESETS["paper"]
+    cells = len(table1.tasks) * len(table1.hiddens) * len(table1.l2s)
+    assert grid["fast_min_total"] == pytest.approx(10.0 * table1.steps * cells / 60_000)
+    unmeasured = [t for t in run_times(report) if not t["measured"]]
+    assert unmeasured and all(t["fast_min_per_run"] is None and t["reference_min_total"] is None for t in unmeasured)
+    assert len(run_times(report)) == len(paper_runs())
+
+
+def test_goals_are_met_only_by_measured_rows_that_reach_them():
+    fast = {"rows": [_row("wRNN train step", "[copy T=480] ...", 600.0, 6.0),  # 100x, 6 min per 60k steps
+                     _row("wRNN train step", "[sMNIST] ...", 600.0, 40.0)]}  # 15x, 35.7 min per 120 epochs
+    status = {g["goal"]: g for g in goal_status(fast)}
+    ratio_copy, ratio_mnist, copy_time, mnist_time, grid_time = status.values()
+    assert ratio_copy["measured"] == pytest.approx(100.0) and ratio_copy["met"] is True
+    assert ratio_mnist["met"] is False
+    assert copy_time["measured"] == pytest.approx(6.0) and copy_time["met"] is True and copy_time["unit"] == "min"
+    assert mnist_time["met"] is False
+    assert grid_time["met"] is None  # its row is not in this table
+    assert all(g["met"] is None and g["measured"] is None for g in goal_status({"rows": []}))
+
+
+def test_format_minutes():
+    assert [format_minutes(m) for m in (None, 0.5, 12.34, 200.0)] == ["not measured", "30 s", "12.3 min", "3.3 h"]

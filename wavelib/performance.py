@@ -1,0 +1,159 @@
+"""What the last benchmark table means for the book's paper-scale runs (the Performance page).
+
+``benchmarks/run.py`` stores its table as ``benchmarks/results/<device kind>-latest.json``. This module reads
+it back, projects the time of each paper-scale run as (median ms per training step) x (steps per run), with
+the steps taken from the chapters' ``paper`` presets, and checks the speed goals of the performance issue.
+Only measured rows are used: a projection whose row is missing is reported as not measured.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from .provenance import REPO_ROOT
+
+BENCH_RESULTS = REPO_ROOT / "benchmarks" / "results"
+MNIST_TRAIN = 60_000  #: MNIST training images, before the validation split
+
+
+def load_benchmarks(kind: str = "cuda", folder: Path | None = None) -> dict[str, Any] | None:
+    """The last stored benchmark run on ``kind`` (``"cuda"`` or ``"cpu"``), or None if there is none."""
+    path = (folder or BENCH_RESULTS) / f"{kind}-latest.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+@dataclasses.dataclass(frozen=True)
+class PaperRun:
+    """Paper-scale runs whose cost one benchmark row measures: ``runs`` runs of ``steps`` training steps."""
+
+    what: str  #: the runs, in words
+    benchmark: str  #: the row's ``name``
+    shapes: str  #: the start of the row's ``shapes`` ("" = any)
+    steps: int  #: timed calls per run (training steps, or their recurrence)
+    runs: int  #: such runs at the ``paper`` preset
+    note: str  #: what the projection includes and leaves out
+
+
+def _mnist_steps(images: Any, epochs: int) -> int:
+    """Training steps of ``epochs`` epochs over the MNIST training split of a Chapter 4 config."""
+    return epochs * math.ceil((MNIST_TRAIN - images.n_valid) / images.batch)
+
+
+def paper_runs() -> list[PaperRun]:
+    """The paper-scale runs of Chapters 2–5, with steps and run counts from their ``paper`` presets."""
+    from .experiments import spectrum, vwave, wave_rnn_images, wave_rnn_tasks
+
+    table1 = spectrum.PRESETS["paper"]
+    tasks = wave_rnn_tasks.PRESETS["paper"]
+    images = wave_rnn_images.PRESETS["paper"]
+    copy_lm = vwave.PRESETS["paper"]
+    mnist_steps = _mnist_steps(images, images.epochs)
+    wave_models = 2 if images.mlp_hidden else 1  # the wRNN, and the wRNN + MLP of Table 2
+    n_cells = len(table1.tasks) * len(table1.hiddens) * len(table1.l2s)
+    n_ssm = sum(not m.startswith(("alibi", "rope")) for m in copy_lm.models + copy_lm.ablation_models)
+    step = "recurrence forward + backward only: a lower bound on the training step"
+    return [
+        PaperRun(f"Ch. 2, Table 1: {n_cells} cells × {table1.n_seeds} seeds, {table1.steps:,} steps, cell after "
+                 "cell", "spectrum.train_step [paper]", "", table1.steps, n_cells,
+                 "one cell's whole training step at the full horizon (it starts at 10): an upper bound"),
+        PaperRun(f"Ch. 2, Table 1 as the chapter trains it: the cells of each H as one model "
+                 f"({len(table1.hiddens)} models)", "spectrum.train_step [paper, grouped]", "", table1.steps,
+                 len(table1.hiddens), "the H = 128 group's whole step at the full horizon, for every group: an "
+                 "upper bound"),
+        PaperRun(f"Ch. 3, copy T = 480, wRNN: {tasks.n_seeds} seeds × {tasks.copy_steps:,} steps",
+                 "wRNN train step", "[copy T=480]", tasks.copy_steps, tasks.n_seeds, "whole training step"),
+        PaperRun(f"Ch. 3, copy T = 480, iRNN n {tasks.n}: {tasks.n_seeds} seeds × {tasks.copy_steps:,} steps",
+                 "iRNN", "[copy T=480]", tasks.copy_steps, tasks.n_seeds, step),
+        PaperRun(f"Ch. 4, sMNIST + psMNIST, wRNN (and + MLP): {images.n_seeds} seeds × {images.epochs} epochs "
+                 f"({mnist_steps:,} steps)", "wRNN train step", "[sMNIST]", mnist_steps,
+                 len(images.tasks) * images.n_seeds * wave_models, "whole training step (linear readout)"),
+        PaperRun(f"Ch. 4, sMNIST + psMNIST, iRNN n {images.irnn_n}: {images.n_seeds} seeds × {images.epochs} "
+                 f"epochs", "iRNN", "[sMNIST]", mnist_steps, len(images.tasks) * images.n_seeds, step),
+        PaperRun(f"Ch. 5, copy, Mamba-type models at L = {copy_lm.contexts[0]}: {n_ssm} models × "
+                 f"{copy_lm.n_seeds} seeds × {copy_lm.steps:,} steps", "scan: sequential vs chunked", "[paper]",
+                 copy_lm.steps * copy_lm.mamba_layers, n_ssm * copy_lm.n_seeds,
+                 f"the selective scan of {copy_lm.mamba_layers} layers only: a lower bound"),
+    ]
+
+
+def format_minutes(minutes: float | None) -> str:
+    """``"45 s"``, ``"12.5 min"``, ``"3.2 h"``; ``"not measured"`` for None."""
+    if minutes is None:
+        return "not measured"
+    if minutes < 1:
+        return f"{60 * minutes:.0f} s"
+    return f"{minutes:.1f} min" if minutes < 90 else f"{minutes / 60:.1f} h"
+
+
+def _row(report: dict[str, Any], benchmark: str, shapes: str) -> dict[str, Any] | None:
+    for row in report["rows"]:
+        if row["name"] == benchmark and row["shapes"].startswith(shapes):
+            return row
+    return None
+
+
+def _minutes(ms: float, calls: int) -> float:
+    return ms * calls / 60_000
+
+
+def run_times(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per :func:`paper_runs` entry: minutes per run and for all runs, reference and fast (None: not measured)."""
+    out = []
+    for run in paper_runs():
+        row = _row(report, run.benchmark, run.shapes)
+        entry: dict[str, Any] = {"what": run.what, "benchmark": f"{run.benchmark} {run.shapes}".strip(),
+                                 "note": run.note, "measured": row is not None}
+        for side in ("reference", "fast"):
+            per_run = None if row is None else _minutes(row[f"{side}_ms"], run.steps)
+            entry[f"{side}_min_per_run"] = per_run
+            entry[f"{side}_min_total"] = None if per_run is None else per_run * run.runs
+        out.append(entry)
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Goal:
+    """A speed goal of the performance issue, met when ``value <= limit`` (or ``>=`` if ``at_least``)."""
+
+    what: str
+    benchmark: str
+    shapes: str
+    limit: float
+    at_least: bool  #: a ratio to reach, else a time (minutes) to stay under
+    steps: int = 0  #: for a time goal: training steps of the run
+
+
+def goals() -> list[Goal]:
+    """The speed goals on one H100: 50x per wRNN step, a copy run and 120 sMNIST epochs in time (the performance
+    issue), the Table 1 grid in 15 minutes (the spectrum issue)."""
+    from .experiments import spectrum, wave_rnn_images, wave_rnn_tasks
+
+    table1 = spectrum.PRESETS["paper"]
+    copy_steps = wave_rnn_tasks.PRESETS["paper"].copy_steps
+    mnist_steps = _mnist_steps(wave_rnn_images.PRESETS["paper"], epochs=120)
+    return [
+        Goal("fused wRNN step ≥ 50× the loop, copy T = 480", "wRNN train step", "[copy T=480]", 50, True),
+        Goal("fused wRNN step ≥ 50× the loop, sMNIST", "wRNN train step", "[sMNIST]", 50, True),
+        Goal(f"copy run at T = 480 ({copy_steps:,} steps) under 10 min", "wRNN train step", "[copy T=480]", 10,
+             False, copy_steps),
+        Goal(f"120 sMNIST epochs ({mnist_steps:,} steps) under 30 min", "wRNN train step", "[sMNIST]", 30, False,
+             mnist_steps),
+        Goal("the Table 1 grid (Ch. 2) under 15 min, at the full horizon", "spectrum.train_step [paper, grouped]",
+             "", 15, False, table1.steps * len(table1.hiddens)),
+    ]
+
+
+def goal_status(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per goal: the measured value (ratio, or minutes of the fast path) and whether it is met (None: not
+    measured)."""
+    out = []
+    for goal in goals():
+        row = _row(report, goal.benchmark, goal.shapes)
+        value = None if row is None else (row["ratio"] if goal.at_least else _minutes(row["fast_ms"], goal.steps))
+        met = None if value is None else (value >= goal.limit if goal.at_least else value <= goal.limit)
+        out.append({"goal": goal.what, "measured": value, "unit": "×" if goal.at_least else "min", "met": met})
+    return out
