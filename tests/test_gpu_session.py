@@ -1,13 +1,16 @@
 """scripts/gpu_session.py: a budgeted training call packs its results into parts that unpack into a store."""
 
+import gzip
 import importlib.util
 import io
 import json
 import os
+import pickle
 import subprocess
 import sys
 import tarfile
 
+import numpy as np
 import pytest
 
 from wavelib.provenance import REPO_ROOT
@@ -62,15 +65,20 @@ def test_unpack_refuses_members_outside_the_store(gpu_session, tmp_path):
     assert not (tmp_path / "escape.txt").exists()
 
 
-def test_run_trains_under_a_budget_and_its_parts_unpack_to_a_finished_artifact(gpu_session, tmp_path):
-    out, gpu_store = tmp_path / "out", tmp_path / "gpu-store"
-    env = {**os.environ, "WAVELIB_RESULTS": str(gpu_store)}
+def test_run_imports_mnist_trains_under_a_budget_and_its_parts_unpack_to_a_finished_artifact(gpu_session, tmp_path):
+    out, gpu_store, data = tmp_path / "out", tmp_path / "gpu-store", tmp_path / "data"
+    images = [(np.full((n, 784), 3 / 256, dtype=np.float32), np.zeros(n, dtype=np.int64)) for n in (4, 2, 3)]
+    mnist = tmp_path / "mnist.pkl.gz"
+    mnist.write_bytes(gzip.compress(pickle.dumps(tuple(images))))
+    env = {**os.environ, "WAVELIB_RESULTS": str(gpu_store), "WAVELIB_DATA": str(data)}
     result = subprocess.run([sys.executable, str(SCRIPT), "run", "--out", str(out), "--device", "cpu",
-                             "--preset", "smoke", "--skip-checks", "--budget-min", "3", "--chapters", "twm_theory"],
-                            env=env, capture_output=True, text=True, cwd=tmp_path)
+                             "--preset", "smoke", "--skip-checks", "--budget-min", "3", "--chapters", "twm_theory",
+                             "--mnist", str(mnist)], env=env, capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     log = (out / "session.log").read_text()
-    assert "## train twm_theory" in log and "-> exit 0" in log and "packed 1 part(s)" in log
+    assert "## MNIST" in log and "## train twm_theory" in log and "packed 1 part(s)" in log
+    assert log.count("-> exit 0") == 3  # machine, MNIST, training
+    assert list(data.rglob("source.json"))
     store = tmp_path / "store"
     (line,) = gpu_session.unpack(out, store, tmp_path / "bench")
     assert line.startswith("smoke/twm_theory: finished ['gradient_sweep-") and line.endswith("partial none")
