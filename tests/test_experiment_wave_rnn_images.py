@@ -9,6 +9,7 @@ import torch
 
 from wavelib.chapters import get_chapter
 from wavelib.experiments.wave_rnn_images import PRESETS
+from wavelib.plotting.wave_rnn_images import accuracy_table
 from wavelib.presets import ConfigError
 from wavelib.store import run_experiment
 from wavelib.tasks.image_sequences import pixel_permutation, smnist_inputs
@@ -70,6 +71,7 @@ def test_training_resumes_bit_for_bit(task, memory_checkpoint, assert_same_train
     ({"pool": 3}, "pool must divide 28"), ({"tasks": ("cifar",)}, "valid values: smnist, psmnist"),
     ({"lr": None}, "both lr and clip"), ({"n": 0}, "positive"), ({"mnist_source": "web"}, "mnist_source"),
     ({"size_wrnn": ((16, 0),)}, "positive"), ({"n_test": -1}, "n_test"), ({"cifar_noise": "pink"}, "cifar_noise"),
+    ({"mlp_hidden": -1}, "mlp_hidden"),
 ])
 def test_bad_knobs_are_refused_before_work(bad, match):
     with pytest.raises(ConfigError, match=match):
@@ -81,6 +83,11 @@ def test_paper_preset_is_the_papers_protocol():
     assert (paper.pool, paper.batch, paper.epochs, paper.n_valid, paper.n_seeds) == (1, 128, 120, 3000, 3)
     assert paper.model_spec("wrnn").parameters(1, 10) == 49_946
     assert paper.model_spec("irnn").parameters(1, 10) == 68_874
+    assert paper.mnist_models == ("wrnn", "irnn", "wrnn-mlp")
+    assert paper.model_spec("wrnn-mlp").parameters(1, 10) == 419_686  # NOTES §2: MLP head of 100 units
+    for task in ("smnist", "psmnist"):  # the paper gives no hyperparameters of its own for the wRNN + MLP
+        assert paper.task_spec(task, "wrnn-mlp") == paper.task_spec(task, "wrnn")
+    assert paper.replace(mlp_hidden=0).mnist_models == ("wrnn", "irnn")
     assert paper.task_spec("smnist", "irnn").clip == 0 and paper.task_spec("psmnist", "irnn").clip == 1000
     assert paper.task_spec("nscifar", "irnn").lr == 1e-5 and paper.task_spec("nscifar", "wrnn").batch == 256
     assert paper.task_spec("smnist", "wrnn").length == 784
@@ -98,7 +105,18 @@ def test_smoke_mnist_is_reproducible_and_stores_the_figure(tmp_path):
     assert ha["smnist|wrnn|seed0|figure_states"].shape == (L, hidden)
     assert ha["smnist|wrnn|seed0|figure_log_power"].shape == (L, SMOKE.n)
     assert ha["psmnist|irnn|seed0|permutation"].tolist() == pixel_order(SMOKE.pool, 1).tolist()
-    assert set(a.metrics) >= {"smnist|wrnn", "psmnist|irnn", "fourier|wrnn"}
+    assert set(a.metrics) >= {"smnist|wrnn", "psmnist|irnn", "fourier|wrnn", "smnist|wrnn-mlp", "psmnist|wrnn-mlp"}
+    mlp = SMOKE.model_spec("wrnn-mlp")
+    assert a.metrics["psmnist|wrnn-mlp"]["parameters"] == mlp.parameters(1, 10) == \
+        a.metrics["psmnist|wrnn"]["parameters"] - (SMOKE.n * SMOKE.channels + 1) * 10 \
+        + (SMOKE.n * SMOKE.channels + 1) * SMOKE.mlp_hidden + (SMOKE.mlp_hidden + 1) * 10
+    assert ha["psmnist|wrnn-mlp|seed0|test_accuracy"].shape == ha["psmnist|wrnn|seed0|test_accuracy"].shape
+    assert not any(k.startswith("smnist|wrnn-mlp|seed0|figure_") for k in ha)
+    header, rows = accuracy_table(a.metrics, SMOKE.tasks, 1, SMOKE.mnist_models)
+    assert [r[0] for r in rows] == ["wRNN", "iRNN", "wRNN + MLP"]
+    acc = {t: f"{100 * a.metrics[f'{t}|wrnn-mlp']['test_accuracy_mean']:.1f}" for t in ("smnist", "psmnist")}
+    assert rows[2][1:5] == [acc["smnist"], "97.5", acc["psmnist"], "97.6"]  # ours beside the paper's Table 2
+    assert rows[2][5:] == [f"{mlp.parameters(1, 10):,}", "256 / 420k"]
 
 
 def test_missing_cifar_is_recorded_not_raised(tmp_path, monkeypatch):

@@ -23,6 +23,7 @@ def run(name, root, seed=1):
     ({"copy_models": ("lstm",)}, "valid values: wrnn, irnn, irnn-large"),
     ({"ablation_models": ("wrnn-noW",)}, "valid values"), ({"figure_T": 7}, "figure_T"),
     ({"lr": None}, "both lr and clip"), ({"n": 0}, "positive"), ({"copy_format": "text"}, "copy_format"),
+    ({"ablation_v_init": "xavier"}, "ablation_v_init 'xavier'; valid values: normal, random"),
 ])
 def test_bad_knobs_are_refused_before_work(bad, match):
     with pytest.raises(ConfigError, match=match):
@@ -41,6 +42,12 @@ def test_paper_preset_is_the_papers_protocol():
     assert paper.model_spec("copy", "irnn", 0).init_u == "random"  # Table 5: Kaiming uniform at T = 0
     assert paper.model_spec("ablation", "irnn-sigma", 0).init_u == "sigma"
     assert paper.task_spec("ablation", "wrnn-noU", 10) == paper.task_spec("copy", "wrnn", 10)
+    # Table 4's "- V-init": the grid's N(0, 0.001) by default, PyTorch's default as the named alternative
+    assert [paper.model_spec("ablation", m, 10).init_v for m in ("wrnn-noV", "wrnn-noV-noU", "wrnn-noU")] == \
+        ["normal", "normal", "sparse_identity"]
+    pytorch = paper.replace(ablation_v_init="random")
+    assert [pytorch.model_spec("ablation", m, 10).init_v for m in ("wrnn-noV", "wrnn-noV-noU")] == ["random"] * 2
+    assert pytorch.model_spec("ablation", "irnn-sigma-V", 10) == paper.model_spec("ablation", "irnn-sigma-V", 10)
     assert len(PAPER_HPARAMS) == 25
 
 

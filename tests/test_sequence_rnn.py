@@ -80,7 +80,8 @@ def test_adding_test_mse_is_the_final_output_error():
 
 def test_bad_specs_are_refused():
     for bad in (dict(kind="lstm", n=4), dict(kind="irnn", n=4, c=2), dict(kind="wrnn", n=0),
-                dict(kind="wrnn", n=4, init_u="identity")):
+                dict(kind="wrnn", n=4, init_u="identity"), dict(kind="wrnn", n=4, mlp_hidden=-1),
+                dict(kind="irnn", n=4, mlp_hidden=2.5)):
         with pytest.raises(ValueError):
             SequenceModelSpec(**bad)
     for bad in (dict(task="copy", T=-1), dict(task="adding", T=1), dict(task="sort", T=3),

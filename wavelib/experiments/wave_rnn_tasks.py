@@ -7,7 +7,10 @@ Three stored experiments, each a resumable grid of (model, T, seed) trainings:
   ``figure_T`` also one test sequence's output and hidden states (the example-recall and space-time figures) and
   the weights of the wRNN and the equal-size iRNN;
 - ``adding``: the adding task (Fig. 5, Table 1) at every ``adding_T``, wRNN (``adding_channels``) against iRNN;
-- ``ablations``: Table 4's variants on the copy task at every ``ablation_T``.
+- ``ablations``: Table 4's variants on the copy task at every ``ablation_T``. "− V-init" (the wRNN without the
+  sparse-identity V) takes ``ablation_v_init``: ``"normal"``, the paper's grid alternative N(0, 0.001), read as
+  std 0.001 with zero bias (:data:`~wavelib.models.wave_rnn.V_NORMAL_STD`), or ``"random"``, PyTorch's default;
+  "− u-shift-init" is PyTorch's default conv init.
 
 Hyperparameters: with ``lr=None`` / ``clip=None`` every run takes the learning rate and clipping magnitude (and for
 the iRNN the U initialisation) that the paper's Tables 5 (copy) and 6 (adding) report as best for its model and
@@ -38,9 +41,13 @@ LABELS = {
     "irnn-sigma": "iRNN + Σ-init", "irnn-sigma-V": "iRNN + Σ-init + V-init",
 }
 """Display names (Table 4's rows)."""
-_INITS = {  # model -> (kind, init_u, init_v); "- u-shift-init" is PyTorch's default conv init (see the chapter)
-    "wrnn": ("wrnn", "shift", "sparse_identity"), "wrnn-noV": ("wrnn", "shift", "random"),
-    "wrnn-noU": ("wrnn", "random", "sparse_identity"), "wrnn-noV-noU": ("wrnn", "random", "random"),
+ABLATION_V_INITS = ("normal", "random")
+"""V inits of Table 4's "− V-init" rows (knob ``ablation_v_init``); see :class:`~wavelib.models.wave_rnn.WaveRNN`."""
+# model -> (kind, init_u, init_v); init_v None: the knob ablation_v_init; "- u-shift-init" is PyTorch's default
+# conv init (see the chapter)
+_INITS = {
+    "wrnn": ("wrnn", "shift", "sparse_identity"), "wrnn-noV": ("wrnn", "shift", None),
+    "wrnn-noU": ("wrnn", "random", "sparse_identity"), "wrnn-noV-noU": ("wrnn", "random", None),
     "irnn": ("irnn", "identity", "random"), "irnn-large": ("irnn", "identity", "random"),
     "irnn-sigma": ("irnn", "sigma", "random"), "irnn-sigma-V": ("irnn", "sigma", "sparse_identity"),
 }
@@ -73,6 +80,7 @@ class WaveRNNTasksConfig(Config):
     adding_models: tuple[str, ...] = ("wrnn", "irnn")
     ablation_T: tuple[int, ...] = (0, 10, 30, 80)
     ablation_models: tuple[str, ...] = ABLATION_MODELS
+    ablation_v_init: str = "normal"  #: V of the "− V-init" rows: "normal" (N(0, std 0.001)) or "random" (PyTorch)
     n: int = 100  #: units per ring of the wRNN, and units of the equal-size iRNN
     large_n: int = 625  #: units of the iRNN with as many activations as the copy wRNN (n × copy_channels)
     copy_channels: int = 6
@@ -94,6 +102,7 @@ class WaveRNNTasksConfig(Config):
                          copy_steps=self.copy_steps, adding_steps=self.adding_steps, eval_every=self.eval_every,
                          eval_batch=self.eval_batch)
         require_choice("copy_format", self.copy_format, COPY_FORMATS)
+        require_choice("ablation_v_init", self.ablation_v_init, ABLATION_V_INITS)
         if (self.lr is None) != (self.clip is None):
             raise ConfigError("set both lr and clip (one value for every run) or neither (the paper's Tables 5–6)")
         if self.lr is not None and not (self.lr > 0 and self.clip >= 0):
@@ -129,6 +138,7 @@ class WaveRNNTasksConfig(Config):
         """The model ``model`` of ``task`` ("copy", "adding" or "ablation") at ``T``."""
         kind, init_u, init_v = _INITS[model]
         init_u = self._hparams(task, model, T)[2] or init_u
+        init_v = init_v or self.ablation_v_init
         if kind == "irnn":
             return SequenceModelSpec("irnn", self.large_n if model == "irnn-large" else self.n, 1, init_u, init_v)
         channels = self.adding_channels if task == "adding" else self.copy_channels
@@ -146,7 +156,8 @@ class WaveRNNTasksConfig(Config):
 
 
 PRESETS = {
-    "smoke": WaveRNNTasksConfig(copy_T=(5,), adding_T=(6,), ablation_T=(5,), ablation_models=("wrnn", "irnn-sigma"),
+    "smoke": WaveRNNTasksConfig(copy_T=(5,), adding_T=(6,), ablation_T=(5,),
+                                ablation_models=("wrnn", "wrnn-noV", "irnn-sigma"),
                                 n=8, large_n=16, copy_channels=2, adding_channels=2, n_seeds=1, batch=4,
                                 copy_steps=20, adding_steps=20, lr=1e-3, clip=1.0, eval_every=10, eval_batch=8,
                                 figure_T=5),

@@ -20,7 +20,9 @@ from torch import Tensor
 
 READOUTS = ("linear", "mlp")
 WAVE_U_INITS = ("shift", "dirac", "random")
-V_INITS = ("sparse_identity", "random")
+V_INITS = ("sparse_identity", "normal", "random")
+V_NORMAL_STD = 1e-3
+"""Standard deviation of ``init_v="normal"``: the paper's N(0, 0.001) read as std 0.001 (see :class:`WaveRNN`)."""
 IRNN_INITS = ("identity", "sigma", "random")
 RECURRENCE_BACKENDS = ("auto", "reference", "fused")
 
@@ -42,6 +44,19 @@ def _make_readout(d_hidden: int, n_out: int, readout: str, mlp_hidden: int) -> t
         return torch.nn.Linear(d_hidden, n_out)
     return torch.nn.Sequential(torch.nn.Linear(d_hidden, mlp_hidden), torch.nn.ReLU(),
                                torch.nn.Linear(mlp_hidden, n_out))
+
+
+def _init_v(weight: Tensor, bias: Tensor, init_v: str, channels: int) -> None:
+    """Initialise V = (weight (channels*n, n_in), bias (channels*n,)) in place, as ``init_v`` says (see
+    :class:`WaveRNN`); ``"random"`` leaves PyTorch's default."""
+    if init_v == "random":
+        return
+    bias.zero_()
+    if init_v == "normal":
+        torch.nn.init.normal_(weight, 0.0, V_NORMAL_STD)
+    else:
+        weight.zero_()
+        weight.view(channels, -1, weight.shape[1])[:, 0] = 1.0
 
 
 def parameter_count(model: torch.nn.Module) -> int:
@@ -107,7 +122,10 @@ class WaveRNN(torch.nn.Module):
       default ``Conv1d`` init. (The paper's grid also names ``U(-1/sqrt(n), 1/sqrt(n))``; PyTorch's default
       bound is ``1/sqrt(3c)``.)
     - ``init_v="sparse_identity"`` (the paper's): V weight and bias zero, then unit 0 of every channel gets
-      weight 1 from every input feature. ``"random"``: PyTorch's default ``Linear`` init.
+      weight 1 from every input feature. ``"normal"``: the ablation grid's alternative ``N(0, 0.001)``, which we
+      read as **std** 0.001 (:data:`V_NORMAL_STD`; variance would be std 0.032): the public code's
+      ``nn.init.normal_(weight, 0.0, std=0.001)``; bias zero (the public code leaves the bias at PyTorch's
+      default). ``"random"``: PyTorch's default ``Linear`` init, weight and bias.
 
     Parameters: ``V`` (n_in*c*n + c*n), ``conv`` (3c^2 + c), readout on the whole state (``readout="linear"``:
     c*n*n_out + n_out; ``"mlp"``: c*n -> ``mlp_hidden`` -> ReLU -> n_out).
@@ -125,10 +143,7 @@ class WaveRNN(torch.nn.Module):
         self.conv = torch.nn.Conv1d(c, c, 3, padding=1, padding_mode="circular")  # weights only; see circular_conv
         self.readout = _make_readout(c * n, n_out, readout, mlp_hidden)
         with torch.no_grad():
-            if init_v == "sparse_identity":
-                self.V.weight.zero_()
-                self.V.bias.zero_()
-                self.V.weight.view(c, n, n_in)[:, 0] = 1.0
+            _init_v(self.V.weight, self.V.bias, init_v, c)
             if init_u == "shift":
                 self.conv.weight.zero_()
                 self.conv.weight[:, :, 2] = torch.eye(c)
@@ -159,7 +174,7 @@ class IRNN(torch.nn.Module):
 
     ``init_v`` acts on V = (W_ih, b_ih): ``"random"`` leaves W_ih at PyTorch's default; ``"sparse_identity"``
     (Table 4 "+ Sigma-init + V-init") is the wRNN's init with one channel: W_ih and b_ih zero, then unit 0 gets
-    weight 1 from every input feature.
+    weight 1 from every input feature; ``"normal"``: W_ih ~ N(0, std 0.001), b_ih zero (as for :class:`WaveRNN`).
     """
 
     def __init__(self, n_in: int, n: int, n_out: int, init: str = "identity", init_v: str = "random",
@@ -178,10 +193,7 @@ class IRNN(torch.nn.Module):
                 self.rnn.weight_hh_l0.copy_(eye if init == "identity" else eye.roll(1, dims=1))
                 self.rnn.bias_ih_l0.zero_()
                 self.rnn.bias_hh_l0.zero_()
-            if init_v == "sparse_identity":
-                self.rnn.weight_ih_l0.zero_()
-                self.rnn.bias_ih_l0.zero_()
-                self.rnn.weight_ih_l0[0] = 1.0
+            _init_v(self.rnn.weight_ih_l0, self.rnn.bias_ih_l0, init_v, 1)
 
     def forward(self, x: Tensor, return_states: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         """x (B, T, n_in) -> outputs (B, T, n_out) [, states (B, T, n) if ``return_states``]; h_0 = 0."""

@@ -8,10 +8,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..analysis.fourier import wave_ridge
-from ..experiments.wave_rnn_images import LABELS, MODELS, WAVE_SPEED
+from ..experiments.wave_rnn_images import LABELS, MLP_MODEL, MODELS, PAPER_TABLE2, WAVE_SPEED
 from .style import COLORS, figure
 
-_COLORS = {"wrnn": COLORS["wave"], "irnn": COLORS["static"]}
+_COLORS = {"wrnn": COLORS["wave"], "irnn": COLORS["static"], MLP_MODEL: COLORS["accent"]}
 
 
 def data_text(source: Mapping) -> str:
@@ -23,12 +23,13 @@ def data_text(source: Mapping) -> str:
             + (f" ({source['test']})" if "test" in source else ""))
 
 
-def curves_figure(history: Mapping[str, np.ndarray], tasks: Sequence[str], seeds: int) -> Figure:
+def curves_figure(history: Mapping[str, np.ndarray], tasks: Sequence[str], seeds: int,
+                  models: Sequence[str] = MODELS) -> Figure:
     """Fig. 6: test accuracy (solid) and running training accuracy (dotted) against epoch, one panel per task,
-    every seed."""
+    every seed of every model in ``models``."""
     fig, axes = figure(len(tasks), width=3.4 * len(tasks), height=2.8, sharey=True)
     for ax, task in zip(axes[0], tasks):
-        for model in MODELS:
+        for model in models:
             for s in range(seeds):
                 key = f"{task}|{model}|seed{s}"
                 label = LABELS[model] if s == 0 else None
@@ -83,15 +84,21 @@ def sizes_figure(metrics: Mapping[str, Mapping]) -> Figure:
     return fig
 
 
-def accuracy_table(metrics: Mapping[str, Mapping], tasks: Sequence[str],
-                   seeds: int) -> tuple[list[str], list[list[str]]]:
+def accuracy_table(metrics: Mapping[str, Mapping], tasks: Sequence[str], seeds: int,
+                   models: Sequence[str] = MODELS) -> tuple[list[str], list[list[str]]]:
     """Table 2's layout: per model the final test accuracy (mean ± std over ``seeds`` seeds; no ± for one seed)
-    per task and its parameters."""
-    header = ["model"] + [f"{LABELS[t]} test acc. (%)" for t in tasks] + ["parameters"]
+    per task beside the paper's, and its parameters (counted from the model) beside the paper's units / params."""
+    header = ["model"]
+    for t in tasks:
+        header += [f"{LABELS[t]} test acc. (%)", "paper"]
+    header += ["parameters", "paper: units / params"]
     rows = []
-    for model in MODELS:
-        entries = [metrics[f"{t}|{model}"] for t in tasks]
-        cells = [f"{100 * e['test_accuracy_mean']:.1f}" + (f" ± {100 * e['test_accuracy_std']:.1f}" if seeds > 1 else "")
-                 for e in entries]
-        rows.append([LABELS[model]] + cells + [f"{entries[0]['parameters']:,}"])
+    for model in models:
+        paper = PAPER_TABLE2[model]
+        row = [LABELS[model]]
+        for t in tasks:
+            e = metrics[f"{t}|{model}"]
+            spread = f" ± {100 * e['test_accuracy_std']:.1f}" if seeds > 1 else ""
+            row += [f"{100 * e['test_accuracy_mean']:.1f}{spread}", f"{paper[t]:.1f}"]
+        rows.append(row + [f"{metrics[f'{tasks[0]}|{model}']['parameters']:,}", paper["size"]])
     return header, rows

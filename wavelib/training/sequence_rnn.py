@@ -34,7 +34,9 @@ class SequenceModelSpec:
     """A wRNN (``kind="wrnn"``: ``c`` rings of ``n`` units) or an iRNN (``kind="irnn"``: ``n`` units, ``c`` = 1).
 
     ``init_u``: wRNN one of ``shift`` (paper), ``dirac``, ``random``; iRNN one of ``identity`` (paper), ``sigma``,
-    ``random``. ``init_v``: ``sparse_identity`` (the wRNN's) or ``random`` (the iRNN's).
+    ``random``. ``init_v``: ``sparse_identity`` (the wRNN's), ``normal`` (N(0, std 0.001), Table 4's alternative)
+    or ``random`` (the iRNN's). ``mlp_hidden``: 0 = linear readout on the whole hidden state; else the readout is
+    a 2-layer MLP with this many ReLU hidden units (Table 2's "wRNN + MLP").
     """
 
     kind: str
@@ -42,6 +44,7 @@ class SequenceModelSpec:
     c: int = 1
     init_u: str = "shift"
     init_v: str = "sparse_identity"
+    mlp_hidden: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -52,6 +55,8 @@ class SequenceModelSpec:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(self.mlp_hidden, bool) or not isinstance(self.mlp_hidden, int) or self.mlp_hidden < 0:
+            raise ValueError(f"mlp_hidden must be an integer >= 0 (0 = linear readout), got {self.mlp_hidden!r}")
         u_inits = WAVE_U_INITS if self.kind == "wrnn" else IRNN_INITS
         if self.init_u not in u_inits or self.init_v not in V_INITS:
             raise ValueError(f"unknown init ({self.init_u!r}, {self.init_v!r}) for {self.kind}; valid: "
@@ -59,9 +64,10 @@ class SequenceModelSpec:
 
     def build(self, n_in: int, n_out: int) -> torch.nn.Module:
         """The model for ``n_in`` input features and ``n_out`` outputs (default PyTorch init where unset)."""
+        readout = {"readout": "mlp", "mlp_hidden": self.mlp_hidden} if self.mlp_hidden else {"readout": "linear"}
         if self.kind == "wrnn":
-            return WaveRNN(n_in, self.n, self.c, n_out, init_u=self.init_u, init_v=self.init_v)
-        return IRNN(n_in, self.n, n_out, init=self.init_u, init_v=self.init_v)
+            return WaveRNN(n_in, self.n, self.c, n_out, init_u=self.init_u, init_v=self.init_v, **readout)
+        return IRNN(n_in, self.n, n_out, init=self.init_u, init_v=self.init_v, **readout)
 
     def parameters(self, n_in: int, n_out: int) -> int:
         """Number of parameters of :meth:`build` (the global random state is left untouched)."""
