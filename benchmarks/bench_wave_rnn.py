@@ -1,4 +1,4 @@
-"""Chapters 3–4's hot path (issue #6): one forward and one backward pass of the Wave-RNN and iRNN recurrences.
+"""Chapters 3–4's hot path (issue #6): Wave-RNN and iRNN recurrences, and whole wRNN training steps.
 
 Rows, at the paper's copy shapes (text-format T = 480, i.e. 500 steps; batch 128; wRNN n 100, c 6; iRNN n 100)
 and sMNIST shapes (784 steps; batch 128; wRNN n 256, c 16; iRNN n 256):
@@ -7,6 +7,9 @@ and sMNIST shapes (784 steps; batch 128; wRNN n 256, c 16; iRNN n 256):
   per-step PyTorch loop) against ``backend="fused"`` (the Triton kernels). Only where the fused path runs (CUDA
   with triton); elsewhere the row is skipped with a note on stderr. The input projection and readout of a
   training step are single matmuls over all steps; the recurrence is the part that is timed.
+- ``wRNN train step``: a whole training step of ``WaveRNN`` (forward, cross-entropy, backward, clipping at 1,
+  Adam) with the reference recurrence against the fused one, on a copy batch (T = 480) and on random sMNIST-shaped
+  pixels; where the fused path runs. The Performance page projects paper-scale run times from these rows.
 - ``iRNN``: a plain per-step loop (``h = ReLU(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)``, autograd) against
   ``torch.nn.RNN(nonlinearity="relu")`` with the same weights (cuDNN on CUDA); on the CPU at the copy shapes only.
 
@@ -20,9 +23,12 @@ import sys
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 
 from wavelib.benchmarking import Comparison, compare, forward_backward, normalised, scales
-from wavelib.models.wave_rnn import wave_rnn_recurrence
+from wavelib.models.wave_rnn import WaveRNN, wave_rnn_recurrence
+from wavelib.training.optim import optimizer_step
+from wavelib.training.sequence_rnn import SequenceTaskSpec
 
 SEED = 0
 RTOL = 1e-4  #: tolerance on the check, an error relative to each output part's scale (float32)
@@ -65,6 +71,55 @@ def wave_rows(device: torch.device, repeats: int) -> list[Comparison]:
     return rows
 
 
+def _task_batch(name: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, Callable, int, int]:
+    """A training batch at the row's shapes: (x, y, loss(outputs, y), n_in, n_out). Copy: the text-format task
+    at T = 480, cross-entropy over every position; sMNIST: random pixels, cross-entropy of the last step."""
+    gen = torch.Generator().manual_seed(SEED)
+    if name.startswith("copy"):
+        task = SequenceTaskSpec("copy", T=480, batch=BATCH, steps=1, lr=1e-3, clip=1.0, eval_every=1)
+        x, y = task.sample(BATCH, gen, device)
+        return x, y, task.loss, task.n_in, task.n_out
+    steps = SHAPES[name][0]
+    x = torch.rand(BATCH, steps, 1, generator=gen).to(device)
+    y = torch.randint(0, 10, (BATCH,), generator=gen).to(device)
+    return x, y, lambda out, labels: F.cross_entropy(out[:, -1], labels), 1, 10
+
+
+def train_step_rows(device: torch.device, repeats: int) -> list[Comparison]:
+    """One whole wRNN training step (forward, loss, backward, clipping, Adam) with the reference recurrence
+    against the fused one, where it runs. The check compares the first step's loss and clipped gradients."""
+    from wavelib.models.wave_rnn_fused import fused_problem
+
+    rows = []
+    for name, (steps, n, c) in SHAPES.items():
+        x, y, loss_fn, n_in, n_out = _task_batch(name, device)
+        problem = fused_problem(torch.empty(BATCH, steps, c * n, device=device), c, n)
+        if problem is not None:
+            print(f"bench_wave_rnn: skipping the wRNN training-step row [{name}] on {device}: {problem}",
+                  file=sys.stderr)
+            continue
+
+        def step(backend: str) -> Callable[[], list[torch.Tensor]]:
+            torch.manual_seed(SEED)  # both sides start from the same weights
+            model = WaveRNN(n_in, n, c, n_out).to(device)
+            model.recurrence_backend = backend
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+            def run() -> list[torch.Tensor]:
+                loss = loss_fn(model(x), y)
+                optimizer_step(model, optimizer, loss, clip=1.0)
+                return [loss.detach(), *(p.grad.detach().clone() for p in model.parameters())]
+            return run
+
+        scale = scales(step("reference")())
+        rows.append(compare("wRNN train step", _describe(name, steps, f"n {n}, c {c}").replace("fwd+bwd", "Adam"),
+                            normalised(step("reference"), scale), normalised(step("fused"), scale), device,
+                            repeats=repeats, warmup=1, tolerance=RTOL,
+                            reference_label="WaveRNN, per-step loop recurrence",
+                            fast_label="WaveRNN, Triton fused recurrence"))
+    return rows
+
+
 def irnn_rows(device: torch.device, repeats: int) -> list[Comparison]:
     """A per-step ReLU RNN loop against ``torch.nn.RNN`` (cuDNN on CUDA) with the same weights; on the CPU only
     the copy shapes (one sMNIST loop call takes ~20 s there)."""
@@ -101,5 +156,6 @@ def irnn_rows(device: torch.device, repeats: int) -> list[Comparison]:
 
 
 def benchmarks(device: torch.device, repeats: int) -> list[Comparison]:
-    """wRNN reference vs fused (where it runs), and iRNN loop vs ``torch.nn.RNN``, at copy and sMNIST shapes."""
-    return wave_rows(device, repeats) + irnn_rows(device, repeats)
+    """wRNN reference vs fused (recurrence, and whole training step) where the fused path runs, and iRNN loop vs
+    ``torch.nn.RNN``, at copy and sMNIST shapes."""
+    return wave_rows(device, repeats) + train_step_rows(device, repeats) + irnn_rows(device, repeats)

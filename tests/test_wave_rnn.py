@@ -126,6 +126,13 @@ def test_recurrence_backends_on_the_cpu():
                        wave_rnn_recurrence(x_proj, weight, None, c, n, backend="reference"))
     with pytest.raises(ValueError, match="fused Wave-RNN recurrence unavailable"):
         wave_rnn_recurrence(x_proj, weight, None, c, n, backend="fused")
+    model, x = WaveRNN(2, n, c, 4), torch.randn(2, 4, 2, generator=g)
+    auto = model(x)
+    model.recurrence_backend = "reference"
+    assert torch.equal(model(x), auto)
+    model.recurrence_backend = "fused"  # the module's recurrence follows its backend
+    with pytest.raises(ValueError, match="fused Wave-RNN recurrence unavailable"):
+        model(x)
 
 
 def test_wave_rnn_forward_shapes_and_readouts():

@@ -139,6 +139,7 @@ class WaveRNN(torch.nn.Module):
         _choice("init_u", init_u, WAVE_U_INITS)
         _choice("init_v", init_v, V_INITS)
         self.n_in, self.n, self.c, self.n_out = n_in, n, c, n_out
+        self.recurrence_backend = "auto"  #: :func:`wave_rnn_recurrence`'s backend (benchmarks pin it)
         self.V = torch.nn.Linear(n_in, c * n)
         self.conv = torch.nn.Conv1d(c, c, 3, padding=1, padding_mode="circular")  # weights only; see circular_conv
         self.readout = _make_readout(c * n, n_out, readout, mlp_hidden)
@@ -152,7 +153,8 @@ class WaveRNN(torch.nn.Module):
 
     def forward(self, x: Tensor, return_states: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         """x (B, T, n_in) -> outputs (B, T, n_out) [, states (B, T, c*n) if ``return_states``]; h_0 = 0."""
-        states = wave_rnn_recurrence(self.V(x), self.conv.weight, self.conv.bias, self.c, self.n)
+        states = wave_rnn_recurrence(self.V(x), self.conv.weight, self.conv.bias, self.c, self.n,
+                                     backend=self.recurrence_backend)
         out = self.readout(states)
         return (out, states) if return_states else out
 
