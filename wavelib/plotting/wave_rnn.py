@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..experiments.wave_rnn_tasks import LABELS
@@ -25,11 +26,15 @@ def _color(model: str) -> str:
     return _COLORS.get(model, COLORS["wave"] if model.startswith("wrnn") else COLORS["static"])
 
 
-def _curves(history: Mapping[str, np.ndarray], task: str, T: int, model: str, seeds: int,
-            name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Steps (R,) and one curve per seed (seeds, R)."""
-    runs = [f"{task}|T{T}|{model}|seed{s}" for s in range(seeds)]
-    return history[f"{runs[0]}|step"], np.stack([history[f"{k}|{name}"] for k in runs])
+def _plot_seed_curves(ax: Axes, history: Mapping[str, np.ndarray], task: str, T: int, models: Sequence[str],
+                      seeds: int, name: str) -> None:
+    """Curve ``name`` against training step for each model at ``T``: every seed thin, their geometric mean thick."""
+    for model in models:
+        runs = [f"{task}|T{T}|{model}|seed{s}" for s in range(seeds)]
+        steps, curves = history[f"{runs[0]}|step"], np.stack([history[f"{k}|{name}"] for k in runs])
+        for curve in curves:
+            ax.plot(steps, curve, color=_color(model), lw=0.5, alpha=0.35)
+        ax.plot(steps, np.exp(np.log(curves).mean(0)), color=_color(model), lw=1.6, label=LABELS[model])
 
 
 def copy_curves_figure(history: Mapping[str, np.ndarray], Ts: Sequence[int], models: Sequence[str], seeds: int,
@@ -39,11 +44,7 @@ def copy_curves_figure(history: Mapping[str, np.ndarray], Ts: Sequence[int], mod
     baseline ``10 ln 8 / L / batch``."""
     fig, axes = figure(len(Ts), width=2.6 * len(Ts) + 0.6, height=2.8, sharey=True)
     for ax, T in zip(axes[0], Ts):
-        for model in models:
-            steps, curves = _curves(history, "copy", T, model, seeds, "test_paper_comparable_loss")
-            for curve in curves:
-                ax.plot(steps, curve, color=_color(model), lw=0.5, alpha=0.35)
-            ax.plot(steps, np.exp(np.log(curves).mean(0)), color=_color(model), lw=1.6, label=LABELS[model])
+        _plot_seed_curves(ax, history, "copy", T, models, seeds, "test_paper_comparable_loss")
         ax.axhline(memoryless_baseline(T, eval_batch, copy_format), color=COLORS["muted"], ls="--", lw=0.9,
                    label="memoryless")
         ax.set(yscale="log", title=f"copy, T = {T}", xlabel="training step")
@@ -90,11 +91,7 @@ def adding_curves_figure(history: Mapping[str, np.ndarray], Ts: Sequence[int], m
     "solved" threshold 0.05; dashed grey: predicting the mean (1/6)."""
     fig, axes = figure(len(Ts), width=2.6 * len(Ts) + 0.6, height=2.8, sharey=True)
     for ax, T in zip(axes[0], Ts):
-        for model in models:
-            steps, curves = _curves(history, "adding", T, model, seeds, "test_mse")
-            for curve in curves:
-                ax.plot(steps, curve, color=_color(model), lw=0.5, alpha=0.35)
-            ax.plot(steps, np.exp(np.log(curves).mean(0)), color=_color(model), lw=1.6, label=LABELS[model])
+        _plot_seed_curves(ax, history, "adding", T, models, seeds, "test_mse")
         ax.axhline(ADDING_SOLVED_MSE, color=COLORS["theory"], ls=":", lw=0.9, label="solved (0.05)")
         ax.axhline(1 / 6, color=COLORS["muted"], ls="--", lw=0.9, label="predict the mean")
         ax.set(yscale="log", title=f"adding, T = {T}", xlabel="training step")
