@@ -84,3 +84,19 @@ def test_run_imports_mnist_trains_under_a_budget_and_its_parts_unpack_to_a_finis
     assert line.startswith("smoke/twm_theory: finished ['gradient_sweep-") and line.endswith("partial none")
     (meta,) = store.glob("smoke/twm_theory/*/meta.json")
     assert json.loads(meta.read_text())["preset"] == "smoke"
+
+
+def test_wave_rnn_chapters_are_not_trained_when_the_fused_kernel_tests_fail(gpu_session, tmp_path, monkeypatch):
+    monkeypatch.setenv("WAVELIB_RESULTS", str(tmp_path / "store"))
+    calls = []
+
+    def call(self, title, command, timeout_s):
+        calls.append(title)
+        return 1 if title == "fused-kernel tests" else 0
+    monkeypatch.setattr(gpu_session.Session, "call", call)
+    args = gpu_session.argparse.Namespace(out=tmp_path / "out", budget_min=5.0, chapters=["wave_rnn_tasks", "vwave"],
+                                          preset="paper", device="cuda", repeats=1, skip_checks=False, mnist=None)
+    assert gpu_session.run(args) == 0
+    assert calls == ["machine", "fused-kernel tests", "benchmarks", "train vwave"]
+    assert "## train wave_rnn_tasks: NOT RUN, the fused-kernel tests did not pass" in (
+        tmp_path / "out" / "session.log").read_text()
