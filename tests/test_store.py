@@ -11,7 +11,7 @@ import torch
 from wavelib.chapters import ChapterSession, MissingArtifactsError
 from wavelib.presets import Config
 from wavelib.registry import Chapter, Experiment
-from wavelib.store import Result, TimeBudgetReached, artifact_dir, config_hash, run_experiment, stored_artifacts
+from wavelib.store import Checkpoint, Result, TimeBudgetReached, artifact_dir, config_hash, run_experiment, stored_artifacts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +121,18 @@ def test_time_budget_stops_after_each_save_and_reruns_finish_the_same_result(tmp
     resumed = run(tmp_path, deadline=time.monotonic())  # nothing left to save: it finishes
     np.testing.assert_array_equal(resumed.history()["values"], reference)
     assert resumed.meta["resumed"] is True
+
+
+def test_saving_with_finished_children_deletes_only_their_checkpoints(tmp_path):
+    parent = Checkpoint(tmp_path / "run.partial")
+    done, running = parent.child("a"), parent.child("b")
+    done.save({"weights": 1})
+    running.save({"weights": 2})
+    parent.save({"results": ["a"]}, finished=[done])
+    assert not done.path.parent.exists() and running.load() == {"weights": 2}
+    assert parent.load() == {"results": ["a"]}
+    with pytest.raises(ValueError, match="is not a child"):
+        parent.save({}, finished=[Checkpoint(tmp_path / "elsewhere")])
 
 
 def test_a_deadline_not_reached_changes_nothing(tmp_path):

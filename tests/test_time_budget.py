@@ -1,6 +1,7 @@
 """Every chapter's experiments survive the harshest time budget: stopped right after EVERY checkpoint save
 (``train --stop-after`` on a GPU machine whose calls are limited to minutes), then run again until they
-finish, they store exactly the metrics of an uninterrupted run (smoke preset, CPU)."""
+finish, they store exactly the metrics of an uninterrupted run (smoke preset, CPU), and a stopped run's folder keeps
+only the checkpoint of the run in progress (finished runs live in the parent's state)."""
 
 import time
 
@@ -24,6 +25,9 @@ def test_stopping_at_every_checkpoint_then_resuming_gives_the_uninterrupted_resu
                 break
             except TimeBudgetReached:
                 stops += 1
+                for partial in (tmp_path / "budgeted").glob(f"smoke/{chapter}/*.partial"):
+                    children = [d.name for d in partial.iterdir() if d.is_dir()]
+                    assert len(children) <= 1, f"finished runs' checkpoints kept: {children}"
         else:
             pytest.fail(f"{chapter}/{experiment.name} did not finish in {MAX_RESTARTS} restarts")
         assert artifact.metrics == reference.experiment(experiment.name).metrics, experiment.name

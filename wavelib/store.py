@@ -21,6 +21,7 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -115,11 +116,17 @@ class Checkpoint:
         self._before_s, self.resumed = saved["elapsed_s"], True
         return saved["state"]
 
-    def save(self, state: Any) -> None:
+    def save(self, state: Any, finished: Sequence["Checkpoint"] = ()) -> None:
+        """Write ``state`` atomically; then delete the files of the ``finished`` children, whose results
+        ``state`` now holds (so a run's folder keeps only the checkpoints still needed to resume)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f"checkpoint.tmp-{uuid.uuid4().hex}")
         torch.save({"state": state, "elapsed_s": self.elapsed_s()}, tmp)
         os.replace(tmp, self.path)
+        for child in finished:
+            if child.path.parent.parent != self.path.parent:
+                raise ValueError(f"{child.path} is not a child of {self.path}")
+            shutil.rmtree(child.path.parent, ignore_errors=True)
         if self.deadline is not None and time.monotonic() >= self.deadline:
             raise TimeBudgetReached(f"stopped at the time budget after saving {self.path}; "
                                     "run the same command again to resume")

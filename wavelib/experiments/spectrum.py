@@ -120,8 +120,9 @@ def table1(config: SpectrumConfig, ctx: RunContext) -> Result:
     for group in ctx.progress(groups, total=len(groups)):
         hidden = cells[group[0]][1]
         trainings = [_training(config, cells[i][0], config.s, config.d, hidden, cells[i][2]) for i in group]
+        child = ctx.checkpoint.child(f"cells{group[0]}-{group[-1]}")
         trained = train_hds_group(trainings, seeds, ctx.device, [ctx.seed * 1_000 + i for i in group],
-                                  checkpoint=ctx.checkpoint.child(f"cells{group[0]}-{group[-1]}"))
+                                  checkpoint=child)
         for i, (model, history) in zip(group, trained):
             task, hidden, l2 = cells[i]
             F = task_operator(task, config.s, config.d)
@@ -132,7 +133,7 @@ def table1(config: SpectrumConfig, ctx: RunContext) -> Result:
                 for name, value in model.model_weights(0).items():
                     state["weights"][f"{task}|{name}"] = value
             state["done"] = sorted(state["done"] + [i])
-        ctx.checkpoint.save(state)
+        ctx.checkpoint.save(state, finished=[child])
 
     history = state["history"]
     metrics = {}

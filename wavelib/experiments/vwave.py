@@ -140,13 +140,14 @@ def _train_grid(config: VWaveConfig, ctx: RunContext, runs: list[tuple[int, str]
     for length, model, seed in ctx.progress([k for k in keys if _run_key(*k) not in state["done"]]):
         key = _run_key(length, model, seed)
         spec = config.spec(model)
+        child = ctx.checkpoint.child(key.replace("|", "_"))
         trained, history = train_copy(spec, config.training(length), ctx.seed * 1_000 + seed, ctx.device,
-                                      checkpoint=ctx.checkpoint.child(key.replace("|", "_")))
+                                      checkpoint=child)
         if spec.family == "mamba" and seed == 0:
             history.update(_mixer_figure_data(trained, ctx.device, length))
         state["history"].update({f"{key}|{name}": value for name, value in history.items()})
         state["done"].append(key)
-        ctx.checkpoint.save(state)
+        ctx.checkpoint.save(state, finished=[child])
     return Result(metrics=_summarise(config, state["history"], runs), history=state["history"])
 
 

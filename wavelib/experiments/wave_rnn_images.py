@@ -239,15 +239,16 @@ def _train_runs(config: WaveRNNImagesConfig, ctx: RunContext, runs: list[tuple[s
     arrays = _arrays(data)
     for key, task, spec, task_spec, seed in ctx.progress([r for r in runs if r[0] not in state["done"]]):
         permutation = pixel_order(config.pool, ctx.seed) if task == "psmnist" else None
+        child = ctx.checkpoint.child(key.replace("|", "_"))
         trained, history = train_image_model(spec, task_spec, arrays, ctx.seed * 1_000 + seed, ctx.device,
-                                             permutation, checkpoint=ctx.checkpoint.child(key.replace("|", "_")))
+                                             permutation, checkpoint=child)
         if task == "smnist" and seed == 0 and key.split("|")[1] in MODELS:
             fig = figure_data(trained, spec, data["test"].images[config.figure_index], config.pool, ctx.seed,
                               ctx.device)
             history.update({f"figure_{k}": v for k, v in fig.items()})
         state["history"].update({f"{key}|{name}": value for name, value in history.items()})
         state["done"].append(key)
-        ctx.checkpoint.save(state)
+        ctx.checkpoint.save(state, finished=[child])
 
 
 def mnist(config: WaveRNNImagesConfig, ctx: RunContext) -> Result:

@@ -193,15 +193,16 @@ def _train_grid(config: WaveRNNTasksConfig, ctx: RunContext, task: str, Ts: tupl
     for _, T, model, seed in ctx.progress([k for k in keys if _run_key(*k) not in state["done"]]):
         key = _run_key(task, T, model, seed)
         spec = config.task_spec(task, model, T)
+        child = ctx.checkpoint.child(key.replace("|", "_"))
         trained, history = train_sequence_model(config.model_spec(task, model, T), spec, ctx.seed * 1_000 + seed,
-                                                ctx.device, checkpoint=ctx.checkpoint.child(key.replace("|", "_")))
+                                                ctx.device, checkpoint=child)
         if figure and seed == 0 and T == config.figure_T:
             history.update(_figure_data(trained, spec, ctx.device))
             if model in ("wrnn", "irnn"):
                 state["weights"].update({f"{key}|{k}": v.cpu() for k, v in trained.state_dict().items()})
         state["history"].update({f"{key}|{name}": value for name, value in history.items()})
         state["done"].append(key)
-        ctx.checkpoint.save(state)
+        ctx.checkpoint.save(state, finished=[child])
     metrics = {f"{task}|T{T}|{model}": _summarise(config, state["history"], task, T, model)
                for T in Ts for model in models}
     return Result(metrics=metrics, history=state["history"], weights=state["weights"] or None)
