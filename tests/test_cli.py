@@ -92,9 +92,11 @@ def test_run_executes_into_a_run_folder_and_leaves_the_source_alone(tmp_path):
     chapter = CHAPTERS["twm_theory"]
     source = REPO_ROOT / chapter.notebook
     before = source.read_bytes()
+    store = tmp_path / "store"
     result = cli("run", "twm_theory", "--preset", "smoke", "--seed", "2", "--set", "n_networks=1",
-                 "--out", str(tmp_path / "run"))
+                 "--out", str(tmp_path / "run"), WAVELIB_RESULTS=str(store))
     assert result.returncode == 0, result.stderr[-3000:]
+    assert list(store.glob("smoke/twm_theory/*/meta.json"))  # the kernel kept the caller's environment
     executed = json.loads((tmp_path / "run" / source.name).read_text())
     text = json.dumps(executed)
     assert "preset `smoke`" in text and "seed `2`" in text and "'n_networks': 1" in text

@@ -2,13 +2,14 @@
 
 import dataclasses
 import json
+import shlex
 import time
 
 import numpy as np
 import pytest
 import torch
 
-from wavelib.chapters import ChapterSession, MissingArtifactsError
+from wavelib.chapters import ChapterSession, MissingArtifactsError, get_chapter
 from wavelib.presets import Config
 from wavelib.registry import Chapter, Experiment
 from wavelib.store import Checkpoint, Result, TimeBudgetReached, artifact_dir, config_hash, run_experiment, stored_artifacts
@@ -170,6 +171,17 @@ def test_missing_gpu_artifacts_are_reported_before_any_work(tmp_path):
     run_experiment(CHAPTER, EXPERIMENT, CountConfig(), preset="paper", seed=0, device=torch.device("cpu"),
                    root=tmp_path)
     session.check_artifacts()  # present now: nothing missing
+
+
+def test_the_train_command_carries_the_knob_overrides(tmp_path):
+    from wavelib.cli import build_parser
+
+    command = ChapterSession(CHAPTER, "paper", "cpu", 4, tmp_path, {"units": 3}).train_command()
+    assert command == "python -m wavelib train toy --preset paper --device cuda --seed 4 --set units=3"
+    spectrum = ChapterSession(get_chapter("spectrum"), "paper", "cpu", 0, tmp_path,
+                              {"tasks": ("repeat_copy",), "curriculum": "code"})
+    args = build_parser().parse_args(shlex.split(spectrum.train_command())[3:])
+    assert dict(args.set) == {"tasks": ("repeat_copy",), "curriculum": "code"}
 
 
 def test_banner_says_visibly_whether_paper_scale_results_exist(tmp_path):

@@ -11,6 +11,7 @@ which validates everything and checks for missing paper-scale artifacts before a
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ class ChapterSession:
         self.seed = seed
         self.root = root or results_root()
         self.config = chapter.config(preset, **overrides)
+        self.overrides = dict(overrides)
 
     def artifact_path(self, experiment: str) -> Path:
         return artifact_dir(self.chapter.name, self.preset, experiment, self.config.to_dict(), self.seed,
@@ -63,8 +65,10 @@ class ChapterSession:
                 if self.preset in e.gpu_presets and not self.artifact_path(e.name).exists()]
 
     def train_command(self) -> str:
+        """The command that makes this session's artifacts on a GPU (its knob overrides included)."""
+        knobs = "".join(f" --set {shlex.quote(f'{name}={value!r}')}" for name, value in self.overrides.items())
         return (f"python -m wavelib train {self.chapter.name} --preset {self.preset} --device cuda "
-                f"--seed {self.seed}")
+                f"--seed {self.seed}{knobs}")
 
     def check_artifacts(self) -> None:
         """Raise :class:`MissingArtifactsError` (saying how to make them) if GPU artifacts are absent."""

@@ -91,8 +91,9 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError("--set applies to one chapter; run chapters with different knobs separately")
     sessions = [open_chapter(name, preset=preset, device=args.device, seed=args.seed, **knobs)
                 for name in args.chapter]
+    env = _notebook_env()
     os.environ.clear()
-    os.environ.update(_notebook_env())  # papermill's kernels inherit this process's environment
+    os.environ.update(env)  # papermill's kernels inherit this process's environment
     out_dir = Path(args.out or REPO_ROOT / "runs" / f"{time.strftime('%Y%m%d-%H%M%S')}-{preset}")
     out_dir.mkdir(parents=True, exist_ok=True)
     for session in sessions:
