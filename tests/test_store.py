@@ -192,3 +192,6 @@ def test_banner_says_visibly_whether_paper_scale_results_exist(tmp_path):
                    root=tmp_path)
     assert session.paper_scale_status().startswith("Paper-scale results are in the results store")
     assert ChapterSession(CHAPTER, "paper", "cpu", 0, tmp_path, {}).paper_scale_status() == ""
+    assert "Knobs changed" not in ChapterSession(CHAPTER, "paper", "cpu", 0, tmp_path, {}).banner().data
+    changed = ChapterSession(CHAPTER, "paper", "cpu", 0, tmp_path, {"units": 2}).banner().data
+    assert "**Knobs changed from the `paper` preset:** `units=2`: not the preset's protocol." in changed

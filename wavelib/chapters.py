@@ -110,6 +110,9 @@ class ChapterSession:
         p = self.provenance()
         text = (f"**Produced with** preset `{p['preset']}` · device `{p['device']}` · seed `{p['seed']}` · "
                 f"wavelib commit `{p['commit']}`")
+        if self.overrides:
+            changed = ", ".join(f"`{name}={value!r}`" for name, value in self.overrides.items())
+            text += f"\n\n**Knobs changed from the `{self.preset}` preset:** {changed}: not the preset's protocol."
         status = self.paper_scale_status()
         if status:
             text += f"\n\n{status}"
