@@ -101,3 +101,11 @@ def test_run_executes_into_a_run_folder_and_leaves_the_source_alone(tmp_path):
     text = json.dumps(executed)
     assert "preset `smoke`" in text and "seed `2`" in text and "'n_networks': 1" in text
     assert source.read_bytes() == before
+
+
+def test_run_passes_tuple_knobs_to_the_notebook(tmp_path):
+    result = cli("run", "spectrum", "--preset", "smoke", "--set", "l2s=(0.0,)", "--out", str(tmp_path / "run"),
+                 WAVELIB_RESULTS=str(tmp_path / "store"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = json.dumps(json.loads((tmp_path / "run" / "02_spectrum.ipynb").read_text()))
+    assert "`l2s=(0.0,)`" in text  # the banner shows the knob as the config holds it, a tuple

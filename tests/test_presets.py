@@ -46,6 +46,20 @@ def test_override_changes_only_that_knob():
     assert session.config.replace(n_networks=base.n_networks) == base
 
 
+def test_tuple_knobs_take_lists_and_refuse_other_types():
+    chapter = get_chapter("wave_rnn_images")
+    config = chapter.config("smoke", size_wrnn=[[4, 2], [8, 2]], size_irnn=[4, 8])  # as from JSON or papermill
+    assert config.size_wrnn == ((4, 2), (8, 2)) and config.size_irnn == (4, 8)
+    assert config == chapter.config("smoke", size_wrnn=((4, 2), (8, 2)), size_irnn=(4, 8))
+    with pytest.raises(ConfigError, match=r"knob size_irnn takes a tuple such as \(4, 8\), got '\(4, 8\)'"):
+        chapter.config("smoke", size_irnn="(4, 8)")
+
+
+def test_transformer_sizes_are_refused_at_configuration():
+    with pytest.raises(ConfigError, match="head_dim=4, fraction=0.25 gives none"):
+        open_chapter("vwave", preset="smoke", d_model=16, n_heads=4, check=False)
+
+
 def test_every_chapter_has_every_preset_and_smoke_is_smallest():
     for chapter in CHAPTERS.values():
         assert set(chapter.presets) == set(PRESETS)

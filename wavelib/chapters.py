@@ -66,7 +66,7 @@ class ChapterSession:
 
     def train_command(self) -> str:
         """The command that makes this session's artifacts on a GPU (its knob overrides included)."""
-        knobs = "".join(f" --set {shlex.quote(f'{name}={value!r}')}" for name, value in self.overrides.items())
+        knobs = "".join(f" --set {shlex.quote(f'{name}={getattr(self.config, name)!r}')}" for name in self.overrides)
         return (f"python -m wavelib train {self.chapter.name} --preset {self.preset} --device cuda "
                 f"--seed {self.seed}{knobs}")
 
@@ -111,7 +111,7 @@ class ChapterSession:
         text = (f"**Produced with** preset `{p['preset']}` · device `{p['device']}` · seed `{p['seed']}` · "
                 f"wavelib commit `{p['commit']}`")
         if self.overrides:
-            changed = ", ".join(f"`{name}={value!r}`" for name, value in self.overrides.items())
+            changed = ", ".join(f"`{name}={getattr(self.config, name)!r}`" for name in self.overrides)
             text += f"\n\n**Knobs changed from the `{self.preset}` preset:** {changed}: not the preset's protocol."
         status = self.paper_scale_status()
         if status:

@@ -74,6 +74,11 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _as_lists(value: object) -> object:
+    """Tuples (also nested) as lists: papermill writes lists into a notebook but turns a tuple into its str."""
+    return [_as_lists(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+
 def _notebook_env() -> dict[str, str]:
     """The environment for executing chapters: quiet progress bars, and no MPLBACKEND, which would
     override the notebook's inline backend and leave every figure out of the page."""
@@ -103,7 +108,8 @@ def _run(args: argparse.Namespace) -> int:
             raise ConfigError(f"refusing to overwrite the source notebook {source}; pick another --out")
         papermill.execute_notebook(
             str(source), str(target), cwd=str(source.parent), kernel_name="python3",
-            parameters={"preset": preset, "device": str(session.device), "seed": session.seed, "knobs": knobs},
+            parameters={"preset": preset, "device": str(session.device), "seed": session.seed,
+                        "knobs": {k: _as_lists(v) for k, v in knobs.items()}},
         )
         print(f"{session.chapter.name}: {target}")
     return 0

@@ -63,7 +63,22 @@ class Config:
                 f"unknown knob(s) {', '.join(unknown)} for {type(self).__name__}; "
                 f"valid knobs: {', '.join(self.knobs())}"
             )
-        return dataclasses.replace(self, **overrides)
+        defaults = dataclasses.asdict(self)
+        return dataclasses.replace(self, **{k: _like(defaults[k], v, k) for k, v in overrides.items()})
+
+
+def _tuples(value: Any) -> Any:
+    """Lists (also nested) as tuples: knobs that come back from JSON or papermill as lists."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+def _like(default: Any, value: Any, name: str) -> Any:
+    """``value`` for the knob ``name`` whose preset value is ``default``: a tuple knob takes a list or tuple."""
+    if not isinstance(default, tuple):
+        return value
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"knob {name} takes a tuple such as {default!r}, got {value!r}")
+    return _tuples(value)
 
 
 def require_positive(**values: float) -> None:

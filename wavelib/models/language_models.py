@@ -14,7 +14,7 @@ import re
 import torch
 
 from .mamba import MambaLM
-from .transformer import TransformerLM
+from .transformer import TransformerLM, check_attention
 
 LEARNED_V_START = 0.5  #: initial velocity of ``vwave-learned``
 _NAME = re.compile(r"^(?:(mamba)|vwave-(learned|[0-9.]+)|(alibi|rope))(?:-K([0-9]+))?$")
@@ -36,6 +36,10 @@ class LMSpec:
     n_heads: int = 4
     position: str = "rope"  #: transformer position encoding: "alibi" or "rope"
     scan: str = "auto"  #: selective-scan backend (see :mod:`wavelib.models.selective_scan`)
+
+    def __post_init__(self) -> None:
+        if self.family == "transformer":  # fail at configuration, not when the model is first built
+            check_attention(self.d_model, self.n_heads, self.position)
 
     def build(self, vocab_size: int) -> torch.nn.Module:
         """A freshly initialised model (from torch's global RNG): ids (B, L) -> logits (B, L, vocab_size)."""

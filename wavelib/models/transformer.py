@@ -36,7 +36,8 @@ def _rotary_dims(head_dim: int, fraction: float) -> int:
     return rot_dim
 
 
-def _check_attention(d_model: int, n_heads: int, position: str, rope_fraction: float) -> None:
+def check_attention(d_model: int, n_heads: int, position: str, rope_fraction: float = 0.25) -> None:
+    """Raise ValueError unless heads divide ``d_model`` and (RoPE) each head has dims to rotate."""
     _positive(d_model=d_model, n_heads=n_heads)
     if d_model % n_heads:
         raise ValueError(f"d_model must be divisible by n_heads, got {d_model} and {n_heads}")
@@ -105,7 +106,7 @@ class CausalSelfAttention(nn.Module):
 
     def __init__(self, d_model: int, n_heads: int, position: str, rope_fraction: float = 0.25):
         super().__init__()
-        _check_attention(d_model, n_heads, position, rope_fraction)
+        check_attention(d_model, n_heads, position, rope_fraction)
         self.n_heads, self.position, self.rope_fraction = n_heads, position, rope_fraction
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.out = nn.Linear(d_model, d_model)
@@ -158,7 +159,7 @@ class TransformerLM(nn.Module):
                  position: str = "rope", rope_fraction: float = 0.25):
         super().__init__()
         _positive(vocab_size=vocab_size, n_layers=n_layers)
-        _check_attention(d_model, n_heads, position, rope_fraction)
+        check_attention(d_model, n_heads, position, rope_fraction)
         self.embed = nn.Embedding(vocab_size, d_model)
         nn.init.normal_(self.embed.weight, std=0.02)
         self.blocks = nn.ModuleList(TransformerBlock(d_model, n_heads, position, rope_fraction)
