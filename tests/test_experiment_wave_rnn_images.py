@@ -71,7 +71,7 @@ def test_training_resumes_bit_for_bit(task, memory_checkpoint, assert_same_train
     ({"pool": 3}, "pool must divide 28"), ({"tasks": ("cifar",)}, "valid values: smnist, psmnist"),
     ({"lr": None}, "both lr and clip"), ({"n": 0}, "positive"), ({"mnist_source": "web"}, "mnist_source"),
     ({"size_wrnn": ((16, 0),)}, "positive"), ({"n_test": -1}, "n_test"), ({"cifar_noise": "pink"}, "cifar_noise"),
-    ({"mlp_hidden": -1}, "mlp_hidden"),
+    ({"mlp_hidden": -1}, "mlp_hidden"), ({"irnn_v_init": "sparse_identity"}, "irnn_v_init"),
 ])
 def test_bad_knobs_are_refused_before_work(bad, match):
     with pytest.raises(ConfigError, match=match):
@@ -83,6 +83,8 @@ def test_paper_preset_is_the_papers_protocol():
     assert (paper.pool, paper.batch, paper.epochs, paper.n_valid, paper.n_seeds) == (1, 128, 120, 3000, 3)
     assert paper.model_spec("wrnn").parameters(1, 10) == 49_946
     assert paper.model_spec("irnn").parameters(1, 10) == 68_874
+    assert paper.model_spec("irnn").init_v == "normal"  # the public code's N(0, std 0.001)
+    assert paper.replace(irnn_v_init="random").model_spec("irnn").init_v == "random"
     assert paper.mnist_models == ("wrnn", "irnn", "wrnn-mlp")
     assert paper.model_spec("wrnn-mlp").parameters(1, 10) == 419_686  # NOTES §2: MLP head of 100 units
     for task in ("smnist", "psmnist"):  # the paper gives no hyperparameters of its own for the wRNN + MLP

@@ -24,6 +24,7 @@ def run(name, root, seed=1):
     ({"ablation_models": ("wrnn-noW",)}, "valid values"), ({"figure_T": 7}, "figure_T"),
     ({"lr": None}, "both lr and clip"), ({"n": 0}, "positive"), ({"copy_format": "text"}, "copy_format"),
     ({"ablation_v_init": "xavier"}, "ablation_v_init 'xavier'; valid values: normal, random"),
+    ({"irnn_v_init": "sparse_identity"}, "irnn_v_init 'sparse_identity'; valid values: normal, random"),
 ])
 def test_bad_knobs_are_refused_before_work(bad, match):
     with pytest.raises(ConfigError, match=match):
@@ -48,6 +49,12 @@ def test_paper_preset_is_the_papers_protocol():
     pytorch = paper.replace(ablation_v_init="random")
     assert [pytorch.model_spec("ablation", m, 10).init_v for m in ("wrnn-noV", "wrnn-noV-noU")] == ["random"] * 2
     assert pytorch.model_spec("ablation", "irnn-sigma-V", 10) == paper.model_spec("ablation", "irnn-sigma-V", 10)
+    # the iRNNs' V: the paper's iRNN grid value N(0, 0.001) (also the public code's), PyTorch's default as option
+    iRNNs = [("copy", "irnn"), ("copy", "irnn-large"), ("adding", "irnn"), ("ablation", "irnn-sigma")]
+    assert [paper.model_spec(task, m, 30 if task != "adding" else 100).init_v for task, m in iRNNs] == ["normal"] * 4
+    uniform = paper.replace(irnn_v_init="random")
+    assert uniform.model_spec("copy", "irnn", 30).init_v == "random"
+    assert uniform.model_spec("ablation", "irnn-sigma-V", 10).init_v == "sparse_identity"
     assert len(PAPER_HPARAMS) == 25
 
 

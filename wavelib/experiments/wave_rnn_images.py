@@ -41,6 +41,7 @@ from ..store import Result, RunContext
 from ..tasks.image_sequences import NOISE_MODES
 from ..training.image_rnn import POOLS, ImageTaskSpec, mnist_sequence, pixel_order, train_image_model
 from ..training.sequence_rnn import SequenceModelSpec
+from .wave_rnn_tasks import IRNN_V_INITS
 
 MNIST_TASKS = ("smnist", "psmnist")
 MODELS = ("wrnn", "irnn")  #: the models of every experiment (and of Fig. 2)
@@ -75,6 +76,7 @@ class WaveRNNImagesConfig(Config):
     channels: int = 16
     irnn_n: int = 256
     mlp_hidden: int = 100  #: hidden units of the wRNN + MLP's readout (Table 2); 0 = no wRNN + MLP
+    irnn_v_init: str = "normal"  #: V of the iRNNs: "normal" (N(0, std 0.001), the public code's) or "random"
     n_seeds: int = 3  #: Table 7: three random initialisations
     batch: int = 128
     epochs: int = 120
@@ -115,6 +117,7 @@ class WaveRNNImagesConfig(Config):
             require_choice("task", task, MNIST_TASKS)
         require_choice("mnist_source", self.mnist_source, MNIST_SOURCES)
         require_choice("cifar_noise", self.cifar_noise, NOISE_MODES)
+        require_choice("irnn_v_init", self.irnn_v_init, IRNN_V_INITS)
         if self.pool not in POOLS:
             raise ConfigError(f"pool must divide 28 (one of {POOLS}), got {self.pool!r}")
         for name in ("mlp_hidden", "n_train", "n_test", "figure_index", "lr_drop_epoch", "cifar_n_train",
@@ -145,7 +148,7 @@ class WaveRNNImagesConfig(Config):
         if model in ("wrnn", MLP_MODEL):
             return SequenceModelSpec("wrnn", n or self.n, c or self.channels, "shift", "sparse_identity",
                                      self.mlp_hidden if model == MLP_MODEL else 0)
-        return SequenceModelSpec("irnn", n or self.irnn_n, 1, "identity", "random")
+        return SequenceModelSpec("irnn", n or self.irnn_n, 1, "identity", self.irnn_v_init)
 
     def task_spec(self, task: str, model: str, epochs: int | None = None) -> ImageTaskSpec:
         """The training protocol of ``model`` on ``task`` (ConfigError for an impossible one)."""

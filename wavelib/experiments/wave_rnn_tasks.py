@@ -43,13 +43,15 @@ LABELS = {
 """Display names (Table 4's rows)."""
 ABLATION_V_INITS = ("normal", "random")
 """V inits of Table 4's "− V-init" rows (knob ``ablation_v_init``); see :class:`~wavelib.models.wave_rnn.WaveRNN`."""
-# model -> (kind, init_u, init_v); init_v None: the knob ablation_v_init; "- u-shift-init" is PyTorch's default
-# conv init (see the chapter)
+IRNN_V_INITS = ("normal", "random")
+"""V inits of the iRNNs (knob ``irnn_v_init``): ``"normal"`` is the paper's iRNN grid value and the public code's."""
+# model -> (kind, init_u, init_v); init_v "knob:<name>": the value of that knob; "- u-shift-init" is PyTorch's
+# default conv init (see the chapter)
 _INITS = {
-    "wrnn": ("wrnn", "shift", "sparse_identity"), "wrnn-noV": ("wrnn", "shift", None),
-    "wrnn-noU": ("wrnn", "random", "sparse_identity"), "wrnn-noV-noU": ("wrnn", "random", None),
-    "irnn": ("irnn", "identity", "random"), "irnn-large": ("irnn", "identity", "random"),
-    "irnn-sigma": ("irnn", "sigma", "random"), "irnn-sigma-V": ("irnn", "sigma", "sparse_identity"),
+    "wrnn": ("wrnn", "shift", "sparse_identity"), "wrnn-noV": ("wrnn", "shift", "knob:ablation_v_init"),
+    "wrnn-noU": ("wrnn", "random", "sparse_identity"), "wrnn-noV-noU": ("wrnn", "random", "knob:ablation_v_init"),
+    "irnn": ("irnn", "identity", "knob:irnn_v_init"), "irnn-large": ("irnn", "identity", "knob:irnn_v_init"),
+    "irnn-sigma": ("irnn", "sigma", "knob:irnn_v_init"), "irnn-sigma-V": ("irnn", "sigma", "sparse_identity"),
 }
 
 # The paper's best hyperparameters: (task, model, T) -> (learning rate, clip magnitude (0 = none), iRNN U init).
@@ -81,6 +83,7 @@ class WaveRNNTasksConfig(Config):
     ablation_T: tuple[int, ...] = (0, 10, 30, 80)
     ablation_models: tuple[str, ...] = ABLATION_MODELS
     ablation_v_init: str = "normal"  #: V of the "− V-init" rows: "normal" (N(0, std 0.001)) or "random" (PyTorch)
+    irnn_v_init: str = "normal"  #: V of the iRNNs: "normal" (the paper's grid, the public code) or "random"
     n: int = 100  #: units per ring of the wRNN, and units of the equal-size iRNN
     large_n: int = 625  #: units of the iRNN with as many activations as the copy wRNN (n × copy_channels)
     copy_channels: int = 6
@@ -103,6 +106,7 @@ class WaveRNNTasksConfig(Config):
                          eval_batch=self.eval_batch)
         require_choice("copy_format", self.copy_format, COPY_FORMATS)
         require_choice("ablation_v_init", self.ablation_v_init, ABLATION_V_INITS)
+        require_choice("irnn_v_init", self.irnn_v_init, IRNN_V_INITS)
         if (self.lr is None) != (self.clip is None):
             raise ConfigError("set both lr and clip (one value for every run) or neither (the paper's Tables 5–6)")
         if self.lr is not None and not (self.lr > 0 and self.clip >= 0):
@@ -138,7 +142,7 @@ class WaveRNNTasksConfig(Config):
         """The model ``model`` of ``task`` ("copy", "adding" or "ablation") at ``T``."""
         kind, init_u, init_v = _INITS[model]
         init_u = self._hparams(task, model, T)[2] or init_u
-        init_v = init_v or self.ablation_v_init
+        init_v = getattr(self, init_v.removeprefix("knob:")) if init_v.startswith("knob:") else init_v
         if kind == "irnn":
             return SequenceModelSpec("irnn", self.large_n if model == "irnn-large" else self.n, 1, init_u, init_v)
         channels = self.adding_channels if task == "adding" else self.copy_channels

@@ -48,13 +48,11 @@ def _make_readout(d_hidden: int, n_out: int, readout: str, mlp_hidden: int) -> t
 
 def _init_v(weight: Tensor, bias: Tensor, init_v: str, channels: int) -> None:
     """Initialise V = (weight (channels*n, n_in), bias (channels*n,)) in place, as ``init_v`` says (see
-    :class:`WaveRNN`); ``"random"`` leaves PyTorch's default."""
-    if init_v == "random":
-        return
-    bias.zero_()
+    :class:`WaveRNN`); ``"random"`` leaves PyTorch's default, ``"normal"`` leaves the bias at it."""
     if init_v == "normal":
         torch.nn.init.normal_(weight, 0.0, V_NORMAL_STD)
-    else:
+    elif init_v == "sparse_identity":
+        bias.zero_()
         weight.zero_()
         weight.view(channels, -1, weight.shape[1])[:, 0] = 1.0
 
@@ -124,8 +122,8 @@ class WaveRNN(torch.nn.Module):
     - ``init_v="sparse_identity"`` (the paper's): V weight and bias zero, then unit 0 of every channel gets
       weight 1 from every input feature. ``"normal"``: the ablation grid's alternative ``N(0, 0.001)``, which we
       read as **std** 0.001 (:data:`V_NORMAL_STD`; variance would be std 0.032): the public code's
-      ``nn.init.normal_(weight, 0.0, std=0.001)``; bias zero (the public code leaves the bias at PyTorch's
-      default). ``"random"``: PyTorch's default ``Linear`` init, weight and bias.
+      ``nn.init.normal_(weight, 0.0, std=0.001)``, the bias left at PyTorch's default as that code leaves it.
+      ``"random"``: PyTorch's default ``Linear`` init, weight and bias.
 
     Parameters: ``V`` (n_in*c*n + c*n), ``conv`` (3c^2 + c), readout on the whole state (``readout="linear"``:
     c*n*n_out + n_out; ``"mlp"``: c*n -> ``mlp_hidden`` -> ReLU -> n_out).
@@ -167,16 +165,18 @@ class IRNN(torch.nn.Module):
 
     Inits of U = W_hh (the paper's Table 4 and its Appendix B ablation grid):
 
-    - ``"identity"`` (the iRNN of Le et al. 2015, the paper's baseline): W_hh = I, b_ih = b_hh = 0.
+    - ``"identity"`` (the iRNN of Le et al. 2015, the paper's baseline): W_hh = I, b_hh = 0 (the recurrent
+      layer's weight and bias, as the public code's ``Wy``; b_ih belongs to V, see ``init_v``).
     - ``"sigma"`` (Table 4 "+ Sigma-init", "U = Sigma"): W_hh = the shift matrix of the wRNN's shift init,
       ``W_hh[i, (i+1) mod n] = 1`` (new ``h[i]`` = old ``h[i+1]``, same direction as :class:`WaveRNN`),
-      b_ih = b_hh = 0. The paper only says "shift initialization"; the direction is chosen to match the wRNN.
+      b_hh = 0. The paper only says "shift initialization"; the direction is chosen to match the wRNN.
     - ``"random"``: PyTorch's default ``nn.RNN`` init for everything, ``U(-1/sqrt(n), 1/sqrt(n))``
       (Table 5's "U", a plain ReLU RNN).
 
-    ``init_v`` acts on V = (W_ih, b_ih): ``"random"`` leaves W_ih at PyTorch's default; ``"sparse_identity"``
-    (Table 4 "+ Sigma-init + V-init") is the wRNN's init with one channel: W_ih and b_ih zero, then unit 0 gets
-    weight 1 from every input feature; ``"normal"``: W_ih ~ N(0, std 0.001), b_ih zero (as for :class:`WaveRNN`).
+    ``init_v`` acts on V = (W_ih, b_ih): ``"normal"`` (the paper's iRNN grid and the public code's iRNN):
+    W_ih ~ N(0, std 0.001), b_ih at PyTorch's default; ``"random"``: both at PyTorch's default;
+    ``"sparse_identity"`` (Table 4 "+ Sigma-init + V-init") is the wRNN's init with one channel: W_ih and b_ih
+    zero, then unit 0 gets weight 1 from every input feature.
     """
 
     def __init__(self, n_in: int, n: int, n_out: int, init: str = "identity", init_v: str = "random",
@@ -193,7 +193,6 @@ class IRNN(torch.nn.Module):
             if init != "random":
                 eye = torch.eye(n)
                 self.rnn.weight_hh_l0.copy_(eye if init == "identity" else eye.roll(1, dims=1))
-                self.rnn.bias_ih_l0.zero_()
                 self.rnn.bias_hh_l0.zero_()
             _init_v(self.rnn.weight_ih_l0, self.rnn.bias_ih_l0, init_v, 1)
 

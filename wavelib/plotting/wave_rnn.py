@@ -16,7 +16,8 @@ _COLORS = {"wrnn": COLORS["wave"], "irnn": COLORS["static"], "irnn-large": COLOR
 V_INIT_TEXT = {
     "sparse_identity": "sparse identity (paper): unit 0 (of every ring) gets weight 1 from every input, the rest 0; "
                        "bias 0",
-    "normal": "N(0, 0.001) read as std 0.001 (our reading), bias 0: the paper's ablation-grid alternative",
+    "normal": "N(0, 0.001) read as std 0.001 (our reading; the public code's), bias at PyTorch's default: the "
+              "paper's ablation-grid alternative",
     "random": "PyTorch's default init (uniform weight and bias)",
 }
 """What each ``init_v`` of :mod:`wavelib.models.wave_rnn` is, for the chapter's tables."""
