@@ -16,8 +16,8 @@ _COLORS = {"wrnn": COLORS["wave"], "irnn": COLORS["static"], "irnn-large": COLOR
 V_INIT_TEXT = {
     "sparse_identity": "sparse identity (paper): unit 0 (of every ring) gets weight 1 from every input, the rest 0; "
                        "bias 0",
-    "normal": "N(0, 0.001) read as std 0.001 (our reading; the public code's), bias at PyTorch's default: the "
-              "paper's ablation-grid alternative",
+    "normal": "N(0, 0.001) (the paper's grid), read as std 0.001 as the public code does; bias at PyTorch's "
+              "default",
     "random": "PyTorch's default init (uniform weight and bias)",
 }
 """What each ``init_v`` of :mod:`wavelib.models.wave_rnn` is, for the chapter's tables."""
