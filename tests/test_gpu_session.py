@@ -95,8 +95,23 @@ def test_wave_rnn_chapters_are_not_trained_when_the_fused_kernel_tests_fail(gpu_
         return 1 if title == "fused-kernel tests" else 0
     monkeypatch.setattr(gpu_session.Session, "call", call)
     args = gpu_session.argparse.Namespace(out=tmp_path / "out", budget_min=5.0, chapters=["wave_rnn_tasks", "vwave"],
-                                          preset="paper", device="cuda", repeats=1, skip_checks=False, mnist=None)
+                                          preset="paper", device="cuda", repeats=1, skip_checks=False, mnist=None,
+                                          parallel=False)
     assert gpu_session.run(args) == 0
     assert calls == ["machine", "fused-kernel tests", "benchmarks", "train vwave"]
     assert "## train wave_rnn_tasks: NOT RUN, the fused-kernel tests did not pass" in (
         tmp_path / "out" / "session.log").read_text()
+
+
+def test_parallel_trains_every_chapter_at_once_and_packs_them_all(gpu_session, tmp_path):
+    out = tmp_path / "out"
+    env = {**os.environ, "WAVELIB_RESULTS": str(tmp_path / "gpu-store")}
+    result = subprocess.run([sys.executable, str(SCRIPT), "run", "--out", str(out), "--device", "cpu", "--preset",
+                             "smoke", "--skip-checks", "--budget-min", "3", "--parallel", "--chapters", "twm_theory",
+                             "spectrum"], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    log = (out / "session.log").read_text()
+    assert "### train twm_theory" in log and "### train spectrum" in log and log.count("-> exit 0") == 3
+    lines = gpu_session.unpack(out, tmp_path / "store", tmp_path / "bench")
+    assert [line.split(":")[0] for line in lines] == ["smoke/spectrum", "smoke/twm_theory"]
+    assert all("partial none" in line for line in lines)
