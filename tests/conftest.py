@@ -61,3 +61,18 @@ def _assert_same_training(run: tuple, other: tuple) -> None:
 def assert_same_training():
     """Check that two training results ``(model, history)`` are identical bit for bit."""
     return _assert_same_training
+
+
+def _assert_same_artifact(a, b) -> None:
+    """Two stored artifacts hold the same metrics and, bit for bit, the same history arrays."""
+    ha, hb = a.history(), b.history()
+    assert ha.keys() == hb.keys()
+    for key in ha:
+        np.testing.assert_array_equal(ha[key], hb[key], err_msg=key)
+    assert a.metrics == b.metrics
+
+
+@pytest.fixture
+def assert_same_artifact():
+    """Check that two :class:`wavelib.store.Artifact` results are identical (metrics and histories)."""
+    return _assert_same_artifact

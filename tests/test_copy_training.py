@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from wavelib.experiments.vwave import PRESETS, VWaveConfig, first_crossing
+from wavelib.experiments.vwave import PRESETS, first_crossing
 from wavelib.models.language_models import model_spec
 from wavelib.presets import ConfigError
 from wavelib.training.copy_lm import CopyTraining, learning_rate_factor, train_copy

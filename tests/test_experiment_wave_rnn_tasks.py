@@ -1,6 +1,5 @@
 """Chapter 3's stored experiments: validated knobs, reproducible and complete grids, the paper's protocol."""
 
-import numpy as np
 import pytest
 import torch
 
@@ -58,13 +57,8 @@ def test_paper_preset_is_the_papers_protocol():
     assert len(PAPER_HPARAMS) == 25
 
 
-def test_same_seed_gives_identical_copy_results(tmp_path):
-    a, b = run("copy", tmp_path / "a"), run("copy", tmp_path / "b")
-    ha, hb = a.history(), b.history()
-    assert ha.keys() == hb.keys()
-    for key in ha:
-        np.testing.assert_array_equal(ha[key], hb[key])
-    assert a.metrics == b.metrics
+def test_same_seed_gives_identical_copy_results(tmp_path, assert_same_artifact):
+    assert_same_artifact(run("copy", tmp_path / "a"), run("copy", tmp_path / "b"))
 
 
 def test_grids_store_every_run_and_the_figure_data(tmp_path):
