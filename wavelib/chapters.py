@@ -64,9 +64,13 @@ class ChapterSession:
         return [e for e in self.chapter.experiments
                 if self.preset in e.gpu_presets and not self.artifact_path(e.name).exists()]
 
+    def changed_knobs(self) -> list[str]:
+        """``NAME=VALUE`` (a Python literal, as the config holds it) for each knob overridden from the preset."""
+        return [f"{name}={getattr(self.config, name)!r}" for name in self.overrides]
+
     def train_command(self) -> str:
         """The command that makes this session's artifacts on a GPU (its knob overrides included)."""
-        knobs = "".join(f" --set {shlex.quote(f'{name}={getattr(self.config, name)!r}')}" for name in self.overrides)
+        knobs = "".join(f" --set {shlex.quote(knob)}" for knob in self.changed_knobs())
         return (f"python -m wavelib train {self.chapter.name} --preset {self.preset} --device cuda "
                 f"--seed {self.seed}{knobs}")
 
@@ -111,7 +115,7 @@ class ChapterSession:
         text = (f"**Produced with** preset `{p['preset']}` · device `{p['device']}` · seed `{p['seed']}` · "
                 f"wavelib commit `{p['commit']}`")
         if self.overrides:
-            changed = ", ".join(f"`{name}={getattr(self.config, name)!r}`" for name in self.overrides)
+            changed = ", ".join(f"`{knob}`" for knob in self.changed_knobs())
             text += f"\n\n**Knobs changed from the `{self.preset}` preset:** {changed}: not the preset's protocol."
         status = self.paper_scale_status()
         if status:
