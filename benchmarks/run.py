@@ -4,7 +4,8 @@
 
 Every ``bench_*.py`` next to this script exposes ``benchmarks(device, repeats) -> list[Comparison]``.
 The table goes to stdout and to ``DIR/<device kind>-latest.md`` and ``.json`` (default DIR:
-``benchmarks/results``). Exit status 1 if any fast path disagrees with its reference, 2 on bad arguments.
+``benchmarks/results``). A suite that raises is reported (traceback on stderr) and the others still run and
+are written. Exit status 1 if any suite raised or any fast path disagrees with its reference, 2 on bad arguments.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -65,17 +67,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     rows: list[Comparison] = []
+    crashed = []
     for name, fn in suites.items():
         print(f"running {name} on {device} ...", file=sys.stderr, flush=True)
-        rows += fn(device, args.repeats)
+        try:
+            rows += fn(device, args.repeats)
+        except Exception:  # one broken suite (a kernel that fails to compile, say) must not lose the others' rows
+            traceback.print_exc()
+            crashed.append(name)
     path = args.out / f"{device.type}-latest"
     print(report(rows, path))
     print(f"wrote {path.with_suffix('.md')} and {path.with_suffix('.json')}", file=sys.stderr)
+    if crashed:
+        print(f"error: these suites raised and have no rows: {', '.join(crashed)}", file=sys.stderr)
     bad = [row.name for row in rows if not row.ok]
     if bad:
         print(f"error: fast path disagrees with its reference in: {', '.join(bad)}", file=sys.stderr)
-        return 1
-    return 0
+    return 1 if crashed or bad else 0
 
 
 if __name__ == "__main__":

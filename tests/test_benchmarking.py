@@ -201,6 +201,12 @@ def test_run_discovers_runs_and_writes_results(tmp_path, monkeypatch, capsys):
     assert run.main(["--repeats", "1", "--out", str(out)]) == 1  # a fast path that disagrees fails the run
     assert "wrong" in capsys.readouterr().err
     assert run.main(["--only", "nope"]) == 2
+
+    (bench_dir / "bench_broken.py").write_text("def benchmarks(device, repeats):\n    raise RuntimeError('no kernel')\n")
+    assert run.main(["--repeats", "1", "--out", str(out)]) == 1  # a suite that raises fails the run ...
+    assert "these suites raised and have no rows: broken" in capsys.readouterr().err
+    names = [row["name"] for row in json.loads((out / "cpu-latest.json").read_text())["rows"]]
+    assert names == ["good", "wrong"]  # ... but the other suites' rows are still written
     if not torch.cuda.is_available():
         assert run.main(["--device", "cuda"]) == 2
         assert "no CUDA GPU" in capsys.readouterr().err
