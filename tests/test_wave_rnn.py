@@ -5,7 +5,7 @@ import os
 import pytest
 import torch
 
-from wavelib.models.wave_rnn import (IRNN, WaveRNN, _reference, circular_conv, parameter_count,
+from wavelib.models.wave_rnn import (IRNN, WaveRNN, _reference, circular_conv, circular_conv_norm, parameter_count,
                                      wave_rnn_recurrence)
 
 F64 = torch.float64
@@ -209,3 +209,14 @@ def test_value_error_lists_valid_values():
         WaveRNN(1, 4, 2, 1, init_u="identity")
     with pytest.raises(ValueError, match="sparse_identity, normal, random"):
         IRNN(1, 4, 1, init_v="gaussian")
+
+
+def test_circular_conv_norm_is_the_operator_norm():
+    c, n = 3, 7
+    w = torch.randn(c, c, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    dense = torch.stack([circular_conv(e.view(1, c, n), w, None).flatten()
+                         for e in torch.eye(c * n, dtype=torch.float64)])  # image of each basis state
+    assert circular_conv_norm(w, n) == pytest.approx(torch.linalg.matrix_norm(dense, ord=2).item(), rel=1e-10)
+    shift = torch.zeros(c, c, 3, dtype=torch.float64)
+    shift[range(c), range(c), 2] = 1.0
+    assert circular_conv_norm(shift, n) == pytest.approx(1.0)  # the u-shift init is a rotation: gain 1

@@ -11,7 +11,7 @@ import os
 import pytest
 import torch
 
-from wavelib.models.wave_rnn import WaveRNN, _reference, wave_rnn_recurrence
+from wavelib.models.wave_rnn import WaveRNN, _reference, circular_conv_norm, wave_rnn_recurrence
 
 INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
 try:
@@ -31,10 +31,14 @@ if DEVICE == "cuda":
 
 
 def _inputs(batch: int, steps: int, c: int, n: int, bias: bool, seed: int = 0):
-    """float32 leaves on DEVICE; the conv weights scaled so the state stays O(1) over the steps."""
+    """float32 leaves on DEVICE. The conv weight is scaled to operator norm 0.9 (a contraction), so the states
+    stay O(1) over the steps and float32 rounding stays near 1e-7 relative: with an expanding weight (a draw of
+    N(0, 1/(3c)) taps grew the states to ~2e4 in 16 steps) the float32-vs-float64 gap says nothing about the
+    kernel."""
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(batch, steps, c * n, generator=g)
-    w = torch.randn(c, c, 3, generator=g) / (3 * c) ** 0.5
+    w = torch.randn(c, c, 3, generator=g)
+    w = 0.9 * w / circular_conv_norm(w, n)
     b = 0.1 * torch.randn(c, generator=g) if bias else None
     grad = torch.randn(batch, steps, c * n, generator=g)
     leaves = [t.to(DEVICE).requires_grad_() for t in (x, w) + ((b,) if bias else ())]

@@ -152,13 +152,19 @@ def compare(name: str, shapes: str, reference: Callable[[], Output], fast: Calla
     )
 
 
+def true_float32():
+    """Context manager: cuDNN (CUDA convolutions and RNNs) without TF32, so a CUDA reference computes in true
+    float32 like the fast paths it is checked against (TF32 keeps 10 mantissa bits: ~1e-3 per step)."""
+    return torch.backends.cudnn.flags(enabled=True, allow_tf32=False)
+
+
 def forward_backward(fn: Callable[[], torch.Tensor], inputs: Sequence[torch.Tensor],
                      weight: torch.Tensor) -> Callable[[], list[torch.Tensor]]:
     """A callable running ``out = fn()`` and the backward pass of ``(out * weight).sum()`` w.r.t. ``inputs``
     (a fixed random ``weight`` makes every output element matter); it returns ``[out, *gradients]``, detached.
     cuDNN runs without TF32, so CUDA rows compare true float32."""
     def run() -> list[torch.Tensor]:
-        with torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
+        with true_float32():
             out = fn()
             grads = torch.autograd.grad((out * weight).sum(), inputs)
         return [out.detach(), *grads]

@@ -72,6 +72,16 @@ def circular_conv(h: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     return F.conv1d(torch.cat((h[..., -1:], h, h[..., :1]), dim=-1), weight, bias)
 
 
+def circular_conv_norm(weight: Tensor, n: int) -> float:
+    """Operator 2-norm (largest gain) of :func:`circular_conv` without bias on rings of n units, weight (c, c, 3):
+    the largest singular value of ``sum_k weight[:, :, k] exp(2 pi i f (k - 1) / n)`` over the n Fourier modes f.
+    Below 1 the linear part contracts, so states stay bounded and rounding errors do not grow along a sequence."""
+    f = torch.arange(n, dtype=torch.float64, device=weight.device)[:, None]
+    phase = torch.exp(2j * torch.pi * f * (torch.arange(3, device=weight.device) - 1) / n)  # (n, 3)
+    modes = torch.einsum("ojk,fk->foj", weight.detach().to(torch.complex128), phase)
+    return torch.linalg.matrix_norm(modes, ord=2).max().item()
+
+
 def _reference(x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int, n: int) -> Tensor:
     """The plain per-step loop differentiated by autograd (the oracle for any faster backend); see
     :func:`wave_rnn_recurrence`."""

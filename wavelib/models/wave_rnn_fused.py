@@ -7,12 +7,15 @@ sequence, a (c, n) tile padded to powers of two (C, N) and masked, in registers 
 Registers cannot be rolled along the ring, so the circular convolution reads its inputs back from global
 memory: the forward stores h_t into ``states[b, t]`` (an output anyway), a CTA barrier makes the store visible,
 and step t + 1 loads the rows of h_t at shifted ring indices ``(i + k - 1) mod n`` (cache-resident, c * 3 row
-loads per step). The backward does the same with dL/dx_proj, which is the gradient of the pre-activation.
+loads per step, unrolled so that they are in flight together). The backward does the same with dL/dx_proj,
+which is the gradient of the pre-activation.
+
+The conv weight and bias gradients are not summed in the kernel (that took c * 3 reductions across the tile
+per step): once dL/dx_proj is known for every step, they are three batched matrix products over all
+(sequence, step) pairs and a sum, in PyTorch (deterministic; no atomics).
 
 Numbers: float32 inside the kernels whatever the input dtype; states come back in ``x_proj``'s dtype. Saved
-for backward: the float32 states (B, T, c*n) and nothing else; conv weight and bias gradients are per-sequence
-partial sums (B, c, c, 3) and (B, c) from the backward kernel, summed over the batch in PyTorch
-(deterministic; no atomics).
+for backward: the float32 states (B, T, c*n) and nothing else.
 
 Needs ``triton``; runs on CUDA tensors, or on CPU tensors in Triton's interpreter (``TRITON_INTERPRET=1``,
 set before triton is imported; slow, for tests only).
@@ -63,7 +66,7 @@ def _triton_kernels() -> tuple | None:
             acc = tl.load(x_ptr + step + tile, mask=tile_ok, other=0.0) + bias[:, None]
             if t > 0:
                 prev = step - C_REAL * N_REAL
-                for j in range(C_REAL):                      # input channel
+                for j in tl.static_range(C_REAL):            # input channel (unrolled: the loads overlap)
                     for k in tl.static_range(3):             # tap: reads h[(i + k - 1) mod n]
                         w = tl.load(w_ptr + rows * (3 * C_REAL) + j * 3 + k, mask=row_ok, other=0.0)
                         src = (cols + (k - 1 + N_REAL)) % N_REAL
@@ -73,56 +76,35 @@ def _triton_kernels() -> tuple | None:
             tl.debug_barrier()  # h_t must be visible to the whole program before step t + 1 reads it shifted
 
     @triton.jit
-    def backward_kernel(grad_ptr, states_ptr, w_ptr, dx_ptr, dw_ptr, db_ptr, T, C_REAL: tl.constexpr,
-                        N_REAL: tl.constexpr, C: tl.constexpr, N: tl.constexpr):
-        """Program b, t = T-1..0: a_t = grad[b, t] + conv^T(dx[b, t + 1]) masked by states[b, t] > 0, stored in
-        dx[b, t]; dw[b] (C_REAL, C_REAL, 3) and db[b] (C_REAL,) get this sequence's sums of a_t h_{t-1} and a_t.
+    def backward_kernel(grad_ptr, states_ptr, w_ptr, dx_ptr, T, C_REAL: tl.constexpr, N_REAL: tl.constexpr,
+                        C: tl.constexpr, N: tl.constexpr):
+        """Program b, t = T-1..0: dx[b, t] = (grad[b, t] + conv^T(dx[b, t + 1])) masked by states[b, t] > 0.
 
         conv^T(a)[j, m] = sum_{o, k} w[o, j, k] a[o, (m - k + 1) mod n], read from dx[b, t + 1] at shifted
-        indices. The weight gradient (output channel, input channel, tap) accumulates in a (C, C, 4) register
-        tile (tap axis padded to 4), stored once at the end.
+        indices.
         """
         seq = tl.program_id(0).to(tl.int64) * T * (C_REAL * N_REAL)
         rows = tl.arange(0, C)
         cols = tl.arange(0, N)
-        taps = tl.arange(0, 4)
         row_ok = rows < C_REAL
         col_ok = cols < N_REAL
         tile = rows[:, None] * N_REAL + cols[None, :]
         tile_ok = row_ok[:, None] & col_ok[None, :]
-        dw = tl.zeros((C, C, 4), dtype=tl.float32)
-        db = tl.zeros((C,), dtype=tl.float32)
         for s in range(T):
             t = T - 1 - s
             step = seq + t * (C_REAL * N_REAL)
             g = tl.load(grad_ptr + step + tile, mask=tile_ok, other=0.0)
             if t < T - 1:
                 nxt = step + C_REAL * N_REAL
-                for o in range(C_REAL):                      # output channel of the forward conv
+                for o in tl.static_range(C_REAL):            # output channel of the forward conv (unrolled)
                     for k in tl.static_range(3):
                         w = tl.load(w_ptr + o * (3 * C_REAL) + rows * 3 + k, mask=row_ok, other=0.0)
                         src = (cols + (1 - k + N_REAL)) % N_REAL
                         a = tl.load(dx_ptr + nxt + o * N_REAL + src, mask=col_ok, other=0.0)
                         g += w[:, None] * a[None, :]
             h = tl.load(states_ptr + step + tile, mask=tile_ok, other=0.0)
-            a_t = tl.where(h > 0.0, g, 0.0)
-            tl.store(dx_ptr + step + tile, a_t, mask=tile_ok)
-            db += tl.sum(a_t, axis=1)
-            if t > 0:
-                prev = step - C_REAL * N_REAL
-                for j in range(C_REAL):                      # input channel
-                    part = tl.zeros((C, 4), dtype=tl.float32)  # (output channel, tap) for this input channel
-                    for k in tl.static_range(3):
-                        src = (cols + (k - 1 + N_REAL)) % N_REAL
-                        h_prev = tl.load(states_ptr + prev + j * N_REAL + src, mask=col_ok, other=0.0)
-                        part += tl.where(taps[None, :] == k, tl.sum(a_t * h_prev[None, :], axis=1)[:, None], 0.0)
-                    dw += tl.where(rows[None, :, None] == j, part[:, None, :], 0.0)
+            tl.store(dx_ptr + step + tile, tl.where(h > 0.0, g, 0.0), mask=tile_ok)
             tl.debug_barrier()  # dx[b, t] must be visible to the whole program before step t - 1 reads it shifted
-        tl.store(db_ptr + tl.program_id(0) * C_REAL + rows, db, mask=row_ok)
-        out = (tl.program_id(0) * (C_REAL * C_REAL * 3) + rows[:, None, None] * (3 * C_REAL)
-               + rows[None, :, None] * 3 + taps[None, None, :])
-        out_ok = row_ok[:, None, None] & row_ok[None, :, None] & (taps[None, None, :] < 3)
-        tl.store(dw_ptr + out, dw, mask=out_ok)
 
     return forward_kernel, backward_kernel
 
@@ -185,13 +167,22 @@ class FusedWaveRecurrence(torch.autograd.Function):
         batch, steps = states.shape[:2]
         grad = grad_states.float().contiguous()
         dx = torch.empty_like(states)
-        dw = states.new_empty(batch, c, c, 3)
-        db = states.new_empty(batch, c)
-        backward_kernel[(batch,)](grad, states, weight, dx, dw, db, steps, C_REAL=c, N_REAL=n, C=_pow2(c),
-                                  N=_pow2(n), num_warps=_num_warps(c, n))
+        backward_kernel[(batch,)](grad, states, weight, dx, steps, C_REAL=c, N_REAL=n, C=_pow2(c), N=_pow2(n),
+                                  num_warps=_num_warps(c, n))
         x_dtype, w_dtype, b_dtype = ctx.dtypes
-        grad_bias = db.sum(0).to(b_dtype) if ctx.has_bias else None
-        return dx.to(x_dtype), dw.sum(0).to(w_dtype), grad_bias, None, None
+        grad_bias = dx.view(batch, steps, c, n).sum((0, 1, 3)).to(b_dtype) if ctx.has_bias else None
+        return dx.to(x_dtype), _conv_weight_grad(dx, states, c, n).to(w_dtype), grad_bias, None, None
+
+
+def _conv_weight_grad(dx: Tensor, states: Tensor, c: int, n: int) -> Tensor:
+    """dL/dw (c, c, 3) from dx = dL/dx_proj and the states, both (B, T, c*n) float32:
+    dw[o, j, k] = sum over b, t >= 1, i of dx[b, t, o, i] * states[b, t - 1, j, (i + k - 1) mod n]."""
+    batch, steps = states.shape[:2]
+    a = dx.view(batch, steps, c, n)[:, 1:].reshape(-1, c, n)  # (B (T-1), c, n)
+    h = states.view(batch, steps, c, n)[:, :-1]
+    taps = [torch.bmm(a, torch.roll(h, 1 - k, dims=-1).reshape(-1, c, n).transpose(1, 2)).sum(0)
+            for k in range(3)]  # roll by 1 - k: element i holds h[(i + k - 1) mod n]
+    return torch.stack(taps, dim=-1)
 
 
 def fused_wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int,
