@@ -21,7 +21,8 @@ except Exception:  # ImportError, or a broken install
 if not (torch.cuda.is_available() or INTERPRET):
     pytest.skip("no CUDA device and TRITON_INTERPRET=1 is not set", allow_module_level=True)
 
-from wavelib.models.wave_rnn_fused import fused_available, fused_wave_rnn_recurrence  # noqa: E402
+from wavelib.models.wave_rnn_fused import (_conv_weight_grad, fused_available,  # noqa: E402
+                                          fused_wave_rnn_recurrence)
 
 DEVICE = "cuda" if torch.cuda.is_available() and not INTERPRET else "cpu"
 # (B, T, c, n, bias): non-powers of two exercise the masks; on CUDA also copy- and sMNIST-like shapes, short T.
@@ -63,8 +64,13 @@ def test_fused_forward_and_backward_equal_the_reference(batch, steps, c, n, bias
     torch.testing.assert_close(states.double(), ref, rtol=1e-5, atol=1e-5)
     got = torch.autograd.grad(states, leaves, grad)
     want = torch.autograd.grad(ref, leaves64, grad.double())
-    for name, g_fused, g_ref in zip(("x_proj", "conv_weight", "conv_bias"), got, want):
-        torch.testing.assert_close(g_fused.double(), g_ref, rtol=1e-4, atol=1e-4, msg=lambda m: f"{name}: {m}")
+    torch.testing.assert_close(got[0].double(), want[0], rtol=1e-4, atol=1e-4, msg=lambda m: f"x_proj: {m}")
+    # conv weight and bias gradients are sums of B T n products that cancel: float32 rounding scales with the
+    # sum of their magnitudes (the same sums over |dx| and |states|), not with the result
+    dx, h = want[0].abs().detach(), ref.abs().detach()
+    sizes = [_conv_weight_grad(dx, h, c, n), dx.view(batch, steps, c, n).sum((0, 1, 3))]
+    for name, g_fused, g_ref, size in zip(("conv_weight", "conv_bias"), got[1:], want[1:], sizes):
+        assert ((g_fused.double() - g_ref).abs() <= 1e-4 + 1e-6 * size).all(), name
 
 
 def test_fused_bfloat16_keeps_dtypes_and_matches_float32():
