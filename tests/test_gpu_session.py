@@ -73,7 +73,8 @@ def test_run_imports_mnist_trains_under_a_budget_and_its_parts_unpack_to_a_finis
     env = {**os.environ, "WAVELIB_RESULTS": str(gpu_store), "WAVELIB_DATA": str(data)}
     result = subprocess.run([sys.executable, str(SCRIPT), "run", "--out", str(out), "--device", "cpu",
                              "--preset", "smoke", "--skip-checks", "--budget-min", "3", "--chapters", "twm_theory",
-                             "--mnist", str(mnist)], env=env, capture_output=True, text=True, cwd=tmp_path)
+                             "--mnist", str(mnist), "--commit", "0123456789ab"],
+                            env=env, capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     log = (out / "session.log").read_text()
     assert "## MNIST" in log and "## train twm_theory" in log and "packed 1 part(s)" in log
@@ -84,6 +85,7 @@ def test_run_imports_mnist_trains_under_a_budget_and_its_parts_unpack_to_a_finis
     assert line.startswith("smoke/twm_theory: finished ['gradient_sweep-") and line.endswith("partial none")
     (meta,) = store.glob("smoke/twm_theory/*/meta.json")
     assert json.loads(meta.read_text())["preset"] == "smoke"
+    assert json.loads(meta.read_text())["git_commit"] == "0123456789ab"  # --commit, not the tree's .git
 
 
 def test_wave_rnn_chapters_are_not_trained_when_the_fused_kernel_tests_fail(gpu_session, tmp_path, monkeypatch):
@@ -96,7 +98,7 @@ def test_wave_rnn_chapters_are_not_trained_when_the_fused_kernel_tests_fail(gpu_
     monkeypatch.setattr(gpu_session.Session, "call", call)
     args = gpu_session.argparse.Namespace(out=tmp_path / "out", budget_min=5.0, chapters=["wave_rnn_tasks", "vwave"],
                                           preset="paper", device="cuda", repeats=1, skip_checks=False, mnist=None,
-                                          parallel=False)
+                                          parallel=False, commit=None)
     assert gpu_session.run(args) == 0
     assert calls == ["machine", "fused-kernel tests", "benchmarks", "train vwave"]
     assert "## train wave_rnn_tasks: NOT RUN, the fused-kernel tests did not pass" in (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -12,10 +13,17 @@ import torch
 from . import __version__
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+COMMIT_ENV = "WAVELIB_GIT_COMMIT"  #: set where the tree's own .git is not the one that made it (the GPU machine)
 
 
 def git_commit(root: Path = REPO_ROOT) -> str:
-    """The checked-out commit (short hash, ``+dirty`` if tracked files changed), or ``unknown``."""
+    """The checked-out commit (short hash, ``+dirty`` if tracked files changed), or ``unknown``.
+
+    ``$WAVELIB_GIT_COMMIT``, where set, is returned as is: the device tool copies the working tree to the GPU
+    machine with a ``.git`` that can be older than the tree (seen: the session's first commit), so
+    ``scripts/gpu_session.py run --commit HASH`` passes the commit of the checkout the call was made from."""
+    if os.environ.get(COMMIT_ENV):
+        return os.environ[COMMIT_ENV]
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True, check=True

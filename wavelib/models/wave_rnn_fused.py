@@ -136,7 +136,9 @@ def _pow2(value: int) -> int:
 
 
 def _num_warps(c: int, n: int) -> int:
-    """Warps per program: about 256 state values per warp, between 1 and 8 (to be tuned on a GPU)."""
+    """Warps per program: about 256 state values per warp, between 1 and 8. Measured on an H200 (fwd + bwd,
+    batch 128): sMNIST shapes 28.4 / 25.4 / 25.1 / 22.5 ms and copy T = 480 3.88 / 3.68 / 3.60 / 3.34 ms at
+    2 / 4 / 8 / 16 warps; 16 is untested against the reference, so not used yet."""
     return max(1, min(8, _pow2(c) * _pow2(n) // 256))
 
 
