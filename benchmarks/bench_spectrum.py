@@ -7,11 +7,14 @@ which ``BatchedElman`` replicates) and train on the same fixed batch at the full
 steps after the ``s`` input steps), float32. The check is the max abs difference of the seeds' losses at the
 first call. The reference runs with cuDNN's TF32 off so that both sides compute in true float32.
 Rows: the ``paper`` preset's largest cell (s = d = 8, H = 128, 20 seeds); on the CPU also the ``cpu`` preset; on
-CUDA also the grouped step of all cells of H = 128 against those cells stepped one after another.
+CUDA also the grouped step of all cells of H = 128 against those cells stepped one after another, and that grouped
+step on the reference recurrence against the fused one (where triton runs). ``BatchedElman`` picks the fused
+recurrence on CUDA by itself, so the other CUDA rows' fast sides use it too.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import torch
@@ -19,6 +22,7 @@ import torch
 from wavelib.benchmarking import Comparison, compare
 from wavelib.experiments.spectrum import PRESETS, SpectrumConfig
 from wavelib.models.elman import BatchedElman
+from wavelib.models.elman_fused import fused_problem
 from wavelib.tasks.linear_hds import sample_hds_batch, task_operator
 from wavelib.training.hds import PAPER_H_MAX, HDSTraining, group_optimizer, train_step
 
@@ -80,21 +84,28 @@ def group_rows(device: torch.device, repeats: int, spec: SpectrumConfig = PRESET
         steps = [fast_step(cell, seeds, inputs, targets) for cell, (inputs, targets) in zip(cells, data)]
         return lambda: torch.cat([step() for step in steps])
 
-    def grouped() -> Callable[[], torch.Tensor]:
+    def grouped(backend: str = "auto") -> Callable[[], torch.Tensor]:
         model = BatchedElman(len(seeds) * len(cells), spec.d, max(spec.hiddens), spec.d, seeds * len(cells))
         model = model.to(device)
+        model.recurrence_backend = backend
         optimizer, weight_decay = group_optimizer(model, cells, len(seeds))
         inputs, targets = (torch.cat(parts) for parts in zip(*data))
         return lambda: train_step(model, optimizer, inputs, targets, horizon, cells[0].clip, weight_decay).loss
 
-    return [compare(
-        "spectrum.train_step [paper, grouped]",
-        f"{len(cells)} cells x {len(seeds)} seeds, s=d={spec.s}, H={max(spec.hiddens)}, batch {cells[0].batch}, "
-        f"{spec.s}+{PAPER_H_MAX} steps, float32",
-        one_by_one(), grouped(), device, repeats=repeats, warmup=1, tolerance=1e-5,
-        reference_label="BatchedElman per cell (its seeds at once), cell after cell",
-        fast_label="one BatchedElman of every cell (train_hds_group)",
-    )]
+    shapes = (f"{len(cells)} cells x {len(seeds)} seeds, s=d={spec.s}, H={max(spec.hiddens)}, "
+              f"batch {cells[0].batch}, {spec.s}+{PAPER_H_MAX} steps, float32")
+    rows = [compare("spectrum.train_step [paper, grouped]", shapes, one_by_one(), grouped(), device,
+                    repeats=repeats, warmup=1, tolerance=1e-5,
+                    reference_label="BatchedElman per cell (its seeds at once), cell after cell",
+                    fast_label="one BatchedElman of every cell (train_hds_group)")]
+    problem = fused_problem(torch.empty(0, device=device), max(spec.hiddens))
+    if problem is not None:
+        print(f"bench_spectrum: skipping the fused Elman row on {device}: {problem}", file=sys.stderr)
+        return rows
+    return rows + [compare("spectrum.train_step [paper, grouped, recurrence]", shapes, grouped("reference"),
+                           grouped("fused"), device, repeats=repeats, warmup=1, tolerance=1e-5,
+                           reference_label="grouped step, per-step baddbmm + tanh loop (elman_recurrence reference)",
+                           fast_label="grouped step, Triton fused recurrence (elman_recurrence fused)")]
 
 
 def benchmarks(device: torch.device, repeats: int) -> list[Comparison]:

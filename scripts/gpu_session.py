@@ -8,11 +8,11 @@ so a call must be one prepared command that stops on time and hands everything b
     # back here, with the folder the files came back to
     python scripts/gpu_session.py unpack FOLDER
 
-``run``: (1) the machine's description; (2) unless ``--skip-checks``, the fused-kernel tests
-(``tests/test_wave_rnn_fused.py``) and ``benchmarks/run.py --device cuda``; (3) ``python -m wavelib train
-CHAPTER --preset paper --stop-after M`` for each chapter in turn (``--parallel``: all at once, one process
-each), M = what is left of the budget (the Wave-RNN chapters only if the fused-kernel tests passed, or were
-skipped as passed in an earlier call); (4) the results of those chapters (finished artifacts AND ``.partial`` checkpoints) packed into ``results.tar.gz``,
+``run``: (1) the machine's description; (2) unless ``--skip-checks``, the fused-kernel tests (each file of
+:data:`FUSED_TESTS`) and ``benchmarks/run.py --device cuda``; (3) ``python -m wavelib train CHAPTER --preset
+paper --stop-after M`` for each chapter in turn (``--parallel``: all at once, one process each), M = what is
+left of the budget (a chapter whose models pick fused kernels on CUDA only if those kernels' tests passed, or
+were skipped as passed in an earlier call); (4) the results of those chapters (finished artifacts AND ``.partial`` checkpoints) packed into ``results.tar.gz``,
 cut into parts of at most 15 MB. Everything printed goes to ``session.log``. It needs only what the GPU
 image has (torch, numpy, scipy, matplotlib, tqdm, pytest): wavelib, not installed there, is found through
 ``PYTHONPATH`` (set for every command it starts).
@@ -47,7 +47,9 @@ PART_BYTES = 15 * 2**20  #: the device tool returns files of at most 16 MB
 ARCHIVE = "results.tar.gz"
 RESERVE_S = 45  #: kept back from training for packing and the transfer
 BENCH_FILES = ("cuda-latest.md", "cuda-latest.json")
-FUSED_CHAPTERS = ("wave_rnn_tasks", "wave_rnn_images")  #: chapters whose wRNN uses the fused kernels on CUDA
+#: each fused-kernel test file, and the chapters whose models pick those kernels on CUDA by themselves
+FUSED_TESTS = {"tests/test_elman_fused.py": ("spectrum",),
+               "tests/test_wave_rnn_fused.py": ("wave_rnn_tasks", "wave_rnn_images")}
 
 
 class Session:
@@ -167,17 +169,19 @@ def run(args: argparse.Namespace) -> int:
     if args.mnist is not None:  # the GPU machine reaches no network: full MNIST comes as a carried file
         session.call("MNIST", [python, "-c", "import sys; from wavelib.data.datasets import import_mnist_pickle; "
                                "print(import_mnist_pickle(sys.argv[1]))", str(args.mnist)], 120)
-    fused_ok = True  # with --skip-checks: verified by an earlier call
+    failed: set[str] = set()  # chapters whose fused kernels failed their tests (none with --skip-checks)
     if not args.skip_checks:
-        fused_ok = session.call("fused-kernel tests", [python, "-m", "pytest", "-q", "-o", "addopts=", "-p",
-                                                       "no:cacheprovider", "tests/test_wave_rnn_fused.py"],
-                                min(240, session.left_s() - RESERVE_S)) == 0
+        for tests, users in FUSED_TESTS.items():
+            if session.call(f"fused-kernel tests {tests}", [python, "-m", "pytest", "-q", "-o", "addopts=", "-p",
+                                                            "no:cacheprovider", tests],
+                            min(240, session.left_s() - RESERVE_S)) != 0:
+                failed.update(users)
         session.call("benchmarks", [python, "benchmarks/run.py", "--device", args.device, "--repeats",
                                     str(args.repeats), "--out", str(args.out)], min(300, session.left_s() - RESERVE_S))
     chapters = []
     for chapter in args.chapters:
-        if chapter in FUSED_CHAPTERS and not fused_ok:  # WaveRNN picks the fused kernels on CUDA by itself
-            session.say(f"\n## train {chapter}: NOT RUN, the fused-kernel tests did not pass")
+        if chapter in failed:
+            session.say(f"\n## train {chapter}: NOT RUN, its fused-kernel tests did not pass")
         else:
             chapters.append(chapter)
 

@@ -94,14 +94,16 @@ def test_wave_rnn_chapters_are_not_trained_when_the_fused_kernel_tests_fail(gpu_
 
     def call(self, title, command, timeout_s):
         calls.append(title)
-        return 1 if title == "fused-kernel tests" else 0
+        return 1 if title == "fused-kernel tests tests/test_wave_rnn_fused.py" else 0
     monkeypatch.setattr(gpu_session.Session, "call", call)
-    args = gpu_session.argparse.Namespace(out=tmp_path / "out", budget_min=5.0, chapters=["wave_rnn_tasks", "vwave"],
+    args = gpu_session.argparse.Namespace(out=tmp_path / "out", budget_min=5.0,
+                                          chapters=["wave_rnn_tasks", "spectrum", "vwave"],
                                           preset="paper", device="cuda", repeats=1, skip_checks=False, mnist=None,
                                           parallel=False, commit=None)
     assert gpu_session.run(args) == 0
-    assert calls == ["machine", "fused-kernel tests", "benchmarks", "train vwave"]
-    assert "## train wave_rnn_tasks: NOT RUN, the fused-kernel tests did not pass" in (
+    assert calls == ["machine", "fused-kernel tests tests/test_elman_fused.py",
+                     "fused-kernel tests tests/test_wave_rnn_fused.py", "benchmarks", "train spectrum", "train vwave"]
+    assert "## train wave_rnn_tasks: NOT RUN, its fused-kernel tests did not pass" in (
         tmp_path / "out" / "session.log").read_text()
 
 

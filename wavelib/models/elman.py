@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 INITS = ("pytorch", "gaussian")
+RECURRENCE_BACKENDS = ("auto", "reference", "fused")
 
 
 def _positive(**values: int) -> None:
@@ -48,6 +49,44 @@ def _gaussian_init(d_in: int, hidden: int, d_out: int, bias: bool, seed: int,
     return weights + ([torch.zeros(hidden, dtype=dtype)] if bias else [])
 
 
+def elman_recurrence(drive: torch.Tensor, W_hh: torch.Tensor, backend: str = "auto") -> torch.Tensor:
+    """All hidden states of M tanh RNNs from their input drive: ``h(t) = tanh(drive(t) + W_hh h(t-1))``, h(0) = 0.
+
+    drive (M, B, T, H) is ``W_ih u(t) + b`` for every step; W_hh (M, H, H). Returns (M, B, T, H).
+    ``backend``: ``"reference"`` (a ``baddbmm`` + ``tanh`` per step, autograd), ``"fused"`` (the Triton kernels
+    of :mod:`wavelib.models.elman_fused`; ValueError where they cannot run), or ``"auto"``: fused for float32
+    CUDA tensors where it can run, else the reference (so always the reference on the CPU and in float64).
+    """
+    if backend not in RECURRENCE_BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {RECURRENCE_BACKENDS}")
+    if drive.dim() != 4 or W_hh.shape != (drive.shape[0], drive.shape[3], drive.shape[3]):
+        raise ValueError(f"need drive (M, B, T, H) and W_hh (M, H, H), got {tuple(drive.shape)} and "
+                         f"{tuple(W_hh.shape)}")
+    if backend != "reference" and (backend == "fused" or drive.device.type == "cuda"):
+        from .elman_fused import fused_elman_recurrence, fused_problem  # lazy: triton only where used
+        if backend == "fused" or (fused_problem(drive, drive.shape[3]) is None and W_hh.dtype == torch.float32):
+            return fused_elman_recurrence(drive, W_hh)
+    drives = drive.unbind(2)  # unbind: one backward op for all steps, not T selects
+    W_hh_T = W_hh.transpose(1, 2)
+    h = torch.tanh(drives[0])  # W_hh h(0) = 0
+    states = [h]
+    for t in range(1, drive.shape[2]):
+        h = torch.tanh(torch.baddbmm(drives[t], h, W_hh_T))
+        states.append(h)
+    return torch.stack(states, dim=2)
+
+
+def recurrence_in_use(model: "BatchedElman", device: torch.device, dtype: torch.dtype) -> str:
+    """``"reference"`` or ``"fused"``: what ``model.recurrence_backend`` runs on float tensors of ``dtype`` on
+    ``device`` (a run records it: the two paths agree to rounding, not bit for bit)."""
+    if model.recurrence_backend != "auto":
+        return model.recurrence_backend
+    if torch.device(device).type != "cuda" or dtype != torch.float32:
+        return "reference"
+    from .elman_fused import fused_problem
+    return "fused" if fused_problem(torch.empty(0, device=device), model.hidden) is None else "reference"
+
+
 class BatchedElman(torch.nn.Module):
     """``n_models`` independent tanh Elman RNNs: W_ih (M, H, d_in), W_hh (M, H, H), W_r (M, d_out, H), b (M, H).
 
@@ -79,6 +118,7 @@ class BatchedElman(torch.nn.Module):
             self.register_parameter(name, torch.nn.Parameter(torch.stack([w[i] for w in per_model])))
         self.n_models, self.d_in, self.hidden, self.d_out = n_models, d_in, hidden, d_out
         self.has_bias = bias
+        self.recurrence_backend = "auto"  #: :func:`elman_recurrence`'s backend (benchmarks and runs pin it)
 
     def forward(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Inputs u (M, B, T, d_in) -> (outputs y (M, B, T, d_out), hidden states h (M, B, T, H)), h(0) = 0."""
@@ -89,14 +129,7 @@ class BatchedElman(torch.nn.Module):
         flat = u.reshape(M, B * T, self.d_in)
         W_ih_T = self.W_ih.transpose(1, 2)
         drive = torch.baddbmm(self.b[:, None, :], flat, W_ih_T) if self.has_bias else torch.bmm(flat, W_ih_T)
-        drives = drive.view(M, B, T, H).unbind(2)  # unbind: one backward op for all steps, not T selects
-        W_hh_T = self.W_hh.transpose(1, 2)
-        h = torch.tanh(drives[0])  # W_hh h(0) = 0
-        states = [h]
-        for t in range(1, T):
-            h = torch.tanh(torch.baddbmm(drives[t], h, W_hh_T))
-            states.append(h)
-        hs = torch.stack(states, dim=2)  # (M, B, T, H)
+        hs = elman_recurrence(drive.view(M, B, T, H), self.W_hh, self.recurrence_backend)  # (M, B, T, H)
         y = torch.bmm(hs.view(M, B * T, H), self.W_r.transpose(1, 2)).view(M, B, T, self.d_out)
         return y, hs
 
@@ -112,7 +145,7 @@ class BatchedElman(torch.nn.Module):
         for name, p in self.named_parameters():
             new.register_parameter(name, torch.nn.Parameter(p.detach()[start:stop].clone()))
         new.n_models, new.d_in, new.hidden, new.d_out = stop - start, self.d_in, self.hidden, self.d_out
-        new.has_bias = self.has_bias
+        new.has_bias, new.recurrence_backend = self.has_bias, self.recurrence_backend
         return new
 
     def model_weights(self, m: int) -> dict[str, np.ndarray]:

@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from ..models.elman import INITS, BatchedElman, clip_grad_norm_per_model_
+from ..models.elman import INITS, BatchedElman, clip_grad_norm_per_model_, recurrence_in_use
 from ..tasks.linear_hds import closed_loop_map, sample_hds_batch, task_operator
 
 CURRICULA = ("paper", "code")
@@ -329,7 +329,9 @@ def train_hds(cfg: HDSTraining, seeds: Sequence[int], device: torch.device, gene
     History (NumPy): ``step`` (L,), ``loss`` (L, M) mean training loss since the previous record,
     ``horizon`` (L, M) after the step, ``max_abs_eig`` (L, M) of W_hh; with gradient records ``grad_step``
     (G,), ``grad_norms`` (G, M, s); ``test_accuracy`` (M,) and ``test_loss`` (M,) over ``cfg.test_horizon``
-    closed-loop steps of a fresh batch of 256.
+    closed-loop steps of a fresh batch of 256. The recurrence (:func:`~wavelib.models.elman.elman_recurrence`:
+    fused for float32 on CUDA where triton runs, else the reference loop) is pinned for the run and part of its
+    checkpoint's identity: the two agree to rounding, not bit for bit, so a run never resumes on the other.
 
     This is the one-cell case of :func:`train_hds_group`.
     """
@@ -390,8 +392,10 @@ def train_hds_group(cells: Sequence[HDSTraining], seeds: Sequence[int], device: 
         probe = _GroupData(operators, counts, PROBE_BATCH, 1, device, dtype)(1, probe_gens)
     sample = _GroupData(operators, counts, cfg.batch, TRAIN_LENGTH, device, dtype)
     levels = torch.tensor(CODE_LEVELS, device=device)
+    recurrence = recurrence_in_use(model, device, dtype)  # pinned for the whole run, resumes included
+    model.recurrence_backend = recurrence
     identity = {"configs": [dataclasses.asdict(cell) for cell in cells], "seeds": [int(x) for x in seeds],
-                "generator_seeds": [int(g) for g in generator_seeds]}
+                "generator_seeds": [int(g) for g in generator_seeds], "recurrence": recurrence}
 
     saved = checkpoint.load() if checkpoint is not None else None
     if saved is None:
