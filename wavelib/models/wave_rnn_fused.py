@@ -2,13 +2,16 @@
 
 The reference loop launches tens of small kernels per step; here the whole sequence is one launch forward and
 one launch backward. Grid: one program per sequence (``B`` programs). Each keeps the hidden state of its
-sequence, a (c, n) tile padded to powers of two (C, N) and masked, in registers across all T steps.
+sequence, a (c, n) tile padded to powers of two of at least 16 (C, N) and masked, in registers across all T
+steps.
 
-Registers cannot be rolled along the ring, so the circular convolution reads its inputs back from global
+Registers cannot be rolled along the ring, so the circular convolution reads its input back from global
 memory: the forward stores h_t into ``states[b, t]`` (an output anyway), a CTA barrier makes the store visible,
-and step t + 1 loads the rows of h_t at shifted ring indices ``(i + k - 1) mod n`` (cache-resident, c * 3 row
-loads per step, unrolled so that they are in flight together). The backward does the same with dL/dx_proj,
-which is the gradient of the pre-activation.
+and step t + 1 loads h_t as three (c, n) tiles shifted by -1, 0, +1 along the ring (cache-resident) and adds
+``W_k @ tile_k`` for the three taps with ``tl.dot`` in IEEE float32 (no TF32): three loads in flight and three
+small matrix products per step. The backward does the same with dL/dx_proj, which is the gradient of the
+pre-activation, and the transposed taps. (The first version loaded the c * 3 shifted rows one by one: on an
+H200 about 16 us per step at the sMNIST shapes, which looked like one cache round trip per row.)
 
 The conv weight and bias gradients are not summed in the kernel (that took c * 3 reductions across the tile
 per step): once dL/dx_proj is known for every step, they are three batched matrix products over all
@@ -49,6 +52,7 @@ def _triton_kernels() -> tuple | None:
         """Program b: states[b, t] = ReLU(x[b, t] + conv(states[b, t - 1]) + bias) for t = 0..T-1, h_{-1} = 0.
 
         x, states (B, T, C_REAL * N_REAL) float32 contiguous; w (C_REAL, C_REAL, 3); bias (C_REAL,).
+        conv(h) = sum_k W_k @ shift_k(h): W_k = w[:, :, k] (C, C), shift_k(h)[j, i] = h[j, (i + k - 1) mod n].
         """
         seq = tl.program_id(0).to(tl.int64) * T * (C_REAL * N_REAL)
         rows = tl.arange(0, C)
@@ -57,6 +61,13 @@ def _triton_kernels() -> tuple | None:
         col_ok = cols < N_REAL
         tile = rows[:, None] * N_REAL + cols[None, :]
         tile_ok = row_ok[:, None] & col_ok[None, :]
+        taps = w_ptr + rows[:, None] * (3 * C_REAL) + rows[None, :] * 3  # (o, j) -> &w[o, j, 0]
+        taps_ok = row_ok[:, None] & row_ok[None, :]
+        w0 = tl.load(taps, mask=taps_ok, other=0.0)
+        w1 = tl.load(taps + 1, mask=taps_ok, other=0.0)
+        w2 = tl.load(taps + 2, mask=taps_ok, other=0.0)
+        left = rows[:, None] * N_REAL + ((cols + N_REAL - 1) % N_REAL)[None, :]  # h[j, i - 1]: tap 0
+        right = rows[:, None] * N_REAL + ((cols + 1) % N_REAL)[None, :]  # h[j, i + 1]: tap 2
         if HAS_BIAS:
             bias = tl.load(bias_ptr + rows, mask=row_ok, other=0.0)
         else:
@@ -65,13 +76,10 @@ def _triton_kernels() -> tuple | None:
             step = seq + t * (C_REAL * N_REAL)
             acc = tl.load(x_ptr + step + tile, mask=tile_ok, other=0.0) + bias[:, None]
             if t > 0:
-                prev = step - C_REAL * N_REAL
-                for j in tl.static_range(C_REAL):            # input channel (unrolled: the loads overlap)
-                    for k in tl.static_range(3):             # tap: reads h[(i + k - 1) mod n]
-                        w = tl.load(w_ptr + rows * (3 * C_REAL) + j * 3 + k, mask=row_ok, other=0.0)
-                        src = (cols + (k - 1 + N_REAL)) % N_REAL
-                        h = tl.load(states_ptr + prev + j * N_REAL + src, mask=col_ok, other=0.0)
-                        acc += w[:, None] * h[None, :]
+                prev = states_ptr + step - C_REAL * N_REAL
+                acc = tl.dot(w0, tl.load(prev + left, mask=tile_ok, other=0.0), acc, input_precision="ieee")
+                acc = tl.dot(w1, tl.load(prev + tile, mask=tile_ok, other=0.0), acc, input_precision="ieee")
+                acc = tl.dot(w2, tl.load(prev + right, mask=tile_ok, other=0.0), acc, input_precision="ieee")
             tl.store(states_ptr + step + tile, tl.maximum(acc, 0.0), mask=tile_ok)
             tl.debug_barrier()  # h_t must be visible to the whole program before step t + 1 reads it shifted
 
@@ -80,8 +88,7 @@ def _triton_kernels() -> tuple | None:
                         C: tl.constexpr, N: tl.constexpr):
         """Program b, t = T-1..0: dx[b, t] = (grad[b, t] + conv^T(dx[b, t + 1])) masked by states[b, t] > 0.
 
-        conv^T(a)[j, m] = sum_{o, k} w[o, j, k] a[o, (m - k + 1) mod n], read from dx[b, t + 1] at shifted
-        indices.
+        conv^T(a) = sum_k W_k^T @ unshift_k(a), unshift_k(a)[o, m] = a[o, (m - k + 1) mod n].
         """
         seq = tl.program_id(0).to(tl.int64) * T * (C_REAL * N_REAL)
         rows = tl.arange(0, C)
@@ -90,18 +97,22 @@ def _triton_kernels() -> tuple | None:
         col_ok = cols < N_REAL
         tile = rows[:, None] * N_REAL + cols[None, :]
         tile_ok = row_ok[:, None] & col_ok[None, :]
+        taps = w_ptr + rows[None, :] * (3 * C_REAL) + rows[:, None] * 3  # (j, o) -> &w[o, j, 0]: W_k^T
+        taps_ok = row_ok[:, None] & row_ok[None, :]
+        w0 = tl.load(taps, mask=taps_ok, other=0.0)
+        w1 = tl.load(taps + 1, mask=taps_ok, other=0.0)
+        w2 = tl.load(taps + 2, mask=taps_ok, other=0.0)
+        right = rows[:, None] * N_REAL + ((cols + 1) % N_REAL)[None, :]  # a[o, m + 1]: tap 0
+        left = rows[:, None] * N_REAL + ((cols + N_REAL - 1) % N_REAL)[None, :]  # a[o, m - 1]: tap 2
         for s in range(T):
             t = T - 1 - s
             step = seq + t * (C_REAL * N_REAL)
             g = tl.load(grad_ptr + step + tile, mask=tile_ok, other=0.0)
             if t < T - 1:
-                nxt = step + C_REAL * N_REAL
-                for o in tl.static_range(C_REAL):            # output channel of the forward conv (unrolled)
-                    for k in tl.static_range(3):
-                        w = tl.load(w_ptr + o * (3 * C_REAL) + rows * 3 + k, mask=row_ok, other=0.0)
-                        src = (cols + (1 - k + N_REAL)) % N_REAL
-                        a = tl.load(dx_ptr + nxt + o * N_REAL + src, mask=col_ok, other=0.0)
-                        g += w[:, None] * a[None, :]
+                nxt = dx_ptr + step + C_REAL * N_REAL
+                g = tl.dot(w0, tl.load(nxt + right, mask=tile_ok, other=0.0), g, input_precision="ieee")
+                g = tl.dot(w1, tl.load(nxt + tile, mask=tile_ok, other=0.0), g, input_precision="ieee")
+                g = tl.dot(w2, tl.load(nxt + left, mask=tile_ok, other=0.0), g, input_precision="ieee")
             h = tl.load(states_ptr + step + tile, mask=tile_ok, other=0.0)
             tl.store(dx_ptr + step + tile, tl.where(h > 0.0, g, 0.0), mask=tile_ok)
             tl.debug_barrier()  # dx[b, t] must be visible to the whole program before step t - 1 reads it shifted
@@ -121,8 +132,9 @@ def fused_problem(x_proj: Tensor, c: int, n: int) -> str | None:
         return f"x_proj is on {x_proj.device.type}, not CUDA (and TRITON_INTERPRET=1 is not set)"
     if x_proj.dtype not in FUSED_DTYPES:
         return f"the kernel does not support {x_proj.dtype}"
-    if _pow2(c) * _pow2(n) > MAX_TILE:
-        return f"the padded state {_pow2(c)} x {_pow2(n)} exceeds {MAX_TILE} values per program"
+    C, N = _padded(c, n)
+    if C * N > MAX_TILE:
+        return f"the padded state {C} x {N} exceeds {MAX_TILE} values per program"
     return None
 
 
@@ -135,11 +147,17 @@ def _pow2(value: int) -> int:
     return 1 << max(value - 1, 0).bit_length()
 
 
+def _padded(c: int, n: int) -> tuple[int, int]:
+    """The (C, N) tile a program holds: powers of two, at least 16 (``tl.dot``'s smallest side)."""
+    return max(16, _pow2(c)), max(16, _pow2(n))
+
+
 def _num_warps(c: int, n: int) -> int:
-    """Warps per program: about 256 state values per warp, between 1 and 8. Measured on an H200 (fwd + bwd,
-    batch 128): sMNIST shapes 28.4 / 25.4 / 25.1 / 22.5 ms and copy T = 480 3.88 / 3.68 / 3.60 / 3.34 ms at
-    2 / 4 / 8 / 16 warps; 16 is untested against the reference, so not used yet."""
-    return max(1, min(8, _pow2(c) * _pow2(n) // 256))
+    """Warps per program: about 256 state values per warp, between 1 and 8. (With the first, row-by-row
+    kernels on an H200, fwd + bwd at batch 128: sMNIST shapes 28.4 / 25.4 / 25.1 / 22.5 ms and copy T = 480
+    3.88 / 3.68 / 3.60 / 3.34 ms at 2 / 4 / 8 / 16 warps: little to gain there.)"""
+    C, N = _padded(c, n)
+    return max(1, min(8, C * N // 256))
 
 
 class FusedWaveRecurrence(torch.autograd.Function):
@@ -153,7 +171,8 @@ class FusedWaveRecurrence(torch.autograd.Function):
         weight = conv_weight.float().contiguous()
         bias = weight if conv_bias is None else conv_bias.float().contiguous()  # unused pointer without bias
         states = torch.empty_like(x)
-        forward_kernel[(batch,)](x, weight, bias, states, steps, C_REAL=c, N_REAL=n, C=_pow2(c), N=_pow2(n),
+        C, N = _padded(c, n)
+        forward_kernel[(batch,)](x, weight, bias, states, steps, C_REAL=c, N_REAL=n, C=C, N=N,
                                  HAS_BIAS=conv_bias is not None, num_warps=_num_warps(c, n))
         ctx.save_for_backward(states, weight)
         ctx.c, ctx.n, ctx.has_bias = c, n, conv_bias is not None
@@ -169,7 +188,8 @@ class FusedWaveRecurrence(torch.autograd.Function):
         batch, steps = states.shape[:2]
         grad = grad_states.float().contiguous()
         dx = torch.empty_like(states)
-        backward_kernel[(batch,)](grad, states, weight, dx, steps, C_REAL=c, N_REAL=n, C=_pow2(c), N=_pow2(n),
+        C, N = _padded(c, n)
+        backward_kernel[(batch,)](grad, states, weight, dx, steps, C_REAL=c, N_REAL=n, C=C, N=N,
                                   num_warps=_num_warps(c, n))
         x_dtype, w_dtype, b_dtype = ctx.dtypes
         grad_bias = dx.view(batch, steps, c, n).sum((0, 1, 3)).to(b_dtype) if ctx.has_bias else None
