@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from wavelib.models.mamba import MambaBlock, MambaLM, RMSNorm
-from wavelib.models.selective_scan import SCAN_BACKENDS, available_backends, selective_scan
+from wavelib.models.selective_scan import SCAN_BACKENDS, available_backends, resolve_backend, selective_scan
 
 
 def scan_inputs(batch=2, d=3, n=4, L=37, dtype=torch.float64, seed=0):
@@ -41,6 +41,8 @@ def test_auto_is_recurrent_on_cpu_and_d_is_optional():
     u, delta, A, B, C, _ = scan_inputs(L=9)
     assert torch.equal(selective_scan(u, delta, A, B, C), selective_scan(u, delta, A, B, C, backend="recurrent"))
     assert available_backends("cpu") == ["sequential", "chunked", "recurrent"]
+    assert resolve_backend("auto", "cpu", torch.float32) == "recurrent"
+    assert resolve_backend("chunked", "cpu", torch.float32) == "chunked"
 
 
 @pytest.mark.parametrize("L, chunk", [(37, 8), (37, 1), (5, 64), (32, 16), (1, 4), (40, 40)])

@@ -14,8 +14,9 @@ Backends (all but ``"cuda"`` pure PyTorch, any float dtype and device):
 - ``"recurrent"``: a ``torch.autograd.Function`` with a hand-written backward: one fused op per step,
   chunked recomputation (only the chunk-boundary states are kept); the fastest on the CPU.
 - ``"cuda"``: ``mamba_ssm``'s fused kernel; CUDA tensors in float32/float16/bfloat16 only.
-- ``"auto"``: ``"cuda"`` where it can run on these tensors, else ``"chunked"`` on a CUDA device, else
-  ``"recurrent"``.
+- ``"auto"``: ``"cuda"`` where it can run on these tensors, else ``"recurrent"`` (:func:`resolve_backend`).
+  On an H200 (batch 32, d_inner 256, N 16, fwd + bwd) ``"recurrent"`` beat ``"chunked"`` at both of Chapter 5's
+  lengths, 13.1 vs 16.2 ms at L 220 and 32.6 vs 44.3 ms at L 620, in a tenth of the memory (417 vs 4,723 MB).
 """
 
 from __future__ import annotations
@@ -62,6 +63,14 @@ def _cuda_problem(u: torch.Tensor) -> str | None:
     if u.dtype not in _CUDA_DTYPES:
         return f"the kernel does not support {u.dtype}"
     return None
+
+
+def resolve_backend(backend: str, device: torch.device | str, dtype: torch.dtype) -> str:
+    """The concrete backend that ``backend`` runs on tensors of ``dtype`` on ``device``: ``"auto"`` is
+    ``"cuda"`` where ``mamba_ssm``'s kernel runs on them, else ``"recurrent"``; any other name is itself."""
+    if backend != "auto":
+        return backend
+    return "cuda" if _cuda_problem(torch.empty(0, device=device, dtype=dtype)) is None else "recurrent"
 
 
 def _sequential(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor,
@@ -243,11 +252,7 @@ def selective_scan(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: tor
     if isinstance(chunk, bool) or int(chunk) != chunk or chunk < 1:
         raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
     _check_shapes(u, delta, A, B, C, D)
-    if backend == "auto":
-        if _cuda_problem(u) is None:
-            backend = "cuda"
-        else:
-            backend = "chunked" if u.device.type == "cuda" else "recurrent"
+    backend = resolve_backend(backend, u.device, u.dtype)
     if backend == "cuda":
         problem = _cuda_problem(u)
         if problem is not None:

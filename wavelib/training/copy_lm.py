@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models.language_models import LMSpec
+from ..models.selective_scan import resolve_backend
 from ..tasks.copy_strings import VOCAB_SIZE, CopyEvalSet, copy_accuracy, make_eval_set, sample_training_batch
 from .optim import optimizer_step
 
@@ -130,7 +131,9 @@ def train_copy(spec: LMSpec, cfg: CopyTraining, seed: int, device: torch.device,
         optimizer, lambda n: learning_rate_factor(n, cfg.warmup, cfg.steps))
     data = torch.Generator().manual_seed(seed)
     eval_set = make_eval_set(cfg.train_lengths, cfg.eval_per_length, EVAL_SEED)
-    identity = {"spec": dataclasses.asdict(spec), "training": dataclasses.asdict(cfg), "seed": seed}
+    # the scan backend in use is pinned: the backends agree to rounding, not bit for bit
+    scan = resolve_backend(spec.scan, device, torch.float32) if spec.family == "mamba" else None
+    identity = {"spec": dataclasses.asdict(spec), "training": dataclasses.asdict(cfg), "seed": seed, "scan": scan}
 
     saved = checkpoint.load() if checkpoint is not None else None
     if saved is None:
