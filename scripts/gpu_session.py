@@ -49,7 +49,8 @@ RESERVE_S = 45  #: kept back from training for packing and the transfer
 BENCH_FILES = ("cuda-latest.md", "cuda-latest.json")
 #: each fused-kernel test file, and the chapters whose models pick those kernels on CUDA by themselves
 FUSED_TESTS = {"tests/test_elman_fused.py": ("spectrum",),
-               "tests/test_wave_rnn_fused.py": ("wave_rnn_tasks", "wave_rnn_images")}
+               "tests/test_wave_rnn_fused.py": ("wave_rnn_tasks", "wave_rnn_images"),
+               "tests/test_selective_scan_fused.py": ("vwave",)}
 
 
 class Session:

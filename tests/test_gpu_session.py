@@ -102,7 +102,9 @@ def test_wave_rnn_chapters_are_not_trained_when_the_fused_kernel_tests_fail(gpu_
                                           parallel=False, commit=None)
     assert gpu_session.run(args) == 0
     assert calls == ["machine", "fused-kernel tests tests/test_elman_fused.py",
-                     "fused-kernel tests tests/test_wave_rnn_fused.py", "benchmarks", "train spectrum", "train vwave"]
+                     "fused-kernel tests tests/test_wave_rnn_fused.py",
+                     "fused-kernel tests tests/test_selective_scan_fused.py", "benchmarks", "train spectrum",
+                     "train vwave"]
     assert "## train wave_rnn_tasks: NOT RUN, its fused-kernel tests did not pass" in (
         tmp_path / "out" / "session.log").read_text()
 

@@ -105,7 +105,9 @@ def test_scan_rejects_unavailable_and_unknown_backends():
         selective_scan(*inputs, chunk=0)
     with pytest.raises(ValueError, match="B must be"):
         selective_scan(*inputs[:3], inputs[3][..., :2], *inputs[4:])
-    assert SCAN_BACKENDS == ("auto", "sequential", "chunked", "recurrent", "cuda")
+    assert SCAN_BACKENDS == ("auto", "sequential", "chunked", "recurrent", "fused", "cuda")
+    with pytest.raises(ValueError, match="fused"):  # float64, and on the CPU without the interpreter
+        selective_scan(*inputs, backend="fused")
 
 
 def tiny_lm(mixer="conv", seed=0, **kwargs):

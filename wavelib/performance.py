@@ -74,7 +74,7 @@ def paper_runs() -> list[PaperRun]:
         PaperRun(f"Ch. 4, sMNIST + psMNIST, iRNN n {images.irnn_n}: {images.n_seeds} seeds × {images.epochs} "
                  f"epochs", "iRNN", "[sMNIST]", mnist_steps, len(images.tasks) * images.n_seeds, step),
         PaperRun(f"Ch. 5, copy, Mamba-type models at L = {copy_lm.contexts[0]}: {n_ssm} models × "
-                 f"{copy_lm.n_seeds} seeds × {copy_lm.steps:,} steps", "scan: sequential vs recurrent", "[paper]",
+                 f"{copy_lm.n_seeds} seeds × {copy_lm.steps:,} steps", "scan: sequential vs fused", "[paper]",
                  copy_lm.steps * copy_lm.mamba_layers, n_ssm * copy_lm.n_seeds,
                  f"the selective scan of {copy_lm.mamba_layers} layers only: a lower bound"),
     ]

@@ -13,10 +13,13 @@ Backends (all but ``"cuda"`` pure PyTorch, any float dtype and device):
   few large ops, so fast on a GPU without ``mamba_ssm``; on the CPU its O(log chunk) extra work costs.
 - ``"recurrent"``: a ``torch.autograd.Function`` with a hand-written backward: one fused op per step,
   chunked recomputation (only the chunk-boundary states are kept); the fastest on the CPU.
+- ``"fused"``: this book's Triton kernels (:mod:`wavelib.models.selective_scan_fused`): one launch each way;
+  float32 CUDA tensors where triton imports.
 - ``"cuda"``: ``mamba_ssm``'s fused kernel; CUDA tensors in float32/float16/bfloat16 only.
-- ``"auto"``: ``"cuda"`` where it can run on these tensors, else ``"recurrent"`` (:func:`resolve_backend`).
-  On an H200 (batch 32, d_inner 256, N 16, fwd + bwd) ``"recurrent"`` beat ``"chunked"`` at both of Chapter 5's
-  lengths, 13.1 vs 16.2 ms at L 220 and 32.6 vs 44.3 ms at L 620, in a tenth of the memory (417 vs 4,723 MB).
+- ``"auto"``: ``"cuda"`` where it can run on these tensors, else ``"fused"`` where that can, else
+  ``"recurrent"`` (:func:`resolve_backend`). On an H200 (batch 32, d_inner 256, N 16, fwd + bwd)
+  ``"recurrent"`` beat ``"chunked"`` at both of Chapter 5's lengths, 13.1 vs 16.2 ms at L 220 and 32.6 vs
+  44.3 ms at L 620, in a tenth of the memory (417 vs 4,723 MB).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import torch
 from torch.autograd.function import once_differentiable
 from torch.utils.checkpoint import checkpoint as _checkpoint
 
-SCAN_BACKENDS = ("auto", "sequential", "chunked", "recurrent", "cuda")
+SCAN_BACKENDS = ("auto", "sequential", "chunked", "recurrent", "fused", "cuda")
 _CUDA_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
 
@@ -43,14 +46,19 @@ def _mamba_scan_fn() -> Callable | None:
 
 
 def available_backends(device: torch.device | str) -> list[str]:
-    """The concrete backends (not ``"auto"``) that can run on ``device``: the pure-PyTorch three, plus ``"cuda"``.
+    """The concrete backends (not ``"auto"``) that can run on ``device``: the pure-PyTorch three, plus ``"fused"``
+    and ``"cuda"``.
 
-    ``"cuda"`` is listed for a CUDA device where ``mamba_ssm`` imports; it further needs float32, float16 or
-    bfloat16 tensors (the kernel has no float64).
+    ``"fused"`` is listed for a CUDA device where triton imports (float32 tensors only); ``"cuda"`` where
+    ``mamba_ssm`` imports (float32, float16 or bfloat16 tensors: the kernel has no float64).
     """
     names = ["sequential", "chunked", "recurrent"]
-    if torch.device(device).type == "cuda" and _mamba_scan_fn() is not None:
-        names.append("cuda")
+    if torch.device(device).type == "cuda":
+        from .selective_scan_fused import fused_problem
+        if fused_problem(torch.empty(0, device=device)) is None:
+            names.append("fused")
+        if _mamba_scan_fn() is not None:
+            names.append("cuda")
     return names
 
 
@@ -67,10 +75,18 @@ def _cuda_problem(u: torch.Tensor) -> str | None:
 
 def resolve_backend(backend: str, device: torch.device | str, dtype: torch.dtype) -> str:
     """The concrete backend that ``backend`` runs on tensors of ``dtype`` on ``device``: ``"auto"`` is
-    ``"cuda"`` where ``mamba_ssm``'s kernel runs on them, else ``"recurrent"``; any other name is itself."""
+    ``"cuda"`` where ``mamba_ssm``'s kernel runs on them, else ``"fused"`` on CUDA where triton runs them,
+    else ``"recurrent"``; any other name is itself."""
     if backend != "auto":
         return backend
-    return "cuda" if _cuda_problem(torch.empty(0, device=device, dtype=dtype)) is None else "recurrent"
+    probe = torch.empty(0, device=device, dtype=dtype)
+    if _cuda_problem(probe) is None:
+        return "cuda"
+    if probe.device.type == "cuda":
+        from .selective_scan_fused import fused_problem
+        if fused_problem(probe) is None:
+            return "fused"
+    return "recurrent"
 
 
 def _sequential(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor,
@@ -258,7 +274,10 @@ def selective_scan(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: tor
         if problem is not None:
             raise ValueError(f"scan backend 'cuda' unavailable: {problem}; use 'chunked' (or 'auto')")
         return _mamba_scan_fn()(u, delta, A, B, C, D, delta_softplus=False)
-    if backend == "sequential":
+    if backend == "fused":
+        from .selective_scan_fused import fused_selective_scan  # lazy: triton only where used
+        y = fused_selective_scan(u, delta, A, B, C)
+    elif backend == "sequential":
         y = _sequential(u, delta, A, B, C)
     elif backend == "recurrent":
         y = _RecurrentScan.apply(u, delta, A, B, C, int(chunk))

@@ -1,0 +1,169 @@
+"""A fused Triton selective scan (:func:`selective_scan.selective_scan`, backend ``"fused"``), for float32 on CUDA
+where ``mamba_ssm`` is not installed (the GPU machine of this book has Triton but not ``mamba_ssm``).
+
+Grid: (sequence, block of ``BD`` channels). Each program keeps its (BD, N) block of the state in registers
+through all L steps: one launch forward, one backward, where the ``"recurrent"`` backend launches a few
+kernels per step. The forward stores every state h_t (batch, D, L, N) for the backward (325 MB per layer at
+Chapter 5's paper sizes: batch 32, D 256, L 620, N 16); the backward runs the adjoint recurrence
+``G_t = C_t dy_t + a_{t+1} G_{t+1}`` (``a_t = exp(delta_t A)``) in reverse and forms every input gradient
+from it. Gradients that sum over channels (B, C) come out per channel block and over sequences (A) per
+sequence; PyTorch sums those partials (deterministic; no atomics).
+
+Needs ``triton``; runs on CUDA tensors, or on CPU tensors in Triton's interpreter (``TRITON_INTERPRET=1``,
+set before triton is imported; slow, for tests only).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+BLOCK_D = 32  #: channels per program
+
+
+@functools.lru_cache(maxsize=1)
+def _triton_kernels() -> tuple | None:
+    """The (forward, backward) Triton kernels, or None where triton does not import."""
+    try:
+        import triton
+        import triton.language as tl
+    except Exception:  # ImportError, or a broken install
+        return None
+
+    @triton.jit
+    def forward_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, y_ptr, hs_ptr, D, L, N: tl.constexpr,
+                       NP: tl.constexpr, BD: tl.constexpr):
+        """Program (b, block): h_t = exp(delta_t A) h_{t-1} + delta_t u_t B_t, y_t = C_t . h_t for its channels.
+
+        u, delta, y (batch, D, L); A (D, N); B, C (batch, N, L); hs (batch, D, L, N); float32 contiguous."""
+        b = tl.program_id(0).to(tl.int64)
+        ds = tl.program_id(1) * BD + tl.arange(0, BD)
+        ns = tl.arange(0, NP)
+        d_ok = ds < D
+        n_ok = ns < N
+        ok = d_ok[:, None] & n_ok[None, :]
+        A = tl.load(A_ptr + ds[:, None] * N + ns[None, :], mask=ok, other=0.0)
+        row = (b * D + ds) * L  # (BD,): u, delta, y of step 0
+        col = (b * N + ns) * L  # (NP,): B, C of step 0
+        state = row[:, None] * N + ns[None, :]  # (BD, NP): hs of step 0
+        h = tl.zeros((BD, NP), dtype=tl.float32)
+        for t in range(L):
+            dt = tl.load(delta_ptr + row + t, mask=d_ok, other=0.0)
+            u = tl.load(u_ptr + row + t, mask=d_ok, other=0.0)
+            B = tl.load(B_ptr + col + t, mask=n_ok, other=0.0)
+            C = tl.load(C_ptr + col + t, mask=n_ok, other=0.0)
+            h = tl.exp(dt[:, None] * A) * h + (dt * u)[:, None] * B[None, :]
+            tl.store(hs_ptr + state + t * N, h, mask=ok)
+            tl.store(y_ptr + row + t, tl.sum(h * C[None, :], axis=1), mask=d_ok)
+
+    @triton.jit
+    def backward_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, hs_ptr, dy_ptr, du_ptr, ddelta_ptr, dA_ptr, dB_ptr,
+                        dC_ptr, D, L, N: tl.constexpr, NP: tl.constexpr, BD: tl.constexpr):
+        """Program (b, block), t = L-1..0, G_t = dLoss/dh_t:
+
+        du_t = delta_t (G_t B_t), ddelta_t = sum_n G_t h_{t-1} a_t A + (G_t B_t) u_t, and this block's parts of
+        dB_t = sum_d G_t delta_t u_t and dC_t = sum_d dy_t h_t (dB, dC: (batch, blocks, N, L)) and of
+        dA = sum_t G_t h_{t-1} a_t delta_t (dA: (batch, D, N))."""
+        b = tl.program_id(0).to(tl.int64)
+        block = tl.program_id(1)
+        ds = block * BD + tl.arange(0, BD)
+        ns = tl.arange(0, NP)
+        d_ok = ds < D
+        n_ok = ns < N
+        ok = d_ok[:, None] & n_ok[None, :]
+        A = tl.load(A_ptr + ds[:, None] * N + ns[None, :], mask=ok, other=0.0)
+        row = (b * D + ds) * L
+        col = (b * N + ns) * L
+        state = row[:, None] * N + ns[None, :]
+        part = ((b * tl.num_programs(1) + block) * N + ns) * L  # (NP,): this block's dB, dC of step 0
+        carry = tl.zeros((BD, NP), dtype=tl.float32)  # a_{t+1} G_{t+1}
+        dA = tl.zeros((BD, NP), dtype=tl.float32)
+        for s in range(L):
+            t = L - 1 - s
+            dt = tl.load(delta_ptr + row + t, mask=d_ok, other=0.0)
+            u = tl.load(u_ptr + row + t, mask=d_ok, other=0.0)
+            dy = tl.load(dy_ptr + row + t, mask=d_ok, other=0.0)
+            B = tl.load(B_ptr + col + t, mask=n_ok, other=0.0)
+            C = tl.load(C_ptr + col + t, mask=n_ok, other=0.0)
+            h = tl.load(hs_ptr + state + t * N, mask=ok, other=0.0)
+            h_prev = tl.load(hs_ptr + state + tl.maximum(t - 1, 0) * N, mask=ok, other=0.0)
+            h_prev = tl.where(t > 0, h_prev, 0.0)  # h_{-1} = 0
+            a = tl.exp(dt[:, None] * A)
+            G = dy[:, None] * C[None, :] + carry
+            GB = tl.sum(G * B[None, :], axis=1)
+            g_dA = G * a * h_prev  # dLoss/d(delta_t A)
+            tl.store(du_ptr + row + t, GB * dt, mask=d_ok)
+            tl.store(ddelta_ptr + row + t, tl.sum(g_dA * A, axis=1) + GB * u, mask=d_ok)
+            tl.store(dB_ptr + part + t, tl.sum(G * (dt * u)[:, None], axis=0), mask=n_ok)
+            tl.store(dC_ptr + part + t, tl.sum(dy[:, None] * h, axis=0), mask=n_ok)
+            dA += g_dA * dt[:, None]
+            carry = a * G
+        tl.store(dA_ptr + (b * D + ds[:, None]) * N + ns[None, :], dA, mask=ok)
+
+    return forward_kernel, backward_kernel
+
+
+def _interpreting() -> bool:
+    return os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
+def fused_problem(u: Tensor) -> str | None:
+    """Why the fused scan cannot run on tensors like ``u``, or None where it can."""
+    if _triton_kernels() is None:
+        return "triton is not installed (or does not import)"
+    if u.device.type != "cuda" and not _interpreting():
+        return f"the tensors are on {u.device.type}, not CUDA (and TRITON_INTERPRET=1 is not set)"
+    if u.dtype != torch.float32:
+        return f"the kernel computes in float32 only, got {u.dtype}"
+    return None
+
+
+def _pow2(value: int) -> int:
+    return 1 << max(value - 1, 0).bit_length()
+
+
+class FusedSelectiveScan(torch.autograd.Function):
+    """The scan without the D term, (batch, D, L): one launch forward; one launch and three sums backward."""
+
+    @staticmethod
+    def forward(ctx, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> Tensor:
+        forward_kernel, _ = _triton_kernels()
+        u, delta, A, B, C = (x.contiguous() for x in (u, delta, A, B, C))
+        batch, D, L = u.shape
+        N = A.shape[1]
+        y = torch.empty_like(u)
+        hs = u.new_empty(batch, D, L, N)
+        forward_kernel[(batch, -(-D // BLOCK_D))](u, delta, A, B, C, y, hs, D, L, N=N, NP=_pow2(N), BD=BLOCK_D,
+                                                  num_warps=2)
+        ctx.save_for_backward(u, delta, A, B, C, hs)
+        return y
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dy: Tensor) -> tuple[Tensor, ...]:
+        _, backward_kernel = _triton_kernels()
+        u, delta, A, B, C, hs = ctx.saved_tensors
+        batch, D, L = u.shape
+        N = A.shape[1]
+        blocks = -(-D // BLOCK_D)
+        du, ddelta = torch.empty_like(u), torch.empty_like(delta)
+        dA = A.new_empty(batch, D, N)
+        dB, dC = B.new_empty(batch, blocks, N, L), C.new_empty(batch, blocks, N, L)
+        backward_kernel[(batch, blocks)](u, delta, A, B, C, hs, dy.contiguous(), du, ddelta, dA, dB, dC, D, L, N=N,
+                                         NP=_pow2(N), BD=BLOCK_D, num_warps=2)
+        return du, ddelta, dA.sum(0), dB.sum(1), dC.sum(1)
+
+
+def fused_selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> Tensor:
+    """The scan without the D term on the fused kernels: u, delta (batch, D, L), A (D, N), B, C (batch, N, L)
+    -> (batch, D, L). Raises ValueError where :func:`fused_problem` finds a reason it cannot run."""
+    problem = fused_problem(u)
+    if problem is None and any(x.dtype != torch.float32 for x in (delta, A, B, C)):
+        problem = "the kernel computes in float32 only (every input)"
+    if problem is not None:
+        raise ValueError(f"scan backend 'fused' unavailable: {problem}")
+    return FusedSelectiveScan.apply(u, delta, A, B, C)
