@@ -1,29 +1,17 @@
 """The fused Triton Elman recurrence against the reference loop.
 
-Runs where triton imports and either a CUDA device is present or ``TRITON_INTERPRET=1`` is set (Triton's CPU
-interpreter: tiny shapes only). Elsewhere the whole module is skipped.
+Skipped unless triton can run (``tests/fused_support.py``): on a CUDA device, or in Triton's interpreter.
 """
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
+from fused_support import DEVICE  # tests/fused_support.py: skips this module where triton cannot run
 
 from wavelib.models.elman import BatchedElman, elman_recurrence, recurrence_in_use
+from wavelib.models.elman_fused import fused_elman_recurrence
 
-INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
-try:
-    import triton  # noqa: F401
-except Exception:  # ImportError, or a broken install
-    pytest.skip("triton does not import", allow_module_level=True)
-if not (torch.cuda.is_available() or INTERPRET):
-    pytest.skip("no CUDA device and TRITON_INTERPRET=1 is not set", allow_module_level=True)
-
-from wavelib.models.elman_fused import fused_elman_recurrence  # noqa: E402
-
-DEVICE = "cuda" if torch.cuda.is_available() and not INTERPRET else "cpu"
 # (M, B, T, H): non-powers of two exercise the masks; on CUDA also Chapter 2's shapes (paper H 128 group, H 64).
 SHAPES = [(2, 3, 5, 7), (3, 17, 4, 16), (1, 2, 3, 20)]
 if DEVICE == "cuda":

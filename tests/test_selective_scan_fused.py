@@ -1,27 +1,16 @@
 """The fused Triton selective scan against the sequential reference.
 
-Runs where triton imports and either a CUDA device is present or ``TRITON_INTERPRET=1`` is set (Triton's CPU
-interpreter: tiny shapes only). Elsewhere the whole module is skipped.
+Skipped unless triton can run (``tests/fused_support.py``): on a CUDA device, or in Triton's interpreter.
 """
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
+from fused_support import DEVICE  # tests/fused_support.py: skips this module where triton cannot run
 
 from wavelib.models.selective_scan import resolve_backend, selective_scan
 
-INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
-try:
-    import triton  # noqa: F401
-except Exception:  # ImportError, or a broken install
-    pytest.skip("triton does not import", allow_module_level=True)
-if not (torch.cuda.is_available() or INTERPRET):
-    pytest.skip("no CUDA device and TRITON_INTERPRET=1 is not set", allow_module_level=True)
-
-DEVICE = "cuda" if torch.cuda.is_available() and not INTERPRET else "cpu"
 # (batch, D, N, L): channel counts that do not fill a block and N that is not a power of two exercise the masks;
 # on CUDA also Chapter 5's paper shapes (d_inner 256, d_state 16, contexts 220 and 620).
 SHAPES = [(2, 3, 4, 7), (1, 40, 5, 9), (2, 33, 16, 4)]

@@ -1,30 +1,18 @@
 """The fused Triton Wave-RNN recurrence against the reference loop.
 
-Runs where triton imports and either a CUDA device is present or ``TRITON_INTERPRET=1`` is set (Triton's CPU
-interpreter: tiny shapes only). Elsewhere the whole module is skipped.
+Skipped unless triton can run (``tests/fused_support.py``): on a CUDA device, or in Triton's interpreter.
 """
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
+from fused_support import DEVICE  # tests/fused_support.py: skips this module where triton cannot run
 
+from wavelib.models.triton_support import placement_problem
 from wavelib.models.wave_rnn import WaveRNN, _reference, circular_conv_norm, wave_rnn_recurrence
+from wavelib.models.wave_rnn_fused import _conv_weight_grad, fused_wave_rnn_recurrence
 
-INTERPRET = os.environ.get("TRITON_INTERPRET", "0") == "1"
-try:
-    import triton  # noqa: F401
-except Exception:  # ImportError, or a broken install
-    pytest.skip("triton does not import", allow_module_level=True)
-if not (torch.cuda.is_available() or INTERPRET):
-    pytest.skip("no CUDA device and TRITON_INTERPRET=1 is not set", allow_module_level=True)
-
-from wavelib.models.wave_rnn_fused import (_conv_weight_grad, fused_available,  # noqa: E402
-                                          fused_wave_rnn_recurrence)
-
-DEVICE = "cuda" if torch.cuda.is_available() and not INTERPRET else "cpu"
 # (B, T, c, n, bias): non-powers of two exercise the masks; on CUDA also copy- and sMNIST-like shapes, short T.
 SHAPES = [(2, 5, 3, 7, True), (2, 4, 2, 5, False), (2, 3, 6, 100, True)]
 if DEVICE == "cuda":
@@ -89,7 +77,7 @@ def test_dispatch_matches_the_reference():
     """backend="fused" here; on CUDA the module's default "auto" is the fused path too."""
     c, n = 3, 5
     (x, w, b), _ = _inputs(2, 3, c, n, True, seed=2)
-    assert fused_available(x)
+    assert placement_problem(x) is None
     fused = wave_rnn_recurrence(x, w, b, c, n, backend="fused")
     torch.testing.assert_close(fused, wave_rnn_recurrence(x, w, b, c, n, backend="reference"), rtol=1e-5,
                                atol=1e-5)

@@ -19,24 +19,20 @@ set before triton is imported; slow, for tests only).
 
 from __future__ import annotations
 
-import functools
-import os
+from types import ModuleType
 
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from .triton_support import lazy_kernels, placement_problem, pow2
+
 MAX_HIDDEN = 128  #: the largest H one program holds (its H x H weight lives in registers)
 
 
-@functools.lru_cache(maxsize=1)
-def _triton_kernels() -> tuple | None:
-    """The (forward, backward) Triton kernels, or None where triton does not import."""
-    try:
-        import triton
-        import triton.language as tl
-    except Exception:  # ImportError, or a broken install
-        return None
+@lazy_kernels
+def _triton_kernels(triton: ModuleType, tl: ModuleType) -> tuple:
+    """The (forward, backward) Triton kernels (None where triton does not import)."""
 
     @triton.jit
     def forward_kernel(drive_ptr, w_ptr, states_ptr, B, T, H: tl.constexpr, HP: tl.constexpr, BB: tl.constexpr):
@@ -81,26 +77,17 @@ def _triton_kernels() -> tuple | None:
     return forward_kernel, backward_kernel
 
 
-def _interpreting() -> bool:
-    return os.environ.get("TRITON_INTERPRET", "0") == "1"
-
-
-def _pow2(value: int) -> int:
-    return 1 << max(value - 1, 0).bit_length()
-
-
 def _tiles(batch: int, hidden: int) -> tuple[int, int, int]:
     """(batch rows per program, padded H, warps): tl.dot needs sides of at least 16."""
-    hp = max(16, _pow2(hidden))
-    return max(16, min(64, _pow2(batch))), hp, 8 if hp >= 128 else 4
+    hp = max(16, pow2(hidden))
+    return max(16, min(64, pow2(batch))), hp, 8 if hp >= 128 else 4
 
 
 def fused_problem(drive: Tensor, hidden: int) -> str | None:
     """Why the fused recurrence cannot run on ``drive`` (M, B, T, H), or None where it can."""
-    if _triton_kernels() is None:
-        return "triton is not installed (or does not import)"
-    if drive.device.type != "cuda" and not _interpreting():
-        return f"drive is on {drive.device.type}, not CUDA (and TRITON_INTERPRET=1 is not set)"
+    problem = placement_problem(drive)
+    if problem is not None:
+        return problem
     if drive.dtype != torch.float32:
         return f"the kernel computes in float32 only, got {drive.dtype}"
     if hidden > MAX_HIDDEN:

@@ -15,24 +15,20 @@ set before triton is imported; slow, for tests only).
 
 from __future__ import annotations
 
-import functools
-import os
+from types import ModuleType
 
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from .triton_support import lazy_kernels, placement_problem, pow2
+
 BLOCK_D = 32  #: channels per program
 
 
-@functools.lru_cache(maxsize=1)
-def _triton_kernels() -> tuple | None:
-    """The (forward, backward) Triton kernels, or None where triton does not import."""
-    try:
-        import triton
-        import triton.language as tl
-    except Exception:  # ImportError, or a broken install
-        return None
+@lazy_kernels
+def _triton_kernels(triton: ModuleType, tl: ModuleType) -> tuple:
+    """The (forward, backward) Triton kernels (None where triton does not import)."""
 
     @triton.jit
     def forward_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, y_ptr, hs_ptr, D, L, N: tl.constexpr,
@@ -107,23 +103,14 @@ def _triton_kernels() -> tuple | None:
     return forward_kernel, backward_kernel
 
 
-def _interpreting() -> bool:
-    return os.environ.get("TRITON_INTERPRET", "0") == "1"
-
-
 def fused_problem(u: Tensor) -> str | None:
     """Why the fused scan cannot run on tensors like ``u``, or None where it can."""
-    if _triton_kernels() is None:
-        return "triton is not installed (or does not import)"
-    if u.device.type != "cuda" and not _interpreting():
-        return f"the tensors are on {u.device.type}, not CUDA (and TRITON_INTERPRET=1 is not set)"
+    problem = placement_problem(u)
+    if problem is not None:
+        return problem
     if u.dtype != torch.float32:
         return f"the kernel computes in float32 only, got {u.dtype}"
     return None
-
-
-def _pow2(value: int) -> int:
-    return 1 << max(value - 1, 0).bit_length()
 
 
 class FusedSelectiveScan(torch.autograd.Function):
@@ -137,7 +124,7 @@ class FusedSelectiveScan(torch.autograd.Function):
         N = A.shape[1]
         y = torch.empty_like(u)
         hs = u.new_empty(batch, D, L, N)
-        forward_kernel[(batch, -(-D // BLOCK_D))](u, delta, A, B, C, y, hs, D, L, N=N, NP=_pow2(N), BD=BLOCK_D,
+        forward_kernel[(batch, -(-D // BLOCK_D))](u, delta, A, B, C, y, hs, D, L, N=N, NP=pow2(N), BD=BLOCK_D,
                                                   num_warps=2)
         ctx.save_for_backward(u, delta, A, B, C, hs)
         return y
@@ -154,7 +141,7 @@ class FusedSelectiveScan(torch.autograd.Function):
         dA = A.new_empty(batch, D, N)
         dB, dC = B.new_empty(batch, blocks, N, L), C.new_empty(batch, blocks, N, L)
         backward_kernel[(batch, blocks)](u, delta, A, B, C, hs, dy.contiguous(), du, ddelta, dA, dB, dC, D, L, N=N,
-                                         NP=_pow2(N), BD=BLOCK_D, num_warps=2)
+                                         NP=pow2(N), BD=BLOCK_D, num_warps=2)
         return du, ddelta, dA.sum(0), dB.sum(1), dC.sum(1)
 
 

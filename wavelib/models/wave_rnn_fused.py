@@ -26,25 +26,21 @@ set before triton is imported; slow, for tests only).
 
 from __future__ import annotations
 
-import functools
-import os
+from types import ModuleType
 
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from .triton_support import lazy_kernels, placement_problem, pow2
+
 FUSED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 MAX_TILE = 16384  # padded C * N held per program; the sMNIST wRNN (c16, n256) is 4096
 
 
-@functools.lru_cache(maxsize=1)
-def _triton_kernels() -> tuple | None:
-    """The (forward, backward) Triton kernels, or None where triton does not import."""
-    try:
-        import triton
-        import triton.language as tl
-    except Exception:  # ImportError, or a broken install
-        return None
+@lazy_kernels
+def _triton_kernels(triton: ModuleType, tl: ModuleType) -> tuple:
+    """The (forward, backward) Triton kernels (None where triton does not import)."""
 
     @triton.jit
     def forward_kernel(x_ptr, w_ptr, bias_ptr, states_ptr, T, C_REAL: tl.constexpr, N_REAL: tl.constexpr,
@@ -120,16 +116,11 @@ def _triton_kernels() -> tuple | None:
     return forward_kernel, backward_kernel
 
 
-def _interpreting() -> bool:
-    return os.environ.get("TRITON_INTERPRET", "0") == "1"
-
-
 def fused_problem(x_proj: Tensor, c: int, n: int) -> str | None:
     """Why the fused recurrence cannot run on ``x_proj`` with this (c, n), or None where it can."""
-    if _triton_kernels() is None:
-        return "triton is not installed (or does not import)"
-    if x_proj.device.type != "cuda" and not _interpreting():
-        return f"x_proj is on {x_proj.device.type}, not CUDA (and TRITON_INTERPRET=1 is not set)"
+    problem = placement_problem(x_proj)
+    if problem is not None:
+        return problem
     if x_proj.dtype not in FUSED_DTYPES:
         return f"the kernel does not support {x_proj.dtype}"
     C, N = _padded(c, n)
@@ -138,18 +129,9 @@ def fused_problem(x_proj: Tensor, c: int, n: int) -> str | None:
     return None
 
 
-def fused_available(tensor: Tensor) -> bool:
-    """Whether triton imports and ``tensor`` is on CUDA (or Triton's interpreter mode is set)."""
-    return _triton_kernels() is not None and (tensor.device.type == "cuda" or _interpreting())
-
-
-def _pow2(value: int) -> int:
-    return 1 << max(value - 1, 0).bit_length()
-
-
 def _padded(c: int, n: int) -> tuple[int, int]:
     """The (C, N) tile a program holds: powers of two, at least 16 (``tl.dot``'s smallest side)."""
-    return max(16, _pow2(c)), max(16, _pow2(n))
+    return max(16, pow2(c)), max(16, pow2(n))
 
 
 def _num_warps(c: int, n: int) -> int:

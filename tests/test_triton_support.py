@@ -1,0 +1,46 @@
+"""The helpers the fused kernels share (CPU; no kernel runs here)."""
+
+import torch
+
+from wavelib.models import triton_support as ts
+
+
+def test_pow2():
+    assert [ts.pow2(v) for v in (0, 1, 2, 3, 16, 17, 100)] == [1, 1, 2, 4, 16, 32, 128]
+
+
+def test_placement_problem_says_why(monkeypatch):
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    if ts.triton_modules() is not None:
+        assert "not CUDA" in ts.placement_problem(torch.zeros(2))
+        monkeypatch.setenv("TRITON_INTERPRET", "1")
+        assert ts.placement_problem(torch.zeros(2)) is None  # the interpreter runs CPU tensors
+    monkeypatch.setattr(ts, "triton_modules", lambda: None)
+    assert ts.placement_problem(torch.zeros(2)) == "triton is not installed (or does not import)"
+
+
+def test_lazy_kernels_build_once_and_not_without_triton(monkeypatch):
+    built = []
+
+    def build(triton, tl):
+        """doc"""
+        built.append((triton, tl))
+        return "kernels"
+
+    monkeypatch.setattr(ts, "triton_modules", lambda: ("triton", "tl"))
+    kernels = ts.lazy_kernels(build)
+    assert built == [] and kernels.__doc__ == "doc"  # nothing is built at decoration (import) time
+    assert kernels() == kernels() == "kernels" and built == [("triton", "tl")]
+    monkeypatch.setattr(ts, "triton_modules", lambda: None)
+    assert ts.lazy_kernels(build)() is None
+
+
+def test_each_kernel_says_why_it_cannot_run_on_cpu_tensors(monkeypatch):
+    from wavelib.models import elman_fused, selective_scan_fused, wave_rnn_fused
+
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    x = torch.zeros(2, 3, 4)
+    for problem in (wave_rnn_fused.fused_problem(x, 2, 2), elman_fused.fused_problem(x[None], 4),
+                    selective_scan_fused.fused_problem(x)):
+        assert problem in ("triton is not installed (or does not import)",
+                           "the tensors are on cpu, not CUDA (and TRITON_INTERPRET=1 is not set)")
