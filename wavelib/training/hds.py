@@ -456,6 +456,7 @@ def train_hds_group(cells: Sequence[HDSTraining], seeds: Sequence[int], device: 
     test_gens = [torch.Generator(device=device).manual_seed(_stream_seed(g, _TEST_STREAM)) for g in generator_seeds]
     test_batch = _GroupData(operators, counts, TEST_BATCH, cfg.test_horizon, device, dtype)
     accuracy, mse = _score(model, *test_batch(cfg.test_horizon, test_gens), cfg.s)
+    model.recurrence_backend = "auto"  # pinned while training; the models handed back pick by device again
     out = {k: np.stack(v) for k, v in history.items() if v}
     if n_cells == 1:
         return [(model, {**out, "test_accuracy": accuracy, "test_loss": mse})]
