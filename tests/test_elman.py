@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from wavelib.models.elman import BatchedElman, clip_grad_norm_per_model_
+from wavelib.models.elman import BatchedElman, clip_grad_norm_per_model_, elman_recurrence, resolve_recurrence
 
 SEEDS = [0, 7, 123]
 
@@ -118,3 +118,16 @@ def test_select_copies_a_range_of_models():
     for start, stop in ((0, 0), (2, 4), (-1, 2)):
         with pytest.raises(ValueError, match="start"):
             model.select(start, stop)
+
+
+def test_elman_recurrence_dispatch_on_the_cpu(monkeypatch):
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    drive, W = torch.randn(2, 3, 4, 5), torch.randn(2, 5, 5) / 5
+    assert resolve_recurrence("auto", "cpu", torch.float32, 5) == "reference"
+    assert torch.equal(elman_recurrence(drive, W), elman_recurrence(drive, W, "reference"))
+    with pytest.raises(ValueError, match="unknown backend"):
+        elman_recurrence(drive, W, "nope")
+    with pytest.raises(ValueError, match="fused Elman recurrence unavailable"):
+        elman_recurrence(drive, W, "fused")
+    with pytest.raises(ValueError, match="need drive"):
+        elman_recurrence(drive, W[:, :4])

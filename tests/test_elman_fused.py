@@ -9,7 +9,7 @@ import pytest
 import torch
 from fused_support import DEVICE  # tests/fused_support.py: skips this module where triton cannot run
 
-from wavelib.models.elman import BatchedElman, elman_recurrence, recurrence_in_use
+from wavelib.models.elman import BatchedElman, elman_recurrence, resolve_recurrence
 from wavelib.models.elman_fused import fused_elman_recurrence
 
 # (M, B, T, H): non-powers of two exercise the masks; on CUDA also Chapter 2's shapes (paper H 128 group, H 64).
@@ -60,10 +60,9 @@ def test_batched_elman_trains_the_same_on_both_paths():
 
 def test_dispatch():
     (drive, w), _ = _inputs(2, 3, 4, 8)
-    model = BatchedElman(2, 1, 8, 1, seeds=[0, 1])
-    assert recurrence_in_use(model, torch.device(DEVICE), torch.float64) == "reference"
+    assert resolve_recurrence("auto", DEVICE, torch.float64, 8) == "reference"
     expected = "fused" if DEVICE == "cuda" else "reference"  # "auto" is the reference off CUDA, interpreter or not
-    assert recurrence_in_use(model, torch.device(DEVICE), torch.float32) == expected
+    assert resolve_recurrence("auto", DEVICE, torch.float32, 8) == expected
     torch.testing.assert_close(elman_recurrence(drive, w, backend="fused"),
                                elman_recurrence(drive, w, backend="reference"), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="float32 only"):

@@ -200,7 +200,7 @@ def test_resume_is_bit_for_bit(tmp_path, monkeypatch, curriculum):
     with pytest.raises(ValueError, match="different run"):
         train_hds(cfg, [0, 1], CPU, generator_seed=6, checkpoint=Checkpoint(tmp_path))
     if curriculum == "paper":  # a run never resumes on the other recurrence (they agree to rounding only)
-        monkeypatch.setattr(hds, "recurrence_in_use", lambda *args: "fused")
+        monkeypatch.setattr(hds, "resolve_recurrence", lambda *args: "fused")
         with pytest.raises(ValueError, match="different run"):
             train_hds(cfg, [0, 1], CPU, generator_seed=5, checkpoint=Checkpoint(tmp_path))
         monkeypatch.undo()

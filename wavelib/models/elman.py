@@ -49,23 +49,34 @@ def _gaussian_init(d_in: int, hidden: int, d_out: int, bias: bool, seed: int,
     return weights + ([torch.zeros(hidden, dtype=dtype)] if bias else [])
 
 
+def resolve_recurrence(backend: str, device: torch.device | str, dtype: torch.dtype, hidden: int) -> str:
+    """``"reference"`` or ``"fused"``: the path :func:`elman_recurrence` takes with ``backend`` on tensors of
+    ``dtype`` on ``device`` with ``hidden`` units. ``"auto"`` is fused for float32 on CUDA where the kernels run,
+    else the reference (a run records what it used: the two agree to rounding, not bit for bit)."""
+    if backend not in RECURRENCE_BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {RECURRENCE_BACKENDS}")
+    if backend != "auto":
+        return backend
+    if torch.device(device).type != "cuda" or dtype != torch.float32:
+        return "reference"
+    from .elman_fused import fused_problem  # lazy: triton only where used
+    return "fused" if fused_problem(torch.empty(0, device=device), hidden) is None else "reference"
+
+
 def elman_recurrence(drive: torch.Tensor, W_hh: torch.Tensor, backend: str = "auto") -> torch.Tensor:
     """All hidden states of M tanh RNNs from their input drive: ``h(t) = tanh(drive(t) + W_hh h(t-1))``, h(0) = 0.
 
     drive (M, B, T, H) is ``W_ih u(t) + b`` for every step; W_hh (M, H, H). Returns (M, B, T, H).
     ``backend``: ``"reference"`` (a ``baddbmm`` + ``tanh`` per step, autograd), ``"fused"`` (the Triton kernels
-    of :mod:`wavelib.models.elman_fused`; ValueError where they cannot run), or ``"auto"``: fused for float32
-    CUDA tensors where it can run, else the reference (so always the reference on the CPU and in float64).
+    of :mod:`wavelib.models.elman_fused`; ValueError where they cannot run), or ``"auto"``
+    (:func:`resolve_recurrence`: so always the reference on the CPU and in float64).
     """
-    if backend not in RECURRENCE_BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; choose one of {RECURRENCE_BACKENDS}")
     if drive.dim() != 4 or W_hh.shape != (drive.shape[0], drive.shape[3], drive.shape[3]):
         raise ValueError(f"need drive (M, B, T, H) and W_hh (M, H, H), got {tuple(drive.shape)} and "
                          f"{tuple(W_hh.shape)}")
-    if backend != "reference" and (backend == "fused" or drive.device.type == "cuda"):
-        from .elman_fused import fused_elman_recurrence, fused_problem  # lazy: triton only where used
-        if backend == "fused" or (fused_problem(drive, drive.shape[3]) is None and W_hh.dtype == torch.float32):
-            return fused_elman_recurrence(drive, W_hh)
+    if resolve_recurrence(backend, drive.device, drive.dtype, drive.shape[3]) == "fused":
+        from .elman_fused import fused_elman_recurrence
+        return fused_elman_recurrence(drive, W_hh)
     drives = drive.unbind(2)  # unbind: one backward op for all steps, not T selects
     W_hh_T = W_hh.transpose(1, 2)
     h = torch.tanh(drives[0])  # W_hh h(0) = 0
@@ -74,17 +85,6 @@ def elman_recurrence(drive: torch.Tensor, W_hh: torch.Tensor, backend: str = "au
         h = torch.tanh(torch.baddbmm(drives[t], h, W_hh_T))
         states.append(h)
     return torch.stack(states, dim=2)
-
-
-def recurrence_in_use(model: "BatchedElman", device: torch.device, dtype: torch.dtype) -> str:
-    """``"reference"`` or ``"fused"``: what ``model.recurrence_backend`` runs on float tensors of ``dtype`` on
-    ``device`` (a run records it: the two paths agree to rounding, not bit for bit)."""
-    if model.recurrence_backend != "auto":
-        return model.recurrence_backend
-    if torch.device(device).type != "cuda" or dtype != torch.float32:
-        return "reference"
-    from .elman_fused import fused_problem
-    return "fused" if fused_problem(torch.empty(0, device=device), model.hidden) is None else "reference"
 
 
 class BatchedElman(torch.nn.Module):

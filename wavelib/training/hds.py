@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from ..models.elman import INITS, BatchedElman, clip_grad_norm_per_model_, recurrence_in_use
+from ..models.elman import INITS, BatchedElman, clip_grad_norm_per_model_, resolve_recurrence
 from ..tasks.linear_hds import closed_loop_map, sample_hds_batch, task_operator
 
 CURRICULA = ("paper", "code")
@@ -392,7 +392,7 @@ def train_hds_group(cells: Sequence[HDSTraining], seeds: Sequence[int], device: 
         probe = _GroupData(operators, counts, PROBE_BATCH, 1, device, dtype)(1, probe_gens)
     sample = _GroupData(operators, counts, cfg.batch, TRAIN_LENGTH, device, dtype)
     levels = torch.tensor(CODE_LEVELS, device=device)
-    recurrence = recurrence_in_use(model, device, dtype)  # pinned for the whole run, resumes included
+    recurrence = resolve_recurrence(model.recurrence_backend, device, dtype, cfg.hidden)  # pinned, resumes too
     model.recurrence_backend = recurrence
     identity = {"configs": [dataclasses.asdict(cell) for cell in cells], "seeds": [int(x) for x in seeds],
                 "generator_seeds": [int(g) for g in generator_seeds], "recurrence": recurrence}
