@@ -143,7 +143,8 @@ def _num_warps(c: int, n: int) -> int:
 
 
 class FusedWaveRecurrence(torch.autograd.Function):
-    """Autograd wiring of the two kernels: one launch forward, one launch plus two small sums backward."""
+    """Autograd wiring of the two kernels: one launch forward; backward one launch, then the weight and bias
+    gradients as three batched matmuls and a sum."""
 
     @staticmethod
     def forward(ctx, x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int, n: int) -> Tensor:
