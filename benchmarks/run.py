@@ -5,7 +5,8 @@
 Every ``bench_*.py`` next to this script exposes ``benchmarks(device, repeats) -> list[Comparison]``.
 The table goes to stdout and to ``DIR/<device kind>-latest.md`` and ``.json`` (default DIR:
 ``benchmarks/results``). A suite that raises is reported (traceback on stderr) and the others still run and
-are written. Exit status 1 if any suite raised or any fast path disagrees with its reference, 2 on bad arguments.
+are written; the files are rewritten after every suite, so a run killed at a time limit keeps the rows it has.
+Exit status 1 if any suite raised or any fast path disagrees with its reference, 2 on bad arguments.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     rows: list[Comparison] = []
     crashed = []
+    path = args.out / f"{device.type}-latest"
     for name, fn in suites.items():
         print(f"running {name} on {device} ...", file=sys.stderr, flush=True)
         try:
@@ -75,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception:  # one broken suite (a kernel that fails to compile, say) must not lose the others' rows
             traceback.print_exc()
             crashed.append(name)
-    path = args.out / f"{device.type}-latest"
+        report(rows, path)  # after every suite: a run killed at a time limit keeps what it measured
     print(report(rows, path))
     print(f"wrote {path.with_suffix('.md')} and {path.with_suffix('.json')}", file=sys.stderr)
     if crashed:
