@@ -3,8 +3,11 @@
 GPU time comes in short calls (minutes each, a few per session), on a bare machine that reaches nothing,
 so a call must be one prepared command that stops on time and hands everything back as a few files:
 
-    # on the GPU machine, from the repository root (OUT: the folder that comes back)
-    PYTHONPATH=. python3 scripts/gpu_session.py run --out "$OUT" --budget-min 9 --commit HASH --chapters spectrum vwave
+    # on the GPU machine, from the repository root (OUT: the folder that comes back): checks first ...
+    PYTHONPATH=. python3 scripts/gpu_session.py run --out "$OUT" --budget-min 5 --commit HASH
+    # ... then, on the same warm machine, training of the chapters whose kernels passed
+    PYTHONPATH=. python3 scripts/gpu_session.py run --out "$OUT" --budget-min 7.5 --commit HASH --skip-checks \
+        --chapters spectrum
     # back here, with the folder the files came back to
     python scripts/gpu_session.py unpack FOLDER
 
