@@ -100,7 +100,7 @@ def train_step_rows(device: torch.device, repeats: int) -> list[Comparison]:
     rows = []
     for name, (steps, n, c) in SHAPES.items():
         x, y, loss_fn, n_in, n_out = _task_batch(name, device)
-        problem = fused_problem(torch.empty(BATCH, steps, c * n, device=device), c, n)
+        problem = fused_problem(torch.empty(0, device=device), c, n)  # it looks at device and dtype only
         if problem is not None:
             print(f"bench_wave_rnn: skipping the wRNN training-step row [{name}] on {device}: {problem}",
                   file=sys.stderr)
