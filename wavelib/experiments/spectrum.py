@@ -6,8 +6,8 @@ Three stored experiments, all seeds of a configuration trained together in one b
   (optimal and the public code's greedy matching), the input-gradient norms and largest |eig(W_hh)| over
   training (Fig. 5), and the weights of seed 0 of the largest-H, L2 = 0 cell of each task (Figs. 3, 4);
 - ``bottleneck``: repeat copy of 16 vectors of 5 dimensions in too few units (Fig. 9);
-- ``gaussian_init``: repeat copy from N(0, 1/H) (Appendix B.3, Fig. 14), set against the uniform-init
-  repeat-copy cell of ``table1`` (every cell stores the eigenvalues of all its seeds' W_hh).
+- ``gaussian_init``: repeat copy of ``init_s`` vectors of ``init_d`` dimensions (Fig. 14: 8 of 4) from PyTorch's
+  uniform init and from N(0, 1/H) (Appendix B.3), same data, same seeds.
 """
 
 from __future__ import annotations
@@ -45,6 +45,8 @@ class SpectrumConfig(Config):
     bottleneck_s: int = 16  #: Fig. 9: vectors to store
     bottleneck_d: int = 5  #: Fig. 9: their dimension
     bottleneck_hidden: int = 64  #: Fig. 9: hidden units (< s·d = 80: a bottleneck)
+    init_s: int = 8  #: Fig. 14: vectors to store
+    init_d: int = 4  #: Fig. 14: their dimension (the paper's figure; it reports the same for d = 8)
     figure_seeds: int = 3  #: seeds of the Fig. 9 and Fig. 14 runs
     #: train all cells of one H as one batched model: far fewer GPU kernel launches per cell, but every cell
     #: is padded to the group's longest horizon, which costs a CPU more than it saves
@@ -53,7 +55,8 @@ class SpectrumConfig(Config):
     def validate(self) -> None:
         require_positive(s=self.s, d=self.d, n_seeds=self.n_seeds, steps=self.steps,
                          bottleneck_s=self.bottleneck_s, bottleneck_d=self.bottleneck_d,
-                         bottleneck_hidden=self.bottleneck_hidden, figure_seeds=self.figure_seeds)
+                         bottleneck_hidden=self.bottleneck_hidden, init_s=self.init_s, init_d=self.init_d,
+                         figure_seeds=self.figure_seeds)
         require_choice("curriculum", self.curriculum, CURRICULA)
         if not self.tasks or not self.hiddens or not self.l2s:
             raise ConfigError("tasks, hiddens and l2s need at least one value each")
@@ -66,8 +69,8 @@ class SpectrumConfig(Config):
 
 PRESETS = {
     "smoke": SpectrumConfig(s=4, d=4, tasks=("repeat_copy",), hiddens=(16,), l2s=(0.0,), n_seeds=2, steps=300,
-                            grad_every=100, bottleneck_s=4, bottleneck_d=3, bottleneck_hidden=8, figure_seeds=2,
-                            group_cells=False),
+                            grad_every=100, bottleneck_s=4, bottleneck_d=3, bottleneck_hidden=8, init_s=4, init_d=2,
+                            figure_seeds=2, group_cells=False),
     # The paper's s = d = 8 and H = 128 on two tasks, 2 seeds and 2,000 steps (about 3 minutes on 2 cores).
     "cpu": SpectrumConfig(tasks=("repeat_copy", "diagonal_copy"), hiddens=(128,), l2s=(0.0, 0.1), n_seeds=2,
                           steps=2_000, grad_every=200, bottleneck_s=8, bottleneck_d=4, bottleneck_hidden=24,
@@ -151,28 +154,38 @@ def table1(config: SpectrumConfig, ctx: RunContext) -> Result:
     return Result(metrics=metrics, history=history, weights=weights)
 
 
-def _eigen_run(config: SpectrumConfig, ctx: RunContext, name: str, training: HDSTraining) -> Result:
-    """Train one configuration with ``figure_seeds`` seeds; keep every seed's W_hh spectrum (M, H)."""
+def _eigen_runs(config: SpectrumConfig, ctx: RunContext, runs: dict[str, HDSTraining]) -> Result:
+    """Train each named configuration of ``runs`` with ``figure_seeds`` seeds (one after another, each resumable,
+    all on data seeded ``ctx.seed``); keep every seed's W_hh spectrum (M, H) and test accuracy (M,)."""
+    state = ctx.checkpoint.load() or {}
     seeds = list(range(config.figure_seeds))
-    model, history = train_hds(training, seeds, ctx.device, generator_seed=ctx.seed, checkpoint=ctx.checkpoint)
-    eigs = np.stack([np.linalg.eigvals(model.model_weights(m)["W_hh"]) for m in seeds])
-    accuracy = np.asarray(history["test_accuracy"])
-    metrics = {name: {"accuracy_mean": float(accuracy.mean()),
-                      "n_unit_circle_mean": float((np.abs(eigs) > 0.9).sum(axis=1).mean())}}
-    return Result(metrics=metrics, history={f"{name}|eigs": eigs, f"{name}|test_accuracy": accuracy})
+    for name in ctx.progress([name for name in runs if name not in state]):
+        child = ctx.checkpoint.child(name)
+        model, history = train_hds(runs[name], seeds, ctx.device, generator_seed=ctx.seed, checkpoint=child)
+        state[name] = {"eigs": np.stack([np.linalg.eigvals(model.model_weights(m)["W_hh"]) for m in seeds]),
+                       "test_accuracy": np.asarray(history["test_accuracy"])}
+        ctx.checkpoint.save(state, finished=[child])
+    metrics = {name: {"accuracy_mean": float(state[name]["test_accuracy"].mean()),
+                      "n_unit_circle_mean": float((np.abs(state[name]["eigs"]) > 0.9).sum(axis=1).mean())}
+               for name in runs}
+    history = {f"{name}|{key}": value for name in runs for key, value in state[name].items()}
+    return Result(metrics=metrics, history=history)
 
 
 def bottleneck(config: SpectrumConfig, ctx: RunContext) -> Result:
     """Fig. 9: repeat copy of ``bottleneck_s`` vectors of ``bottleneck_d`` dims in ``bottleneck_hidden`` units."""
     training = _training(config, "repeat_copy", config.bottleneck_s, config.bottleneck_d,
                          config.bottleneck_hidden, 0.0)
-    return _eigen_run(config, ctx, "bottleneck", training)
+    return _eigen_runs(config, ctx, {"bottleneck": training})
 
 
 def gaussian_init(config: SpectrumConfig, ctx: RunContext) -> Result:
-    """Fig. 14: repeat copy from N(0, 1/H), largest H, no L2 (the uniform-init counterpart is in ``table1``)."""
-    training = _training(config, "repeat_copy", config.s, config.d, max(config.hiddens), 0.0, init="gaussian")
-    return _eigen_run(config, ctx, "gaussian", training)
+    """Fig. 14: repeat copy of ``init_s`` vectors of ``init_d`` dims, largest H, no L2, from PyTorch's uniform
+    init and from N(0, 1/H)."""
+    return _eigen_runs(config, ctx, {
+        init_name: _training(config, "repeat_copy", config.init_s, config.init_d, max(config.hiddens), 0.0,
+                             init=init)
+        for init_name, init in (("uniform", "pytorch"), ("gaussian", "gaussian"))})
 
 
 CHAPTER = Chapter(
