@@ -29,18 +29,36 @@ def test_every_chapter_that_needs_a_gpu_at_paper_scale_is_covered():
                                   if any("paper" in e.gpu_presets for e in chapter.experiments))
 
 
+def _render(chapter: str, store, out) -> list[dict]:
+    """Run ``chapter`` at the paper preset with its TINY knobs from ``store``; its cell outputs (none an error)."""
+    knobs = [arg for name, value in TINY[chapter].items() for arg in ("--set", f"{name}={value!r}")]
+    result = subprocess.run([sys.executable, "-m", "wavelib", "run", chapter, "--preset", "paper", "--device", "cpu",
+                             *knobs, "--out", str(out)], capture_output=True, text=True, cwd=REPO_ROOT,
+                            env={**os.environ, "WAVELIB_RESULTS": str(store)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    notebook = json.loads((out / os.path.basename(CHAPTERS[chapter].notebook)).read_text())
+    outputs = [o for cell in notebook["cells"] for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    return outputs
+
+
 @pytest.mark.parametrize("chapter", sorted(TINY))
 def test_the_paper_layout_renders_from_tiny_artifacts(chapter, tmp_path):
     store = tmp_path / "store"
     session = open_chapter(chapter, preset="paper", device="cpu", root=store, check=False, **TINY[chapter])
     for experiment in session.chapter.experiments:
         session.experiment(experiment.name)
-    knobs = [arg for name, value in TINY[chapter].items() for arg in ("--set", f"{name}={value!r}")]
-    result = subprocess.run([sys.executable, "-m", "wavelib", "run", chapter, "--preset", "paper", "--device", "cpu",
-                             *knobs, "--out", str(tmp_path / "run")], capture_output=True, text=True, cwd=REPO_ROOT,
-                            env={**os.environ, "WAVELIB_RESULTS": str(store)})
-    assert result.returncode == 0, result.stderr[-3000:]
-    notebook = json.loads((tmp_path / "run" / os.path.basename(session.chapter.notebook)).read_text())
-    outputs = [o for cell in notebook["cells"] for o in cell.get("outputs", [])]
-    assert not [o for o in outputs if o.get("output_type") == "error"]
-    assert "Knobs changed from the `paper` preset" in json.dumps(outputs)
+    outputs = json.dumps(_render(chapter, store, tmp_path / "run"))
+    assert "Knobs changed from the `paper` preset" in outputs and "Not computed yet" not in outputs
+
+
+def test_a_paper_page_renders_the_parts_that_are_stored_and_notes_the_rest(tmp_path):
+    """Chapters land piece by piece: Chapter 2 with Figs. 9 and 14 stored and Table 1 not yet."""
+    store = tmp_path / "store"
+    session = open_chapter("spectrum", preset="paper", device="cpu", root=store, check=False, **TINY["spectrum"])
+    for name in ("bottleneck", "gaussian_init"):
+        session.experiment(name)
+    outputs = json.dumps(_render("spectrum", store, tmp_path / "run"))
+    assert "**Not computed yet at the `paper` preset:** `table1`" in outputs
+    assert "--experiment table1" in outputs and "not computed yet at this preset (see the notes above)" in outputs
+    assert outputs.count("image/png") == 2  # Figs. 9 and 14, nothing drawn from Table 1

@@ -173,6 +173,33 @@ def test_missing_gpu_artifacts_are_reported_before_any_work(tmp_path):
     session.check_artifacts()  # present now: nothing missing
 
 
+def test_a_paper_page_renders_what_is_stored_and_notes_what_is_not(tmp_path, monkeypatch):
+    second = Experiment("count_again", count_units, "toy twice", gpu_presets=("paper",))
+    light = Experiment("light", count_units, "toy, light", gpu_presets=())
+    chapter = dataclasses.replace(CHAPTER, experiments=(EXPERIMENT, second, light))
+    session = ChapterSession(chapter, "paper", "cpu", 0, tmp_path, {})
+    with pytest.raises(MissingArtifactsError):
+        session.check_artifacts()  # nothing heavy stored: nothing to show
+    run_experiment(chapter, EXPERIMENT, CountConfig(), preset="paper", seed=0, device=torch.device("cpu"),
+                   root=tmp_path)
+    session.check_artifacts()  # one of the two stored: the page renders
+    notes = []
+    monkeypatch.setattr("wavelib.chapters.display_markdown", notes.append)
+    assert session.available("count").metrics["units"] == 6 and not notes
+    CALLS["n"] = 0
+    assert session.available("count_again") is None and CALLS["n"] == 0  # never trained on this CPU
+    assert notes == ["**Not computed yet at the `paper` preset:** `count_again` (toy twice), so this part of the "
+                     "page is left out. Make it on a GPU with `python -m wavelib train toy --preset paper "
+                     "--device cuda --seed 0 --experiment count_again`."]
+    assert session.available("light").metrics["units"] == 6 and CALLS["n"] == 1  # light: computed here
+    status = session.paper_scale_status()
+    assert status.startswith("**Paper-scale results not computed yet** for `count_again`:")
+    assert "--experiment count_again`" in status and "`count`" not in status
+    run_experiment(chapter, second, CountConfig(), preset="paper", seed=0, device=torch.device("cpu"),
+                   root=tmp_path)
+    assert session.paper_scale_status() == "" and session.available("count_again") is not None
+
+
 def test_the_train_command_carries_the_knob_overrides(tmp_path):
     from wavelib.cli import build_parser
 

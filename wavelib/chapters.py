@@ -5,13 +5,16 @@ A notebook's first code cell after its ``parameters`` cell is::
     book = open_chapter("twm_theory", preset=preset, device=device, seed=seed)
     book.banner()
 
-which validates everything and checks for missing paper-scale artifacts before any work starts.
+which validates everything and checks for missing paper-scale artifacts before any work starts. A section
+whose artifact may be missing at the paper preset (it is trained on a GPU, and chapters land piece by piece)
+asks for it with ``book.available(name)`` and renders only when it is there; the page says what is missing.
 """
 
 from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ from .experiments import spectrum, twm_theory, vwave, wave_rnn_images, wave_rnn_
 from .presets import ConfigError, resolve_preset
 from .provenance import git_commit
 from .registry import Chapter, Experiment
+from .reporting import as_markdown, display_markdown
 from .store import Artifact, artifact_dir, results_root, run_experiment
 
 CHAPTERS: dict[str, Chapter] = {chapter.name: chapter for chapter in (twm_theory.CHAPTER, spectrum.CHAPTER,
@@ -68,16 +72,21 @@ class ChapterSession:
         """``NAME=VALUE`` (a Python literal, as the config holds it) for each knob overridden from the preset."""
         return [f"{name}={getattr(self.config, name)!r}" for name in self.overrides]
 
-    def train_command(self) -> str:
-        """The command that makes this session's artifacts on a GPU (its knob overrides included)."""
+    def train_command(self, experiments: Sequence[str] = ()) -> str:
+        """The command that makes this session's artifacts (only ``experiments``, if given) on a GPU, its knob
+        overrides included."""
         knobs = "".join(f" --set {shlex.quote(knob)}" for knob in self.changed_knobs())
+        only = "".join(f" --experiment {name}" for name in experiments)
         return (f"python -m wavelib train {self.chapter.name} --preset {self.preset} --device cuda "
-                f"--seed {self.seed}{knobs}")
+                f"--seed {self.seed}{knobs}{only}")
 
     def check_artifacts(self) -> None:
-        """Raise :class:`MissingArtifactsError` (saying how to make them) if GPU artifacts are absent."""
+        """Raise :class:`MissingArtifactsError` (saying how to make them) if none of the artifacts this machine
+        must not train is stored: the chapter would have nothing to show. Some stored: the page renders those
+        (see :meth:`available`) and says which are missing."""
         missing = self.needs_training_elsewhere()
-        if missing:
+        heavy = [e for e in self.chapter.experiments if self.preset in e.gpu_presets]
+        if missing and len(missing) == len(heavy):
             paths = "\n".join(f"  - {e.name}: {self.artifact_path(e.name)}" for e in missing)
             raise MissingArtifactsError(
                 f"Chapter '{self.chapter.name}' at preset '{self.preset}' needs paper-scale artifacts that "
@@ -93,6 +102,16 @@ class ChapterSession:
                               seed=self.seed, device=self.device, retrain=retrain, root=self.root,
                               deadline=deadline)
 
+    def available(self, name: str) -> Artifact | None:
+        """The artifact of experiment ``name`` as :meth:`experiment` gives it, or None where this machine must
+        not train it and it is not stored yet: then a note on the page says so and how to make it."""
+        if name in {e.name for e in self.needs_training_elsewhere()}:
+            display_markdown(f"**Not computed yet at the `{self.preset}` preset:** `{name}` "
+                             f"({self.chapter.experiment(name).description}), so this part of the page is left "
+                             f"out. Make it on a GPU with `{self.train_command([name])}`.")
+            return None
+        return self.experiment(name)
+
     def provenance(self) -> dict[str, str]:
         return {"chapter": f"{self.chapter.number}. {self.chapter.title}", "preset": self.preset,
                 "device": device_description(self.device), "seed": str(self.seed), "commit": git_commit()}
@@ -100,7 +119,12 @@ class ChapterSession:
     def paper_scale_status(self) -> str:
         """Whether this chapter's paper-scale artifacts exist in the store, said so a reader sees it."""
         if self.preset == "paper":
-            return ""
+            missing = [e.name for e in self.needs_training_elsewhere()]
+            if not missing:
+                return ""
+            return (f"**Paper-scale results not computed yet** for {', '.join(f'`{m}`' for m in missing)}: "
+                    f"the parts of this page that need them are left out, each with a note. Make them with "
+                    f"`{self.train_command(missing)}`.")
         paper = ChapterSession(self.chapter, "paper", "cpu", self.seed, self.root, {})
         missing = [e.name for e in self.chapter.experiments if not paper.artifact_path(e.name).exists()]
         if not missing:
@@ -120,17 +144,14 @@ class ChapterSession:
         status = self.paper_scale_status()
         if status:
             text += f"\n\n{status}"
-        try:
-            from IPython.display import Markdown
-        except ImportError:  # plain Python: return the text itself
-            return text
-        return Markdown(text)
+        return as_markdown(text)
 
 
 def open_chapter(name: str, preset: str | None = None, device: str | None = None, seed: int = 0,
                  root: Path | None = None, check: bool = True, **overrides: Any) -> ChapterSession:
     """Validate the chapter, preset (``$WAVELIB_PRESET``), device (``$WAVELIB_DEVICE``, default cpu),
-    seed and knob overrides, and (``check``) fail early if paper-scale artifacts are missing."""
+    seed and knob overrides, and (``check``) fail early if the chapter has none of the paper-scale artifacts
+    it needs from another machine (see :meth:`ChapterSession.check_artifacts`)."""
     session = ChapterSession(get_chapter(name), resolve_preset(preset),
                              device or os.environ.get(DEVICE_ENV) or "cpu", seed, root, overrides)
     if check:

@@ -16,11 +16,25 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def show_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Any:
-    """:func:`markdown_table` as a displayable object in a notebook (the text itself elsewhere)."""
-    text = markdown_table(header, rows)
+def as_markdown(text: str) -> Any:
+    """Markdown ``text`` as a displayable object in a notebook (the text itself where IPython is missing)."""
     try:
         from IPython.display import Markdown
     except ImportError:
         return text
     return Markdown(text)
+
+
+def display_markdown(text: str) -> None:
+    """Show Markdown ``text`` now, in the middle of a notebook cell (printed where IPython is missing)."""
+    try:
+        from IPython.display import display
+    except ImportError:
+        print(text)
+        return
+    display(as_markdown(text))
+
+
+def show_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Any:
+    """:func:`markdown_table` as a displayable object in a notebook (the text itself elsewhere)."""
+    return as_markdown(markdown_table(header, rows))
