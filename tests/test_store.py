@@ -76,6 +76,7 @@ def test_artifact_layout_metadata_and_round_trip(tmp_path):
     assert meta["config"] == {"units": 6} and meta["seed"] == 3 and meta["device"] == "cpu"
     assert {"python", "torch", "numpy", "wavelib"} <= set(meta["versions"])
     assert meta["wall_time_s"] >= 0 and meta["git_commit"] and meta["resumed"] is False
+    assert meta["git_commits"] == [meta["git_commit"]]
     values = artifact.history()["values"]
     assert values.shape == (6,) and artifact.metrics["sum"] == pytest.approx(values.sum())
     assert torch.equal(artifact.weights()["w"], torch.tensor(values))
@@ -109,6 +110,28 @@ def test_interrupted_run_leaves_no_artifact_and_resumes_to_the_same_result(tmp_p
     np.testing.assert_array_equal(resumed.history()["values"], reference)
     assert resumed.meta["resumed"] is True
     assert not final.with_name(final.name + ".partial").exists()
+
+
+def test_the_commit_is_the_code_that_ran_attempt_by_attempt(tmp_path, monkeypatch):
+    """Read when a run starts (the tree may move on while it trains); a resumed run lists every attempt's."""
+    monkeypatch.setenv("WAVELIB_GIT_COMMIT", "aaaaaaaaaaaa")
+    CALLS["fail_at"] = 2
+    with pytest.raises(Interrupt):
+        run(tmp_path)
+    monkeypatch.setenv("WAVELIB_GIT_COMMIT", "bbbbbbbbbbbb")
+    CALLS["fail_at"] = 4
+    with pytest.raises(Interrupt):
+        run(tmp_path)
+
+    def commit_moves_on(config, ctx):
+        monkeypatch.setenv("WAVELIB_GIT_COMMIT", "dddddddddddd")  # e.g. a commit made while it trains
+        return count_units(config, ctx)
+
+    monkeypatch.setenv("WAVELIB_GIT_COMMIT", "cccccccccccc")
+    meta = run_experiment(CHAPTER, dataclasses.replace(EXPERIMENT, fn=commit_moves_on), CountConfig(), seed=3,
+                          preset="smoke", device=torch.device("cpu"), root=tmp_path).meta
+    assert meta["git_commit"] == "cccccccccccc"
+    assert meta["git_commits"] == ["aaaaaaaaaaaa", "bbbbbbbbbbbb", "cccccccccccc"]
 
 
 def test_time_budget_stops_after_each_save_and_reruns_finish_the_same_result(tmp_path):

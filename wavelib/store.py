@@ -102,26 +102,33 @@ class Checkpoint:
     :class:`TimeBudgetReached` once the state is safely on disk: a run stops cleanly at a budget.
     """
 
-    def __init__(self, directory: Path, deadline: float | None = None):
+    def __init__(self, directory: Path, deadline: float | None = None, commit: str | None = None):
         self.path = directory / "checkpoint.pt"
         self.deadline = deadline
+        self.commit = commit
         self._started = time.perf_counter()
         self._before_s = 0.0
         self.resumed = False
+        self.earlier_commits: list[str] = []
 
     def load(self) -> Any | None:
         if not self.path.exists():
             return None
         saved = torch.load(self.path, map_location="cpu", weights_only=False)
         self._before_s, self.resumed = saved["elapsed_s"], True
+        self.earlier_commits = saved.get("commits", [])
         return saved["state"]
+
+    def commits(self) -> list[str]:
+        """The commits of the code that ran this run, attempt by attempt (each once, oldest first)."""
+        return list(dict.fromkeys(self.earlier_commits + ([self.commit] if self.commit else [])))
 
     def save(self, state: Any, finished: Sequence["Checkpoint"] = ()) -> None:
         """Write ``state`` atomically; then delete the files of the ``finished`` children, whose results
         ``state`` now holds (so a run's folder keeps only the checkpoints still needed to resume)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f"checkpoint.tmp-{uuid.uuid4().hex}")
-        torch.save({"state": state, "elapsed_s": self.elapsed_s()}, tmp)
+        torch.save({"state": state, "elapsed_s": self.elapsed_s(), "commits": self.commits()}, tmp)
         os.replace(tmp, self.path)
         for child in finished:
             if child.path.parent.parent != self.path.parent:
@@ -137,7 +144,7 @@ class Checkpoint:
 
     def child(self, name: str) -> "Checkpoint":
         """A separate checkpoint inside this run's folder, e.g. for one cell of a grid of trainings."""
-        return Checkpoint(self.path.parent / name, self.deadline)
+        return Checkpoint(self.path.parent / name, self.deadline, self.commit)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,7 +212,7 @@ def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, pre
         shutil.rmtree(partial)
     if experiment.cpu_only:
         device = torch.device("cpu")
-    checkpoint = Checkpoint(partial, deadline)
+    checkpoint = Checkpoint(partial, deadline, commit=git_commit())  # the code that runs: read before it runs
     ctx = RunContext(device=device, seed=seed, rng=seed_everything(seed), checkpoint=checkpoint,
                      label=f"{chapter.name}/{experiment.name}")
     result = experiment.fn(config, ctx)
@@ -217,9 +224,10 @@ def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, pre
         "seed": seed,
         "device": device_description(device),
         "versions": versions(),
-        "git_commit": git_commit(),
+        "git_commit": checkpoint.commit,
         "wall_time_s": round(checkpoint.elapsed_s(), 3),
         "resumed": checkpoint.resumed,
+        "git_commits": checkpoint.commits(),
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     _publish(result, meta, final)

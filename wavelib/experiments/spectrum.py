@@ -156,17 +156,20 @@ def table1(config: SpectrumConfig, ctx: RunContext) -> Result:
 
 def _eigen_runs(config: SpectrumConfig, ctx: RunContext, runs: dict[str, HDSTraining]) -> Result:
     """Train each named configuration of ``runs`` with ``figure_seeds`` seeds (one after another, each resumable,
-    all on data seeded ``ctx.seed``); keep every seed's W_hh spectrum (M, H) and test accuracy (M,)."""
+    all on data seeded ``ctx.seed``); keep every seed's W_hh spectrum (M, H), test accuracy (M,) and curriculum
+    horizon over training (records, M) at ``step`` (records,)."""
     state = ctx.checkpoint.load() or {}
     seeds = list(range(config.figure_seeds))
     for name in ctx.progress([name for name in runs if name not in state]):
         child = ctx.checkpoint.child(name)
         model, history = train_hds(runs[name], seeds, ctx.device, generator_seed=ctx.seed, checkpoint=child)
         state[name] = {"eigs": np.stack([np.linalg.eigvals(model.model_weights(m)["W_hh"]) for m in seeds]),
-                       "test_accuracy": np.asarray(history["test_accuracy"])}
+                       "test_accuracy": np.asarray(history["test_accuracy"]),
+                       "step": np.asarray(history["step"]), "horizon": np.asarray(history["horizon"])}
         ctx.checkpoint.save(state, finished=[child])
     metrics = {name: {"accuracy_mean": float(state[name]["test_accuracy"].mean()),
-                      "n_unit_circle_mean": float((np.abs(state[name]["eigs"]) > 0.9).sum(axis=1).mean())}
+                      "n_unit_circle_mean": float((np.abs(state[name]["eigs"]) > 0.9).sum(axis=1).mean()),
+                      "final_horizon": [int(h) for h in state[name]["horizon"][-1]]}
                for name in runs}
     history = {f"{name}|{key}": value for name in runs for key, value in state[name].items()}
     return Result(metrics=metrics, history=history)
