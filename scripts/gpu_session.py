@@ -85,6 +85,10 @@ class Session:
             return [None] * len(jobs)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
                "PYTHONUNBUFFERED": "1", "WAVELIB_QUIET": "1"}
+        if len(jobs) > 1 and "OMP_NUM_THREADS" not in env:
+            # Share the cores: torch's OpenMP threads spin when another process holds their core (the Ch. 2
+            # smoke run took 270 s instead of 4 s beside one busy process on 2 cores).
+            env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // len(jobs)))
         start, deadline = time.monotonic(), time.monotonic() + timeout_s
         outputs = [tempfile.TemporaryFile("w+") for _ in jobs]
         procs = [subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
