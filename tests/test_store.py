@@ -215,6 +215,10 @@ def test_a_paper_page_renders_what_is_stored_and_notes_what_is_not(tmp_path, mon
                      "page is left out. Make it on a GPU with `python -m wavelib train toy --preset paper "
                      "--device cuda --seed 0 --experiment count_again`."]
     assert session.available("light").metrics["units"] == 6 and CALLS["n"] == 1  # light: computed here
+    cpu_page = ChapterSession(chapter, "cpu", "cpu", 0, tmp_path, {}).paper_scale_status()
+    assert "not computed yet** (count_again): the numbers below come from the reduced `cpu` preset" in cpu_page
+    assert cpu_page.endswith("Stored at paper scale already: count, light (`python -m wavelib book --preset paper` "
+                             "renders those parts).")
     status = session.paper_scale_status()
     assert status.startswith("**Paper-scale results not computed yet** for `count_again`:")
     assert "--experiment count_again`" in status and "`count`" not in status

@@ -130,8 +130,13 @@ class ChapterSession:
         if not missing:
             return ("Paper-scale results are in the results store: `python -m wavelib book --preset paper` "
                     "renders this chapter from them.")
-        return (f"**Paper-scale results not computed yet** ({', '.join(missing)}): the numbers below come from "
-                f"the reduced `{self.preset}` preset. Make them with `{paper.train_command()}`.")
+        stored = [e.name for e in self.chapter.experiments if e.name not in missing]
+        text = (f"**Paper-scale results not computed yet** ({', '.join(missing)}): the numbers below come from "
+                f"the reduced `{self.preset}` preset. Make them with `{paper.train_command(missing)}`.")
+        if stored:
+            text += (f" Stored at paper scale already: {', '.join(stored)} (`python -m wavelib book --preset paper` "
+                     "renders those parts).")
+        return text
 
     def banner(self) -> Any:
         """Markdown: what produced this page, and whether paper-scale results exist (displayed in notebooks)."""
