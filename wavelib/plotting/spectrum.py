@@ -107,12 +107,17 @@ def gradient_training_figure(grad_step: np.ndarray, grad_norms: np.ndarray, step
     return fig
 
 
-def eigenvalue_counts_figure(eigs: Mapping[str, np.ndarray], theory: np.ndarray, titles: Mapping[str, str]) -> Figure:
-    """Figs. 9 and 14: every seed's eigenvalues of W_hh (M, H) against Φ's spectrum, one panel per run."""
-    fig, axes = figure(len(eigs), width=3.4 * len(eigs), height=3.4)
+def eigenvalue_counts_figure(eigs: Mapping[str, np.ndarray], theory: np.ndarray, titles: Mapping[str, str],
+                             accuracy: Mapping[str, np.ndarray] | None = None) -> Figure:
+    """Figs. 9 and 14: every seed's eigenvalues of W_hh (M, H) against Φ's spectrum, one panel per run; with
+    ``accuracy``, each run's test accuracy per seed (M,) under its title."""
+    fig, axes = figure(len(eigs), width=3.4 * len(eigs), height=3.6 if accuracy else 3.4)
     for ax, (name, values) in zip(axes[0], eigs.items()):
         near = [int(n) for n in (np.abs(values) > 0.9).sum(axis=1)]
-        unit_circle(ax, values.ravel(), theory, title=f"{titles[name]}\n|λ| > 0.9 per seed: {near}\n(Φ: {len(theory)})",
+        scores = "" if accuracy is None else \
+            "\ntest accuracy per seed: [" + ", ".join(f"{a:.2f}" for a in accuracy[name]) + "]"
+        unit_circle(ax, values.ravel(), theory,
+                    title=f"{titles[name]}\n|λ| > 0.9 per seed: {near} (Φ: {len(theory)}){scores}",
                     label="learned (all seeds)", reference_label="Φ")
         ax.set(xlim=None, ylim=None)
     axes[0, 0].legend(loc="lower left", fontsize=7)
