@@ -45,6 +45,9 @@ class MissingArtifactsError(RuntimeError):
 class ChapterSession:
     """One chapter at one preset, device and seed: its config, its artifacts, its provenance."""
 
+    #: what a claims table says for a number whose experiment :meth:`available` left out
+    not_computed = "not computed yet at this preset (see the notes above)"
+
     def __init__(self, chapter: Chapter, preset: str, device_name: str, seed: int, root: Path | None,
                  overrides: dict[str, Any]):
         if not isinstance(seed, int) or seed < 0:
