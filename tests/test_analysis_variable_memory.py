@@ -167,3 +167,38 @@ def test_bad_arguments():
         memory_frames(basis, np.zeros((2, S * D + EXTRA)), 4, D)
     with pytest.raises(ValueError, match="W_hh"):
         weights_in_basis(basis, np.eye(3))
+
+
+def test_the_transient_step_removes_decaying_directions():
+    """A wave network whose readout also reads a decaying direction (|λ| = 0.5): the paper's step removes it
+    and recovers the clean network's basis; the public code's (keep) does not."""
+    task = "repeat_copy"
+    clean = wave_network(task)
+    H = S * D + EXTRA
+    P = random_basis(H, np.random.default_rng(0), kind="orthogonal")  # the basis wave_network(task) used
+    A = np.zeros((H, H))
+    A[:S * D, :S * D] = table1_phi(task)
+    A[S * D:, S * D:] = 0.5 * np.eye(EXTRA)
+    extra = P.T[S * D:S * D + D]
+    noisy = {"W_ih": clean["W_ih"], "W_hh": P @ A @ P.T, "W_r": clean["W_r"] + 0.3 * extra}
+    want = variable_memory_basis(clean, S, D, transients="keep").Psi
+    np.testing.assert_allclose(variable_memory_basis(noisy, S, D).Psi, want, atol=1e-9)
+    assert np.abs(variable_memory_basis(noisy, S, D, transients="keep").Psi - want).max() > 0.1
+    with pytest.raises(ValueError, match="transients"):
+        variable_memory_basis(clean, S, D, transients="drop")
+
+
+def test_the_printed_transpose_would_not_recover_the_slots():
+    """Algorithm 1 prints (W_hh^T)^k W_r^+; with column vectors the slots are W_hh^k W_r^+ (what the book uses)."""
+    task = "repeat_copy"
+    weights = wave_network(task)
+    Phi = table1_phi(task)
+    U = np.linalg.pinv(weights["W_r"])
+    blocks = [U]
+    for _ in range(S - 1):
+        blocks.append(weights["W_hh"].T @ blocks[-1])
+    literal = np.concatenate(blocks[::-1], axis=1)
+    in_literal = np.linalg.pinv(literal) @ weights["W_hh"] @ literal
+    assert np.abs(in_literal - Phi).max() > 0.5
+    ours = weights_in_basis(variable_memory_basis(weights, S, D), weights["W_hh"])
+    np.testing.assert_allclose(ours, Phi, atol=1e-9)

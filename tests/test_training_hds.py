@@ -12,7 +12,9 @@ from wavelib.training.hds import (
     PAPER_H_MAX,
     HDSTraining,
     code_curriculum_update,
+    gradient_record_steps,
     input_gradient_norms,
+    input_jacobian_norms,
     masked_accuracy,
     paper_curriculum_update,
     train_hds,
@@ -177,6 +179,55 @@ def test_input_gradient_norms_per_sample():
         torch.testing.assert_close(got[m], torch.stack(norms).mean(0), rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("bias", [False, True])
+def test_input_jacobian_norms_per_sample(bias):
+    s, d, H = 3, 2, 6
+    model = BatchedElman(2, d, H, d, [3, 4], bias=bias, dtype=torch.float64)
+    if bias:
+        with torch.no_grad():
+            model.b.normal_(0, 0.3)
+    inputs, _ = sample_hds_batch(task_operator("repeat_copy", s, d), 2, 4, 1, torch.Generator().manual_seed(0),
+                                 CPU, torch.float64)
+    got = input_jacobian_norms(model, inputs)
+    assert got.shape == (2, s)
+    for m in range(2):
+        W = {k: torch.as_tensor(v) for k, v in model.model_weights(m).items()}
+
+        def last_state(u):
+            h = torch.zeros(H, dtype=torch.float64)
+            for t in range(s + 1):
+                h = torch.tanh(W["W_hh"] @ h + W["W_ih"] @ u[t] + (W["b"] if bias else 0))
+            return h
+
+        jacobians = [torch.autograd.functional.jacobian(last_state, inputs[m, b]) for b in range(4)]  # (H, s+1, d)
+        want = torch.stack([j[:, :s].square().sum(dim=(0, 2)).sqrt() / d ** 0.5 for j in jacobians]).mean(0)
+        torch.testing.assert_close(got[m], want, rtol=0, atol=1e-12)
+
+
+def test_input_jacobian_norms_of_a_wave_network_are_one_for_every_input():
+    """W_hh = Φ (repeat copy), W_ih writing the newest slot, inputs small enough for tanh to be linear: every
+    input reaches h(s+1) unchanged (the ideal of Fig. 5), while the cost gradient would depend on the error."""
+    from wavelib.theory.lbc import wave_operator
+
+    s, d = 4, 2
+    model = BatchedElman(1, d, s * d, d, [0], dtype=torch.float64)
+    with torch.no_grad():
+        model.W_hh[0] = torch.as_tensor(wave_operator(task_operator("repeat_copy", s, d), s, d))
+        model.W_ih[0] = 0
+        model.W_ih[0, (s - 1) * d:] = torch.eye(d)
+    inputs, _ = sample_hds_batch(task_operator("repeat_copy", s, d), 1, 8, 1, torch.Generator().manual_seed(1),
+                                 CPU, torch.float64)
+    norms = input_jacobian_norms(model, 1e-4 * inputs)
+    torch.testing.assert_close(norms, torch.ones(1, s, dtype=torch.float64), rtol=0, atol=1e-6)
+
+
+def test_gradient_record_steps_resolve_the_first_steps():
+    assert sorted(gradient_record_steps(1000, 100)) == [0, 1, 2, 5, 10, 20, 50, 100, 200, 300, 400, 500, 600,
+                                                        700, 800, 900, 1000]
+    assert sorted(gradient_record_steps(30, 1000)) == [0, 1, 2, 5, 10, 20]
+    assert gradient_record_steps(1000, 0) == set()
+
+
 def crashing_progress(at):
     def progress(iterable, **kwargs):
         for n in iterable:
@@ -212,7 +263,10 @@ def test_resume_is_bit_for_bit(tmp_path, monkeypatch, curriculum):
     for key in h_straight:
         np.testing.assert_array_equal(h_straight[key], h_resumed[key], err_msg=key)
     assert h_straight["loss"].shape == (8, 2) and h_straight["step"][-1] == 300  # 40, 80, ..., 280, 300
-    assert h_straight["grad_norms"].shape == (4, 2, 3) and list(h_straight["grad_step"]) == [0, 100, 200, 300]
+    assert list(h_straight["grad_step"]) == [0, 1, 2, 5, 10, 20, 50, 100, 200, 300]
+    for key in ("grad_norms", "jacobian_norms"):
+        assert h_straight[key].shape == (10, 2, 3), key
+    assert h_straight["grad_max_abs_eig"].shape == (10, 2)
     assert Checkpoint(tmp_path).load()["step"] == 300
 
 

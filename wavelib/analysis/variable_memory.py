@@ -1,5 +1,5 @@
-"""The variable-memory basis of a trained Elman RNN (ICML 2024 Algorithm 1, as coded) and the
-projections behind Figs. 3 and 4.
+"""The variable-memory basis of a trained Elman RNN (ICML 2024 Algorithm 1) and the projections behind
+Figs. 3 and 4.
 
 Substrate coordinates are flat, ``slot * d + comp``, slot 0 the oldest and slot ``s-1`` the newest.
 Weights follow :func:`wavelib.analysis.fixed_points.unpack_weights`.
@@ -36,6 +36,19 @@ def _check_sizes(s: int, d: int) -> None:
         raise ValueError(f"s and d must be positive integers, got s={s}, d={d}")
 
 
+TRANSIENTS = ("remove", "keep")  #: Algorithm 1's transient step: the paper's, or the public code's (skipped)
+
+
+def transient_projector(W_hh: np.ndarray, below: float = 0.9) -> np.ndarray:
+    """The orthogonal projector (H, H) onto the span of the eigenvectors of ``W_hh`` with ``|λ| < below``
+    (real: the set is closed under conjugation); zero where there are none."""
+    eigenvalues, vectors = np.linalg.eig(np.asarray(W_hh, dtype=float))
+    E = vectors[:, np.abs(eigenvalues) < below]
+    if E.shape[1] == 0:
+        return np.zeros_like(W_hh, dtype=float)
+    return (E @ np.linalg.pinv(E)).real
+
+
 def used_coordinates(Phi: np.ndarray) -> np.ndarray:
     """Sorted flat coordinates (m,) on the cycles of the functional graph of ``Phi`` (n, n).
 
@@ -63,16 +76,24 @@ def variable_memory_basis(
     coords: np.ndarray | None = None,
     trajectory: np.ndarray | None = None,
     n_pca: int = 10,
+    transients: str = "remove",
+    transient_below: float = 0.9,
 ) -> VariableMemoryBasis:
-    """Algorithm 1 as the public code runs it.
+    """Algorithm 1: a basis of the hidden space in which the stored variables sit slot by slot.
 
     ``U = pinv(W_r)`` (H, d); slot ``i`` (0..s-1) gets the block ``W_hh^(s-1-i) U`` (so slot ``s-1`` is
-    ``U``), every column scaled to unit L2 norm (zero columns stay zero); blocks are stacked in slot order
-    into (H, s*d). ``coords`` (e.g. :func:`used_coordinates` of Phi) keeps only those flat coordinates.
-    With ``trajectory`` (T, H), the ``n_pca`` principal directions of the centred residual
-    ``h - Psi pinv(Psi) h`` are appended. The paper's step that removes components along transient
-    directions is computed but unused in the public code, so it is not implemented here.
+    ``U``). The paper prints ``(W_hh^T)^k W_r^+``; with column vectors (``h(t+1) = W_hh h(t)``, as everywhere
+    here and in the public code) the variable stored ``k`` steps ago has been carried by ``W_hh^k``.
+    ``transients="remove"`` (the paper): every block loses its components along the eigenvectors ``E`` of
+    ``W_hh`` with ``|λ| < transient_below`` (``Ψ ← Ψ − E E^+ Ψ``; the paper writes λ(E) < 1, which would also
+    remove the learned wave, whose eigenvalues sit just inside or outside the circle); ``"keep"``: the public
+    code, which computes that step but does not use it. Every column is then scaled to unit L2 norm (zero
+    columns stay zero); blocks are stacked in slot order into (H, s*d). ``coords`` (e.g.
+    :func:`used_coordinates` of Phi) keeps only those flat coordinates. With ``trajectory`` (T, H), the
+    ``n_pca`` principal directions of the centred residual ``h - Psi pinv(Psi) h`` are appended.
     """
+    if transients not in TRANSIENTS:
+        raise ValueError(f"unknown transients {transients!r}; choose one of {TRANSIENTS}")
     _check_sizes(s, d)
     _, W_hh, W_r, _ = unpack_weights(weights)
     H = W_hh.shape[0]
@@ -83,6 +104,8 @@ def variable_memory_basis(
     for _ in range(s - 1):
         blocks.append(W_hh @ blocks[-1])
     Psi = np.concatenate(blocks[::-1], axis=1)
+    if transients == "remove":
+        Psi = Psi - transient_projector(W_hh, transient_below) @ Psi
     coords = np.arange(s * d) if coords is None else np.asarray(coords)
     if coords.ndim != 1 or coords.size == 0 or coords.dtype.kind not in "iu":
         raise ValueError(f"coords must be a non-empty 1-D integer array, got {coords!r}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -71,36 +72,48 @@ def weights_in_basis_figure(matrices: Mapping[str, np.ndarray], n_memory: Mappin
     return fig
 
 
-def gradient_decay_rates(grad_norms: np.ndarray) -> np.ndarray:
-    """Slope of log10 ||∂C/∂x(i)|| against the distance s+1-i, per record and seed: (G, M) decades per step
-    (0 = no vanishing; positive = decay towards older inputs)."""
-    s = grad_norms.shape[-1]
+def gradient_decay_rates(norms: np.ndarray) -> np.ndarray:
+    """Slope of log10 of a per-input norm (G, M, s) against the distance s+1-i, per record and seed: (G, M)
+    decades per step (0 = no vanishing; positive = decay towards older inputs)."""
+    s = norms.shape[-1]
     distance = s + 1 - np.arange(1, s + 1)
-    logs = np.log10(np.maximum(grad_norms, 1e-30))
+    logs = np.log10(np.maximum(norms, 1e-30))
     centred = distance - distance.mean()
     return -(logs - logs.mean(axis=-1, keepdims=True)) @ centred / (centred @ centred)
 
 
-def gradient_training_figure(grad_step: np.ndarray, grad_norms: np.ndarray, step: np.ndarray,
-                             max_abs_eig: np.ndarray, n_curves: int = 5) -> Figure:
-    """Fig. 5: A, ||∂C(s+1)/∂x(i)|| against input index i at several points in training (mean over
-    seeds); B, the decay rate over training beside the largest |eig(W_hh)| (mean over seeds)."""
-    s = grad_norms.shape[-1]
+def _log_spaced_records(steps: np.ndarray, n: int) -> list[int]:
+    """Indices of up to ``n`` records (G,) spread evenly in log(step + 1), the first and last included."""
+    wanted = np.geomspace(1, steps[-1] + 1, n)
+    return sorted({int(np.argmin(np.abs(np.log(steps + 1.0) - np.log(w)))) for w in wanted})
+
+
+def gradient_training_figure(grad_step: np.ndarray, jacobian_norms: np.ndarray, grad_norms: np.ndarray,
+                             max_abs_eig: np.ndarray, n_curves: int = 6) -> Figure:
+    """Fig. 5 from the records at ``grad_step`` (G,): A, ||∂h(s+1)/∂x(i)||_F/√d (G, M, s) against input index i
+    at several points in training (mean over seeds); B, its decay rate and that of the cost gradient
+    ||∂C(s+1)/∂x(i)|| (G, M, s) over training, beside the largest |eig(W_hh)| (G, M) (means over seeds)."""
+    s = jacobian_norms.shape[-1]
     fig, axes = figure(2, width=8.5, height=3.2)
     ax = axes[0, 0]
-    picks = np.unique(np.linspace(0, len(grad_step) - 1, n_curves).round().astype(int))
-    colours = [COLORS["static"], COLORS["accent"], COLORS["muted"], COLORS["wave"], COLORS["theory"]]
-    for colour, g in zip(colours * 3, picks):
-        ax.semilogy(np.arange(1, s + 1), grad_norms[g].mean(axis=0), marker=".", color=colour,
+    picks = _log_spaced_records(grad_step, n_curves)
+    colours = plt.cm.viridis(np.linspace(0, 0.9, len(picks)))
+    for colour, g in zip(colours, picks):
+        ax.semilogy(np.arange(1, s + 1), jacobian_norms[g].mean(axis=0), marker=".", color=colour,
                     label=f"step {int(grad_step[g])}")
-    ax.set(xlabel="input index i", ylabel="‖∂C(s+1)/∂x(i)‖", title="A: gradient reaching each input")
+    ax.set(xlabel="input index i (1 = oldest)", ylabel="‖∂h(s+1)/∂x(i)‖ / √d",
+           title="A: each input's reach into the state")
     ax.legend(fontsize=7)
     ax = axes[0, 1]
-    rates = gradient_decay_rates(grad_norms).mean(axis=1)
-    ax.plot(grad_step, rates, color=COLORS["static"], label="decay rate (decades / step)")
-    ax.set(xlabel="training step", ylabel="decay rate", title="B: decay stops as |λ|max crosses 1")
+    ax.plot(grad_step, gradient_decay_rates(jacobian_norms).mean(axis=1), color=COLORS["static"],
+            label="state Jacobian (A)")
+    ax.plot(grad_step, gradient_decay_rates(grad_norms).mean(axis=1), color=COLORS["muted"], ls="--",
+            label="cost gradient ‖∂C(s+1)/∂x(i)‖")
+    ax.axhline(0.0, color=COLORS["static"], lw=0.6, ls=":")
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set(xlabel="training step", ylabel="decay rate (decades / step)", title="B: decay rate vs |λ|max")
     twin = ax.twinx()
-    twin.plot(step, max_abs_eig.mean(axis=1), color=COLORS["wave"], label="max |eig(W_hh)|")
+    twin.plot(grad_step, max_abs_eig.mean(axis=1), color=COLORS["wave"], marker=".", ms=3)
     twin.axhline(1.0, color=COLORS["wave"], lw=0.6, ls=":")
     twin.set_ylabel("max |eig(W_hh)|", color=COLORS["wave"])
     ax.legend(loc="upper right", fontsize=7)

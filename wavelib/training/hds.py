@@ -42,6 +42,8 @@ PAPER_EMA = 0.9  #: moving-average factor of the loss by timestep
 CODE_LEVELS = (10, 20, 40, 60, 100)  #: horizons of the code curriculum
 TEST_BATCH = 256  #: sequences in the final test
 PROBE_BATCH = 256  #: sequences in the fixed probe batch of the input-gradient norms
+JACOBIAN_BATCH = 32  #: of them, the sequences of the input-Jacobian norms (forward mode: (M, B, H, s·d) tangents)
+GRAD_RECORDS = ("grad_step", "grad_norms", "jacobian_norms", "grad_max_abs_eig")  #: Fig. 5's records
 _TEST_STREAM, _PROBE_STREAM = 1, 2  #: generator streams derived from the run's seed (0 is the data)
 
 
@@ -161,16 +163,52 @@ def train_step(model: BatchedElman, optimizer: torch.optim.Optimizer, inputs: to
 
 
 def input_gradient_norms(model: BatchedElman, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """ICML §4.3 / Fig. 5: ``||dC(s+1)/du(i)||`` for i = 1..s, mean over the batch -> (M, s).
+    """NOTES §1's reading of Fig. 5, Eq. 10's left side: ``||dC(s+1)/du(i)||`` for i = 1..s, mean over the
+    batch -> (M, s).
 
     inputs (M, B, s+1, d) (the last step zero), targets (M, B, 1, d); ``C(s+1)`` is each sequence's MSE (over d)
-    at the first closed-loop step. Parameter gradients are left untouched.
+    at the first closed-loop step. It carries the factor dC/dy, so it shrinks with the error as training
+    succeeds. Parameter gradients are left untouched.
     """
     u = inputs.detach().requires_grad_(True)
     y, _ = model(u)
     cost = (y[:, :, -1] - targets[:, :, 0]).square().mean(dim=2)  # (M, B): sequences are independent
     (grad,) = torch.autograd.grad(cost.sum(), u)
     return grad[:, :, :-1].norm(dim=3).mean(dim=1)
+
+
+def input_jacobian_norms(model: BatchedElman, inputs: torch.Tensor) -> torch.Tensor:
+    """The factor Eqs. 13–16 bound, free of the error: ``||dh(s+1)/du(i)||_F / sqrt(d)`` for i = 1..s, mean
+    over the batch -> (M, s); 1 = input ``i`` reaches the first closed-loop state as strongly as the identity.
+
+    inputs (M, B, s+1, d) (the last step zero). Forward mode: the tangents of all s·d input components travel
+    together, (M, B, H, s·d), one matmul per step: ``T(t) = (1 - h(t)^2) * (W_hh T(t-1) + W_ih E_t)``.
+    """
+    with torch.no_grad():
+        M, B, steps, d = inputs.shape
+        s, H = steps - 1, model.hidden
+        drive = torch.matmul(inputs, model.W_ih.transpose(1, 2)[:, None])  # (M, B, s+1, H)
+        if model.has_bias:
+            drive = drive + model.b[:, None, None, :]
+        h = drive.new_zeros(M, B, H)
+        tangent = drive.new_zeros(M, B, H, s * d)
+        for t in range(steps):
+            h = torch.tanh(drive[:, :, t] + torch.bmm(h, model.W_hh.transpose(1, 2)))
+            tangent = torch.matmul(model.W_hh[:, None], tangent)
+            if t < s:
+                tangent[..., t * d:(t + 1) * d] += model.W_ih[:, None]
+            tangent = (1 - h.square())[..., None] * tangent
+        norms = tangent.view(M, B, H, s, d).square().sum(dim=(2, 4)).sqrt() / d ** 0.5  # (M, B, s)
+        return norms.mean(dim=1)
+
+
+def gradient_record_steps(steps: int, every: int) -> set[int]:
+    """The steps after which Fig. 5's measures are taken: 0, the 1-2-5 sequence below ``every`` (the largest
+    |eig(W_hh)| crosses 1 within the first tens of steps), then every ``every`` steps up to ``steps``."""
+    if every < 1:
+        return set()
+    early = {m * 10 ** k for k in range(len(str(every))) for m in (1, 2, 5)}
+    return {0} | {n for n in early if n < every and n <= steps} | set(range(every, steps + 1, every))
 
 
 def evaluate(model: BatchedElman, F: np.ndarray, s: int, horizon: int, batch: int,
@@ -323,12 +361,13 @@ def train_hds(cfg: HDSTraining, seeds: Sequence[int], device: torch.device, gene
     ``checkpoint`` (``load() -> state | None``, ``save(state)``, e.g. :class:`wavelib.store.Checkpoint`)
     receives the whole training state every ``checkpoint_every`` steps and at the end; a run given a
     checkpoint that holds a state resumes from it exactly. ``progress`` wraps the step iterator (like
-    ``tqdm``). Input-gradient norms are recorded after every multiple of ``cfg.grad_every`` steps (step 0
-    included) and after the steps in ``grad_inputs_at``.
+    ``tqdm``). Fig. 5's measures are recorded after the steps of :func:`gradient_record_steps` (``grad_every``)
+    and after the steps in ``grad_inputs_at``.
 
     History (NumPy): ``step`` (L,), ``loss`` (L, M) mean training loss since the previous record,
     ``horizon`` (L, M) after the step, ``max_abs_eig`` (L, M) of W_hh; with gradient records ``grad_step``
-    (G,), ``grad_norms`` (G, M, s); ``test_accuracy`` (M,) and ``test_loss`` (M,) over ``cfg.test_horizon``
+    (G,), ``grad_norms`` (G, M, s) (:func:`input_gradient_norms`), ``jacobian_norms`` (G, M, s)
+    (:func:`input_jacobian_norms`) and ``grad_max_abs_eig`` (G, M); ``test_accuracy`` (M,) and ``test_loss`` (M,) over ``cfg.test_horizon``
     closed-loop steps of a fresh batch of 256. The recurrence (:func:`~wavelib.models.elman.elman_recurrence`:
     fused for float32 on CUDA where triton runs, else the reference loop) is pinned for the run and part of its
     checkpoint's identity: the two agree to rounding, not bit for bit, so a run never resumes on the other.
@@ -374,8 +413,7 @@ def train_hds_group(cells: Sequence[HDSTraining], seeds: Sequence[int], device: 
     grad_steps = set(int(n) for n in grad_inputs_at)
     if any(not 0 <= n <= cfg.steps for n in grad_steps):
         raise ValueError(f"grad_inputs_at steps must lie in 0..{cfg.steps}, got {sorted(grad_steps)}")
-    if cfg.grad_every:
-        grad_steps |= set(range(0, cfg.steps + 1, cfg.grad_every))
+    grad_steps |= gradient_record_steps(cfg.steps, cfg.grad_every)
     M = n_cells * n_seeds
     counts = [n_seeds] * n_cells
     ranges = [(c * n_seeds, (c + 1) * n_seeds) for c in range(n_cells)]
@@ -402,10 +440,7 @@ def train_hds_group(cells: Sequence[HDSTraining], seeds: Sequence[int], device: 
         start, curriculum = 0, _initial_curriculum(cfg, M, device, dtype)
         loss_sum, loss_count = torch.zeros(M, dtype=dtype, device=device), 0
         history: dict[str, list[np.ndarray]] = {k: [] for k in ("step", "loss", "horizon", "max_abs_eig",
-                                                                "grad_step", "grad_norms")}
-        if 0 in grad_steps:
-            history["grad_step"].append(np.int64(0))
-            history["grad_norms"].append(input_gradient_norms(model, *probe).cpu().numpy())
+                                                                *GRAD_RECORDS)}
     else:
         if saved["identity"] != identity:
             raise ValueError("the checkpoint belongs to a different run (config, seeds or generator seed); "
@@ -420,8 +455,18 @@ def train_hds_group(cells: Sequence[HDSTraining], seeds: Sequence[int], device: 
 
     radii = _SpectralRadii(_eig_workers(device))
 
+    def record_gradients(n: int) -> None:
+        history["grad_step"].append(np.int64(n))
+        history["grad_norms"].append(input_gradient_norms(model, *probe).cpu().numpy())
+        history["jacobian_norms"].append(input_jacobian_norms(model, probe[0][:, :JACOBIAN_BATCH]).cpu().numpy())
+        history["grad_max_abs_eig"].append(radii.record(model))
+
+    if saved is None and 0 in grad_steps:
+        record_gradients(0)
+
     def save(step: int) -> None:
         radii.resolve(history["max_abs_eig"])
+        radii.resolve(history["grad_max_abs_eig"])
         generators = {"generator": data[0].get_state()} if n_cells == 1 else \
             {"generators": [gen.get_state() for gen in data]}
         checkpoint.save({"identity": identity, "step": step, "model": model.state_dict(),
@@ -440,8 +485,7 @@ def train_hds_group(cells: Sequence[HDSTraining], seeds: Sequence[int], device: 
             loss_sum += step.loss
             loss_count += 1
             if n in grad_steps:
-                history["grad_step"].append(np.int64(n))
-                history["grad_norms"].append(input_gradient_norms(model, *probe).cpu().numpy())
+                record_gradients(n)
             if n % cfg.log_every == 0 or n == cfg.steps:
                 history["step"].append(np.int64(n))
                 history["loss"].append((loss_sum / loss_count).cpu().numpy())
@@ -451,6 +495,7 @@ def train_hds_group(cells: Sequence[HDSTraining], seeds: Sequence[int], device: 
             if checkpoint is not None and (n % checkpoint_every == 0 or n == cfg.steps):
                 save(n)
         radii.resolve(history["max_abs_eig"])
+        radii.resolve(history["grad_max_abs_eig"])
     finally:
         radii.close()
     test_gens = [torch.Generator(device=device).manual_seed(_stream_seed(g, _TEST_STREAM)) for g in generator_seeds]
@@ -460,7 +505,7 @@ def train_hds_group(cells: Sequence[HDSTraining], seeds: Sequence[int], device: 
     out = {k: np.stack(v) for k, v in history.items() if v}
     if n_cells == 1:
         return [(model, {**out, "test_accuracy": accuracy, "test_loss": mse})]
-    per_model = {"loss", "horizon", "max_abs_eig", "grad_norms"}  # (records, M, ...); the rest are shared
+    per_model = {"loss", "horizon", "max_abs_eig", *GRAD_RECORDS} - {"grad_step"}  # (records, M, ...)
     results = []
     for a, b in ranges:
         cell_history = {k: (v[:, a:b].copy() if k in per_model else v.copy()) for k, v in out.items()}
