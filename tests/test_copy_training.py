@@ -7,7 +7,7 @@ import torch
 from wavelib.experiments.vwave import PRESETS, first_crossing
 from wavelib.models.language_models import model_spec
 from wavelib.presets import ConfigError
-from wavelib.training.copy_lm import CopyTraining, learning_rate_factor, train_copy
+from wavelib.training.copy_lm import CopyTraining, learning_rate_factor, parameter_groups, train_copy
 
 SIZES = dict(d_model=16, mamba_layers=1, transformer_layers=2, n_heads=2, d_state=4)
 
@@ -106,3 +106,18 @@ def test_a_tiny_mamba_learns_to_copy_length_3():
     _, history = train_copy(spec, cfg, 0, torch.device("cpu"))
     assert history["string_accuracy"][0] < 0.1
     assert history["string_accuracy"][-1] >= 0.9, history["string_accuracy"]
+
+
+def test_weight_decay_spares_a_log_d_and_the_velocity(memory_checkpoint):
+    spec = model_spec("vwave-learned", **SIZES)
+    model = spec.build(30)
+    names = {id(p): n for n, p in model.named_parameters()}
+    decayed, exempt = parameter_groups(model, 0.1)
+    assert (decayed["weight_decay"], exempt["weight_decay"]) == (0.1, 0.0)
+    assert sorted(names[id(p)].rsplit(".", 1)[-1] for p in exempt["params"]) == ["A_log", "D", "theta"]
+    assert len(decayed["params"]) + len(exempt["params"]) == len(list(model.parameters()))
+    assert [g["weight_decay"] for g in parameter_groups(model_spec("rope", **SIZES).build(30), 0.1)] == [0.1]
+    checkpoint = memory_checkpoint()  # train_copy's optimizer holds the same two groups
+    train_copy(spec, _tiny_training(steps=3, eval_every=3), 0, torch.device("cpu"), checkpoint=checkpoint)
+    groups = checkpoint.saved[-1]["optimizer"]["param_groups"]
+    assert [(g["weight_decay"], len(g["params"])) for g in groups] == [(0.1, len(decayed["params"])), (0.0, 3)]

@@ -1,11 +1,13 @@
 """Chapter 5's stored experiments: reproducible, resumable between runs, and complete."""
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
 
 from wavelib.chapters import get_chapter
 from wavelib.experiments import vwave
+from wavelib.plotting.vwave import loss_curves_figure, model_style
 from wavelib.store import run_experiment
 
 CHAPTER = get_chapter("vwave")
@@ -58,3 +60,20 @@ def test_curves_hold_every_run_and_the_wave_figure_data(tmp_path):
     copy_at = int(history[f"L{length}|mamba|seed0|mixer_copy_at"])
     assert copy_at == length + 1  # "$" then the letters, then "|"
     assert np.all(history[f"L{length}|vwave-0.25|seed0|velocity"] == np.float32(0.25))
+    rope = metrics[f"L{length}|rope"]  # one seed: the summaries are that seed's last records
+    assert rope["string_accuracy_at_max_mean"] == history[f"L{length}|rope|seed0|string_accuracy_by_length"][-1, -1]
+    assert rope["train_loss_final_mean"] == history[f"L{length}|rope|seed0|train_loss"][-1] > 0
+
+
+def test_figures_give_each_model_one_style_and_each_seed_its_own_examples():
+    assert model_style("mamba")["color"] == model_style("mamba-K16")["color"]
+    assert (model_style("mamba")["ls"], model_style("mamba-K16")["ls"]) == ("-", "--")
+    assert len({model_style(m)["color"] for m in ("mamba", "vwave-0.5", "vwave-0.25", "vwave-0.1", "vwave-learned",
+                                                 "alibi", "rope", "vwave-0.75")}) == 8
+    ones = np.ones(3)
+    history = {"L5|mamba|seed0|examples": np.array([0, 10, 20]), "L5|mamba|seed0|train_loss": ones,
+               "L5|mamba|seed1|examples": np.array([0, 30, 60]), "L5|mamba|seed1|train_loss": ones}
+    fig = loss_curves_figure(history, ["mamba"], [5], seeds=2)
+    lines = fig.axes[0].get_lines()
+    plt.close(fig)
+    assert [line.get_xdata().tolist() for line in lines] == [[10, 20], [30, 60], [20, 40]]

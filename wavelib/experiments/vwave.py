@@ -3,9 +3,10 @@
 Two stored experiments, every model trained from ``n_seeds`` seeds on the copy task of Jelassi et al. (2024):
 
 - ``copy_curves``: for every maximum string length in ``lengths``, every model in ``models`` (Mamba, v-Wave
-  Mamba at fixed velocities, transformers with ALiBi and RoPE): string and character accuracy on a fixed
-  evaluation set against examples seen, length generalisation at the end, and for the Mamba models the short
-  mixer's hidden state on one fixed example (the wave figure) with every layer's velocity;
+  Mamba at fixed velocities, transformers with ALiBi and RoPE): the training loss against examples seen (what
+  the abstract's Fig. 2 plots), string and character accuracy on a fixed evaluation set against examples seen
+  (the measure of Jelassi et al.), length generalisation at the end, and for the Mamba models the short mixer's
+  hidden state on one fixed example (the wave figure, Fig. 1a) with every layer's velocity;
 - ``ablations``: the models in ``ablation_models`` (learnable velocity, state size K = 16) at the first length.
 
 No code or full text of v-Wave Mamba is public: the model sizes, the velocities and where ``v`` enters (Mamba's
@@ -30,7 +31,7 @@ from ..training.copy_lm import CopyTraining, train_copy
 
 FIGURE_TEXT = "wavesinmambarememberthepast"  #: the example whose short-mixer state the wave figure shows
 FIGURE_CHANNELS = 16  #: channels of layer 0 kept for the wave figure
-THRESHOLDS = (0.5, 0.9)  #: string accuracies whose first crossing measures learning speed
+THRESHOLDS = (0.5, 0.9)  #: string accuracies (mean over lengths) whose first crossing measures learning speed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +42,7 @@ class VWaveConfig(Config):
     ablation_models: tuple[str, ...] = ("vwave-learned", "mamba-K16", "vwave-0.25-K16")
     n_seeds: int = 3
     lengths: tuple[int, ...] = (20, 300)  #: maximum string length of each copy setting
-    min_len: int = 1  #: shortest training string
+    min_len: int = 1  #: shortest training string (our choice; the README of Jelassi et al.'s code uses 5)
     contexts: tuple[int, ...] = (220, 620)  #: tokens per training row, one per length (Jelassi: 220 for 20)
     d_model: int = 128
     mamba_layers: int = 4  #: two Mamba blocks hold about the parameters of one transformer layer
@@ -158,14 +159,20 @@ def first_crossing(examples: np.ndarray, accuracy: np.ndarray, threshold: float)
 
 
 def _summarise(config: VWaveConfig, history: dict[str, np.ndarray], runs: list[tuple[int, str]]) -> dict:
-    """Per (length, model): final string/char accuracy (mean, min, max over seeds), examples to each threshold."""
+    """Per (length, model), over seeds: final string accuracy (mean over all training lengths: mean, min, max),
+    final string accuracy at the longest training length (mean), final character accuracy and training loss (nats
+    per answer token; means), and the median examples seen to first reach each threshold (None unless every seed
+    did)."""
     metrics = {}
     for length, model in runs:
         keys = [_run_key(length, model, seed) for seed in range(config.n_seeds)]
         final = np.array([history[f"{k}|string_accuracy"][-1] for k in keys])
+        at_max = np.array([history[f"{k}|string_accuracy_by_length"][-1, -1] for k in keys])
         chars = np.array([history[f"{k}|char_accuracy"][-1] for k in keys])
+        loss = np.array([history[f"{k}|train_loss"][-1] for k in keys])
         entry = {"string_accuracy_mean": float(final.mean()), "string_accuracy_min": float(final.min()),
-                 "string_accuracy_max": float(final.max()), "char_accuracy_mean": float(chars.mean()),
+                 "string_accuracy_max": float(final.max()), "string_accuracy_at_max_mean": float(at_max.mean()),
+                 "char_accuracy_mean": float(chars.mean()), "train_loss_final_mean": float(loss.mean()),
                  "examples_total": float(history[f"{keys[0]}|examples"][-1])}
         for threshold in THRESHOLDS:
             crossings = [first_crossing(history[f"{k}|examples"], history[f"{k}|string_accuracy"], threshold)
@@ -178,7 +185,8 @@ def _summarise(config: VWaveConfig, history: dict[str, np.ndarray], runs: list[t
 
 
 def copy_curves(config: VWaveConfig, ctx: RunContext) -> Result:
-    """Learning curves on copy: every length × model × seed (Fig. 2 of the abstract, with its Fig. 1a data)."""
+    """Copy, every length × model × seed: training-loss curves (the abstract's Fig. 2 plots these), accuracy
+    curves (Jelassi et al.'s measure), length generalisation, and the Fig. 1a data."""
     return _train_grid(config, ctx, [(length, model) for length in config.lengths for model in config.models])
 
 

@@ -52,8 +52,8 @@ class MambaBlock(nn.Module):
     delta = softplus(dt_proj(dt)); y = selective_scan(x, delta, A = -exp(A_log), B, C, D);
     out = out_proj(y · SiLU(z)). dt_rank "auto" is ceil(d_model / 16). dt_proj's bias is softplus⁻¹ of dt
     drawn log-uniform in [1e-3, 1e-1] (floored at 1e-4), its weight uniform ±dt_rank^-0.5; A_log[d] =
-    log(1..d_state) for every channel; D = 1. ``scan``/``chunk`` go to ``selective_scan`` and may be changed
-    on the instance later.
+    log(1..d_state) for every channel; D = 1. A_log and D are marked ``_no_weight_decay``, as in Mamba's reference
+    code. ``scan``/``chunk`` go to ``selective_scan`` and may be changed on the instance later.
     """
 
     def __init__(self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2,
@@ -76,6 +76,7 @@ class MambaBlock(nn.Module):
         self.out_proj = nn.Linear(d_inner, d_model, bias=False)
         self.A_log = nn.Parameter(torch.log(torch.arange(1, d_state + 1, dtype=torch.float32)).repeat(d_inner, 1))
         self.D = nn.Parameter(torch.ones(d_inner))
+        self.A_log._no_weight_decay = self.D._no_weight_decay = True
         self._init_dt(dt_min=1e-3, dt_max=1e-1, floor=1e-4)
 
     @torch.no_grad()

@@ -8,15 +8,23 @@ cell per step::
 
     h_t = A_v h_{t-1} + e_{K-1} x_t,   A_v = (1 - v) I + v S,   (S h)[i] = h[i+1], (S h)[K-1] = 0,
 
-so a pulse spreads as it travels and cell ``K-1-j`` peaks near delay ``j / v``. Its impulse response is closed-form
-(an infinite one for ``v < 1``)::
+so a pulse spreads as it travels and cell ``K-1-j`` peaks near delay ``j / v``.
+
+The abstract writes the shift SSM the other way round, ``h_{t+1} = A h_t + B x_t``, ``y_t = C h_t`` with ``A`` ones on
+the first upper diagonal and ``B = e_0``: taken literally, the input enters cell 0, which ``A`` empties on the next
+step (``A e_0 = 0``), and ``y_t`` does not see ``x_t``. This module uses the mirrored convention (newest cell
+``K-1``, read out on the same step), which is what Mamba's causal ``conv1d`` computes.
+
+The impulse response is closed-form (an infinite one for ``v < 1``)::
 
     k_t = sum_{j<K} w[K-1-j] C(t, j) v^j (1-v)^(t-j),
 
 computed in log space and applied as a causal depthwise convolution over the whole sequence (FFT when long). The
-explicit recurrence :func:`vwave_states` is the oracle. Stable and monotone for ``0 < v <= 1``; learnable ``v`` is
-``sigmoid(theta)`` per channel. Both mixers own an ``nn.Conv1d`` with Mamba's shapes and initialisation, so the
-same weights load into either, and ``v = 1`` reproduces the conv exactly.
+explicit recurrence :func:`vwave_states` is the oracle. ``A_v``'s only eigenvalue is ``1 - v``: stable and monotone
+for ``0 < v <= 1``, oscillating for ``1 < v < 2``, divergent for ``v >= 2``, so ``v`` stays in (0, 1]; learnable ``v``
+is ``sigmoid(theta)`` per channel, ``theta`` marked ``_no_weight_decay`` (weight decay would pull ``v`` to 0.5).
+Both mixers own an ``nn.Conv1d`` with Mamba's shapes and initialisation, so the same weights load into either, and
+``v = 1`` reproduces the conv exactly.
 """
 
 from __future__ import annotations
@@ -139,6 +147,7 @@ class VWaveMixer(CausalConv):
             if v == 1.0:
                 raise ValueError("a learnable velocity starts inside (0, 1): v = sigmoid(theta); use e.g. v=0.5")
             self.theta = torch.nn.Parameter(torch.full((channels,), math.log(v / (1 - v))))
+            self.theta._no_weight_decay = True  # decay would pull theta to 0, v to 0.5
         else:
             self.register_buffer("v", torch.full((channels,), float(v)))
 

@@ -5,29 +5,39 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+import matplotlib as mpl
 import numpy as np
 import torch
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FormatStrFormatter
 
 from ..models.short_mixers import cell_responses, vwave_states
 from .style import COLORS, figure
 
-#: Line colour of each model family: Mamba (v = 1) red, v-Wave blues, transformers greys/accents.
-_FIXED = {"mamba": COLORS["static"], "alibi": COLORS["accent"], "rope": COLORS["theory"]}
+#: Fixed colours: Mamba (v = 1) red, v-Wave Mamba blues (lighter for slower waves), learned v teal, transformers.
+_COLORS = {"mamba": COLORS["static"], "vwave-0.5": "#0b3c6e", "vwave-0.25": "#1f6fb4", "vwave-0.1": "#5d9fd6",
+           "vwave-learned": "#2a9d8f", "alibi": COLORS["accent"], "rope": COLORS["theory"]}
 
 
-def model_color(name: str, index: int = 0) -> str:
-    """The colour of a model by name: Mamba red, transformers accent/black, v-Wave models shades of blue."""
-    base = name.split("-K")[0]
-    if base in _FIXED:
-        return _FIXED[base]
-    blues = ["#0b3c6e", "#1f6fb4", "#5d9fd6", "#a3c8ea", "#2a9d8f"]
-    return blues[index % len(blues)]
+def model_style(name: str) -> dict[str, str]:
+    """Colour and line style of a model by name, the same in every figure: the colour of its base model (another
+    fixed velocity v gets the blue of ``Blues`` at 0.4 + 0.55 v), dashed for a ``-K<cells>`` variant."""
+    base, _, cells = name.partition("-K")
+    color = _COLORS.get(base) or mpl.colors.to_hex(mpl.colormaps["Blues"](0.4 + 0.55 * float(base[6:])))
+    return {"color": color, "ls": "--" if cells else "-"}
 
 
-def _colors(models: Sequence[str]) -> dict[str, str]:
-    waves = [m for m in models if m.startswith("vwave")]
-    return {m: model_color(m, waves.index(m) if m in waves else 0) for m in models}
+def _plot_seeds(ax: Axes, history: Mapping[str, np.ndarray], name: str, length: int, seeds: int,
+                metric: str) -> None:
+    """``metric`` of model ``name`` at ``length`` against examples seen: every seed thin against its own count,
+    the mean over seeds thick against the mean count (the record at step 0 left out)."""
+    runs = [f"L{length}|{name}|seed{s}" for s in range(seeds)]
+    examples, curves = ([history[f"{k}|{key}"] for k in runs] for key in ("examples", metric))
+    style = model_style(name)
+    for x, y in zip(examples, curves):
+        ax.plot(x[1:], y[1:], lw=0.6, alpha=0.35, **style)
+    ax.plot(np.mean(examples, 0)[1:], np.mean(curves, 0)[1:], lw=1.8, label=name, **style)
 
 
 def impulse_responses_figure(velocities: Sequence[float], cells: int = 4, length: int = 60) -> Figure:
@@ -89,22 +99,32 @@ def mixer_states_figure(states: Mapping[str, np.ndarray], velocities: Mapping[st
     return fig
 
 
+def loss_curves_figure(history: Mapping[str, np.ndarray], models: Sequence[str], lengths: Sequence[int],
+                       seeds: int) -> Figure:
+    """The counterpart of the abstract's Fig. 2: training loss (nats per answer token, mean over the steps since
+    the previous record; log axis) against training examples seen, one panel per maximum string length; every
+    seed thin, the mean over seeds thick."""
+    fig, axes = figure(len(lengths), width=4.6 * len(lengths), height=3.2, sharey=True)
+    for ax, length in zip(axes[0], lengths):
+        for name in models:
+            _plot_seeds(ax, history, name, length, seeds, "train_loss")
+        ax.set(yscale="log", xlabel="training examples seen", title=f"copy, strings of length ≤ {length}")
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+    axes[0, 0].set(ylabel="training loss (nats / token)")
+    axes[0, -1].legend(fontsize=7)
+    return fig
+
+
 def learning_curves_figure(history: Mapping[str, np.ndarray], models: Sequence[str], length: int, seeds: int,
                            metric: str = "string_accuracy") -> Figure:
-    """Fig. 2: accuracy on the fixed evaluation set against examples seen (log axis): every seed thin, the
-    mean over seeds thick; one line per model."""
+    """Accuracy on the fixed evaluation set (mean over every training length, each weighted equally) against
+    examples seen (log axis): every seed thin, the mean over seeds thick; one line per model."""
     fig, axes = figure(1, width=5.2, height=3.2)
     ax = axes[0, 0]
-    colors = _colors(models)
     for name in models:
-        runs = [f"L{length}|{name}|seed{s}" for s in range(seeds)]
-        examples = history[f"{runs[0]}|examples"]
-        curves = np.stack([history[f"{k}|{metric}"] for k in runs])
-        for curve in curves:
-            ax.plot(examples[1:], curve[1:], color=colors[name], lw=0.6, alpha=0.35)
-        ax.plot(examples[1:], curves.mean(0)[1:], color=colors[name], lw=1.8, label=name)
-    ax.set(xscale="log", xlabel="training examples seen", ylabel=metric.replace("_", " "), ylim=(-0.02, 1.02),
-           title=f"copy, strings of length ≤ {length} ({seeds} seeds)")
+        _plot_seeds(ax, history, name, length, seeds, metric)
+    ax.set(xscale="log", xlabel="training examples seen", ylabel=f"{metric.replace('_', ' ')} (mean over lengths)",
+           ylim=(-0.02, 1.02), title=f"copy, strings of length ≤ {length} ({seeds} seeds)")
     ax.legend(fontsize=7, loc="upper left")
     return fig
 
@@ -115,12 +135,11 @@ def generalisation_figure(history: Mapping[str, np.ndarray], models: Sequence[st
     training length."""
     fig, axes = figure(1, width=5.2, height=3.0)
     ax = axes[0, 0]
-    colors = _colors(models)
     for name in models:
         runs = [f"L{length}|{name}|seed{s}" for s in range(seeds)]
         lengths = history[f"{runs[0]}|generalisation_lengths"]
         accuracy = np.stack([history[f"{k}|generalisation_string_accuracy"] for k in runs]).mean(0)
-        ax.plot(lengths, accuracy, "o-", ms=3, color=colors[name], label=name)
+        ax.plot(lengths, accuracy, marker="o", ms=3, label=name, **model_style(name))
     ax.axvline(length, color=COLORS["muted"], ls="--", lw=0.8)
     ax.set(xlabel="string length", ylabel="string accuracy", ylim=(-0.02, 1.02),
            title=f"length generalisation (trained on ≤ {length})")
@@ -130,14 +149,17 @@ def generalisation_figure(history: Mapping[str, np.ndarray], models: Sequence[st
 
 def summary_rows(metrics: Mapping[str, Mapping[str, float | None]], models: Sequence[str],
                  length: int) -> tuple[list[str], list[list[str]]]:
-    """One row per model: final string accuracy (mean, range), character accuracy, and the median examples
+    """One row per model, at the end of training (means over seeds): string accuracy over all training lengths
+    (with its range over seeds) and at the longest one, character accuracy, training loss, and the median examples
     seen to first reach 50% and 90% string accuracy ("not reached" unless every seed did)."""
-    header = ["model", "final string accuracy (min–max)", "char accuracy", "examples to 50%", "examples to 90%"]
+    header = ["model", f"string accuracy, all lengths ≤ {length} (min–max)", f"string accuracy at {length}",
+              "char accuracy", "training loss (nats)", "examples to 50%", "examples to 90%"]
     rows = []
     for name in models:
         m = metrics[f"L{length}|{name}"]
         reach = [("not reached" if m[f"examples_to_{t}"] is None else f"{m[f'examples_to_{t}']:,.0f}")
                  for t in ("0.5", "0.9")]
         rows.append([name, f"{m['string_accuracy_mean']:.3f} ({m['string_accuracy_min']:.2f}–"
-                     f"{m['string_accuracy_max']:.2f})", f"{m['char_accuracy_mean']:.3f}", *reach])
+                     f"{m['string_accuracy_max']:.2f})", f"{m['string_accuracy_at_max_mean']:.3f}",
+                     f"{m['char_accuracy_mean']:.3f}", f"{m['train_loss_final_mean']:.3g}", *reach])
     return header, rows

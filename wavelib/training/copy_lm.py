@@ -2,9 +2,13 @@
 
 The protocol of their code (NOTES.md §3): AdamW (weight decay 0.1), linear warm-up then linear decay to 0,
 total-norm clipping at 1, rows of ``context_len`` tokens packed with examples, cross-entropy on the answer
-tokens only. Every ``eval_every`` steps the model is scored under teacher forcing on one fixed, seeded set of
-strings at every training length (string and character accuracy); at the end also at longer lengths
-(length generalisation). A run is resumable bit for bit from its checkpoint.
+tokens only. One departure: parameters marked ``_no_weight_decay`` (Mamba's ``A_log`` and ``D``, as Mamba's
+reference code marks them, and the learnable velocity's ``theta``) get no weight decay
+(:func:`parameter_groups`); their ``train_utils.py`` decays every parameter.
+
+Every ``eval_every`` steps the model is scored under teacher forcing on one fixed, seeded set of strings at
+every training length (string and character accuracy); at the end also at longer lengths (length
+generalisation). A run is resumable bit for bit from its checkpoint.
 """
 
 from __future__ import annotations
@@ -64,6 +68,16 @@ class CopyTraining:
         return tuple(range(self.min_len, self.max_len + 1))
 
 
+def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW parameter groups: the parameters marked ``_no_weight_decay`` with weight decay 0, all others with
+    ``weight_decay`` (empty groups left out)."""
+    params = list(model.parameters())
+    exempt = [p for p in params if getattr(p, "_no_weight_decay", False)]
+    decayed = [p for p in params if not getattr(p, "_no_weight_decay", False)]
+    return [group for group in ({"params": decayed, "weight_decay": weight_decay},
+                                {"params": exempt, "weight_decay": 0.0}) if group["params"]]
+
+
 def learning_rate_factor(step: int, warmup: int, steps: int) -> float:
     """Multiplier of the peak learning rate before optimizer step ``step`` (0-based): linear warm-up over
     ``warmup`` steps, then linear decay reaching 0 at ``steps``."""
@@ -112,9 +126,11 @@ def train_copy(spec: LMSpec, cfg: CopyTraining, seed: int, device: torch.device,
     """Train ``spec`` on copy from seed ``seed`` (weights from ``torch.manual_seed(seed)``, data from a generator
     seeded ``seed``) and return the model and its history:
 
-    - ``step``, ``examples`` (examples whose answers were in the loss so far), ``train_loss`` (mean since the last
-      record), ``string_accuracy``, ``char_accuracy``, ``eval_loss`` (means over the evaluation set), each (R,);
-      ``string_accuracy_by_length`` (R, n_lengths) with ``eval_lengths``;
+    - ``step``, ``examples`` (examples whose answers were in the loss so far), ``train_loss`` (nats per answer
+      token, mean over the steps since the last record; NaN at step 0), ``string_accuracy``, ``char_accuracy``,
+      ``eval_loss`` (means over the evaluation set, ``eval_per_length`` strings of every training length: an
+      unweighted mean over the lengths), each (R,); ``string_accuracy_by_length`` (R, n_lengths) with
+      ``eval_lengths``;
     - ``generalisation_lengths`` and ``generalisation_string_accuracy`` / ``..._char_accuracy`` at the end;
     - ``velocity`` (D,) per layer stacked (layers, D) for Mamba models (the learned or fixed v).
 
@@ -126,14 +142,16 @@ def train_copy(spec: LMSpec, cfg: CopyTraining, seed: int, device: torch.device,
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
         model = spec.build(VOCAB_SIZE).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW(parameter_groups(model, cfg.weight_decay), lr=cfg.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda n: learning_rate_factor(n, cfg.warmup, cfg.steps))
     data = torch.Generator().manual_seed(seed)
     eval_set = make_eval_set(cfg.train_lengths, cfg.eval_per_length, EVAL_SEED)
     # the scan backend in use is pinned: the backends agree to rounding, not bit for bit
     scan = resolve_backend(spec.scan, device, torch.float32) if spec.family == "mamba" else None
-    identity = {"spec": dataclasses.asdict(spec), "training": dataclasses.asdict(cfg), "seed": seed, "scan": scan}
+    exempt = sorted(name for name, p in model.named_parameters() if getattr(p, "_no_weight_decay", False))
+    identity = {"spec": dataclasses.asdict(spec), "training": dataclasses.asdict(cfg), "seed": seed, "scan": scan,
+                "no_weight_decay": exempt}
 
     saved = checkpoint.load() if checkpoint is not None else None
     if saved is None:
