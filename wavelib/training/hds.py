@@ -182,7 +182,7 @@ def input_jacobian_norms(model: BatchedElman, inputs: torch.Tensor) -> torch.Ten
     over the batch -> (M, s); 1 = input ``i`` reaches the first closed-loop state as strongly as the identity.
 
     inputs (M, B, s+1, d) (the last step zero). Forward mode: the tangents of all s·d input components travel
-    together, (M, B, H, s·d), one matmul per step: ``T(t) = (1 - h(t)^2) * (W_hh T(t-1) + W_ih E_t)``.
+    together, (M, H, B·s·d), one batched matmul per step: ``T(t) = (1 - h(t)^2) * (W_hh T(t-1) + W_ih E_t)``.
     """
     with torch.no_grad():
         M, B, steps, d = inputs.shape
@@ -191,14 +191,14 @@ def input_jacobian_norms(model: BatchedElman, inputs: torch.Tensor) -> torch.Ten
         if model.has_bias:
             drive = drive + model.b[:, None, None, :]
         h = drive.new_zeros(M, B, H)
-        tangent = drive.new_zeros(M, B, H, s * d)
+        tangent = drive.new_zeros(M, H, B, s * d)
         for t in range(steps):
             h = torch.tanh(drive[:, :, t] + torch.bmm(h, model.W_hh.transpose(1, 2)))
-            tangent = torch.matmul(model.W_hh[:, None], tangent)
+            tangent = torch.bmm(model.W_hh, tangent.view(M, H, B * s * d)).view(M, H, B, s * d)
             if t < s:
-                tangent[..., t * d:(t + 1) * d] += model.W_ih[:, None]
-            tangent = (1 - h.square())[..., None] * tangent
-        norms = tangent.view(M, B, H, s, d).square().sum(dim=(2, 4)).sqrt() / d ** 0.5  # (M, B, s)
+                tangent[..., t * d:(t + 1) * d] += model.W_ih[:, :, None, :]
+            tangent *= (1 - h.square()).transpose(1, 2)[..., None]
+        norms = tangent.view(M, H, B, s, d).square().sum(dim=(1, 4)).sqrt() / d ** 0.5  # (M, B, s)
         return norms.mean(dim=1)
 
 
