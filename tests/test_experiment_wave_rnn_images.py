@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from wavelib.chapters import get_chapter
-from wavelib.experiments.wave_rnn_images import PRESETS
+from wavelib.analysis.fourier import onset_order
+from wavelib.experiments.wave_rnn_images import PRESETS, _summary
 from wavelib.plotting.wave_rnn_images import accuracy_table
 from wavelib.presets import ConfigError
 from wavelib.store import run_experiment
@@ -72,6 +73,7 @@ def test_training_resumes_bit_for_bit(task, memory_checkpoint, assert_same_train
     ({"lr": None}, "both lr and clip"), ({"n": 0}, "positive"), ({"mnist_source": "web"}, "mnist_source"),
     ({"size_wrnn": ((16, 0),)}, "positive"), ({"n_test": -1}, "n_test"), ({"cifar_noise": "pink"}, "cifar_noise"),
     ({"mlp_hidden": -1}, "mlp_hidden"), ({"irnn_v_init": "sparse_identity"}, "irnn_v_init"),
+    ({"figure_irnn_order": "sorted"}, "figure_irnn_order 'sorted'; valid values: onset, raw"),
 ])
 def test_bad_knobs_are_refused_before_work(bad, match):
     with pytest.raises(ConfigError, match=match):
@@ -93,6 +95,7 @@ def test_paper_preset_is_the_papers_protocol():
     assert paper.task_spec("smnist", "irnn").clip == 0 and paper.task_spec("psmnist", "irnn").clip == 1000
     assert paper.task_spec("nscifar", "irnn").lr == 1e-5 and paper.task_spec("nscifar", "wrnn").batch == 256
     assert paper.task_spec("smnist", "wrnn").length == 784
+    assert paper.figure_irnn_order == "onset"  # Fig. 2: the paper sorts the iRNN's neurons by onset time
 
 
 def test_smoke_mnist_is_reproducible_and_stores_the_figure(tmp_path, assert_same_artifact):
@@ -111,11 +114,37 @@ def test_smoke_mnist_is_reproducible_and_stores_the_figure(tmp_path, assert_same
         + (SMOKE.n * SMOKE.channels + 1) * SMOKE.mlp_hidden + (SMOKE.mlp_hidden + 1) * 10
     assert ha["psmnist|wrnn-mlp|seed0|test_accuracy"].shape == ha["psmnist|wrnn|seed0|test_accuracy"].shape
     assert not any(k.startswith("smnist|wrnn-mlp|seed0|figure_") for k in ha)
-    header, rows = accuracy_table(a.metrics, SMOKE.tasks, 1, SMOKE.mnist_models)
+    # Fig. 2: the wRNN in ring order, the iRNN's neurons sorted by onset of maximum activation (the paper's)
+    assert ha["smnist|wrnn|seed0|figure_neuron_order"].tolist() == list(range(hidden))
+    order = ha["smnist|irnn|seed0|figure_neuron_order"]
+    assert sorted(order.tolist()) == list(range(SMOKE.irnn_n))
+    np.testing.assert_array_equal(onset_order(ha["smnist|irnn|seed0|figure_states"]), np.arange(SMOKE.irnn_n))
+    assert a.metrics["fourier|irnn"]["neurons"] == "onset order"
+    # Table 2's number is the test accuracy at the best validation evaluation; one seed: no sample std
+    e = a.metrics["smnist|wrnn"]
+    best = int(np.argmax(ha["smnist|wrnn|seed0|valid_accuracy"]))
+    assert e["test_accuracy_at_best_valid"] == e["test_accuracy_at_best_valid_mean"] == \
+        ha["smnist|wrnn|seed0|test_accuracy"][best]
+    assert e["test_accuracy_std"] is None and e["test_accuracy_at_best_valid_std"] is None
+    header, rows = accuracy_table(a.metrics, SMOKE.tasks, SMOKE.mnist_models)
     assert [r[0] for r in rows] == ["wRNN", "iRNN", "wRNN + MLP"]
-    acc = {t: f"{100 * a.metrics[f'{t}|wrnn-mlp']['test_accuracy_mean']:.1f}" for t in ("smnist", "psmnist")}
-    assert rows[2][1:5] == [acc["smnist"], "97.5", acc["psmnist"], "97.6"]  # ours beside the paper's Table 2
-    assert rows[2][5:] == [f"{mlp.parameters(1, 10):,}", "256 / 420k"]
+    acc = {t: f"{100 * a.metrics[f'{t}|wrnn-mlp']['test_accuracy_at_best_valid']:.1f}" for t in ("smnist", "psmnist")}
+    assert [rows[2][1], rows[2][2], rows[2][4], rows[2][5]] == \
+        [f"{acc['smnist']} · {acc['smnist']}", "97.5 · —", f"{acc['psmnist']} · {acc['psmnist']}", "97.6 · —"]
+    assert rows[0][2] == "97.6 · 97.30 ± 0.34"  # the paper's Table 2 · Table 7 beside ours
+    assert rows[2][7:] == [f"{mlp.parameters(1, 10):,}", "256 / 420k"]
+
+
+def test_summary_scores_the_best_validation_run_and_sample_stds():
+    """Tables 2-3: the test accuracy at the best validation evaluation of the run with the best validation
+    accuracy; Table 7: mean and sample std (ddof = 1) over seeds."""
+    history = {"r0|valid_accuracy": np.array([0.5, 0.9, 0.8]), "r0|test_accuracy": np.array([0.4, 0.85, 0.95]),
+               "r1|valid_accuracy": np.array([0.6, 0.7, 0.95]), "r1|test_accuracy": np.array([0.5, 0.6, 0.75])}
+    e = _summary(history, ["r0", "r1"], 10)
+    assert e["test_accuracy_at_best_valid"] == 0.75  # r1 reaches the best validation accuracy, 0.95
+    assert e["test_accuracy_at_best_valid_mean"] == pytest.approx(0.8)
+    assert e["test_accuracy_at_best_valid_std"] == pytest.approx(np.std([0.85, 0.75], ddof=1))
+    assert e["test_accuracy_mean"] == pytest.approx(0.85) and e["test_accuracy_std"] == pytest.approx(0.1 * 2 ** 0.5)
 
 
 def test_missing_cifar_is_recorded_not_raised(tmp_path, monkeypatch):

@@ -1,12 +1,19 @@
 """Chapter 3's stored experiments: validated knobs, reproducible and complete grids, the paper's protocol."""
 
+import warnings
+
+import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 import torch
 
 from wavelib.chapters import get_chapter
-from wavelib.experiments.wave_rnn_tasks import PAPER_HPARAMS, PRESETS
+from wavelib.experiments.wave_rnn_tasks import (ABLATION_MODELS, PAPER_HPARAMS, PAPER_PARAMETERS, PRESETS,
+                                                TASK_MODELS, sample_std)
+from wavelib.plotting import wave_rnn as figs
 from wavelib.presets import ConfigError
 from wavelib.store import run_experiment
+from wavelib.tasks.sequence_tasks import copy_batch
 
 CHAPTER = get_chapter("wave_rnn_tasks")
 SMOKE = CHAPTER.config("smoke")
@@ -24,6 +31,8 @@ def run(name, root, seed=1):
     ({"lr": None}, "both lr and clip"), ({"n": 0}, "positive"), ({"copy_format": "text"}, "copy_format"),
     ({"ablation_v_init": "xavier"}, "ablation_v_init 'xavier'; valid values: normal, random"),
     ({"irnn_v_init": "sparse_identity"}, "irnn_v_init 'sparse_identity'; valid values: normal, random"),
+    ({"ablation_u_init": "shift"}, "ablation_u_init 'shift'; valid values: normal, uniform_sqrt_n, dirac, random"),
+    ({"copy_format": "code"}, "T must be >= 11 for format='code'"),  # smoke's T = 5 is a text-format T
 ])
 def test_bad_knobs_are_refused_before_work(bad, match):
     with pytest.raises(ConfigError, match=match):
@@ -55,6 +64,72 @@ def test_paper_preset_is_the_papers_protocol():
     assert uniform.model_spec("copy", "irnn", 30).init_v == "random"
     assert uniform.model_spec("ablation", "irnn-sigma-V", 10).init_v == "sparse_identity"
     assert len(PAPER_HPARAMS) == 25
+    # Table 4's "- u-shift-init": the N(0, 0.001) the paper names for its best such models; the grid's others and
+    # PyTorch's default as named alternatives
+    assert [paper.model_spec("ablation", m, 10).init_u for m in ("wrnn-noU", "wrnn-noV-noU", "wrnn-noV")] == \
+        ["normal", "normal", "shift"]
+    for init in ("uniform_sqrt_n", "dirac", "random"):
+        assert paper.replace(ablation_u_init=init).model_spec("ablation", "wrnn-noU", 30).init_u == init
+
+
+def test_paper_parameter_counts_fit_the_models_without_input_and_recurrent_biases():
+    paper = PRESETS["paper"]
+    count = lambda task, m, T, n_in, n_out: paper.model_spec(task, m, T).parameters(n_in, n_out, False)
+    assert count("adding", "wrnn", 100, 2, 1) == 10_288 and count("adding", "irnn", 100, 2, 1) == 10_301
+    assert count("copy", "irnn-large", 30, 10, 10) == 403_135 and count("copy", "irnn", 30, 10, 10) == 12_010
+    assert PAPER_PARAMETERS[("adding", "wrnn")] == "10.29k" and PAPER_PARAMETERS[("copy", "irnn-large")] == "403k"
+
+
+def test_code_format_takes_the_hyperparameters_of_the_reported_T():
+    code = PRESETS["paper"].replace(copy_format="code", copy_T=(20, 50, 100, 500), ablation_T=(20, 30, 50, 100),
+                                    figure_T=500)
+    paper = PRESETS["paper"]
+    for task, models in (("copy", TASK_MODELS), ("ablation", ABLATION_MODELS)):
+        for T in (code.copy_T if task == "copy" else code.ablation_T):
+            assert code.reported_T(task, T) == T - 20
+            for m in models:
+                ours, theirs = code.task_spec(task, m, T), paper.task_spec(task, m, T - 20)
+                assert (ours.lr, ours.clip, ours.T, ours.copy_format) == (theirs.lr, theirs.clip, T, "code")
+                assert code.model_spec(task, m, T) == paper.model_spec(task, m, T - 20)
+    assert code.reported_T("adding", 100) == 100 and code.task_spec("adding", "wrnn", 100).lr == 1e-3
+    with pytest.raises(ConfigError, match="reported T=20 \\(code T = 40\\)"):
+        code.replace(copy_T=(40,), figure_T=40)
+
+
+def test_figures_draw_the_delimiter_of_the_format_in_use():
+    """Copy-format delimiter at T + 10 (text) or T - 1 (code): the dashed lines of Fig. 4 (its left edge) and of
+    the space-time figure (its step) follow it."""
+    for fmt, T, delimiter in (("paper", 5, 15), ("code", 25, 24)):
+        x, y = copy_batch(1, T, torch.Generator().manual_seed(0), format=fmt)
+        L = y.shape[1]
+        assert x[0, delimiter].argmax() == 9
+        history = {f"copy|T{T}|{m}|seed0|{k}": v for m in ("wrnn", "irnn") for k, v in (
+            ("example_input", x[0].argmax(-1).numpy()), ("example_target", y[0].numpy()),
+            ("example_probs", np.full((L, 10), 0.1)), ("example_states", np.zeros((L, 4))))}
+        fig = figs.example_recall_figure(history, T, ["wrnn", "irnn"], fmt)
+        assert {line.get_xdata()[0] for ax in fig.axes for line in ax.get_lines()} == {delimiter - 0.5}
+        fig = figs.spacetime_figure(history, T, ["wrnn", "irnn"], copy_format=fmt)
+        assert {line.get_ydata()[0] for ax in fig.axes for line in ax.get_lines()} == {delimiter}
+        plt.close("all")
+
+
+def test_zero_losses_are_said_not_divided_or_logged():
+    assert figs.orders_below(1e-4, 1e-9) == "+5.0 orders"
+    assert "exactly 0" in figs.orders_below(1e-4, 0.0)
+    history = {"copy|T5|wrnn|seed0|step": np.array([0, 10]),
+               "copy|T5|wrnn|seed0|test_paper_comparable_loss": np.array([1e-3, 0.0])}
+    fig, ax = plt.subplots()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        figs._plot_seed_curves(ax, history, "copy", 5, ["wrnn"], 1, "test_paper_comparable_loss")
+    mean = ax.get_lines()[-1].get_ydata()
+    assert mean[0] == pytest.approx(1e-3) and np.isnan(mean[1])
+    plt.close("all")
+
+
+def test_sample_std_is_tables_7s():
+    assert sample_std([200, 200, 300]) == pytest.approx(57.735, abs=1e-3)  # Table 7: 233.33 ± 57.74
+    assert sample_std([1e-4]) is None
 
 
 def test_same_seed_gives_identical_copy_results(tmp_path, assert_same_artifact):
@@ -77,4 +152,5 @@ def test_grids_store_every_run_and_the_figure_data(tmp_path):
     assert m["paper_comparable_loss_mean"] == pytest.approx(m["cross_entropy_mean"] / SMOKE.eval_batch)
     adding = adding_run.metrics[f"adding|T{SMOKE.adding_T[0]}|irnn"]
     assert len(adding["solved_steps"]) == SMOKE.n_seeds and "mse_mean" in adding
+    assert adding["mse_std"] is None and adding["solved_step_std"] is None  # one seed: no sample std
     assert set(ablation_run.metrics) == {f"ablation|T{SMOKE.ablation_T[0]}|{m}" for m in SMOKE.ablation_models}

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from wavelib.analysis.fourier import normalised_fourier_power, ridge_power_fraction, wave_ridge
+from wavelib.analysis.fourier import normalised_fourier_power, onset_order, ridge_power_fraction, wave_ridge
 
 T, N = 64, 32
 
@@ -50,3 +50,23 @@ def test_ridge_wraps_into_the_nyquist_band():
     fs = np.array([-0.25, 0.0, 0.25, 0.4])
     np.testing.assert_allclose(wave_ridge(-1.0, fs), fs)
     np.testing.assert_allclose(wave_ridge(2.0, fs), [0.5 - 1.0, 0.0, -0.5, 0.2])
+
+
+def test_onset_order_recovers_a_wave_from_shuffled_neurons():
+    """Neurons peaking one after another (a bump moving one unit per step toward lower indices), stored in a random
+    order: sorting by onset of maximum activation, latest first, restores the wave and its ridge."""
+    t, j = np.arange(T)[:, None], np.arange(N)[None, :]
+    wave = np.exp(-0.5 * ((t - (N - 1 - j)) / 2.0) ** 2)  # neuron j peaks at step N - 1 - j
+    shuffled = wave[:, np.random.default_rng(0).permutation(N)]
+    np.testing.assert_array_equal(shuffled[:, onset_order(shuffled)], wave)
+    fraction = [ridge_power_fraction(*normalised_fourier_power(h, np.random.default_rng(1)), -1.0)
+                for h in (shuffled, shuffled[:, onset_order(shuffled)])]
+    assert fraction[1] > 2 * fraction[0]
+
+
+def test_onset_order_puts_silent_neurons_last_and_keeps_ties_in_order():
+    h = np.zeros((5, 5))
+    h[3, 1], h[1, 2], h[3, 4] = 1.0, 2.0, 0.5  # neuron 0 and 3 never active; 1 and 4 peak at step 3
+    assert onset_order(h).tolist() == [1, 4, 2, 0, 3]
+    with pytest.raises(ValueError, match="states must be"):
+        onset_order(np.zeros(5))

@@ -92,6 +92,19 @@ def test_copy_metrics_perfect_and_uniform():
     assert st.copy_loss(torch.zeros(4, 23, 10), y).item() == pytest.approx(math.log(10))
 
 
+def test_copy_metrics_resolve_the_losses_a_trained_wrnn_reaches():
+    """A logit margin of 30 costs log(1 + 9 e^-30) ~ 8.4e-13 nats per token: float32 rounds it to 0, the metric
+    must not (the paper's wRNN sits at 1e-11..1e-12)."""
+    _, y = st.copy_batch(4, 3, gen())
+    logits = _onehot_logits(y, scale=30.0)
+    assert st.copy_loss(logits, y).item() == 0.0  # the float32 training loss underflows
+    m = st.copy_metrics(logits, y)
+    expected = math.log1p(9 * math.exp(-30))
+    for name in ("cross_entropy", "recall_cross_entropy"):
+        assert m[name] == pytest.approx(expected, rel=1e-6)
+    assert m["paper_comparable_loss"] == pytest.approx(expected / 4, rel=1e-6) and m["paper_comparable_loss"] > 0
+
+
 def test_copy_metrics_partial_recall():
     _, y = st.copy_batch(2, 1, gen(3))
     logits = _onehot_logits(y)

@@ -68,6 +68,29 @@ def test_inits_of_the_conv():
     assert (WaveRNN(2, 7, c, 1, init_v="random").V.weight != 0).all()
 
 
+def test_the_ablation_grids_u_inits():
+    """Table 4's "- u-shift-init" alternatives: U(-1/sqrt(n), 1/sqrt(n)) with n the units per ring, and
+    N(0, 0.001) read as std 0.001; the conv bias stays at PyTorch's default, U(+-1/sqrt(3c)), as with the shift."""
+    torch.manual_seed(0)
+    n, c = 100, 64  # 12,288 weights
+    uniform, normal = (WaveRNN(1, n, c, 1, init_u=u).conv for u in ("uniform_sqrt_n", "normal"))
+    assert uniform.weight.abs().max() <= n ** -0.5 and uniform.weight.abs().max() > 0.95 * n ** -0.5
+    assert uniform.weight.std().item() == pytest.approx(n ** -0.5 / 3 ** 0.5, rel=0.03)
+    assert normal.weight.std().item() == pytest.approx(1e-3, rel=0.03) and abs(normal.weight.mean()) < 3e-5
+    for conv in (uniform, normal):
+        assert (conv.bias != 0).all() and conv.bias.abs().max() <= (3 * c) ** -0.5
+
+
+def test_parameter_counts_without_input_and_recurrent_biases_are_the_papers():
+    """The paper's stated counts (10.29k, 10.3k, 403k, 435k, 336k) fit the models without V's and the recurrent
+    layer's biases; the readout keeps its bias."""
+    assert parameter_count(WaveRNN(2, 100, 27, 1), recurrent_biases=False) == 10_288
+    assert parameter_count(IRNN(2, 100, 1), recurrent_biases=False) == 10_301
+    assert parameter_count(IRNN(10, 625, 10), recurrent_biases=False) == 403_135
+    assert parameter_count(WaveRNN(96, 256, 16, 10), recurrent_biases=False) == 434_954
+    assert parameter_count(IRNN(96, 529, 10), recurrent_biases=False) == 335_925
+
+
 @pytest.mark.parametrize("layer", [
     lambda: WaveRNN(40, 256, 4, 1, init_v="normal").V, lambda: IRNN(100, 400, 1, init_v="normal").rnn,
 ])
@@ -205,7 +228,7 @@ def test_bad_arguments_raise_value_error(build):
 
 
 def test_value_error_lists_valid_values():
-    with pytest.raises(ValueError, match="shift, dirac, random"):
+    with pytest.raises(ValueError, match="shift, dirac, uniform_sqrt_n, normal, random"):
         WaveRNN(1, 4, 2, 1, init_u="identity")
     with pytest.raises(ValueError, match="sparse_identity, normal, random"):
         IRNN(1, 4, 1, init_v="gaussian")

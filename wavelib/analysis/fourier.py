@@ -15,6 +15,9 @@ import numpy as np
 SHUFFLES = ("both", "time")
 """``both``: independent random permutations of the time steps and of the neurons (the paper's text: "spatially and
 temporally shuffled"); ``time``: the time steps only (what the public code does)."""
+NEURON_ORDERS = ("onset", "raw")
+"""How a network without a ring order (the iRNN) lays out its neurons for Fig. 2: ``onset`` (:func:`onset_order`,
+what the paper does for the iRNN) or ``raw`` (its own unit order)."""
 
 
 def normalised_fourier_power(states: np.ndarray, rng: np.random.Generator, shuffle: str = "both",
@@ -58,3 +61,16 @@ def ridge_power_fraction(log_power: np.ndarray, temporal_freqs: np.ndarray, spat
     positive = np.clip(log_power, 0.0, None) * (spatial_freqs[None, :] != 0)
     total = positive.sum()
     return float(positive[near].sum() / total) if total > 0 else 0.0
+
+
+def onset_order(states: np.ndarray) -> np.ndarray:
+    """Neurons of states (T, N) sorted by "onset time" of maximum activation (the paper's Fig. 2 for the iRNN):
+    the (first) time step of each neuron's maximum, LATEST first, so that activity sweeping through the neurons
+    reads as a wave toward lower indices, the direction of the wRNN's shift init, whose ridge the chapter measures.
+    Neurons never active (maximum <= 0) come last; ties keep the neurons' own order. Returns indices (N,):
+    ``states[:, onset_order(states)]`` is the sorted state."""
+    h = np.asarray(states)
+    if h.ndim != 2:
+        raise ValueError(f"states must be (T, N), got shape {h.shape}")
+    silent = h.max(axis=0) <= 0
+    return np.lexsort((-h.argmax(axis=0), silent))

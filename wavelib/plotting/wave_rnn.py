@@ -8,8 +8,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..experiments.wave_rnn_tasks import LABELS
-from ..tasks.sequence_tasks import ADDING_SOLVED_MSE, memoryless_baseline
+from ..experiments.wave_rnn_tasks import LABELS, PAPER_TABLE1, PAPER_TABLE4, PAPER_TABLE7, WaveRNNTasksConfig
+from ..tasks.sequence_tasks import ADDING_SOLVED_MSE, CODE_TO_REPORTED_OFFSET, copy_layout, memoryless_baseline
 from .style import COLORS, figure, spacetime
 
 _COLORS = {"wrnn": COLORS["wave"], "irnn": COLORS["static"], "irnn-large": COLORS["accent"]}
@@ -21,6 +21,56 @@ V_INIT_TEXT = {
     "random": "PyTorch's default init (uniform weight and bias)",
 }
 """What each ``init_v`` of :mod:`wavelib.models.wave_rnn` is, for the chapter's tables."""
+U_INIT_TEXT = {
+    "shift": "u-shift (paper): new h[i] = old h[i+1] in every ring; bias at PyTorch's default",
+    "normal": "N(0, 0.001), read as std 0.001 (the init the paper names for its best \"− u-shift-init\" models); "
+              "bias at PyTorch's default",
+    "uniform_sqrt_n": "U(−1/√n, 1/√n), n units per ring (the paper's grid); bias at PyTorch's default",
+    "dirac": "Dirac: the identity on the centre tap (the paper's grid); bias at PyTorch's default",
+    "identity": "identity, recurrent bias 0 (iRNN)",
+    "sigma": "Σ: the shift matrix, recurrent bias 0",
+}
+"""What each ``init_u`` of :mod:`wavelib.models.wave_rnn` is; ``"random"`` is in :func:`init_text`."""
+
+
+def init_text(kind: str, init_u: str) -> str:
+    """The recurrent init ``init_u`` of a ``kind`` ("wrnn" or "irnn") model, in words."""
+    if init_u != "random":
+        return U_INIT_TEXT[init_u]
+    if kind == "wrnn":
+        return "PyTorch's default conv init, U(±1/√(3c)) (not in the paper's grid)"
+    return "PyTorch's default nn.RNN init, U(±1/√n) (Table 5's \"U\")"
+
+
+def ablation_init_table(config: WaveRNNTasksConfig) -> tuple[list[str], list[list[str]]]:
+    """Per Table 4 row of ``config``: its recurrent (u / U) and V inits in words; where an init depends on T
+    (the iRNN's Table 5 row), each T's."""
+    rows = []
+    for model in config.ablation_models:
+        specs = {T: config.model_spec("ablation", model, T) for T in config.ablation_T}
+        cells = []
+        for words in (lambda spec: init_text(spec.kind, spec.init_u), lambda spec: V_INIT_TEXT[spec.init_v]):
+            by_T = {T: words(spec) for T, spec in specs.items()}
+            texts = list(dict.fromkeys(by_T.values()))
+            cells.append(texts[0] if len(texts) == 1 else "; ".join(
+                f"T = {', '.join(str(T) for T in by_T if by_T[T] == text)}: {text}" for text in texts))
+        rows.append([LABELS[model], *cells])
+    return ["Table 4 row", "u / U init on this page", "V init on this page"], rows
+
+
+def orders_below(other: float, wrnn: float) -> str:
+    """How many orders of magnitude ``wrnn`` lies below ``other`` (both losses), e.g. "+5.2 orders"; a zero loss
+    has no logarithm, so it is said instead of divided by."""
+    if wrnn > 0 and other > 0:
+        return f"{np.log10(other / wrnn):+.1f} orders"
+    return "undefined (a loss of exactly 0)"
+
+
+def T_text(T: int, copy_format: str = "paper") -> str:
+    """A copy ``T``: ``"T = 30"``, or in ``copy_format="code"`` ``"code T = 50 (reported 30)"``."""
+    if copy_format == "paper":
+        return f"T = {T}"
+    return f"code T = {T} (reported {T - CODE_TO_REPORTED_OFFSET})"
 
 
 def _color(model: str) -> str:
@@ -29,13 +79,15 @@ def _color(model: str) -> str:
 
 def _plot_seed_curves(ax: Axes, history: Mapping[str, np.ndarray], task: str, T: int, models: Sequence[str],
                       seeds: int, name: str) -> None:
-    """Curve ``name`` against training step for each model at ``T``: every seed thin, their geometric mean thick."""
+    """Curve ``name`` against training step for each model at ``T``: every seed thin, their geometric mean thick
+    (left out at steps where a seed's value is 0 or NaN: a log axis has no place for it)."""
     for model in models:
         runs = [f"{task}|T{T}|{model}|seed{s}" for s in range(seeds)]
         steps, curves = history[f"{runs[0]}|step"], np.stack([history[f"{k}|{name}"] for k in runs])
         for curve in curves:
             ax.plot(steps, curve, color=_color(model), lw=0.5, alpha=0.35)
-        ax.plot(steps, np.exp(np.log(curves).mean(0)), color=_color(model), lw=1.6, label=LABELS[model])
+        positive = np.where(curves > 0, curves, np.nan)
+        ax.plot(steps, np.exp(np.log(positive).mean(0)), color=_color(model), lw=1.6, label=LABELS[model])
 
 
 def copy_curves_figure(history: Mapping[str, np.ndarray], Ts: Sequence[int], models: Sequence[str], seeds: int,
@@ -48,15 +100,17 @@ def copy_curves_figure(history: Mapping[str, np.ndarray], Ts: Sequence[int], mod
         _plot_seed_curves(ax, history, "copy", T, models, seeds, "test_paper_comparable_loss")
         ax.axhline(memoryless_baseline(T, eval_batch, copy_format), color=COLORS["muted"], ls="--", lw=0.9,
                    label="memoryless")
-        ax.set(yscale="log", title=f"copy, T = {T}", xlabel="training step")
+        ax.set(yscale="log", title=f"copy, {T_text(T, copy_format)}", xlabel="training step")
     axes[0, 0].set(ylabel=f"test CE / batch ({eval_batch})")
     axes[0, -1].legend(fontsize=7)
     return fig
 
 
-def example_recall_figure(history: Mapping[str, np.ndarray], T: int, models: Sequence[str]) -> Figure:
+def example_recall_figure(history: Mapping[str, np.ndarray], T: int, models: Sequence[str],
+                          copy_format: str = "paper") -> Figure:
     """Fig. 4: one test sequence at T: the input tokens, the target, and each model's output probabilities
-    (classes vertical, time horizontal) for seed 0."""
+    (classes vertical, time horizontal) for seed 0; dashed: where the delimiter of ``copy_format`` begins."""
+    delimiter = copy_layout(T, copy_format).delimiter
     first = f"copy|T{T}|{models[0]}|seed0"
     fig, axes = figure(1, nrows=2 + len(models), width=7.0, height=1.1 * (2 + len(models)) + 0.4, sharex=True)
     rows = [("input", np.eye(10)[history[f"{first}|example_input"]].T),
@@ -65,16 +119,18 @@ def example_recall_figure(history: Mapping[str, np.ndarray], T: int, models: Seq
     for ax, (name, image) in zip(axes[:, 0], rows):
         ax.imshow(image, aspect="auto", origin="lower", cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
         ax.set(ylabel=name, yticks=[0, 9])
-        ax.axvline(T + 9.5, color=COLORS["wave"], lw=0.6, ls="--")
+        ax.axvline(delimiter - 0.5, color=COLORS["wave"], lw=0.6, ls="--")
     axes[-1, 0].set(xlabel="time step (dashed: the delimiter)")
-    fig.suptitle(f"copy, T = {T}: classes 0–9 (0 blank, 9 delimiter) over time", fontsize=9)
+    fig.suptitle(f"copy, {T_text(T, copy_format)}: classes 0–9 (0 blank, 9 delimiter) over time", fontsize=9)
     return fig
 
 
 def spacetime_figure(history: Mapping[str, np.ndarray], T: int, models: Sequence[str],
-                     channels: int = 2, n: int | None = None) -> Figure:
+                     channels: int = 2, n: int | None = None, copy_format: str = "paper") -> Figure:
     """The hidden state (units horizontal, time down) on the example copy input, seed 0: the wRNN's first
-    ``channels`` rings of ``n`` units (diagonal bands: waves) beside the iRNN's units (stationary bumps)."""
+    ``channels`` rings of ``n`` units (diagonal bands: waves) beside the iRNN's units (stationary bumps); dashed:
+    the delimiter's step in ``copy_format``."""
+    delimiter = copy_layout(T, copy_format).delimiter
     fig, axes = figure(len(models), width=3.3 * len(models), height=3.3)
     for ax, model in zip(axes[0], models):
         states = history[f"copy|T{T}|{model}|seed0|example_states"]
@@ -82,7 +138,7 @@ def spacetime_figure(history: Mapping[str, np.ndarray], T: int, models: Sequence
             states = states[:, :channels * n]
         spacetime(ax, states, title=f"{LABELS[model]}" + (f", rings 0–{channels - 1}" if model == "wrnn" else ""),
                   xlabel="unit (channel × n + i)" if model == "wrnn" else "unit", symmetric=False)
-        ax.axhline(T + 10, color="white", lw=0.6, ls="--")
+        ax.axhline(delimiter, color="white", lw=0.6, ls="--")
     return fig
 
 
@@ -101,34 +157,104 @@ def adding_curves_figure(history: Mapping[str, np.ndarray], Ts: Sequence[int], m
     return fig
 
 
+def _pm(mean: float, std: float | None, fmt: str) -> str:
+    """``mean ± std`` in ``fmt`` (the std left out where there is none)."""
+    return format(mean, fmt) + ("" if std is None else " ± " + format(std, fmt))
+
+
 def solved_text(entry: Mapping) -> str:
-    """An adding entry's solved step: mean over the seeds that solved, with their count, or "never"."""
+    """An adding entry's solved step: mean ± sample std over the seeds that solved, with their count, or
+    "never"."""
     if entry["solved_step_mean"] is None:
         return "never"
-    return f"{entry['solved_step_mean']:,.0f} ({entry['seeds_solved']}/{len(entry['solved_steps'])} seeds)"
+    return (f"{_pm(entry['solved_step_mean'], entry['solved_step_std'], ',.0f')} "
+            f"({entry['seeds_solved']}/{len(entry['solved_steps'])} seeds)")
+
+
+def paper_adding_text(model: str, T: int, row: str) -> str:
+    """The paper's adding numbers of ``model`` at ``T`` for ``row`` "mse" or "solved": Table 1 (the best model)
+    and Table 7 (mean ± sample std over 3 seeds), or "—" where the paper has no such T."""
+    if (model, T) not in PAPER_TABLE1:
+        return "—"
+    best, (mse, solved) = PAPER_TABLE1[(model, T)], PAPER_TABLE7[(model, T)]
+    if row == "mse":
+        return f"T1: {best[0]:.2g}; T7: {_pm(mse[0], mse[1], '.2e')}"
+    table1 = "never" if best[1] is None else f"{best[1]:,.0f}"
+    return f"T1: {table1}; T7: " + ("never" if solved is None else _pm(solved[0], solved[1], ",.0f"))
 
 
 def adding_table(metrics: Mapping[str, Mapping], Ts: Sequence[int],
                  models: Sequence[str]) -> tuple[list[str], list[list[str]]]:
-    """Table 1's layout: per model a final-test-MSE row (mean over seeds) and a solved-step row (mean over the
-    seeds that reached MSE <= 0.05)."""
-    header = ["model", ""] + [f"T = {T}" for T in Ts]
+    """Table 1's layout: per model a final-test-MSE row and a solved-step row (mean ± sample std over the seeds,
+    the solved step over the seeds that reached MSE <= 0.05), each T beside the paper's Table 1 (T1, the best
+    model) and Table 7 (T7, mean ± sample std over 3 seeds)."""
+    header = ["model", ""] + [h for T in Ts for h in (f"T = {T}", "paper")]
     rows = []
     for model in models:
-        entries = [metrics[f"adding|T{T}|{model}"] for T in Ts]
-        rows.append([LABELS[model], "test MSE"] + [f"{e['mse_mean']:.2g}" for e in entries])
-        rows.append(["", "solved at step"] + [solved_text(e) for e in entries])
+        entries = {T: metrics[f"adding|T{T}|{model}"] for T in Ts}
+        rows.append([LABELS[model], "test MSE"] + [c for T, e in entries.items() for c in (
+            _pm(e["mse_mean"], e["mse_std"], ".2g"), paper_adding_text(model, T, "mse"))])
+        rows.append(["", "solved at step"] + [c for T, e in entries.items() for c in (
+            solved_text(e), paper_adding_text(model, T, "solved"))])
     return header, rows
 
 
-def copy_table(metrics: Mapping[str, Mapping], task: str, Ts: Sequence[int],
-               models: Sequence[str]) -> tuple[list[str], list[list[str]]]:
+def paper_table4_text(model: str, T: int) -> str:
+    """The paper's Table 4 value of ``model`` at reported ``T``: "1e-10", "misprint", or "—" (no such T)."""
+    if (model, T) not in PAPER_TABLE4:
+        return "—"
+    value = PAPER_TABLE4[(model, T)]
+    return "misprint (“1 × 8 × 10⁻¹¹”)" if value is None else f"{value:.0e}"
+
+
+def copy_table(metrics: Mapping[str, Mapping], task: str, Ts: Sequence[int], models: Sequence[str],
+               copy_format: str = "paper") -> tuple[list[str], list[list[str]]]:
     """Table 4's layout (``task`` "ablation") or the copy summary (``task`` "copy"): one row per model, one column
-    per T: the best seed's paper-comparable loss, with the mean recall accuracy over seeds."""
-    header = ["model", "parameters"] + [f"T = {T}: CE/batch (best) · recall acc." for T in Ts]
+    per T: the best seed's paper-comparable loss, with the mean recall accuracy over seeds; for ``task``
+    "ablation" each T beside the paper's Table 4 value (the best model's "test MSE", i.e. CE/batch)."""
+    header = ["model", "parameters"]
+    for T in Ts:
+        header += [f"{T_text(T, copy_format)}: CE/batch (best) · recall acc."] + (["paper"] if task == "ablation"
+                                                                                 else [])
     rows = []
     for model in models:
-        entries = [metrics[f"{task}|T{T}|{model}"] for T in Ts]
-        rows.append([LABELS[model], f"{entries[0]['parameters']:,}"]
-                    + [f"{e['paper_comparable_loss_best']:.1e} · {e['recall_accuracy_mean']:.3f}" for e in entries])
+        row = [LABELS[model], f"{metrics[f'{task}|T{Ts[0]}|{model}']['parameters']:,}"]
+        for T in Ts:
+            e = metrics[f"{task}|T{T}|{model}"]
+            row.append(f"{e['paper_comparable_loss_best']:.1e} · {e['recall_accuracy_mean']:.3f}")
+            if task == "ablation":
+                row.append(paper_table4_text(model, T - CODE_TO_REPORTED_OFFSET if copy_format == "code" else T))
+        rows.append(row)
     return header, rows
+
+
+def copy_claim_text(T: int) -> str:
+    """What the paper says about the wRNN against the iRNNs on the copy task at reported ``T``: Fig. 3 shows
+    T = 0, 30, 80; Fig. 4 shows one sequence at T = 480."""
+    if T in (0, 30, 80):
+        return "Fig. 3: > 5 orders of magnitude lower"
+    if T == 480:
+        return ("Fig. 4 (one sequence): the wRNN recalls perfectly (MSE ~1e-9), the iRNN (n = 625) fails beyond "
+                "T ≈ 10; no loss curve (Fig. 3 has T = 0, 30, 80)")
+    return "not shown (Fig. 3 has T = 0, 30, 80: > 5 orders of magnitude lower)"
+
+
+def table4_claim_text(models: Sequence[str], T: int) -> str:
+    """The paper's Table 4 at reported ``T`` as a ranking of ``models`` by its values (or where it has no such T,
+    which T it has)."""
+    values = {m: PAPER_TABLE4[(m, T)] for m in models if (m, T) in PAPER_TABLE4}
+    if not values:
+        return "not in Table 4 (T = 0, 10, 30, 80); its text: the full wRNN performs best"
+    known = sorted((v, m) for m, v in values.items() if v is not None)
+    text = "Table 4: " + "".join((" = " if k and v == known[k - 1][0] else " < " if k else "")
+                                 + f"{LABELS[m]} ({v:.0e})" for k, (v, m) in enumerate(known))
+    missing = [LABELS[m] for m, v in values.items() if v is None]
+    return text + (f"; {', '.join(missing)}: misprint “1 × 8 × 10⁻¹¹” (1e-11 or 8e-11)" if missing else "")
+
+
+def sigma_claim_text(T: int) -> str:
+    """Table 4's gain of the iRNN from the Σ init at reported ``T``, in orders of magnitude."""
+    if ("irnn", T) not in PAPER_TABLE4:
+        return "Table 4: 1.7 to 4.5 orders (T = 0, 10, 30, 80: 4, 4.5, 4, 1.7)"
+    before, after = PAPER_TABLE4[("irnn", T)], PAPER_TABLE4[("irnn-sigma", T)]
+    return f"Table 4: {np.log10(before / after):.1f} orders ({before:.0e} → {after:.0e})"

@@ -8,7 +8,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..analysis.fourier import wave_ridge
-from ..experiments.wave_rnn_images import LABELS, MLP_MODEL, MODELS, PAPER_TABLE2, WAVE_SPEED
+from ..experiments.wave_rnn_images import (LABELS, MLP_MODEL, MODELS, PAPER_TABLE2, PAPER_TABLE3, PAPER_TABLE7,
+                                           WAVE_SPEED)
 from .style import COLORS, figure
 
 _COLORS = {"wrnn": COLORS["wave"], "irnn": COLORS["static"], MLP_MODEL: COLORS["accent"]}
@@ -44,8 +45,9 @@ def curves_figure(history: Mapping[str, np.ndarray], tasks: Sequence[str], seeds
 
 def hidden_state_figure(history: Mapping[str, np.ndarray], n: int, channels: int = 2) -> Figure:
     """Fig. 2: per model (rows) the hidden state on the test digit (neurons vertical, time horizontal; the wRNN's
-    first ``channels`` rings of ``n`` units) and its normalised log Fourier power (wRNN: mean over rings) with the
-    ridge of a speed-1 wave (towards lower indices) dashed."""
+    first ``channels`` rings of ``n`` units; the iRNN's neurons in the order stored with them, sorted by onset or
+    their own) and its normalised log Fourier power (wRNN: mean over rings) with the ridge of a speed-1 wave
+    (towards lower indices) dotted."""
     fig, axes = figure(3, nrows=2, width=10.0, height=5.6)
     axes[0, 0].imshow(history["figure|image"], cmap="Greys")
     axes[0, 0].set(title=f"test digit (label {int(history['figure|label'])})", xticks=[], yticks=[])
@@ -57,8 +59,10 @@ def hidden_state_figure(history: Mapping[str, np.ndarray], n: int, channels: int
             states = states[:, :channels * n]
         ax = axes[row, 1]
         ax.imshow(states.T, aspect="auto", origin="lower", cmap="viridis", interpolation="nearest")
+        order = history[key + "neuron_order"]
+        sorted_ = model != "wrnn" and not np.array_equal(order, np.arange(len(order)))
         ax.set(title=f"{LABELS[model]} hidden state" + (f" (rings 0–{channels - 1})" if model == "wrnn" else ""),
-               xlabel="time step", ylabel="neuron")
+               xlabel="time step", ylabel="neuron (sorted by onset, latest first)" if sorted_ else "neuron")
         ft, fs, power = history[key + "temporal_freqs"], history[key + "spatial_freqs"], history[key + "log_power"]
         ax = axes[row, 2]
         lim = np.percentile(np.abs(power), 99)
@@ -84,13 +88,29 @@ def sizes_figure(metrics: Mapping[str, Mapping]) -> Figure:
     return fig
 
 
-def accuracy_table(metrics: Mapping[str, Mapping], tasks: Sequence[str], seeds: int,
+def _pm(mean: float, std: float | None) -> str:
+    """A percentage ``mean ± std`` (fractions in, the std left out where there is none)."""
+    return f"{100 * mean:.1f}" + ("" if std is None else f" ± {100 * std:.1f}")
+
+
+def _paper_table7(model: str, task: str) -> str:
+    """The paper's Table 7 mean ± sample std (%) of ``model`` on ``task``, or "—" where it has none."""
+    if task not in PAPER_TABLE7.get(model, {}):
+        return "—"
+    mean, std = PAPER_TABLE7[model][task]
+    return f"{mean:.2f} ± {std:.2f}"
+
+
+def accuracy_table(metrics: Mapping[str, Mapping], tasks: Sequence[str],
                    models: Sequence[str] = MODELS) -> tuple[list[str], list[list[str]]]:
-    """Table 2's layout: per model the final test accuracy (mean ± std over ``seeds`` seeds; no ± for one seed)
-    per task beside the paper's, and its parameters (counted from the model) beside the paper's units / params."""
+    """Table 2's layout, per model and task: the test accuracy (%) at the best validation evaluation of the run
+    with the best validation accuracy (Table 2's number) · its mean ± sample std over the seeds (Table
+    7's statistics; no ± for one seed), beside the paper's Table 2 · Table 7; the final test accuracy (mean ±
+    sample std); and the parameters (counted from the model) beside the paper's units / params."""
     header = ["model"]
     for t in tasks:
-        header += [f"{LABELS[t]} test acc. (%)", "paper"]
+        header += [f"{LABELS[t]}: test acc. at best valid. (%), best run · mean over seeds",
+                   "paper: Table 2 · Table 7", "final test acc. (%)"]
     header += ["parameters", "paper: units / params"]
     rows = []
     for model in models:
@@ -98,7 +118,24 @@ def accuracy_table(metrics: Mapping[str, Mapping], tasks: Sequence[str], seeds: 
         row = [LABELS[model]]
         for t in tasks:
             e = metrics[f"{t}|{model}"]
-            spread = f" ± {100 * e['test_accuracy_std']:.1f}" if seeds > 1 else ""
-            row += [f"{100 * e['test_accuracy_mean']:.1f}{spread}", f"{paper[t]:.1f}"]
+            row += [f"{100 * e['test_accuracy_at_best_valid']:.1f} · "
+                    f"{_pm(e['test_accuracy_at_best_valid_mean'], e['test_accuracy_at_best_valid_std'])}",
+                    f"{paper[t]:.1f} · {_paper_table7(model, t)}",
+                    _pm(e["test_accuracy_mean"], e["test_accuracy_std"])]
         rows.append(row + [f"{metrics[f'{tasks[0]}|{model}']['parameters']:,}", paper["size"]])
+    return header, rows
+
+
+def cifar_table(metrics: Mapping[str, Mapping]) -> tuple[list[str], list[list[str]]]:
+    """Table 3's layout for the runs of ``metrics`` (experiment ``cifar``): per model the test accuracy (%) at the
+    best validation evaluation and the final one, beside the paper's Table 3 and Table 7 (mean ± sample std over 3
+    seeds), and the parameters beside the paper's units / params."""
+    header = ["model", "test acc. at best valid. (%)", "final test acc. (%)", "paper: Table 3 · Table 7",
+              "parameters", "paper: units / params"]
+    rows = []
+    for model in MODELS:
+        e, (accuracy, size) = metrics[f"nscifar|{model}"], PAPER_TABLE3[model]
+        rows.append([LABELS[model], f"{100 * e['test_accuracy_at_best_valid']:.1f}",
+                     f"{100 * e['test_accuracy_mean']:.1f}", f"{accuracy:.1f} · {_paper_table7(model, 'nscifar')}",
+                     f"{e['parameters']:,}", size])
     return header, rows

@@ -12,13 +12,16 @@ All outputs are batch-first float32 ``(B, L, features)``; the label is predicted
   32 red values of the row, then the 32 green, then the 32 blue (the layout of ``(3, 32, 32)`` images
   with the row axis moved first). Steps 32..999 (968 of them) are noise, 96 values each.
 
-  Noise distribution: neither the paper nor the notes on its code state it. Chosen here: i.i.d.
-  Gaussian ``N(0, noise_std**2)`` with ``noise_std = 1`` (Gaussian noise padding, as we understand the
-  noise-padded CIFAR-10 benchmark of Chang et al. 2019, AntisymmetricRNN; not verified against it).
-  Pixels are in [0, 1] like the MNIST tasks (no per-channel normalisation, also a choice).
-  ``noise="fresh"`` (default, what the paper implies) draws new noise for every sample from the
-  given generator; ``noise="fixed"`` reproduces the code's behaviour of one noise block drawn once
-  and reused for every sample, here drawn from ``torch.Generator().manual_seed(noise_seed)``.
+  Noise distribution: the paper says only "random noise", and the reference notes (NOTES §2) only that
+  the code draws it once and reuses it. The public code (``noisy_CIFAR10/noisy_cifar10_task.py`` of
+  github.com/akandykeller/Wave_RNNs, as in the coRNN repository github.com/tk-rusch/coRNN it is built on,
+  Appendix B) draws ``torch.randn(1, 968, 96)``: i.i.d. ``N(0, 1)``, once, repeated for every sample; its
+  pixels come from ``transforms.ToTensor()``, i.e. [0, 1] with no normalisation; its ``utils.py`` splits the
+  training set 47k/3k (``random_split(train, [47000, 3000])``); it divides the learning rate by 10 every
+  100 epochs (the paper states this too). Here: ``N(0, noise_std**2)`` with ``noise_std = 1`` and pixels in
+  [0, 1], as that code. ``noise="fresh"`` (default, what the paper implies) draws new noise for every
+  sample from the given generator; ``noise="fixed"`` reproduces the code's behaviour of one noise block
+  drawn once and reused for every sample, here drawn from ``torch.Generator().manual_seed(noise_seed)``.
 """
 
 from __future__ import annotations

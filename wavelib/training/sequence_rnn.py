@@ -33,10 +33,12 @@ COPY_METRICS = ("cross_entropy", "recall_cross_entropy", "recall_accuracy", "seq
 class SequenceModelSpec:
     """A wRNN (``kind="wrnn"``: ``c`` rings of ``n`` units) or an iRNN (``kind="irnn"``: ``n`` units, ``c`` = 1).
 
-    ``init_u``: wRNN one of ``shift`` (paper), ``dirac``, ``random``; iRNN one of ``identity`` (paper), ``sigma``,
-    ``random``. ``init_v``: ``sparse_identity`` (the wRNN's), ``normal`` (N(0, std 0.001), Table 4's alternative)
-    or ``random`` (the iRNN's). ``mlp_hidden``: 0 = linear readout on the whole hidden state; else the readout is
-    a 2-layer MLP with this many ReLU hidden units (Table 2's "wRNN + MLP").
+    ``init_u``: wRNN one of ``shift`` (paper), ``dirac``, ``uniform_sqrt_n``, ``normal`` (Table 4's grid),
+    ``random`` (PyTorch's default); iRNN one of ``identity`` (paper), ``sigma``, ``random``. ``init_v``:
+    ``sparse_identity`` (the wRNN's), ``normal`` (N(0, std 0.001): the paper's iRNN grid value and Table 4's
+    alternative, the chapters' iRNN default) or ``random`` (PyTorch's default). ``mlp_hidden``: 0 = linear readout
+    on the whole hidden state; else the readout is a 2-layer MLP with this many ReLU hidden units (Table 2's
+    "wRNN + MLP").
     """
 
     kind: str
@@ -69,10 +71,12 @@ class SequenceModelSpec:
             return WaveRNN(n_in, self.n, self.c, n_out, init_u=self.init_u, init_v=self.init_v, **readout)
         return IRNN(n_in, self.n, n_out, init=self.init_u, init_v=self.init_v, **readout)
 
-    def parameters(self, n_in: int, n_out: int) -> int:
-        """Number of parameters of :meth:`build` (the global random state is left untouched)."""
+    def parameters(self, n_in: int, n_out: int, recurrent_biases: bool = True) -> int:
+        """Number of parameters of :meth:`build` (the global random state is left untouched); without the input
+        and recurrent biases for ``recurrent_biases=False`` (as the paper counts, see
+        :func:`~wavelib.models.wave_rnn.parameter_count`)."""
         with torch.random.fork_rng(devices=[]):
-            return parameter_count(self.build(n_in, n_out))
+            return parameter_count(self.build(n_in, n_out), recurrent_biases)
 
 
 @dataclasses.dataclass(frozen=True)
