@@ -48,10 +48,11 @@ def test_train_writes_a_loadable_artifact(tmp_path, capsys, monkeypatch):
 
 def test_set_overrides_a_knob_and_is_recorded(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("WAVELIB_RESULTS", str(tmp_path))
-    assert main(["train", "twm_theory", "--preset", "smoke", "--set", "n_networks=3", "--set", "amplitude=0.1"]) == 0
+    assert main(["train", "twm_theory", "--preset", "smoke", "--set", "n_networks=3",
+                 "--set", "amplitudes=(0.1,)"]) == 0
     path = Path(capsys.readouterr().out.split(": ")[1].split(" (")[0])
     config = json.loads((path / "meta.json").read_text())["config"]
-    assert config["n_networks"] == 3 and config["amplitude"] == 0.1
+    assert config["n_networks"] == 3 and config["amplitudes"] == [0.1]
 
 
 @pytest.mark.parametrize("args, message", [

@@ -30,7 +30,7 @@ def test_interrupted_sweep_resumes_to_the_uninterrupted_result(tmp_path, monkeyp
 
     def failing(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 9:  # in the middle of the sweep, after a few checkpoints
+        if calls["n"] == 41:  # in the middle of s = 4 (3 networks x 2 amplitudes x 2 seeds per s), after 3 checkpoints
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
@@ -44,11 +44,39 @@ def test_interrupted_sweep_resumes_to_the_uninterrupted_result(tmp_path, monkeyp
         np.testing.assert_array_equal(resumed.history()[key], reference[key])
 
 
-def test_sweep_shows_decay_without_waves_and_none_with_them(tmp_path):
-    metrics = sweep(tmp_path).metrics
-    assert metrics["random_decay_rate_mean"] < 0.8
-    assert metrics["random_x1_at_s_max"] < 0.05
-    assert 0.9 < metrics["wave_x1_min"] <= metrics["wave_x1_max"] <= 1.0 + 1e-9
+def test_sweep_history_shapes(tmp_path):
+    history = sweep(tmp_path).history()
+    A, S, N = len(SMOKE.amplitudes), SMOKE.s_max, SMOKE.n_networks
+    np.testing.assert_array_equal(history["s"], np.arange(1, S + 1))
+    np.testing.assert_array_equal(history["amplitudes"], SMOKE.amplitudes)
+    for key in ("random_x1", "wave_x1", "bump_x1"):
+        assert history[key].shape == (A, S, N)
+    for key in ("random_profile", "wave_profile", "bump_profile"):
+        assert history[key].shape == (A, S)
+    assert history["random_decay_rate"].shape == history["wave_decay_rate"].shape == (A, N)
+    assert history["random_spectral_radius"].shape == history["random_norm"].shape == (N,)
+    assert history["random_bound"].shape == (S, N)
+
+
+def test_sweep_random_decays_wave_and_bump_keep_small_inputs(tmp_path):
+    artifact = sweep(tmp_path)
+    metrics, history = artifact.metrics, artifact.history()
+    small, large = (metrics[f"amplitude={a:g}"] for a in SMOKE.amplitudes)
+    assert SMOKE.amplitudes[0] < 0.1 and SMOKE.amplitudes[-1] == 1.0
+    for m in (small, large):
+        assert m["random_decay_rate_mean"] < 0.8
+        assert m["random_x1_at_s_max"] < 0.05
+    assert 0.9 < small["wave_x1_min"] <= small["wave_x1_max"] <= 1.0 + 1e-9
+    assert small["wave_decay_rate_mean"] > 0.99
+    assert 0.9 < small["bump_x1_min"] <= small["bump_x1_max"] <= 1.0 + 1e-9  # the bump control keeps it too
+    # with ±1 inputs the s tanh Jacobians along the substrate make the wave's sensitivity decay as well
+    assert large["wave_decay_rate_mean"] < 0.9 and large["wave_x1_min"] < 0.5 * small["wave_x1_min"]
+    assert large["random_decay_rate_mean"] < large["wave_decay_rate_mean"]
+    # Eq. 14's bound with mu = ||W_hh||_2 >= spectral radius holds, and grows with s exactly where ||W_hh||_2 > 1
+    assert (history["random_norm"] >= history["random_spectral_radius"]).all()
+    np.testing.assert_array_equal((np.diff(history["random_bound"], axis=0) > 0).all(axis=0),
+                                  history["random_norm"] > 1)
+    assert (history["random_bound"][None] >= history["random_x1"]).all()
 
 
 def test_cpu_only_experiment_records_the_cpu_whatever_was_asked(tmp_path):

@@ -33,7 +33,8 @@ def test_unknown_knob_lists_valid_ones():
         open_chapter("twm_theory", preset="smoke", widht=3)
 
 
-@pytest.mark.parametrize("bad", [{"s_max": -4}, {"n_samples": 0}, {"amplitude": -0.1}, {"hidden": 3}])
+@pytest.mark.parametrize("bad", [{"s_max": -4}, {"s_max": 1}, {"n_samples": 0}, {"amplitudes": (0.05, -0.1)},
+                                 {"amplitudes": ()}, {"amplitudes": 0.05}, {"hidden": 3}])
 def test_bad_values_are_refused_before_work(bad):
     with pytest.raises(ConfigError):
         open_chapter("twm_theory", preset="smoke", **bad)

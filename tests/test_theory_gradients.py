@@ -3,9 +3,12 @@ import pytest
 
 from wavelib.tasks.linear_hds import task_operator
 from wavelib.theory.gradients import (
+    bump_tanh_rnn,
     decay_rate,
     input_sensitivity,
     random_tanh_rnn,
+    sensitivity_bound,
+    spectral_norm,
     spectral_radius,
     wave_tanh_rnn,
 )
@@ -44,13 +47,61 @@ def test_random_rnn_sensitivity_decays_like_its_spectral_radius():
     assert mu < 1 and rho / 1.5 < mu < rho * 1.5
 
 
-def test_random_rnn_obeys_eq13_bound():
+def test_random_rnn_obeys_eq14_bound():
     d = 2
     w = random_tanh_rnn(64, d, np.random.default_rng(5))
+    bound = sensitivity_bound(w, np.array(SEQ_LENGTHS))
     norm = {k: np.linalg.norm(v, 2) for k, v in w.items()}
+    np.testing.assert_allclose(bound, [norm["W_r"] * norm["W_hh"] ** s * norm["W_uh"] for s in SEQ_LENGTHS])
+    for s, b in zip(SEQ_LENGTHS, bound):
+        for amplitude in (0.05, 1.0):
+            first = input_sensitivity(w, s, amplitude, 16, np.random.default_rng(6))[0]
+            assert first / np.sqrt(d) <= b
+    with pytest.raises(ValueError):
+        sensitivity_bound(w, np.array([0, 1]))
+
+
+def test_bound_is_tight_for_a_linear_map():
+    # W_hh = c I on a 1-D input with tiny inputs: dy(s+1)/dx(1) ~ c^s, so the exponent is s, not s - 1 or s + 1
+    c, s = 0.9, 5
+    w = {"W_hh": c * np.eye(3), "W_uh": np.eye(3)[:, :1], "W_r": np.eye(3)[:1]}
+    first = input_sensitivity(w, s, 1e-6, 2, np.random.default_rng(0))[0]
+    assert first == pytest.approx(sensitivity_bound(w, np.array([s]))[0], rel=1e-9)
+
+
+def test_bump_rnn_is_a_projector_on_the_inputs():
+    d, H = 3, 16
+    w = bump_tanh_rnn(d, H, np.random.default_rng(8))
+    assert w["W_hh"].shape == (H, H) and w["W_uh"].shape == (H, d) and w["W_r"].shape == (d, H)
+    np.testing.assert_allclose(w["W_r"] @ w["W_uh"], np.eye(d), atol=1e-12)
+    np.testing.assert_allclose(w["W_hh"] @ w["W_hh"], w["W_hh"], atol=1e-12)
+    eigs = np.sort(np.linalg.eigvalsh(w["W_hh"]))
+    np.testing.assert_allclose(eigs, [0.0] * (H - d) + [1.0] * d, atol=1e-12)
+    with pytest.raises(ValueError):
+        bump_tanh_rnn(5, 4, np.random.default_rng(0))
+
+
+def test_bump_rnn_keeps_every_input_for_small_amplitudes():
+    # y(s+1) ~ W_r W_hh (sum of W_uh x(t)) = sum of x(t): every input passes at full strength, order is lost
+    d = 2
+    w = bump_tanh_rnn(d, 32, np.random.default_rng(9))
     for s in SEQ_LENGTHS:
-        first = input_sensitivity(w, s, 1.0, 16, np.random.default_rng(6))[0]
-        assert first <= np.sqrt(d) * norm["W_r"] * norm["W_hh"] ** s * norm["W_uh"]
+        norms = input_sensitivity(w, s, 0.01, 16, np.random.default_rng(10)) / np.sqrt(d)
+        assert 0.97 < norms.min() <= norms.max() <= 1 + 1e-12
+
+
+def test_wave_rnn_sensitivity_decays_for_unit_inputs():
+    # with ±1 inputs the tanh Jacobians along the substrate (left out of Eq. 15) shrink the signal
+    d, s = 2, 24
+    w = wave_tanh_rnn(task_operator("repeat_copy", s, d), s, d, 64, np.random.default_rng(s))
+    first = input_sensitivity(w, s, 1.0, 32, np.random.default_rng(11))[0] / np.sqrt(d)
+    assert first < 0.5
+
+
+def test_spectral_norm():
+    assert spectral_norm(np.array([[0.0, 2.0], [-3.0, 0.0]])) == pytest.approx(3.0)
+    with pytest.raises(ValueError):
+        spectral_norm(np.ones(3))
 
 
 def test_wave_rnn_sensitivity_does_not_decay():

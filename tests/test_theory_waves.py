@@ -1,7 +1,11 @@
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from scipy.special import comb
 
+from wavelib.plotting.theory import explorer_figure, explorer_operator
+from wavelib.theory.lbc import match_eigenvalues
+from wavelib.theory.velocity import wave_operator_at_velocity
 from wavelib.theory.waves import (
     bump_states,
     centroid_velocity,
@@ -122,3 +126,28 @@ def test_short_wave_substrate_forgets_the_oldest_inputs():
     assert distinct_final_states(8, K=5, system="wave") == 2**5
     with pytest.raises(ValueError):
         distinct_final_states(4, K=5, system="ring")
+
+
+@pytest.mark.parametrize("task", ["repeat_copy", "diagonal_copy", "fibonacci"])
+def test_velocity_maps_each_eigenvalue_towards_one(task):
+    s, d = 6, 3
+    F = explorer_operator(task, s, d)
+    phi = np.linalg.eigvals(wave_operator_at_velocity(F, s, d, 1.0))
+    for v in (0.5, 0.2):
+        moved = np.linalg.eigvals(wave_operator_at_velocity(F, s, d, v))
+        expected = (1 - v) + v * phi  # the eigenvalues of (1 - v) I + v Phi
+        assert match_eigenvalues(moved, expected).max() < 1e-2  # loose: Φ's zero eigenvalues are defective
+        on_circle = np.isclose(np.abs(moved), 1, atol=1e-6)
+        assert np.allclose(moved[on_circle], 1, atol=1e-6)  # only eigenvalues at 1 stay on the unit circle
+    if task == "fibonacci":
+        assert np.abs(phi).max() == pytest.approx(1.984, abs=1e-3)
+        assert 1 < np.abs(np.linalg.eigvals(wave_operator_at_velocity(F, s, d, 0.2))).max() < 1.2
+    else:
+        assert on_circle.sum() == d  # d eigenvalues at 1 (repeat and diagonal copy)
+
+
+def test_explorer_spectrum_shows_every_eigenvalue():
+    fig = explorer_figure(v=1.0, s=6, d=3, task="fibonacci")
+    ax = fig.axes[2]
+    assert ax.get_xlim()[1] > 1.98 and ax.get_ylim()[1] > 1.0 and ax.get_xlim()[0] < -1.0
+    plt.close(fig)

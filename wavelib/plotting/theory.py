@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from ..tasks.linear_hds import TABLE1_LABELS, task_operator
 from ..theory.velocity import velocity_rollout, wave_operator_at_velocity
@@ -76,31 +77,54 @@ def spectra_figure(spectra: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Figu
     return fig
 
 
-def gradient_figure(history: Mapping[str, np.ndarray], metrics: Mapping[str, float]) -> Figure:
-    """Left: ||∂y(s+1)/∂x(1)|| against s (mean and range over networks) with the fitted μ^s.
-    Right: ||∂y(s+1)/∂x(i)|| against the input index i at the largest s."""
-    s = history["s"]
-    fig, axes = figure(2, width=8.0, height=3.2)
-    ax = axes[0, 0]
-    for key, label, colour in (("random_x1", "random tanh RNN", COLORS["static"]),
-                               ("wave_x1", "W_hh = Φ in a random basis", COLORS["wave"])):
-        values = history[key]
-        ax.semilogy(s, values.mean(axis=1), color=colour, label=label)
-        ax.fill_between(s, values.min(axis=1), values.max(axis=1), color=colour, alpha=0.2, lw=0)
-    mu = metrics["random_decay_rate_mean"]
-    start = history["random_x1"][0].mean()
-    ax.semilogy(s, start * mu ** (s - 1.0), ls="--", color=COLORS["theory"], label=f"fitted μ^s, μ = {mu:.3f}")
-    ax.set(xlabel="history length s (steps)", ylabel="||∂y(s+1)/∂x(1)||", title="sensitivity to the first input")
-    ax.legend(fontsize=8)
-    ax = axes[0, 1]
-    index = np.arange(1, len(history["random_profile"]) + 1)
-    ax.semilogy(index, history["random_profile"], color=COLORS["static"], marker=".", label="random tanh RNN")
-    ax.semilogy(index, history["wave_profile"], color=COLORS["wave"], marker=".", label="wave RNN")
-    ax.set(xlabel=f"input index i (s = {len(index)})", ylabel="||∂y(s+1)/∂x(i)||", title="every input at s_max")
+#: network -> (label, colour, line width); the bump is drawn wide under the wave, which it often matches
+GRADIENT_NETWORKS = {"random": ("random tanh RNN", COLORS["static"], 1.4),
+                     "bump": ("bump: W_hh projects onto inputs", COLORS["accent"], 2.6),
+                     "wave": ("wave: W_hh = Φ (repeat copy)", COLORS["wave"], 1.2)}
+AMPLITUDE_STYLES = ("-", "--", "-.", (0, (5, 1)))
+
+
+def gradient_figure(history: Mapping[str, np.ndarray]) -> Figure:
+    """The stored ``gradient_sweep``. Left: ||∂y(s+1)/∂x(1)||_F / sqrt(d) against s (mean over networks, range
+    shaded) per network and amplitude, the random net's fitted per-step decay and the Eq. 14 bound with
+    μ = ||W_hh||_2. Right: ||∂y(s+1)/∂x(i)||_F / sqrt(d) against the input index i at s = s_max."""
+    s, amplitudes = history["s"], history["amplitudes"]
+    fig, axes = figure(2, width=8.4, height=3.6)
+    left, right = axes[0]
+    for name, (label, colour, width) in GRADIENT_NETWORKS.items():
+        for a, style in zip(range(len(amplitudes)), AMPLITUDE_STYLES):
+            values = history[f"{name}_x1"][a]  # (S, N)
+            left.semilogy(s, values.mean(axis=1), color=colour, ls=style, lw=width)
+            left.fill_between(s, values.min(axis=1), values.max(axis=1), color=colour, alpha=0.15, lw=0)
+            right.semilogy(np.arange(1, len(s) + 1), history[f"{name}_profile"][a], color=colour, ls=style,
+                           lw=width, marker=".", ms=3)
+    rate = history["random_decay_rate"][0].mean()
+    start = history["random_x1"][0, 0].mean()
+    left.semilogy(s, start * rate ** (s - 1.0), color=COLORS["theory"], lw=0.7)
+    norm = np.exp(np.log(history["random_norm"]).mean())
+    left.semilogy(s, np.exp(np.log(history["random_bound"]).mean(axis=1)), color=COLORS["theory"], ls=":")
+    handles = [Line2D([], [], color=colour, lw=width, label=label)
+               for label, colour, width in GRADIENT_NETWORKS.values()]
+    handles += [Line2D([], [], color=COLORS["muted"], ls=style, label=f"inputs ±{a:g}")
+                for a, style in zip(amplitudes, AMPLITUDE_STYLES)]
+    fitted = f"random, fitted decay r^s (±{amplitudes[0]:g}): r = {rate:.2f}"
+    left.legend(handles=handles + [
+        Line2D([], [], color=COLORS["theory"], lw=0.7, label=fitted),
+        Line2D([], [], color=COLORS["theory"], ls=":", label=f"Eq. 14 bound, μ = ‖W_hh‖₂ = {norm:.2f}")],
+        fontsize=6.5, loc="lower left")
+    ylabel = "‖∂y(s+1)/∂x(1)‖_F / √d"
+    left.set(xlabel="history length s (steps)", ylabel=ylabel, title="sensitivity to the first input")
+    right.set(xlabel=f"input index i (s = {len(s)})", ylabel=ylabel.replace("x(1)", "x(i)"),
+              title="every input at s = s_max")
+    right.set_ylim(bottom=right.get_ylim()[0] / 30)  # room for the legend under the curves
+    right.legend(handles=handles, fontsize=6.5, loc="lower right")
     return fig
 
 
-def _explorer_operator(task: str, s: int, d: int) -> np.ndarray:
+def explorer_operator(task: str, s: int, d: int) -> np.ndarray:
+    """F (s*d, d) of an explorer task: a Table 1 task, or the Generalized Fibonacci sum (Eq. 5)."""
+    if task not in EXPLORER_TASKS:
+        raise ValueError(f"unknown task {task!r}; valid tasks: {', '.join(EXPLORER_TASKS)}")
     if task == "fibonacci":
         return np.tile(np.eye(d), (s, 1))  # y = sum of the s stored vectors (Eq. 5)
     return task_operator(task, s, d)
@@ -109,10 +133,9 @@ def _explorer_operator(task: str, s: int, d: int) -> np.ndarray:
 def explorer_figure(v: float = 1.0, s: int = 6, d: int = 3, task: str = "repeat_copy", steps: int = 30,
                     seed: int = 0) -> Figure:
     """The TWM of ``task`` with velocity ``v`` in its shift, driven by one random ±1 input phase:
-    the substrate over time, the readout against the true HDS, and the spectrum of Φ_v."""
-    if task not in EXPLORER_TASKS:
-        raise ValueError(f"unknown task {task!r}; valid tasks: {', '.join(EXPLORER_TASKS)}")
-    F = _explorer_operator(task, s, d)
+    the substrate over time, the readout against the true HDS, and the spectrum of Φ_v = (1 - v) I + v Φ
+    (this book's extension of the paper's v = 1 model)."""
+    F = explorer_operator(task, s, d)
     u = np.random.default_rng(seed).choice([-1.0, 1.0], size=(s, d))
     outputs, substrates, target = velocity_rollout(F, u, steps, v)
     if task == "fibonacci":
@@ -126,8 +149,9 @@ def explorer_figure(v: float = 1.0, s: int = 6, d: int = 3, task: str = "repeat_
               else np.sign(np.concatenate([target, outputs], axis=1)),
               title=f"target | readout ({agreement})", xlabel="HDS | TWM")
     eigs = np.linalg.eigvals(wave_operator_at_velocity(F, s, d, v))
-    unit_circle(axes[0, 2], eigs, title=f"spectrum of Φ_v ({task}, s={s}, d={d})")
-    axes[0, 2].set(xlim=None, ylim=None)
+    unit_circle(axes[0, 2], eigs, title=f"spectrum of Φ_v\n({task}, s={s}, d={d})")
+    reach = 1.1 * max(1.0, float(np.abs(eigs).max()))  # every eigenvalue and the whole unit circle
+    axes[0, 2].set(xlim=(-reach, reach), ylim=(-reach, reach))
     return fig
 
 

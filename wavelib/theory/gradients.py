@@ -1,5 +1,6 @@
 """The gradient argument of Sec. 4.3 (Eq. 10-17): how strongly the first closed-loop output of a
-tanh RNN depends on each input, for a random network and for one that holds a traveling wave.
+tanh RNN depends on each input, for a random network, for one that holds a traveling wave, and for a
+static "bump" control that keeps the sum of its inputs in place.
 
 Weights are a dict with ``W_hh`` (H, H), ``W_uh`` (H, d), ``W_r`` (d, H); no biases, ``h(0) = 0``.
 """
@@ -40,13 +41,23 @@ def wave_tanh_rnn(F: np.ndarray, s: int, d: int, H: int, rng: np.random.Generato
     return {"W_hh": P @ block @ P.T, "W_uh": P[:, newest].copy(), "W_r": P[:, newest].T.copy()}
 
 
+def bump_tanh_rnn(d: int, H: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """A static "bump" tanh RNN: ``W_uh`` = the first ``d`` columns of a random orthogonal basis ``P`` (H, H),
+    ``W_r = W_uh.T`` and ``W_hh = W_uh W_uh.T``, the projector onto the input subspace (eigenvalue 1 d times,
+    0 otherwise). Every input is added in place to the same d directions: the sum survives, the order does not."""
+    if int(H) != H or int(d) != d or d < 1 or H < d:
+        raise ValueError(f"need integers 1 <= d <= H, got d={d}, H={H}")
+    W_uh = random_basis(H, rng, kind="orthogonal")[:, :d].copy()
+    return {"W_hh": W_uh @ W_uh.T, "W_uh": W_uh, "W_r": W_uh.T.copy()}
+
+
 def input_sensitivity(weights: dict[str, np.ndarray], s: int, amplitude: float, n_samples: int,
                       rng: np.random.Generator) -> np.ndarray:
     """Mean Frobenius norm of ``dy(s+1)/dx(i)`` (a d x d Jacobian) for ``i = 1..s``; returns (s,).
 
     Inputs ``x(1..s)`` have entries ``±amplitude``; ``h(t) = tanh(W_hh h(t-1) + W_uh x(t))``, then one
     closed-loop step ``h(s+1) = tanh(W_hh h(s))`` and ``y = W_r h(s+1)``. This is the factor ``dy/dx(i)``
-    of ``dC/dx(i) = dC/dy . dy/dx(i)`` that Eq. 13-16 bound; it stays meaningful where a cost is 0.
+    of ``dC/dx(i) = dC/dy . dy/dx(i)`` that Eq. 13-16 bound; ``dC/dy`` (the current error) is left out.
     """
     W_hh, W_uh, W_r = (torch.as_tensor(weights[k], dtype=torch.float64) for k in ("W_hh", "W_uh", "W_r"))
     H, d = W_uh.shape
@@ -68,6 +79,18 @@ def input_sensitivity(weights: dict[str, np.ndarray], s: int, amplitude: float, 
     return jac.pow(2).sum(dim=(1, 3)).sqrt().mean(dim=0).numpy()
 
 
+def sensitivity_bound(weights: dict[str, np.ndarray], s: np.ndarray) -> np.ndarray:
+    """Eq. 13-14 with ``mu = ||W_hh||_2``: ``||W_r||_2 ||W_hh||_2^s ||W_uh||_2`` for each history length s (S,).
+
+    Bounds ``||dy(s+1)/dx(1)||_2``, hence ``||dy(s+1)/dx(1)||_F / sqrt(d)``: x(1) reaches y(s+1) through
+    ``W_uh``, s factors ``W_hh`` (h(1) -> h(s+1)), ``W_r`` and s+1 tanh Jacobians of norm <= 1."""
+    s = np.asarray(s)
+    if (s < 1).any():
+        raise ValueError("history lengths s must be >= 1")
+    norm = {k: spectral_norm(weights[k]) for k in ("W_hh", "W_uh", "W_r")}
+    return norm["W_r"] * norm["W_uh"] * norm["W_hh"] ** s.astype(float)
+
+
 def decay_rate(norms: np.ndarray) -> float:
     """mu from ``log norms[i-1] ~ a + (s+1-i) log mu`` by least squares over ``i = 1..s``; norms (s,) > 0."""
     norms = np.asarray(norms, dtype=float)
@@ -77,6 +100,14 @@ def decay_rate(norms: np.ndarray) -> float:
     distance = s + 1 - np.arange(1, s + 1)
     slope = np.polyfit(distance, np.log(norms), 1)[0]
     return float(np.exp(slope))
+
+
+def spectral_norm(W: np.ndarray) -> float:
+    """Largest singular value ``||W||_2`` of a matrix ``W``."""
+    W = np.asarray(W, dtype=float)
+    if W.ndim != 2:
+        raise ValueError(f"W must be a matrix, got shape {W.shape}")
+    return float(np.linalg.norm(W, 2))
 
 
 def spectral_radius(W: np.ndarray) -> float:

@@ -1,7 +1,9 @@
 """The TWM with a wave velocity v: the Euler step of Eq. 21 with the linear boundary condition.
 
 At v = 1 this is Φ of Eq. 6 (exact transport); for 0 < v < 1 each step moves only a fraction v of the
-content one slot on, so stored inputs spread out and the boundary reads a blend of them.
+content one slot on, so stored inputs spread out and the boundary reads a blend of them. The paper treats
+only v = 1 (Eq. 22-23); Φ_v is this book's extension, and it blends the boundary slot too (its rows are
+(1 - v) of the old content plus v F^T). Each eigenvalue λ of Φ becomes (1 - v) + v λ.
 """
 
 from __future__ import annotations
