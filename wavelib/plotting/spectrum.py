@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..tasks.linear_hds import TABLE1_LABELS
-from .style import COLORS, figure, signed_matrix, unit_circle
+from .style import COLORS, figure, fit_unit_circle, legend_below, signed_matrix, unit_circle
 
 
 def table1_rows(metrics: Mapping[str, Mapping[str, float | None]], tasks: Sequence[str], hiddens: Sequence[int],
@@ -32,12 +32,13 @@ def table1_rows(metrics: Mapping[str, Mapping[str, float | None]], tasks: Sequen
 def spectra_against_theory(learned: Mapping[str, np.ndarray], theory: Mapping[str, np.ndarray],
                            titles: Mapping[str, str] | None = None) -> Figure:
     """Eigenvalues of learned W_hh (dots) against Φ's unit-circle spectrum (rings), one panel each."""
-    fig, axes = figure(len(learned), width=2.4 * len(learned), height=2.7)
+    fig, axes = figure(len(learned), width=2.4 * len(learned), height=3.0)
     for ax, name in zip(axes[0], learned):
         title = (titles or {}).get(name, TABLE1_LABELS.get(name, name))
-        unit_circle(ax, learned[name], theory[name], title=title, label="learned W_hh", reference_label="Φ")
-        ax.set(xlim=None, ylim=None)
-    axes[0, 0].legend(loc="lower left", fontsize=7)
+        unit_circle(ax, learned[name], theory[name], title=title, label="learned W_hh (all eigenvalues)",
+                    reference_label="Φ (its unit-circle eigenvalues)")
+        fit_unit_circle(ax, learned[name])
+    legend_below(fig, axes[0, 0], ncols=2)
     return fig
 
 
@@ -73,8 +74,8 @@ def weights_in_basis_figure(matrices: Mapping[str, np.ndarray], n_memory: Mappin
 
 
 def gradient_decay_rates(norms: np.ndarray) -> np.ndarray:
-    """Slope of log10 of a per-input norm (G, M, s) against the distance s+1-i, per record and seed: (G, M)
-    decades per step (0 = no vanishing; positive = decay towards older inputs)."""
+    """Decay rate of a per-input norm (G, M, s) per record and seed, (G, M) decades per step: MINUS the slope of
+    log10(norm) against the distance s+1-i (0 = no vanishing; positive = weaker towards older inputs)."""
     s = norms.shape[-1]
     distance = s + 1 - np.arange(1, s + 1)
     logs = np.log10(np.maximum(norms, 1e-30))
@@ -113,10 +114,11 @@ def gradient_training_figure(grad_step: np.ndarray, jacobian_norms: np.ndarray, 
     ax.set_xscale("symlog", linthresh=1)
     ax.set(xlabel="training step", ylabel="decay rate (decades / step)", title="B: decay rate vs |λ|max")
     twin = ax.twinx()
-    twin.plot(grad_step, max_abs_eig.mean(axis=1), color=COLORS["wave"], marker=".", ms=3)
+    twin.plot(grad_step, max_abs_eig.mean(axis=1), color=COLORS["wave"], marker=".", ms=3,
+              label="max |eig(W_hh)| (right axis)")
     twin.axhline(1.0, color=COLORS["wave"], lw=0.6, ls=":")
     twin.set_ylabel("max |eig(W_hh)|", color=COLORS["wave"])
-    ax.legend(loc="upper right", fontsize=7)
+    legend_below(fig, ax, twin)
     return fig
 
 
@@ -132,6 +134,6 @@ def eigenvalue_counts_figure(eigs: Mapping[str, np.ndarray], theory: np.ndarray,
         unit_circle(ax, values.ravel(), theory,
                     title=f"{titles[name]}\n|λ| > 0.9 per seed: {near} (Φ: {len(theory)}){scores}",
                     label="learned (all seeds)", reference_label="Φ")
-        ax.set(xlim=None, ylim=None)
-    axes[0, 0].legend(loc="lower left", fontsize=7)
+        fit_unit_circle(ax, values)
+    legend_below(fig, axes[0, 0], ncols=2)
     return fig

@@ -63,6 +63,23 @@ def unit_circle(ax: Axes, eigs: np.ndarray, reference: np.ndarray | None = None,
     ax.set(title=title, xlabel="Re λ", ylabel="Im λ", aspect="equal", xlim=(-1.25, 1.25), ylim=(-1.25, 1.25))
 
 
+def legend_below(fig, ax: Axes, extra: Axes | None = None, ncols: int = 3) -> None:
+    """One legend for the whole figure, under the panels (out of the data's way), from the handles of ``ax``
+    (and of ``extra``, e.g. a twin axis)."""
+    handles, labels = ax.get_legend_handles_labels()
+    if extra is not None:
+        more = extra.get_legend_handles_labels()
+        handles, labels = handles + more[0], labels + more[1]
+    fig.legend(handles, labels, loc="outside lower center", ncols=ncols, fontsize=8)
+
+
+def fit_unit_circle(ax: Axes, *eigs: np.ndarray) -> None:
+    """Square limits that show the unit circle and every eigenvalue of ``eigs`` (complex arrays)."""
+    radius = max([1.0] + [float(np.abs(e).max()) for e in eigs if np.size(e)])
+    limit = 1.12 * radius
+    ax.set(xlim=(-limit, limit), ylim=(-limit, limit))
+
+
 def figure(ncols: int = 1, nrows: int = 1, width: float = 7.0, height: float = 3.0, **kwargs):
     """``plt.subplots`` with the book's default size."""
     return plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False, **kwargs)

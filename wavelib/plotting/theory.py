@@ -11,7 +11,7 @@ from matplotlib.lines import Line2D
 from ..tasks.linear_hds import TABLE1_LABELS, task_operator
 from ..theory.velocity import velocity_rollout, wave_operator_at_velocity
 from ..theory.waves import centroid_velocity, propagate, velocity_operator
-from .style import COLORS, figure, signed_matrix, spacetime, unit_circle
+from .style import COLORS, figure, legend_below, signed_matrix, spacetime, unit_circle
 
 EXPLORER_TASKS = ("repeat_copy", "diagonal_copy", "fibonacci")
 
@@ -32,10 +32,12 @@ def wave_vs_bump_figure(drive: np.ndarray, wave: np.ndarray, bump: np.ndarray, K
     fig, axes = figure(3, width=8.0, height=3.0)
     spacetime(axes[0, 0], drive, title="inputs", xlabel="channel", symmetric=False)
     spacetime(axes[0, 1], wave, title="wave (v = 1)", xlabel="channel × cell", symmetric=False)
-    spacetime(axes[0, 2], bump, title="static bump", xlabel="channel × cell", symmetric=False)
+    spacetime(axes[0, 2], bump, title="static bump (colour: inputs summed)", xlabel="channel × cell",
+              symmetric=False)
+    fig.colorbar(axes[0, 2].images[0], ax=axes[0, 2], shrink=0.8)
     for ax in axes[0, 1:]:
         for c in range(1, drive.shape[1]):
-            ax.axvline(c * K - 0.5, color="white", lw=1)
+            ax.axvline(c * K - 0.5, color=COLORS["muted"], lw=0.5, ls=":")
     return fig
 
 
@@ -70,10 +72,13 @@ def operators_figure(operators: Mapping[str, np.ndarray], phis: Mapping[str, np.
 
 def spectra_figure(spectra: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Figure:
     """Eigenvalues (numerical, in a random basis) of Φ against the exact cycle spectrum, per task."""
-    fig, axes = figure(len(spectra), width=2.3 * len(spectra), height=2.6)
+    fig, axes = figure(len(spectra), width=2.3 * len(spectra), height=3.0)
     for ax, (name, (numerical, exact)) in zip(axes[0], spectra.items()):
-        unit_circle(ax, numerical, exact, title=f"{TABLE1_LABELS.get(name, name)}\n{len(numerical)} on |λ| = 1")
-    axes[0, 0].legend(loc="lower left", fontsize=7)
+        distinct = len(np.unique(np.round(exact, 8)))
+        repeated = f" ({distinct} points, each {len(exact) // distinct}-fold)" if distinct < len(exact) else ""
+        unit_circle(ax, numerical, exact,
+                    title=f"{TABLE1_LABELS.get(name, name)}\n{len(numerical)} on |λ| = 1{repeated}")
+    legend_below(fig, axes[0, 0], ncols=2)
     return fig
 
 
@@ -131,7 +136,7 @@ def explorer_operator(task: str, s: int, d: int) -> np.ndarray:
 
 
 def explorer_figure(v: float = 1.0, s: int = 6, d: int = 3, task: str = "repeat_copy", steps: int = 30,
-                    seed: int = 0) -> Figure:
+                    seed: int = 1) -> Figure:
     """The TWM of ``task`` with velocity ``v`` in its shift, driven by one random ±1 input phase:
     the substrate over time, the readout against the true HDS, and the spectrum of Φ_v = (1 - v) I + v Φ
     (this book's extension of the paper's v = 1 model)."""
@@ -148,6 +153,7 @@ def explorer_figure(v: float = 1.0, s: int = 6, d: int = 3, task: str = "repeat_
     spacetime(axes[0, 1], np.concatenate([target, outputs], axis=1) if task != "fibonacci"
               else np.sign(np.concatenate([target, outputs], axis=1)),
               title=f"target | readout ({agreement})", xlabel="HDS | TWM")
+    axes[0, 1].axvline(d - 0.5, color="white", lw=2)
     eigs = np.linalg.eigvals(wave_operator_at_velocity(F, s, d, v))
     unit_circle(axes[0, 2], eigs, title=f"spectrum of Φ_v\n({task}, s={s}, d={d})")
     reach = 1.1 * max(1.0, float(np.abs(eigs).max()))  # every eigenvalue and the whole unit circle
