@@ -7,6 +7,7 @@ import torch
 
 from wavelib.chapters import get_chapter
 from wavelib.experiments import vwave
+from wavelib.plotting import vwave as figs
 from wavelib.plotting.vwave import loss_curves_figure, model_style
 from wavelib.store import run_experiment
 
@@ -70,6 +71,7 @@ def test_figures_give_each_model_one_style_and_each_seed_its_own_examples():
     assert (model_style("mamba")["ls"], model_style("mamba-K16")["ls"]) == ("-", "--")
     assert len({model_style(m)["color"] for m in ("mamba", "vwave-0.5", "vwave-0.25", "vwave-0.1", "vwave-learned",
                                                  "alibi", "rope", "vwave-0.75")}) == 8
+    assert model_style("alibi")["ls"] == model_style("rope")["ls"] == "-." != model_style("vwave-0.5")["ls"]
     ones = np.ones(3)
     history = {"L5|mamba|seed0|examples": np.array([0, 10, 20]), "L5|mamba|seed0|train_loss": ones,
                "L5|mamba|seed1|examples": np.array([0, 30, 60]), "L5|mamba|seed1|train_loss": ones}
@@ -77,3 +79,56 @@ def test_figures_give_each_model_one_style_and_each_seed_its_own_examples():
     lines = fig.axes[0].get_lines()
     plt.close(fig)
     assert [line.get_xdata().tolist() for line in lines] == [[10, 20], [30, 60], [20, 40]]
+
+
+def _crossing_history(model: str, accuracies: list[list[float]], per_eval: int = 100) -> dict[str, np.ndarray]:
+    """A copy history of ``model`` at length 5: one string-accuracy curve per seed, ``per_eval`` examples apart."""
+    return {f"L5|{model}|seed{s}|{k}": v for s, acc in enumerate(accuracies)
+            for k, v in (("examples", per_eval * np.arange(len(acc))), ("string_accuracy", np.array(acc)))}
+
+
+def test_speed_claim_says_whether_a_tenfold_speedup_is_measured():
+    """Medians over seeds with a seed that never got there counting as beyond the run; a base that never got there
+    gives only a lower bound; ×10 or more supports the claim; slower models are named."""
+    never = [0.0] * 11
+    fast = _crossing_history("vwave-0.5", [[0, 0.95] + [1.0] * 9] * 3)
+    slow = _crossing_history("vwave-0.1", [never] * 3)
+    base = _crossing_history("mamba", [never, never, [0] * 10 + [0.95]])
+    text = figs.speed_claim_text({**base, **fast, **slow}, "mamba", ["vwave-0.5", "vwave-0.1"], 5, 3, 10)
+    assert "vwave-0.5 > ×10.0" in text and text.count("Yes: a factor of at least ×10.0") == 1
+    assert "1 of 3 seeds got there" in text and "about ×10" in text
+    later = _crossing_history("mamba", [[0] * 4 + [0.95] * 7] * 3)  # at 400 examples: ×4 for vwave-0.5
+    text = figs.speed_claim_text({**later, **fast, **slow}, "mamba", ["vwave-0.5", "vwave-0.1"], 5, 3, 10)
+    assert "No, not at this preset: the measured factors are at most ×4.00" in text
+    assert text.endswith("Slower than mamba: vwave-0.1 (to 50%), vwave-0.1 (to 90%)")
+
+
+def _summary(low: float, high: float) -> dict[str, float]:
+    return {"string_accuracy_mean": (low + high) / 2, "string_accuracy_min": low, "string_accuracy_max": high}
+
+
+def test_reach_and_learned_velocity_texts_compare_ranges_over_seeds():
+    metrics = {"L5|mamba": _summary(0.4, 0.6), "L5|vwave-0.5": _summary(0.9, 1.0), "L5|vwave-0.25": _summary(0.8, 0.9),
+               "L5|mamba-K16": _summary(0.85, 0.95), "L5|vwave-learned": _summary(0.5, 0.7)}
+    reach = {"mamba": 4, "vwave-0.5": 8, "vwave-0.25": 16, "mamba-K16": 16}
+    text = figs.reach_text(metrics, reach, "mamba-K16", "mamba", ["vwave-0.5", "vwave-0.25"], 5)
+    assert "vwave-0.25 (reach 16)" in text and "vwave-0.5 (the best fixed v)" in text
+    assert "explains the gain over Mamba as well as the velocity does" in text
+    assert text.endswith("every seed ends above every seed of mamba.")
+    metrics["L5|mamba-K16"] = _summary(0.7, 0.8)
+    assert "the velocity gains more" in figs.reach_text(metrics, reach, "mamba-K16", "mamba",
+                                                         ["vwave-0.5", "vwave-0.25"], 5)
+    history = {f"L5|vwave-learned|seed{s}|velocity": np.array([[0.5, 0.4 + 0.1 * s]]) for s in range(2)}
+    text = figs.learned_velocity_text(history, metrics, "vwave-learned", "vwave-0.5", 0.5, 5, 2)
+    assert "range 0.400–0.500, at most 0.100 from their start 0.5" in text and text.endswith("lie below.")
+
+
+def test_generalisation_text_names_the_largest_gap_between_the_two_sets():
+    history = {}
+    for model, (curve, general) in {"mamba": (0.5, 0.5), "rope": (0.25, 0.75)}.items():
+        history |= {f"L2|{model}|seed0|string_accuracy_by_length": np.array([[0, 0], [1.0, curve]]),
+                    f"L2|{model}|seed0|eval_lengths": np.array([1, 2]),
+                    f"L2|{model}|seed0|generalisation_string_accuracy": np.array([1.0, general, 0.0]),
+                    f"L2|{model}|seed0|generalisation_lengths": np.array([1, 2, 3])}
+    text = figs.evaluation_sets_text(history, ["mamba", "rope"], 2, 1, 8)
+    assert "8 per length" in text and "rope, 0.250 in §5.2's table and 0.750 here" in text

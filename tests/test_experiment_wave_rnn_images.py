@@ -3,6 +3,7 @@ missing CIFAR-10 is recorded, not raised."""
 
 import dataclasses
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -10,7 +11,7 @@ import torch
 from wavelib.chapters import get_chapter
 from wavelib.analysis.fourier import onset_order
 from wavelib.experiments.wave_rnn_images import PRESETS, _summary
-from wavelib.plotting.wave_rnn_images import accuracy_table
+from wavelib.plotting.wave_rnn_images import accuracy_table, early_accuracy, hidden_state_figure, sizes_figure
 from wavelib.presets import ConfigError
 from wavelib.store import run_experiment
 from wavelib.tasks.image_sequences import pixel_permutation, smnist_inputs
@@ -153,3 +154,35 @@ def test_missing_cifar_is_recorded_not_raised(tmp_path, monkeypatch):
     assert artifact.metrics["data"]["available"] is False
     assert "CIFAR-10 is not available" in artifact.metrics["data"]["reason"]
     assert artifact.history() == {}
+
+
+def test_early_accuracy_averages_the_first_half_after_the_start():
+    history = {"smnist|wrnn|seed0|epoch": np.array([0, 0.5, 1, 1.5, 2]),
+               "smnist|wrnn|seed0|test_accuracy": np.array([0.9, 0.2, 0.4, 0.8, 0.8]),
+               "smnist|wrnn|seed1|epoch": np.array([0, 0.5, 1, 1.5, 2]),
+               "smnist|wrnn|seed1|test_accuracy": np.array([0.9, 0.4, 0.6, 0.8, 0.8])}
+    assert early_accuracy(history, "smnist", "wrnn", 2) == (pytest.approx(0.4), 2, 1.0)
+    one = {"smnist|wrnn|seed0|epoch": np.array([0, 1]), "smnist|wrnn|seed0|test_accuracy": np.array([0.1, 0.3])}
+    assert early_accuracy(one, "smnist", "wrnn", 1) == (pytest.approx(0.3), 1, 1.0)
+
+
+def test_figures_show_the_pooled_digit_and_plain_parameter_ticks():
+    """Fig. 2 draws the digit as the model saw it (pooled); Fig. 7 labels its log axis with plain numbers."""
+    image = np.zeros((28, 28), dtype=np.uint8)
+    image[:14, :14] = 255
+    history = {"figure|image": image, "figure|label": np.asarray(3)}
+    for model, hidden in (("wrnn", 2 * 4), ("irnn", 5)):
+        key = f"smnist|{model}|seed0|figure_"
+        history |= {key + "states": np.random.default_rng(0).random((49, hidden)),
+                    key + "neuron_order": np.arange(hidden), key + "temporal_freqs": np.linspace(-0.5, 0.5, 49),
+                    key + "spatial_freqs": np.linspace(-0.5, 0.5, 4), key + "log_power": np.zeros((49, 4))}
+    fig = hidden_state_figure(history, 4, channels=2, pool=4)
+    digit = fig.axes[0].get_images()[0].get_array()
+    assert digit.shape == (7, 7) and digit[0, 0] == 1.0 and digit[-1, -1] == 0.0
+    metrics = {"task": "psmnist", **{f"psmnist|{m}-{p}": {"model": m, "parameters": p, "test_accuracy_mean": 0.5}
+                                     for m, p in (("wrnn", 830), ("wrnn", 3134), ("irnn", 474), ("irnn", 4938))}}
+    fig = sizes_figure(metrics)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
+    assert labels and all("10^" not in t and "×" not in t for t in labels) and "1,000" in labels
+    plt.close("all")

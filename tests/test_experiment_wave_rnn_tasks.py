@@ -154,3 +154,18 @@ def test_grids_store_every_run_and_the_figure_data(tmp_path):
     assert len(adding["solved_steps"]) == SMOKE.n_seeds and "mse_mean" in adding
     assert adding["mse_std"] is None and adding["solved_step_std"] is None  # one seed: no sample std
     assert set(ablation_run.metrics) == {f"ablation|T{SMOKE.ablation_T[0]}|{m}" for m in SMOKE.ablation_models}
+
+
+def test_table4_agreement_counts_the_papers_orderings_that_hold():
+    """Pairs Table 4 ranks strictly (T = 10: the two Σ rows tie and are left out) against this page's best-seed
+    CE/batch; the Σ-init gain in orders of magnitude beside the paper's 4.5."""
+    models = ["wrnn", "irnn", "irnn-sigma", "irnn-sigma-V"]
+    ours = {"wrnn": 1e-6, "irnn": 1e-2, "irnn-sigma": 1e-3, "irnn-sigma-V": 1e-7}
+    metrics = {f"ablation|T10|{m}": {"paper_comparable_loss_best": v} for m, v in ours.items()}
+    text = figs.table4_agreement_text(metrics, models, 10, 10)
+    assert text.startswith("Of the 5 pairs of rows that Table 4 ranks at T = 10, 4 keep their order here")
+    assert "wRNN below iRNN + Σ-init + V-init (paper 1e-10 < 1e-07" in text
+    assert text.endswith("Σ-init improves the iRNN by +1.0 orders of magnitude here, +4.5 in the paper.")
+    assert figs.table4_agreement_text(metrics | {f"ablation|T5|{m}": metrics[f"ablation|T10|{m}"] for m in models},
+                                      models, 5, 5) == ""
+    assert figs.paper_adding_text("wrnn", 50, "mse") == "no paper value at this T"

@@ -10,22 +10,28 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FormatStrFormatter
+from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
+from ..experiments.vwave import THRESHOLDS, first_crossing
 from ..models.short_mixers import cell_responses, vwave_states
 from .style import COLORS, figure
 
-#: Fixed colours: Mamba (v = 1) red, v-Wave Mamba blues (lighter for slower waves), learned v teal, transformers.
+SPEEDUP = 10.0  #: "exponentially faster" read as at least this factor fewer training examples
+
+#: Fixed colours: Mamba (v = 1) red, v-Wave Mamba blues (lighter for slower waves), learned v teal, transformers
+#: yellow (ALiBi) and purple (RoPE).
 _COLORS = {"mamba": COLORS["static"], "vwave-0.5": "#0b3c6e", "vwave-0.25": "#1f6fb4", "vwave-0.1": "#5d9fd6",
-           "vwave-learned": "#2a9d8f", "alibi": COLORS["accent"], "rope": COLORS["theory"]}
+           "vwave-learned": "#2a9d8f", "alibi": COLORS["accent"], "rope": "#9b4dca"}
+_TRANSFORMERS = ("alibi", "rope")
 
 
 def model_style(name: str) -> dict[str, str]:
     """Colour and line style of a model by name, the same in every figure: the colour of its base model (another
-    fixed velocity v gets the blue of ``Blues`` at 0.4 + 0.55 v), dashed for a ``-K<cells>`` variant."""
+    fixed velocity v gets the blue of ``Blues`` at 0.4 + 0.55 v); dashed for a ``-K<cells>`` variant, dash-dot for
+    the transformers."""
     base, _, cells = name.partition("-K")
     color = _COLORS.get(base) or mpl.colors.to_hex(mpl.colormaps["Blues"](0.4 + 0.55 * float(base[6:])))
-    return {"color": color, "ls": "--" if cells else "-"}
+    return {"color": color, "ls": "--" if cells else "-." if base in _TRANSFORMERS else "-"}
 
 
 def _plot_seeds(ax: Axes, history: Mapping[str, np.ndarray], name: str, length: int, seeds: int,
@@ -131,8 +137,8 @@ def learning_curves_figure(history: Mapping[str, np.ndarray], models: Sequence[s
 
 def generalisation_figure(history: Mapping[str, np.ndarray], models: Sequence[str], length: int,
                           seeds: int) -> Figure:
-    """String accuracy at the end of training against string length (mean over seeds); dashed: the longest
-    training length."""
+    """String accuracy at the end of training against string length (mean over ``seeds`` seeds, on the
+    generalisation set); dashed: the longest training length."""
     fig, axes = figure(1, width=5.2, height=3.0)
     ax = axes[0, 0]
     for name in models:
@@ -142,7 +148,8 @@ def generalisation_figure(history: Mapping[str, np.ndarray], models: Sequence[st
         ax.plot(lengths, accuracy, marker="o", ms=3, label=name, **model_style(name))
     ax.axvline(length, color=COLORS["muted"], ls="--", lw=0.8)
     ax.set(xlabel="string length", ylabel="string accuracy", ylim=(-0.02, 1.02),
-           title=f"length generalisation (trained on ≤ {length})")
+           title=f"length generalisation (trained on ≤ {length}; mean of {seeds} seeds)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=7)
     return fig
 
@@ -152,8 +159,9 @@ def summary_rows(metrics: Mapping[str, Mapping[str, float | None]], models: Sequ
     """One row per model, at the end of training (means over seeds): string accuracy over all training lengths
     (with its range over seeds) and at the longest one, character accuracy, training loss, and the median examples
     seen to first reach 50% and 90% string accuracy ("not reached" unless every seed did)."""
-    header = ["model", f"string accuracy, all lengths ≤ {length} (min–max)", f"string accuracy at {length}",
-              "char accuracy", "training loss (nats)", "examples to 50%", "examples to 90%"]
+    header = ["model", f"string accuracy, all lengths ≤ {length} (min–max over seeds)",
+              f"string accuracy at {length}", "char accuracy", "training loss (nats)", "examples to 50%",
+              "examples to 90%"]
     rows = []
     for name in models:
         m = metrics[f"L{length}|{name}"]
@@ -163,3 +171,141 @@ def summary_rows(metrics: Mapping[str, Mapping[str, float | None]], models: Sequ
                      f"{m['string_accuracy_max']:.2f})", f"{m['string_accuracy_at_max_mean']:.3f}",
                      f"{m['char_accuracy_mean']:.3f}", f"{m['train_loss_final_mean']:.3g}", *reach])
     return header, rows
+
+
+def _accuracy(metrics: Mapping[str, Mapping[str, float | None]], name: str, length: int) -> str:
+    m = metrics[f"L{length}|{name}"]
+    return f"{m['string_accuracy_mean']:.3f} (seeds {m['string_accuracy_min']:.2f}–{m['string_accuracy_max']:.2f})"
+
+
+def _overlap(metrics: Mapping[str, Mapping[str, float | None]], a: str, b: str, length: int) -> int:
+    """-1, 0 or 1: every seed of ``a`` ends below every seed of ``b``, the ranges over seeds overlap, or above."""
+    ma, mb = metrics[f"L{length}|{a}"], metrics[f"L{length}|{b}"]
+    if ma["string_accuracy_max"] < mb["string_accuracy_min"]:
+        return -1
+    return 1 if ma["string_accuracy_min"] > mb["string_accuracy_max"] else 0
+
+
+def _crossings(history: Mapping[str, np.ndarray], name: str, length: int, seeds: int,
+               threshold: float) -> list[float]:
+    """Per seed, the examples seen when the string accuracy (mean over lengths) first reached ``threshold``
+    (inf if never)."""
+    crossings = [first_crossing(history[f"L{length}|{name}|seed{s}|examples"],
+                                history[f"L{length}|{name}|seed{s}|string_accuracy"], threshold)
+                 for s in range(seeds)]
+    return [math.inf if c is None else c for c in crossings]
+
+
+def speed_claim_text(history: Mapping[str, np.ndarray], base: str, waves: Sequence[str], length: int,
+                     seeds: int, eval_every: int) -> str:
+    """Whether the examples to 50% and 90% string accuracy support "exponentially faster than ``base``", read as
+    at least :data:`SPEEDUP` times fewer examples (medians over seeds, a seed that never got there counting as
+    beyond its run); with the evaluation grid's resolution and the models slower than ``base``."""
+    runs = [f"L{length}|{m}|seed{s}" for m in (base, *waves) for s in range(seeds)]
+    total = min(float(history[f"{k}|examples"][-1]) for k in runs)
+    grid = float(np.mean([np.diff(history[f"{k}|examples"]).mean() for k in runs]))
+    exact, bounds, slower, parts = [], [], [], []
+    for threshold in THRESHOLDS:
+        base_runs = _crossings(history, base, length, seeds, threshold)
+        b = float(np.median(base_runs))
+        cells = []
+        for w in waves:
+            x = float(np.median(_crossings(history, w, length, seeds, threshold)))
+            if math.isinf(x):
+                cells.append(f"{w} not reached")
+                slower += [] if math.isinf(b) else [f"{w} (to {threshold:.0%})"]
+            elif math.isinf(b):
+                bounds.append(total / x)
+                cells.append(f"{w} > ×{total / x:.1f}")
+            else:
+                exact.append(b / x)
+                cells.append(f"{w} ×{b / x:.2f}")
+                slower += [f"{w} (to {threshold:.0%})"] if b < x else []
+        got = sum(not math.isinf(c) for c in base_runs)
+        where = "beyond the run" if math.isinf(b) else f"at {b:,.0f} examples"
+        parts.append(f"to {threshold:.0%} ({base} {where}; {got} of {seeds} seeds got there): " + ", ".join(cells))
+    if exact + bounds and max(exact + bounds) >= SPEEDUP:
+        verdict = f"Yes: a factor of at least ×{max(exact + bounds):.1f}"
+    elif exact or bounds:
+        verdict = ("Not shown at this preset: " if bounds else "No, not at this preset: ") + "; ".join(
+            ([f"the measured factors are at most ×{max(exact):.2f}"] if exact else [])
+            + ([f"where only v-Wave got there, the factor exceeds ×{max(bounds):.1f}, a lower bound set by the "
+                f"run's length (×{SPEEDUP:g} is not ruled out there)"] if bounds else []))
+    else:
+        verdict = "They cannot tell: no v-Wave model got there"
+    text = (f"Factor by which fewer training examples than {base} reached the same string accuracy (medians over "
+            "seeds, a seed that never got there counting as beyond the run; the table of §5.2 gives a median only "
+            "where every seed got there) — " + "; ".join(parts)
+            + f". Do the numbers support \"exponentially faster\", read as ×{SPEEDUP:g} or more? {verdict}. "
+            f"Resolution: one evaluation every {eval_every} steps (about {grid:,.0f} examples) in a run of "
+            f"{total:,.0f} examples, so the largest factor this run could show is about ×{total / grid:.0f}")
+    return text + (f". Slower than {base}: {', '.join(slower)}" if slower else "")
+
+
+def worse_than_text(metrics: Mapping[str, Mapping[str, float | None]], base: str, waves: Sequence[str],
+                    length: int) -> str:
+    """The models of ``waves`` whose final string accuracy (mean over lengths) is below ``base``'s ("" if none)."""
+    reference = metrics[f"L{length}|{base}"]["string_accuracy_mean"]
+    below = [w for w in waves if metrics[f"L{length}|{w}"]["string_accuracy_mean"] < reference]
+    return (f"; below {base} ({reference:.2f}) in final string accuracy: "
+            + ", ".join(f"{w} {metrics[f'L{length}|{w}']['string_accuracy_mean']:.2f}" for w in below)
+            if below else "")
+
+
+def reach_text(metrics: Mapping[str, Mapping[str, float | None]], reach: Mapping[str, float], larger: str,
+               base: str, fixed: Sequence[str], length: int) -> str:
+    """Compare ``larger`` (a short mixer with more cells) with ``base`` and the fixed velocities ``fixed`` by the
+    mixer's reach, about K/v tokens (``reach``), and by final string accuracy (range over seeds)."""
+    same = min(fixed, key=lambda m: abs(reach[m] - reach[larger]))
+    best = max(fixed, key=lambda m: metrics[f"L{length}|{m}"]["string_accuracy_mean"])
+    reaches = ", ".join(f"{m} {reach[m]:g}" for m in (base, *fixed, larger))
+    text = (f"The short mixer reaches back about K/v tokens: {reaches}. {larger} ends at string accuracy "
+            f"{_accuracy(metrics, larger, length)}, {base} at "
+            f"{_accuracy(metrics, base, length)}, {same} (reach {reach[same]:g}) at {_accuracy(metrics, same, length)}")
+    if best != same:
+        text += f", {best} (the best fixed v) at {_accuracy(metrics, best, length)}"
+    text += ". "
+    against = _overlap(metrics, larger, best, length)
+    if against == 0:
+        text += (f"Its range over seeds overlaps {best}'s: at this scale the longer reach gains about as much as the "
+                 "slower wave, so the reach explains the gain over Mamba as well as the velocity does")
+    elif against < 0:
+        text += f"Every seed ends below every seed of {best}: the velocity gains more than the longer reach alone"
+    else:
+        text += f"Every seed ends above every seed of {best}: the longer reach alone gains more than the velocity"
+    versus_base = _overlap(metrics, larger, base, length)
+    return text + {1: f"; every seed ends above every seed of {base}.",
+                   0: f"; its range over seeds overlaps {base}'s.",
+                   -1: f"; every seed ends below every seed of {base}."}[versus_base]
+
+
+def learned_velocity_text(history: Mapping[str, np.ndarray], metrics: Mapping[str, Mapping[str, float | None]],
+                          learned: str, start: str, start_v: float, length: int, seeds: int) -> str:
+    """Where the learned velocities ended (every layer, channel and seed) and ``learned``'s accuracy beside its
+    fixed-velocity start ``start``."""
+    v = np.concatenate([history[f"L{length}|{learned}|seed{s}|velocity"].ravel() for s in range(seeds)])
+    close = {0: "overlap", -1: "lie below", 1: "lie above"}[_overlap(metrics, learned, start, length)]
+    return (f"{learned}'s velocities at the end, every layer, channel and seed: median {np.median(v):.3f}, range "
+            f"{v.min():.3f}–{v.max():.3f}, at most {np.abs(v - start_v).max():.3f} from their start {start_v:g}. Its "
+            f"final string accuracy {_accuracy(metrics, learned, length)} and that of {start} (fixed v = {start_v:g}) "
+            f"{_accuracy(metrics, start, length)}: the ranges over seeds {close}.")
+
+
+def evaluation_sets_text(history: Mapping[str, np.ndarray], models: Sequence[str], length: int, seeds: int,
+                         per_length: int) -> str:
+    """How the generalisation set relates to the learning curves' set at the longest training length: the model
+    whose two final accuracies there differ most (means over seeds)."""
+    def at(name: str, key: str, lengths_key: str) -> float:
+        """Final accuracy at ``length`` (mean over seeds) of the per-length record ``key``."""
+        runs = [f"L{length}|{name}|seed{s}" for s in range(seeds)]
+        return float(np.mean([np.atleast_2d(history[f"{k}|{key}"])[-1][
+            list(history[f"{k}|{lengths_key}"]).index(length)] for k in runs]))
+
+    pairs = {m: (at(m, "string_accuracy_by_length", "eval_lengths"),
+                 at(m, "generalisation_string_accuracy", "generalisation_lengths")) for m in models}
+    name = max(pairs, key=lambda m: abs(pairs[m][0] - pairs[m][1]))
+    table, here = pairs[name]
+    return (f"This figure scores its own fixed set of strings, {per_length} per length (the same strings for every "
+            f"model and seed), drawn with another seed than the set of §5.2's curves and tables, which also has "
+            f"{per_length} per length. At length {length} the two sets give different numbers by sampling alone; "
+            f"the largest gap: {name}, {table:.3f} in §5.2's table and {here:.3f} here (means over {seeds} seeds).")

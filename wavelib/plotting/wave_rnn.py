@@ -112,16 +112,18 @@ def example_recall_figure(history: Mapping[str, np.ndarray], T: int, models: Seq
     (classes vertical, time horizontal) for seed 0; dashed: where the delimiter of ``copy_format`` begins."""
     delimiter = copy_layout(T, copy_format).delimiter
     first = f"copy|T{T}|{models[0]}|seed0"
-    fig, axes = figure(1, nrows=2 + len(models), width=7.0, height=1.1 * (2 + len(models)) + 0.4, sharex=True)
+    fig, axes = figure(1, nrows=2 + len(models), width=7.4, height=1.1 * (2 + len(models)) + 0.4, sharex=True)
     rows = [("input", np.eye(10)[history[f"{first}|example_input"]].T),
             ("target", np.eye(10)[history[f"{first}|example_target"]].T)]
-    rows += [(f"{LABELS[m]} output", history[f"copy|T{T}|{m}|seed0|example_probs"].T) for m in models]
+    rows += [(LABELS[m], history[f"copy|T{T}|{m}|seed0|example_probs"].T) for m in models]
     for ax, (name, image) in zip(axes[:, 0], rows):
         ax.imshow(image, aspect="auto", origin="lower", cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
-        ax.set(ylabel=name, yticks=[0, 9])
+        ax.set(yticks=[0, 9])
+        ax.set_ylabel(name, rotation=0, ha="right", va="center")
         ax.axvline(delimiter - 0.5, color=COLORS["wave"], lw=0.6, ls="--")
     axes[-1, 0].set(xlabel="time step (dashed: the delimiter)")
-    fig.suptitle(f"copy, {T_text(T, copy_format)}: classes 0–9 (0 blank, 9 delimiter) over time", fontsize=9)
+    fig.suptitle(f"copy, {T_text(T, copy_format)}: classes 0–9 (0 blank, 9 delimiter) over time; below the target, "
+                 "each model's output probabilities", fontsize=9)
     return fig
 
 
@@ -173,9 +175,9 @@ def solved_text(entry: Mapping) -> str:
 
 def paper_adding_text(model: str, T: int, row: str) -> str:
     """The paper's adding numbers of ``model`` at ``T`` for ``row`` "mse" or "solved": Table 1 (the best model)
-    and Table 7 (mean ± sample std over 3 seeds), or "—" where the paper has no such T."""
+    and Table 7 (mean ± sample std over 3 seeds), or "no paper value at this T"."""
     if (model, T) not in PAPER_TABLE1:
-        return "—"
+        return "no paper value at this T"
     best, (mse, solved) = PAPER_TABLE1[(model, T)], PAPER_TABLE7[(model, T)]
     if row == "mse":
         return f"T1: {best[0]:.2g}; T7: {_pm(mse[0], mse[1], '.2e')}"
@@ -200,9 +202,10 @@ def adding_table(metrics: Mapping[str, Mapping], Ts: Sequence[int],
 
 
 def paper_table4_text(model: str, T: int) -> str:
-    """The paper's Table 4 value of ``model`` at reported ``T``: "1e-10", "misprint", or "—" (no such T)."""
+    """The paper's Table 4 value of ``model`` at reported ``T``: "1e-10", "misprint", or "no paper value at this
+    T"."""
     if (model, T) not in PAPER_TABLE4:
-        return "—"
+        return "no paper value at this T"
     value = PAPER_TABLE4[(model, T)]
     return "misprint (“1 × 8 × 10⁻¹¹”)" if value is None else f"{value:.0e}"
 
@@ -258,3 +261,27 @@ def sigma_claim_text(T: int) -> str:
         return "Table 4: 1.7 to 4.5 orders (T = 0, 10, 30, 80: 4, 4.5, 4, 1.7)"
     before, after = PAPER_TABLE4[("irnn", T)], PAPER_TABLE4[("irnn-sigma", T)]
     return f"Table 4: {np.log10(before / after):.1f} orders ({before:.0e} → {after:.0e})"
+
+
+def table4_agreement_text(metrics: Mapping[str, Mapping], models: Sequence[str], T: int, reported: int,
+                          copy_format: str = "paper") -> str:
+    """Which of Table 4's pairwise orderings at reported ``T`` (pairs the paper ranks strictly, by the best
+    model's CE/batch) hold among this page's runs at ``T`` (the best seed's CE/batch), and the Σ-init gain of the
+    iRNN beside the paper's; "" where the paper has no such T."""
+    paper = {m: PAPER_TABLE4.get((m, reported)) for m in models}
+    ours = {m: metrics[f"ablation|T{T}|{m}"]["paper_comparable_loss_best"] for m in models}
+    pairs = [(a, b) for a in models for b in models
+             if paper[a] is not None and paper[b] is not None and paper[a] < paper[b]]
+    if not pairs:
+        return ""
+    failing = [(a, b) for a, b in pairs if not ours[a] < ours[b]]
+    text = (f"Of the {len(pairs)} pairs of rows that Table 4 ranks at T = {reported}, {len(pairs) - len(failing)} keep "
+            f"their order here ({T_text(T, copy_format)}).")
+    if failing:
+        text += " Reversed or tied: " + "; ".join(
+            f"{LABELS[a]} below {LABELS[b]} (paper {paper[a]:.0e} < {paper[b]:.0e}; here {ours[a]:.1e} vs "
+            f"{ours[b]:.1e})" for a, b in failing) + "."
+    if {"irnn", "irnn-sigma"} <= set(models) and paper["irnn"] and paper["irnn-sigma"]:
+        text += (f" Σ-init improves the iRNN by {np.log10(ours['irnn'] / ours['irnn-sigma']):+.1f} orders of "
+                 f"magnitude here, {np.log10(paper['irnn'] / paper['irnn-sigma']):+.1f} in the paper.")
+    return text

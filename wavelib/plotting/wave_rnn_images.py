@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import torch
+from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ..analysis.fourier import wave_ridge
 from ..experiments.wave_rnn_images import (LABELS, MLP_MODEL, MODELS, PAPER_TABLE2, PAPER_TABLE3, PAPER_TABLE7,
                                            WAVE_SPEED)
+from ..training.image_rnn import mnist_sequence
 from .style import COLORS, figure
 
 _COLORS = {"wrnn": COLORS["wave"], "irnn": COLORS["static"], MLP_MODEL: COLORS["accent"]}
@@ -43,14 +47,19 @@ def curves_figure(history: Mapping[str, np.ndarray], tasks: Sequence[str], seeds
     return fig
 
 
-def hidden_state_figure(history: Mapping[str, np.ndarray], n: int, channels: int = 2) -> Figure:
-    """Fig. 2: per model (rows) the hidden state on the test digit (neurons vertical, time horizontal; the wRNN's
-    first ``channels`` rings of ``n`` units; the iRNN's neurons in the order stored with them, sorted by onset or
-    their own) and its normalised log Fourier power (wRNN: mean over rings) with the ridge of a speed-1 wave
-    (towards lower indices) dotted."""
-    fig, axes = figure(3, nrows=2, width=10.0, height=5.6)
-    axes[0, 0].imshow(history["figure|image"], cmap="Greys")
-    axes[0, 0].set(title=f"test digit (label {int(history['figure|label'])})", xticks=[], yticks=[])
+def hidden_state_figure(history: Mapping[str, np.ndarray], n: int, channels: int = 2, pool: int = 1) -> Figure:
+    """Fig. 2: the test digit as the model saw it (``pool × pool`` average-pooled), then per model (rows) the hidden
+    state on it (neurons vertical, time horizontal; the wRNN's first ``channels`` rings of ``n`` units, white lines
+    between rings; the iRNN's neurons in the order stored with them, sorted by onset or their own; square-root colour
+    scale clipped at the 99.5th percentile, with a colour bar) and its normalised log Fourier power (wRNN: mean over
+    rings) with the ridge of a speed-1 wave (towards lower indices) dotted."""
+    fig, axes = figure(3, nrows=2, width=10.5, height=5.6)
+    image = history["figure|image"]
+    side = image.shape[0] // pool
+    seen = mnist_sequence(torch.as_tensor(image)[None], pool).reshape(side, side).numpy()
+    axes[0, 0].imshow(seen, cmap="Greys", vmin=0, vmax=1)
+    axes[0, 0].set(title=f"test digit (label {int(history['figure|label'])}), {side} × {side} as input",
+                   xticks=[], yticks=[])
     axes[1, 0].axis("off")
     for row, model in enumerate(MODELS):
         key = f"smnist|{model}|seed0|figure_"
@@ -58,7 +67,13 @@ def hidden_state_figure(history: Mapping[str, np.ndarray], n: int, channels: int
         if model == "wrnn":
             states = states[:, :channels * n]
         ax = axes[row, 1]
-        ax.imshow(states.T, aspect="auto", origin="lower", cmap="viridis", interpolation="nearest")
+        top = float(np.percentile(states, 99.5)) or float(states.max()) or 1.0
+        shown = ax.imshow(states.T, aspect="auto", origin="lower", cmap="viridis", interpolation="nearest",
+                          norm=PowerNorm(0.5, vmin=0, vmax=top))
+        fig.colorbar(shown, ax=ax, label="activation", pad=0.02)
+        if model == "wrnn":
+            for ring in range(1, channels):
+                ax.axhline(ring * n - 0.5, color="white", lw=0.6)
         order = history[key + "neuron_order"]
         sorted_ = model != "wrnn" and not np.array_equal(order, np.arange(len(order)))
         ax.set(title=f"{LABELS[model]} hidden state" + (f" (rings 0–{channels - 1})" if model == "wrnn" else ""),
@@ -75,7 +90,8 @@ def hidden_state_figure(history: Mapping[str, np.ndarray], n: int, channels: int
 
 
 def sizes_figure(metrics: Mapping[str, Mapping]) -> Figure:
-    """Fig. 7: final test accuracy against parameter count (log x), one marker per size."""
+    """Fig. 7: final test accuracy against parameter count (log x, plain-number ticks at 1, 2, 5 × 10^k where
+    the axis spans under two decades), one marker per size."""
     fig, axes = figure(1, width=4.2, height=3.0)
     ax = axes[0, 0]
     for model in MODELS:
@@ -84,6 +100,10 @@ def sizes_figure(metrics: Mapping[str, Mapping]) -> Figure:
         ax.plot([e["parameters"] for e in entries], [e["test_accuracy_mean"] for e in entries], marker="o",
                 color=_COLORS[model], label=LABELS[model])
     ax.set(xscale="log", xlabel="parameters", ylabel="test accuracy", title=LABELS[metrics["task"]])
+    low, high = ax.get_xlim()
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0) if high / low < 100 else (1.0,)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:,.0f}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.legend(fontsize=7)
     return fig
 
@@ -139,3 +159,13 @@ def cifar_table(metrics: Mapping[str, Mapping]) -> tuple[list[str], list[list[st
                      f"{100 * e['test_accuracy_mean']:.1f}", f"{accuracy:.1f} · {_paper_table7(model, 'nscifar')}",
                      f"{e['parameters']:,}", size])
     return header, rows
+
+
+def early_accuracy(history: Mapping[str, np.ndarray], task: str, model: str, seeds: int,
+                   fraction: float = 0.5) -> tuple[float, int, float]:
+    """Mean test accuracy over the evaluations after the start and up to ``fraction`` of training, at least the
+    first one (mean over ``seeds``): (accuracy, evaluations averaged per seed, last epoch included)."""
+    epochs = history[f"{task}|{model}|seed0|epoch"]
+    keep = (epochs > 0) & (epochs <= max(fraction * epochs[-1], epochs[epochs > 0][0]) + 1e-9)
+    accuracy = np.mean([history[f"{task}|{model}|seed{s}|test_accuracy"][keep] for s in range(seeds)])
+    return float(accuracy), int(keep.sum()), float(epochs[keep][-1])
