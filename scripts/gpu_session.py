@@ -3,9 +3,10 @@
 GPU time comes in short calls (minutes each, a few per session), on a bare machine that reaches nothing,
 so a call must be one prepared command that stops on time and hands everything back as a few files:
 
-    # on the GPU machine, from the repository root (OUT: the folder that comes back): checks first ...
-    PYTHONPATH=. python3 scripts/gpu_session.py run --out "$OUT" --budget-min 5 --commit HASH
-    # ... then, on the same warm machine, training of the chapters whose kernels passed
+    # on the GPU machine, from the repository root (OUT: the folder that comes back): checks, then training
+    PYTHONPATH=. python3 scripts/gpu_session.py run --out "$OUT" --budget-min 9.5 --commit HASH --chapters spectrum
+    # a later call, training only (prefix WAVELIB_FUSED=0 where the first call's log says a chapter trains on its
+    # reference paths)
     PYTHONPATH=. python3 scripts/gpu_session.py run --out "$OUT" --budget-min 7.5 --commit HASH --skip-checks \
         --chapters spectrum
     # back here, with the folder the files came back to
@@ -14,9 +15,11 @@ so a call must be one prepared command that stops on time and hands everything b
 ``run``: (1) the machine's description; (2) unless ``--skip-checks``, the fused-kernel tests (each file of
 :data:`FUSED_TESTS`) and ``benchmarks/run.py --device cuda``; (3) ``python -m wavelib train CHAPTER --preset
 paper --stop-after M`` for each chapter in turn (``--parallel``: all at once, one process each), M = what is
-left of the budget (a chapter whose models pick fused kernels on CUDA only if those kernels' tests passed, or
-were skipped as passed in an earlier call); (4) the results of those chapters (finished artifacts AND ``.partial`` checkpoints) packed into ``results.tar.gz``,
-cut into parts of at most 15 MB. Everything printed goes to ``session.log``. It needs only what the GPU
+left of the budget; a chapter whose fused kernel failed its tests, or was slower than the path it replaces in
+this call's benchmark (:data:`SPEED_ROWS`), trains with ``WAVELIB_FUSED=0`` (its reference paths; the run
+records it; a Table 1 run resumed from a checkpoint keeps the recurrence it started on); (4) the results of those
+chapters (finished artifacts AND ``.partial`` checkpoints) packed into ``results.tar.gz``, cut into parts of at
+most 15 MB. Everything printed goes to ``session.log``. It needs only what the GPU
 image has (torch, numpy, scipy, matplotlib, tqdm, pytest): wavelib, not installed there, is found through
 ``PYTHONPATH`` (set for every command it starts).
 
@@ -32,6 +35,7 @@ finished and what is still partial.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -41,6 +45,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from wavelib.models.triton_support import FUSED_ENV
 from wavelib.provenance import COMMIT_ENV
 from wavelib.store import results_root
 
@@ -54,6 +59,12 @@ BENCH_FILES = ("cuda-latest.md", "cuda-latest.json")
 FUSED_TESTS = {"tests/test_elman_fused.py": ("spectrum",),
                "tests/test_wave_rnn_fused.py": ("wave_rnn_tasks", "wave_rnn_images"),
                "tests/test_selective_scan_fused.py": ("vwave",)}
+#: per chapter, the benchmark rows that time its fused kernel against the path it replaces: the fused row, and the
+#: row of that path at the same shapes, or None where the fused row's own reference is that path
+SPEED_ROWS = {"spectrum": ("spectrum.train_step [paper, grouped, recurrence]", None),
+              "wave_rnn_tasks": ("wRNN train step", None),
+              "wave_rnn_images": ("wRNN train step", None),
+              "vwave": ("scan: sequential vs fused", "scan: sequential vs recurrent")}
 
 
 class Session:
@@ -71,15 +82,17 @@ class Session:
         print(text, flush=True)
         self.log.write(text + "\n")
 
-    def call(self, title: str, command: list[str], timeout_s: float) -> int | None:
-        """Run ``command`` with its output in the log; None if it ran out of time (it is then killed)."""
-        return self.call_many([(title, command)], timeout_s)[0]
+    def call(self, title: str, command: list[str], timeout_s: float, env: dict[str, str] | None = None) -> int | None:
+        """Run ``command`` (with ``env`` added to the environment) with its output in the log; None if it ran
+        out of time (it is then killed)."""
+        return self.call_many([(title, command, env or {})], timeout_s)[0]
 
-    def call_many(self, jobs: list[tuple[str, list[str]]], timeout_s: float) -> list[int | None]:
-        """Run the ``(title, command)`` jobs at the same time; their outputs go to the log one after another.
-        Each exit status, or None for a job still running at ``timeout_s`` (it is then killed)."""
-        for title, command in jobs:
-            self.say(f"\n## {title} ({max(timeout_s, 0):.0f} s at most): {' '.join(command)}")
+    def call_many(self, jobs: list[tuple[str, list[str], dict[str, str]]], timeout_s: float) -> list[int | None]:
+        """Run the ``(title, command, extra environment)`` jobs at the same time; their outputs go to the log one
+        after another. Each exit status, or None for a job still running at ``timeout_s`` (it is then killed)."""
+        for title, command, extra in jobs:
+            setting = "".join(f"{key}={value} " for key, value in extra.items())
+            self.say(f"\n## {title} ({max(timeout_s, 0):.0f} s at most): {setting}{' '.join(command)}")
         if timeout_s < 5:
             self.say("skipped: no time left")
             return [None] * len(jobs)
@@ -91,10 +104,10 @@ class Session:
             env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // len(jobs)))
         start, deadline = time.monotonic(), time.monotonic() + timeout_s
         outputs = [tempfile.TemporaryFile("w+") for _ in jobs]
-        procs = [subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
-                 for (_, command), out in zip(jobs, outputs)]
+        procs = [subprocess.Popen(command, cwd=REPO, env={**env, **extra}, stdout=out, stderr=subprocess.STDOUT,
+                                  text=True) for (_, command, extra), out in zip(jobs, outputs)]
         codes: list[int | None] = []
-        for (title, _), proc, out in zip(jobs, procs, outputs):
+        for (title, _, _), proc, out in zip(jobs, procs, outputs):
             try:
                 codes.append(proc.wait(timeout=max(deadline - time.monotonic(), 0)))
             except subprocess.TimeoutExpired:
@@ -127,6 +140,27 @@ def pack(chapters: list[str], preset: str, out: Path, root: Path) -> list[Path]:
             parts[-1].write_bytes(chunk)
     archive.unlink()
     return parts
+
+
+def slower_fused(rows: list[dict], chapter: str) -> str | None:
+    """Why ``chapter`` should train without its fused kernel by this benchmark's ``rows`` (``cuda-latest.json``'s),
+    or None: a shape of :data:`SPEED_ROWS` where the fused path took longer than the one it replaces."""
+    if chapter not in SPEED_ROWS:
+        return None
+    fused_name, other_name = SPEED_ROWS[chapter]
+    for row in rows:
+        if row["name"] != fused_name:
+            continue
+        if other_name is None:
+            other_ms = row["reference_ms"]
+        else:
+            others = [r["fast_ms"] for r in rows if r["name"] == other_name and r["shapes"] == row["shapes"]]
+            if not others:
+                continue
+            other_ms = others[0]
+        if row["fast_ms"] > other_ms:
+            return f"{fused_name} {row['shapes']}: fused {row['fast_ms']:.2f} ms > {other_ms:.2f} ms"
+    return None
 
 
 def unpack(folder: Path, root: Path, bench_dir: Path) -> list[str]:
@@ -177,30 +211,35 @@ def run(args: argparse.Namespace) -> int:
     if args.mnist is not None:  # the GPU machine reaches no network: full MNIST comes as a carried file
         session.call("MNIST", [python, "-c", "import sys; from wavelib.data.datasets import import_mnist_pickle; "
                                "print(import_mnist_pickle(sys.argv[1]))", str(args.mnist)], 120)
-    failed: set[str] = set()  # chapters whose fused kernels failed their tests (none with --skip-checks)
+    reference: dict[str, str] = {}  # chapter -> why it trains without its fused kernel (none with --skip-checks)
     if not args.skip_checks:
         for tests, users in FUSED_TESTS.items():
             if session.call(f"fused-kernel tests {tests}", [python, "-m", "pytest", "-q", "-o", "addopts=", "-p",
                                                             "no:cacheprovider", tests],
                             min(240, session.left_s() - RESERVE_S)) != 0:
-                failed.update(users)
+                reference.update({chapter: f"{tests} did not pass" for chapter in users})
         session.call("benchmarks", [python, "benchmarks/run.py", "--device", args.device, "--repeats",
                                     str(args.repeats), "--out", str(args.out)], min(300, session.left_s() - RESERVE_S))
-    chapters = []
-    for chapter in args.chapters:
-        if chapter in failed:
-            session.say(f"\n## train {chapter}: NOT RUN, its fused-kernel tests did not pass")
-        else:
-            chapters.append(chapter)
+        table = args.out / "cuda-latest.json"
+        rows = json.loads(table.read_text())["rows"] if table.exists() else []
+        for chapter in args.chapters:
+            why = None if chapter in reference else slower_fused(rows, chapter)
+            if why:
+                reference[chapter] = why
+    for chapter, why in reference.items():
+        if chapter in args.chapters:
+            session.say(f"\n{chapter} trains on its reference paths ({FUSED_ENV}=0): {why}")
 
-    def train(chapter: str) -> tuple[str, list[str]]:
+    def train(chapter: str) -> tuple[str, list[str], dict[str, str]]:
         minutes = (session.left_s() - RESERVE_S - 30) / 60  # 30 s: the last checkpoint interval runs over
-        return f"train {chapter}", [python, "-m", "wavelib", "train", chapter, "--preset", args.preset, "--device",
-                                    args.device, "--stop-after", f"{max(minutes, 0.01):.2f}"]
+        return (f"train {chapter}", [python, "-m", "wavelib", "train", chapter, "--preset", args.preset, "--device",
+                                     args.device, "--stop-after", f"{max(minutes, 0.01):.2f}"],
+                {FUSED_ENV: "0"} if chapter in reference else {})
     if args.parallel:  # one process per chapter, all on the one GPU
-        session.call_many([train(chapter) for chapter in chapters], session.left_s() - RESERVE_S)
-    for chapter in [] if args.parallel else chapters:
-        if session.call(*train(chapter), session.left_s() - RESERVE_S) != 0:
+        session.call_many([train(chapter) for chapter in args.chapters], session.left_s() - RESERVE_S)
+    for chapter in [] if args.parallel else args.chapters:
+        title, command, env = train(chapter)
+        if session.call(title, command, session.left_s() - RESERVE_S, env) != 0:
             break  # stopped at the budget (3), out of time (None) or failed: the next chapter must wait
     parts = pack(args.chapters, args.preset, args.out, results_root())
     session.say(f"\npacked {len(parts)} part(s): {', '.join(p.name for p in parts)}; {session.left_s():.0f} s left")

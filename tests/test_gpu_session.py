@@ -88,25 +88,60 @@ def test_run_imports_mnist_trains_under_a_budget_and_its_parts_unpack_to_a_finis
     assert json.loads(meta.read_text())["git_commit"] == "0123456789ab"  # --commit, not the tree's .git
 
 
-def test_wave_rnn_chapters_are_not_trained_when_the_fused_kernel_tests_fail(gpu_session, tmp_path, monkeypatch):
+def _row(name, shapes, reference_ms, fast_ms):
+    return {"name": name, "shapes": shapes, "reference_ms": reference_ms, "fast_ms": fast_ms}
+
+
+def test_a_chapter_trains_on_its_reference_paths_where_its_kernel_failed_or_measured_slower(gpu_session, tmp_path,
+                                                                                              monkeypatch):
     monkeypatch.setenv("WAVELIB_RESULTS", str(tmp_path / "store"))
+    out = tmp_path / "out"
     calls = []
 
-    def call(self, title, command, timeout_s):
-        calls.append(title)
+    def call(self, title, command, timeout_s, env=None):
+        calls.append((title, env or {}))
+        if title == "benchmarks":  # the fused scan slower than the recurrent one at one of two shapes
+            rows = [_row("scan: sequential vs fused", "L 220", 100.0, 9.0),
+                    _row("scan: sequential vs recurrent", "L 220", 100.0, 10.0),
+                    _row("scan: sequential vs fused", "L 620", 300.0, 40.0),
+                    _row("scan: sequential vs recurrent", "L 620", 300.0, 30.0),
+                    _row("spectrum.train_step [paper, grouped, recurrence]", "12 cells", 16.0, 4.0)]
+            (out / "cuda-latest.json").write_text(json.dumps({"rows": rows}))
         return 1 if title == "fused-kernel tests tests/test_wave_rnn_fused.py" else 0
     monkeypatch.setattr(gpu_session.Session, "call", call)
-    args = gpu_session.argparse.Namespace(out=tmp_path / "out", budget_min=5.0,
-                                          chapters=["wave_rnn_tasks", "spectrum", "vwave"],
+    args = gpu_session.argparse.Namespace(out=out, budget_min=5.0, chapters=["wave_rnn_tasks", "spectrum", "vwave"],
                                           preset="paper", device="cuda", repeats=1, skip_checks=False, mnist=None,
                                           parallel=False, commit=None)
     assert gpu_session.run(args) == 0
-    assert calls == ["machine", "fused-kernel tests tests/test_elman_fused.py",
-                     "fused-kernel tests tests/test_wave_rnn_fused.py",
-                     "fused-kernel tests tests/test_selective_scan_fused.py", "benchmarks", "train spectrum",
-                     "train vwave"]
-    assert "## train wave_rnn_tasks: NOT RUN, its fused-kernel tests did not pass" in (
-        tmp_path / "out" / "session.log").read_text()
+    assert [title for title, _ in calls] == [
+        "machine", "fused-kernel tests tests/test_elman_fused.py", "fused-kernel tests tests/test_wave_rnn_fused.py",
+        "fused-kernel tests tests/test_selective_scan_fused.py", "benchmarks", "train wave_rnn_tasks",
+        "train spectrum", "train vwave"]
+    envs = dict(calls)
+    assert envs["train wave_rnn_tasks"] == {"WAVELIB_FUSED": "0"} == envs["train vwave"]
+    assert envs["train spectrum"] == {}
+    log = (out / "session.log").read_text()
+    assert "wave_rnn_tasks trains on its reference paths (WAVELIB_FUSED=0): tests/test_wave_rnn_fused.py did not " \
+           "pass" in log
+    assert "vwave trains on its reference paths (WAVELIB_FUSED=0): scan: sequential vs fused L 620: fused 40.00 ms " \
+           "> 30.00 ms" in log
+
+
+def test_slower_fused_reads_a_rows_own_reference_or_the_row_it_replaces(gpu_session):
+    rows = [_row("wRNN train step", "copy", 140.0, 5.0), _row("wRNN train step", "sMNIST", 1285.0, 30.0)]
+    assert gpu_session.slower_fused(rows, "wave_rnn_images") is None
+    rows[1]["fast_ms"] = 1300.0
+    assert gpu_session.slower_fused(rows, "wave_rnn_images").startswith("wRNN train step sMNIST: fused 1300.00 ms")
+    assert gpu_session.slower_fused(rows, "twm_theory") is None  # no fused kernel
+    assert gpu_session.slower_fused([_row("scan: sequential vs fused", "L 220", 100.0, 50.0)], "vwave") is None
+
+
+def test_a_training_job_gets_its_extra_environment(gpu_session, tmp_path):
+    session = gpu_session.Session(tmp_path, 60)
+    code = session.call("env", [sys.executable, "-c", "import os; print('fused=' + os.environ['WAVELIB_FUSED'])"],
+                        30, {"WAVELIB_FUSED": "0"})
+    log = (tmp_path / "session.log").read_text()
+    assert code == 0 and "## env (30 s at most): WAVELIB_FUSED=0 " in log and "fused=0" in log
 
 
 def test_parallel_trains_every_chapter_at_once_and_packs_them_all(gpu_session, tmp_path):

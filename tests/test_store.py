@@ -74,7 +74,8 @@ def test_artifact_layout_metadata_and_round_trip(tmp_path):
                                                                "weights.pt"]
     meta = artifact.meta
     assert meta["config"] == {"units": 6} and meta["seed"] == 3 and meta["device"] == "cpu"
-    assert {"python", "torch", "numpy", "wavelib"} <= set(meta["versions"])
+    assert {"python", "torch", "numpy", "wavelib", "triton"} <= set(meta["versions"])
+    assert meta["fused_kernels"] == "auto"  # "off" under WAVELIB_FUSED=0
     assert meta["wall_time_s"] >= 0 and meta["git_commit"] and meta["resumed"] is False
     assert meta["git_commits"] == [meta["git_commit"]]
     values = artifact.history()["values"]

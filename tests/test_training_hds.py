@@ -1,4 +1,5 @@
 import dataclasses
+import shutil
 
 import numpy as np
 import pytest
@@ -250,11 +251,22 @@ def test_resume_is_bit_for_bit(tmp_path, monkeypatch, curriculum):
     assert Checkpoint(tmp_path).load()["step"] == 150
     with pytest.raises(ValueError, match="different run"):
         train_hds(cfg, [0, 1], CPU, generator_seed=6, checkpoint=Checkpoint(tmp_path))
-    if curriculum == "paper":  # a run never resumes on the other recurrence (they agree to rounding only)
-        monkeypatch.setattr(hds, "resolve_recurrence", lambda *args: "fused")
-        with pytest.raises(ValueError, match="different run"):
-            train_hds(cfg, [0, 1], CPU, generator_seed=5, checkpoint=Checkpoint(tmp_path))
+    if curriculum == "paper":  # a run resumes on the recurrence it started on (they agree to rounding only) ...
+        copy = tmp_path.parent / f"{tmp_path.name}-copy"
+        shutil.copytree(tmp_path, copy)
+        monkeypatch.setattr(hds, "resolve_recurrence", lambda *args: "fused")  # where "auto" would now be fused
+        train_hds(cfg, [0, 1], CPU, generator_seed=5, checkpoint=Checkpoint(copy), checkpoint_every=50)
         monkeypatch.undo()
+        assert Checkpoint(copy).load()["identity"]["recurrence"] == "reference"
+        # ... and refuses one trained on the fused kernels where they cannot run
+        shutil.rmtree(copy)
+        shutil.copytree(tmp_path, copy)
+        state = Checkpoint(copy).load()
+        state["identity"]["recurrence"] = "fused"
+        Checkpoint(copy).save(state)
+        monkeypatch.setenv("TRITON_INTERPRET", "0")
+        with pytest.raises(ValueError, match="trained on the fused recurrence, which cannot run here"):
+            train_hds(cfg, [0, 1], CPU, generator_seed=5, checkpoint=Checkpoint(copy))
     resumed, h_resumed = train_hds(cfg, [0, 1], CPU, generator_seed=5, checkpoint=Checkpoint(tmp_path),
                                    checkpoint_every=50)
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):

@@ -44,3 +44,18 @@ def test_each_kernel_says_why_it_cannot_run_on_cpu_tensors(monkeypatch):
                     selective_scan_fused.fused_problem(x)):
         assert problem in ("triton is not installed (or does not import)",
                            "the tensors are on cpu, not CUDA (and TRITON_INTERPRET=1 is not set)")
+
+
+def test_wavelib_fused_0_turns_every_kernel_off(monkeypatch):
+    """Every "auto" dispatch asks its module's fused_problem, so each then takes its reference path."""
+    from wavelib.models import elman_fused, selective_scan_fused, wave_rnn_fused
+
+    monkeypatch.setenv("TRITON_INTERPRET", "1")  # where a kernel could otherwise run: the interpreter
+    monkeypatch.setattr(ts, "triton_modules", lambda: ("triton", "tl"))
+    x = torch.zeros(2, 3, 4)
+    assert ts.fused_setting() == "auto" and ts.placement_problem(x) is None
+    monkeypatch.setenv("WAVELIB_FUSED", "0")
+    assert ts.fused_setting() == "off"
+    for problem in (wave_rnn_fused.fused_problem(x, 2, 2), elman_fused.fused_problem(x[None], 4),
+                    selective_scan_fused.fused_problem(x)):
+        assert problem == "fused kernels are turned off (WAVELIB_FUSED=0)"

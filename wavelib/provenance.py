@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import platform
 import subprocess
@@ -44,4 +45,13 @@ def versions() -> dict[str, str]:
         "torch": torch.__version__,
         "numpy": np.__version__,
         "cuda": torch.version.cuda or "none",
+        "triton": _installed("triton"),  # the fused kernels' compiler, where they run
     }
+
+
+def _installed(package: str) -> str:
+    """The installed version of ``package`` (not imported), or ``none``."""
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "none"

@@ -30,6 +30,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .devices import device_description
+from .models.triton_support import fused_setting
 from .provenance import REPO_ROOT, git_commit, versions
 from .registry import Chapter, Experiment
 from .seeding import seed_everything
@@ -224,6 +225,7 @@ def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, pre
         "seed": seed,
         "device": device_description(device),
         "versions": versions(),
+        "fused_kernels": fused_setting(),
         "git_commit": checkpoint.commit,
         "wall_time_s": round(checkpoint.elapsed_s(), 3),
         "resumed": checkpoint.resumed,

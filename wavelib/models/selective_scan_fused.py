@@ -24,6 +24,7 @@ from torch.autograd.function import once_differentiable
 from .triton_support import lazy_kernels, placement_problem, pow2
 
 BLOCK_D = 32  #: channels per program
+NUM_WARPS = 2  #: warps per program
 
 
 @lazy_kernels
@@ -125,7 +126,7 @@ class FusedSelectiveScan(torch.autograd.Function):
         y = torch.empty_like(u)
         hs = u.new_empty(batch, D, L, N)
         forward_kernel[(batch, -(-D // BLOCK_D))](u, delta, A, B, C, y, hs, D, L, N=N, NP=pow2(N), BD=BLOCK_D,
-                                                  num_warps=2)
+                                                  num_warps=NUM_WARPS)
         ctx.save_for_backward(u, delta, A, B, C, hs)
         return y
 
@@ -141,7 +142,7 @@ class FusedSelectiveScan(torch.autograd.Function):
         dA = A.new_empty(batch, D, N)
         dB, dC = B.new_empty(batch, blocks, N, L), C.new_empty(batch, blocks, N, L)
         backward_kernel[(batch, blocks)](u, delta, A, B, C, hs, dy.contiguous(), du, ddelta, dA, dB, dC, D, L, N=N,
-                                         NP=pow2(N), BD=BLOCK_D, num_warps=2)
+                                         NP=pow2(N), BD=BLOCK_D, num_warps=NUM_WARPS)
         return du, ddelta, dA.sum(0), dB.sum(1), dC.sum(1)
 
 

@@ -2,6 +2,8 @@
 
 The kernels (:mod:`.wave_rnn_fused`, :mod:`.elman_fused`, :mod:`.selective_scan_fused`) run on CUDA tensors, or
 on CPU tensors in Triton's interpreter (``TRITON_INTERPRET=1``, set before triton is imported; slow, for tests).
+``WAVELIB_FUSED=0`` turns them all off: every ``"auto"`` backend then takes its reference path (a run records
+the setting; ``scripts/gpu_session.py`` sets it for a chapter whose kernels failed their tests or measured slower).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from types import ModuleType
 from typing import Any
 
 from torch import Tensor
+
+FUSED_ENV = "WAVELIB_FUSED"  #: "0": no fused kernel runs ("auto" backends take their reference paths)
 
 
 @functools.lru_cache(maxsize=1)
@@ -43,8 +47,16 @@ def interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 
+def fused_setting() -> str:
+    """``"off"`` where ``$WAVELIB_FUSED`` is ``0``, else ``"auto"`` (each kernel runs where it can)."""
+    return "off" if os.environ.get(FUSED_ENV, "").strip() == "0" else "auto"
+
+
 def placement_problem(tensor: Tensor) -> str | None:
-    """Why no Triton kernel can run on ``tensor`` (triton missing, or not on CUDA outside the interpreter)."""
+    """Why no Triton kernel can run on ``tensor`` (turned off, triton missing, or not on CUDA outside the
+    interpreter)."""
+    if fused_setting() == "off":
+        return f"fused kernels are turned off ({FUSED_ENV}=0)"
     if triton_modules() is None:
         return "triton is not installed (or does not import)"
     if tensor.device.type != "cuda" and not interpreting():

@@ -379,6 +379,21 @@ def train_hds(cfg: HDSTraining, seeds: Sequence[int], device: torch.device, gene
     return model, history
 
 
+def _resumed_recurrence(saved: dict | None, device: torch.device, dtype: torch.dtype, hidden: int) -> str | None:
+    """The recurrence a checkpointed run was trained on, or None for a fresh run. ValueError where that path
+    cannot run here (the fused kernels, off CUDA or turned off)."""
+    if saved is None or "recurrence" not in saved["identity"]:
+        return None
+    recurrence = saved["identity"]["recurrence"]
+    if recurrence == "fused":
+        from ..models.elman_fused import fused_problem
+        problem = fused_problem(torch.empty(0, device=device, dtype=dtype), hidden)
+        if problem is not None:
+            raise ValueError(f"the checkpoint was trained on the fused recurrence, which cannot run here "
+                             f"({problem}): resume it where it can (CUDA, triton), or delete it")
+    return recurrence
+
+
 def train_hds_group(cells: Sequence[HDSTraining], seeds: Sequence[int], device: torch.device,
                     generator_seeds: Sequence[int], checkpoint: Any = None,
                     progress: Callable[..., Iterable[int]] | None = None, *, grad_inputs_at: Sequence[int] = (),
@@ -430,12 +445,14 @@ def train_hds_group(cells: Sequence[HDSTraining], seeds: Sequence[int], device: 
         probe = _GroupData(operators, counts, PROBE_BATCH, 1, device, dtype)(1, probe_gens)
     sample = _GroupData(operators, counts, cfg.batch, TRAIN_LENGTH, device, dtype)
     levels = torch.tensor(CODE_LEVELS, device=device)
-    recurrence = resolve_recurrence(model.recurrence_backend, device, dtype, cfg.hidden)  # pinned, resumes too
+    saved = checkpoint.load() if checkpoint is not None else None
+    # Pinned for the whole run: a resumed run keeps the path it started on (the two agree to rounding only).
+    recurrence = _resumed_recurrence(saved, device, dtype, cfg.hidden) or \
+        resolve_recurrence(model.recurrence_backend, device, dtype, cfg.hidden)
     model.recurrence_backend = recurrence
     identity = {"configs": [dataclasses.asdict(cell) for cell in cells], "seeds": [int(x) for x in seeds],
                 "generator_seeds": [int(g) for g in generator_seeds], "recurrence": recurrence}
 
-    saved = checkpoint.load() if checkpoint is not None else None
     if saved is None:
         start, curriculum = 0, _initial_curriculum(cfg, M, device, dtype)
         loss_sum, loss_count = torch.zeros(M, dtype=dtype, device=device), 0
