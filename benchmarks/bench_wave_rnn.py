@@ -7,6 +7,9 @@ and sMNIST shapes (784 steps; batch 128; wRNN n 256, c 16; iRNN n 256):
   per-step PyTorch loop) against ``backend="fused"`` (the Triton kernels). Only where the fused path runs (CUDA
   with triton); elsewhere the row is skipped with a note on stderr. The input projection and readout of a
   training step are single matmuls over all steps; the recurrence is the part that is timed.
+- ``wRNN recurrence [gather]``: the fused kernels' two ways of rolling the state along the ring
+  (:data:`~wavelib.models.wave_rnn_fused.SHIFTS`): "memory" (the default) against "gather"; a ratio above 1 says
+  "gather" is faster.
 - ``wRNN train step``: a whole training step of ``WaveRNN`` (forward, cross-entropy, backward, clipping at 1,
   Adam) with the reference recurrence against the fused one, on a copy batch (T = 480) and on random sMNIST-shaped
   pixels; where the fused path runs. The Performance page projects paper-scale run times from these rows.
@@ -48,7 +51,7 @@ def _describe(name: str, steps: int, what: str) -> str:
 
 def wave_rows(device: torch.device, repeats: int) -> list[Comparison]:
     """The reference loop against the fused kernels, where they run."""
-    from wavelib.models.wave_rnn_fused import fused_problem
+    from wavelib.models.wave_rnn_fused import fused_problem, fused_wave_rnn_recurrence
 
     rows = []
     for name, (steps, n, c) in SHAPES.items():
@@ -69,12 +72,21 @@ def wave_rows(device: torch.device, repeats: int) -> list[Comparison]:
             return forward_backward(lambda: wave_rnn_recurrence(x, weight, bias, c, n, backend=backend),
                                     (x, weight, bias), out_weight)
 
+        def fused(shift: str) -> Callable[[], list[torch.Tensor]]:
+            return forward_backward(lambda: fused_wave_rnn_recurrence(x, weight, bias, c, n, shift),
+                                    (x, weight, bias), out_weight)
+
         scale = scales(run("reference")())
         rows.append(compare("wRNN recurrence", _describe(name, steps, f"n {n}, c {c}"),
                             normalised(run("reference"), scale), normalised(run("fused"), scale), device,
                             repeats=repeats, warmup=1, tolerance=RTOL,
                             reference_label="per-step loop (wave_rnn_recurrence, reference)",
                             fast_label="Triton fused (wave_rnn_recurrence, fused)"))
+        rows.append(compare("wRNN recurrence [gather]", _describe(name, steps, f"n {n}, c {c}"),
+                            normalised(fused("memory"), scale), normalised(fused("gather"), scale), device,
+                            repeats=repeats, warmup=1, tolerance=RTOL,
+                            reference_label='fused, shift "memory" (the default)',
+                            fast_label='fused, shift "gather"'))
     return rows
 
 
@@ -95,7 +107,7 @@ def _task_batch(name: str, device: torch.device) -> tuple[torch.Tensor, torch.Te
 def train_step_rows(device: torch.device, repeats: int) -> list[Comparison]:
     """One whole wRNN training step (forward, loss, backward, clipping, Adam) with the reference recurrence
     against the fused one, where it runs. The check compares the first step's loss and clipped gradients."""
-    from wavelib.models.wave_rnn_fused import fused_problem
+    from wavelib.models.wave_rnn_fused import fused_problem, fused_wave_rnn_recurrence
 
     rows = []
     for name, (steps, n, c) in SHAPES.items():

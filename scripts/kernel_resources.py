@@ -50,9 +50,11 @@ def cases() -> list[KernelCase]:
     for label, c, n in (("copy", 6, 100), ("sMNIST", 16, 256)):  # Chapters 3 and 4
         C, N = wave_rnn_fused._padded(c, n)
         warps = wave_rnn_fused._num_warps(c, n)
-        shapes = dict(C_REAL=c, N_REAL=n, C=C, N=N)
-        out.append(KernelCase(f"wRNN fwd {label}", forward, ("T",), {**shapes, "HAS_BIAS": True}, warps))
-        out.append(KernelCase(f"wRNN bwd {label}", backward, ("T",), shapes, warps))
+        for shift in wave_rnn_fused.SHIFTS:
+            shapes = dict(C_REAL=c, N_REAL=n, C=C, N=N, GATHER=shift == "gather")
+            name = f"{label}{' gather' if shift == 'gather' else ''}"
+            out.append(KernelCase(f"wRNN fwd {name}", forward, ("T",), {**shapes, "HAS_BIAS": True}, warps))
+            out.append(KernelCase(f"wRNN bwd {name}", backward, ("T",), shapes, warps))
     forward, backward = selective_scan_fused._triton_kernels()
     for n_state in (16,):  # Chapter 5's paper preset
         shapes = dict(N=n_state, NP=n_state, BD=selective_scan_fused.BLOCK_D)
@@ -96,13 +98,13 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit("error: triton is not installed here (pip install triton==3.6.0, the GPU machine's version)")
     print(f"triton {triton.__version__}, target sm_{args.arch}; per thread: registers, stack bytes, and in the "
           "machine code: local loads/stores (spills), tensor-core and FMA instructions")
-    header = f"{'kernel':22s} {'warps':>5s} {'regs':>5s} {'stack':>6s} {'LDL':>6s} {'STL':>6s} {'HMMA':>5s} " \
+    header = f"{'kernel':26s} {'warps':>5s} {'regs':>5s} {'stack':>6s} {'LDL':>6s} {'STL':>6s} {'HMMA':>5s} " \
              f"{'HGMMA':>5s} {'FFMA':>6s}"
     print(header)
     spilled = []
     for case in cases():
         r = resources(case, args.arch)
-        print(f"{case.name:22s} {case.num_warps:5d} {r['registers']:5d} {r['stack_bytes']:6d} {r['LDL']:6d} "
+        print(f"{case.name:26s} {case.num_warps:5d} {r['registers']:5d} {r['stack_bytes']:6d} {r['LDL']:6d} "
               f"{r['STL']:6d} {r['HMMA']:5d} {r['HGMMA']:5d} {r['FFMA']:6d}", flush=True)
         if r["stack_bytes"]:
             spilled.append(case.name)

@@ -11,7 +11,7 @@ from fused_support import DEVICE  # tests/fused_support.py: skips this module wh
 
 from wavelib.models.triton_support import placement_problem
 from wavelib.models.wave_rnn import WaveRNN, _reference, circular_conv_norm, wave_rnn_recurrence
-from wavelib.models.wave_rnn_fused import _conv_weight_grad, fused_wave_rnn_recurrence
+from wavelib.models.wave_rnn_fused import SHIFTS, _conv_weight_grad, fused_wave_rnn_recurrence
 
 # (B, T, c, n, bias): non-powers of two exercise the masks; on CUDA also copy- and sMNIST-like shapes, short T.
 SHAPES = [(2, 5, 3, 7, True), (2, 4, 2, 5, False), (2, 3, 6, 100, True)]
@@ -41,11 +41,12 @@ def _reference64(leaves: list[torch.Tensor], c: int, n: int) -> list[torch.Tenso
     return [_reference(x, w, b[0] if b else None, c, n), leaves64]
 
 
+@pytest.mark.parametrize("shift", SHIFTS)
 @pytest.mark.parametrize("batch, steps, c, n, bias", SHAPES)
-def test_fused_forward_and_backward_equal_the_reference(batch, steps, c, n, bias):
+def test_fused_forward_and_backward_equal_the_reference(batch, steps, c, n, bias, shift):
     leaves, grad = _inputs(batch, steps, c, n, bias)
     x, w, *b = leaves
-    states = fused_wave_rnn_recurrence(x, w, b[0] if b else None, c, n)
+    states = fused_wave_rnn_recurrence(x, w, b[0] if b else None, c, n, shift)
     ref, leaves64 = _reference64(leaves, c, n)
     assert states.dtype == torch.float32 and states.shape == (batch, steps, c * n)
     assert (states > 0).any() and (states == 0).any()  # both ReLU branches are exercised
@@ -59,6 +60,20 @@ def test_fused_forward_and_backward_equal_the_reference(batch, steps, c, n, bias
     sizes = [_conv_weight_grad(dx, h, c, n), dx.view(batch, steps, c, n).sum((0, 1, 3))]
     for name, g_fused, g_ref, size in zip(("conv_weight", "conv_bias"), got[1:], want[1:], sizes):
         assert ((g_fused.double() - g_ref).abs() <= 1e-4 + 1e-6 * size).all(), name
+
+
+def test_both_shifts_give_the_same_numbers():
+    """The same products (bit for bit in the interpreter; on a GPU the two dots may see other register layouts)."""
+    c, n = 6, 100
+    leaves, grad = _inputs(3, 7, c, n, True, seed=3)
+    results = []
+    for shift in SHIFTS:
+        states = fused_wave_rnn_recurrence(*leaves, c, n, shift)
+        results.append([states, *torch.autograd.grad(states, leaves, grad)])
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="unknown shift"):
+        fused_wave_rnn_recurrence(*leaves, c, n, "roll")
 
 
 def test_fused_bfloat16_keeps_dtypes_and_matches_float32():

@@ -5,13 +5,14 @@ one launch backward. Grid: one program per sequence (``B`` programs). Each keeps
 sequence, a (c, n) tile padded to powers of two of at least 16 (C, N) and masked, in registers across all T
 steps.
 
-Registers cannot be rolled along the ring, so the circular convolution reads its input back from global
-memory: the forward stores h_t into ``states[b, t]`` (an output anyway), a CTA barrier makes the store visible,
-and step t + 1 loads h_t as three (c, n) tiles shifted by -1, 0, +1 along the ring (cache-resident) and adds
-``W_k @ tile_k`` for the three taps with ``tl.dot`` in IEEE float32 (no TF32): three loads in flight and three
-small matrix products per step. The backward does the same with dL/dx_proj, which is the gradient of the
-pre-activation, and the transposed taps. (The first version loaded the c * 3 shifted rows one by one: on an
-H200 about 16 us per step at the sMNIST shapes, which looked like one cache round trip per row.)
+Each step adds ``W_k @ tile_k`` for the three taps, tile_k = h_{t-1} rolled by k - 1 along the ring, with
+``tl.dot`` in IEEE float32 (no TF32). Two ways to get the rolled tiles (:data:`SHIFTS`): "memory" (default)
+reads them back from global memory: the forward stores h_t into ``states[b, t]`` (an output anyway), a CTA
+barrier makes the store visible, and step t + 1 loads the three tiles (cache-resident); "gather" rolls the
+registers with ``tl.gather`` (compiled for sm_90: warp shuffles, no global load on the step's critical path).
+The backward does the same with dL/dx_proj, which is the gradient of the pre-activation, and the transposed taps.
+(The first version loaded the c * 3 shifted rows one by one: on an H200 about 16 us per step at the sMNIST shapes,
+which looked like one cache round trip per row.)
 
 The conv weight and bias gradients are not summed in the kernel (that took c * 3 reductions across the tile
 per step): once dL/dx_proj is known for every step, they are three batched matrix products over all
@@ -36,6 +37,11 @@ from .triton_support import lazy_kernels, placement_problem, pow2
 
 FUSED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 MAX_TILE = 16384  # padded C * N held per program; the sMNIST wRNN (c16, n256) is 4096
+#: how a step reads the previous state rolled by -1, 0, +1 along the ring: "memory", loads of the step just stored
+#: (after a CTA barrier; cache-resident); "gather", ``tl.gather`` on the registers (warp shuffles and shared memory,
+#: no barrier on global memory). The same products, so the same numbers to float32 rounding; which is faster is for
+#: the GPU benchmark to say (``benchmarks/bench_wave_rnn.py``'s "wRNN recurrence [gather]" rows).
+SHIFTS = ("memory", "gather")
 
 
 @lazy_kernels
@@ -44,11 +50,12 @@ def _triton_kernels(triton: ModuleType, tl: ModuleType) -> tuple:
 
     @triton.jit
     def forward_kernel(x_ptr, w_ptr, bias_ptr, states_ptr, T, C_REAL: tl.constexpr, N_REAL: tl.constexpr,
-                       C: tl.constexpr, N: tl.constexpr, HAS_BIAS: tl.constexpr):
+                       C: tl.constexpr, N: tl.constexpr, HAS_BIAS: tl.constexpr, GATHER: tl.constexpr):
         """Program b: states[b, t] = ReLU(x[b, t] + conv(states[b, t - 1]) + bias) for t = 0..T-1, h_{-1} = 0.
 
         x, states (B, T, C_REAL * N_REAL) float32 contiguous; w (C_REAL, C_REAL, 3); bias (C_REAL,).
-        conv(h) = sum_k W_k @ shift_k(h): W_k = w[:, :, k] (C, C), shift_k(h)[j, i] = h[j, (i + k - 1) mod n].
+        conv(h) = sum_k W_k @ shift_k(h): W_k = w[:, :, k] (C, C), shift_k(h)[j, i] = h[j, (i + k - 1) mod n];
+        the shifted tiles are read back from states (GATHER False) or gathered from the registers (True).
         """
         seq = tl.program_id(0).to(tl.int64) * T * (C_REAL * N_REAL)
         rows = tl.arange(0, C)
@@ -62,29 +69,39 @@ def _triton_kernels(triton: ModuleType, tl: ModuleType) -> tuple:
         w0 = tl.load(taps, mask=taps_ok, other=0.0)
         w1 = tl.load(taps + 1, mask=taps_ok, other=0.0)
         w2 = tl.load(taps + 2, mask=taps_ok, other=0.0)
-        left = rows[:, None] * N_REAL + ((cols + N_REAL - 1) % N_REAL)[None, :]  # h[j, i - 1]: tap 0
-        right = rows[:, None] * N_REAL + ((cols + 1) % N_REAL)[None, :]  # h[j, i + 1]: tap 2
+        left_col = tl.broadcast_to(((cols + N_REAL - 1) % N_REAL)[None, :], (C, N))  # h[j, i - 1]: tap 0
+        right_col = tl.broadcast_to(((cols + 1) % N_REAL)[None, :], (C, N))  # h[j, i + 1]: tap 2
+        left = rows[:, None] * N_REAL + left_col
+        right = rows[:, None] * N_REAL + right_col
         if HAS_BIAS:
             bias = tl.load(bias_ptr + rows, mask=row_ok, other=0.0)
         else:
             bias = tl.zeros((C,), dtype=tl.float32)
+        h = tl.zeros((C, N), dtype=tl.float32)
         for t in range(T):
             step = seq + t * (C_REAL * N_REAL)
             acc = tl.load(x_ptr + step + tile, mask=tile_ok, other=0.0) + bias[:, None]
-            if t > 0:
+            if GATHER:  # h_{-1} = 0: no special case
+                acc = tl.dot(w0, tl.gather(h, left_col, 1), acc, input_precision="ieee")
+                acc = tl.dot(w1, h, acc, input_precision="ieee")
+                acc = tl.dot(w2, tl.gather(h, right_col, 1), acc, input_precision="ieee")
+            elif t > 0:
                 prev = states_ptr + step - C_REAL * N_REAL
                 acc = tl.dot(w0, tl.load(prev + left, mask=tile_ok, other=0.0), acc, input_precision="ieee")
                 acc = tl.dot(w1, tl.load(prev + tile, mask=tile_ok, other=0.0), acc, input_precision="ieee")
                 acc = tl.dot(w2, tl.load(prev + right, mask=tile_ok, other=0.0), acc, input_precision="ieee")
-            tl.store(states_ptr + step + tile, tl.maximum(acc, 0.0), mask=tile_ok)
-            tl.debug_barrier()  # h_t must be visible to the whole program before step t + 1 reads it shifted
+            h = tl.where(tile_ok, tl.maximum(acc, 0.0), 0.0)  # padding stays 0: gathers read only real columns
+            tl.store(states_ptr + step + tile, h, mask=tile_ok)
+            if not GATHER:
+                tl.debug_barrier()  # h_t must be visible to the whole program before step t + 1 reads it shifted
 
     @triton.jit
     def backward_kernel(grad_ptr, states_ptr, w_ptr, dx_ptr, T, C_REAL: tl.constexpr, N_REAL: tl.constexpr,
-                        C: tl.constexpr, N: tl.constexpr):
+                        C: tl.constexpr, N: tl.constexpr, GATHER: tl.constexpr):
         """Program b, t = T-1..0: dx[b, t] = (grad[b, t] + conv^T(dx[b, t + 1])) masked by states[b, t] > 0.
 
-        conv^T(a) = sum_k W_k^T @ unshift_k(a), unshift_k(a)[o, m] = a[o, (m - k + 1) mod n].
+        conv^T(a) = sum_k W_k^T @ unshift_k(a), unshift_k(a)[o, m] = a[o, (m - k + 1) mod n]; the unshifted
+        tiles are read back from dx (GATHER False) or gathered from the registers (True).
         """
         seq = tl.program_id(0).to(tl.int64) * T * (C_REAL * N_REAL)
         rows = tl.arange(0, C)
@@ -98,20 +115,29 @@ def _triton_kernels(triton: ModuleType, tl: ModuleType) -> tuple:
         w0 = tl.load(taps, mask=taps_ok, other=0.0)
         w1 = tl.load(taps + 1, mask=taps_ok, other=0.0)
         w2 = tl.load(taps + 2, mask=taps_ok, other=0.0)
-        right = rows[:, None] * N_REAL + ((cols + 1) % N_REAL)[None, :]  # a[o, m + 1]: tap 0
-        left = rows[:, None] * N_REAL + ((cols + N_REAL - 1) % N_REAL)[None, :]  # a[o, m - 1]: tap 2
+        right_col = tl.broadcast_to(((cols + 1) % N_REAL)[None, :], (C, N))  # a[o, m + 1]: tap 0
+        left_col = tl.broadcast_to(((cols + N_REAL - 1) % N_REAL)[None, :], (C, N))  # a[o, m - 1]: tap 2
+        right = rows[:, None] * N_REAL + right_col
+        left = rows[:, None] * N_REAL + left_col
+        a = tl.zeros((C, N), dtype=tl.float32)  # dx[b, t + 1]; 0 past the end
         for s in range(T):
             t = T - 1 - s
             step = seq + t * (C_REAL * N_REAL)
             g = tl.load(grad_ptr + step + tile, mask=tile_ok, other=0.0)
-            if t < T - 1:
+            if GATHER:
+                g = tl.dot(w0, tl.gather(a, right_col, 1), g, input_precision="ieee")
+                g = tl.dot(w1, a, g, input_precision="ieee")
+                g = tl.dot(w2, tl.gather(a, left_col, 1), g, input_precision="ieee")
+            elif t < T - 1:
                 nxt = dx_ptr + step + C_REAL * N_REAL
                 g = tl.dot(w0, tl.load(nxt + right, mask=tile_ok, other=0.0), g, input_precision="ieee")
                 g = tl.dot(w1, tl.load(nxt + tile, mask=tile_ok, other=0.0), g, input_precision="ieee")
                 g = tl.dot(w2, tl.load(nxt + left, mask=tile_ok, other=0.0), g, input_precision="ieee")
             h = tl.load(states_ptr + step + tile, mask=tile_ok, other=0.0)
-            tl.store(dx_ptr + step + tile, tl.where(h > 0.0, g, 0.0), mask=tile_ok)
-            tl.debug_barrier()  # dx[b, t] must be visible to the whole program before step t - 1 reads it shifted
+            a = tl.where(h > 0.0, g, 0.0)  # masked loads: 0 in the padding
+            tl.store(dx_ptr + step + tile, a, mask=tile_ok)
+            if not GATHER:
+                tl.debug_barrier()  # dx[b, t] must be visible to the whole program before step t - 1 reads it
 
     return forward_kernel, backward_kernel
 
@@ -147,7 +173,8 @@ class FusedWaveRecurrence(torch.autograd.Function):
     gradients as three batched matmuls and a sum."""
 
     @staticmethod
-    def forward(ctx, x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int, n: int) -> Tensor:
+    def forward(ctx, x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int, n: int,
+                shift: str) -> Tensor:
         forward_kernel, _ = _triton_kernels()
         batch, steps = x_proj.shape[:2]
         x = x_proj.float().contiguous()
@@ -156,15 +183,15 @@ class FusedWaveRecurrence(torch.autograd.Function):
         states = torch.empty_like(x)
         C, N = _padded(c, n)
         forward_kernel[(batch,)](x, weight, bias, states, steps, C_REAL=c, N_REAL=n, C=C, N=N,
-                                 HAS_BIAS=conv_bias is not None, num_warps=_num_warps(c, n))
+                                 HAS_BIAS=conv_bias is not None, GATHER=shift == "gather", num_warps=_num_warps(c, n))
         ctx.save_for_backward(states, weight)
-        ctx.c, ctx.n, ctx.has_bias = c, n, conv_bias is not None
+        ctx.c, ctx.n, ctx.has_bias, ctx.shift = c, n, conv_bias is not None, shift
         ctx.dtypes = (x_proj.dtype, conv_weight.dtype, None if conv_bias is None else conv_bias.dtype)
         return states.to(x_proj.dtype)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_states: Tensor) -> tuple[Tensor, Tensor, Tensor | None, None, None]:
+    def backward(ctx, grad_states: Tensor) -> tuple[Tensor, Tensor, Tensor | None, None, None, None]:
         _, backward_kernel = _triton_kernels()
         states, weight = ctx.saved_tensors
         c, n = ctx.c, ctx.n
@@ -173,10 +200,10 @@ class FusedWaveRecurrence(torch.autograd.Function):
         dx = torch.empty_like(states)
         C, N = _padded(c, n)
         backward_kernel[(batch,)](grad, states, weight, dx, steps, C_REAL=c, N_REAL=n, C=C, N=N,
-                                  num_warps=_num_warps(c, n))
+                                  GATHER=ctx.shift == "gather", num_warps=_num_warps(c, n))
         x_dtype, w_dtype, b_dtype = ctx.dtypes
         grad_bias = dx.view(batch, steps, c, n).sum((0, 1, 3)).to(b_dtype) if ctx.has_bias else None
-        return dx.to(x_dtype), _conv_weight_grad(dx, states, c, n).to(w_dtype), grad_bias, None, None
+        return dx.to(x_dtype), _conv_weight_grad(dx, states, c, n).to(w_dtype), grad_bias, None, None, None
 
 
 def _conv_weight_grad(dx: Tensor, states: Tensor, c: int, n: int) -> Tensor:
@@ -191,15 +218,18 @@ def _conv_weight_grad(dx: Tensor, states: Tensor, c: int, n: int) -> Tensor:
 
 
 def fused_wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int,
-                              n: int) -> Tensor:
+                              n: int, shift: str = "memory") -> Tensor:
     """Same contract as :func:`wavelib.models.wave_rnn.wave_rnn_recurrence`, on the fused Triton kernels.
 
     x_proj (B, T, c*n), conv_weight (c, c, 3), conv_bias (c,) or None -> states (B, T, c*n) in x_proj's dtype.
+    ``shift``: how a step gets the previous state rolled along the ring (:data:`SHIFTS`; same numbers either way).
     Raises ValueError where :func:`fused_problem` finds a reason it cannot run.
     """
     if x_proj.dim() != 3 or x_proj.shape[-1] != c * n:
         raise ValueError(f"x_proj must be (B, T, c*n) = (B, T, {c * n}), got {tuple(x_proj.shape)}")
+    if shift not in SHIFTS:
+        raise ValueError(f"unknown shift {shift!r}; choose one of {SHIFTS}")
     problem = fused_problem(x_proj, c, n)
     if problem is not None:
         raise ValueError(f"fused Wave-RNN recurrence unavailable: {problem}")
-    return FusedWaveRecurrence.apply(x_proj, conv_weight, conv_bias, c, n)
+    return FusedWaveRecurrence.apply(x_proj, conv_weight, conv_bias, c, n, shift)
