@@ -34,7 +34,7 @@ import torch
 from ..presets import Config, ConfigError, require_choice, require_positive
 from ..registry import Chapter, Experiment
 from ..store import Result, RunContext
-from ..tasks.sequence_tasks import CODE_TO_REPORTED_OFFSET, COPY_FORMATS, memoryless_baseline, solved_at
+from ..tasks.sequence_tasks import COPY_FORMATS, memoryless_baseline, reported_T_from_code, solved_at
 from ..training.sequence_rnn import (COPY_METRICS, SequenceModelSpec, SequenceTaskSpec, fixed_test_batch,
                                      train_sequence_model)
 
@@ -171,7 +171,7 @@ class WaveRNNTasksConfig(Config):
     def reported_T(self, task: str, T: int) -> int:
         """The paper's reported ``T`` of a run at ``T``: the code's ``T − 20`` for copy and ablation runs in
         ``copy_format="code"``, else ``T`` itself."""
-        return T - CODE_TO_REPORTED_OFFSET if task != "adding" and self.copy_format == "code" else T
+        return reported_T_from_code(T) if task != "adding" and self.copy_format == "code" else T
 
     def _hparams(self, task: str, model: str, T: int) -> tuple[float, float, str | None]:
         """(lr, clip, U init or None for the variant's own) of one run; see the module docstring."""

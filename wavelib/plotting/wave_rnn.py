@@ -9,7 +9,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..experiments.wave_rnn_tasks import LABELS, PAPER_TABLE1, PAPER_TABLE4, PAPER_TABLE7, WaveRNNTasksConfig
-from ..tasks.sequence_tasks import ADDING_SOLVED_MSE, CODE_TO_REPORTED_OFFSET, copy_layout, memoryless_baseline
+from ..tasks.sequence_tasks import ADDING_SOLVED_MSE, copy_layout, memoryless_baseline, reported_T_from_code
 from .style import COLORS, figure, spacetime
 
 _COLORS = {"wrnn": COLORS["wave"], "irnn": COLORS["static"], "irnn-large": COLORS["accent"]}
@@ -70,7 +70,7 @@ def T_text(T: int, copy_format: str = "paper") -> str:
     """A copy ``T``: ``"T = 30"``, or in ``copy_format="code"`` ``"code T = 50 (reported 30)"``."""
     if copy_format == "paper":
         return f"T = {T}"
-    return f"code T = {T} (reported {T - CODE_TO_REPORTED_OFFSET})"
+    return f"code T = {T} (reported {reported_T_from_code(T)})"
 
 
 def _color(model: str) -> str:
@@ -226,7 +226,7 @@ def copy_table(metrics: Mapping[str, Mapping], task: str, Ts: Sequence[int], mod
             e = metrics[f"{task}|T{T}|{model}"]
             row.append(f"{e['paper_comparable_loss_best']:.1e} · {e['recall_accuracy_mean']:.3f}")
             if task == "ablation":
-                row.append(paper_table4_text(model, T - CODE_TO_REPORTED_OFFSET if copy_format == "code" else T))
+                row.append(paper_table4_text(model, reported_T_from_code(T) if copy_format == "code" else T))
         rows.append(row)
     return header, rows
 
