@@ -1,11 +1,14 @@
 """The Performance page's numbers: projections of paper-scale run times from a stored benchmark table."""
 
 import json
+import subprocess
 
 import pytest
 
 from wavelib.experiments import spectrum, wave_rnn_tasks
-from wavelib.performance import format_minutes, goal_status, load_benchmarks, paper_runs, run_times
+from wavelib.performance import (format_minutes, goal_status, load_benchmarks, paper_runs, run_times,
+                                 timed_code_changes)
+from wavelib.provenance import changed_since
 
 
 def _row(name, shapes, reference_ms, fast_ms):
@@ -51,3 +54,28 @@ def test_goals_are_met_only_by_measured_rows_that_reach_them():
 
 def test_format_minutes():
     assert [format_minutes(m) for m in (None, 0.5, 12.34, 200.0)] == ["not measured", "30 s", "12.3 min", "3.3 h"]
+
+
+def test_changed_since_lists_the_files_that_differ_from_a_commit(tmp_path):
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True, text=True).stdout
+
+    git("init", "-q")
+    git("config", "user.email", "t@t")
+    git("config", "user.name", "t")
+    (tmp_path / "models").mkdir()
+    for name in ("models/a.py", "models/b.py", "other.py"):
+        (tmp_path / name).write_text("x = 1\n")
+    git("add", ".")
+    git("commit", "-qm", "one")
+    commit = git("rev-parse", "--short=12", "HEAD").strip()
+    assert changed_since(commit, ["models"], tmp_path) == []
+    (tmp_path / "models" / "b.py").write_text("x = 2\n")  # uncommitted changes count
+    (tmp_path / "other.py").write_text("x = 2\n")  # outside the paths
+    assert changed_since(commit + "+dirty", ["models"], tmp_path) == ["models/b.py"]
+    assert changed_since("0123456789ab", ["models"], tmp_path) is None  # not in this history (a shallow clone)
+
+
+def test_timed_code_changes_says_unknown_where_the_commit_is_missing():
+    text = timed_code_changes({"git_commit": "0123456789ab"})
+    assert text.startswith("Whether the timed code changed since commit `0123456789ab` is unknown here")

@@ -14,9 +14,12 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .provenance import REPO_ROOT
+from .provenance import REPO_ROOT, changed_since
 
 BENCH_RESULTS = REPO_ROOT / "benchmarks" / "results"
+#: the code a benchmark table times: the models and their kernels, the training steps, the benchmarks themselves
+TIMED_CODE = ("wavelib/models", "wavelib/training", "benchmarks/bench_spectrum.py", "benchmarks/bench_vwave.py",
+              "benchmarks/bench_wave_rnn.py")
 MNIST_TRAIN = 60_000  #: MNIST training images, before the validation split
 
 
@@ -157,3 +160,15 @@ def goal_status(report: dict[str, Any]) -> list[dict[str, Any]]:
         met = None if value is None else (value >= goal.limit if goal.at_least else value <= goal.limit)
         out.append({"goal": goal.what, "measured": value, "unit": "×" if goal.at_least else "min", "met": met})
     return out
+
+
+def timed_code_changes(report: dict[str, Any]) -> str:
+    """A sentence on whether the code a table timed (:data:`TIMED_CODE`) changed since the table's commit."""
+    commit = report["git_commit"]
+    changed = changed_since(commit, TIMED_CODE)
+    if changed is None:
+        return f"Whether the timed code changed since commit `{commit}` is unknown here (git or that commit missing)."
+    if not changed:
+        return f"The timed code (`{'`, `'.join(TIMED_CODE)}`) is unchanged since commit `{commit}`."
+    return (f"**Changed since commit `{commit}`, so not what this table measured:** "
+            + ", ".join(f"`{path}`" for path in changed) + ".")

@@ -6,6 +6,7 @@ import importlib.metadata
 import os
 import platform
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,17 @@ def git_commit(root: Path = REPO_ROOT) -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("+dirty" if dirty else "")
+
+
+def changed_since(commit: str, paths: Sequence[str], root: Path = REPO_ROOT) -> list[str] | None:
+    """The files under ``paths`` (relative to ``root``) that differ between ``commit`` (a ``+dirty`` suffix is
+    ignored) and the working tree, sorted; None where git or that commit is not available (e.g. a shallow clone)."""
+    try:
+        out = subprocess.run(["git", "diff", "--name-only", commit.removesuffix("+dirty"), "--", *paths], cwd=root,
+                             capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return sorted(line for line in out.splitlines() if line)
 
 
 def versions() -> dict[str, str]:
