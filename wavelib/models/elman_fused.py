@@ -91,7 +91,7 @@ def _triton_kernel(triton: ModuleType, tl: ModuleType):
 
 def _tiles(hidden: int) -> tuple[int, int, int]:
     """(batch rows per program, padded H, warps): tl.dot needs sides of at least 16. Compiled for sm_90a
-    (``scripts/kernel_resources.py``), these use no stack at H = 16, 32, 64 and 128."""
+    (``scripts/kernel_resources.py``, Triton 3.6), these use no stack at H = 16, 32, 64 and 128."""
     hp = max(16, pow2(hidden))
     return ROWS, hp, 8 if hp >= 128 else 4
 
