@@ -6,11 +6,16 @@ sequence, a (c, n) tile padded to powers of two of at least 16 (C, N) and masked
 steps.
 
 Each step adds ``W_k @ tile_k`` for the three taps, tile_k = h_{t-1} rolled by k - 1 along the ring, with
-``tl.dot`` in IEEE float32 (no TF32). Two ways to get the rolled tiles (:data:`SHIFTS`): "memory" (default)
-reads them back from global memory: the forward stores h_t into ``states[b, t]`` (an output anyway), a CTA
-barrier makes the store visible, and step t + 1 loads the three tiles (cache-resident); "gather" rolls the
-registers with ``tl.gather`` (compiled for sm_90: warp shuffles, no global load on the step's critical path).
+``tl.dot`` in IEEE float32 (no TF32). Two ways to get the rolled tiles (:data:`SHIFTS`): "gather" (default)
+rolls the registers with ``tl.gather`` (compiled for sm_90: warp shuffles, no global load on the step's critical
+path); "memory" reads them back from global memory: the forward stores h_t into ``states[b, t]`` (an output
+anyway), a CTA barrier makes the store visible, and step t + 1 loads the three tiles (cache-resident). On an
+H200 (benchmark at f3fae846382c, fwd + bwd, batch 128) "gather" took 4.49 ms against 6.63 at the copy T = 480
+shapes and 27.8 against 36.5 ms at the sMNIST shapes.
 The backward does the same with dL/dx_proj, which is the gradient of the pre-activation, and the transposed taps.
+Each step's inputs from global memory (forward: x; backward: the incoming gradient and the states) are loaded one
+step ahead, so their latency overlaps the step's products instead of starting it (unmeasured when written: compare
+the "wRNN recurrence" rows with those of commit f3fae846382c, 4.49 / 27.8 ms with "gather" on an H200).
 (The first version loaded the c * 3 shifted rows one by one: on an H200 about 16 us per step at the sMNIST shapes,
 which looked like one cache round trip per row.)
 
@@ -37,11 +42,11 @@ from .triton_support import lazy_kernels, placement_problem, pow2
 
 FUSED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 MAX_TILE = 16384  # padded C * N held per program; the sMNIST wRNN (c16, n256) is 4096
-#: how a step reads the previous state rolled by -1, 0, +1 along the ring: "memory", loads of the step just stored
-#: (after a CTA barrier; cache-resident); "gather", ``tl.gather`` on the registers (warp shuffles and shared memory,
-#: no barrier on global memory). The same products, so the same numbers to float32 rounding; which is faster is for
-#: the GPU benchmark to say (``benchmarks/bench_wave_rnn.py``'s "wRNN recurrence [gather]" rows).
-SHIFTS = ("memory", "gather")
+#: how a step reads the previous state rolled by -1, 0, +1 along the ring: "gather" (the default: faster on the
+#: GPU, ``benchmarks/bench_wave_rnn.py``'s "wRNN recurrence [gather]" rows), ``tl.gather`` on the registers (warp
+#: shuffles and shared memory, no barrier on global memory); "memory", loads of the step just stored (after a CTA
+#: barrier; cache-resident). The same products, so the same numbers to float32 rounding.
+SHIFTS = ("gather", "memory")
 
 
 @lazy_kernels
@@ -78,9 +83,14 @@ def _triton_kernels(triton: ModuleType, tl: ModuleType) -> tuple:
         else:
             bias = tl.zeros((C,), dtype=tl.float32)
         h = tl.zeros((C, N), dtype=tl.float32)
+        x_next = tl.load(x_ptr + seq + tile, mask=tile_ok, other=0.0)
         for t in range(T):
             step = seq + t * (C_REAL * N_REAL)
-            acc = tl.load(x_ptr + step + tile, mask=tile_ok, other=0.0) + bias[:, None]
+            acc = x_next + bias[:, None]
+            # x[b, t + 1] is loaded a step ahead: its latency hides behind this step's products (the last step
+            # loads x[b, T - 1] again, unused)
+            x_next = tl.load(x_ptr + seq + tl.minimum(t + 1, T - 1) * (C_REAL * N_REAL) + tile, mask=tile_ok,
+                             other=0.0)
             if GATHER:  # h_{-1} = 0: no special case
                 acc = tl.dot(w0, tl.gather(h, left_col, 1), acc, input_precision="ieee")
                 acc = tl.dot(w1, h, acc, input_precision="ieee")
@@ -120,10 +130,19 @@ def _triton_kernels(triton: ModuleType, tl: ModuleType) -> tuple:
         right = rows[:, None] * N_REAL + right_col
         left = rows[:, None] * N_REAL + left_col
         a = tl.zeros((C, N), dtype=tl.float32)  # dx[b, t + 1]; 0 past the end
+        last = seq + (T - 1) * (C_REAL * N_REAL)
+        g_next = tl.load(grad_ptr + last + tile, mask=tile_ok, other=0.0)
+        h_next = tl.load(states_ptr + last + tile, mask=tile_ok, other=0.0)
         for s in range(T):
             t = T - 1 - s
             step = seq + t * (C_REAL * N_REAL)
-            g = tl.load(grad_ptr + step + tile, mask=tile_ok, other=0.0)
+            g = g_next
+            h = h_next
+            # grad and states of step t - 1 are loaded a step ahead: their latency hides behind this step's products
+            # (step 0 loads its own again, unused)
+            earlier = seq + tl.maximum(t - 1, 0) * (C_REAL * N_REAL)
+            g_next = tl.load(grad_ptr + earlier + tile, mask=tile_ok, other=0.0)
+            h_next = tl.load(states_ptr + earlier + tile, mask=tile_ok, other=0.0)
             if GATHER:
                 g = tl.dot(w0, tl.gather(a, right_col, 1), g, input_precision="ieee")
                 g = tl.dot(w1, a, g, input_precision="ieee")
@@ -133,7 +152,6 @@ def _triton_kernels(triton: ModuleType, tl: ModuleType) -> tuple:
                 g = tl.dot(w0, tl.load(nxt + right, mask=tile_ok, other=0.0), g, input_precision="ieee")
                 g = tl.dot(w1, tl.load(nxt + tile, mask=tile_ok, other=0.0), g, input_precision="ieee")
                 g = tl.dot(w2, tl.load(nxt + left, mask=tile_ok, other=0.0), g, input_precision="ieee")
-            h = tl.load(states_ptr + step + tile, mask=tile_ok, other=0.0)
             a = tl.where(h > 0.0, g, 0.0)  # masked loads: 0 in the padding
             tl.store(dx_ptr + step + tile, a, mask=tile_ok)
             if not GATHER:
@@ -218,7 +236,7 @@ def _conv_weight_grad(dx: Tensor, states: Tensor, c: int, n: int) -> Tensor:
 
 
 def fused_wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int,
-                              n: int, shift: str = "memory") -> Tensor:
+                              n: int, shift: str = "gather") -> Tensor:
     """Same contract as :func:`wavelib.models.wave_rnn.wave_rnn_recurrence`, on the fused Triton kernels.
 
     x_proj (B, T, c*n), conv_weight (c, c, 3), conv_bias (c,) or None -> states (B, T, c*n) in x_proj's dtype.
