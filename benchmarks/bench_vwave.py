@@ -18,6 +18,12 @@ drawn once before timing. Rows per shape:
   ``vwave_states`` read out with the same weights (``y_t = sum_i w[i] h_t[i] + bias``), the slow oracle of
   the same function. Its ratio is what the closed form saves over stepping the state, not a cost relative to
   the conv; a v < 1 mixer cannot be checked against the conv, which computes something else.
+- ``copy LM train step``: one whole training step of the chapter's v-Wave Mamba (:data:`STEP_MODEL`: sampled copy
+  batch, forward, cross-entropy on the answer tokens, backward, clipping, AdamW) with the scan backend that
+  ``"auto"`` picks there (on CUDA ``"fused"`` where triton runs) against the pure-PyTorch ``"recurrent"`` scan
+  (on the CPU, where ``"auto"`` is ``"recurrent"``, against ``"sequential"``). Same weights and batch on both
+  sides; the check compares the first step's loss and clipped gradients. The Performance page projects
+  Chapter 5's run times from these rows (evaluation every ``eval_every`` steps not included).
 
 Shapes (batch, d_inner = 2·d_model, N = d_state, L = the training context length): Chapter 5's ``paper``
 preset at every length on CUDA; on the CPU the ``cpu`` preset, plus ``paper`` at its shortest length when
@@ -34,16 +40,20 @@ from collections.abc import Callable
 
 import torch
 
-from wavelib.benchmarking import Comparison, compare, forward_backward, normalised, scales
+from wavelib.benchmarking import Comparison, compare, forward_backward, normalised, scales, true_float32
 from wavelib.experiments.vwave import PRESETS, VWaveConfig
-from wavelib.models.selective_scan import available_backends, selective_scan
+from wavelib.models.selective_scan import available_backends, resolve_backend, selective_scan
 from wavelib.models.short_mixers import CausalConv, VWaveMixer, vwave_states
+from wavelib.tasks.copy_strings import VOCAB_SIZE
+from wavelib.training.copy_lm import copy_loss, parameter_groups, sample_training_batch
+from wavelib.training.optim import optimizer_step
 
 SEED = 0
 RTOL = 1e-4  #: tolerance on the check, an error relative to each output part's scale (float32)
 CPU_PAPER_LIMIT_S = 2.0  #: on the CPU, paper shapes run only if one reference scan call is faster (s)
 SLOW_V = 0.25  #: velocity of the v < 1 mixer row
 CELLS = 4  #: short-mixer state size K (Mamba's d_conv, the models' default)
+STEP_MODEL = "vwave-0.25"  #: the model of the training-step rows (Mamba's conv mixer costs less: see the mixer rows)
 
 
 def scan_inputs(batch: int, channels: int, n: int, length: int, device: torch.device,
@@ -130,6 +140,37 @@ def mixer_rows(preset: str, batch: int, channels: int, length: int, device: torc
     return rows
 
 
+def train_step_row(preset: str, length: int, device: torch.device, repeats: int) -> Comparison:
+    """One training step of :data:`STEP_MODEL` at ``preset``'s copy ``length``: the scan ``"auto"`` resolves
+    to against ``"recurrent"`` (``"sequential"`` where ``"auto"`` is ``"recurrent"``)."""
+    config = PRESETS[preset]
+    training = config.training(length)
+    fast = resolve_backend("auto", device, torch.float32)
+    reference = "sequential" if fast == "recurrent" else "recurrent"
+    batch = sample_training_batch(training.batch, training.context_len, training.min_len, training.max_len,
+                                  torch.Generator().manual_seed(SEED), device)
+
+    def step(scan: str) -> Callable[[], list[torch.Tensor]]:
+        torch.manual_seed(SEED)  # both sides start from the same weights
+        model = config.replace(scan=scan).spec(STEP_MODEL).build(VOCAB_SIZE).to(device)
+        optimizer = torch.optim.AdamW(parameter_groups(model, training.weight_decay), lr=training.lr)
+
+        def run() -> list[torch.Tensor]:
+            with true_float32():
+                loss = copy_loss(model, batch.inputs, batch.targets, batch.loss_mask)
+                optimizer_step(model, optimizer, loss, training.clip)
+            return [loss.detach(), *(p.grad.detach().clone() for p in model.parameters())]
+        return run
+
+    scale = scales(step(reference)())
+    spec = config.spec(STEP_MODEL)
+    shapes = (f"[{preset}] {STEP_MODEL}, d_model {spec.d_model}, {spec.n_layers} layers, batch {training.batch}, "
+              f"L {training.context_len}, float32, AdamW")
+    return compare("copy LM train step", shapes, normalised(step(reference), scale), normalised(step(fast), scale),
+                   device, repeats=repeats, warmup=1, tolerance=RTOL, reference_label=f'scan "{reference}"',
+                   fast_label=f'scan "{fast}" ("auto")')
+
+
 def _shapes(config: VWaveConfig, length: int) -> tuple[int, int, int, int]:
     """(batch, d_inner, N, L) of ``config``'s Mamba models at copy length ``length``."""
     return config.batch, 2 * config.d_model, config.d_state, config.training(length).context_len
@@ -149,4 +190,5 @@ def benchmarks(device: torch.device, repeats: int) -> list[Comparison]:
         scans = scan_rows(preset, batch, channels, n, L, device, repeats, limit_s)
         if scans:
             rows += scans + mixer_rows(preset, batch, channels, L, device, repeats)
+            rows.append(train_step_row(preset, length, device, repeats))
     return rows
