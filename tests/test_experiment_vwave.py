@@ -132,3 +132,20 @@ def test_generalisation_text_names_the_largest_gap_between_the_two_sets():
                     f"L2|{model}|seed0|generalisation_lengths": np.array([1, 2, 3])}
     text = figs.evaluation_sets_text(history, ["mamba", "rope"], 2, 1, 8)
     assert "8 per length" in text and "rope, 0.250 in §5.2's table and 0.750 here" in text
+
+
+def test_each_further_length_is_its_own_experiment_present_only_where_the_preset_has_one(tmp_path):
+    from wavelib.chapters import open_chapter
+    from wavelib.presets import ConfigError
+
+    one = open_chapter("vwave", preset="smoke", root=tmp_path, check=False)
+    assert "copy_curves_long" not in [e.name for e in one.experiments]
+    assert one.available("copy_curves_long") is None  # nothing to do: no note, no artifact
+    with pytest.raises(ConfigError, match="nothing to do at these settings"):
+        one.experiment("copy_curves_long")
+    two = open_chapter("vwave", preset="smoke", root=tmp_path, check=False, models=("mamba",), lengths=(3, 4),
+                       contexts=(32, 32), steps=4, eval_every=2)
+    assert [e.name for e in two.experiments] == ["copy_curves", "copy_curves_long", "ablations"]
+    first, longer = two.experiment("copy_curves"), two.experiment("copy_curves_long")
+    assert set(first.metrics) == {"L3|mamba"} and set(longer.metrics) == {"L4|mamba"}
+    assert all(key.startswith("L4|") for key in longer.history())

@@ -46,7 +46,7 @@ def _render(chapter: str, store, out) -> list[dict]:
 def test_the_paper_layout_renders_from_tiny_artifacts(chapter, tmp_path):
     store = tmp_path / "store"
     session = open_chapter(chapter, preset="paper", device="cpu", root=store, check=False, **TINY[chapter])
-    for experiment in session.chapter.experiments:
+    for experiment in session.experiments:
         session.experiment(experiment.name)
     outputs = json.dumps(_render(chapter, store, tmp_path / "run"))
     assert "Knobs changed from the `paper` preset" in outputs and "Not computed yet" not in outputs
@@ -57,7 +57,7 @@ def test_a_paper_page_renders_the_parts_that_are_stored_and_notes_the_rest(chapt
     """Chapters land piece by piece: each chapter without its first experiment (the one most of the page needs)."""
     store = tmp_path / "store"
     session = open_chapter(chapter, preset="paper", device="cpu", root=store, check=False, **TINY[chapter])
-    first, *rest = [experiment.name for experiment in session.chapter.experiments]
+    first, *rest = [experiment.name for experiment in session.experiments]
     for name in rest:
         session.experiment(name)
     outputs = json.dumps(_render(chapter, store, tmp_path / "run"))

@@ -18,7 +18,7 @@ def test_stopping_at_every_checkpoint_then_resuming_gives_the_uninterrupted_resu
     reference = open_chapter(chapter, preset="smoke", root=tmp_path / "reference", check=False)
     budgeted = open_chapter(chapter, preset="smoke", root=tmp_path / "budgeted", check=False)
     stops = 0
-    for experiment in budgeted.chapter.experiments:
+    for experiment in budgeted.experiments:
         for _ in range(MAX_RESTARTS):
             try:
                 artifact = budgeted.experiment(experiment.name, deadline=time.monotonic())

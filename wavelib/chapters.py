@@ -64,11 +64,16 @@ class ChapterSession:
         return artifact_dir(self.chapter.name, self.preset, experiment, self.config.to_dict(), self.seed,
                             self.root)
 
+    @property
+    def experiments(self) -> tuple[Experiment, ...]:
+        """The chapter's experiments that have work at this session's config."""
+        return self.chapter.experiments_for(self.config)
+
     def needs_training_elsewhere(self) -> list[Experiment]:
         """Experiments this machine should not train (GPU-scale on a CPU device) whose artifacts are absent."""
         if self.device.type != "cpu":
             return []
-        return [e for e in self.chapter.experiments
+        return [e for e in self.experiments
                 if self.preset in e.gpu_presets and not self.artifact_path(e.name).exists()]
 
     def changed_knobs(self) -> list[str]:
@@ -88,7 +93,7 @@ class ChapterSession:
         must not train is stored: the chapter would have nothing to show. Some stored: the page renders those
         (see :meth:`available`) and says which are missing."""
         missing = self.needs_training_elsewhere()
-        heavy = [e for e in self.chapter.experiments if self.preset in e.gpu_presets]
+        heavy = [e for e in self.experiments if self.preset in e.gpu_presets]
         if missing and len(missing) == len(heavy):
             paths = "\n".join(f"  - {e.name}: {self.artifact_path(e.name)}" for e in missing)
             raise MissingArtifactsError(
@@ -101,13 +106,25 @@ class ChapterSession:
     def experiment(self, name: str, retrain: bool = False, deadline: float | None = None) -> Artifact:
         """The artifact of experiment ``name``: loaded if stored, else computed here and stored (stopping
         with :class:`~wavelib.store.TimeBudgetReached` at the first checkpoint after ``deadline``)."""
-        return run_experiment(self.chapter, self.chapter.experiment(name), self.config, preset=self.preset,
+        return run_experiment(self.chapter, self.applicable(name), self.config, preset=self.preset,
                               seed=self.seed, device=self.device, retrain=retrain, root=self.root,
                               deadline=deadline)
 
+    def applicable(self, name: str) -> Experiment:
+        """Experiment ``name``; :class:`ConfigError` if the chapter has none or it has no work at this config."""
+        experiment = self.chapter.experiment(name)
+        if experiment not in self.experiments:
+            raise ConfigError(f"experiment {name!r} of chapter {self.chapter.name!r} has nothing to do at these "
+                              f"settings ({experiment.description}); those that do: "
+                              f"{', '.join(e.name for e in self.experiments)}")
+        return experiment
+
     def available(self, name: str) -> Artifact | None:
         """The artifact of experiment ``name`` as :meth:`experiment` gives it, or None where this machine must
-        not train it and it is not stored yet: then a note on the page says so and how to make it."""
+        not train it and it is not stored yet (then a note on the page says so and how to make it), or where it
+        has nothing to do at this config (no note)."""
+        if self.chapter.experiment(name) not in self.experiments:
+            return None
         if name in {e.name for e in self.needs_training_elsewhere()}:
             display_markdown(f"**Not computed yet at the `{self.preset}` preset:** `{name}` "
                              f"({self.chapter.experiment(name).description}), so this part of the page is left "
@@ -129,11 +146,11 @@ class ChapterSession:
                     f"the parts of this page that need them are left out, each with a note. Make them with "
                     f"`{self.train_command(missing)}`.")
         paper = ChapterSession(self.chapter, "paper", "cpu", self.seed, self.root, {})
-        missing = [e.name for e in self.chapter.experiments if not paper.artifact_path(e.name).exists()]
+        missing = [e.name for e in paper.experiments if not paper.artifact_path(e.name).exists()]
         if not missing:
             return ("Paper-scale results are in the results store: `python -m wavelib book --preset paper` "
                     "renders this chapter from them.")
-        stored = [e.name for e in self.chapter.experiments if e.name not in missing]
+        stored = [e.name for e in paper.experiments if e.name not in missing]
         text = (f"**Paper-scale results not computed yet** ({', '.join(missing)}): the numbers below come from "
                 f"the reduced `{self.preset}` preset. Make them with `{paper.train_command(missing)}`.")
         if stored:

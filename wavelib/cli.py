@@ -59,9 +59,9 @@ def _train(args: argparse.Namespace) -> int:
         raise ConfigError(f"--stop-after takes a positive number of minutes, got {args.stop_after}")
     session = open_chapter(args.chapter, preset=args.preset, device=args.device, seed=args.seed, check=False,
                            **dict(args.set))
-    names = args.experiment or [e.name for e in session.chapter.experiments]
+    names = args.experiment or [e.name for e in session.experiments]
     for name in names:
-        session.chapter.experiment(name)  # validate every name before any work
+        session.applicable(name)  # validate every name before any work
     deadline = None if args.stop_after is None else time.monotonic() + 60 * args.stop_after
     for name in names:
         start = time.perf_counter()

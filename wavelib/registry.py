@@ -19,7 +19,8 @@ class Experiment:
     ``gpu_presets`` names the presets at which the experiment is too heavy for a CPU; there a
     notebook on a CPU machine must find the artifact in the results store instead of training.
     ``cpu_only`` experiments (small float64 linear algebra) always run on the CPU, whatever device is
-    asked for, and their metadata says so.
+    asked for, and their metadata says so. ``applies(config)`` says whether the experiment has work at a
+    config (None: at every config); one that does not is not trained, stored or asked for there.
     """
 
     name: str
@@ -27,6 +28,7 @@ class Experiment:
     description: str
     gpu_presets: tuple[str, ...] = ("paper",)
     cpu_only: bool = False
+    applies: Callable[[Any], bool] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +51,10 @@ class Chapter:
     def config(self, preset: str | None = None, **overrides: Any) -> Config:
         """The validated config of ``preset`` (see :func:`resolve_preset`), with knobs overridden."""
         return self.presets[resolve_preset(preset)].replace(**overrides)
+
+    def experiments_for(self, config: Config) -> tuple[Experiment, ...]:
+        """The experiments that have work at ``config`` (see :attr:`Experiment.applies`), in order."""
+        return tuple(e for e in self.experiments if e.applies is None or e.applies(config))
 
     def experiment(self, name: str) -> Experiment:
         for experiment in self.experiments:
