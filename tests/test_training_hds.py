@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from wavelib.models.elman import BatchedElman
+from wavelib.presets import ConfigError
 from wavelib.store import Checkpoint
 from wavelib.tasks.linear_hds import rollout, sample_hds_batch, task_operator
 from wavelib.training.hds import (
@@ -265,7 +266,7 @@ def test_resume_is_bit_for_bit(tmp_path, monkeypatch, curriculum):
         state["identity"]["recurrence"] = "fused"
         Checkpoint(copy).save(state)
         monkeypatch.setenv("TRITON_INTERPRET", "0")
-        with pytest.raises(ValueError, match="trained on the fused recurrence, which cannot run here"):
+        with pytest.raises(ConfigError, match="trained on the fused recurrence, which cannot run here"):
             train_hds(cfg, [0, 1], CPU, generator_seed=5, checkpoint=Checkpoint(copy))
     resumed, h_resumed = train_hds(cfg, [0, 1], CPU, generator_seed=5, checkpoint=Checkpoint(tmp_path),
                                    checkpoint_every=50)

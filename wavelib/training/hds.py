@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from ..models.elman import INITS, BatchedElman, clip_grad_norm_per_model_, resolve_recurrence
+from ..presets import ConfigError
 from ..tasks.linear_hds import closed_loop_map, sample_hds_batch, task_operator
 
 CURRICULA = ("paper", "code")
@@ -381,8 +382,8 @@ def train_hds(cfg: HDSTraining, seeds: Sequence[int], device: torch.device, gene
 
 
 def _resumed_recurrence(saved: dict | None, device: torch.device, dtype: torch.dtype, hidden: int) -> str | None:
-    """The recurrence a checkpointed run was trained on, or None for a fresh run. ValueError where that path
-    cannot run here (the fused kernels, off CUDA or turned off)."""
+    """The recurrence a checkpointed run was trained on, or None for a fresh run. :class:`ConfigError` (the CLI
+    prints it as one line) where that path cannot run here (the fused kernels, off CUDA or turned off)."""
     if saved is None or "recurrence" not in saved["identity"]:
         return None
     recurrence = saved["identity"]["recurrence"]
@@ -390,7 +391,7 @@ def _resumed_recurrence(saved: dict | None, device: torch.device, dtype: torch.d
         from ..models.elman_fused import fused_problem
         problem = fused_problem(torch.empty(0, device=device, dtype=dtype), hidden)
         if problem is not None:
-            raise ValueError(f"the checkpoint was trained on the fused recurrence, which cannot run here "
+            raise ConfigError(f"the checkpoint was trained on the fused recurrence, which cannot run here "
                              f"({problem}): resume it where it can (CUDA, triton), or delete it")
     return recurrence
 
