@@ -10,6 +10,9 @@ and sMNIST shapes (784 steps; batch 128; wRNN n 256, c 16; iRNN n 256):
 - ``wRNN recurrence [gather]``: the fused kernels' two ways of rolling the state along the ring
   (:data:`~wavelib.models.wave_rnn_fused.SHIFTS`): "memory" against "gather" (the default since it measured
   1.3-1.5x faster on an H200); a ratio above 1 says "gather" is faster.
+- ``wRNN recurrence [N warps]``: the fused kernels (default shift) with N warps per program against the default
+  count (:func:`~wavelib.models.wave_rnn_fused.default_warps`, 8 at both shapes), for the counts in
+  :data:`TUNING_WARPS`; a ratio above 1 says N warps is faster (then change the default).
 - ``wRNN train step``: a whole training step of ``WaveRNN`` (forward, cross-entropy, backward, clipping at 1,
   Adam) with the reference recurrence against the fused one, on a copy batch (T = 480) and on random sMNIST-shaped
   pixels; where the fused path runs. The Performance page projects paper-scale run times from these rows.
@@ -43,6 +46,9 @@ SEED = 0
 RTOL = 1e-4  #: tolerance on the check, an error relative to each output part's scale (float32)
 BATCH = 128
 SHAPES = {"copy T=480": (500, 100, 6), "sMNIST": (784, 256, 16)}  #: steps, units n, channels c (wRNN)
+#: warps per program timed against the default, per shape: counts whose sm_90 build does not spill registers
+#: (``scripts/kernel_resources.py``; sMNIST at 1 and 2 warps spills)
+TUNING_WARPS = {"copy T=480": (1, 2, 4), "sMNIST": (4, 16)}
 
 
 def _describe(name: str, steps: int, what: str) -> str:
@@ -51,7 +57,7 @@ def _describe(name: str, steps: int, what: str) -> str:
 
 def wave_rows(device: torch.device, repeats: int) -> list[Comparison]:
     """The reference loop against the fused kernels, where they run."""
-    from wavelib.models.wave_rnn_fused import fused_problem, fused_wave_rnn_recurrence
+    from wavelib.models.wave_rnn_fused import default_warps, fused_problem, fused_wave_rnn_recurrence
 
     rows = []
     for name, (steps, n, c) in SHAPES.items():
@@ -72,8 +78,8 @@ def wave_rows(device: torch.device, repeats: int) -> list[Comparison]:
             return forward_backward(lambda: wave_rnn_recurrence(x, weight, bias, c, n, backend=backend),
                                     (x, weight, bias), out_weight)
 
-        def fused(shift: str) -> Callable[[], list[torch.Tensor]]:
-            return forward_backward(lambda: fused_wave_rnn_recurrence(x, weight, bias, c, n, shift),
+        def fused(shift: str = "gather", warps: int | None = None) -> Callable[[], list[torch.Tensor]]:
+            return forward_backward(lambda: fused_wave_rnn_recurrence(x, weight, bias, c, n, shift, warps),
                                     (x, weight, bias), out_weight)
 
         scale = scales(run("reference")())
@@ -87,6 +93,13 @@ def wave_rows(device: torch.device, repeats: int) -> list[Comparison]:
                             repeats=repeats, warmup=1, tolerance=RTOL,
                             reference_label='fused, shift "memory"',
                             fast_label='fused, shift "gather" (the default)'))
+        default = default_warps(c, n)
+        for warps in TUNING_WARPS[name]:
+            rows.append(compare(f"wRNN recurrence [{warps} warps]", _describe(name, steps, f"n {n}, c {c}"),
+                                normalised(fused(), scale), normalised(fused(warps=warps), scale), device,
+                                repeats=repeats, warmup=1, tolerance=RTOL,
+                                reference_label=f"fused, {default} warps (the default)",
+                                fast_label=f"fused, {warps} warps"))
     return rows
 
 

@@ -49,7 +49,7 @@ def cases() -> list[KernelCase]:
     forward, backward = wave_rnn_fused._triton_kernels()
     for label, c, n in (("copy", 6, 100), ("sMNIST", 16, 256)):  # Chapters 3 and 4
         C, N = wave_rnn_fused._padded(c, n)
-        warps = wave_rnn_fused._num_warps(c, n)
+        warps = wave_rnn_fused.default_warps(c, n)
         for shift in wave_rnn_fused.SHIFTS:
             shapes = dict(C_REAL=c, N_REAL=n, C=C, N=N, GATHER=shift == "gather")
             name = f"{label}{' gather' if shift == 'gather' else ''}"

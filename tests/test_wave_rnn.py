@@ -243,3 +243,18 @@ def test_circular_conv_norm_is_the_operator_norm():
     shift = torch.zeros(c, c, 3, dtype=torch.float64)
     shift[range(c), range(c), 2] = 1.0
     assert circular_conv_norm(shift, n) == pytest.approx(1.0)  # the u-shift init is a rotation: gain 1
+
+
+def test_fused_backwards_weight_gradient_equals_autograd_on_the_reference_loop():
+    """The fused backward sums dL/dw in PyTorch from dL/dx_proj and the states (``_conv_weight_grad``): on the
+    CPU, in float64, it must equal autograd through the reference loop."""
+    from wavelib.models.wave_rnn_fused import _conv_weight_grad
+
+    gen = torch.Generator().manual_seed(5)
+    batch, steps, c, n = 3, 6, 4, 9
+    x = torch.randn(batch, steps, c * n, generator=gen, dtype=torch.float64, requires_grad=True)
+    w = (0.3 * torch.randn(c, c, 3, generator=gen, dtype=torch.float64)).requires_grad_()
+    states = _reference(x, w, None, c, n)
+    grad = torch.randn(states.shape, generator=gen, dtype=torch.float64)
+    dx, dw = torch.autograd.grad(states, (x, w), grad)
+    torch.testing.assert_close(_conv_weight_grad(dx, states.detach(), c, n), dw, rtol=1e-12, atol=1e-12)

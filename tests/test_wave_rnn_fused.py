@@ -11,7 +11,7 @@ from fused_support import DEVICE  # tests/fused_support.py: skips this module wh
 
 from wavelib.models.triton_support import placement_problem
 from wavelib.models.wave_rnn import WaveRNN, _reference, circular_conv_norm, wave_rnn_recurrence
-from wavelib.models.wave_rnn_fused import SHIFTS, _conv_weight_grad, fused_wave_rnn_recurrence
+from wavelib.models.wave_rnn_fused import SHIFTS, WARPS, _conv_weight_grad, fused_wave_rnn_recurrence
 
 # (B, T, c, n, bias): non-powers of two exercise the masks; on CUDA also copy- and sMNIST-like shapes, short T.
 SHAPES = [(2, 5, 3, 7, True), (2, 4, 2, 5, False), (2, 3, 6, 100, True)]
@@ -74,6 +74,21 @@ def test_both_shifts_give_the_same_numbers():
         torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
     with pytest.raises(ValueError, match="unknown shift"):
         fused_wave_rnn_recurrence(*leaves, c, n, "roll")
+
+
+def test_every_warp_count_gives_the_same_numbers():
+    """Warps per program change the work split, not the products (bit for bit in the interpreter)."""
+    c, n = 6, 100
+    leaves, grad = _inputs(2, 5, c, n, True, seed=4)
+    reference = None
+    for warps in WARPS:
+        states = fused_wave_rnn_recurrence(*leaves, c, n, warps=warps)
+        result = [states, *torch.autograd.grad(states, leaves, grad)]
+        for a, b in zip(result, reference or result):
+            torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-6)
+        reference = reference or result
+    with pytest.raises(ValueError, match="warps must be one of"):
+        fused_wave_rnn_recurrence(*leaves, c, n, warps=3)
 
 
 def test_fused_bfloat16_keeps_dtypes_and_matches_float32():

@@ -47,6 +47,7 @@ MAX_TILE = 16384  # padded C * N held per program; the sMNIST wRNN (c16, n256) i
 #: shuffles and shared memory, no barrier on global memory); "memory", loads of the step just stored (after a CTA
 #: barrier; cache-resident). The same products, so the same numbers to float32 rounding.
 SHIFTS = ("gather", "memory")
+WARPS = (1, 2, 4, 8, 16)  #: warps per program that a caller may ask for
 
 
 @lazy_kernels
@@ -178,10 +179,12 @@ def _padded(c: int, n: int) -> tuple[int, int]:
     return max(16, pow2(c)), max(16, pow2(n))
 
 
-def _num_warps(c: int, n: int) -> int:
+def default_warps(c: int, n: int) -> int:
     """Warps per program: about 256 state values per warp, between 1 and 8. (With the first, row-by-row
     kernels on an H200, fwd + bwd at batch 128: sMNIST shapes 28.4 / 25.4 / 25.1 / 22.5 ms and copy T = 480
-    3.88 / 3.68 / 3.60 / 3.34 ms at 2 / 4 / 8 / 16 warps: little to gain there.)"""
+    3.88 / 3.68 / 3.60 / 3.34 ms at 2 / 4 / 8 / 16 warps. Compiled for sm_90, the "gather" kernels' step loop
+    holds 10 CTA barriers at the copy shapes with 8 warps and 2 with one warp, where the whole tile sits in one
+    warp: ``benchmarks/bench_wave_rnn.py``'s "[N warps]" rows time other counts against this default.)"""
     C, N = _padded(c, n)
     return max(1, min(8, C * N // 256))
 
@@ -192,7 +195,7 @@ class FusedWaveRecurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int, n: int,
-                shift: str) -> Tensor:
+                shift: str, warps: int) -> Tensor:
         forward_kernel, _ = _triton_kernels()
         batch, steps = x_proj.shape[:2]
         x = x_proj.float().contiguous()
@@ -201,15 +204,15 @@ class FusedWaveRecurrence(torch.autograd.Function):
         states = torch.empty_like(x)
         C, N = _padded(c, n)
         forward_kernel[(batch,)](x, weight, bias, states, steps, C_REAL=c, N_REAL=n, C=C, N=N,
-                                 HAS_BIAS=conv_bias is not None, GATHER=shift == "gather", num_warps=_num_warps(c, n))
+                                 HAS_BIAS=conv_bias is not None, GATHER=shift == "gather", num_warps=warps)
         ctx.save_for_backward(states, weight)
-        ctx.c, ctx.n, ctx.has_bias, ctx.shift = c, n, conv_bias is not None, shift
+        ctx.c, ctx.n, ctx.has_bias, ctx.shift, ctx.warps = c, n, conv_bias is not None, shift, warps
         ctx.dtypes = (x_proj.dtype, conv_weight.dtype, None if conv_bias is None else conv_bias.dtype)
         return states.to(x_proj.dtype)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_states: Tensor) -> tuple[Tensor, Tensor, Tensor | None, None, None, None]:
+    def backward(ctx, grad_states: Tensor) -> tuple[Tensor, Tensor, Tensor | None, None, None, None, None]:
         _, backward_kernel = _triton_kernels()
         states, weight = ctx.saved_tensors
         c, n = ctx.c, ctx.n
@@ -218,10 +221,10 @@ class FusedWaveRecurrence(torch.autograd.Function):
         dx = torch.empty_like(states)
         C, N = _padded(c, n)
         backward_kernel[(batch,)](grad, states, weight, dx, steps, C_REAL=c, N_REAL=n, C=C, N=N,
-                                  GATHER=ctx.shift == "gather", num_warps=_num_warps(c, n))
+                                  GATHER=ctx.shift == "gather", num_warps=ctx.warps)
         x_dtype, w_dtype, b_dtype = ctx.dtypes
         grad_bias = dx.view(batch, steps, c, n).sum((0, 1, 3)).to(b_dtype) if ctx.has_bias else None
-        return dx.to(x_dtype), _conv_weight_grad(dx, states, c, n).to(w_dtype), grad_bias, None, None, None
+        return dx.to(x_dtype), _conv_weight_grad(dx, states, c, n).to(w_dtype), grad_bias, None, None, None, None
 
 
 def _conv_weight_grad(dx: Tensor, states: Tensor, c: int, n: int) -> Tensor:
@@ -230,24 +233,28 @@ def _conv_weight_grad(dx: Tensor, states: Tensor, c: int, n: int) -> Tensor:
     batch, steps = states.shape[:2]
     a = dx.view(batch, steps, c, n)[:, 1:].reshape(-1, c, n)  # (B (T-1), c, n)
     h = states.view(batch, steps, c, n)[:, :-1]
-    taps = [torch.bmm(a, torch.roll(h, 1 - k, dims=-1).reshape(-1, c, n).transpose(1, 2)).sum(0)
-            for k in range(3)]  # roll by 1 - k: element i holds h[(i + k - 1) mod n]
+    # one copy of the states, wrapped: ring[..., k + i] = h[..., (i + k - 1) mod n]; each tap reads a strided view
+    ring = torch.cat([h[..., -1:], h, h[..., :1]], dim=-1).reshape(-1, c, n + 2)
+    taps = [torch.bmm(a, ring[..., k:k + n].transpose(1, 2)).sum(0) for k in range(3)]
     return torch.stack(taps, dim=-1)
 
 
 def fused_wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int,
-                              n: int, shift: str = "gather") -> Tensor:
+                              n: int, shift: str = "gather", warps: int | None = None) -> Tensor:
     """Same contract as :func:`wavelib.models.wave_rnn.wave_rnn_recurrence`, on the fused Triton kernels.
 
     x_proj (B, T, c*n), conv_weight (c, c, 3), conv_bias (c,) or None -> states (B, T, c*n) in x_proj's dtype.
     ``shift``: how a step gets the previous state rolled along the ring (:data:`SHIFTS`; same numbers either way).
+    ``warps``: warps per program, one of :data:`WARPS` (None: :func:`default_warps`; same numbers either way).
     Raises ValueError where :func:`fused_problem` finds a reason it cannot run.
     """
     if x_proj.dim() != 3 or x_proj.shape[-1] != c * n:
         raise ValueError(f"x_proj must be (B, T, c*n) = (B, T, {c * n}), got {tuple(x_proj.shape)}")
     if shift not in SHIFTS:
         raise ValueError(f"unknown shift {shift!r}; choose one of {SHIFTS}")
+    if warps is not None and warps not in WARPS:
+        raise ValueError(f"warps must be one of {WARPS}, got {warps!r}")
     problem = fused_problem(x_proj, c, n)
     if problem is not None:
         raise ValueError(f"fused Wave-RNN recurrence unavailable: {problem}")
-    return FusedWaveRecurrence.apply(x_proj, conv_weight, conv_bias, c, n, shift)
+    return FusedWaveRecurrence.apply(x_proj, conv_weight, conv_bias, c, n, shift, warps or default_warps(c, n))
