@@ -8,8 +8,8 @@ otherwise swamp the output's errors), and the tolerance is :data:`RTOL` for ever
 drawn once before timing. Rows per shape:
 
 - ``scan``: ``selective_scan`` with backend ``"sequential"`` (per-step autograd loop, the reference) against
-  ``"chunked"``, ``"recurrent"``, on CUDA where triton runs ``"fused"``, and where ``mamba_ssm`` runs ``"cuda"``; inputs as in Mamba at init
-  (delta log-uniform in [1e-3, 1e-1], A[d] = -(1..N), u, B, C standard normal, D = 1).
+  ``"chunked"``, ``"recurrent"``, on CUDA where triton runs ``"fused"``, and where ``mamba_ssm`` runs ``"cuda"``;
+  inputs as in Mamba at init (delta log-uniform in [1e-3, 1e-1], A[d] = -(1..N), u, B, C standard normal, D = 1).
 - ``mixer (v=1) vs conv1d``: ``VWaveMixer`` at v = 1 against ``CausalConv`` with the same weights. The two
   compute the same function, so the check is real. The v-wave path (closed-form kernel, then a direct or FFT
   causal convolution) does the same work at every velocity, so this row's fast time is the cost of the

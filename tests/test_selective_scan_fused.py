@@ -13,7 +13,8 @@ from wavelib.models.selective_scan import resolve_backend, selective_scan
 
 # (batch, D, N, L): channel counts that do not fill a block and N that is not a power of two exercise the masks;
 # on CUDA also Chapter 5's paper shapes (d_inner 256, d_state 16, contexts 220 and 620).
-SHAPES = [(2, 3, 4, 7), (1, 40, 5, 9), (2, 33, 16, 4)]
+SHAPES = [(2, 3, 4, 7), (1, 40, 5, 9), (2, 33, 16, 4),
+          (1, 3, 4, 1), (2, 5, 3, 2)]  # L = 1, 2: the edges of the look-ahead
 if DEVICE == "cuda":
     SHAPES += [(32, 256, 16, 220), (8, 256, 16, 620)]
 

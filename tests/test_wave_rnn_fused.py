@@ -14,7 +14,8 @@ from wavelib.models.wave_rnn import WaveRNN, _reference, circular_conv_norm, wav
 from wavelib.models.wave_rnn_fused import SHIFTS, WARPS, _conv_weight_grad, fused_wave_rnn_recurrence
 
 # (B, T, c, n, bias): non-powers of two exercise the masks; on CUDA also copy- and sMNIST-like shapes, short T.
-SHAPES = [(2, 5, 3, 7, True), (2, 4, 2, 5, False), (2, 3, 6, 100, True)]
+SHAPES = [(2, 5, 3, 7, True), (2, 4, 2, 5, False), (2, 3, 6, 100, True),
+          (1, 1, 3, 7, True), (2, 2, 3, 7, True)]  # T = 1, 2: the edges of the look-ahead
 if DEVICE == "cuda":
     SHAPES += [(128, 16, 6, 100, True), (128, 16, 16, 256, True), (32, 12, 27, 100, True)]
 

@@ -3,8 +3,10 @@ where ``mamba_ssm`` is not installed (the GPU machine of this book has Triton bu
 
 Grid: (sequence, block of ``BD`` channels). Each program keeps its (BD, N) block of the state in registers
 through all L steps: one launch forward, one backward, where the ``"recurrent"`` backend launches a few
-kernels per step. The forward stores every state h_t (batch, D, L, N) for the backward (325 MB per layer at
-Chapter 5's paper sizes: batch 32, D 256, L 620, N 16); the backward runs the adjoint recurrence
+kernels per step. Each step's inputs are loaded one step ahead, so their latency overlaps the step before
+(unmeasured when written: compare the "scan: sequential vs fused" rows with commit f3fae846382c's 1.95 / 3.79 ms
+on an H200). The forward stores every state h_t (batch, D, L, N) for the backward (325 MB per layer at
+Chapter 5's paper sizes: batch 32, D 256, L 620, N 16), which reads each once; the backward runs the adjoint recurrence
 ``G_t = C_t dy_t + a_{t+1} G_{t+1}`` (``a_t = exp(delta_t A)``) in reverse and forms every input gradient
 from it. Gradients that sum over channels (B, C) come out per channel block and over sequences (A) per
 sequence; PyTorch sums those partials (deterministic; no atomics).
@@ -48,11 +50,18 @@ def _triton_kernels(triton: ModuleType, tl: ModuleType) -> tuple:
         col = (b * N + ns) * L  # (NP,): B, C of step 0
         state = row[:, None] * N + ns[None, :]  # (BD, NP): hs of step 0
         h = tl.zeros((BD, NP), dtype=tl.float32)
+        dt_next = tl.load(delta_ptr + row, mask=d_ok, other=0.0)
+        u_next = tl.load(u_ptr + row, mask=d_ok, other=0.0)
+        B_next = tl.load(B_ptr + col, mask=n_ok, other=0.0)
+        C_next = tl.load(C_ptr + col, mask=n_ok, other=0.0)
         for t in range(L):
-            dt = tl.load(delta_ptr + row + t, mask=d_ok, other=0.0)
-            u = tl.load(u_ptr + row + t, mask=d_ok, other=0.0)
-            B = tl.load(B_ptr + col + t, mask=n_ok, other=0.0)
-            C = tl.load(C_ptr + col + t, mask=n_ok, other=0.0)
+            dt, u, B, C = dt_next, u_next, B_next, C_next
+            # step t + 1's inputs are loaded a step ahead (the last step loads its own again, unused)
+            ahead = tl.minimum(t + 1, L - 1)
+            dt_next = tl.load(delta_ptr + row + ahead, mask=d_ok, other=0.0)
+            u_next = tl.load(u_ptr + row + ahead, mask=d_ok, other=0.0)
+            B_next = tl.load(B_ptr + col + ahead, mask=n_ok, other=0.0)
+            C_next = tl.load(C_ptr + col + ahead, mask=n_ok, other=0.0)
             h = tl.exp(dt[:, None] * A) * h + (dt * u)[:, None] * B[None, :]
             tl.store(hs_ptr + state + t * N, h, mask=ok)
             tl.store(y_ptr + row + t, tl.sum(h * C[None, :], axis=1), mask=d_ok)
@@ -79,16 +88,27 @@ def _triton_kernels(triton: ModuleType, tl: ModuleType) -> tuple:
         part = ((b * tl.num_programs(1) + block) * N + ns) * L  # (NP,): this block's dB, dC of step 0
         carry = tl.zeros((BD, NP), dtype=tl.float32)  # a_{t+1} G_{t+1}
         dA = tl.zeros((BD, NP), dtype=tl.float32)
+        # Step t's inputs are loaded a step ahead, and each stored state once: h_t is step t + 1's h_prev.
+        last = L - 1
+        dt_next = tl.load(delta_ptr + row + last, mask=d_ok, other=0.0)
+        u_next = tl.load(u_ptr + row + last, mask=d_ok, other=0.0)
+        dy_next = tl.load(dy_ptr + row + last, mask=d_ok, other=0.0)
+        B_next = tl.load(B_ptr + col + last, mask=n_ok, other=0.0)
+        C_next = tl.load(C_ptr + col + last, mask=n_ok, other=0.0)
+        h_next = tl.load(hs_ptr + state + last * N, mask=ok, other=0.0)
+        h_prev_next = tl.load(hs_ptr + state + tl.maximum(last - 1, 0) * N, mask=ok, other=0.0)
         for s in range(L):
             t = L - 1 - s
-            dt = tl.load(delta_ptr + row + t, mask=d_ok, other=0.0)
-            u = tl.load(u_ptr + row + t, mask=d_ok, other=0.0)
-            dy = tl.load(dy_ptr + row + t, mask=d_ok, other=0.0)
-            B = tl.load(B_ptr + col + t, mask=n_ok, other=0.0)
-            C = tl.load(C_ptr + col + t, mask=n_ok, other=0.0)
-            h = tl.load(hs_ptr + state + t * N, mask=ok, other=0.0)
-            h_prev = tl.load(hs_ptr + state + tl.maximum(t - 1, 0) * N, mask=ok, other=0.0)
-            h_prev = tl.where(t > 0, h_prev, 0.0)  # h_{-1} = 0
+            dt, u, dy, B, C, h = dt_next, u_next, dy_next, B_next, C_next, h_next
+            h_prev = tl.where(t > 0, h_prev_next, 0.0)  # h_{-1} = 0
+            ahead = tl.maximum(t - 1, 0)  # step 0 loads its own inputs again, unused
+            dt_next = tl.load(delta_ptr + row + ahead, mask=d_ok, other=0.0)
+            u_next = tl.load(u_ptr + row + ahead, mask=d_ok, other=0.0)
+            dy_next = tl.load(dy_ptr + row + ahead, mask=d_ok, other=0.0)
+            B_next = tl.load(B_ptr + col + ahead, mask=n_ok, other=0.0)
+            C_next = tl.load(C_ptr + col + ahead, mask=n_ok, other=0.0)
+            h_next = h_prev
+            h_prev_next = tl.load(hs_ptr + state + tl.maximum(t - 2, 0) * N, mask=ok, other=0.0)
             a = tl.exp(dt[:, None] * A)
             G = dy[:, None] * C[None, :] + carry
             GB = tl.sum(G * B[None, :], axis=1)
