@@ -64,3 +64,17 @@ def test_a_paper_page_renders_the_parts_that_are_stored_and_notes_the_rest(chapt
     assert f"**Not computed yet at the `paper` preset:** `{first}`" in outputs
     assert f"--experiment {first}" in outputs and "not computed yet at this preset (see the notes above)" in outputs
     assert outputs.split("Paper-scale results not computed yet** for ")[1].split(":")[0] == f"`{first}`"
+
+
+def test_chapter_5_renders_its_first_length_alone(tmp_path):
+    """Chapter 5's likely first paper state: strings <= 20 stored, the longer strings and the ablations not."""
+    store = tmp_path / "store"
+    session = open_chapter("vwave", preset="paper", device="cpu", root=store, check=False, **TINY["vwave"])
+    session.experiment("copy_curves")
+    outputs = json.dumps(_render("vwave", store, tmp_path / "run"), ensure_ascii=False)
+    first, longer = session.config.lengths
+    for missing in ("copy_curves_long", "ablations"):
+        assert f"**Not computed yet at the `paper` preset:** `{missing}`" in outputs
+    assert f"strings ≤ {longer}: v-Wave Mamba learns copy faster than Mamba" in outputs
+    assert f"length ≤ {first}) exponentially faster than Mamba" in outputs
+    assert f"length ≤ {longer}) exponentially faster" not in outputs
