@@ -392,7 +392,7 @@ def _resumed_recurrence(saved: dict | None, device: torch.device, dtype: torch.d
         problem = fused_problem(torch.empty(0, device=device, dtype=dtype), hidden)
         if problem is not None:
             raise ConfigError(f"the checkpoint was trained on the fused recurrence, which cannot run here "
-                             f"({problem}): resume it where it can (CUDA, triton), or delete it")
+                              f"({problem}): resume it where it can (CUDA, triton), or delete it")
     return recurrence
 
 
