@@ -24,6 +24,11 @@ drawn once before timing. Rows per shape:
   (on the CPU, where ``"auto"`` is ``"recurrent"``, against ``"sequential"``). Same weights and batch on both
   sides; the check compares the first step's loss and clipped gradients. The Performance page projects
   Chapter 5's run times from these rows (evaluation every ``eval_every`` steps not included).
+- ``copy LM train steps, N runs at once``: one training step each of :data:`CONCURRENT_RUNS` such models
+  (seeds 0, 1, ...: the paper preset's seeds per model; scan "auto"), one model after another, against the same steps in as many threads, each on a
+  CUDA stream of its own (:func:`wavelib.grid.on_own_stream`, what ``train --workers N`` does with whole runs).
+  Its ratio is the throughput ``--workers N`` gains over one run at a time; the check compares every model's
+  first loss and gradients, which concurrency must not change.
 
 Shapes (batch, d_inner = 2·d_model, N = d_state, L = the training context length): Chapter 5's ``paper``
 preset at every length on CUDA; on the CPU the ``cpu`` preset, plus ``paper`` at its shortest length when
@@ -37,15 +42,18 @@ import math
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
 from wavelib.benchmarking import Comparison, compare, forward_backward, normalised, scales, true_float32
 from wavelib.experiments.vwave import PRESETS, VWaveConfig
+from wavelib.grid import on_own_stream
 from wavelib.models.selective_scan import available_backends, resolve_backend, selective_scan
 from wavelib.models.short_mixers import CausalConv, VWaveMixer, vwave_states
-from wavelib.tasks.copy_strings import VOCAB_SIZE
-from wavelib.training.copy_lm import copy_loss, parameter_groups, sample_training_batch
+from wavelib.seeding import isolated_rng
+from wavelib.tasks.copy_strings import VOCAB_SIZE, CopyBatch
+from wavelib.training.copy_lm import CopyTraining, copy_loss, parameter_groups, sample_training_batch
 from wavelib.training.optim import optimizer_step
 
 SEED = 0
@@ -53,6 +61,7 @@ RTOL = 1e-4  #: tolerance on the check, an error relative to each output part's 
 CPU_PAPER_LIMIT_S = 2.0  #: on the CPU, paper shapes run only if one reference scan call is faster (s)
 SLOW_V = 0.25  #: velocity of the v < 1 mixer row
 CELLS = 4  #: short-mixer state size K (Mamba's d_conv, the models' default)
+CONCURRENT_RUNS = PRESETS["paper"].n_seeds  #: models stepped at once in the concurrency row (seeds per model)
 STEP_MODEL = "vwave-0.25"  #: the model of the training-step rows (Mamba's conv mixer costs less: see the mixer rows)
 
 
@@ -140,6 +149,32 @@ def mixer_rows(preset: str, batch: int, channels: int, length: int, device: torc
     return rows
 
 
+def _copy_step(config: VWaveConfig, training: CopyTraining, scan: str, seed: int, batch: CopyBatch,
+               device: torch.device) -> Callable[[], list[torch.Tensor]]:
+    """One training step of :data:`STEP_MODEL` with scan ``scan``, weights of ``seed``, on ``batch``: returns the
+    loss and the clipped gradients. Call it inside :func:`true_float32` (a global setting: not per thread)."""
+    with isolated_rng(seed, device):
+        model = config.replace(scan=scan).spec(STEP_MODEL).build(VOCAB_SIZE).to(device)
+    optimizer = torch.optim.AdamW(parameter_groups(model, training.weight_decay), lr=training.lr)
+
+    def run() -> list[torch.Tensor]:
+        loss = copy_loss(model, batch.inputs, batch.targets, batch.loss_mask)
+        optimizer_step(model, optimizer, loss, training.clip)
+        return [loss.detach(), *(p.grad.detach().clone() for p in model.parameters())]
+    return run
+
+
+def _describe_step(preset: str, training: CopyTraining, runs: int = 1) -> str:
+    spec = PRESETS[preset].spec(STEP_MODEL)
+    return (f"[{preset}] {STEP_MODEL}{f' x {runs}' if runs > 1 else ''}, d_model {spec.d_model}, {spec.n_layers} "
+            f"layers, batch {training.batch}, L {training.context_len}, float32, AdamW")
+
+
+def _batch(training: CopyTraining, device: torch.device) -> CopyBatch:
+    return sample_training_batch(training.batch, training.context_len, training.min_len, training.max_len,
+                                 torch.Generator().manual_seed(SEED), device)
+
+
 def train_step_row(preset: str, length: int, device: torch.device, repeats: int) -> Comparison:
     """One training step of :data:`STEP_MODEL` at ``preset``'s copy ``length``: the scan ``"auto"`` resolves
     to against ``"recurrent"`` (``"sequential"`` where ``"auto"`` is ``"recurrent"``)."""
@@ -147,28 +182,42 @@ def train_step_row(preset: str, length: int, device: torch.device, repeats: int)
     training = config.training(length)
     fast = resolve_backend("auto", device, torch.float32)
     reference = "sequential" if fast == "recurrent" else "recurrent"
-    batch = sample_training_batch(training.batch, training.context_len, training.min_len, training.max_len,
-                                  torch.Generator().manual_seed(SEED), device)
+    batch = _batch(training, device)
 
     def step(scan: str) -> Callable[[], list[torch.Tensor]]:
-        torch.manual_seed(SEED)  # both sides start from the same weights
-        model = config.replace(scan=scan).spec(STEP_MODEL).build(VOCAB_SIZE).to(device)
-        optimizer = torch.optim.AdamW(parameter_groups(model, training.weight_decay), lr=training.lr)
+        return _copy_step(config, training, scan, SEED, batch, device)  # both sides start from the same weights
 
-        def run() -> list[torch.Tensor]:
-            with true_float32():
-                loss = copy_loss(model, batch.inputs, batch.targets, batch.loss_mask)
-                optimizer_step(model, optimizer, loss, training.clip)
-            return [loss.detach(), *(p.grad.detach().clone() for p in model.parameters())]
-        return run
+    with true_float32():
+        scale = scales(step(reference)())
+        return compare("copy LM train step", _describe_step(preset, training), normalised(step(reference), scale),
+                       normalised(step(fast), scale), device, repeats=repeats, warmup=1, tolerance=RTOL,
+                       reference_label=f'scan "{reference}"', fast_label=f'scan "{fast}" ("auto")')
 
-    scale = scales(step(reference)())
-    spec = config.spec(STEP_MODEL)
-    shapes = (f"[{preset}] {STEP_MODEL}, d_model {spec.d_model}, {spec.n_layers} layers, batch {training.batch}, "
-              f"L {training.context_len}, float32, AdamW")
-    return compare("copy LM train step", shapes, normalised(step(reference), scale), normalised(step(fast), scale),
-                   device, repeats=repeats, warmup=1, tolerance=RTOL, reference_label=f'scan "{reference}"',
-                   fast_label=f'scan "{fast}" ("auto")')
+
+def concurrent_steps_row(preset: str, length: int, device: torch.device, repeats: int) -> Comparison:
+    """A training step of each of :data:`CONCURRENT_RUNS` models, one after another against all at once in
+    threads on their own CUDA streams."""
+    config = PRESETS[preset]
+    training = config.training(length)
+    batch = _batch(training, device)
+
+    def models() -> list[Callable[[], list[torch.Tensor]]]:
+        return [_copy_step(config, training, "auto", seed, batch, device) for seed in range(CONCURRENT_RUNS)]
+
+    in_turn, at_once = models(), models()
+    with ThreadPoolExecutor(CONCURRENT_RUNS, thread_name_prefix="bench-run") as pool, true_float32():
+        def one_after_another() -> list[torch.Tensor]:
+            return [part for step in in_turn for part in step()]
+
+        def all_at_once() -> list[torch.Tensor]:
+            return [part for parts in pool.map(lambda step: on_own_stream(device, step), at_once) for part in parts]
+
+        scale = scales([part for step in models() for part in step()])
+        return compare(f"copy LM train steps, {CONCURRENT_RUNS} runs at once",
+                       _describe_step(preset, training, CONCURRENT_RUNS), normalised(one_after_another, scale),
+                       normalised(all_at_once, scale), device, repeats=repeats, warmup=1, tolerance=RTOL,
+                       reference_label="one after another",
+                       fast_label=f"{CONCURRENT_RUNS} threads" + (", a CUDA stream each" if device.type == "cuda" else ""))
 
 
 def _shapes(config: VWaveConfig, length: int) -> tuple[int, int, int, int]:
@@ -190,5 +239,6 @@ def benchmarks(device: torch.device, repeats: int) -> list[Comparison]:
         scans = scan_rows(preset, batch, channels, n, L, device, repeats, limit_s)
         if scans:
             rows += scans + mixer_rows(preset, batch, channels, L, device, repeats)
-            rows.append(train_step_row(preset, length, device, repeats))
+            rows += [train_step_row(preset, length, device, repeats),
+                     concurrent_steps_row(preset, length, device, repeats)]
     return rows

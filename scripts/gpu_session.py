@@ -13,11 +13,13 @@ so a call must be one prepared command that stops on time and hands everything b
     python scripts/gpu_session.py unpack FOLDER
 
 ``run``: (1) the machine's description; (2) unless ``--skip-checks``, the fused-kernel tests (each file of
-:data:`FUSED_TESTS`) and ``benchmarks/run.py --device cuda``; (3) ``python -m wavelib train CHAPTER --preset
-paper --stop-after M`` for each chapter in turn (``--parallel``: all at once, one process each), M = what is
-left of the budget; a chapter whose fused kernel failed its tests, or was slower than the path it replaces in
-this call's benchmark (:data:`SPEED_ROWS`), trains with ``WAVELIB_FUSED=0`` (its reference paths; the run
-records it; a Table 1 run resumed from a checkpoint keeps the recurrence it started on); (4) the results of those
+:data:`FUSED_TESTS`), the test of runs trained at once (:data:`WORKERS_TEST`) and ``benchmarks/run.py --device
+cuda``; (3) ``python -m wavelib train CHAPTER --preset paper --stop-after M --workers N`` for each chapter in turn
+(``--parallel``: all at once, one process each), M = what is left of the budget; a chapter whose fused kernel
+failed its tests, or was slower than the path it replaces in this call's benchmark (:data:`SPEED_ROWS`), trains
+with ``WAVELIB_FUSED=0`` (its reference paths; the run records it; a Table 1 run resumed from a checkpoint keeps
+the recurrence it started on); N is ``--workers`` (default 1), or for a chapter with a concurrency row
+(:data:`CONCURRENCY_ROWS`) what this call measured: its runs at once where that gains, else 1; (4) the results of those
 chapters (finished artifacts AND ``.partial`` checkpoints) packed into ``results.tar.gz``, cut into parts of at
 most 15 MB. Everything printed goes to ``session.log``. It needs only what the GPU
 image has (torch, numpy, scipy, matplotlib, tqdm, pytest): wavelib, not installed there, is found through
@@ -45,11 +47,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from wavelib.experiments.vwave import PRESETS as VWAVE_PRESETS
 from wavelib.models.triton_support import FUSED_ENV
 from wavelib.provenance import COMMIT_ENV
 from wavelib.store import results_root
 
 REPO = Path(__file__).resolve().parent.parent
+VWAVE_SEEDS = VWAVE_PRESETS["paper"].n_seeds
 
 PART_BYTES = 15 * 2**20  #: the device tool returns files of at most 16 MB
 ARCHIVE = "results.tar.gz"
@@ -64,6 +68,11 @@ SPEED_ROWS = {"spectrum": "spectrum.train_step [paper, grouped, recurrence]",
               "wave_rnn_tasks": "wRNN train step",
               "wave_rnn_images": "wRNN train step",
               "vwave": "copy LM train step"}
+#: the test of runs trained several at a time (threads, a CUDA stream each: ``train --workers N``)
+WORKERS_TEST = "tests/test_grid.py"
+#: per chapter, the benchmark row that times N of its runs' steps at once against one after another, and that N
+CONCURRENCY_ROWS = {"vwave": (f"copy LM train steps, {VWAVE_SEEDS} runs at once", VWAVE_SEEDS)}
+MIN_CONCURRENCY_GAIN = 1.2  #: train N runs at once where that row's ratio reaches this at every shape
 
 
 class Session:
@@ -152,6 +161,21 @@ def slower_fused(rows: list[dict], chapter: str) -> str | None:
     return None
 
 
+def concurrency(rows: list[dict], chapter: str) -> tuple[int, str | None]:
+    """How many runs of ``chapter`` to train at once by this benchmark's ``rows``: N where its
+    :data:`CONCURRENCY_ROWS` row gains at least :data:`MIN_CONCURRENCY_GAIN` at every shape, else 1; and the
+    measured ratios in words (None where the chapter has no such row in ``rows``)."""
+    if chapter not in CONCURRENCY_ROWS:
+        return 1, None
+    name, runs = CONCURRENCY_ROWS[chapter]
+    measured = [row for row in rows if row["name"] == name]
+    if not measured:
+        return 1, None
+    ratios = ", ".join(f"{row['shapes']}: {row['reference_ms'] / row['fast_ms']:.2f}x" for row in measured)
+    gains = all(row["reference_ms"] / row["fast_ms"] >= MIN_CONCURRENCY_GAIN for row in measured)
+    return (runs if gains else 1), f"{name} {ratios}"
+
+
 def unpack(folder: Path, root: Path, bench_dir: Path) -> list[str]:
     """Join ``folder``'s archive parts and extract them into ``root``; copy the benchmark table into
     ``bench_dir``. Returns a line per chapter folder found: finished artifacts and partial runs."""
@@ -201,12 +225,16 @@ def run(args: argparse.Namespace) -> int:
         session.call("MNIST", [python, "-c", "import sys; from wavelib.data.datasets import import_mnist_pickle; "
                                "print(import_mnist_pickle(sys.argv[1]))", str(args.mnist)], 120)
     reference: dict[str, str] = {}  # chapter -> why it trains without its fused kernel (none with --skip-checks)
+    workers = {chapter: args.workers for chapter in args.chapters}  # runs trained at once, per chapter
     if not args.skip_checks:
         for tests, users in FUSED_TESTS.items():
             if session.call(f"fused-kernel tests {tests}", [python, "-m", "pytest", "-q", "-o", "addopts=", "-p",
                                                             "no:cacheprovider", tests],
                             min(240, session.left_s() - RESERVE_S)) != 0:
                 reference.update({chapter: f"{tests} did not pass" for chapter in users})
+        concurrent_ok = session.call(f"runs at once {WORKERS_TEST}", [python, "-m", "pytest", "-q", "-o", "addopts=",
+                                                                      "-p", "no:cacheprovider", WORKERS_TEST],
+                                     min(180, session.left_s() - RESERVE_S)) == 0
         session.call("benchmarks", [python, "benchmarks/run.py", "--device", args.device, "--repeats",
                                     str(args.repeats), "--out", str(args.out)], min(300, session.left_s() - RESERVE_S))
         table = args.out / "cuda-latest.json"
@@ -215,6 +243,10 @@ def run(args: argparse.Namespace) -> int:
             why = None if chapter in reference else slower_fused(rows, chapter)
             if why:
                 reference[chapter] = why
+            n, measured = concurrency(rows, chapter) if concurrent_ok else (1, f"{WORKERS_TEST} did not pass")
+            if measured:
+                workers[chapter] = n
+                session.say(f"\n{chapter} trains {n} run(s) at a time (--workers {n}): {measured}")
     for chapter, why in reference.items():
         if chapter in args.chapters:
             session.say(f"\n{chapter} trains on its reference paths ({FUSED_ENV}=0): {why}")
@@ -222,7 +254,8 @@ def run(args: argparse.Namespace) -> int:
     def train(chapter: str) -> tuple[str, list[str], dict[str, str]]:
         minutes = (session.left_s() - RESERVE_S - 30) / 60  # 30 s: the last checkpoint interval runs over
         return (f"train {chapter}", [python, "-m", "wavelib", "train", chapter, "--preset", args.preset, "--device",
-                                     args.device, "--stop-after", f"{max(minutes, 0.01):.2f}"],
+                                     args.device, "--stop-after", f"{max(minutes, 0.01):.2f}", "--workers",
+                                     str(workers[chapter])],
                 {FUSED_ENV: "0"} if chapter in reference else {})
     if args.parallel:  # one process per chapter, all on the one GPU
         session.call_many([train(chapter) for chapter in args.chapters], session.left_s() - RESERVE_S)
@@ -251,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     go.add_argument("--device", default="cuda")
     go.add_argument("--repeats", type=int, default=5, help="timed calls per benchmark implementation")
     go.add_argument("--skip-checks", action="store_true", help="no fused-kernel tests, no benchmarks")
+    go.add_argument("--workers", type=int, default=1,
+                    help="runs of a chapter's grid trained at once (train --workers); without --skip-checks, a "
+                         "chapter with a concurrency benchmark row gets what that row measures instead (default 1)")
     go.add_argument("--parallel", action="store_true",
                     help="train the chapters at the same time, one process each (else one after another)")
     go.add_argument("--commit", help="the commit of the checkout the call is made from (`git rev-parse --short=12 "

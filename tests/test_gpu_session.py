@@ -109,11 +109,12 @@ def test_a_chapter_trains_on_its_reference_paths_where_its_kernel_failed_or_meas
     monkeypatch.setattr(gpu_session.Session, "call", call)
     args = gpu_session.argparse.Namespace(out=out, budget_min=5.0, chapters=["wave_rnn_tasks", "spectrum", "vwave"],
                                           preset="paper", device="cuda", repeats=1, skip_checks=False, mnist=None,
-                                          parallel=False, commit=None)
+                                          parallel=False, commit=None, workers=1)
     assert gpu_session.run(args) == 0
     assert [title for title, _ in calls] == [
         "machine", "fused-kernel tests tests/test_elman_fused.py", "fused-kernel tests tests/test_wave_rnn_fused.py",
-        "fused-kernel tests tests/test_selective_scan_fused.py", "benchmarks", "train wave_rnn_tasks",
+        "fused-kernel tests tests/test_selective_scan_fused.py", "runs at once tests/test_grid.py", "benchmarks",
+        "train wave_rnn_tasks",
         "train spectrum", "train vwave"]
     envs = dict(calls)
     assert envs["train wave_rnn_tasks"] == {"WAVELIB_FUSED": "0"} == envs["train vwave"]
@@ -123,6 +124,36 @@ def test_a_chapter_trains_on_its_reference_paths_where_its_kernel_failed_or_meas
            "pass" in log
     assert "vwave trains on its reference paths (WAVELIB_FUSED=0): copy LM train step L 620: fused 40.00 ms " \
            "> 30.00 ms" in log
+
+
+def test_runs_train_at_once_only_where_the_test_passed_and_the_row_gains_at_every_shape(gpu_session, tmp_path,
+                                                                                         monkeypatch):
+    name, runs = gpu_session.CONCURRENCY_ROWS["vwave"]
+    gains = [_row(name, "L 220", 30.0, 12.0), _row(name, "L 620", 60.0, 40.0)]
+    assert gpu_session.concurrency(gains, "vwave") == (runs, f"{name} L 220: 2.50x, L 620: 1.50x")
+    assert gpu_session.concurrency([gains[0], _row(name, "L 620", 60.0, 55.0)], "vwave")[0] == 1
+    assert gpu_session.concurrency([], "vwave") == (1, None)
+    assert gpu_session.concurrency(gains, "spectrum") == (1, None)
+
+    monkeypatch.setenv("WAVELIB_RESULTS", str(tmp_path / "store"))
+    out = tmp_path / "out"
+    commands = {}
+
+    def call(self, title, command, timeout_s, env=None):
+        commands[title] = command
+        if title == "benchmarks":
+            (out / "cuda-latest.json").write_text(json.dumps({"rows": gains}))
+        return 1 if title.startswith("runs at once") and failing else 0
+    monkeypatch.setattr(gpu_session.Session, "call", call)
+    for failing, expected in ((False, runs), (True, 1)):
+        args = gpu_session.argparse.Namespace(out=out, budget_min=5.0, chapters=["vwave"], preset="paper",
+                                              device="cuda", repeats=1, skip_checks=False, mnist=None,
+                                              parallel=False, commit=None, workers=1)
+        assert gpu_session.run(args) == 0
+        train = commands["train vwave"]
+        assert train[train.index("--workers") + 1] == str(expected)
+    assert "vwave trains 1 run(s) at a time (--workers 1): tests/test_grid.py did not pass" in \
+        (out / "session.log").read_text()
 
 
 def test_slower_fused_compares_a_rows_fast_side_with_its_reference(gpu_session):

@@ -25,7 +25,9 @@ def test_load_benchmarks_reads_the_stored_json_or_gives_none(tmp_path):
 def test_run_times_are_ms_per_step_times_the_presets_steps_and_runs():
     report = {"rows": [_row("wRNN train step", "[copy T=480] batch 128, 500 steps", 500.0, 5.0),
                        _row("spectrum.train_step [paper]", "20 seeds", 100.0, 10.0),
-                       _row("copy LM train step", "[paper] vwave-0.25, batch 32, L 620, float32", 30.0, 6.0)]}
+                       _row("copy LM train step", "[paper] vwave-0.25, batch 32, L 620, float32", 30.0, 6.0),
+                       _row("copy LM train steps, 3 runs at once", "[paper] vwave-0.25 x 3, batch 32, L 220, float32",
+                            18.0, 9.0)]}
     times = {t["what"]: t for t in run_times(report)}
     copy = next(t for w, t in times.items() if w.startswith("Ch. 3, copy T = 480, wRNN"))
     steps, seeds = wave_rnn_tasks.PRESETS["paper"].copy_steps, wave_rnn_tasks.PRESETS["paper"].n_seeds
@@ -37,9 +39,14 @@ def test_run_times_are_ms_per_step_times_the_presets_steps_and_runs():
     assert grid["fast_min_total"] == pytest.approx(10.0 * table1.steps * cells / 60_000)
     copy_lm = vwave.PRESETS["paper"]
     ch5 = [t for w, t in times.items() if w.startswith("Ch. 5")]
-    assert [t["measured"] for t in ch5] == [False, True]  # one row per copy length: only L 620's is in the table
+    # per copy length, one run at a time and the seeds of a model at once: here L 620's first, L 220's second
+    assert [t["measured"] for t in ch5] == [False, True, True, False]
     mamba_type = [m for m in copy_lm.models if copy_lm.spec(m).family == "mamba"]
-    assert ch5[1]["fast_min_total"] == pytest.approx(6.0 * copy_lm.steps * len(mamba_type) * copy_lm.n_seeds / 60_000)
+    assert ch5[2]["fast_min_total"] == pytest.approx(6.0 * copy_lm.steps * len(mamba_type) * copy_lm.n_seeds / 60_000)
+    with_ablations = mamba_type + [m for m in copy_lm.ablation_models if copy_lm.spec(m).family == "mamba"]
+    assert copy_lm.n_seeds == 3 and "--workers 3" in ch5[1]["what"]
+    assert ch5[1]["fast_min_total"] == pytest.approx(9.0 * copy_lm.steps * len(with_ablations) / 60_000)
+    assert ch5[1]["reference_min_total"] == pytest.approx(18.0 * copy_lm.steps * len(with_ablations) / 60_000)
     unmeasured = [t for t in run_times(report) if not t["measured"]]
     assert unmeasured and all(t["fast_min_per_run"] is None and t["reference_min_total"] is None for t in unmeasured)
     assert len(run_times(report)) == len(paper_runs())

@@ -103,12 +103,14 @@ class ChapterSession:
                 f"then copy results/{self.preset}/{self.chapter.name}/ here (or use --preset cpu)."
             )
 
-    def experiment(self, name: str, retrain: bool = False, deadline: float | None = None) -> Artifact:
+    def experiment(self, name: str, retrain: bool = False, deadline: float | None = None,
+                   workers: int = 1) -> Artifact:
         """The artifact of experiment ``name``: loaded if stored, else computed here and stored (stopping
-        with :class:`~wavelib.store.TimeBudgetReached` at the first checkpoint after ``deadline``)."""
+        with :class:`~wavelib.store.TimeBudgetReached` at the first checkpoint after ``deadline``; ``workers``
+        runs of its grid at the same time)."""
         return run_experiment(self.chapter, self.applicable(name), self.config, preset=self.preset,
                               seed=self.seed, device=self.device, retrain=retrain, root=self.root,
-                              deadline=deadline)
+                              deadline=deadline, workers=workers)
 
     def applicable(self, name: str) -> Experiment:
         """Experiment ``name``; :class:`ConfigError` if the chapter has none or it has no work at this config."""

@@ -57,6 +57,8 @@ TIME_BUDGET_EXIT = 3  #: exit status of ``train --stop-after`` when it stopped b
 def _train(args: argparse.Namespace) -> int:
     if args.stop_after is not None and not args.stop_after > 0:
         raise ConfigError(f"--stop-after takes a positive number of minutes, got {args.stop_after}")
+    if args.workers < 1:
+        raise ConfigError(f"--workers takes a positive number of runs trained at the same time, got {args.workers}")
     session = open_chapter(args.chapter, preset=args.preset, device=args.device, seed=args.seed, check=False,
                            **dict(args.set))
     names = args.experiment or [e.name for e in session.experiments]
@@ -66,7 +68,7 @@ def _train(args: argparse.Namespace) -> int:
     for name in names:
         start = time.perf_counter()
         try:
-            artifact = session.experiment(name, retrain=args.retrain, deadline=deadline)
+            artifact = session.experiment(name, retrain=args.retrain, deadline=deadline, workers=args.workers)
         except TimeBudgetReached as exc:
             print(f"{name}: {exc}", file=sys.stderr)
             return TIME_BUDGET_EXIT
@@ -153,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--stop-after", type=float, metavar="MINUTES",
                        help="stop cleanly at the first checkpoint after this many minutes (exit status "
                             f"{TIME_BUDGET_EXIT}); the same command again resumes")
+    train.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="train N runs of a grid at the same time, each on its own CUDA stream (default 1; "
+                            "the results do not depend on it; on a CPU more than 1 only shares the same cores)")
     knobs(train)
     train.set_defaults(func=_train)
 

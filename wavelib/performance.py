@@ -64,10 +64,14 @@ def paper_runs() -> list[PaperRun]:
     for k, length in enumerate(copy_lm.lengths):
         models = [m for m in copy_lm.models + (copy_lm.ablation_models if k == 0 else ())
                   if copy_lm.spec(m).family == "mamba"]
-        ch5.append(PaperRun(f"Ch. 5, copy strings ≤ {length}, Mamba-type models{' and ablations' if k == 0 else ''}: "
-                            f"{len(models)} models × {copy_lm.n_seeds} seeds × {copy_lm.steps:,} steps",
-                            "copy LM train step", f" L {copy_lm.training(length).context_len},", copy_lm.steps,
-                            len(models) * copy_lm.n_seeds, ssm_step))
+        what = (f"Ch. 5, copy strings ≤ {length}, Mamba-type models{' and ablations' if k == 0 else ''}: "
+                f"{len(models)} models × {copy_lm.n_seeds} seeds × {copy_lm.steps:,} steps")
+        context = f" L {copy_lm.training(length).context_len},"
+        ch5.append(PaperRun(what, "copy LM train step", context, copy_lm.steps, len(models) * copy_lm.n_seeds,
+                            ssm_step))
+        ch5.append(PaperRun(f"{what}, the seeds of a model at once (`train --workers {copy_lm.n_seeds}`)",
+                            f"copy LM train steps, {copy_lm.n_seeds} runs at once", context, copy_lm.steps,
+                            len(models), f"{ssm_step}; reference side: one run after another"))
     return [
         PaperRun(f"Ch. 2, Table 1: {n_cells} cells × {table1.n_seeds} seeds, {table1.steps:,} steps, cell after "
                  "cell", "spectrum.train_step [paper]", "", table1.steps, n_cells,

@@ -147,6 +147,10 @@ class Checkpoint:
         """A separate checkpoint inside this run's folder, e.g. for one cell of a grid of trainings."""
         return Checkpoint(self.path.parent / name, self.deadline, self.commit)
 
+    def stop_at_next_save(self) -> None:
+        """Make the next ``save`` (from any thread) raise :class:`TimeBudgetReached` once the state is on disk."""
+        self.deadline = time.monotonic()
+
 
 @dataclasses.dataclass(frozen=True)
 class RunContext:
@@ -157,6 +161,7 @@ class RunContext:
     rng: np.random.Generator
     checkpoint: Checkpoint
     label: str
+    workers: int = 1  #: runs of a grid trained at the same time (:func:`wavelib.grid.train_runs`)
 
     def progress(self, iterable: Any = None, **kwargs: Any) -> tqdm:
         """A ``tqdm.auto`` progress bar labelled with the experiment."""
@@ -199,11 +204,13 @@ def _publish(result: Result, meta: dict[str, Any], final: Path) -> None:
 
 def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, preset: str, seed: int,
                    device: torch.device, retrain: bool = False, root: Path | None = None,
-                   deadline: float | None = None) -> Artifact:
+                   deadline: float | None = None, workers: int = 1) -> Artifact:
     """Load the experiment's artifact if it exists (and not ``retrain``), else run it and store it.
 
     A run interrupted before it finished resumes from its checkpoint. With a ``deadline``
     (``time.monotonic()``), the run raises :class:`TimeBudgetReached` at its first checkpoint after it.
+    ``workers``: the runs of its grid trained at the same time (:func:`wavelib.grid.train_runs`; the artifact
+    does not depend on it).
     """
     final = artifact_dir(chapter.name, preset, experiment.name, config.to_dict(), seed, root)
     if final.exists() and not retrain:
@@ -215,7 +222,7 @@ def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, pre
         device = torch.device("cpu")
     checkpoint = Checkpoint(partial, deadline, commit=git_commit())  # the code that runs: read before it runs
     ctx = RunContext(device=device, seed=seed, rng=seed_everything(seed), checkpoint=checkpoint,
-                     label=f"{chapter.name}/{experiment.name}")
+                     label=f"{chapter.name}/{experiment.name}", workers=workers)
     result = experiment.fn(config, ctx)
     meta = {
         "chapter": chapter.name,

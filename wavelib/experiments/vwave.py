@@ -22,12 +22,13 @@ import dataclasses
 import numpy as np
 import torch
 
+from ..grid import RunJob, RunOutput, in_run_order, train_runs
 from ..models.language_models import model_spec
 from ..models.selective_scan import SCAN_BACKENDS
 from ..models.short_mixers import vwave_states
 from ..presets import Config, ConfigError, require_choice, require_positive
 from ..registry import Chapter, Experiment
-from ..store import Result, RunContext
+from ..store import Checkpoint, Result, RunContext
 from ..tasks.copy_strings import COPY, copy_example, encode
 from ..training.copy_lm import CopyTraining, train_copy
 
@@ -137,21 +138,24 @@ def _mixer_figure_data(model: torch.nn.Module, device: torch.device, length: int
 
 
 def _train_grid(config: VWaveConfig, ctx: RunContext, runs: list[tuple[int, str]]) -> Result:
-    """Train every (length, model) of ``runs`` from ``n_seeds`` seeds; histories under ``L|model|seed|name``."""
+    """Train every (length, model) of ``runs`` from ``n_seeds`` seeds (``ctx.workers`` at a time); histories
+    under ``L|model|seed|name``."""
     state = ctx.checkpoint.load() or {"done": [], "history": {}}
+
+    def job(length: int, model: str, seed: int) -> RunJob:
+        def run(checkpoint: Checkpoint) -> RunOutput:
+            spec = config.spec(model)
+            trained, history = train_copy(spec, config.training(length), ctx.seed * 1_000 + seed, ctx.device,
+                                          checkpoint=checkpoint)
+            if spec.family == "mamba" and seed == 0:
+                history.update(_mixer_figure_data(trained, ctx.device, length))
+            return RunOutput(history)
+        return run
+
     keys = [(length, model, seed) for length, model in runs for seed in range(config.n_seeds)]
-    for length, model, seed in ctx.progress([k for k in keys if _run_key(*k) not in state["done"]]):
-        key = _run_key(length, model, seed)
-        spec = config.spec(model)
-        child = ctx.checkpoint.child(key.replace("|", "_"))
-        trained, history = train_copy(spec, config.training(length), ctx.seed * 1_000 + seed, ctx.device,
-                                      checkpoint=child)
-        if spec.family == "mamba" and seed == 0:
-            history.update(_mixer_figure_data(trained, ctx.device, length))
-        state["history"].update({f"{key}|{name}": value for name, value in history.items()})
-        state["done"].append(key)
-        ctx.checkpoint.save(state, finished=[child])
-    return Result(metrics=_summarise(config, state["history"], runs), history=state["history"])
+    jobs = [(_run_key(*key), job(*key)) for key in keys]
+    train_runs(ctx, state, jobs)
+    return Result(metrics=_summarise(config, state["history"], runs), history=in_run_order(state["history"], jobs))
 
 
 def first_crossing(examples: np.ndarray, accuracy: np.ndarray, threshold: float) -> float | None:

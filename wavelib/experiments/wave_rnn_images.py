@@ -44,9 +44,10 @@ import torch
 from ..analysis.fourier import NEURON_ORDERS, normalised_fourier_power, onset_order, ridge_power_fraction
 from ..data.datasets import MNIST_SOURCES, DataUnavailableError, ImageDataset, load_cifar10, load_mnist, \
     train_valid_split
+from ..grid import RunJob, RunOutput, in_run_order, train_runs
 from ..presets import Config, ConfigError, require_choice, require_positive
 from ..registry import Chapter, Experiment
-from ..store import Result, RunContext
+from ..store import Checkpoint, Result, RunContext
 from ..tasks.image_sequences import NOISE_MODES
 from ..training.image_rnn import POOLS, ImageTaskSpec, mnist_sequence, pixel_order, train_image_model
 from ..training.sequence_rnn import SequenceModelSpec
@@ -265,20 +266,25 @@ def _summary(history: dict[str, np.ndarray], keys: list[str], parameters: int) -
 
 def _train_runs(config: WaveRNNImagesConfig, ctx: RunContext, runs: list[tuple[str, str, SequenceModelSpec,
                 ImageTaskSpec, int]], data: dict[str, ImageDataset], state: dict) -> None:
-    """Train every (key, task, model spec, task spec, seed) not yet done; histories under ``key|name``."""
+    """Train every (key, task, model spec, task spec, seed) not yet done (``ctx.workers`` at a time); histories
+    under ``key|name``, in the order of ``runs``."""
     arrays = _arrays(data)
-    for key, task, spec, task_spec, seed in ctx.progress([r for r in runs if r[0] not in state["done"]]):
-        permutation = pixel_order(config.pool, ctx.seed) if task == "psmnist" else None
-        child = ctx.checkpoint.child(key.replace("|", "_"))
-        trained, history = train_image_model(spec, task_spec, arrays, ctx.seed * 1_000 + seed, ctx.device,
-                                             permutation, checkpoint=child)
-        if task == "smnist" and seed == 0 and key.split("|")[1] in MODELS:
-            fig = figure_data(trained, spec, data["test"].images[config.figure_index], config.pool, ctx.seed,
-                              ctx.device, config.figure_irnn_order)
-            history.update({f"figure_{k}": v for k, v in fig.items()})
-        state["history"].update({f"{key}|{name}": value for name, value in history.items()})
-        state["done"].append(key)
-        ctx.checkpoint.save(state, finished=[child])
+
+    def job(key: str, task: str, spec: SequenceModelSpec, task_spec: ImageTaskSpec, seed: int) -> RunJob:
+        def run(checkpoint: Checkpoint) -> RunOutput:
+            permutation = pixel_order(config.pool, ctx.seed) if task == "psmnist" else None
+            trained, history = train_image_model(spec, task_spec, arrays, ctx.seed * 1_000 + seed, ctx.device,
+                                                 permutation, checkpoint=checkpoint)
+            if task == "smnist" and seed == 0 and key.split("|")[1] in MODELS:
+                fig = figure_data(trained, spec, data["test"].images[config.figure_index], config.pool, ctx.seed,
+                                  ctx.device, config.figure_irnn_order)
+                history.update({f"figure_{k}": v for k, v in fig.items()})
+            return RunOutput(history)
+        return run
+
+    jobs = [(run[0], job(*run)) for run in runs]
+    train_runs(ctx, state, jobs)
+    state["history"] = in_run_order(state["history"], jobs)
 
 
 def mnist(config: WaveRNNImagesConfig, ctx: RunContext) -> Result:

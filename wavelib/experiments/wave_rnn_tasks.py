@@ -31,9 +31,10 @@ import dataclasses
 import numpy as np
 import torch
 
+from ..grid import RunJob, RunOutput, in_run_order, train_runs
 from ..presets import Config, ConfigError, require_choice, require_positive
 from ..registry import Chapter, Experiment
-from ..store import Result, RunContext
+from ..store import Checkpoint, Result, RunContext
 from ..tasks.sequence_tasks import COPY_FORMATS, memoryless_baseline, reported_T_from_code, solved_at
 from ..training.sequence_rnn import (COPY_METRICS, SequenceModelSpec, SequenceTaskSpec, fixed_test_batch,
                                      train_sequence_model)
@@ -243,26 +244,31 @@ def _figure_data(model: torch.nn.Module, task: SequenceTaskSpec, device: torch.d
 
 def _train_grid(config: WaveRNNTasksConfig, ctx: RunContext, task: str, Ts: tuple[int, ...],
                 models: tuple[str, ...], figure: bool = False) -> Result:
-    """Train every (T, model) from ``n_seeds`` seeds; histories under ``task|T|model|seed|name``; with
-    ``figure``, seed 0 at ``figure_T`` also stores the figure data, and the wRNN's and iRNN's weights."""
+    """Train every (T, model) from ``n_seeds`` seeds (``ctx.workers`` at a time); histories under
+    ``task|T|model|seed|name``; with ``figure``, seed 0 at ``figure_T`` also stores the figure data, and the wRNN's
+    and iRNN's weights."""
     state = ctx.checkpoint.load() or {"done": [], "history": {}, "weights": {}}
-    keys = [(task, T, model, seed) for T in Ts for model in models for seed in range(config.n_seeds)]
-    for _, T, model, seed in ctx.progress([k for k in keys if _run_key(*k) not in state["done"]]):
-        key = _run_key(task, T, model, seed)
-        spec = config.task_spec(task, model, T)
-        child = ctx.checkpoint.child(key.replace("|", "_"))
-        trained, history = train_sequence_model(config.model_spec(task, model, T), spec, ctx.seed * 1_000 + seed,
-                                                ctx.device, checkpoint=child)
-        if figure and seed == 0 and T == config.figure_T:
+
+    def job(T: int, model: str, seed: int) -> RunJob:
+        def run(checkpoint: Checkpoint) -> RunOutput:
+            spec = config.task_spec(task, model, T)
+            trained, history = train_sequence_model(config.model_spec(task, model, T), spec,
+                                                    ctx.seed * 1_000 + seed, ctx.device, checkpoint=checkpoint)
+            if not (figure and seed == 0 and T == config.figure_T):
+                return RunOutput(history)
             history.update(_figure_data(trained, spec, ctx.device))
-            if model in ("wrnn", "irnn"):
-                state["weights"].update({f"{key}|{k}": v.cpu() for k, v in trained.state_dict().items()})
-        state["history"].update({f"{key}|{name}": value for name, value in history.items()})
-        state["done"].append(key)
-        ctx.checkpoint.save(state, finished=[child])
+            weights = ({k: v.cpu() for k, v in trained.state_dict().items()} if model in ("wrnn", "irnn")
+                       else None)
+            return RunOutput(history, weights)
+        return run
+
+    jobs = [(_run_key(task, T, model, seed), job(T, model, seed))
+            for T in Ts for model in models for seed in range(config.n_seeds)]
+    train_runs(ctx, state, jobs)
     metrics = {f"{task}|T{T}|{model}": _summarise(config, state["history"], task, T, model)
                for T in Ts for model in models}
-    return Result(metrics=metrics, history=state["history"], weights=state["weights"] or None)
+    return Result(metrics=metrics, history=in_run_order(state["history"], jobs),
+                  weights=in_run_order(state["weights"], jobs) or None)
 
 
 def sample_std(values: list[float] | np.ndarray) -> float | None:

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from ..models.language_models import LMSpec
 from ..models.selective_scan import resolve_backend
+from ..seeding import isolated_rng
 from ..tasks.copy_strings import VOCAB_SIZE, CopyEvalSet, copy_accuracy, make_eval_set, sample_training_batch
 from .optim import optimizer_step
 
@@ -139,8 +140,7 @@ def train_copy(spec: LMSpec, cfg: CopyTraining, seed: int, device: torch.device,
     Mamba on an H200 (500 steps overran a ``--stop-after`` budget by more than the 30 s kept for it, and the call
     was killed).
     """
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
+    with isolated_rng(seed, device):
         model = spec.build(VOCAB_SIZE).to(device)
     optimizer = torch.optim.AdamW(parameter_groups(model, cfg.weight_decay), lr=cfg.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(

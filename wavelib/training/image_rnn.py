@@ -22,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..seeding import isolated_rng
 from ..tasks.image_sequences import CIFAR_ROW_FEATURES, MNIST_SIDE, NOISE_MODES, nscifar_inputs
 from .optim import optimizer_step
 from .sequence_rnn import SequenceModelSpec
@@ -146,8 +147,7 @@ def train_image_model(model_spec: SequenceModelSpec, task: ImageTaskSpec, data: 
     n_train = len(train_labels)
     per_epoch = -(-n_train // task.batch)
     eval_at = {round(per_epoch * k / task.evals_per_epoch) for k in range(1, task.evals_per_epoch + 1)}
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
+    with isolated_rng(seed, device):
         model = model_spec.build(task.n_in, N_CLASSES).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=task.lr)
     generator = torch.Generator().manual_seed(seed)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..models.wave_rnn import IRNN, IRNN_INITS, V_INITS, WAVE_U_INITS, WaveRNN, parameter_count
+from ..seeding import isolated_rng
 from ..tasks.sequence_tasks import (COPY_CLASSES, COPY_FORMATS, adding_batch, adding_loss, copy_batch, copy_loss,
                                     copy_metrics)
 from .optim import optimizer_step
@@ -75,7 +76,7 @@ class SequenceModelSpec:
         """Number of parameters of :meth:`build` (the global random state is left untouched); without the input
         and recurrent biases for ``recurrent_biases=False`` (as the paper counts, see
         :func:`~wavelib.models.wave_rnn.parameter_count`)."""
-        with torch.random.fork_rng(devices=[]):
+        with isolated_rng(None):
             return parameter_count(self.build(n_in, n_out), recurrent_biases)
 
 
@@ -163,8 +164,7 @@ def train_sequence_model(model_spec: SequenceModelSpec, task_spec: SequenceTaskS
     ``checkpoint`` (``load()``/``save(state)``) receives the whole state every ``checkpoint_every`` steps and at the
     end; a run whose checkpoint holds a state resumes from it exactly.
     """
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
+    with isolated_rng(seed, device):
         model = model_spec.build(task_spec.n_in, task_spec.n_out).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=task_spec.lr)
     data = torch.Generator().manual_seed(seed)
