@@ -10,6 +10,13 @@ drawn once before timing. Rows per shape:
 - ``scan``: ``selective_scan`` with backend ``"sequential"`` (per-step autograd loop, the reference) against
   ``"chunked"``, ``"recurrent"``, on CUDA where triton runs ``"fused"``, and where ``mamba_ssm`` runs ``"cuda"``;
   inputs as in Mamba at init (delta log-uniform in [1e-3, 1e-1], A[d] = -(1..N), u, B, C standard normal, D = 1).
+- ``scan: fused [BD b, w warps]`` (CUDA, where the fused scan runs): the fused scan with ``b`` channels and ``w``
+  warps per program (:data:`SCAN_LAYOUTS`) against its defaults (32 channels, 2 warps). One warp per program
+  keeps the backward's sums over channels (dB, dC) inside a warp: no barrier per step. Compiled for sm_90
+  (Triton 3.6), none of these spills (backward registers: BD 8, 1 warp 128; BD 16, 1 warp 241; BD 16, 2 warps
+  128; the default 254),
+  while BD 32 on 1 warp and BD 64 on 2 spill in the backward (56 and 64 bytes of stack), so they are not timed.
+  Where a row's ratio is above 1, change the defaults in ``wavelib/models/selective_scan_fused.py``.
 - ``mixer (v=1) vs conv1d``: ``VWaveMixer`` at v = 1 against ``CausalConv`` with the same weights. The two
   compute the same function, so the check is real. The v-wave path (closed-form kernel, then a direct or FFT
   causal convolution) does the same work at every velocity, so this row's fast time is the cost of the
@@ -50,6 +57,7 @@ from wavelib.benchmarking import Comparison, compare, forward_backward, normalis
 from wavelib.experiments.vwave import PRESETS, VWaveConfig
 from wavelib.grid import on_own_stream
 from wavelib.models.selective_scan import available_backends, resolve_backend, selective_scan
+from wavelib.models.selective_scan_fused import BLOCK_D, NUM_WARPS, fused_selective_scan
 from wavelib.models.short_mixers import CausalConv, VWaveMixer, vwave_states
 from wavelib.seeding import isolated_rng
 from wavelib.tasks.copy_strings import VOCAB_SIZE, CopyBatch
@@ -61,6 +69,7 @@ RTOL = 1e-4  #: tolerance on the check, an error relative to each output part's 
 CPU_PAPER_LIMIT_S = 2.0  #: on the CPU, paper shapes run only if one reference scan call is faster (s)
 SLOW_V = 0.25  #: velocity of the v < 1 mixer row
 CELLS = 4  #: short-mixer state size K (Mamba's d_conv, the models' default)
+SCAN_LAYOUTS = ((8, 1), (16, 1), (16, 2))  #: (channels, warps) per program timed against the fused default
 CONCURRENT_RUNS = PRESETS["paper"].n_seeds  #: models stepped at once in the concurrency row (seeds per model)
 STEP_MODEL = "vwave-0.25"  #: the model of the training-step rows (Mamba's conv mixer costs less: see the mixer rows)
 
@@ -109,11 +118,23 @@ def scan_rows(preset: str, batch: int, channels: int, n: int, length: int, devic
               f"{seconds:.1f} s > {limit_s:.1f} s", file=sys.stderr)
         return []
     scale = scales(expected)
-    return [compare(f"scan: sequential vs {backend}", _describe(preset, batch, channels, f"N {n}", length),
-                    normalised(run("sequential"), scale), normalised(run(backend), scale), device,
-                    repeats=repeats, warmup=1, tolerance=RTOL, reference_label='selective_scan "sequential"',
-                    fast_label=f'selective_scan "{backend}"')
+    shapes = _describe(preset, batch, channels, f"N {n}", length)
+    rows = [compare(f"scan: sequential vs {backend}", shapes, normalised(run("sequential"), scale),
+                    normalised(run(backend), scale), device, repeats=repeats, warmup=1, tolerance=RTOL,
+                    reference_label='selective_scan "sequential"', fast_label=f'selective_scan "{backend}"')
             for backend in available_backends(device) if backend != "sequential"]
+    if "fused" in available_backends(device) and device.type == "cuda":
+        def fused(block_d: int = BLOCK_D, warps: int = NUM_WARPS) -> Callable[[], list[torch.Tensor]]:
+            return forward_backward(lambda: fused_selective_scan(*inputs[:5], block_d=block_d, warps=warps)
+                                    + inputs[5][:, None] * inputs[0], inputs, weight)
+
+        rows += [compare(f"scan: fused [BD {block_d}, {warps} warp{'s' if warps > 1 else ''}]", shapes,
+                         normalised(fused(), scale), normalised(fused(block_d, warps), scale), device,
+                         repeats=repeats, warmup=1, tolerance=RTOL,
+                         reference_label=f"fused, BD {BLOCK_D}, {NUM_WARPS} warps (the default)",
+                         fast_label=f"fused, BD {block_d}, {warps} warp{'s' if warps > 1 else ''}")
+                 for block_d, warps in SCAN_LAYOUTS]
+    return rows
 
 
 def mixer_rows(preset: str, batch: int, channels: int, length: int, device: torch.device,

@@ -10,6 +10,7 @@ import torch
 from fused_support import DEVICE  # tests/fused_support.py: skips this module where triton cannot run
 
 from wavelib.models.selective_scan import resolve_backend, selective_scan
+from wavelib.models.selective_scan_fused import fused_selective_scan
 
 # (batch, D, N, L): channel counts that do not fill a block and N that is not a power of two exercise the masks;
 # on CUDA also Chapter 5's paper shapes (d_inner 256, d_state 16, contexts 220 and 620).
@@ -45,6 +46,25 @@ def test_fused_scan_and_gradients_equal_the_sequential_reference(batch, d, n, L)
         # A, B and C sum over sequences, steps or channels: tolerance on the scale of the largest entry
         torch.testing.assert_close(g.double(), w, rtol=1e-4, atol=1e-5 * max(1.0, w.abs().max().item()),
                                    msg=lambda m: f"{name}: {m}")
+
+
+@pytest.mark.parametrize("block_d, warps", [(8, 1), (64, 4)])
+def test_other_blocks_and_warps_give_the_default_numbers(block_d, warps):
+    leaves, dy = _inputs(2, 40, 5, 9)  # 40 channels: 5 blocks of 8 (the last one full), one partial block of 64
+    y = fused_selective_scan(*leaves)
+    other = fused_selective_scan(*leaves, block_d=block_d, warps=warps)
+    torch.testing.assert_close(other, y, rtol=1e-6, atol=1e-6)
+    for name, a, b in zip("u delta A B C".split(), torch.autograd.grad(y, leaves, dy),
+                          torch.autograd.grad(other, leaves, dy)):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-5, msg=lambda m: f"{name}: {m}")
+
+
+def test_a_block_or_warp_count_not_offered_is_refused():
+    leaves, _ = _inputs(1, 3, 4, 2)
+    with pytest.raises(ValueError, match="block_d must be one of"):
+        fused_selective_scan(*leaves, block_d=12)
+    with pytest.raises(ValueError, match="warps one of"):
+        fused_selective_scan(*leaves, warps=3)
 
 
 def test_auto_picks_fused_on_cuda_without_mamba_ssm():

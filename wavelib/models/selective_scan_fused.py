@@ -25,8 +25,10 @@ from torch.autograd.function import once_differentiable
 
 from .triton_support import lazy_kernels, placement_problem, pow2
 
-BLOCK_D = 32  #: channels per program
-NUM_WARPS = 2  #: warps per program
+BLOCK_D = 32  #: channels per program (the default)
+NUM_WARPS = 2  #: warps per program (the default)
+BLOCKS_D = (8, 16, 32, 64)  #: channels per program that a caller may ask for
+WARPS = (1, 2, 4, 8)  #: warps per program that a caller may ask for
 
 
 @lazy_kernels
@@ -138,40 +140,46 @@ class FusedSelectiveScan(torch.autograd.Function):
     """The scan without the D term, (batch, D, L): one launch forward; one launch and three sums backward."""
 
     @staticmethod
-    def forward(ctx, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> Tensor:
+    def forward(ctx, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, block_d: int, warps: int) -> Tensor:
         forward_kernel, _ = _triton_kernels()
         u, delta, A, B, C = (x.contiguous() for x in (u, delta, A, B, C))
         batch, D, L = u.shape
         N = A.shape[1]
         y = torch.empty_like(u)
         hs = u.new_empty(batch, D, L, N)
-        forward_kernel[(batch, -(-D // BLOCK_D))](u, delta, A, B, C, y, hs, D, L, N=N, NP=pow2(N), BD=BLOCK_D,
-                                                  num_warps=NUM_WARPS)
+        forward_kernel[(batch, -(-D // block_d))](u, delta, A, B, C, y, hs, D, L, N=N, NP=pow2(N), BD=block_d,
+                                                  num_warps=warps)
         ctx.save_for_backward(u, delta, A, B, C, hs)
+        ctx.block_d, ctx.warps = block_d, warps
         return y
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, dy: Tensor) -> tuple[Tensor, ...]:
+    def backward(ctx, dy: Tensor) -> tuple[Tensor | None, ...]:
         _, backward_kernel = _triton_kernels()
         u, delta, A, B, C, hs = ctx.saved_tensors
         batch, D, L = u.shape
         N = A.shape[1]
-        blocks = -(-D // BLOCK_D)
+        blocks = -(-D // ctx.block_d)
         du, ddelta = torch.empty_like(u), torch.empty_like(delta)
         dA = A.new_empty(batch, D, N)
         dB, dC = B.new_empty(batch, blocks, N, L), C.new_empty(batch, blocks, N, L)
         backward_kernel[(batch, blocks)](u, delta, A, B, C, hs, dy.contiguous(), du, ddelta, dA, dB, dC, D, L, N=N,
-                                         NP=pow2(N), BD=BLOCK_D, num_warps=NUM_WARPS)
-        return du, ddelta, dA.sum(0), dB.sum(1), dC.sum(1)
+                                         NP=pow2(N), BD=ctx.block_d, num_warps=ctx.warps)
+        return du, ddelta, dA.sum(0), dB.sum(1), dC.sum(1), None, None
 
 
-def fused_selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor) -> Tensor:
+def fused_selective_scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, *, block_d: int = BLOCK_D,
+                         warps: int = NUM_WARPS) -> Tensor:
     """The scan without the D term on the fused kernels: u, delta (batch, D, L), A (D, N), B, C (batch, N, L)
-    -> (batch, D, L). Raises ValueError where :func:`fused_problem` finds a reason it cannot run."""
+    -> (batch, D, L). ``block_d`` channels per program (one of :data:`BLOCKS_D`) and ``warps`` per program (one
+    of :data:`WARPS`) change the speed only (``benchmarks/bench_vwave.py``'s "[BD b, w warps]" rows time other
+    choices against the defaults). Raises ValueError where :func:`fused_problem` finds a reason it cannot run."""
+    if block_d not in BLOCKS_D or warps not in WARPS:
+        raise ValueError(f"block_d must be one of {BLOCKS_D} and warps one of {WARPS}, got {block_d!r}, {warps!r}")
     problem = fused_problem(u)
     if problem is None and any(x.dtype != torch.float32 for x in (delta, A, B, C)):
         problem = "the kernel computes in float32 only (every input)"
     if problem is not None:
         raise ValueError(f"scan backend 'fused' unavailable: {problem}")
-    return FusedSelectiveScan.apply(u, delta, A, B, C)
+    return FusedSelectiveScan.apply(u, delta, A, B, C, block_d, warps)
