@@ -137,17 +137,18 @@ def test_workers_must_be_a_positive_integer(workers):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (runs on the GPU machine)")
 def test_on_a_gpu_three_workers_give_the_mamba_runs_of_one_bit_for_bit(tmp_path):
     """Threads on their own CUDA streams (the fused scan's Triton kernels launched from three threads at once):
-    Mamba-type runs equal one-at-a-time training exactly; the transformers to rounding (their attention
-    backward may use atomics)."""
-    one = open_chapter("vwave", preset="smoke", device="cuda", root=tmp_path / "one", check=False)
-    three = open_chapter("vwave", preset="smoke", device="cuda", root=tmp_path / "three", check=False)
+    Mamba-type runs equal one-at-a-time training exactly; the transformers' losses to rounding (their attention
+    backward may use atomics: not bit for bit even alone)."""
+    models = ("mamba", "vwave-0.25", "alibi", "rope")
+    one = open_chapter("vwave", preset="smoke", device="cuda", root=tmp_path / "one", check=False, models=models)
+    three = open_chapter("vwave", preset="smoke", device="cuda", root=tmp_path / "three", check=False, models=models)
     _, order, serial = artifact_files(one.experiment("copy_curves", workers=1))
     _, order_3, concurrent = artifact_files(three.experiment("copy_curves", workers=3))
     assert order_3 == order
-    mamba = {f"|{m}|" for m in one.config.models if one.config.spec(m).family == "mamba"}
-    assert mamba and any(any(m in key for m in mamba) for key in order)
+    mamba = [f"|{m}|" for m in models if one.config.spec(m).family == "mamba"]
     for key in order:
         if any(m in key for m in mamba):
             np.testing.assert_array_equal(concurrent[key], serial[key], err_msg=key)
-        else:
-            np.testing.assert_allclose(concurrent[key], serial[key], rtol=1e-4, atol=1e-5, err_msg=key)
+        elif key.endswith("_loss"):
+            np.testing.assert_allclose(concurrent[key], serial[key], rtol=1e-3, atol=1e-4, err_msg=key)
+    assert any("|alibi|" in key for key in order) and any("|rope|" in key for key in order)

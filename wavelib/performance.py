@@ -69,7 +69,8 @@ def paper_runs() -> list[PaperRun]:
         context = f" L {copy_lm.training(length).context_len},"
         ch5.append(PaperRun(what, "copy LM train step", context, copy_lm.steps, len(models) * copy_lm.n_seeds,
                             ssm_step))
-        ch5.append(PaperRun(f"{what}, the seeds of a model at once (`train --workers {copy_lm.n_seeds}`)",
+        ch5.append(PaperRun(f"{what}, the {copy_lm.n_seeds} seeds of a model at once (`train --workers "
+                            f"{copy_lm.n_seeds}`; a run here: a model's seeds)",
                             f"copy LM train steps, {copy_lm.n_seeds} runs at once", context, copy_lm.steps,
                             len(models), f"{ssm_step}; reference side: one run after another"))
     return [
