@@ -241,6 +241,20 @@ def concurrent_steps_row(preset: str, length: int, device: torch.device, repeats
                        fast_label=f"{CONCURRENT_RUNS} threads" + (", a CUDA stream each" if device.type == "cuda" else ""))
 
 
+def profiles(device: torch.device) -> dict[str, Callable[[], object]]:
+    """The training steps ``benchmarks/profile_steps.py`` breaks down: :data:`STEP_MODEL`'s with the scan "auto" picks,
+    at the ``paper`` preset's lengths on CUDA, the ``cpu`` preset's on the CPU."""
+    preset = "paper" if device.type == "cuda" else "cpu"
+    config = PRESETS[preset]
+    scan = resolve_backend("auto", device, torch.float32)
+    out = {}
+    for length in config.lengths:
+        training = config.training(length)
+        out[f"copy LM train step {_describe_step(preset, training)}, scan {scan}"] = \
+            _copy_step(config, training, "auto", SEED, _batch(training, device), device)
+    return out
+
+
 def _shapes(config: VWaveConfig, length: int) -> tuple[int, int, int, int]:
     """(batch, d_inner, N, L) of ``config``'s Mamba models at copy length ``length``."""
     return config.batch, 2 * config.d_model, config.d_state, config.training(length).context_len

@@ -19,6 +19,11 @@ and sMNIST shapes (784 steps; batch 128; wRNN n 256, c 16; iRNN n 256):
 - ``iRNN``: a plain per-step loop (``h = ReLU(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)``, autograd) against
   ``torch.nn.RNN(nonlinearity="relu")`` with the same weights (cuDNN on CUDA); on the CPU at the copy shapes only.
 
+The reference loops read each step's input through one ``unbind`` (its backward is one ``stack``). Indexing
+``x[:, t]`` at every step, as they did before, makes the backward scatter each step's gradient into a zero tensor
+the size of the whole input: O(T²) memory traffic (on the CPU a copy-task training step took 20.9 s instead of
+0.49 s), which inflated the reference times, and so every ratio, of the tables measured before.
+
 Each timed call returns the output and the gradients w.r.t. every input, each divided by its scale in the
 reference's output (:func:`wavelib.benchmarking.normalised`), so the check is a relative error; float32, with
 cuDNN's TF32 off (:func:`wavelib.benchmarking.true_float32`). The recurrence rows keep the check about the
@@ -39,6 +44,7 @@ import torch.nn.functional as F
 
 from wavelib.benchmarking import Comparison, compare, forward_backward, normalised, scales, true_float32
 from wavelib.models.wave_rnn import WaveRNN, circular_conv_norm, wave_rnn_recurrence
+from wavelib.seeding import isolated_rng
 from wavelib.training.optim import optimizer_step
 from wavelib.training.sequence_rnn import SequenceTaskSpec
 
@@ -117,40 +123,62 @@ def _task_batch(name: str, device: torch.device) -> tuple[torch.Tensor, torch.Te
     return x, y, lambda out, labels: F.cross_entropy(out[:, -1], labels), 1, 10
 
 
+def train_step(name: str, backend: str, device: torch.device) -> Callable[[], list[torch.Tensor]]:
+    """One whole wRNN training step at shape ``name`` of :data:`SHAPES` with recurrence ``backend``, weights of
+    :data:`SEED`: returns the loss and the clipped gradients. Call it inside :func:`true_float32`."""
+    steps, n, c = SHAPES[name]
+    x, y, loss_fn, n_in, n_out = _task_batch(name, device)
+    with isolated_rng(SEED, device):  # both sides start from the same weights
+        model = WaveRNN(n_in, n, c, n_out).to(device)
+    model.recurrence_backend = backend
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+    def run() -> list[torch.Tensor]:
+        loss = loss_fn(model(x), y)
+        optimizer_step(model, optimizer, loss, clip=1.0)
+        return [loss.detach(), *(p.grad.detach().clone() for p in model.parameters())]
+    return run
+
+
+def _fused_problem(name: str, device: torch.device) -> str | None:
+    from wavelib.models.wave_rnn_fused import fused_problem
+
+    _, n, c = SHAPES[name]
+    return fused_problem(torch.empty(0, device=device), c, n)  # it looks at device and dtype only
+
+
 def train_step_rows(device: torch.device, repeats: int) -> list[Comparison]:
     """One whole wRNN training step (forward, loss, backward, clipping, Adam) with the reference recurrence
     against the fused one, where it runs. The check compares the first step's loss and clipped gradients."""
-    from wavelib.models.wave_rnn_fused import fused_problem, fused_wave_rnn_recurrence
-
     rows = []
     for name, (steps, n, c) in SHAPES.items():
-        x, y, loss_fn, n_in, n_out = _task_batch(name, device)
-        problem = fused_problem(torch.empty(0, device=device), c, n)  # it looks at device and dtype only
+        problem = _fused_problem(name, device)
         if problem is not None:
             print(f"bench_wave_rnn: skipping the wRNN training-step row [{name}] on {device}: {problem}",
                   file=sys.stderr)
             continue
-
-        def step(backend: str) -> Callable[[], list[torch.Tensor]]:
-            torch.manual_seed(SEED)  # both sides start from the same weights
-            model = WaveRNN(n_in, n, c, n_out).to(device)
-            model.recurrence_backend = backend
-            optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-
-            def run() -> list[torch.Tensor]:
-                with true_float32():
-                    loss = loss_fn(model(x), y)
-                    optimizer_step(model, optimizer, loss, clip=1.0)
-                return [loss.detach(), *(p.grad.detach().clone() for p in model.parameters())]
-            return run
-
-        scale = scales(step("reference")())
-        rows.append(compare("wRNN train step", _describe(name, steps, f"n {n}, c {c}").replace("fwd+bwd", "Adam"),
-                            normalised(step("reference"), scale), normalised(step("fused"), scale), device,
-                            repeats=repeats, warmup=1, tolerance=RTOL,
-                            reference_label="WaveRNN, per-step loop recurrence",
-                            fast_label="WaveRNN, Triton fused recurrence"))
+        with true_float32():
+            scale = scales(train_step(name, "reference", device)())
+            rows.append(compare("wRNN train step", _describe(name, steps, f"n {n}, c {c}").replace("fwd+bwd", "Adam"),
+                                normalised(train_step(name, "reference", device), scale),
+                                normalised(train_step(name, "fused", device), scale), device,
+                                repeats=repeats, warmup=1, tolerance=RTOL,
+                                reference_label="WaveRNN, per-step loop recurrence",
+                                fast_label="WaveRNN, Triton fused recurrence"))
     return rows
+
+
+def profiles(device: torch.device) -> dict[str, Callable[[], object]]:
+    """The training steps ``benchmarks/profile_steps.py`` breaks down: the wRNN's with the recurrence it uses on
+    ``device`` (fused where it runs; on the CPU the copy shapes only, with the reference loop)."""
+    names = [name for name in SHAPES if _fused_problem(name, device) is None] or ["copy T=480"]
+    out = {}
+    for name in names:
+        backend = "fused" if _fused_problem(name, device) is None else "reference"
+        steps, n, c = SHAPES[name]
+        out[f"wRNN train step [{name}] batch {BATCH}, {steps} steps, n {n}, c {c}, {backend} recurrence"] = \
+            train_step(name, backend, device)
+    return out
 
 
 def irnn_rows(device: torch.device, repeats: int) -> list[Comparison]:
@@ -173,8 +201,8 @@ def irnn_rows(device: torch.device, repeats: int) -> list[Comparison]:
         def loop() -> torch.Tensor:
             h, states = x.new_zeros(BATCH, n), []
             drive = x @ rnn.weight_ih_l0.T + rnn.bias_ih_l0 + rnn.bias_hh_l0  # (B, T, n)
-            for t in range(steps):
-                h = torch.relu(drive[:, t] + h @ rnn.weight_hh_l0.T)
+            for drive_t in drive.unbind(1):  # not drive[:, t]: each select's backward fills a full-size tensor
+                h = torch.relu(drive_t + h @ rnn.weight_hh_l0.T)
                 states.append(h)
             return torch.stack(states, dim=1)
 

@@ -30,7 +30,8 @@ from .provenance import git_commit, versions
 Output = Any  #: what a benchmarked callable returns: a tensor, an array or a number
 
 
-def _sync(device: torch.device) -> None:
+def synchronize(device: torch.device) -> None:
+    """Wait for the work queued on a CUDA ``device``; nothing on a CPU."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -46,12 +47,12 @@ def time_callable(fn: Callable[[], Output], device: torch.device, repeats: int =
     device = torch.device(device)
     for _ in range(warmup):
         fn()
-    _sync(device)
+    synchronize(device)
     times = []
     for _ in range(repeats):
         start = perf_counter()
         fn()
-        _sync(device)
+        synchronize(device)
         times.append((perf_counter() - start) * 1e3)
     return times
 
@@ -66,11 +67,11 @@ def peak_memory_mb(fn: Callable[[], Output], device: torch.device) -> float | No
     device = torch.device(device)
     if device.type != "cuda":
         return None
-    _sync(device)
+    synchronize(device)
     torch.cuda.reset_peak_memory_stats(device)
     before = torch.cuda.memory_allocated(device)
     out = fn()
-    _sync(device)
+    synchronize(device)
     peak = torch.cuda.max_memory_allocated(device) - before
     del out
     return peak / 2**20
@@ -219,7 +220,8 @@ def _markdown(comparisons: Sequence[Comparison], header: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary sibling and a rename: readers see the old or the new file."""
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
     try:
         tmp.write_text(text)
@@ -244,6 +246,6 @@ def report(comparisons: Sequence[Comparison], path: Path | None = None) -> str:
         path.parent.mkdir(parents=True, exist_ok=True)
         rows = [{**{k: _finite(v) for k, v in dataclasses.asdict(c).items()}, "ok": c.ok} for c in comparisons]
         blob = json.dumps({**header, "rows": rows}, indent=2, allow_nan=False) + "\n"
-        _atomic_write(path.with_suffix(".json"), blob)
-        _atomic_write(path.with_suffix(".md"), text)
+        write_atomically(path.with_suffix(".json"), blob)
+        write_atomically(path.with_suffix(".md"), text)
     return text

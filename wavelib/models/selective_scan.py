@@ -94,10 +94,11 @@ def _sequential(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.
     """The per-step recurrence, without the D term: (batch, D, L)."""
     h = u.new_zeros(u.shape[0], u.shape[1], A.shape[1])
     ys = []
-    for t in range(u.shape[-1]):
-        d_t = delta[:, :, t, None]                                   # (b, D, 1)
-        h = torch.exp(d_t * A) * h + (d_t * u[:, :, t, None]) * B[:, None, :, t]
-        ys.append((h * C[:, None, :, t]).sum(-1))
+    # unbind: one backward op per input for all steps (a select per step would scatter into a full-size zero tensor)
+    for d_t, u_t, B_t, C_t in zip(*(x.unbind(-1) for x in (delta, u, B, C))):
+        d_t = d_t[..., None]                                         # (b, D, 1)
+        h = torch.exp(d_t * A) * h + (d_t * u_t[..., None]) * B_t[:, None, :]
+        ys.append((h * C_t[:, None, :]).sum(-1))
     return torch.stack(ys, dim=-1)
 
 

@@ -95,14 +95,14 @@ def vwave_states(x: Tensor, v: float | Tensor, cells: int) -> Tensor:
 
     ``v`` a number or (D,) tensor in (0, 1]. Cell ``K-1`` is the newest; content moves towards cell 0.
     """
-    batch, channels, length = x.shape
+    batch, channels, _ = x.shape
     v = torch.as_tensor(v, dtype=x.dtype, device=x.device).expand(channels)[None, :, None]
     h = x.new_zeros(batch, channels, cells)
     states = []
-    for t in range(length):
+    for x_t in x.unbind(-1):  # one backward op for all steps, not a select per step
         shifted = torch.cat([h[..., 1:], torch.zeros_like(h[..., :1])], dim=-1)
         h = (1 - v) * h + v * shifted
-        h = torch.cat([h[..., :-1], h[..., -1:] + x[:, :, t, None]], dim=-1)
+        h = torch.cat([h[..., :-1], h[..., -1:] + x_t[..., None]], dim=-1)
         states.append(h)
     return torch.stack(states, dim=-1)
 

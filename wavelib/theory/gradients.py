@@ -71,8 +71,8 @@ def input_sensitivity(weights: dict[str, np.ndarray], s: int, amplitude: float, 
     signs = rng.choice((-1.0, 1.0), size=(n_samples, s, d))
     x = torch.tensor(amplitude * signs, dtype=torch.float64, requires_grad=True)
     h = torch.zeros(n_samples, H, dtype=torch.float64)
-    for t in range(s):
-        h = torch.tanh(h @ W_hh.T + x[:, t] @ W_uh.T)
+    for x_t in x.unbind(1):
+        h = torch.tanh(h @ W_hh.T + x_t @ W_uh.T)
     y = torch.tanh(h @ W_hh.T) @ W_r.T
     rows = [torch.autograd.grad(y[:, k].sum(), x, retain_graph=True)[0] for k in range(d)]
     jac = torch.stack(rows, dim=1)  # (n_samples, d_out, s, d_in); samples are independent

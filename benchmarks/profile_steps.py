@@ -1,0 +1,64 @@
+"""Break down the hot training steps: where each one's time goes (``wavelib.profiling``).
+
+    python benchmarks/profile_steps.py [--device cpu|cuda|auto] [--calls N] [--out DIR] [--only NAME]
+
+Every ``bench_*.py`` next to this script that exposes ``profiles(device) -> {name: callable}`` has those callables
+profiled (after warm-up); the report goes to stdout and to ``DIR/<device kind>-profile.md`` (default DIR:
+``benchmarks/results``), rewritten after every callable, so a run cut off at a time limit keeps what it has.
+Exit status 1 if a callable raised (the others still run), 2 on bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from run import HERE, _load
+
+from wavelib.devices import resolve_device
+from wavelib.presets import ConfigError
+from wavelib.profiling import StepProfile, profile_call, profile_report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
+    parser.add_argument("--calls", type=int, default=3, help="profiled calls per callable (default: 3)")
+    parser.add_argument("--out", type=Path, default=HERE / "results",
+                        help="folder for <device kind>-profile.md (default: benchmarks/results)")
+    parser.add_argument("--only", metavar="NAME", help="only bench_NAME.py")
+    args = parser.parse_args(argv)
+    try:
+        if args.calls < 1:
+            raise ConfigError(f"--calls must be a positive integer, got {args.calls}")
+        device = resolve_device(args.device)
+        modules = {path.stem.removeprefix("bench_"): path for path in sorted(HERE.glob("bench_*.py"))}
+        if args.only is not None and args.only not in modules:
+            raise ConfigError(f"unknown benchmark {args.only!r}; choose from {', '.join(modules)}")
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    path = args.out / f"{device.type}-profile.md"
+    done: list[StepProfile] = []
+    failed = False
+    for name, file in modules.items():
+        if args.only not in (None, name):
+            continue
+        try:
+            profiles = getattr(_load(file), "profiles", None)
+            for label, fn in (profiles(device) if profiles is not None else {}).items():
+                done.append(profile_call(label, fn, device, calls=args.calls))
+                profile_report(done, path)
+        except Exception:
+            failed = True
+            print(f"profile: bench_{name}.py raised:", file=sys.stderr)
+            traceback.print_exc()
+    print(profile_report(done, path))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
