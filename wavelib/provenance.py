@@ -49,6 +49,17 @@ def changed_since(commit: str, paths: Sequence[str], root: Path = REPO_ROOT) -> 
     return sorted(line for line in out.splitlines() if line)
 
 
+def is_ancestor(older: str, newer: str, root: Path = REPO_ROOT) -> bool | None:
+    """Whether commit ``older`` (a ``+dirty`` suffix is ignored) is ``newer`` or one of its ancestors; None where git
+    or either commit is not available."""
+    try:
+        done = subprocess.run(["git", "merge-base", "--is-ancestor", older.removesuffix("+dirty"), newer], cwd=root,
+                              capture_output=True, text=True)
+    except OSError:
+        return None
+    return {0: True, 1: False}.get(done.returncode)
+
+
 def versions() -> dict[str, str]:
     """Versions of Python and the libraries that decide numerical results."""
     return {
