@@ -65,6 +65,7 @@ def test_set_overrides_a_knob_and_is_recorded(tmp_path, capsys, monkeypatch):
     (["run", "twm_theory", "--preset", "smoke", "--device", "tpu"], "unknown device 'tpu'"),
     (["book", "--preset", "huge"], "valid presets"),
     (["train", "twm_theory", "--stop-after", "0"], "--stop-after takes a positive number of minutes"),
+    (["train", "vwave", "--workers", "0"], "--workers takes a positive number of runs trained at the same time"),
 ])
 def test_bad_input_gets_a_short_error_and_exit_code_2(args, message):
     result = cli(*args)
