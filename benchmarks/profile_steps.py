@@ -14,9 +14,8 @@ import argparse
 import sys
 import traceback
 from collections.abc import Sequence
-from pathlib import Path
 
-from run import HERE, _load
+from run import HERE, add_common_arguments, discover
 
 from wavelib.devices import resolve_device
 from wavelib.presets import ConfigError
@@ -25,36 +24,28 @@ from wavelib.profiling import StepProfile, profile_call, profile_report
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
+    add_common_arguments(parser, "<device kind>-profile.md")
     parser.add_argument("--calls", type=int, default=3, help="profiled calls per callable (default: 3)")
-    parser.add_argument("--out", type=Path, default=HERE / "results",
-                        help="folder for <device kind>-profile.md (default: benchmarks/results)")
-    parser.add_argument("--only", metavar="NAME", help="only bench_NAME.py")
     args = parser.parse_args(argv)
     try:
         if args.calls < 1:
             raise ConfigError(f"--calls must be a positive integer, got {args.calls}")
         device = resolve_device(args.device)
-        modules = {path.stem.removeprefix("bench_"): path for path in sorted(HERE.glob("bench_*.py"))}
-        if args.only is not None and args.only not in modules:
-            raise ConfigError(f"unknown benchmark {args.only!r}; choose from {', '.join(modules)}")
+        suites = discover(HERE, args.only, "profiles", required=False)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     path = args.out / f"{device.type}-profile.md"
     done: list[StepProfile] = []
     failed = False
-    for name, file in modules.items():
-        if args.only not in (None, name):
-            continue
+    for name, profiles in suites.items():
         try:
-            profiles = getattr(_load(file), "profiles", None)
-            for label, fn in (profiles(device) if profiles is not None else {}).items():
+            for label, fn in profiles(device).items():
                 done.append(profile_call(label, fn, device, calls=args.calls))
-                profile_report(done, path)
-        except Exception:
+                profile_report(done, path)  # after every step: a run cut off at a time limit keeps what it has
+        except Exception:  # one broken suite must not lose the others' profiles
             failed = True
-            print(f"profile: bench_{name}.py raised:", file=sys.stderr)
+            print(f"profile_steps: bench_{name}.py raised:", file=sys.stderr)
             traceback.print_exc()
     print(profile_report(done, path))
     return 1 if failed else 0

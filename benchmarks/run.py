@@ -26,21 +26,31 @@ from wavelib.presets import ConfigError
 HERE = Path(__file__).resolve().parent
 
 
-def discover(folder: Path = HERE, only: str | None = None) -> dict[str, Callable[..., list[Comparison]]]:
-    """``{name: benchmarks}`` for each ``bench_<name>.py`` in ``folder`` (just ``only`` if given), sorted."""
-    found: dict[str, Callable[..., list[Comparison]]] = {}
+def discover(folder: Path = HERE, only: str | None = None, attribute: str = "benchmarks",
+             required: bool = True) -> dict[str, Callable]:
+    """``{name: module.<attribute>}`` for each ``bench_<name>.py`` in ``folder`` (just ``only`` if given), sorted.
+    A module without that function is an error if ``required``, else left out."""
+    found: dict[str, Callable] = {}
     names = {path.stem.removeprefix("bench_"): path for path in sorted(folder.glob("bench_*.py"))}
     if only is not None and only not in names:
         raise ConfigError(f"unknown benchmark {only!r}; choose from {', '.join(names) or '(none)'}")
     for name, path in names.items():
         if only is not None and name != only:
             continue
-        module = _load(path)
-        fn = getattr(module, "benchmarks", None)
-        if not callable(fn):
-            raise ConfigError(f"{path.name} has no benchmarks(device, repeats) function")
-        found[name] = fn
+        fn = getattr(_load(path), attribute, None)
+        if callable(fn):
+            found[name] = fn
+        elif required:
+            raise ConfigError(f"{path.name} has no {attribute}() function")
     return found
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, written: str) -> None:
+    """``--device``, ``--out`` (the folder that receives ``written``) and ``--only``."""
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
+    parser.add_argument("--out", type=Path, default=HERE / "results",
+                        help=f"folder for {written} (default: benchmarks/results)")
+    parser.add_argument("--only", metavar="NAME", help="run only bench_NAME.py")
 
 
 def _load(path: Path) -> ModuleType:
@@ -53,11 +63,8 @@ def _load(path: Path) -> ModuleType:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
+    add_common_arguments(parser, "<device kind>-latest.md/.json")
     parser.add_argument("--repeats", type=int, default=10, help="timed calls per implementation (default: 10)")
-    parser.add_argument("--out", type=Path, default=HERE / "results",
-                        help="folder for <device kind>-latest.md/.json (default: benchmarks/results)")
-    parser.add_argument("--only", metavar="NAME", help="run only bench_NAME.py")
     args = parser.parse_args(argv)
     try:
         if args.repeats < 1:

@@ -192,6 +192,9 @@ def test_run_discovers_runs_and_writes_results(tmp_path, monkeypatch, capsys):
     assert list(run.discover(bench_dir, only="good")) == ["good"]
     with pytest.raises(ConfigError, match="good, wrong"):
         run.discover(bench_dir, only="nope")
+    assert run.discover(bench_dir, attribute="profiles", required=False) == {}  # what profile_steps.py asks for
+    with pytest.raises(ConfigError, match="bench_good.py has no profiles"):
+        run.discover(bench_dir, attribute="profiles")
 
     monkeypatch.setattr(run, "HERE", bench_dir)
     out = tmp_path / "results"
