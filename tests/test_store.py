@@ -76,6 +76,7 @@ def test_artifact_layout_metadata_and_round_trip(tmp_path):
     assert meta["config"] == {"units": 6} and meta["seed"] == 3 and meta["device"] == "cpu"
     assert {"python", "torch", "numpy", "wavelib", "triton"} <= set(meta["versions"])
     assert meta["fused_kernels"] == "auto"  # "off" under WAVELIB_FUSED=0
+    assert meta["cuda_graph"] is False  # True where `train --cuda-graph` captured the training steps
     assert meta["wall_time_s"] >= 0 and meta["git_commit"] and meta["resumed"] is False
     assert meta["git_commits"] == [meta["git_commit"]]
     values = artifact.history()["values"]

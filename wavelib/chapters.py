@@ -104,13 +104,13 @@ class ChapterSession:
             )
 
     def experiment(self, name: str, retrain: bool = False, deadline: float | None = None,
-                   workers: int = 1) -> Artifact:
+                   workers: int = 1, cuda_graph: bool = False) -> Artifact:
         """The artifact of experiment ``name``: loaded if stored, else computed here and stored (stopping
         with :class:`~wavelib.store.TimeBudgetReached` at the first checkpoint after ``deadline``; ``workers``
-        runs of its grid at the same time)."""
+        runs of its grid at the same time; training steps in CUDA graphs with ``cuda_graph``)."""
         return run_experiment(self.chapter, self.applicable(name), self.config, preset=self.preset,
                               seed=self.seed, device=self.device, retrain=retrain, root=self.root,
-                              deadline=deadline, workers=workers)
+                              deadline=deadline, workers=workers, cuda_graph=cuda_graph)
 
     def applicable(self, name: str) -> Experiment:
         """Experiment ``name``; :class:`ConfigError` if the chapter has none or it has no work at this config."""

@@ -61,14 +61,20 @@ def _train(args: argparse.Namespace) -> int:
         raise ConfigError(f"--workers takes a positive number of runs trained at the same time, got {args.workers}")
     session = open_chapter(args.chapter, preset=args.preset, device=args.device, seed=args.seed, check=False,
                            **dict(args.set))
+    if args.cuda_graph and session.device.type != "cuda":
+        raise ConfigError(f"--cuda-graph captures training steps in CUDA graphs: it needs --device cuda, not "
+                          f"{session.device}")
     names = args.experiment or [e.name for e in session.experiments]
-    for name in names:
-        session.applicable(name)  # validate every name before any work
+    for name in names:  # validate every name before any work
+        if not session.applicable(name).cuda_graph and args.cuda_graph:
+            raise ConfigError(f"--cuda-graph: {args.chapter}/{name} does not capture its training steps in CUDA "
+                              "graphs (Chapter 5's experiments do)")
     deadline = None if args.stop_after is None else time.monotonic() + 60 * args.stop_after
     for name in names:
         start = time.perf_counter()
         try:
-            artifact = session.experiment(name, retrain=args.retrain, deadline=deadline, workers=args.workers)
+            artifact = session.experiment(name, retrain=args.retrain, deadline=deadline, workers=args.workers,
+                                          cuda_graph=args.cuda_graph)
         except TimeBudgetReached as exc:
             print(f"{name}: {exc}", file=sys.stderr)
             return TIME_BUDGET_EXIT
@@ -158,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--workers", type=int, default=1, metavar="N",
                        help="train N runs of a grid at the same time, each on its own CUDA stream (default 1; "
                             "the results do not depend on it; on a CPU more than 1 only shares the same cores)")
+    train.add_argument("--cuda-graph", action="store_true",
+                       help="capture each training step in a CUDA graph where the chapter can (Chapter 5; the same "
+                            "results to rounding; recorded in meta.json)")
     knobs(train)
     train.set_defaults(func=_train)
 

@@ -21,6 +21,7 @@ class Experiment:
     ``cpu_only`` experiments (small float64 linear algebra) always run on the CPU, whatever device is
     asked for, and their metadata says so. ``applies(config)`` says whether the experiment has work at a
     config (None: at every config); one that does not is not trained, stored or asked for there.
+    ``cuda_graph``: its training steps can be captured in CUDA graphs (``RunContext.cuda_graph``).
     """
 
     name: str
@@ -29,6 +30,7 @@ class Experiment:
     gpu_presets: tuple[str, ...] = ("paper",)
     cpu_only: bool = False
     applies: Callable[[Any], bool] | None = None
+    cuda_graph: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

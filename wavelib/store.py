@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from .devices import device_description
 from .models.triton_support import fused_setting
+from .presets import ConfigError
 from .provenance import REPO_ROOT, git_commit, versions
 from .registry import Chapter, Experiment
 from .seeding import seed_everything
@@ -162,6 +163,7 @@ class RunContext:
     checkpoint: Checkpoint
     label: str
     workers: int = 1  #: runs of a grid trained at the same time (:func:`wavelib.grid.train_runs`)
+    cuda_graph: bool = False  #: capture training steps in CUDA graphs where the experiment can (Chapter 5)
 
     def progress(self, iterable: Any = None, **kwargs: Any) -> tqdm:
         """A ``tqdm.auto`` progress bar labelled with the experiment."""
@@ -204,13 +206,14 @@ def _publish(result: Result, meta: dict[str, Any], final: Path) -> None:
 
 def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, preset: str, seed: int,
                    device: torch.device, retrain: bool = False, root: Path | None = None,
-                   deadline: float | None = None, workers: int = 1) -> Artifact:
+                   deadline: float | None = None, workers: int = 1, cuda_graph: bool = False) -> Artifact:
     """Load the experiment's artifact if it exists (and not ``retrain``), else run it and store it.
 
     A run interrupted before it finished resumes from its checkpoint. With a ``deadline``
     (``time.monotonic()``), the run raises :class:`TimeBudgetReached` at its first checkpoint after it.
     ``workers``: the runs of its grid trained at the same time (:func:`wavelib.grid.train_runs`; the artifact
-    does not depend on it).
+    does not depend on it). ``cuda_graph``: training steps captured in CUDA graphs where the experiment can (the same
+    results to rounding; ``meta.json`` records it, as it records the fused-kernel setting).
     """
     final = artifact_dir(chapter.name, preset, experiment.name, config.to_dict(), seed, root)
     if final.exists() and not retrain:
@@ -220,9 +223,12 @@ def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, pre
         shutil.rmtree(partial)
     if experiment.cpu_only:
         device = torch.device("cpu")
+    if cuda_graph and not (experiment.cuda_graph and device.type == "cuda"):
+        raise ConfigError(f"{chapter.name}/{experiment.name} cannot capture its training steps in CUDA graphs "
+                          f"on {device}: only experiments that offer it, on a CUDA device")
     checkpoint = Checkpoint(partial, deadline, commit=git_commit())  # the code that runs: read before it runs
     ctx = RunContext(device=device, seed=seed, rng=seed_everything(seed), checkpoint=checkpoint,
-                     label=f"{chapter.name}/{experiment.name}", workers=workers)
+                     label=f"{chapter.name}/{experiment.name}", workers=workers, cuda_graph=cuda_graph)
     result = experiment.fn(config, ctx)
     meta = {
         "chapter": chapter.name,
@@ -233,6 +239,7 @@ def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, pre
         "device": device_description(device),
         "versions": versions(),
         "fused_kernels": fused_setting(),
+        "cuda_graph": cuda_graph,
         "git_commit": checkpoint.commit,
         "wall_time_s": round(checkpoint.elapsed_s(), 3),
         "resumed": checkpoint.resumed,

@@ -146,7 +146,7 @@ def _train_grid(config: VWaveConfig, ctx: RunContext, runs: list[tuple[int, str]
         def run(checkpoint: Checkpoint) -> RunOutput:
             spec = config.spec(model)
             trained, history = train_copy(spec, config.training(length), ctx.seed * 1_000 + seed, ctx.device,
-                                          checkpoint=checkpoint)
+                                          checkpoint=checkpoint, cuda_graph=ctx.cuda_graph)
             if spec.family == "mamba" and seed == 0:
                 history.update(_mixer_figure_data(trained, ctx.device, length))
             return RunOutput(history)
@@ -221,10 +221,11 @@ CHAPTER = Chapter(
     presets=PRESETS,
     experiments=(
         Experiment("copy_curves", copy_curves,
-                   "copy learning curves at the first maximum length: Mamba, v-Wave Mamba, ALiBi, RoPE"),
+                   "copy learning curves at the first maximum length: Mamba, v-Wave Mamba, ALiBi, RoPE",
+                   cuda_graph=True),
         Experiment("copy_curves_long", copy_curves_long,
                    "the same at every further maximum length (presets with more than one length)",
-                   applies=_has_longer_lengths),
-        Experiment("ablations", ablations, "learnable velocity; short-mixer state size K"),
+                   applies=_has_longer_lengths, cuda_graph=True),
+        Experiment("ablations", ablations, "learnable velocity; short-mixer state size K", cuda_graph=True),
     ),
 )

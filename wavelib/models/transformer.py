@@ -99,9 +99,10 @@ def apply_rope(x: torch.Tensor, fraction: float = 0.25, base: float = 10000.0,
 class CausalSelfAttention(nn.Module):
     """Multi-head causal self-attention with ALiBi or partial RoPE; (B, L, d_model) -> (B, L, d_model).
 
-    ``qkv``: Linear(d, 3d), ``out``: Linear(d, d). The ALiBi bias of the last (length, device, dtype)
-    seen is kept (not in the state dict) and rebuilt when one of them changes; it is cast to the query
-    dtype, as SDPA requires.
+    ``qkv``: Linear(d, 3d), ``out``: Linear(d, d). The ALiBi bias of every (length, device, dtype) seen is
+    kept (not in the state dict; a few per run: the training, evaluation and generalisation lengths), cast to the
+    query dtype, as SDPA requires. Kept, not rebuilt: a captured CUDA graph (:mod:`wavelib.training.graphs`) reads
+    its bias from the tensor it saw at capture, which must stay alive.
     """
 
     def __init__(self, d_model: int, n_heads: int, position: str, rope_fraction: float = 0.25):
@@ -110,14 +111,13 @@ class CausalSelfAttention(nn.Module):
         self.n_heads, self.position, self.rope_fraction = n_heads, position, rope_fraction
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.out = nn.Linear(d_model, d_model)
-        self._bias_key: tuple | None = None
-        self._bias: torch.Tensor | None = None
+        self._biases: dict[tuple, torch.Tensor] = {}
 
     def _alibi(self, length: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
         key = (length, device, dtype)
-        if self._bias_key != key:
-            self._bias, self._bias_key = alibi_bias(self.n_heads, length, device, dtype), key
-        return self._bias
+        if key not in self._biases:
+            self._biases[key] = alibi_bias(self.n_heads, length, device, dtype)
+        return self._biases[key]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         B, L, d = x.shape

@@ -25,6 +25,7 @@ from ..models.language_models import LMSpec
 from ..models.selective_scan import resolve_backend
 from ..seeding import isolated_rng
 from ..tasks.copy_strings import VOCAB_SIZE, CopyEvalSet, copy_accuracy, make_eval_set, sample_training_batch
+from .graphs import GraphedStep, set_learning_rate
 from .optim import optimizer_step
 
 EVAL_SEED = 20_240_201  #: the fixed evaluation strings (the same for every model, seed and preset)
@@ -89,9 +90,12 @@ def learning_rate_factor(step: int, warmup: int, steps: int) -> float:
 
 def copy_loss(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
               mask: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy (nats per answer token) of ``model(inputs)`` over the tokens where ``mask`` holds."""
-    logits = model(inputs)
-    return F.cross_entropy(logits[mask], targets[mask])
+    """Mean cross-entropy (nats per answer token) of ``model(inputs)`` over the tokens where ``mask`` holds.
+
+    Weighted by the mask rather than indexed with it: no shape that depends on the data, so no host sync, and the
+    step can be captured in a CUDA graph (:class:`~wavelib.training.graphs.GraphedStep`)."""
+    nll = F.cross_entropy(model(inputs).transpose(1, 2), targets, reduction="none")  # (B, L)
+    return (nll * mask).sum() / mask.sum()
 
 
 @torch.no_grad()
@@ -122,8 +126,8 @@ def _by_length(scores: dict[str, np.ndarray], lengths: np.ndarray, wanted: Seque
 
 
 def train_copy(spec: LMSpec, cfg: CopyTraining, seed: int, device: torch.device, checkpoint: Any = None,
-               progress: Callable[..., Iterable[int]] | None = None, *,
-               checkpoint_every: int = 100) -> tuple[torch.nn.Module, dict[str, np.ndarray]]:
+               progress: Callable[..., Iterable[int]] | None = None, *, checkpoint_every: int = 100,
+               cuda_graph: bool = False) -> tuple[torch.nn.Module, dict[str, np.ndarray]]:
     """Train ``spec`` on copy from seed ``seed`` (weights from ``torch.manual_seed(seed)``, data from a generator
     seeded ``seed``) and return the model and its history:
 
@@ -139,19 +143,26 @@ def train_copy(spec: LMSpec, cfg: CopyTraining, seed: int, device: torch.device,
     whose checkpoint holds a state resumes from it exactly. The default, 100 steps, is about 12 s of a paper-size
     Mamba on an H200 (500 steps overran a ``--stop-after`` budget by more than the 30 s kept for it, and the call
     was killed).
+
+    The learning rate of step ``n`` (1-based) is ``lr * learning_rate_factor(n - 1, ...)``, set before the step.
+    With ``cuda_graph`` the step (forward, loss, backward, clipping, AdamW) is captured once in a CUDA graph
+    and replayed (:class:`~wavelib.training.graphs.GraphedStep`); AdamW is then ``capturable`` (its bias
+    corrections computed on the device: the same run to rounding, not bit for bit, as without the graph). The
+    choice is part of the checkpoint's identity: a run resumes only the way it started.
     """
+    if cuda_graph and device.type != "cuda":
+        raise ValueError(f"cuda_graph=True captures each training step in a CUDA graph: it needs a CUDA device, "
+                         f"not {device}")
     with isolated_rng(seed, device):
         model = spec.build(VOCAB_SIZE).to(device)
-    optimizer = torch.optim.AdamW(parameter_groups(model, cfg.weight_decay), lr=cfg.lr)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda n: learning_rate_factor(n, cfg.warmup, cfg.steps))
+    optimizer = torch.optim.AdamW(parameter_groups(model, cfg.weight_decay), lr=cfg.lr, capturable=cuda_graph)
     data = torch.Generator().manual_seed(seed)
     eval_set = make_eval_set(cfg.train_lengths, cfg.eval_per_length, EVAL_SEED)
     # the scan backend in use is pinned: the backends agree to rounding, not bit for bit
     scan = resolve_backend(spec.scan, device, torch.float32) if spec.family == "mamba" else None
     exempt = sorted(name for name, p in model.named_parameters() if getattr(p, "_no_weight_decay", False))
     identity = {"spec": dataclasses.asdict(spec), "training": dataclasses.asdict(cfg), "seed": seed, "scan": scan,
-                "no_weight_decay": exempt}
+                "no_weight_decay": exempt, "cuda_graph": cuda_graph}
 
     saved = checkpoint.load() if checkpoint is not None else None
     if saved is None:
@@ -166,8 +177,16 @@ def train_copy(spec: LMSpec, cfg: CopyTraining, seed: int, device: torch.device,
         history = saved["history"]
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
-        schedule.load_state_dict(saved["schedule"])
         data.set_state(saved["generator"])
+    if cuda_graph:  # the graph reads the learning rate from a tensor on the device, set in place at every step
+        for group in optimizer.param_groups:
+            group["lr"] = torch.tensor(float(group["lr"]), device=device)
+
+    def step(inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        loss = copy_loss(model, inputs, targets, mask)
+        optimizer_step(model, optimizer, loss, cfg.clip)
+        return loss.detach()
+    train_step = GraphedStep(step) if cuda_graph else step
 
     def record(step: int) -> None:
         scores = evaluate(model, eval_set, device)
@@ -186,19 +205,17 @@ def train_copy(spec: LMSpec, cfg: CopyTraining, seed: int, device: torch.device,
     steps = range(start + 1, cfg.steps + 1)
     for n in (progress(steps, total=cfg.steps, initial=start) if progress is not None else steps):
         batch = sample_training_batch(cfg.batch, cfg.context_len, cfg.min_len, cfg.max_len, data, device)
-        loss = copy_loss(model, batch.inputs, batch.targets, batch.loss_mask)
-        optimizer_step(model, optimizer, loss, cfg.clip)
-        schedule.step()
+        set_learning_rate(optimizer, cfg.lr * learning_rate_factor(n - 1, cfg.warmup, cfg.steps))
+        loss = train_step(batch.inputs, batch.targets, batch.loss_mask)
         examples += batch.n_examples
-        loss_sum, loss_count = loss_sum + loss.detach(), loss_count + 1  # no host sync per step
+        loss_sum, loss_count = loss_sum + loss, loss_count + 1  # no host sync per step
         if n % cfg.eval_every == 0 or n == cfg.steps:
             record(n)
             loss_sum, loss_count = 0.0, 0
         if checkpoint is not None and (n % checkpoint_every == 0 or n == cfg.steps):
             checkpoint.save({"identity": identity, "step": n, "examples": examples, "loss_sum": loss_sum,
                              "loss_count": loss_count, "history": history, "model": model.state_dict(),
-                             "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(),
-                             "generator": data.get_state()})
+                             "optimizer": optimizer.state_dict(), "generator": data.get_state()})
 
     out = {k: np.asarray(v) for k, v in history.items()}
     out["eval_lengths"] = np.asarray(cfg.train_lengths)

@@ -1,0 +1,74 @@
+"""A training step captured once in a CUDA graph and replayed: the host's cost of launching a step's few hundred
+small kernels (Chapter 5's language models at batch 32) paid once instead of at every step.
+
+:class:`GraphedStep` wraps ``step(*inputs) -> loss`` (forward, loss, backward, clipping, optimizer step, all on
+the GPU). Its first ``warmup`` calls run eagerly on a side stream, as CUDA graphs require before a capture; the
+next call captures the step and replays it; every later call copies its inputs into the captured (static) input
+tensors and replays. Each call is one real training step, so a run takes the same steps either way.
+
+What a step must do to be captured (and what the book's copy-LM step does): fixed shapes; no host sync (no
+``.item()``; :func:`~wavelib.training.copy_lm.copy_loss` weights by its mask instead of indexing with it); an
+optimizer built with ``capturable=True`` and tensor learning rates on the device, changed in place
+(:func:`set_learning_rate`); no tensor the graph reads freed after the capture (the ALiBi attention keeps every
+bias it built). The replayed kernels are those of the eager step, so a graphed run computes what the same run
+with a capturable optimizer computes eagerly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Set every parameter group's learning rate to ``lr``: in place where it is a tensor (read by a graph)."""
+    for group in optimizer.param_groups:
+        if isinstance(group["lr"], Tensor):
+            group["lr"].fill_(lr)
+        else:
+            group["lr"] = lr
+
+
+class GraphedStep:
+    """``step(*inputs) -> loss`` eagerly for the first ``warmup`` calls, then captured once and replayed.
+
+    The loss returned after the capture is the graph's output tensor, overwritten by the next call: use it (e.g.
+    add it to a running sum) before calling again. Inputs must keep their shapes and dtypes from call to call.
+    """
+
+    def __init__(self, step: Callable[..., Tensor], warmup: int = 3):
+        if isinstance(warmup, bool) or int(warmup) != warmup or warmup < 1:
+            raise ValueError(f"warmup must be a positive integer (eager calls before the capture), got {warmup!r}")
+        self.step, self.warmup = step, int(warmup)
+        self.eager_calls = 0
+        self.graph: torch.cuda.CUDAGraph | None = None
+        self.static_inputs: list[Tensor] = []
+        self.static_loss: Tensor | None = None
+
+    def __call__(self, *inputs: Tensor) -> Tensor:
+        if any(x.device.type != "cuda" for x in inputs):
+            raise ValueError("a CUDA graph replays on the GPU: every input must be a CUDA tensor")
+        if self.graph is not None:
+            for static, x in zip(self.static_inputs, inputs):
+                static.copy_(x)
+            self.graph.replay()
+            return self.static_loss
+        if self.eager_calls < self.warmup:
+            self.eager_calls += 1
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                loss = self.step(*inputs)
+            torch.cuda.current_stream().wait_stream(side)
+            return loss
+        self.static_inputs = [x.clone() for x in inputs]
+        graph = torch.cuda.CUDAGraph()
+        # thread_local: runs trained at the same time in other threads (``train --workers``) may go on with calls
+        # a global capture forbids (a host sync while scoring, say) while this thread captures
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+            self.static_loss = self.step(*self.static_inputs)
+        self.graph = graph
+        graph.replay()  # the capture ran nothing: this is the step
+        return self.static_loss
