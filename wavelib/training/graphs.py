@@ -16,10 +16,13 @@ with a capturable optimizer computes eagerly.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import torch
 from torch import Tensor
+
+_ONE_CAPTURE_AT_A_TIME = threading.Lock()
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
@@ -65,10 +68,15 @@ class GraphedStep:
             return loss
         self.static_inputs = [x.clone() for x in inputs]
         graph = torch.cuda.CUDAGraph()
-        # thread_local: runs trained at the same time in other threads (``train --workers``) may go on with calls
-        # a global capture forbids (a host sync while scoring, say) while this thread captures
-        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+        # For runs trained at the same time in threads (``train --workers``): one capture at a time (entering one
+        # synchronises the whole device, which would break another thread's capture in progress), on a capture
+        # stream of its own (torch's default one is shared by the process), in thread_local mode (the other
+        # threads may go on with calls a global capture forbids, a host sync while scoring, say).
+        capture = torch.cuda.Stream()
+        capture.wait_stream(torch.cuda.current_stream())
+        with _ONE_CAPTURE_AT_A_TIME, torch.cuda.graph(graph, stream=capture, capture_error_mode="thread_local"):
             self.static_loss = self.step(*self.static_inputs)
+        torch.cuda.current_stream().wait_stream(capture)
         self.graph = graph
         graph.replay()  # the capture ran nothing: this is the step
         return self.static_loss
