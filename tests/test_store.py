@@ -85,6 +85,19 @@ def test_artifact_layout_metadata_and_round_trip(tmp_path):
     assert not artifact.path.with_name(artifact.path.name + ".partial").exists()
 
 
+def test_an_artifact_says_how_it_was_made(tmp_path):
+    artifact = run(tmp_path)
+    meta = artifact.meta
+    assert artifact.provenance() == (f"trained on cpu in {meta['wall_time_s']:.0f} s by the code of commit "
+                                     f"`{meta['git_commit']}` ({meta['finished_utc'][:10]})")
+    gpu = {**meta, "device": "cuda:0 (NVIDIA H200)", "wall_time_s": 750.0, "git_commits": ["aaa", "bbb"],
+           "fused_kernels": "off", "cuda_graph": True}
+    (artifact.path / "meta.json").write_text(json.dumps(gpu))
+    assert artifact.provenance() == (f"trained on cuda:0 (NVIDIA H200) in 12.5 min by the code of commits `aaa`, "
+                                     f"`bbb` ({meta['finished_utc'][:10]}; fused kernels off; training steps in "
+                                     "CUDA graphs)")
+
+
 def test_existing_artifact_is_loaded_not_recomputed(tmp_path):
     first = run(tmp_path)
     stamp = (first.path / "meta.json").read_text()
@@ -210,7 +223,10 @@ def test_a_paper_page_renders_what_is_stored_and_notes_what_is_not(tmp_path, mon
     session.check_artifacts()  # one of the two stored: the page renders
     notes = []
     monkeypatch.setattr("wavelib.chapters.display_markdown", notes.append)
-    assert session.available("count").metrics["units"] == 6 and not notes
+    count = session.available("count")
+    assert count.metrics["units"] == 6
+    assert notes == [f"*`count`: {count.provenance()}.*"]  # how the shown artifact was made, not the page's machine
+    notes.clear()
     CALLS["n"] = 0
     assert session.available("count_again") is None and CALLS["n"] == 0  # never trained on this CPU
     assert notes == ["**Not computed yet at the `paper` preset:** `count_again` (toy twice), so this part of the "

@@ -122,9 +122,10 @@ class ChapterSession:
         return experiment
 
     def available(self, name: str) -> Artifact | None:
-        """The artifact of experiment ``name`` as :meth:`experiment` gives it, or None where this machine must
-        not train it and it is not stored yet (then a note on the page says so and how to make it), or where it
-        has nothing to do at this config (no note)."""
+        """The artifact of experiment ``name`` as :meth:`experiment` gives it, with a line on the page saying how
+        it was made (:meth:`~wavelib.store.Artifact.provenance`); or None where this machine must not train it and
+        it is not stored yet (then a note on the page says so and how to make it), or where it has nothing to do
+        at this config (no note)."""
         if self.chapter.experiment(name) not in self.experiments:
             return None
         if name in {e.name for e in self.needs_training_elsewhere()}:
@@ -132,7 +133,9 @@ class ChapterSession:
                              f"({self.chapter.experiment(name).description}), so this part of the page is left "
                              f"out. Make it on a GPU with `{self.train_command([name])}`.")
             return None
-        return self.experiment(name)
+        artifact = self.experiment(name)
+        display_markdown(f"*`{name}`: {artifact.provenance()}.*")  # the banner names the machine rendering the page
+        return artifact
 
     def provenance(self) -> dict[str, str]:
         return {"chapter": f"{self.chapter.number}. {self.chapter.title}", "preset": self.preset,

@@ -85,6 +85,21 @@ class Artifact:
         with np.load(self.path / "history.npz") as data:
             return {key: data[key] for key in data.files}
 
+    def provenance(self) -> str:
+        """How it was made, in one line: device, wall time, the commit(s) of the code that ran it, the date, and
+        the execution settings that change numbers at rounding level (fused kernels, CUDA graphs)."""
+        meta = self.meta
+        commits = meta.get("git_commits") or [meta["git_commit"]]
+        seconds = meta["wall_time_s"]
+        took = f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.1f} min" if seconds < 5400 else \
+            f"{seconds / 3600:.1f} h"
+        on_gpu = meta["device"].startswith("cuda")
+        settings = ([f"fused kernels {meta['fused_kernels']}"] if on_gpu and "fused_kernels" in meta else []) + \
+            (["training steps in CUDA graphs"] if meta.get("cuda_graph") else [])
+        return (f"trained on {meta['device']} in {took} by the code of commit{'s' if len(commits) > 1 else ''} "
+                + ", ".join(f"`{c}`" for c in commits) + f" ({meta['finished_utc'][:10]}"
+                + "".join(f"; {s}" for s in settings) + ")")
+
     def weights(self, map_location: str = "cpu") -> dict[str, torch.Tensor]:
         path = self.path / "weights.pt"
         if not path.exists():
