@@ -126,6 +126,29 @@ def test_a_chapter_trains_on_its_reference_paths_where_its_kernel_failed_or_meas
            "> 30.00 ms" in log
 
 
+def fake_session_run(gpu_session, monkeypatch, tmp_path, rows, failing_test):
+    """``run(**args)`` for a session whose calls only record their commands: its benchmark table holds ``rows``
+    and the check whose title starts with ``failing_test`` (if given) fails. Returns run and the commands."""
+    monkeypatch.setenv("WAVELIB_RESULTS", str(tmp_path / "store"))
+    out = tmp_path / "out"
+    commands, failing = {}, {"title": failing_test}
+
+    def call(self, title, command, timeout_s, env=None):
+        commands[title] = command
+        if title == "benchmarks":
+            (out / "cuda-latest.json").write_text(json.dumps({"rows": rows}))
+        return 1 if failing["title"] and title.startswith(failing["title"]) else 0
+    monkeypatch.setattr(gpu_session.Session, "call", call)
+
+    def run(failing_test=None, **changes):
+        failing["title"] = failing_test
+        args = dict(out=out, budget_min=5.0, chapters=["vwave"], preset="paper", device="cuda", repeats=1,
+                    skip_checks=False, mnist=None, parallel=False, commit=None, workers=1, cuda_graph=False)
+        assert gpu_session.run(gpu_session.argparse.Namespace(**{**args, **changes})) == 0
+        return (out / "session.log").read_text()
+    return run, commands
+
+
 def test_runs_train_at_once_only_where_the_test_passed_and_the_row_gains_at_every_shape(gpu_session, tmp_path,
                                                                                          monkeypatch):
     name, runs = gpu_session.CONCURRENCY_ROWS["vwave"]
@@ -135,25 +158,12 @@ def test_runs_train_at_once_only_where_the_test_passed_and_the_row_gains_at_ever
     assert gpu_session.concurrency([], "vwave") == (1, None)
     assert gpu_session.concurrency(gains, "spectrum") == (1, None)
 
-    monkeypatch.setenv("WAVELIB_RESULTS", str(tmp_path / "store"))
-    out = tmp_path / "out"
-    commands = {}
-
-    def call(self, title, command, timeout_s, env=None):
-        commands[title] = command
-        if title == "benchmarks":
-            (out / "cuda-latest.json").write_text(json.dumps({"rows": gains}))
-        return 1 if title.startswith("runs at once") and failing else 0
-    monkeypatch.setattr(gpu_session.Session, "call", call)
-    for failing, expected in ((False, runs), (True, 1)):
-        args = gpu_session.argparse.Namespace(out=out, budget_min=5.0, chapters=["vwave"], preset="paper",
-                                              device="cuda", repeats=1, skip_checks=False, mnist=None,
-                                              parallel=False, commit=None, workers=1, cuda_graph=False)
-        assert gpu_session.run(args) == 0
+    run, commands = fake_session_run(gpu_session, monkeypatch, tmp_path, gains, None)
+    for failing, expected in ((None, runs), ("runs at once", 1)):
+        log = run(failing)
         train = commands["train vwave"]
         assert train[train.index("--workers") + 1] == str(expected)
-    assert "vwave trains 1 run(s) at a time (--workers 1): tests/test_grid.py did not pass" in \
-        (out / "session.log").read_text()
+    assert "vwave trains 1 run(s) at a time (--workers 1): tests/test_grid.py did not pass" in log
 
 
 def test_cuda_graphs_are_used_only_where_their_test_passed_and_the_row_gains_at_every_shape(gpu_session, tmp_path,
@@ -165,25 +175,13 @@ def test_cuda_graphs_are_used_only_where_their_test_passed_and_the_row_gains_at_
     assert gpu_session.graph_choice([], "vwave") == (False, None)
     assert gpu_session.graph_choice(gains, "spectrum") == (False, None)
 
-    monkeypatch.setenv("WAVELIB_RESULTS", str(tmp_path / "store"))
-    out = tmp_path / "out"
-    commands = {}
-
-    def call(self, title, command, timeout_s, env=None):
-        commands[title] = command
-        if title == "benchmarks":
-            (out / "cuda-latest.json").write_text(json.dumps({"rows": gains}))
-        return 1 if title.startswith("CUDA graphs") and failing else 0
-    monkeypatch.setattr(gpu_session.Session, "call", call)
-    for failing, skip, flag, expected in ((False, False, False, True), (True, False, False, False),
-                                          (False, True, True, True), (False, True, False, False)):
-        args = gpu_session.argparse.Namespace(out=out, budget_min=5.0, chapters=["vwave", "spectrum"],
-                                              preset="paper", device="cuda", repeats=1, skip_checks=skip,
-                                              mnist=None, parallel=False, commit=None, workers=1, cuda_graph=flag)
-        assert gpu_session.run(args) == 0
+    run, commands = fake_session_run(gpu_session, monkeypatch, tmp_path, gains, None)
+    for failing, skip, flag, expected in ((None, False, False, True), ("CUDA graphs", False, False, False),
+                                          (None, True, True, True), (None, True, False, False)):
+        log = run(failing, chapters=["vwave", "spectrum"], skip_checks=skip, cuda_graph=flag)
         assert ("--cuda-graph" in commands["train vwave"]) is expected
         assert "--cuda-graph" not in commands["train spectrum"]  # a chapter that cannot capture never gets it
-    assert "vwave trains without --cuda-graph: tests/test_graphs.py did not pass" in (out / "session.log").read_text()
+    assert "vwave trains without --cuda-graph: tests/test_graphs.py did not pass" in log
 
 
 def test_slower_fused_compares_a_rows_fast_side_with_its_reference(gpu_session):
