@@ -39,10 +39,12 @@ def test_run_times_are_ms_per_step_times_the_presets_steps_and_runs():
     assert grid["fast_min_total"] == pytest.approx(10.0 * table1.steps * cells / 60_000)
     copy_lm = vwave.PRESETS["paper"]
     ch5 = [t for w, t in times.items() if w.startswith("Ch. 5")]
-    # per copy length, one run at a time and the seeds of a model at once: here L 620's first, L 220's second
-    assert [t["measured"] for t in ch5] == [False, True, True, False]
+    # per copy length: one run at a time, the seeds of a model at once, steps in CUDA graphs; here L 620's first
+    # and L 220's second are in the table
+    assert [t["measured"] for t in ch5] == [False, True, False, True, False, False]
     mamba_type = [m for m in copy_lm.models if copy_lm.spec(m).family == "mamba"]
-    assert ch5[2]["fast_min_total"] == pytest.approx(6.0 * copy_lm.steps * len(mamba_type) * copy_lm.n_seeds / 60_000)
+    assert ch5[3]["fast_min_total"] == pytest.approx(6.0 * copy_lm.steps * len(mamba_type) * copy_lm.n_seeds / 60_000)
+    assert "--cuda-graph" in ch5[2]["what"] and ch5[2]["benchmark"] == "copy LM train step [CUDA graph] L 220,"
     with_ablations = mamba_type + [m for m in copy_lm.ablation_models if copy_lm.spec(m).family == "mamba"]
     assert copy_lm.n_seeds == 3 and "--workers 3" in ch5[1]["what"]
     assert ch5[1]["fast_min_total"] == pytest.approx(9.0 * copy_lm.steps * len(with_ablations) / 60_000)

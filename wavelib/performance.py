@@ -76,6 +76,9 @@ def paper_runs() -> list[PaperRun]:
                             f"{copy_lm.n_seeds}`; a run here: a model's seeds)",
                             f"copy LM train steps, {copy_lm.n_seeds} runs at once", context, copy_lm.steps,
                             len(models), f"{ssm_step}; reference side: one run after another"))
+        ch5.append(PaperRun(f"{what}, each step in a CUDA graph (`train --cuda-graph`)",
+                            "copy LM train step [CUDA graph]", context, copy_lm.steps, len(models) * copy_lm.n_seeds,
+                            f"{ssm_step}; reference side: the same step run eagerly"))
     return [
         PaperRun(f"Ch. 2, Table 1: {n_cells} cells × {table1.n_seeds} seeds, {table1.steps:,} steps, cell after "
                  "cell", "spectrum.train_step [paper]", "", table1.steps, n_cells,
@@ -122,7 +125,7 @@ def run_times(report: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for run in paper_runs():
         row = _row(report, run.benchmark, run.shapes)
-        entry: dict[str, Any] = {"what": run.what, "benchmark": f"{run.benchmark} {run.shapes}".strip(),
+        entry: dict[str, Any] = {"what": run.what, "benchmark": f"{run.benchmark} {run.shapes.strip()}".strip(),
                                  "note": run.note, "measured": row is not None}
         for side in ("reference", "fast"):
             per_run = None if row is None else _minutes(row[f"{side}_ms"], run.steps)
