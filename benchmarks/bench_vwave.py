@@ -66,7 +66,7 @@ from wavelib.models.short_mixers import CausalConv, VWaveMixer, vwave_states
 from wavelib.seeding import isolated_rng
 from wavelib.tasks.copy_strings import VOCAB_SIZE, CopyBatch
 from wavelib.training.copy_lm import CopyTraining, copy_loss, parameter_groups, sample_training_batch
-from wavelib.training.graphs import GraphedStep
+from wavelib.training.graphs import GraphedStep, learning_rates_on_device
 from wavelib.training.optim import optimizer_step
 
 SEED = 0
@@ -231,8 +231,7 @@ def graph_step_row(preset: str, length: int, device: torch.device, repeats: int)
             model = config.spec(STEP_MODEL).build(VOCAB_SIZE).to(device)
         optimizer = torch.optim.AdamW(parameter_groups(model, training.weight_decay), lr=training.lr,
                                       capturable=True)
-        for group in optimizer.param_groups:
-            group["lr"] = torch.tensor(training.lr, device=device)
+        learning_rates_on_device(optimizer, device)
 
         def step(inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
             loss = copy_loss(model, inputs, targets, mask)

@@ -167,31 +167,30 @@ def slower_fused(rows: list[dict], chapter: str) -> str | None:
     return None
 
 
+def _gains(rows: list[dict], name: str | None, minimum: float) -> tuple[bool, str | None]:
+    """Whether every row ``name`` of ``rows`` has a ratio of at least ``minimum``, and the ratios in words (False,
+    None where there is no such row)."""
+    measured = [row for row in rows if row["name"] == name]
+    if not measured:
+        return False, None
+    ratios = ", ".join(f"{row['shapes']}: {row['reference_ms'] / row['fast_ms']:.2f}x" for row in measured)
+    return all(row["reference_ms"] / row["fast_ms"] >= minimum for row in measured), f"{name} {ratios}"
+
+
 def concurrency(rows: list[dict], chapter: str) -> tuple[int, str | None]:
     """How many runs of ``chapter`` to train at once by this benchmark's ``rows``: N where its
     :data:`CONCURRENCY_ROWS` row gains at least :data:`MIN_CONCURRENCY_GAIN` at every shape, else 1; and the
     measured ratios in words (None where the chapter has no such row in ``rows``)."""
-    if chapter not in CONCURRENCY_ROWS:
-        return 1, None
-    name, runs = CONCURRENCY_ROWS[chapter]
-    measured = [row for row in rows if row["name"] == name]
-    if not measured:
-        return 1, None
-    ratios = ", ".join(f"{row['shapes']}: {row['reference_ms'] / row['fast_ms']:.2f}x" for row in measured)
-    gains = all(row["reference_ms"] / row["fast_ms"] >= MIN_CONCURRENCY_GAIN for row in measured)
-    return (runs if gains else 1), f"{name} {ratios}"
+    name, runs = CONCURRENCY_ROWS.get(chapter, (None, 1))
+    gains, measured = _gains(rows, name, MIN_CONCURRENCY_GAIN)
+    return (runs if gains else 1), measured
 
 
 def graph_choice(rows: list[dict], chapter: str) -> tuple[bool, str | None]:
     """Whether ``chapter`` should train with ``--cuda-graph`` by this benchmark's ``rows``: where its
     :data:`GRAPH_ROWS` row gains at least :data:`MIN_GRAPH_GAIN` at every shape; and the measured ratios in words
     (None where the chapter has no such row in ``rows``)."""
-    measured = [row for row in rows if row["name"] == GRAPH_ROWS.get(chapter)]
-    if not measured:
-        return False, None
-    ratios = ", ".join(f"{row['shapes']}: {row['reference_ms'] / row['fast_ms']:.2f}x" for row in measured)
-    gains = all(row["reference_ms"] / row["fast_ms"] >= MIN_GRAPH_GAIN for row in measured)
-    return gains, f"{measured[0]['name']} {ratios}"
+    return _gains(rows, GRAPH_ROWS.get(chapter), MIN_GRAPH_GAIN)
 
 
 def unpack(folder: Path, root: Path, bench_dir: Path) -> list[str]:

@@ -25,7 +25,7 @@ from ..models.language_models import LMSpec
 from ..models.selective_scan import resolve_backend
 from ..seeding import isolated_rng
 from ..tasks.copy_strings import VOCAB_SIZE, CopyEvalSet, copy_accuracy, make_eval_set, sample_training_batch
-from .graphs import GraphedStep, set_learning_rate
+from .graphs import GraphedStep, learning_rates_on_device, set_learning_rate
 from .optim import optimizer_step
 
 EVAL_SEED = 20_240_201  #: the fixed evaluation strings (the same for every model, seed and preset)
@@ -178,9 +178,8 @@ def train_copy(spec: LMSpec, cfg: CopyTraining, seed: int, device: torch.device,
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         data.set_state(saved["generator"])
-    if cuda_graph:  # the graph reads the learning rate from a tensor on the device, set in place at every step
-        for group in optimizer.param_groups:
-            group["lr"] = torch.tensor(float(group["lr"]), device=device)
+    if cuda_graph:
+        learning_rates_on_device(optimizer, device)
 
     def step(inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         loss = copy_loss(model, inputs, targets, mask)

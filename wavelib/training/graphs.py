@@ -34,6 +34,13 @@ def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
             group["lr"] = lr
 
 
+def learning_rates_on_device(optimizer: torch.optim.Optimizer, device: torch.device) -> None:
+    """Make every parameter group's learning rate a tensor on ``device`` (same value): a graph reads it from there,
+    and :func:`set_learning_rate` changes it in place."""
+    for group in optimizer.param_groups:
+        group["lr"] = torch.tensor(float(group["lr"]), device=device)
+
+
 class GraphedStep:
     """``step(*inputs) -> loss`` eagerly for the first ``warmup`` calls, then captured once and replayed.
 
