@@ -109,3 +109,26 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="same size"):
         angle_errors(np.ones(2), np.ones(3))
     assert isinstance(compare_spectra(Phi, Phi), SpectralComparison)
+
+
+def test_table1_cells_average_the_determinate_seeds_and_say_how_many():
+    """A cell with some indeterminate seeds shows the mean of the others and their count, "—" only where every
+    seed is indeterminate; the detail table gives the count ranges beside Φ's."""
+    from wavelib.plotting.spectrum import table1_detail_rows, table1_rows
+
+    nan = np.nan
+    errors = {"repeat_copy|H8|l2=0": [0.001, 0.003, nan, nan], "repeat_copy|H8|l2=0.1": [nan] * 4}
+    history, metrics = {}, {}
+    for key, values in errors.items():
+        e = np.array(values)
+        history |= {f"{key}|error": e, f"{key}|error_greedy": e * 2, f"{key}|n_learned": np.array([64, 64, 63, 66]),
+                    f"{key}|n_at_least_one": np.array([60, 61, 60, 64])}
+        metrics[key] = {"accuracy_mean": 0.75, "n_indeterminate": int(np.isnan(e).sum()),
+                        "error_mean_determinate": float(np.nanmean(e)) if not np.isnan(e).all() else None}
+    _, rows = table1_rows(metrics, ["repeat_copy"], [8], [0.0, 0.1], n_seeds=4)
+    assert rows == [["8", "0", "0.0020 [2/4] (0.750)"], ["8", "0.1", "— (0.750)"]]
+    _, detail = table1_detail_rows(metrics, history, {"repeat_copy": 64})
+    assert detail[0] == ["repeat_copy|H8|l2=0", "2", "63–66 (64)", "60–64 (64)", "0.0020", "0.0040"]
+    assert detail[1][-2:] == ["—", "—"]
+    metrics["repeat_copy|H8|l2=0"]["n_indeterminate"] = 0
+    assert table1_rows(metrics, ["repeat_copy"], [8], [0.0], n_seeds=4)[1][0][2] == "0.0020 (0.750)"

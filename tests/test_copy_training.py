@@ -59,6 +59,9 @@ def test_first_crossing():
     examples = np.array([0, 10, 20, 30])
     assert first_crossing(examples, np.array([0.0, 0.4, 0.95, 0.9]), 0.9) == 20
     assert first_crossing(examples, np.array([0.0, 0.4, 0.5, 0.6]), 0.9) is None
+    loss = np.array([np.nan, 2.0, 0.9, 1.1])  # a loss falls to its level; the NaN of step 0 never counts
+    assert first_crossing(examples, loss, 1.0, below=True) == 20
+    assert first_crossing(examples, loss, 0.1, below=True) is None
 
 
 def _tiny_training(**overrides) -> CopyTraining:

@@ -81,10 +81,11 @@ def test_figures_give_each_model_one_style_and_each_seed_its_own_examples():
     assert [line.get_xdata().tolist() for line in lines] == [[10, 20], [30, 60], [20, 40]]
 
 
-def _crossing_history(model: str, accuracies: list[list[float]], per_eval: int = 100) -> dict[str, np.ndarray]:
-    """A copy history of ``model`` at length 5: one string-accuracy curve per seed, ``per_eval`` examples apart."""
-    return {f"L5|{model}|seed{s}|{k}": v for s, acc in enumerate(accuracies)
-            for k, v in (("examples", per_eval * np.arange(len(acc))), ("string_accuracy", np.array(acc)))}
+def _crossing_history(model: str, curves: list[list[float]], per_eval: int = 100,
+                      measure: str = "string_accuracy") -> dict[str, np.ndarray]:
+    """A copy history of ``model`` at length 5: one ``measure`` curve per seed, ``per_eval`` examples apart."""
+    return {f"L5|{model}|seed{s}|{k}": v for s, curve in enumerate(curves)
+            for k, v in (("examples", per_eval * np.arange(len(curve))), (measure, np.array(curve)))}
 
 
 def test_speed_claim_says_whether_a_tenfold_speedup_is_measured():
@@ -101,6 +102,22 @@ def test_speed_claim_says_whether_a_tenfold_speedup_is_measured():
     text = figs.speed_claim_text({**later, **fast, **slow}, "mamba", ["vwave-0.5", "vwave-0.1"], 5, 3, 10)
     assert "No, not at this preset: the measured factors are at most ×4.00" in text
     assert text.endswith("Slower than mamba: vwave-0.1 (to 50%), vwave-0.1 (to 90%)")
+    text = figs.speed_claim_text({**later, **slow}, "mamba", ["vwave-0.1"], 5, 3, 10)
+    assert "No: mamba got there and no v-Wave model did" in text
+    text = figs.speed_claim_text({**base, **slow}, "mamba", ["vwave-0.1"], 5, 3, 10)
+    assert "They cannot tell: neither mamba nor any v-Wave model got there" in text
+
+
+def test_speed_claim_in_training_loss_counts_the_first_fall_to_each_level():
+    """Fig. 2's measure: the examples until the training loss first falls to 1 and to 0.1 nats."""
+    nan = float("nan")
+    base = _crossing_history("mamba", [[nan, 3.0, 3.0, 0.8, 0.8, 0.05]] * 3, measure="train_loss")
+    wave = _crossing_history("vwave-0.5", [[nan, 0.9, 0.5, 0.5, 0.09, 0.05]] * 3, measure="train_loss")
+    text = figs.speed_claim_text({**base, **wave}, "mamba", ["vwave-0.5"], 5, 3, 10, measure="train_loss")
+    assert "same training loss" in text
+    assert "to 1 nats (mamba at 300 examples; 3 of 3 seeds got there): vwave-0.5 ×3.00" in text
+    assert "to 0.1 nats (mamba at 500 examples; 3 of 3 seeds got there): vwave-0.5 ×1.25" in text
+    assert "No, not at this preset: the measured factors are at most ×3.00" in text
 
 
 def _summary(low: float, high: float) -> dict[str, float]:
@@ -121,6 +138,23 @@ def test_reach_and_learned_velocity_texts_compare_ranges_over_seeds():
     history = {f"L5|vwave-learned|seed{s}|velocity": np.array([[0.5, 0.4 + 0.1 * s]]) for s in range(2)}
     text = figs.learned_velocity_text(history, metrics, "vwave-learned", "vwave-0.5", 0.5, 5, 2)
     assert "range 0.400–0.500, at most 0.100 from their start 0.5" in text and text.endswith("lie below.")
+
+
+def test_each_ablation_gets_the_comparison_that_fits_it():
+    """A learned v against its start; a larger mixer at v = 1 by reach against the fixed velocities; a larger mixer
+    at another velocity only against that velocity with 4 cells (its reach and velocity both changed)."""
+    config = vwave.PRESETS["paper"]
+    metrics = {f"L5|{m}": _summary(0.1 * i, 0.1 * i + 0.05)
+               for i, m in enumerate((*config.models, *config.ablation_models))}
+    history = {f"L5|vwave-learned|seed{s}|velocity": np.full((4, 8), 0.5) for s in range(config.n_seeds)}
+    learned, k16, slow_k16 = figs.ablation_texts(config, metrics, history, 5)
+    assert learned.startswith("vwave-learned's velocities") and "vwave-0.5 (fixed v = 0.5)" in learned
+    assert k16.startswith("The short mixer reaches back") and "mamba-K16 ends at" in k16
+    assert slow_k16.startswith("vwave-0.25-K16 (reach about 64 tokens)")
+    assert "vwave-0.25 (the same velocity, reach 16)" in slow_k16 and slow_k16.endswith("lie above.")
+    assert "velocity" not in slow_k16.split(":")[-1]  # no verdict on velocity against reach for it
+    only_ablations = {k: v for k, v in metrics.items() if k.split("|")[1] in config.ablation_models}
+    assert figs.ablation_texts(config, only_ablations, history, 5) == []
 
 
 def test_generalisation_text_names_the_largest_gap_between_the_two_sets():

@@ -167,3 +167,18 @@ def test_exact_spectrum_rejects_other_matrices():
 
 def test_angle_counts_merges_minus_pi():
     assert angle_counts(np.array([-1 + 1e-17j, -1 - 1e-17j, 1j])) == {round(np.pi / 2, 6): 1, round(np.pi, 6): 2}
+
+
+def test_spectra_figure_titles_give_distinct_points_and_the_largest_multiplicity():
+    """T2's cycles λ^m = 1, m = 1..8, put λ = 1 eight times on the circle; the title must not call every point
+    1-fold."""
+    import matplotlib.pyplot as plt
+
+    from wavelib.plotting.theory import spectra_figure
+
+    Phi = wave_operator(task_operator("diagonal_copy", 8, 8), 8, 8)
+    exact = exact_spectrum(Phi)["nonzero"]
+    fig = spectra_figure({"diagonal_copy": (exact, exact)})
+    title = fig.axes[0].get_title()
+    plt.close(fig)
+    assert "36 on |λ| = 1" in title and "22 distinct, up to 8-fold" in title

@@ -75,6 +75,14 @@ def alibi_bias(n_heads: int, length: int, device: torch.device | str | None = No
     return bias.to(dtype or torch.get_default_dtype())
 
 
+def rope_frequencies(head_dim: int, fraction: float = 0.25, base: float = 10000.0,
+                     dtype: torch.dtype = torch.float64, device: torch.device | None = None) -> torch.Tensor:
+    """The angular frequencies (radians per token) of partial RoPE's rotated pairs, (rot_dim / 2,):
+    ``base^(-2i/rot_dim)``, ``rot_dim = int(head_dim * fraction)`` rounded down to even."""
+    rot_dim = _rotary_dims(head_dim, fraction)
+    return base ** (-torch.arange(0, rot_dim, 2, dtype=dtype, device=device) / rot_dim)
+
+
 def apply_rope(x: torch.Tensor, fraction: float = 0.25, base: float = 10000.0,
                offset: int = 0) -> torch.Tensor:
     """GPT-NeoX partial rotary embedding of x (B, heads, L, head_dim); returns the same shape and dtype.
@@ -84,9 +92,9 @@ def apply_rope(x: torch.Tensor, fraction: float = 0.25, base: float = 10000.0,
     remaining dims pass through. cos/sin and the rotation are computed in float32 (float64 for float64 x).
     """
     head_dim, length = x.shape[-1], x.shape[-2]
-    rot_dim = _rotary_dims(head_dim, fraction)
     dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
-    inv_freq = base ** (-torch.arange(0, rot_dim, 2, dtype=dtype, device=x.device) / rot_dim)
+    inv_freq = rope_frequencies(head_dim, fraction, base, dtype, x.device)
+    rot_dim = 2 * len(inv_freq)
     positions = torch.arange(offset, offset + length, dtype=dtype, device=x.device)
     angles = torch.cat([torch.outer(positions, inv_freq)] * 2, dim=-1)  # (L, rot_dim)
     rot = x[..., :rot_dim].to(dtype)

@@ -12,10 +12,19 @@ from ..tasks.linear_hds import TABLE1_LABELS
 from .style import COLORS, figure, fit_unit_circle, legend_below, signed_matrix, unit_circle
 
 
+def table1_error(cell: Mapping[str, float | None], n_seeds: int) -> str:
+    """A Table 1 cell's spectral error (rad): the mean over seeds; where some seeds are indeterminate, the mean over
+    the others and how many they are ("[15/20]"); "—" where every seed is."""
+    if cell["error_mean_determinate"] is None:
+        return "—"
+    determinate = n_seeds - cell["n_indeterminate"]
+    return f"{cell['error_mean_determinate']:.4f}" + (f" [{determinate}/{n_seeds}]" if determinate < n_seeds else "")
+
+
 def table1_rows(metrics: Mapping[str, Mapping[str, float | None]], tasks: Sequence[str], hiddens: Sequence[int],
-                l2s: Sequence[float]) -> tuple[list[str], list[list[str]]]:
+                l2s: Sequence[float], n_seeds: int) -> tuple[list[str], list[list[str]]]:
     """Table 1 laid out as in the paper: one row per (H, L2), one column per task, each cell
-    "mean angular error (mean test accuracy)", "—" where any seed's spectrum is indeterminate."""
+    "mean angular error (mean test accuracy)" as :func:`table1_error` gives it."""
     header = ["H", "L2"] + [TABLE1_LABELS.get(t, t) for t in tasks]
     rows = []
     for hidden in hiddens:
@@ -23,9 +32,28 @@ def table1_rows(metrics: Mapping[str, Mapping[str, float | None]], tasks: Sequen
             row = [str(hidden), f"{l2:g}"]
             for task in tasks:
                 cell = metrics[f"{task}|H{hidden}|l2={l2:g}"]
-                error = "—" if cell["error_mean"] is None else f"{cell['error_mean']:.4f}"
-                row.append(f"{error} ({cell['accuracy_mean']:.3f})")
+                row.append(f"{table1_error(cell, n_seeds)} ({cell['accuracy_mean']:.3f})")
             rows.append(row)
+    return header, rows
+
+
+def table1_detail_rows(metrics: Mapping[str, Mapping[str, float | None]], history: Mapping[str, np.ndarray],
+                       phi_counts: Mapping[str, int]) -> tuple[list[str], list[list[str]]]:
+    """Per Table 1 cell: the seeds whose spectrum is indeterminate, the range over seeds of the eigenvalue counts
+    at |λ| > 0.9 (the public code's cut) and at |λ| >= 1 (the paper's text) beside Φ's (``phi_counts[task]``: its
+    nonzero eigenvalues, all on the unit circle), and the mean error over the determinate seeds with optimal and
+    with greedy matching ("—" where none)."""
+    header = ["cell", "seeds indeterminate", "count |λ| > 0.9: W_hh (Φ)", "count |λ| ≥ 1: W_hh (Φ)",
+              "mean error, optimal matching", "mean error, greedy (code)"]
+    rows = []
+    for key, cell in metrics.items():
+        phi = phi_counts[key.split("|")[0]]
+        counts = [f"{n.min()}–{n.max()} ({phi})" if n.min() < n.max() else f"{n.min()} ({phi})"
+                  for n in (history[f"{key}|n_learned"], history[f"{key}|n_at_least_one"])]
+        optimal, greedy = history[f"{key}|error"], history[f"{key}|error_greedy"]
+        found = ~np.isnan(optimal)
+        errors = [f"{e[found].mean():.4f}" if found.any() else "—" for e in (optimal, greedy)]
+        rows.append([key, str(cell["n_indeterminate"]), *counts, *errors])
     return header, rows
 
 

@@ -74,8 +74,8 @@ def spectra_figure(spectra: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Figu
     """Eigenvalues (numerical, in a random basis) of Φ against the exact cycle spectrum, per task."""
     fig, axes = figure(len(spectra), width=2.3 * len(spectra), height=3.0)
     for ax, (name, (numerical, exact)) in zip(axes[0], spectra.items()):
-        distinct = len(np.unique(np.round(exact, 8)))
-        repeated = f" ({distinct} points, each {len(exact) // distinct}-fold)" if distinct < len(exact) else ""
+        _, counts = np.unique(np.round(exact, 8), return_counts=True)
+        repeated = f"\n{len(counts)} distinct, up to {counts.max()}-fold" if counts.max() > 1 else ""
         unit_circle(ax, numerical, exact,
                     title=f"{TABLE1_LABELS.get(name, name)}\n{len(numerical)} on |λ| = 1{repeated}")
     legend_below(fig, axes[0, 0], ncols=2)

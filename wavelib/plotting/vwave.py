@@ -12,7 +12,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
-from ..experiments.vwave import THRESHOLDS, first_crossing
+from ..experiments.vwave import LOSS_THRESHOLDS, THRESHOLDS, VWaveConfig, first_crossing
+from ..models.language_models import LEARNED_V_START
 from ..models.short_mixers import cell_responses, vwave_states
 from .style import COLORS, figure
 
@@ -186,44 +187,56 @@ def _overlap(metrics: Mapping[str, Mapping[str, float | None]], a: str, b: str, 
     return 1 if ma["string_accuracy_min"] > mb["string_accuracy_max"] else 0
 
 
-def _crossings(history: Mapping[str, np.ndarray], name: str, length: int, seeds: int,
-               threshold: float) -> list[float]:
-    """Per seed, the examples seen when the string accuracy (mean over lengths) first reached ``threshold``
+#: the learning-speed measures: history key -> (levels, whether it falls to them, its name, a level in words)
+SPEED_MEASURES = {
+    "train_loss": (LOSS_THRESHOLDS, True, "training loss", lambda level: f"{level:g} nats"),
+    "string_accuracy": (THRESHOLDS, False, "string accuracy", lambda level: f"{level:.0%}"),
+}
+
+
+def _crossings(history: Mapping[str, np.ndarray], name: str, length: int, seeds: int, threshold: float,
+               measure: str = "string_accuracy") -> list[float]:
+    """Per seed, the examples seen when ``measure`` (:data:`SPEED_MEASURES`) first reached ``threshold``
     (inf if never)."""
+    below = SPEED_MEASURES[measure][1]
     crossings = [first_crossing(history[f"L{length}|{name}|seed{s}|examples"],
-                                history[f"L{length}|{name}|seed{s}|string_accuracy"], threshold)
+                                history[f"L{length}|{name}|seed{s}|{measure}"], threshold, below=below)
                  for s in range(seeds)]
     return [math.inf if c is None else c for c in crossings]
 
 
 def speed_claim_text(history: Mapping[str, np.ndarray], base: str, waves: Sequence[str], length: int,
-                     seeds: int, eval_every: int) -> str:
-    """Whether the examples to 50% and 90% string accuracy support "exponentially faster than ``base``", read as
-    at least :data:`SPEEDUP` times fewer examples (medians over seeds, a seed that never got there counting as
-    beyond its run); with the evaluation grid's resolution and the models slower than ``base``."""
+                     seeds: int, eval_every: int, measure: str = "string_accuracy") -> str:
+    """Whether the examples each model needed to first reach the levels of ``measure`` (:data:`SPEED_MEASURES`:
+    the training loss of the abstract's Fig. 2 falling to 1 and 0.1 nats, or the string accuracy rising to 50% and
+    90%) support "exponentially faster than ``base``", read as at least :data:`SPEEDUP` times fewer examples
+    (medians over seeds, a seed that never got there counting as beyond its run); with the evaluation grid's
+    resolution and the models slower than ``base``."""
+    levels, _, label, level_text = SPEED_MEASURES[measure]
     runs = [f"L{length}|{m}|seed{s}" for m in (base, *waves) for s in range(seeds)]
     total = min(float(history[f"{k}|examples"][-1]) for k in runs)
     grid = float(np.mean([np.diff(history[f"{k}|examples"]).mean() for k in runs]))
     exact, bounds, slower, parts = [], [], [], []
-    for threshold in THRESHOLDS:
-        base_runs = _crossings(history, base, length, seeds, threshold)
+    for threshold in levels:
+        level = level_text(threshold)
+        base_runs = _crossings(history, base, length, seeds, threshold, measure)
         b = float(np.median(base_runs))
         cells = []
         for w in waves:
-            x = float(np.median(_crossings(history, w, length, seeds, threshold)))
+            x = float(np.median(_crossings(history, w, length, seeds, threshold, measure)))
             if math.isinf(x):
                 cells.append(f"{w} not reached")
-                slower += [] if math.isinf(b) else [f"{w} (to {threshold:.0%})"]
+                slower += [] if math.isinf(b) else [f"{w} (to {level})"]
             elif math.isinf(b):
                 bounds.append(total / x)
                 cells.append(f"{w} > ×{total / x:.1f}")
             else:
                 exact.append(b / x)
                 cells.append(f"{w} ×{b / x:.2f}")
-                slower += [f"{w} (to {threshold:.0%})"] if b < x else []
+                slower += [f"{w} (to {level})"] if b < x else []
         got = sum(not math.isinf(c) for c in base_runs)
         where = "beyond the run" if math.isinf(b) else f"at {b:,.0f} examples"
-        parts.append(f"to {threshold:.0%} ({base} {where}; {got} of {seeds} seeds got there): " + ", ".join(cells))
+        parts.append(f"to {level} ({base} {where}; {got} of {seeds} seeds got there): " + ", ".join(cells))
     if exact + bounds and max(exact + bounds) >= SPEEDUP:
         verdict = f"Yes: a factor of at least ×{max(exact + bounds):.1f}"
     elif exact or bounds:
@@ -231,14 +244,17 @@ def speed_claim_text(history: Mapping[str, np.ndarray], base: str, waves: Sequen
             ([f"the measured factors are at most ×{max(exact):.2f}"] if exact else [])
             + ([f"where only v-Wave got there, the factor exceeds ×{max(bounds):.1f}, a lower bound set by the "
                 f"run's length (×{SPEEDUP:g} is not ruled out there)"] if bounds else []))
+    elif slower:
+        verdict = f"No: {base} got there and no v-Wave model did"
     else:
-        verdict = "They cannot tell: no v-Wave model got there"
-    text = (f"Factor by which fewer training examples than {base} reached the same string accuracy (medians over "
-            "seeds, a seed that never got there counting as beyond the run; the table of §5.2 gives a median only "
-            "where every seed got there) — " + "; ".join(parts)
+        verdict = f"They cannot tell: neither {base} nor any v-Wave model got there"
+    text = (f"Factor by which fewer training examples than {base} reached the same {label} (medians over seeds, a "
+            "seed that never got there counting as beyond the run) — " + "; ".join(parts)
             + f". Do the numbers support \"exponentially faster\", read as ×{SPEEDUP:g} or more? {verdict}. "
             f"Resolution: one evaluation every {eval_every} steps (about {grid:,.0f} examples) in a run of "
             f"{total:,.0f} examples, so the largest factor this run could show is about ×{total / grid:.0f}")
+    if measure == "string_accuracy":
+        text += "; the table of §5.2 gives a median only where every seed got there"
     return text + (f". Slower than {base}: {', '.join(slower)}" if slower else "")
 
 
@@ -289,6 +305,48 @@ def learned_velocity_text(history: Mapping[str, np.ndarray], metrics: Mapping[st
             f"{v.min():.3f}–{v.max():.3f}, at most {np.abs(v - start_v).max():.3f} from their start {start_v:g}. Its "
             f"final string accuracy {_accuracy(metrics, learned, length)} and that of {start} (fixed v = {start_v:g}) "
             f"{_accuracy(metrics, start, length)}: the ranges over seeds {close}.")
+
+
+def state_size_text(metrics: Mapping[str, Mapping[str, float | None]], reach: Mapping[str, float], larger: str,
+                    smaller: str, length: int) -> str:
+    """Compare ``larger`` with ``smaller``, the same velocity with fewer cells, by reach (about K/v tokens) and by
+    final string accuracy (ranges over seeds)."""
+    close = {0: "overlap", -1: "lie below", 1: "lie above"}[_overlap(metrics, larger, smaller, length)]
+    return (f"{larger} (reach about {reach[larger]:g} tokens) ends at string accuracy "
+            f"{_accuracy(metrics, larger, length)}, {smaller} (the same velocity, reach {reach[smaller]:g}) at "
+            f"{_accuracy(metrics, smaller, length)}: the ranges over seeds {close}.")
+
+
+def ablation_texts(config: VWaveConfig, metrics: Mapping[str, Mapping[str, float | None]],
+                   history: Mapping[str, np.ndarray], length: int) -> list[str]:
+    """A note per ablation of ``config`` whose comparison models are in ``metrics``: a learned velocity against
+    its fixed start (:func:`learned_velocity_text`); a larger short mixer at v = 1 against Mamba and the fixed
+    velocities of the same reach (:func:`reach_text`); a larger mixer at another velocity against the same
+    velocity with Mamba's 4 cells (:func:`state_size_text`)."""
+    spec = {m: config.spec(m) for m in (*config.models, *config.ablation_models)}
+    have = [m for m in config.models if f"L{length}|{m}" in metrics]
+    fixed = [m for m in have if spec[m].mixer == "vwave" and not spec[m].learn_v]
+    reach = {m: s.cells / s.v for m, s in spec.items() if s.family == "mamba"}
+    start = f"vwave-{LEARNED_V_START:g}"
+    mamba_cells = config.spec("mamba").cells
+    texts = []
+    for m in config.ablation_models:
+        s = spec[m]
+        if s.learn_v:
+            if start in have:
+                texts.append(learned_velocity_text(history, metrics, m, start, LEARNED_V_START, length,
+                                                   config.n_seeds))
+        elif s.family != "mamba" or s.cells == mamba_cells:
+            continue
+        elif s.v == 1:
+            if "mamba" in have and fixed:
+                texts.append(reach_text(metrics, reach, m, "mamba", fixed, length))
+        else:
+            same = [x for x in have if spec[x].family == "mamba" and not spec[x].learn_v and spec[x].v == s.v
+                    and spec[x].cells == mamba_cells]
+            if same:
+                texts.append(state_size_text(metrics, reach, m, same[0], length))
+    return texts
 
 
 def evaluation_sets_text(history: Mapping[str, np.ndarray], models: Sequence[str], length: int, seeds: int,
