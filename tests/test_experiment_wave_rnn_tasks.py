@@ -30,7 +30,7 @@ def run(name, root, seed=1):
     ({"ablation_models": ("wrnn-noW",)}, "valid values"), ({"figure_T": 7}, "figure_T"),
     ({"lr": None}, "both lr and clip"), ({"n": 0}, "positive"), ({"copy_format": "text"}, "copy_format"),
     ({"ablation_v_init": "xavier"}, "ablation_v_init 'xavier'; valid values: normal, random"),
-    ({"irnn_v_init": "sparse_identity"}, "irnn_v_init 'sparse_identity'; valid values: normal, random"),
+    ({"irnn_v_init": "sparse_identity"}, "irnn_v_init 'sparse_identity'; valid values: normal, fan_in, random"),
     ({"ablation_u_init": "shift"}, "ablation_u_init 'shift'; valid values: normal, uniform_sqrt_n, dirac, random"),
     ({"copy_format": "code"}, "T must be >= 11 for format='code'"),  # smoke's T = 5 is a text-format T
 ])

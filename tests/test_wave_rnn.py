@@ -94,9 +94,10 @@ def test_parameter_counts_without_input_and_recurrent_biases_are_the_papers():
 @pytest.mark.parametrize("layer", [
     lambda: WaveRNN(40, 256, 4, 1, init_v="normal").V, lambda: IRNN(100, 400, 1, init_v="normal").rnn,
 ])
-def test_normal_v_init_has_std_one_thousandth_and_leaves_the_bias_at_pytorchs_default(layer):
+def test_normal_v_init_has_std_one_thousandth_and_the_bias_of_nn_linear(layer):
     """Table 4's alternative V init, N(0, 0.001) read as std 0.001 (40,960 weights: the sample std is within
-    about 0.4 % of the true one; the variance reading would give 0.032); the bias as the public code leaves it."""
+    about 0.4 % of the true one; the variance reading would give 0.032); the bias as the public code leaves it:
+    nn.Linear(n_in, n)'s U(±1/sqrt(n_in)), for the iRNN too (nn.RNN's own would be U(±1/sqrt(n)))."""
     torch.manual_seed(0)
     module = layer()
     weight, bias = (module.weight, module.bias) if isinstance(module, torch.nn.Linear) else \
@@ -104,9 +105,19 @@ def test_normal_v_init_has_std_one_thousandth_and_leaves_the_bias_at_pytorchs_de
     assert weight.numel() >= 40_000
     assert weight.std().item() == pytest.approx(1e-3, rel=0.03)
     assert abs(weight.mean().item()) < 3e-5
-    bound = 1 / weight.shape[1] ** 0.5 if isinstance(module, torch.nn.Linear) else 1 / weight.shape[0] ** 0.5
-    assert (bias != 0).all() and bias.abs().max() <= bound  # PyTorch's U(-bound, bound)
+    bound = 1 / weight.shape[1] ** 0.5
+    assert (bias != 0).all() and bias.abs().max() <= bound  # U(-bound, bound)
     assert bias.std().item() == pytest.approx(bound / 3 ** 0.5, rel=0.1)
+
+
+def test_fan_in_v_init_is_what_nn_linear_gives_the_code_s_mnist_irnn():
+    """sMNIST feeds one pixel per step: nn.Linear(1, 256) draws V's weight and bias from U(-1, 1), where nn.RNN's
+    default would give U(±1/16)."""
+    torch.manual_seed(0)
+    rnn = IRNN(1, 4096, 10, init_v="fan_in").rnn
+    for values in (rnn.weight_ih_l0, rnn.bias_ih_l0):
+        assert values.abs().max() <= 1 and values.abs().max() > 0.99
+        assert values.std().item() == pytest.approx(3 ** -0.5, rel=0.05)
 
 
 def test_explicit_wrap_equals_circular_conv1d():
@@ -230,7 +241,7 @@ def test_bad_arguments_raise_value_error(build):
 def test_value_error_lists_valid_values():
     with pytest.raises(ValueError, match="shift, dirac, uniform_sqrt_n, normal, random"):
         WaveRNN(1, 4, 2, 1, init_u="identity")
-    with pytest.raises(ValueError, match="sparse_identity, normal, random"):
+    with pytest.raises(ValueError, match="sparse_identity, normal, fan_in, random"):
         IRNN(1, 4, 1, init_v="gaussian")
 
 

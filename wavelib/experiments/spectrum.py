@@ -23,9 +23,7 @@ from ..registry import Chapter, Experiment
 from ..store import Result, RunContext
 from ..tasks.linear_hds import TABLE1_RULES, task_operator
 from ..theory.lbc import wave_operator
-from ..training.hds import HDSTraining, train_hds, train_hds_group
-
-CURRICULA = ("paper", "code")
+from ..training.hds import CURRICULA, HDSTraining, train_hds, train_hds_group
 
 
 @dataclasses.dataclass(frozen=True)

@@ -53,8 +53,10 @@ ABLATION_U_INITS = ("normal", "uniform_sqrt_n", "dirac", "random")
 """u inits of Table 4's "− u-shift-init" rows (knob ``ablation_u_init``): ``"normal"``, the one the paper's text names
 for its best such models, its grid's ``"uniform_sqrt_n"`` and ``"dirac"``, and PyTorch's default; see
 :class:`~wavelib.models.wave_rnn.WaveRNN`."""
-IRNN_V_INITS = ("normal", "random")
-"""V inits of the iRNNs (knob ``irnn_v_init``): ``"normal"`` is the paper's iRNN grid value and the public code's."""
+IRNN_V_INITS = ("normal", "fan_in", "random")
+"""V inits of the iRNNs (knob ``irnn_v_init``; see :class:`~wavelib.models.wave_rnn.IRNN`): ``"normal"`` is the
+paper's iRNN grid value and the public code's for copy and adding; ``"fan_in"`` is ``nn.Linear``'s default, which
+the public code's MNIST and CIFAR iRNNs keep."""
 # model -> (kind, init_u, init_v); "knob:<name>": the value of that knob
 _INITS = {
     "wrnn": ("wrnn", "shift", "sparse_identity"), "wrnn-noV": ("wrnn", "shift", "knob:ablation_v_init"),
@@ -126,7 +128,7 @@ class WaveRNNTasksConfig(Config):
     ablation_models: tuple[str, ...] = ABLATION_MODELS
     ablation_v_init: str = "normal"  #: V of the "− V-init" rows: "normal" (N(0, std 0.001)) or "random" (PyTorch)
     ablation_u_init: str = "normal"  #: u of the "− u-shift-init" rows: one of ABLATION_U_INITS
-    irnn_v_init: str = "normal"  #: V of the iRNNs: "normal" (the paper's grid, the public code) or "random"
+    irnn_v_init: str = "normal"  #: V of the iRNNs: "normal" (the paper's grid, the public code), "fan_in", "random"
     n: int = 100  #: units per ring of the wRNN, and units of the equal-size iRNN
     large_n: int = 625  #: units of the iRNN with as many activations as the copy wRNN (n × copy_channels)
     copy_channels: int = 6

@@ -20,7 +20,7 @@ from torch import Tensor
 
 READOUTS = ("linear", "mlp")
 WAVE_U_INITS = ("shift", "dirac", "uniform_sqrt_n", "normal", "random")
-V_INITS = ("sparse_identity", "normal", "random")
+V_INITS = ("sparse_identity", "normal", "fan_in", "random")
 V_NORMAL_STD = 1e-3
 """Standard deviation of ``init_v="normal"`` and ``init_u="normal"``: the paper's N(0, 0.001) read as std 0.001
 (see :class:`WaveRNN`)."""
@@ -49,9 +49,14 @@ def _make_readout(d_hidden: int, n_out: int, readout: str, mlp_hidden: int) -> t
 
 def _init_v(weight: Tensor, bias: Tensor, init_v: str, channels: int) -> None:
     """Initialise V = (weight (channels*n, n_in), bias (channels*n,)) in place, as ``init_v`` says (see
-    :class:`WaveRNN`); ``"random"`` leaves PyTorch's default, ``"normal"`` leaves the bias at it."""
+    :class:`WaveRNN`, :class:`IRNN`); ``"random"`` leaves the module's default, ``"normal"`` leaves the bias at it,
+    ``"fan_in"`` draws weight and bias from ``U(-1/sqrt(n_in), 1/sqrt(n_in))``, what ``nn.Linear(n_in, ...)`` does."""
     if init_v == "normal":
         torch.nn.init.normal_(weight, 0.0, V_NORMAL_STD)
+    elif init_v == "fan_in":
+        bound = weight.shape[1] ** -0.5
+        torch.nn.init.uniform_(weight, -bound, bound)
+        torch.nn.init.uniform_(bias, -bound, bound)
     elif init_v == "sparse_identity":
         bias.zero_()
         weight.zero_()
@@ -147,7 +152,7 @@ class WaveRNN(torch.nn.Module):
       weight 1 from every input feature. ``"normal"``: the ablation grid's alternative ``N(0, 0.001)``, which we
       read as **std** 0.001 (:data:`V_NORMAL_STD`; variance would be std 0.032): the public code's
       ``nn.init.normal_(weight, 0.0, std=0.001)``, the bias left at PyTorch's default as that code leaves it.
-      ``"random"``: PyTorch's default ``Linear`` init, weight and bias.
+      ``"random"``: PyTorch's default ``Linear`` init, weight and bias (``"fan_in"`` draws the same distribution).
 
     Parameters: ``V`` (n_in*c*n + c*n), ``conv`` (3c^2 + c), readout on the whole state (``readout="linear"``:
     c*n*n_out + n_out; ``"mlp"``: c*n -> ``mlp_hidden`` -> ReLU -> n_out).
@@ -201,10 +206,13 @@ class IRNN(torch.nn.Module):
     - ``"random"``: PyTorch's default ``nn.RNN`` init for everything, ``U(-1/sqrt(n), 1/sqrt(n))``
       (Table 5's "U", a plain ReLU RNN).
 
-    ``init_v`` acts on V = (W_ih, b_ih): ``"normal"`` (the paper's iRNN grid and the public code's iRNN):
-    W_ih ~ N(0, std 0.001), b_ih at PyTorch's default; ``"random"``: both at PyTorch's default;
-    ``"sparse_identity"`` (Table 4 "+ Sigma-init + V-init") is the wRNN's init with one channel: W_ih and b_ih
-    zero, then unit 0 gets weight 1 from every input feature.
+    ``init_v`` acts on V = (W_ih, b_ih), which the public code builds as ``nn.Linear(n_in, n)``:
+    ``"normal"`` (the paper's iRNN grid; the code's copy and adding iRNN): W_ih ~ N(0, std 0.001), b_ih from
+    ``nn.Linear``'s default ``U(-1/sqrt(n_in), 1/sqrt(n_in))``; ``"fan_in"`` (the code's sMNIST, psMNIST and
+    nsCIFAR10 iRNN, which keep ``nn.Linear``'s default): W_ih and b_ih from ``U(-1/sqrt(n_in), 1/sqrt(n_in))``;
+    ``"random"``: both at ``nn.RNN``'s default ``U(-1/sqrt(n), 1/sqrt(n))``; ``"sparse_identity"`` (Table 4
+    "+ Sigma-init + V-init") is the wRNN's init with one channel: W_ih and b_ih zero, then unit 0 gets weight 1
+    from every input feature.
     """
 
     def __init__(self, n_in: int, n: int, n_out: int, init: str = "identity", init_v: str = "random",
@@ -223,6 +231,8 @@ class IRNN(torch.nn.Module):
                 self.rnn.weight_hh_l0.copy_(eye if init == "identity" else eye.roll(1, dims=1))
                 self.rnn.bias_hh_l0.zero_()
             _init_v(self.rnn.weight_ih_l0, self.rnn.bias_ih_l0, init_v, 1)
+            if init_v == "normal":  # the code's b_ih is nn.Linear(n_in, n)'s bias, not nn.RNN's
+                torch.nn.init.uniform_(self.rnn.bias_ih_l0, -n_in ** -0.5, n_in ** -0.5)
 
     def forward(self, x: Tensor, return_states: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         """x (B, T, n_in) -> outputs (B, T, n_out) [, states (B, T, n) if ``return_states``]; h_0 = 0."""

@@ -1,8 +1,9 @@
 """Training a Wave-RNN or an iRNN on the copy or the adding task (Keller et al., ICLR 2024, Appendix B).
 
 The paper's protocol: Adam at a fixed learning rate, batch 128, 60,000 batches, each a fresh draw of the task;
-total-norm gradient clipping at the magnitude of Tables 5–6 (0 = not applied). Copy is trained with the
-cross-entropy over all positions, adding with the MSE of the final output. Every ``eval_every`` steps the model is
+total-norm gradient clipping at the magnitude of Tables 5–6 (0 = not applied). Copy is trained, as the code does,
+with the cross-entropy over all positions divided by the batch size (the scale Table 5's clipping magnitudes were
+tuned on), adding with the MSE of the final output. Every ``eval_every`` steps the model is
 scored on one fixed, seeded test batch (the same for every model and seed of a task and ``T``). A run is resumable
 bit for bit from its checkpoint.
 """
@@ -126,7 +127,7 @@ class SequenceTaskSpec:
 
     def loss(self, outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The training loss of model outputs (B, L, n_out): copy cross-entropy over all positions (nats per
-        token), adding MSE of the final output."""
+        token) divided by B, as the code trains; adding MSE of the final output."""
         return copy_loss(outputs, y) if self.task == "copy" else adding_loss(outputs[:, -1], y)
 
 
