@@ -76,3 +76,22 @@ def _assert_same_artifact(a, b) -> None:
 def assert_same_artifact():
     """Check that two :class:`wavelib.store.Artifact` results are identical (metrics and histories)."""
     return _assert_same_artifact
+
+
+class StepRecorder:
+    """A ``progress`` wrapper for the trainers that records the steps they actually run (a resumed run must not
+    start again from the beginning)."""
+
+    def __init__(self):
+        self.steps = []
+
+    def __call__(self, steps, total=None, initial=0):
+        for step in steps:
+            self.steps.append(step)
+            yield step
+
+
+@pytest.fixture
+def step_recorder():
+    """``StepRecorder``, the class: pass an instance as a trainer's ``progress``."""
+    return StepRecorder

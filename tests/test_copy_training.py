@@ -71,15 +71,17 @@ def _tiny_training(**overrides) -> CopyTraining:
 
 
 @pytest.mark.parametrize("name", ["vwave-learned", "alibi"])
-def test_training_resumes_bit_for_bit(name, memory_checkpoint, monkeypatch):
+def test_training_resumes_bit_for_bit(name, memory_checkpoint, step_recorder, monkeypatch):
     import wavelib.training.copy_lm as copy_lm
 
     spec, cfg, cpu = model_spec(name, **SIZES), _tiny_training(), torch.device("cpu")
     whole = memory_checkpoint()
     model, history = train_copy(spec, cfg, 5, cpu, checkpoint=whole, checkpoint_every=3)
     assert [s["step"] for s in whole.saved] == [3, 6]
+    ran = step_recorder()
     resumed_model, resumed = train_copy(spec, cfg, 5, cpu, checkpoint=memory_checkpoint(whole.saved[0]),
-                                        checkpoint_every=3)
+                                        checkpoint_every=3, progress=ran)
+    assert ran.steps == [4, 5, 6]  # only the steps after the checkpoint
     for key in ("step", "examples", "train_loss", "string_accuracy", "generalisation_string_accuracy"):
         np.testing.assert_array_equal(history[key], resumed[key])
     for a, b in zip(model.state_dict().values(), resumed_model.state_dict().values()):

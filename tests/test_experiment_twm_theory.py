@@ -24,22 +24,25 @@ def test_same_seed_gives_identical_histories(tmp_path):
 
 
 def test_interrupted_sweep_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
-    reference = sweep(tmp_path / "ref").history()
     calls = {"n": 0}
     real = twm_theory.input_sensitivity
 
-    def failing(*args, **kwargs):
+    def counting(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 41:  # in the middle of s = 4 (3 networks x 2 amplitudes x 2 seeds per s), after 3 checkpoints
+        if calls["n"] == calls.get("fail_at"):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(twm_theory, "input_sensitivity", failing)
+    monkeypatch.setattr(twm_theory, "input_sensitivity", counting)
+    reference = sweep(tmp_path / "ref").history()
+    # fail in the middle of s = 4 (3 networks x 2 amplitudes x 2 seeds per s), after 3 checkpoints (36 calls)
+    total, calls["n"], calls["fail_at"] = calls["n"], 0, 41
     with pytest.raises(KeyboardInterrupt):
         sweep(tmp_path / "run")
-    monkeypatch.setattr(twm_theory, "input_sensitivity", real)
+    calls["n"], calls["fail_at"] = 0, None
     resumed = sweep(tmp_path / "run")
     assert resumed.meta["resumed"] is True
+    assert calls["n"] == total - 36  # the checkpointed values of s are not computed again
     for key in reference:
         np.testing.assert_array_equal(resumed.history()[key], reference[key])
 

@@ -28,21 +28,23 @@ def test_same_seed_gives_identical_curves(tmp_path):
 
 
 def test_interrupted_grid_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
-    reference = curves(tmp_path / "ref").history()
     real, calls = vwave.train_copy, {"n": 0}
 
-    def failing(*args, **kwargs):
+    def counting(*args, **kwargs):
         calls["n"] += 1
-        if calls["n"] == 2:  # after the first model of the grid is stored in the checkpoint
+        if calls["n"] == calls.get("fail_at"):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(vwave, "train_copy", failing)
+    monkeypatch.setattr(vwave, "train_copy", counting)
+    reference = curves(tmp_path / "ref").history()
+    runs, calls["n"], calls["fail_at"] = calls["n"], 0, 2  # fail after the grid's first run is checkpointed
     with pytest.raises(KeyboardInterrupt):
         curves(tmp_path / "run")
-    monkeypatch.setattr(vwave, "train_copy", real)
+    calls["n"], calls["fail_at"] = 0, None
     resumed = curves(tmp_path / "run")
     assert resumed.meta["resumed"] is True
+    assert calls["n"] == runs - 1  # the stored run is not trained again
     for key in reference:
         np.testing.assert_array_equal(resumed.history()[key], reference[key])
 

@@ -51,7 +51,7 @@ def test_pooled_sequences_and_the_paper_permutation():
 
 
 @pytest.mark.parametrize("task", ["smnist", "psmnist"])
-def test_training_resumes_bit_for_bit(task, memory_checkpoint, assert_same_training):
+def test_training_resumes_bit_for_bit(task, memory_checkpoint, step_recorder, assert_same_training):
     data = {"train": _digits(16, 0), "valid": _digits(6, 1), "test": _digits(6, 2)}
     spec = ImageTaskSpec(task, batch=8, epochs=2, lr=1e-2, clip=1.0, lr_drop_epoch=1, evals_per_epoch=2, pool=7)
     perm = pixel_order(7, 3) if task == "psmnist" else None
@@ -61,8 +61,10 @@ def test_training_resumes_bit_for_bit(task, memory_checkpoint, assert_same_train
     assert history["epoch"].tolist() == [0, 0.5, 1, 1.5, 2] and np.isnan(history["train_loss"][0])
     assert history["lr"].tolist() == [1e-2, 1e-2, 1e-3, 1e-3, 1e-3]
     assert (task == "psmnist") == ("permutation" in history)
-    resumed_model, resumed = train_image_model(model, spec, data, 3, CPU, perm,
+    ran = step_recorder()
+    resumed_model, resumed = train_image_model(model, spec, data, 3, CPU, perm, progress=ran,
                                                checkpoint=memory_checkpoint(whole.saved[2]))  # mid-epoch 2
+    assert ran.steps == [3]  # 2 epochs of 2 batches: the checkpoint holds 3 of the 4 steps (0-based)
     assert_same_training((trained, history), (resumed_model, resumed))
     with pytest.raises(ValueError, match="different run"):
         train_image_model(model, dataclasses.replace(spec, lr=2e-2), data, 3, CPU, perm,

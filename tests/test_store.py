@@ -39,7 +39,8 @@ def count_units(config, ctx):
         state["next"] = unit + 1
         ctx.checkpoint.save(state)
     values = np.array(state["values"])
-    return Result(metrics={"sum": float(values.sum()), "units": config.units}, history={"values": values},
+    return Result(metrics={"sum": float(values.sum()), "units": config.units, "call": CALLS["n"]},
+                  history={"values": values},
                   weights={"w": torch.tensor(values)})
 
 
@@ -106,11 +107,35 @@ def test_existing_artifact_is_loaded_not_recomputed(tmp_path):
     assert (second.path / "meta.json").read_text() == stamp
 
 
-def test_retrain_recomputes_and_replaces_atomically(tmp_path):
+def test_retrain_recomputes_and_replaces_atomically(tmp_path, monkeypatch):
+    import wavelib.store as store
+
     first = run(tmp_path)
+    assert first.metrics["call"] == 1
     again = run(tmp_path, retrain=True)
     assert CALLS["n"] == 2 and again.path == first.path
+    assert again.metrics["call"] == 2 and run(tmp_path).metrics["call"] == 2  # the new artifact replaced the old
     assert [p.name for p in again.path.parent.iterdir()] == [again.path.name]
+    real = store.os.replace
+
+    def failing(src, dst):  # the new artifact cannot be moved into place
+        if ".tmp-" in str(src):
+            raise OSError("disk full")
+        real(src, dst)
+
+    monkeypatch.setattr(store.os, "replace", failing)
+    with pytest.raises(OSError, match="disk full"):
+        run(tmp_path, retrain=True)
+    monkeypatch.undo()
+    assert run(tmp_path).metrics["call"] == 2 and CALLS["n"] == 3  # the old artifact is still there, whole
+
+
+def test_retrain_discards_a_stale_checkpoint(tmp_path):
+    CALLS["fail_at"] = 3
+    with pytest.raises(Interrupt):
+        run(tmp_path)
+    fresh = run(tmp_path, retrain=True)
+    assert fresh.meta["resumed"] is False
 
 
 def test_interrupted_run_leaves_no_artifact_and_resumes_to_the_same_result(tmp_path):
@@ -195,6 +220,10 @@ def test_stored_artifacts_lists_finished_runs_only(tmp_path):
         run(tmp_path, seed=9)
     listed = stored_artifacts(tmp_path)
     assert len(listed) == 1 and json.loads((listed[0].path / "meta.json").read_text())["seed"] == 3
+    half_published = listed[0].path.with_name(f"{listed[0].path.name}.tmp-0123abcd")
+    half_published.mkdir()
+    (half_published / "meta.json").write_text("{}")
+    assert [a.path for a in stored_artifacts(tmp_path)] == [listed[0].path]
 
 
 def test_missing_gpu_artifacts_are_reported_before_any_work(tmp_path):

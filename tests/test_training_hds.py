@@ -241,7 +241,7 @@ def crashing_progress(at):
 
 
 @pytest.mark.parametrize("curriculum", ["paper", "code"])
-def test_resume_is_bit_for_bit(tmp_path, monkeypatch, curriculum):
+def test_resume_is_bit_for_bit(tmp_path, monkeypatch, step_recorder, curriculum):
     import wavelib.training.hds as hds
 
     cfg = HDSTraining(task="diagonal_copy", s=3, d=2, hidden=8, l2=0.001, curriculum=curriculum, steps=300,
@@ -269,8 +269,10 @@ def test_resume_is_bit_for_bit(tmp_path, monkeypatch, curriculum):
         monkeypatch.setenv("TRITON_INTERPRET", "0")
         with pytest.raises(ConfigError, match="trained on the fused recurrence, which cannot run here"):
             train_hds(cfg, [0, 1], CPU, generator_seed=5, checkpoint=Checkpoint(copy))
+    ran = step_recorder()
     resumed, h_resumed = train_hds(cfg, [0, 1], CPU, generator_seed=5, checkpoint=Checkpoint(tmp_path),
-                                   checkpoint_every=50)
+                                   checkpoint_every=50, progress=ran)
+    assert ran.steps == list(range(151, 301))  # only the steps after the checkpoint
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), name
     assert set(h_straight) == set(h_resumed)
@@ -369,7 +371,7 @@ def test_group_training_equals_each_cell_alone(curriculum):
     assert (group[0][0].W_hh - group[2][0].W_hh).abs().max() > 1e-3
 
 
-def test_group_resume_is_bit_for_bit(tmp_path):
+def test_group_resume_is_bit_for_bit(tmp_path, step_recorder):
     straight = train_hds_group(GROUP_CELLS, GROUP_SEEDS, CPU, GROUP_GENERATORS)
     with pytest.raises(RuntimeError, match="simulated crash"):
         train_hds_group(GROUP_CELLS, GROUP_SEEDS, CPU, GROUP_GENERATORS, checkpoint=Checkpoint(tmp_path),
@@ -379,8 +381,10 @@ def test_group_resume_is_bit_for_bit(tmp_path):
         train_hds_group(GROUP_CELLS, GROUP_SEEDS, CPU, [5, 6, 8], checkpoint=Checkpoint(tmp_path))
     with pytest.raises(ValueError, match="different run"):
         train_hds(GROUP_CELLS[0], GROUP_SEEDS, CPU, 5, checkpoint=Checkpoint(tmp_path))
+    ran = step_recorder()
     resumed = train_hds_group(GROUP_CELLS, GROUP_SEEDS, CPU, GROUP_GENERATORS, checkpoint=Checkpoint(tmp_path),
-                              checkpoint_every=10)
+                              checkpoint_every=10, progress=ran)
+    assert ran.steps == list(range(21, 41))  # only the steps after the checkpoint
     for (model, history), (r_model, r_history) in zip(straight, resumed):
         for (name, a), b in zip(model.state_dict().items(), r_model.state_dict().values()):
             assert torch.equal(a, b), name

@@ -18,6 +18,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -213,7 +214,11 @@ def _publish(result: Result, meta: dict[str, Any], final: Path) -> None:
     if final.exists():
         old = final.with_name(f"{final.name}.old-{uuid.uuid4().hex}")
         os.replace(final, old)
-        os.replace(tmp, final)
+        try:
+            os.replace(tmp, final)
+        except BaseException:
+            os.replace(old, final)  # the artifact that was there stays
+            raise
         shutil.rmtree(old)
     else:
         os.replace(tmp, final)
@@ -267,7 +272,8 @@ def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, pre
 
 
 def stored_artifacts(root: Path | None = None) -> list[Artifact]:
-    """Every finished artifact under the results root, sorted by path."""
+    """Every finished artifact under the results root, sorted by path: folders named as :func:`artifact_dir` names
+    them (not a ``.partial`` checkpoint, nor a ``.tmp-``/``.old-`` folder of a publication under way)."""
     base = root or results_root()
     return [Artifact(meta.parent) for meta in sorted(base.glob("*/*/*/meta.json"))
-            if not meta.parent.name.endswith(".partial")]
+            if re.fullmatch(r"\w+-[0-9a-f]{10}", meta.parent.name)]
