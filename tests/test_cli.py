@@ -68,6 +68,10 @@ def test_set_overrides_a_knob_and_is_recorded(tmp_path, capsys, monkeypatch):
     (["train", "twm_theory", "--stop-after", "0"], "--stop-after takes a positive number of minutes"),
     (["train", "vwave", "--workers", "0"], "--workers takes a positive number of runs trained at the same time"),
     (["train", "vwave", "--cuda-graph"], "--cuda-graph captures training steps in CUDA graphs: it needs --device cuda"),
+    (["train", "twm_theory", "--set", "s_max=abc"], "knob s_max takes a value like"),
+    (["train", "twm_theory", "--set", "s_max=2.5"], "knob s_max takes a value like"),
+    (["train", "spectrum", "--preset", "paper", "--experiment", "table1"],
+     "spectrum/table1 at the paper preset is meant for a GPU (hours on a CPU): pass --device cuda, or --allow-cpu"),
 ])
 def test_bad_input_gets_a_short_error_and_exit_code_2(args, message):
     result = cli(*args)

@@ -52,8 +52,26 @@ def test_tuple_knobs_take_lists_and_refuse_other_types():
     config = chapter.config("smoke", size_wrnn=[[4, 2], [8, 2]], size_irnn=[4, 8])  # as from JSON or papermill
     assert config.size_wrnn == ((4, 2), (8, 2)) and config.size_irnn == (4, 8)
     assert config == chapter.config("smoke", size_wrnn=((4, 2), (8, 2)), size_irnn=(4, 8))
-    with pytest.raises(ConfigError, match=r"knob size_irnn takes a tuple such as \(4, 8\), got '\(4, 8\)'"):
+    with pytest.raises(ConfigError, match=r"knob size_irnn takes a value like \(4, 8\) \(tuple\[int, ...\]\), "
+                                          r"got '\(4, 8\)'"):
         chapter.config("smoke", size_irnn="(4, 8)")
+    with pytest.raises(ConfigError, match="knob size_wrnn takes a value like"):
+        chapter.config("smoke", size_wrnn=[[4, 2, 3]])
+
+
+@pytest.mark.parametrize("knob, value", [("s_max", "abc"), ("s_max", 2.5), ("s_max", True), ("amplitudes", ("a",))])
+def test_a_knob_of_the_wrong_type_is_refused_with_its_type(knob, value):
+    """`--set s_max=abc` once gave a TypeError traceback, and `s_max=2.5` passed validation and failed later."""
+    with pytest.raises(ConfigError, match=f"knob {knob} takes a value like"):
+        get_chapter("twm_theory").config("smoke", **{knob: value})
+
+
+def test_an_int_for_a_float_knob_is_the_same_config():
+    chapter = get_chapter("wave_rnn_tasks")
+    one, one_point_o = chapter.config("smoke", lr=1, clip=0), chapter.config("smoke", lr=1.0, clip=0.0)
+    assert one == one_point_o and one.to_dict() == one_point_o.to_dict() and isinstance(one.lr, float)
+    assert chapter.config("smoke", lr=None, clip=None, copy_T=(0,), adding_T=(100,), ablation_T=(0,),
+                          figure_T=0).lr is None
 
 
 def test_transformer_sizes_are_refused_at_configuration():

@@ -66,9 +66,14 @@ def _train(args: argparse.Namespace) -> int:
                           f"{session.device}")
     names = args.experiment or [e.name for e in session.experiments]
     for name in names:  # validate every name before any work
-        if not session.applicable(name).cuda_graph and args.cuda_graph:
+        experiment = session.applicable(name)
+        if not experiment.cuda_graph and args.cuda_graph:
             raise ConfigError(f"--cuda-graph: {args.chapter}/{name} does not capture its training steps in CUDA "
                               "graphs (Chapter 5's experiments do)")
+        if (session.preset in experiment.gpu_presets and session.device.type == "cpu" and not args.allow_cpu
+                and (args.retrain or not session.artifact_path(name).exists())):
+            raise ConfigError(f"{args.chapter}/{name} at the {session.preset} preset is meant for a GPU (hours on a "
+                              "CPU): pass --device cuda, or --allow-cpu to train it on this CPU anyway")
     deadline = None if args.stop_after is None else time.monotonic() + 60 * args.stop_after
     for name in names:
         start = time.perf_counter()
@@ -167,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--cuda-graph", action="store_true",
                        help="capture each training step in a CUDA graph where the chapter can (Chapter 5; the same "
                             "results to rounding; recorded in meta.json)")
+    train.add_argument("--allow-cpu", action="store_true",
+                       help="train on the CPU an experiment that is meant for a GPU at this preset (`list` says which)")
     knobs(train)
     train.set_defaults(func=_train)
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import types
+import typing
 from typing import Any
 
 PRESETS: dict[str, str] = {
@@ -63,8 +65,8 @@ class Config:
                 f"unknown knob(s) {', '.join(unknown)} for {type(self).__name__}; "
                 f"valid knobs: {', '.join(self.knobs())}"
             )
-        defaults = dataclasses.asdict(self)
-        return dataclasses.replace(self, **{k: _like(defaults[k], v, k) for k, v in overrides.items()})
+        defaults, types = dataclasses.asdict(self), typing.get_type_hints(type(self))
+        return dataclasses.replace(self, **{k: _knob_value(k, v, types[k], defaults[k]) for k, v in overrides.items()})
 
 
 def _tuples(value: Any) -> Any:
@@ -72,13 +74,49 @@ def _tuples(value: Any) -> Any:
     return tuple(_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
 
 
-def _like(default: Any, value: Any, name: str) -> Any:
-    """``value`` for the knob ``name`` whose preset value is ``default``: a tuple knob takes a list or tuple."""
-    if not isinstance(default, tuple):
-        return value
-    if not isinstance(value, (list, tuple)):
-        raise ConfigError(f"knob {name} takes a tuple such as {default!r}, got {value!r}")
-    return _tuples(value)
+def _knob_value(name: str, value: Any, kind: Any, default: Any) -> Any:
+    """``value`` for the knob ``name`` of type ``kind`` (preset value ``default``): lists become tuples, an int
+    becomes a float where a float is asked for; a value of another type raises :class:`ConfigError`."""
+    value = _tuples(value)
+    converted = _as_type(value, kind)
+    if converted is _WRONG:
+        raise ConfigError(f"knob {name} takes a value like {default!r} ({_type_name(kind)}), got {value!r}")
+    return converted
+
+
+_WRONG = object()  #: what :func:`_as_type` returns for a value of the wrong type
+
+
+def _as_type(value: Any, kind: Any) -> Any:
+    """``value`` as type ``kind`` (int, float, bool, str, None, unions and tuples of them), or :data:`_WRONG`."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        for option in args:
+            converted = _as_type(value, option)
+            if converted is not _WRONG:
+                return converted
+        return _WRONG
+    if origin is tuple:
+        if not isinstance(value, tuple):
+            return _WRONG
+        kinds = [args[0]] * len(value) if len(args) == 2 and args[1] is Ellipsis else list(args)
+        if len(kinds) != len(value):
+            return _WRONG
+        items = [_as_type(v, k) for v, k in zip(value, kinds)]
+        return _WRONG if any(item is _WRONG for item in items) else tuple(items)
+    if kind is type(None):
+        return None if value is None else _WRONG
+    if kind is float:
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else _WRONG
+    if kind is int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else _WRONG
+    if kind in (bool, str):
+        return value if isinstance(value, kind) else _WRONG
+    return value  # a type this check does not know: validate() has the last word
+
+
+def _type_name(kind: Any) -> str:
+    return str(kind).replace("<class '", "").replace("'>", "")
 
 
 def require_positive(**values: float) -> None:
