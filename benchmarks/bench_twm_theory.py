@@ -32,8 +32,8 @@ def reference_input_sensitivity(weights: dict[str, np.ndarray], s: int, amplitud
 
     def first_output(x: torch.Tensor) -> torch.Tensor:  # x (s, d) -> y(s+1) (d,)
         h = torch.zeros(H, dtype=torch.float64)
-        for t in range(s):
-            h = torch.tanh(W_hh @ h + W_uh @ x[t])
+        for x_t in x.unbind(0):  # not x[t]: each select's backward would fill a full-size zero tensor
+            h = torch.tanh(W_hh @ h + W_uh @ x_t)
         return W_r @ torch.tanh(W_hh @ h)
 
     norms = torch.zeros(s, dtype=torch.float64)

@@ -1,13 +1,14 @@
 """Chapter 5's hot paths, one forward and one backward pass each: Mamba's selective scan and its short mixer.
 
 Every timed call runs the forward pass and the backward pass of ``(out * w).sum()`` for a fixed random ``w``
-and returns the forward output and the gradients w.r.t. every input, each divided by its largest magnitude in
-the reference's output (measured once, before timing) and concatenated. So ``check`` is the largest error of
+and returns the forward output and the gradients w.r.t. every input; the check (outside the timed calls) divides
+each by its largest magnitude in the reference's output (measured once, before timing). So ``check`` is the largest error of
 any part relative to that part's scale (dimensionless; the weight gradients, summed over batch and time, would
 otherwise swamp the output's errors), and the tolerance is :data:`RTOL` for every row. float32, all inputs
 drawn once before timing. Rows per shape:
 
-- ``scan``: ``selective_scan`` with backend ``"sequential"`` (per-step autograd loop, the reference) against
+- ``scan``: ``selective_scan`` with backend ``"sequential"`` (per-step autograd loop over decays and inputs computed
+  for all steps at once, as ``mamba_ssm``'s ``selective_scan_ref``: the reference) against
   ``"chunked"``, ``"recurrent"``, on CUDA where triton runs ``"fused"``, and where ``mamba_ssm`` runs ``"cuda"``;
   inputs as in Mamba at init (delta log-uniform in [1e-3, 1e-1], A[d] = -(1..N), u, B, C standard normal, D = 1).
 - ``scan: fused [BD b, w warps]`` (CUDA, where the fused scan runs): the fused scan with ``b`` channels and ``w``
@@ -57,7 +58,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from wavelib.benchmarking import Comparison, compare, forward_backward, normalised, scales, true_float32
+from wavelib.benchmarking import Comparison, compare, forward_backward, scales, true_float32
 from wavelib.experiments.vwave import PRESETS, VWaveConfig
 from wavelib.grid import on_own_stream
 from wavelib.models.selective_scan import available_backends, resolve_backend, selective_scan
@@ -124,8 +125,8 @@ def scan_rows(preset: str, batch: int, channels: int, n: int, length: int, devic
         return []
     scale = scales(expected)
     shapes = _describe(preset, batch, channels, f"N {n}", length)
-    rows = [compare(f"scan: sequential vs {backend}", shapes, normalised(run("sequential"), scale),
-                    normalised(run(backend), scale), device, repeats=repeats, warmup=1, tolerance=RTOL,
+    rows = [compare(f"scan: sequential vs {backend}", shapes, run("sequential"),
+                    run(backend), device, repeats=repeats, warmup=1, scale=scale, tolerance=RTOL,
                     reference_label='selective_scan "sequential"', fast_label=f'selective_scan "{backend}"')
             for backend in available_backends(device) if backend != "sequential"]
     if "fused" in available_backends(device) and device.type == "cuda":
@@ -134,8 +135,8 @@ def scan_rows(preset: str, batch: int, channels: int, n: int, length: int, devic
                                     + inputs[5][:, None] * inputs[0], inputs, weight)
 
         rows += [compare(f"scan: fused [BD {block_d}, {warps} warp{'s' if warps > 1 else ''}]", shapes,
-                         normalised(fused(), scale), normalised(fused(block_d, warps), scale), device,
-                         repeats=repeats, warmup=1, tolerance=RTOL,
+                         fused(), fused(block_d, warps), device,
+                         repeats=repeats, warmup=1, scale=scale, tolerance=RTOL,
                          reference_label=f"fused, BD {BLOCK_D}, {NUM_WARPS} warps (the default)",
                          fast_label=f"fused, BD {block_d}, {warps} warp{'s' if warps > 1 else ''}")
                  for block_d, warps in SCAN_LAYOUTS]
@@ -169,8 +170,8 @@ def mixer_rows(preset: str, batch: int, channels: int, length: int, device: torc
     rows = []
     for name, ref_label, reference, fast_label, fast_fn in cases:
         scale = scales(reference())
-        rows.append(compare(name, shapes, normalised(reference, scale), normalised(fast_fn, scale), device,
-                            repeats=repeats, warmup=1, tolerance=RTOL, reference_label=ref_label,
+        rows.append(compare(name, shapes, reference, fast_fn, device,
+                            repeats=repeats, warmup=1, scale=scale, tolerance=RTOL, reference_label=ref_label,
                             fast_label=fast_label))
     return rows
 
@@ -215,8 +216,8 @@ def train_step_row(preset: str, length: int, device: torch.device, repeats: int)
 
     with true_float32():
         scale = scales(step(reference)())
-        return compare("copy LM train step", _describe_step(preset, training), normalised(step(reference), scale),
-                       normalised(step(fast), scale), device, repeats=repeats, warmup=1, tolerance=RTOL,
+        return compare("copy LM train step", _describe_step(preset, training), step(reference),
+                       step(fast), device, repeats=repeats, warmup=1, scale=scale, tolerance=RTOL,
                        reference_label=f'scan "{reference}"', fast_label=f'scan "{fast}" ("auto")')
 
 
@@ -254,8 +255,8 @@ def graph_step_row(preset: str, length: int, device: torch.device, repeats: int)
             eager()
             replayed()
         scale = scales(outputs(*capturable_step())())
-        return compare("copy LM train step [CUDA graph]", _describe_step(preset, training), normalised(eager, scale),
-                       normalised(replayed, scale), device, repeats=repeats, warmup=1, tolerance=RTOL,
+        return compare("copy LM train step [CUDA graph]", _describe_step(preset, training), eager,
+                       replayed, device, repeats=repeats, warmup=1, scale=scale, tolerance=RTOL,
                        reference_label="eager, AdamW capturable", fast_label="captured in a CUDA graph, replayed")
 
 
@@ -279,8 +280,8 @@ def concurrent_steps_row(preset: str, length: int, device: torch.device, repeats
 
         scale = scales([part for step in models() for part in step()])
         return compare(f"copy LM train steps, {CONCURRENT_RUNS} runs at once",
-                       _describe_step(preset, training, CONCURRENT_RUNS), normalised(one_after_another, scale),
-                       normalised(all_at_once, scale), device, repeats=repeats, warmup=1, tolerance=RTOL,
+                       _describe_step(preset, training, CONCURRENT_RUNS), one_after_another,
+                       all_at_once, device, repeats=repeats, warmup=1, scale=scale, tolerance=RTOL,
                        reference_label="one after another", fast_label=f"{CONCURRENT_RUNS} threads"
                        + (", a CUDA stream each" if device.type == "cuda" else ""))
 

@@ -17,16 +17,16 @@ and sMNIST shapes (784 steps; batch 128; wRNN n 256, c 16; iRNN n 256):
   Adam) with the reference recurrence against the fused one, on a copy batch (T = 480) and on random sMNIST-shaped
   pixels; where the fused path runs. The Performance page projects paper-scale run times from these rows.
 - ``iRNN``: a plain per-step loop (``h = ReLU(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)``, autograd) against
-  ``torch.nn.RNN(nonlinearity="relu")`` with the same weights (cuDNN on CUDA); on the CPU at the copy shapes only.
+  ``torch.nn.RNN(nonlinearity="relu")`` with the same weights (cuDNN on CUDA).
 
 The reference loops read each step's input through one ``unbind`` (its backward is one ``stack``). Indexing
 ``x[:, t]`` at every step, as they did before, makes the backward scatter each step's gradient into a zero tensor
 the size of the whole input: O(T²) memory traffic (on the CPU a copy-task training step took 20.9 s instead of
 0.49 s), which inflated the reference times, and so every ratio, of the tables measured before.
 
-Each timed call returns the output and the gradients w.r.t. every input, each divided by its scale in the
-reference's output (:func:`wavelib.benchmarking.normalised`), so the check is a relative error; float32, with
-cuDNN's TF32 off (:func:`wavelib.benchmarking.true_float32`). The recurrence rows keep the check about the
+Each timed call returns the output and the gradients w.r.t. every input; the check divides each by its scale in
+the reference's output (:func:`wavelib.benchmarking.normalised`, outside the timed calls), so it is a relative
+error; float32, with cuDNN's TF32 off (:func:`wavelib.benchmarking.true_float32`). The recurrence rows keep the check about the
 kernel, not about rounding: a positive drive, non-negative conv weights and bias keep every unit active (with
 signed inputs, a pre-activation within rounding of 0 flips its ReLU mask, and over 500 steps the float32
 reference itself parts from float64 by 0.1 of the largest gradient), and the weight is scaled to gain 1
@@ -42,7 +42,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from wavelib.benchmarking import Comparison, compare, forward_backward, normalised, scales, true_float32
+from wavelib.benchmarking import Comparison, compare, forward_backward, scales, true_float32
 from wavelib.models.wave_rnn import WaveRNN, circular_conv_norm, wave_rnn_recurrence
 from wavelib.seeding import isolated_rng
 from wavelib.training.optim import optimizer_step
@@ -90,20 +90,20 @@ def wave_rows(device: torch.device, repeats: int) -> list[Comparison]:
 
         scale = scales(run("reference")())
         rows.append(compare("wRNN recurrence", _describe(name, steps, f"n {n}, c {c}"),
-                            normalised(run("reference"), scale), normalised(run("fused"), scale), device,
-                            repeats=repeats, warmup=1, tolerance=RTOL,
+                            run("reference"), run("fused"), device,
+                            repeats=repeats, warmup=1, scale=scale, tolerance=RTOL,
                             reference_label="per-step loop (wave_rnn_recurrence, reference)",
                             fast_label="Triton fused (wave_rnn_recurrence, fused)"))
         rows.append(compare("wRNN recurrence [gather]", _describe(name, steps, f"n {n}, c {c}"),
-                            normalised(fused("memory"), scale), normalised(fused("gather"), scale), device,
-                            repeats=repeats, warmup=1, tolerance=RTOL,
+                            fused("memory"), fused("gather"), device,
+                            repeats=repeats, warmup=1, scale=scale, tolerance=RTOL,
                             reference_label='fused, shift "memory"',
                             fast_label='fused, shift "gather" (the default)'))
         default = default_warps(c, n)
         for warps in TUNING_WARPS[name]:
             rows.append(compare(f"wRNN recurrence [{warps} warps]", _describe(name, steps, f"n {n}, c {c}"),
-                                normalised(fused(), scale), normalised(fused(warps=warps), scale), device,
-                                repeats=repeats, warmup=1, tolerance=RTOL,
+                                fused(), fused(warps=warps), device,
+                                repeats=repeats, warmup=1, scale=scale, tolerance=RTOL,
                                 reference_label=f"fused, {default} warps (the default)",
                                 fast_label=f"fused, {warps} warps"))
     return rows
@@ -160,9 +160,9 @@ def train_step_rows(device: torch.device, repeats: int) -> list[Comparison]:
         with true_float32():
             scale = scales(train_step(name, "reference", device)())
             rows.append(compare("wRNN train step", _describe(name, steps, f"n {n}, c {c}").replace("fwd+bwd", "Adam"),
-                                normalised(train_step(name, "reference", device), scale),
-                                normalised(train_step(name, "fused", device), scale), device,
-                                repeats=repeats, warmup=1, tolerance=RTOL,
+                                train_step(name, "reference", device),
+                                train_step(name, "fused", device), device,
+                                repeats=repeats, warmup=1, scale=scale, tolerance=RTOL,
                                 reference_label="WaveRNN, per-step loop recurrence",
                                 fast_label="WaveRNN, Triton fused recurrence"))
     return rows
@@ -182,13 +182,9 @@ def profiles(device: torch.device) -> dict[str, Callable[[], object]]:
 
 
 def irnn_rows(device: torch.device, repeats: int) -> list[Comparison]:
-    """A per-step ReLU RNN loop against ``torch.nn.RNN`` (cuDNN on CUDA) with the same weights; on the CPU only
-    the copy shapes (one sMNIST loop call takes ~20 s there)."""
+    """A per-step ReLU RNN loop against ``torch.nn.RNN`` (cuDNN on CUDA) with the same weights."""
     rows = []
-    shapes = SHAPES if device.type == "cuda" else {"copy T=480": SHAPES["copy T=480"]}
-    if device.type != "cuda":
-        print("bench_wave_rnn: iRNN at the sMNIST shapes runs on CUDA only (~20 s per CPU call)", file=sys.stderr)
-    for name, (steps, n, _) in shapes.items():
+    for name, (steps, n, _) in SHAPES.items():
         torch.manual_seed(SEED)
         rnn = torch.nn.RNN(1, n, nonlinearity="relu", batch_first=True).to(device)
         with torch.no_grad():
@@ -202,15 +198,15 @@ def irnn_rows(device: torch.device, repeats: int) -> list[Comparison]:
             h, states = x.new_zeros(BATCH, n), []
             drive = x @ rnn.weight_ih_l0.T + rnn.bias_ih_l0 + rnn.bias_hh_l0  # (B, T, n)
             for drive_t in drive.unbind(1):  # not drive[:, t]: each select's backward fills a full-size tensor
-                h = torch.relu(drive_t + h @ rnn.weight_hh_l0.T)
+                h = torch.relu(torch.addmm(drive_t, h, rnn.weight_hh_l0.T))
                 states.append(h)
             return torch.stack(states, dim=1)
 
         reference = forward_backward(loop, params, out_weight)
         fast = forward_backward(lambda: rnn(x)[0], params, out_weight)
         scale = scales(reference())
-        rows.append(compare("iRNN", _describe(name, steps, f"n {n}"), normalised(reference, scale),
-                            normalised(fast, scale), device, repeats=repeats, warmup=1, tolerance=RTOL,
+        rows.append(compare("iRNN", _describe(name, steps, f"n {n}"), reference,
+                            fast, device, repeats=repeats, warmup=1, scale=scale, tolerance=RTOL,
                             reference_label="per-step loop (autograd)",
                             fast_label="torch.nn.RNN (cuDNN on CUDA)"))
     return rows

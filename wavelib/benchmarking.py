@@ -124,17 +124,20 @@ class Comparison:
 
 def compare(name: str, shapes: str, reference: Callable[[], Output], fast: Callable[[], Output],
             device: torch.device, repeats: int = 10, warmup: int = 2, *, tolerance: float = 1e-10,
-            reference_label: str = "reference", fast_label: str = "fast") -> Comparison:
+            reference_label: str = "reference", fast_label: str = "fast",
+            scale: Sequence[float] | None = None) -> Comparison:
     """Check that ``fast()`` matches ``reference()``, then time both and measure their peak memory.
 
-    ``reference`` and ``fast`` take no arguments and return the output that is compared (same shape).
-    Each is timed over ``repeats`` calls after ``warmup`` untimed ones, in the same process on ``device``;
-    the timed calls alternate (reference, fast, reference, ...) so background load affects both alike.
+    ``reference`` and ``fast`` take no arguments and return the output that is compared (same shape), or, with
+    ``scale``, lists of parts that the check divides by ``scale`` part by part (:func:`normalised`), outside the
+    timed calls. Each is timed over ``repeats`` calls after ``warmup`` untimed ones, in the same process on
+    ``device``; the timed calls alternate (reference, fast, reference, ...) so background load affects both alike.
     """
     if int(repeats) != repeats or repeats < 1 or int(warmup) != warmup or warmup < 0:
         raise ValueError(f"repeats must be >= 1 and warmup >= 0 (integers), got {repeats}, {warmup}")
     device = torch.device(device)
-    check = max_abs_difference(reference(), fast())
+    checked = (lambda out: out) if scale is None else (lambda parts: normalised(parts, scale))
+    check = max_abs_difference(checked(reference()), checked(fast()))
     for _ in range(warmup):
         reference(), fast()
     ref_times: list[float] = []
@@ -177,11 +180,10 @@ def scales(parts: Sequence[torch.Tensor]) -> list[float]:
     return [part.abs().max().item() or 1.0 for part in parts]
 
 
-def normalised(run: Callable[[], list[torch.Tensor]], scale: Sequence[float]) -> Callable[[], torch.Tensor]:
-    """``run`` with each returned part divided by its ``scale``, flattened and concatenated (1-D): a check on it
-    is an error relative to each part's scale (a gradient summed over batch and time would otherwise swamp the
-    output's errors)."""
-    return lambda: torch.cat([(part / s).flatten() for part, s in zip(run(), scale)])
+def normalised(parts: Sequence[torch.Tensor], scale: Sequence[float]) -> torch.Tensor:
+    """Each part divided by its ``scale``, flattened and concatenated (1-D): a check on it is an error relative to
+    each part's scale (a gradient summed over batch and time would otherwise swamp the output's errors)."""
+    return torch.cat([(part / s).flatten() for part, s in zip(parts, scale)])
 
 
 def _mb(value: float | None) -> str:

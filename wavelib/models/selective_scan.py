@@ -91,13 +91,16 @@ def resolve_backend(backend: str, device: torch.device | str, dtype: torch.dtype
 
 def _sequential(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: torch.Tensor,
                 C: torch.Tensor) -> torch.Tensor:
-    """The per-step recurrence, without the D term: (batch, D, L)."""
+    """The per-step recurrence, without the D term: (batch, D, L). As ``mamba_ssm``'s own reference
+    (``selective_scan_ref``), the decays and inputs of every step are computed at once, (b, D, L, N) each, so a
+    step is one multiply-add and a readout."""
     h = u.new_zeros(u.shape[0], u.shape[1], A.shape[1])
+    decay = torch.exp(delta.unsqueeze(-1) * A[:, None, :])                  # (b, D, L, N)
+    drive = (delta * u).unsqueeze(-1) * B.transpose(1, 2).unsqueeze(1)      # (b, D, L, N)
     ys = []
     # unbind: one backward op per input for all steps (a select per step would scatter into a full-size zero tensor)
-    for d_t, u_t, B_t, C_t in zip(*(x.unbind(-1) for x in (delta, u, B, C))):
-        d_t = d_t[..., None]                                         # (b, D, 1)
-        h = torch.exp(d_t * A) * h + (d_t * u_t[..., None]) * B_t[:, None, :]
+    for a_t, b_t, C_t in zip(decay.unbind(2), drive.unbind(2), C.unbind(-1)):
+        h = a_t * h + b_t
         ys.append((h * C_t[:, None, :]).sum(-1))
     return torch.stack(ys, dim=-1)
 

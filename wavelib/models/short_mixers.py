@@ -97,12 +97,12 @@ def vwave_states(x: Tensor, v: float | Tensor, cells: int) -> Tensor:
     """
     batch, channels, _ = x.shape
     v = torch.as_tensor(v, dtype=x.dtype, device=x.device).expand(channels)[None, :, None]
+    newest = F.one_hot(torch.tensor(cells - 1), cells).to(x)  # e_{K-1}: where each input is written
     h = x.new_zeros(batch, channels, cells)
     states = []
     for x_t in x.unbind(-1):  # one backward op for all steps, not a select per step
-        shifted = torch.cat([h[..., 1:], torch.zeros_like(h[..., :1])], dim=-1)
-        h = (1 - v) * h + v * shifted
-        h = torch.cat([h[..., :-1], h[..., -1:] + x_t[..., None]], dim=-1)
+        h = torch.lerp(h, F.pad(h[..., 1:], (0, 1)), v)  # (1 - v) h + v S h
+        h = torch.addcmul(h, x_t[..., None], newest)
         states.append(h)
     return torch.stack(states, dim=-1)
 
