@@ -26,7 +26,7 @@ MNIST_TRAIN = 60_000  #: MNIST training images, before the validation split
 UNBIND_FIX = "5b30288"
 #: the commit from which every reference is plain but competent (the sequential scan's decays and the v-wave shift
 #: computed without per-step waste too): tables measured before it overstate their ratios
-FAIR_REFERENCES = "5b30288"
+FAIR_REFERENCES = "6b81f2a"
 
 
 def load_benchmarks(kind: str = "cuda", folder: Path | None = None) -> dict[str, Any] | None:
