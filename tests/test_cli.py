@@ -136,3 +136,16 @@ def test_an_interrupted_train_says_how_to_resume(monkeypatch, capsys):
     monkeypatch.setattr(ChapterSession, "experiment", interrupted)
     assert main(["train", "twm_theory", "--preset", "smoke"]) == 130
     assert "run the same command again to resume" in capsys.readouterr().err
+
+
+def test_an_experiment_named_twice_runs_once(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WAVELIB_RESULTS", str(tmp_path))
+    assert main(["train", "twm_theory", "--preset", "smoke", "--experiment", "gradient_sweep",
+                 "--experiment", "gradient_sweep"]) == 0
+    assert capsys.readouterr().out.count("gradient_sweep:") == 1
+
+
+def test_a_bad_device_from_the_environment_says_where_it_came_from():
+    result = cli("train", "twm_theory", "--preset", "smoke", WAVELIB_DEVICE="gpu")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "unknown device 'gpu'" in result.stderr and "(the device came from $WAVELIB_DEVICE)" in result.stderr

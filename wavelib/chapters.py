@@ -182,8 +182,13 @@ def open_chapter(name: str, preset: str | None = None, device: str | None = None
     """Validate the chapter, preset (``$WAVELIB_PRESET``), device (``$WAVELIB_DEVICE``, default cpu),
     seed and knob overrides, and (``check``) fail early if the chapter has none of the paper-scale artifacts
     it needs from another machine (see :meth:`ChapterSession.check_artifacts`)."""
-    session = ChapterSession(get_chapter(name), resolve_preset(preset),
-                             device or os.environ.get(DEVICE_ENV) or "cpu", seed, root, overrides)
+    try:
+        session = ChapterSession(get_chapter(name), resolve_preset(preset),
+                                 device or os.environ.get(DEVICE_ENV) or "cpu", seed, root, overrides)
+    except ConfigError as exc:
+        if device or not os.environ.get(DEVICE_ENV) or "device" not in str(exc):
+            raise
+        raise ConfigError(f"{exc} (the device came from ${DEVICE_ENV})") from exc
     if check:
         session.check_artifacts()
     return session

@@ -65,7 +65,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.cuda_graph and session.device.type != "cuda":
         raise ConfigError(f"--cuda-graph captures training steps in CUDA graphs: it needs --device cuda, not "
                           f"{session.device}")
-    names = args.experiment or [e.name for e in session.experiments]
+    names = list(dict.fromkeys(args.experiment or [e.name for e in session.experiments]))  # each once
     for name in names:  # validate every name before any work
         experiment = session.applicable(name)
         if not experiment.cuda_graph and args.cuda_graph:
@@ -109,7 +109,7 @@ def _run(args: argparse.Namespace) -> int:
     if knobs and len(args.chapter) > 1:
         raise ConfigError("--set applies to one chapter; run chapters with different knobs separately")
     sessions = [open_chapter(name, preset=preset, device=args.device, seed=args.seed, **knobs)
-                for name in args.chapter]
+                for name in dict.fromkeys(args.chapter)]  # each chapter once
     env = _notebook_env()
     os.environ.clear()
     os.environ.update(env)  # papermill's kernels inherit this process's environment
