@@ -194,13 +194,13 @@ def open_chapter(name: str, preset: str | None = None, device: str | None = None
     """Validate the chapter, preset (``$WAVELIB_PRESET``), device (``$WAVELIB_DEVICE``, default cpu),
     seed and knob overrides, and (``check``) fail early if the chapter has none of the paper-scale artifacts
     it needs from another machine (see :meth:`ChapterSession.check_artifacts`)."""
-    try:
-        session = ChapterSession(get_chapter(name), resolve_preset(preset),
-                                 device or os.environ.get(DEVICE_ENV) or "cpu", seed, root, overrides)
-    except ConfigError as exc:
-        if device or not os.environ.get(DEVICE_ENV) or "device" not in str(exc):
-            raise
-        raise ConfigError(f"{exc} (the device came from ${DEVICE_ENV})") from exc
+    if not device and os.environ.get(DEVICE_ENV):
+        device = os.environ[DEVICE_ENV]
+        try:
+            resolve_device(device)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} (the device came from ${DEVICE_ENV})") from exc
+    session = ChapterSession(get_chapter(name), resolve_preset(preset), device or "cpu", seed, root, overrides)
     if check:
         session.check_artifacts()
     return session

@@ -466,9 +466,19 @@ def full_mnist_here(source: str = "auto") -> bool:
     return {"auto": official or pickle_here, "official": official, "pickle": pickle_here}.get(source, False)
 
 
+def _cifar10_path() -> Path:
+    return cache_dir() / "cifar10" / CIFAR10_FILE
+
+
 def cifar10_here() -> bool:
     """Whether the official CIFAR-10 tarball is in the cache (hash checked)."""
-    return _hash_ok(cache_dir() / "cifar10" / CIFAR10_FILE, CIFAR10_HASH)
+    return _hash_ok(_cifar10_path(), CIFAR10_HASH)
+
+
+def cifar10_howto() -> str:
+    """What to do when CIFAR-10 cannot be downloaded."""
+    return (f"put {CIFAR10_FILE} (from {CIFAR10_URL}) into {_cifar10_path().parent}, or give its path as the knob "
+            "cifar_tarball (--set cifar_tarball=PATH)")
 
 
 def load_mnist(split: str = "train", source: str = "auto", offline: bool | None = None,
@@ -609,12 +619,11 @@ def load_cifar10(split: str = "train", tarball: str | os.PathLike | None = None,
             raise FileNotFoundError(f"no such file: {path}")
         source = "official" if _hash_ok(path, CIFAR10_HASH) else "local-tarball"
     else:
-        path = cache_dir() / "cifar10" / CIFAR10_FILE
-        if not _hash_ok(path, CIFAR10_HASH):
-            howto = (f"put {CIFAR10_FILE} (from {CIFAR10_URL}) into {path.parent}, or give its path as the knob "
-                     "cifar_tarball (--set cifar_tarball=PATH)")
+        path = _cifar10_path()
+        if not cifar10_here():
             if is_offline(offline):
-                raise DataUnavailableError(f"CIFAR-10 is not in {path.parent} and downloading it is off: {howto}")
+                raise DataUnavailableError(f"CIFAR-10 is not in {path.parent} and downloading it is off: "
+                                           f"{cifar10_howto()}")
             import pooch
 
             try:
@@ -622,7 +631,7 @@ def load_cifar10(split: str = "train", tarball: str | os.PathLike | None = None,
                                downloader=pooch.HTTPDownloader(timeout=_DOWNLOAD_TIMEOUT_S), progressbar=False)
             except Exception as exc:
                 raise DataUnavailableError(f"could not download CIFAR-10 ({type(exc).__name__}: "
-                                           f"{str(exc)[:200]}): {howto}") from exc
+                                           f"{str(exc)[:200]}): {cifar10_howto()}") from exc
         source = "official"
     try:
         images, labels, classes = parse_cifar10_tarball(path, split)

@@ -43,9 +43,8 @@ import numpy as np
 import torch
 
 from ..analysis.fourier import NEURON_ORDERS, normalised_fourier_power, onset_order, ridge_power_fraction
-from ..data.datasets import (CIFAR10_FILE, MNIST_SOURCES, DataUnavailableError, ImageDataset, cache_dir,
-                             cifar10_here, full_mnist_here, is_offline, load_cifar10, load_mnist, mnist_missing,
-                             train_valid_split)
+from ..data.datasets import (MNIST_SOURCES, DataUnavailableError, ImageDataset, cifar10_here, cifar10_howto,
+                             full_mnist_here, is_offline, load_cifar10, load_mnist, mnist_missing, train_valid_split)
 from ..grid import RunJob, RunOutput, in_run_order, train_runs
 from ..presets import Config, ConfigError, require_choice, require_positive
 from ..registry import Chapter, Experiment
@@ -252,8 +251,7 @@ def cifar_problem(config: WaveRNNImagesConfig) -> str | None:
     the tarball is not in the cache (a config that asks for neither records "not available" instead)."""
     if not config.cifar_download or config.cifar_tarball or not is_offline() or cifar10_here():
         return None
-    return (f"CIFAR-10 is not in the cache and this machine is offline: put {CIFAR10_FILE} into "
-            f"{cache_dir() / 'cifar10'}, or --set cifar_tarball=PATH")
+    return f"CIFAR-10 is not in the cache and this machine is offline: {cifar10_howto()}"
 
 
 def _arrays(data: dict[str, ImageDataset]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
