@@ -10,6 +10,9 @@ and sMNIST shapes (784 steps; batch 128; wRNN n 256, c 16; iRNN n 256):
 - ``wRNN recurrence [gather]``: the fused kernels' two ways of rolling the state along the ring
   (:data:`~wavelib.models.wave_rnn_fused.SHIFTS`): "memory" against "gather" (the default since it measured
   1.3-1.5x faster on an H200); a ratio above 1 says "gather" is faster.
+- ``wRNN recurrence [columns]``: the default ("tiles") Triton kernels against the Gluon "columns" kernels
+  (:mod:`~wavelib.models.wave_rnn_columns`: each thread all channels of its own units, 4 CTA barriers per step
+  instead of 22); a ratio above 1 says "columns" is faster (then make it the default). CUDA only.
 - ``wRNN recurrence [N warps]``: the fused kernels (default shift) with N warps per program against the default
   count (:func:`~wavelib.models.wave_rnn_fused.default_warps`, 8 at both shapes), for the counts in
   :data:`TUNING_WARPS`; a ratio above 1 says N warps is faster (then change the default).
@@ -63,6 +66,7 @@ def _describe(name: str, steps: int, what: str) -> str:
 
 def wave_rows(device: torch.device, repeats: int) -> list[Comparison]:
     """The reference loop against the fused kernels, where they run."""
+    from wavelib.models.wave_rnn_columns import columns_problem
     from wavelib.models.wave_rnn_fused import default_warps, fused_problem, fused_wave_rnn_recurrence
 
     rows = []
@@ -84,8 +88,9 @@ def wave_rows(device: torch.device, repeats: int) -> list[Comparison]:
             return forward_backward(lambda: wave_rnn_recurrence(x, weight, bias, c, n, backend=backend),
                                     (x, weight, bias), out_weight)
 
-        def fused(shift: str = "gather", warps: int | None = None) -> Callable[[], list[torch.Tensor]]:
-            return forward_backward(lambda: fused_wave_rnn_recurrence(x, weight, bias, c, n, shift, warps),
+        def fused(shift: str = "gather", warps: int | None = None,
+                  kernel: str = "tiles") -> Callable[[], list[torch.Tensor]]:
+            return forward_backward(lambda: fused_wave_rnn_recurrence(x, weight, bias, c, n, shift, warps, kernel),
                                     (x, weight, bias), out_weight)
 
         scale = scales(run("reference")())
@@ -99,6 +104,15 @@ def wave_rows(device: torch.device, repeats: int) -> list[Comparison]:
                             repeats=repeats, warmup=1, scale=scale, tolerance=RTOL,
                             reference_label='fused, shift "memory"',
                             fast_label='fused, shift "gather" (the default)'))
+        problem = columns_problem(x, c, n)
+        if problem is None:
+            rows.append(compare("wRNN recurrence [columns]", _describe(name, steps, f"n {n}, c {c}"),
+                                fused(), fused(kernel="columns"), device,
+                                repeats=repeats, warmup=1, scale=scale, tolerance=RTOL,
+                                reference_label='fused, "tiles" kernels (the default)',
+                                fast_label='fused, "columns" kernels (Gluon)'))
+        else:
+            print(f"bench_wave_rnn: skipping the columns row [{name}] on {device}: {problem}", file=sys.stderr)
         default = default_warps(c, n)
         for warps in TUNING_WARPS[name]:
             rows.append(compare(f"wRNN recurrence [{warps} warps]", _describe(name, steps, f"n {n}, c {c}"),

@@ -64,6 +64,9 @@ BENCH_FILES = ("cuda-latest.md", "cuda-latest.json", "cuda-profile.md")
 FUSED_TESTS = {"tests/test_elman_fused.py": ("spectrum",),
                "tests/test_wave_rnn_fused.py": ("wave_rnn_tasks", "wave_rnn_images"),
                "tests/test_selective_scan_fused.py": ("vwave",)}
+#: tests of kernels no chapter uses yet (benchmark rows time them against the defaults): run and logged, and a
+#: failure turns off nothing
+CANDIDATE_TESTS = ("tests/test_wave_rnn_columns.py",)
 #: per chapter, the benchmark row that times its fused kernel (fast side) against the path it replaces (reference side)
 SPEED_ROWS = {"spectrum": "spectrum.train_step [paper, grouped, recurrence]",
               "wave_rnn_tasks": "wRNN train step",
@@ -250,6 +253,10 @@ def run(args: argparse.Namespace) -> int:
                                                             "no:cacheprovider", tests],
                             min(240, session.left_s() - RESERVE_S)) != 0:
                 reference.update({chapter: f"{tests} did not pass" for chapter in users})
+        for tests in CANDIDATE_TESTS:
+            session.call(f"candidate-kernel tests {tests} (no chapter uses them)",
+                         [python, "-m", "pytest", "-q", "-o", "addopts=", "-p", "no:cacheprovider", tests],
+                         min(180, session.left_s() - RESERVE_S))
         concurrent_ok = session.call(f"runs at once {WORKERS_TEST}", [python, "-m", "pytest", "-q", "-o", "addopts=",
                                                                       "-p", "no:cacheprovider", WORKERS_TEST],
                                      min(180, session.left_s() - RESERVE_S)) == 0

@@ -38,7 +38,7 @@ class KernelCase(NamedTuple):
 
 def cases() -> list[KernelCase]:
     """Every fused kernel at the shapes of the chapters that use it, with the tiles its module picks."""
-    from wavelib.models import elman_fused, selective_scan_fused, wave_rnn_fused
+    from wavelib.models import elman_fused, selective_scan_fused, wave_rnn_columns, wave_rnn_fused
     out = []
     elman = elman_fused._triton_kernel()
     for hidden in (128, 64):  # Chapter 2's Table 1
@@ -55,6 +55,12 @@ def cases() -> list[KernelCase]:
             name = f"{label}{' gather' if shift == 'gather' else ''}"
             out.append(KernelCase(f"wRNN fwd {name}", forward, ("T",), {**shapes, "HAS_BIAS": True}, warps))
             out.append(KernelCase(f"wRNN bwd {name}", backward, ("T",), shapes, warps))
+    forward, backward = wave_rnn_columns.kernels()
+    for label, c, n in (("copy", 6, 100), ("sMNIST", 16, 256)):
+        C, N, warps = wave_rnn_columns.tiles(c, n)
+        shapes = dict(C_REAL=c, N_REAL=n, C=C, N=N, WARPS=warps)
+        out.append(KernelCase(f"wRNN fwd {label} columns", forward, ("T",), {**shapes, "HAS_BIAS": True}, warps))
+        out.append(KernelCase(f"wRNN bwd {label} columns", backward, ("T",), shapes, warps))
     forward, backward = selective_scan_fused._triton_kernels()
     for n_state in (16,):  # Chapter 5's paper preset
         shapes = dict(N=n_state, NP=n_state, BD=selective_scan_fused.BLOCK_D)
@@ -64,16 +70,31 @@ def cases() -> list[KernelCase]:
     return out
 
 
+def step_loop(sass: str) -> list[str]:
+    """The opcodes of the longest loop in ``sass`` (a backward branch's span): a kernel's step loop, whose
+    instructions run once per time step."""
+    code = [(int(address, 16), opcode, target) for address, opcode, target in re.findall(
+        r"^\s+/\*([0-9a-f]+)\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9]*)\S*\s*(?:(?:[^;]*?)0x([0-9a-f]+))?", sass, flags=re.M)]
+    spans = [(int(target, 16), address) for address, opcode, target in code
+             if opcode == "BRA" and target and int(target, 16) < address]
+    start, end = max(spans, key=lambda span: span[1] - span[0], default=(0, -1))
+    return [opcode for address, opcode, _ in code if start <= address <= end]
+
+
 def resources(case: KernelCase, arch: int) -> dict[str, int]:
     """Compile ``case`` for sm_<arch>; registers and stack (bytes per thread) and counts of machine instructions:
-    local loads/stores (LDL/STL), tensor-core products (HMMA, HGMMA), float fused multiply-adds (FFMA)."""
+    local loads/stores (LDL/STL), tensor-core products (HMMA, HGMMA), float fused multiply-adds (FFMA), and in
+    the step loop (:func:`step_loop`) all instructions and CTA barriers (BAR)."""
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
     signature = {arg: ("constexpr" if arg in case.constexprs else "i32" if arg in case.scalars else "*fp32")
                  for arg in case.fn.arg_names}
-    kernel = triton.compile(ASTSource(fn=case.fn, signature=signature, constexprs=case.constexprs),
+    source = ASTSource
+    if getattr(case.fn, "is_gluon", lambda: False)():
+        from triton.experimental.gluon._runtime import GluonASTSource as source
+    kernel = triton.compile(source(fn=case.fn, signature=signature, constexprs=case.constexprs),
                             target=GPUTarget("cuda", arch, 32), options={"num_warps": case.num_warps})
     cuobjdump = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "cuobjdump"
     with tempfile.TemporaryDirectory() as tmp:
@@ -85,7 +106,9 @@ def resources(case: KernelCase, arch: int) -> dict[str, int]:
     found = {key: int(value) for key, value in re.findall(r"\b(REG|STACK):(\d+)", usage)}
     opcodes = re.findall(r"^\s+/\*[0-9a-f]+\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9]*)", sass, flags=re.M)
     counts = {op: opcodes.count(op) for op in ("LDL", "STL", "HMMA", "HGMMA", "FFMA")}
-    return {"registers": found["REG"], "stack_bytes": found["STACK"], **counts}
+    loop = step_loop(sass)
+    return {"registers": found["REG"], "stack_bytes": found["STACK"], **counts, "loop": len(loop),
+            "loop_bar": loop.count("BAR")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,15 +120,17 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         sys.exit("error: triton is not installed here (pip install triton==3.6.0, the GPU machine's version)")
     print(f"triton {triton.__version__}, target sm_{args.arch}; per thread: registers, stack bytes, and in the "
-          "machine code: local loads/stores (spills), tensor-core and FMA instructions")
+          "machine code: local loads/stores (spills), tensor-core and FMA instructions; per step (the step "
+          "loop's instructions): all, and CTA barriers")
     header = f"{'kernel':26s} {'warps':>5s} {'regs':>5s} {'stack':>6s} {'LDL':>6s} {'STL':>6s} {'HMMA':>5s} " \
-             f"{'HGMMA':>5s} {'FFMA':>6s}"
+             f"{'HGMMA':>5s} {'FFMA':>6s} {'step':>5s} {'BAR':>4s}"
     print(header)
     spilled = []
     for case in cases():
         r = resources(case, args.arch)
         print(f"{case.name:26s} {case.num_warps:5d} {r['registers']:5d} {r['stack_bytes']:6d} {r['LDL']:6d} "
-              f"{r['STL']:6d} {r['HMMA']:5d} {r['HGMMA']:5d} {r['FFMA']:6d}", flush=True)
+              f"{r['STL']:6d} {r['HMMA']:5d} {r['HGMMA']:5d} {r['FFMA']:6d} {r['loop']:5d} {r['loop_bar']:4d}",
+              flush=True)
         if r["stack_bytes"]:
             spilled.append(case.name)
     print(f"spills: {', '.join(spilled)}" if spilled else "no kernel spills registers")

@@ -1,6 +1,8 @@
 import pytest
+import torch
 
 from wavelib.chapters import CHAPTERS, get_chapter, open_chapter
+from wavelib.devices import resolve_device
 from wavelib.presets import PRESETS, ConfigError, resolve_preset
 
 
@@ -93,3 +95,6 @@ def test_bad_seed_and_device_are_refused():
         open_chapter("twm_theory", preset="smoke", seed=-1)
     with pytest.raises(ConfigError, match="unknown device"):
         open_chapter("twm_theory", preset="smoke", device="tpu:7")
+    with pytest.raises(ConfigError, match="one CPU device"):
+        open_chapter("twm_theory", preset="smoke", device="cpu:1")
+    assert resolve_device("cpu:0") == torch.device("cpu")  # recorded as "cpu", as plain "cpu" is

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from fused_support import DEVICE  # tests/fused_support.py: skips this module where triton cannot run
+from fused_support import DEVICE, assert_wave_matches_float64, wave_inputs  # skips where triton cannot run
 
 from wavelib.models.triton_support import placement_problem
-from wavelib.models.wave_rnn import WaveRNN, _reference, circular_conv_norm, wave_rnn_recurrence
-from wavelib.models.wave_rnn_fused import SHIFTS, WARPS, _conv_weight_grad, fused_wave_rnn_recurrence
+from wavelib.models.wave_rnn import WaveRNN, wave_rnn_recurrence
+from wavelib.models.wave_rnn_fused import SHIFTS, WARPS, fused_wave_rnn_recurrence
 
 # (B, T, c, n, bias): non-powers of two exercise the masks; on CUDA also copy- and sMNIST-like shapes, short T.
 SHAPES = [(2, 5, 3, 7, True), (2, 4, 2, 5, False), (2, 3, 6, 100, True),
@@ -20,53 +20,19 @@ if DEVICE == "cuda":
     SHAPES += [(128, 16, 6, 100, True), (128, 16, 16, 256, True), (32, 12, 27, 100, True)]
 
 
-def _inputs(batch: int, steps: int, c: int, n: int, bias: bool, seed: int = 0):
-    """float32 leaves on DEVICE. The conv weight is scaled to operator norm 0.9 (a contraction), so the states
-    stay O(1) over the steps and float32 rounding stays near 1e-7 relative: with an expanding weight (a draw of
-    N(0, 1/(3c)) taps grew the states to ~2e4 in 16 steps) the float32-vs-float64 gap says nothing about the
-    kernel."""
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(batch, steps, c * n, generator=g)
-    w = torch.randn(c, c, 3, generator=g)
-    w = 0.9 * w / circular_conv_norm(w, n)
-    b = 0.1 * torch.randn(c, generator=g) if bias else None
-    grad = torch.randn(batch, steps, c * n, generator=g)
-    leaves = [t.to(DEVICE).requires_grad_() for t in (x, w) + ((b,) if bias else ())]
-    return leaves, grad.to(DEVICE)
-
-
-def _reference64(leaves: list[torch.Tensor], c: int, n: int) -> list[torch.Tensor]:
-    """Reference states in float64 (so CUDA's TF32 convolutions do not enter the comparison)."""
-    leaves64 = [t.detach().double().requires_grad_() for t in leaves]
-    x, w, *b = leaves64
-    return [_reference(x, w, b[0] if b else None, c, n), leaves64]
-
-
 @pytest.mark.parametrize("shift", SHIFTS)
 @pytest.mark.parametrize("batch, steps, c, n, bias", SHAPES)
 def test_fused_forward_and_backward_equal_the_reference(batch, steps, c, n, bias, shift):
-    leaves, grad = _inputs(batch, steps, c, n, bias)
+    leaves, grad = wave_inputs(batch, steps, c, n, bias)
     x, w, *b = leaves
     states = fused_wave_rnn_recurrence(x, w, b[0] if b else None, c, n, shift)
-    ref, leaves64 = _reference64(leaves, c, n)
-    assert states.dtype == torch.float32 and states.shape == (batch, steps, c * n)
-    assert (states > 0).any() and (states == 0).any()  # both ReLU branches are exercised
-    torch.testing.assert_close(states.double(), ref, rtol=1e-5, atol=1e-5)
-    got = torch.autograd.grad(states, leaves, grad)
-    want = torch.autograd.grad(ref, leaves64, grad.double())
-    torch.testing.assert_close(got[0].double(), want[0], rtol=1e-4, atol=1e-4, msg=lambda m: f"x_proj: {m}")
-    # conv weight and bias gradients are sums of B T n products that cancel: float32 rounding scales with the
-    # sum of their magnitudes (the same sums over |dx| and |states|), not with the result
-    dx, h = want[0].abs().detach(), ref.abs().detach()
-    sizes = [_conv_weight_grad(dx, h, c, n), dx.view(batch, steps, c, n).sum((0, 1, 3))]
-    for name, g_fused, g_ref, size in zip(("conv_weight", "conv_bias"), got[1:], want[1:], sizes):
-        assert ((g_fused.double() - g_ref).abs() <= 1e-4 + 1e-6 * size).all(), name
+    assert_wave_matches_float64(states, leaves, grad, c, n)
 
 
 def test_both_shifts_give_the_same_numbers():
     """The same products (bit for bit in the interpreter; on a GPU the two dots may see other register layouts)."""
     c, n = 6, 100
-    leaves, grad = _inputs(3, 7, c, n, True, seed=3)
+    leaves, grad = wave_inputs(3, 7, c, n, True, seed=3)
     results = []
     for shift in SHIFTS:
         states = fused_wave_rnn_recurrence(*leaves, c, n, shift)
@@ -80,7 +46,7 @@ def test_both_shifts_give_the_same_numbers():
 def test_every_warp_count_gives_the_same_numbers():
     """Warps per program change the work split, not the products (bit for bit in the interpreter)."""
     c, n = 6, 100
-    leaves, grad = _inputs(2, 5, c, n, True, seed=4)
+    leaves, grad = wave_inputs(2, 5, c, n, True, seed=4)
     reference = None
     for warps in WARPS:
         states = fused_wave_rnn_recurrence(*leaves, c, n, warps=warps)
@@ -94,7 +60,7 @@ def test_every_warp_count_gives_the_same_numbers():
 
 def test_fused_bfloat16_keeps_dtypes_and_matches_float32():
     c, n = 3, 7
-    leaves, grad = _inputs(2, 4, c, n, True, seed=1)
+    leaves, grad = wave_inputs(2, 4, c, n, True, seed=1)
     low = [t.detach().bfloat16().requires_grad_() for t in leaves]
     states = fused_wave_rnn_recurrence(*low, c, n)
     assert states.dtype == torch.bfloat16
@@ -107,7 +73,7 @@ def test_fused_bfloat16_keeps_dtypes_and_matches_float32():
 def test_dispatch_matches_the_reference():
     """backend="fused" here; on CUDA the module's default "auto" is the fused path too."""
     c, n = 3, 5
-    (x, w, b), _ = _inputs(2, 3, c, n, True, seed=2)
+    (x, w, b), _ = wave_inputs(2, 3, c, n, True, seed=2)
     assert placement_problem(x) is None
     fused = wave_rnn_recurrence(x, w, b, c, n, backend="fused")
     torch.testing.assert_close(fused, wave_rnn_recurrence(x, w, b, c, n, backend="reference"), rtol=1e-5,

@@ -21,7 +21,9 @@ def resolve_device(name: str = "cpu") -> torch.device:
     except (RuntimeError, TypeError) as exc:
         raise ConfigError(f"unknown device {name!r}; use 'cpu', 'cuda', 'cuda:N' or 'auto'") from exc
     if device.type == "cpu":
-        return device
+        if device.index not in (None, 0):
+            raise ConfigError(f"device {name!r}: PyTorch has one CPU device; use 'cpu'")
+        return torch.device("cpu")
     if device.type != "cuda":
         raise ConfigError(f"unsupported device {name!r}; use 'cpu', 'cuda', 'cuda:N' or 'auto'")
     if not torch.cuda.is_available():

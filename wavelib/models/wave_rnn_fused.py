@@ -39,6 +39,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from .triton_support import lazy_kernels, placement_problem, pow2
+from .wave_rnn_columns import columns_backward, columns_forward, columns_problem
 
 FUSED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 MAX_TILE = 16384  # padded C * N held per program; the sMNIST wRNN (c16, n256) is 4096
@@ -48,6 +49,10 @@ MAX_TILE = 16384  # padded C * N held per program; the sMNIST wRNN (c16, n256) i
 #: barrier; cache-resident). The same products, so the same numbers to float32 rounding.
 SHIFTS = ("gather", "memory")
 WARPS = (1, 2, 4, 8, 16)  #: warps per program that a caller may ask for
+#: which kernels: "tiles" (the default; these Triton kernels, the state as ``tl.dot`` tiles; ``shift`` and
+#: ``warps`` apply) or "columns" (the Gluon kernels of :mod:`.wave_rnn_columns`, each thread all channels of its
+#: own units; CUDA only, not yet measured). The same products, so the same numbers to float32 rounding.
+KERNELS = ("tiles", "columns")
 
 
 @lazy_kernels
@@ -190,41 +195,48 @@ def default_warps(c: int, n: int) -> int:
 
 
 class FusedWaveRecurrence(torch.autograd.Function):
-    """Autograd wiring of the two kernels: one launch forward; backward one launch, then the weight and bias
-    gradients as three batched matmuls and a sum."""
+    """Autograd wiring of the two kernels ("tiles" or "columns"): one launch forward; backward one launch, then
+    the weight and bias gradients as three batched matmuls and a sum."""
 
     @staticmethod
     def forward(ctx, x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int, n: int,
-                shift: str, warps: int) -> Tensor:
-        forward_kernel, _ = _triton_kernels()
-        batch, steps = x_proj.shape[:2]
+                shift: str, warps: int, kernel: str) -> Tensor:
         x = x_proj.float().contiguous()
         weight = conv_weight.float().contiguous()
-        bias = weight if conv_bias is None else conv_bias.float().contiguous()  # unused pointer without bias
-        states = torch.empty_like(x)
-        C, N = _padded(c, n)
-        forward_kernel[(batch,)](x, weight, bias, states, steps, C_REAL=c, N_REAL=n, C=C, N=N,
-                                 HAS_BIAS=conv_bias is not None, GATHER=shift == "gather", num_warps=warps)
+        bias = None if conv_bias is None else conv_bias.float().contiguous()
+        if kernel == "columns":
+            states = columns_forward(x, weight, bias, c, n)
+        else:
+            forward_kernel, _ = _triton_kernels()
+            states = torch.empty_like(x)
+            C, N = _padded(c, n)
+            forward_kernel[(x.shape[0],)](x, weight, weight if bias is None else bias, states, x.shape[1],
+                                          C_REAL=c, N_REAL=n, C=C, N=N, HAS_BIAS=bias is not None,
+                                          GATHER=shift == "gather", num_warps=warps)  # weight: an unused pointer
         ctx.save_for_backward(states, weight)
-        ctx.c, ctx.n, ctx.has_bias, ctx.shift, ctx.warps = c, n, conv_bias is not None, shift, warps
+        ctx.c, ctx.n, ctx.has_bias, ctx.shift, ctx.warps, ctx.kernel = c, n, bias is not None, shift, warps, kernel
         ctx.dtypes = (x_proj.dtype, conv_weight.dtype, None if conv_bias is None else conv_bias.dtype)
         return states.to(x_proj.dtype)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_states: Tensor) -> tuple[Tensor, Tensor, Tensor | None, None, None, None, None]:
-        _, backward_kernel = _triton_kernels()
+    def backward(ctx, grad_states: Tensor) -> tuple[Tensor, Tensor, Tensor | None, None, None, None, None, None]:
         states, weight = ctx.saved_tensors
         c, n = ctx.c, ctx.n
         batch, steps = states.shape[:2]
         grad = grad_states.float().contiguous()
-        dx = torch.empty_like(states)
-        C, N = _padded(c, n)
-        backward_kernel[(batch,)](grad, states, weight, dx, steps, C_REAL=c, N_REAL=n, C=C, N=N,
-                                  GATHER=ctx.shift == "gather", num_warps=ctx.warps)
+        if ctx.kernel == "columns":
+            dx = columns_backward(grad, states, weight, c, n)
+        else:
+            _, backward_kernel = _triton_kernels()
+            dx = torch.empty_like(states)
+            C, N = _padded(c, n)
+            backward_kernel[(batch,)](grad, states, weight, dx, steps, C_REAL=c, N_REAL=n, C=C, N=N,
+                                      GATHER=ctx.shift == "gather", num_warps=ctx.warps)
         x_dtype, w_dtype, b_dtype = ctx.dtypes
         grad_bias = dx.view(batch, steps, c, n).sum((0, 1, 3)).to(b_dtype) if ctx.has_bias else None
-        return dx.to(x_dtype), _conv_weight_grad(dx, states, c, n).to(w_dtype), grad_bias, None, None, None, None
+        return (dx.to(x_dtype), _conv_weight_grad(dx, states, c, n).to(w_dtype), grad_bias,
+                None, None, None, None, None)
 
 
 def _conv_weight_grad(dx: Tensor, states: Tensor, c: int, n: int) -> Tensor:
@@ -240,13 +252,17 @@ def _conv_weight_grad(dx: Tensor, states: Tensor, c: int, n: int) -> Tensor:
 
 
 def fused_wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int,
-                              n: int, shift: str = "gather", warps: int | None = None) -> Tensor:
+                              n: int, shift: str = "gather", warps: int | None = None,
+                              kernel: str = "tiles") -> Tensor:
     """Same contract as :func:`wavelib.models.wave_rnn.wave_rnn_recurrence`, on the fused Triton kernels.
 
     x_proj (B, T, c*n), conv_weight (c, c, 3), conv_bias (c,) or None -> states (B, T, c*n) in x_proj's dtype.
     ``shift``: how a step gets the previous state rolled along the ring (:data:`SHIFTS`; same numbers either way).
     ``warps``: warps per program, one of :data:`WARPS` (None: :func:`default_warps`; same numbers either way).
-    Raises ValueError where :func:`fused_problem` finds a reason it cannot run.
+    ``kernel``: one of :data:`KERNELS`; ``shift`` and ``warps`` are the "tiles" kernels' (the "columns" ones pick
+    their own warps: :func:`.wave_rnn_columns.tiles`).
+    Raises ValueError where :func:`fused_problem` (or, for "columns", :func:`.wave_rnn_columns.columns_problem`)
+    finds a reason it cannot run.
     """
     if x_proj.dim() != 3 or x_proj.shape[-1] != c * n:
         raise ValueError(f"x_proj must be (B, T, c*n) = (B, T, {c * n}), got {tuple(x_proj.shape)}")
@@ -254,7 +270,10 @@ def fused_wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Te
         raise ValueError(f"unknown shift {shift!r}; choose one of {SHIFTS}")
     if warps is not None and warps not in WARPS:
         raise ValueError(f"warps must be one of {WARPS}, got {warps!r}")
-    problem = fused_problem(x_proj, c, n)
+    if kernel not in KERNELS:
+        raise ValueError(f"unknown kernel {kernel!r}; choose one of {KERNELS}")
+    problem = fused_problem(x_proj, c, n) if kernel == "tiles" else columns_problem(x_proj, c, n)
     if problem is not None:
         raise ValueError(f"fused Wave-RNN recurrence unavailable: {problem}")
-    return FusedWaveRecurrence.apply(x_proj, conv_weight, conv_bias, c, n, shift, warps or default_warps(c, n))
+    return FusedWaveRecurrence.apply(x_proj, conv_weight, conv_bias, c, n, shift, warps or default_warps(c, n),
+                                     kernel)
