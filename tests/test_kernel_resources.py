@@ -25,7 +25,7 @@ def report():
 
 def test_every_fused_kernel_has_a_case(report):
     names = [case.name for case in report.cases()]
-    assert len(names) == len(set(names)) == 14  # elman 4, wRNN 8 (2 shifts), scan 2
+    assert len(names) == len(set(names)) == 18  # elman 4, wRNN 12 (2 shifts of "tiles", "columns"), scan 2
     assert {name.split()[0] for name in names} == {"elman", "wRNN", "scan"}
 
 
@@ -37,3 +37,17 @@ def test_the_elman_kernel_runs_on_tensor_cores_without_spilling(report):
     assert used["HMMA"] + used["HGMMA"] > 0 and used["FFMA"] == 0
     assert used["stack_bytes"] <= 64 and used["LDL"] + used["STL"] <= 16
     assert 0 < used["registers"] <= 255
+
+
+def test_the_columns_kernels_hold_few_barriers_per_step(report):
+    """The point of the Gluon "columns" wRNN kernels (wavelib/models/wave_rnn_columns.py): at the sMNIST shapes
+    their step loop holds at most 4 CTA barriers (the "tiles" kernels: 22 or more), with no spills; and the loop
+    holds the step's c * c * 3 * 16 multiply-adds (c = 16 channels, one unit per thread)."""
+    cases = {c.name: c for c in report.cases()}
+    for direction in ("fwd", "bwd"):
+        columns = report.resources(cases[f"wRNN {direction} sMNIST columns"], 90)
+        tiles = report.resources(cases[f"wRNN {direction} sMNIST gather"], 90)
+        assert columns["loop_bar"] <= 4 < tiles["loop_bar"], direction
+        assert columns["stack_bytes"] == 0 and columns["LDL"] + columns["STL"] == 0
+        assert columns["FFMA"] == 16 * 16 * 3, direction
+

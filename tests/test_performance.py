@@ -6,7 +6,8 @@ import subprocess
 import pytest
 
 from wavelib.experiments import spectrum, vwave, wave_rnn_tasks
-from wavelib.performance import (format_minutes, goal_status, load_benchmarks, paper_runs, run_times,
+from wavelib.performance import (TABLE_HEADER, TIMED_CODE, format_minutes, goal_status, load_benchmarks,
+                                 met_text, paper_runs, run_times, table_is_current, table_rows,
                                  timed_code_changes)
 from wavelib.provenance import changed_since
 
@@ -65,6 +66,29 @@ def test_goals_are_met_only_by_measured_rows_that_reach_them():
     assert mnist_time["met"] is False
     assert grid_time["met"] is None  # its row is not in this table
     assert all(g["met"] is None and g["measured"] is None for g in goal_status({"rows": []}))
+    assert [met_text(g) for g in status.values()] == ["yes", "**no**", "yes", "**no**", "not measured"]
+
+
+def test_goals_met_on_an_out_of_date_table_say_so():
+    """The H200 table's commit is before the fair references and the timed code changed since: its verdicts stand
+    marked; a table of the current commit (nothing changed) is current."""
+    from wavelib.provenance import git_commit
+
+    old = {"git_commit": "f3fae846382c", "rows": [_row("wRNN train step", "[copy T=480] ...", 600.0, 6.0)]}
+    status = goal_status(old)
+    assert table_is_current(old) is False and status[0]["current"] is False
+    assert met_text(status[0]) == "yes (out-of-date table)" and met_text(status[1]) == "not measured"
+    now = {**old, "git_commit": git_commit()}
+    assert table_is_current(now) is (changed_since(git_commit(), TIMED_CODE) == [])
+    assert table_is_current({**old, "git_commit": "0123456789ab"}) is None
+
+
+def test_the_table_puts_ratio_and_check_first():
+    report = {"rows": [{**_row("wRNN train step", "[sMNIST] ...", 600.0, 40.0), "ok": False, "reference": "loop",
+                        "fast": "fused", "reference_peak_mb": 10.0, "fast_peak_mb": None}]}
+    assert TABLE_HEADER[:4] == ("benchmark", "shapes", "ratio", "ok")
+    assert table_rows(report) == [["wRNN train step", "[sMNIST] ...", "15.00×", "**NO**", "40.000", "600.000",
+                                   "fused", "loop", "n/a / 10"]]
 
 
 def test_format_minutes():

@@ -97,6 +97,9 @@ def test_an_artifact_says_how_it_was_made(tmp_path):
     assert artifact.provenance() == (f"trained on cuda:0 (NVIDIA H200) in 12.5 min by the code of commits `aaa`, "
                                      f"`bbb` ({meta['finished_utc'][:10]}; fused kernels off; training steps in "
                                      "CUDA graphs)")
+    (artifact.path / "metrics.json").write_text(json.dumps({"data": {"available": False, "reason": "offline"}}))
+    assert artifact.provenance() == (f"nothing trained: recorded on cuda:0 (NVIDIA H200) ({meta['finished_utc'][:10]})"
+                                     " by the code of commit `bbb` that its data was not available")
 
 
 def test_existing_artifact_is_loaded_not_recomputed(tmp_path):

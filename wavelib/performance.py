@@ -115,6 +115,27 @@ def format_minutes(minutes: float | None) -> str:
     return f"{minutes:.1f} min" if minutes < 90 else f"{minutes / 60:.1f} h"
 
 
+TABLE_HEADER = ("benchmark", "shapes", "ratio", "ok", "fast ms", "reference ms", "fast", "reference",
+                "peak MB (fast / ref)")
+
+
+def table_rows(report: dict[str, Any]) -> list[list[str]]:
+    """The rows of ``report`` for :data:`TABLE_HEADER`: what a reader needs first (ratio, check) in the first
+    columns, so the table reads on a laptop screen (the stored ``.md`` keeps the full layout)."""
+    def peak(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.0f}"
+    return [[row["name"], row["shapes"], f"{row['ratio']:.2f}×", "yes" if row["ok"] else "**NO**",
+             f"{row['fast_ms']:.3f}", f"{row['reference_ms']:.3f}", row["fast"], row["reference"],
+             f"{peak(row['fast_peak_mb'])} / {peak(row['reference_peak_mb'])}"] for row in report["rows"]]
+
+
+def header_line(report: dict[str, Any]) -> str:
+    """Where and when ``report`` was measured, in one line: device, CPU threads, versions, commit, date."""
+    versions = ", ".join(f"{name} {version}" for name, version in report["versions"].items())
+    return (f"Measured on **{report['device']}** ({report['cpu_threads']} CPU threads), {versions}; commit "
+            f"`{report['git_commit']}`, {report['date_utc'][:10]}.")
+
+
 def _row(report: dict[str, Any], benchmark: str, shapes: str) -> dict[str, Any] | None:
     for row in report["rows"]:
         if row["name"] == benchmark and shapes in row["shapes"]:
@@ -174,15 +195,33 @@ def goals() -> list[Goal]:
 
 
 def goal_status(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per goal: the measured value (ratio, or minutes of the fast path) and whether it is met (None: not
-    measured)."""
+    """Per goal: the measured value (ratio, or minutes of the fast path), whether it is met (None: not measured),
+    and ``current``: False where the table no longer measures the code (:func:`table_is_current`)."""
     out = []
+    current = table_is_current(report) if report.get("rows") else None
     for goal in goals():
         row = _row(report, goal.benchmark, goal.shapes)
         value = None if row is None else (row["ratio"] if goal.at_least else _minutes(row["fast_ms"], goal.steps))
         met = None if value is None else (value >= goal.limit if goal.at_least else value <= goal.limit)
-        out.append({"goal": goal.what, "measured": value, "unit": "×" if goal.at_least else "min", "met": met})
+        out.append({"goal": goal.what, "measured": value, "unit": "×" if goal.at_least else "min", "met": met,
+                    "current": current})
     return out
+
+
+def met_text(status: dict[str, Any]) -> str:
+    """A goal's "met" cell: yes / **no** / not measured, marked where the table is out of date."""
+    text = {None: "not measured", True: "yes", False: "**no**"}[status["met"]]
+    return text if status["met"] is None or status["current"] is not False else f"{text} (out-of-date table)"
+
+
+def table_is_current(report: dict[str, Any]) -> bool | None:
+    """Whether ``report`` still measures the code: the timed code unchanged since its commit and its references
+    the fair ones (:data:`FAIR_REFERENCES`); None where git cannot tell."""
+    commit = report.get("git_commit")
+    changed = None if commit is None else changed_since(commit.removesuffix("+dirty"), TIMED_CODE)
+    if changed is None:
+        return None
+    return not changed and reference_note(report) is None
 
 
 def timed_code_changes(report: dict[str, Any]) -> str:
@@ -209,9 +248,8 @@ def reference_note(report: dict[str, Any]) -> str | None:
             f"plain reference implementations were made competent (commits `{UNBIND_FIX}` to `{FAIR_REFERENCES}`): "
             "the per-step loops (wRNN, iRNN, the sequential scan, the v-wave recurrence, the Ch. 1 Jacobian) indexed "
             "`x[:, t]` at every step, so their backward wrote a zero tensor the size of the whole input per step, "
-            "O(T²) memory traffic (on a CPU a copy-task training step fell from 20.9 s to 0.49 s with the fix); the "
-            "sequential scan recomputed each step's decay and input inside the loop (now computed for all steps at "
-            "once, as `mamba_ssm`'s own reference does: about 2.5× faster where launches dominate) and the v-wave "
-            "recurrence built its shifted state with two concatenations per step (now one `lerp`: 1.1–1.7×). Those "
-            "fixes left the fast paths alone; whether they changed since for other reasons, the list of changed "
-            "files says.")
+            "O(T²) memory traffic; the sequential scan recomputed each step's decay and input inside the loop (now "
+            "computed for all steps at once, as `mamba_ssm`'s own reference does) and the v-wave recurrence built "
+            "its shifted state with two concatenations per step (now one `lerp`). Those fixes left the fast paths "
+            "alone; whether they changed since for other reasons, the list of changed files says. The next GPU "
+            "table measures both sides as they are now.")

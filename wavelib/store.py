@@ -88,9 +88,14 @@ class Artifact:
 
     def provenance(self) -> str:
         """How it was made, in one line: device, wall time, the commit(s) of the code that ran it, the date, and
-        the execution settings that change numbers at rounding level (fused kernels, CUDA graphs)."""
+        the execution settings that change numbers at rounding level (fused kernels, CUDA graphs). An artifact that
+        only records that its data was missing (``metrics["data"]["available"]`` False) says that instead."""
         meta = self.meta
         commits = meta.get("git_commits") or [meta["git_commit"]]
+        data = self.metrics.get("data")
+        if isinstance(data, dict) and data.get("available") is False:
+            return (f"nothing trained: recorded on {meta['device']} ({meta['finished_utc'][:10]}) by the code of "
+                    f"commit `{commits[-1]}` that its data was not available")
         seconds = meta["wall_time_s"]
         took = f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.1f} min" if seconds < 5400 else \
             f"{seconds / 3600:.1f} h"

@@ -6,11 +6,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
 
 from ..experiments.wave_rnn_tasks import LABELS, PAPER_TABLE1, PAPER_TABLE4, PAPER_TABLE7, WaveRNNTasksConfig
-from ..tasks.sequence_tasks import ADDING_SOLVED_MSE, copy_layout, memoryless_baseline, reported_T_from_code
-from .style import COLORS, figure, spacetime
+from ..tasks.sequence_tasks import (ADDING_CONSTANT_BASELINE, ADDING_SOLVED_MSE, copy_layout, memoryless_baseline,
+                                    reported_T_from_code)
+from .style import COLORS, figure
 
 _COLORS = {"wrnn": COLORS["wave"], "irnn": COLORS["static"], "irnn-large": COLORS["accent"]}
 V_INIT_TEXT = {
@@ -131,15 +133,20 @@ def spacetime_figure(history: Mapping[str, np.ndarray], T: int, models: Sequence
                      channels: int = 2, n: int | None = None, copy_format: str = "paper") -> Figure:
     """The hidden state (units horizontal, time down) on the example copy input, seed 0: the wRNN's first
     ``channels`` rings of ``n`` units (diagonal bands: waves) beside the iRNN's units (stationary bumps); dashed:
-    the delimiter's step in ``copy_format``."""
+    the delimiter's step in ``copy_format``. Square-root colour scale up to each panel's 99.5th percentile (the
+    activity often grows along the sequence: on a linear scale the input phase looks black), with a colour bar."""
     delimiter = copy_layout(T, copy_format).delimiter
-    fig, axes = figure(len(models), width=3.3 * len(models), height=3.3)
+    fig, axes = figure(len(models), width=3.9 * len(models), height=3.4)
     for ax, model in zip(axes[0], models):
         states = history[f"copy|T{T}|{model}|seed0|example_states"]
         if model == "wrnn" and n is not None:
             states = states[:, :channels * n]
-        spacetime(ax, states, title=f"{LABELS[model]}" + (f", rings 0–{channels - 1}" if model == "wrnn" else ""),
-                  xlabel="unit (channel × n + i)" if model == "wrnn" else "unit", symmetric=False)
+        top = float(np.percentile(states, 99.5)) or float(states.max()) or 1.0
+        shown = ax.imshow(states, aspect="auto", interpolation="nearest", cmap="magma",
+                          norm=PowerNorm(0.5, vmin=0, vmax=top))
+        fig.colorbar(shown, ax=ax, label="activation (√ scale)", pad=0.02)
+        ax.set(title=f"{LABELS[model]}" + (f", rings 0–{channels - 1}" if model == "wrnn" else ""),
+               xlabel="unit (channel × n + i)" if model == "wrnn" else "unit", ylabel="time step")
         ax.axhline(delimiter, color="white", lw=0.6, ls="--")
     return fig
 
@@ -152,7 +159,7 @@ def adding_curves_figure(history: Mapping[str, np.ndarray], Ts: Sequence[int], m
     for ax, T in zip(axes[0], Ts):
         _plot_seed_curves(ax, history, "adding", T, models, seeds, "test_mse")
         ax.axhline(ADDING_SOLVED_MSE, color=COLORS["theory"], ls=":", lw=0.9, label="solved (0.05)")
-        ax.axhline(1 / 6, color=COLORS["muted"], ls="--", lw=0.9, label="predict the mean")
+        ax.axhline(ADDING_CONSTANT_BASELINE, color=COLORS["muted"], ls="--", lw=0.9, label="predict the mean")
         ax.set(yscale="log", title=f"adding, T = {T}", xlabel="training step")
     axes[0, 0].set(ylabel="test MSE")
     axes[0, -1].legend(fontsize=7)
