@@ -28,8 +28,9 @@ from ..models.selective_scan import SCAN_BACKENDS
 from ..models.short_mixers import vwave_states
 from ..presets import Config, ConfigError, require_choice, require_positive
 from ..registry import Chapter, Experiment
+from ..seeding import isolated_rng
 from ..store import Checkpoint, Result, RunContext
-from ..tasks.copy_strings import COPY, copy_example, encode
+from ..tasks.copy_strings import COPY, VOCAB_SIZE, copy_example, encode
 from ..training.copy_lm import CopyTraining, train_copy
 
 FIGURE_TEXT = "wavesinmambarememberthepast"  #: the example whose short-mixer state the wave figure shows
@@ -92,6 +93,12 @@ class VWaveConfig(Config):
         """The :class:`~wavelib.models.language_models.LMSpec` of model ``name`` at this config's sizes."""
         return model_spec(name, self.d_model, self.mamba_layers, self.transformer_layers, self.n_heads,
                           self.d_state, self.scan)
+
+    def parameters(self, name: str) -> int:
+        """Number of parameters of model ``name`` at this config (on the copy task's vocabulary); the global RNG
+        is left as it was."""
+        with isolated_rng(None):
+            return sum(p.numel() for p in self.spec(name).build(VOCAB_SIZE).parameters())
 
     def training(self, length: int) -> CopyTraining:
         """The copy protocol for strings of ``min_len``..``length`` characters (``length`` one of ``lengths``)."""
