@@ -45,7 +45,7 @@ def test_run_times_are_ms_per_step_times_the_presets_steps_and_runs():
     assert [t["measured"] for t in ch5] == [False, True, False, True, False, False]
     mamba_type = [m for m in copy_lm.models if copy_lm.spec(m).family == "mamba"]
     assert ch5[3]["fast_min_total"] == pytest.approx(6.0 * copy_lm.steps * len(mamba_type) * copy_lm.n_seeds / 60_000)
-    assert "--cuda-graph" in ch5[2]["what"] and ch5[2]["benchmark"] == "copy LM train step [CUDA graph] L 220,"
+    assert "--cuda-graph" in ch5[2]["what"] and ch5[2]["benchmark"] == "copy LM train step [CUDA graph] L 220"
     with_ablations = mamba_type + [m for m in copy_lm.ablation_models if copy_lm.spec(m).family == "mamba"]
     assert copy_lm.n_seeds == 3 and "--workers 3" in ch5[1]["what"]
     assert ch5[1]["fast_min_total"] == pytest.approx(9.0 * copy_lm.steps * len(with_ablations) / 60_000)

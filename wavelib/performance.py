@@ -152,7 +152,7 @@ def run_times(report: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for run in paper_runs():
         row = _row(report, run.benchmark, run.shapes)
-        entry: dict[str, Any] = {"what": run.what, "benchmark": f"{run.benchmark} {run.shapes.strip()}".strip(),
+        entry: dict[str, Any] = {"what": run.what, "benchmark": f"{run.benchmark} {run.shapes.strip(' ,')}".strip(),
                                  "note": run.note, "measured": row is not None}
         for side in ("reference", "fast"):
             per_run = None if row is None else _minutes(row[f"{side}_ms"], run.steps)
