@@ -110,6 +110,15 @@ def test_speed_claim_says_whether_a_tenfold_speedup_is_measured():
     assert "They cannot tell: neither mamba nor any v-Wave model got there" in text
 
 
+def test_speed_claim_never_prints_a_slower_model_as_one():
+    """A factor that rounds to 1.00 but is not 1 gets a third decimal (a slower model read "×1.00" beside "slower")."""
+    base = _crossing_history("mamba", [[0, 0.95, 0.95]] * 3, per_eval=1000)
+    wave = _crossing_history("vwave-0.5", [[0, 0.95, 0.95]] * 3, per_eval=1003)
+    text = figs.speed_claim_text({**base, **wave}, "mamba", ["vwave-0.5"], 5, 3, 10)
+    assert "vwave-0.5 ×0.997" in text and "×1.00" not in text
+    assert text.endswith("Slower than mamba: vwave-0.5 (to 50%), vwave-0.5 (to 90%)")
+
+
 def test_speed_claim_in_training_loss_counts_the_first_fall_to_each_level():
     """Fig. 2's measure: the examples until the training loss first falls to 1 and to 0.1 nats."""
     nan = float("nan")

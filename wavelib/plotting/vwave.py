@@ -21,7 +21,7 @@ SPEEDUP = 10.0  #: "exponentially faster" read as at least this factor fewer tra
 
 #: Fixed colours: Mamba (v = 1) red, v-Wave Mamba blues (lighter for slower waves), learned v teal, transformers
 #: yellow (ALiBi) and purple (RoPE).
-_COLORS = {"mamba": COLORS["static"], "vwave-0.5": "#0b3c6e", "vwave-0.25": "#1f6fb4", "vwave-0.1": "#5d9fd6",
+_COLORS = {"mamba": COLORS["static"], "vwave-0.5": "#08306b", "vwave-0.25": "#3a7fc1", "vwave-0.1": "#9cc9e8",
            "vwave-learned": "#2a9d8f", "alibi": COLORS["accent"], "rope": "#9b4dca"}
 _TRANSFORMERS = ("alibi", "rope")
 
@@ -205,6 +205,13 @@ def _crossings(history: Mapping[str, np.ndarray], name: str, length: int, seeds:
     return [math.inf if c is None else c for c in crossings]
 
 
+def _factor(ratio: float) -> str:
+    """``ratio`` to 2 decimals, or 3 where 2 would print a ratio that is not 1 as 1.00 (a slower model as
+    "×1.00")."""
+    text = f"{ratio:.2f}"
+    return f"{ratio:.3f}" if text == "1.00" and ratio != 1.0 else text
+
+
 def speed_claim_text(history: Mapping[str, np.ndarray], base: str, waves: Sequence[str], length: int,
                      seeds: int, eval_every: int, measure: str = "string_accuracy") -> str:
     """Whether the examples each model needed to first reach the levels of ``measure`` (:data:`SPEED_MEASURES`:
@@ -232,7 +239,7 @@ def speed_claim_text(history: Mapping[str, np.ndarray], base: str, waves: Sequen
                 cells.append(f"{w} > ×{total / x:.1f}")
             else:
                 exact.append(b / x)
-                cells.append(f"{w} ×{b / x:.2f}")
+                cells.append(f"{w} ×{_factor(b / x)}")
                 slower += [f"{w} (to {level})"] if b < x else []
         got = sum(not math.isinf(c) for c in base_runs)
         where = "beyond the run" if math.isinf(b) else f"at {b:,.0f} examples"
@@ -241,7 +248,7 @@ def speed_claim_text(history: Mapping[str, np.ndarray], base: str, waves: Sequen
         verdict = f"Yes: a factor of at least ×{max(exact + bounds):.1f}"
     elif exact or bounds:
         verdict = ("Not shown at this preset: " if bounds else "No, not at this preset: ") + "; ".join(
-            ([f"the measured factors are at most ×{max(exact):.2f}"] if exact else [])
+            ([f"the measured factors are at most ×{_factor(max(exact))}"] if exact else [])
             + ([f"where only v-Wave got there, the factor exceeds ×{max(bounds):.1f}, a lower bound set by the "
                 f"run's length (×{SPEEDUP:g} is not ruled out there)"] if bounds else []))
     elif slower:
