@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ..grid import RunJob, RunOutput, in_run_order, train_runs
-from ..models.language_models import model_spec
+from ..models.language_models import LMSpec, model_spec
 from ..models.selective_scan import SCAN_BACKENDS
 from ..models.short_mixers import vwave_states
 from ..presets import Config, ConfigError, require_choice, require_positive
@@ -89,7 +89,7 @@ class VWaveConfig(Config):
         for length in self.lengths:
             self.training(length)  # raises for an impossible context
 
-    def spec(self, name: str):
+    def spec(self, name: str) -> LMSpec:
         """The :class:`~wavelib.models.language_models.LMSpec` of model ``name`` at this config's sizes."""
         return model_spec(name, self.d_model, self.mamba_layers, self.transformer_layers, self.n_heads,
                           self.d_state, self.scan)
@@ -130,8 +130,10 @@ PRESETS = {
 }
 
 
-def _run_key(length: int, model: str, seed: int) -> str:
-    return f"L{length}|{model}|seed{seed}"
+def run_key(length: int, model: str, seed: int | None = None) -> str:
+    """The key of a model's results at max string length ``length`` in a copy artifact: its metrics summary
+    (``seed`` None: ``"L20|mamba"``), or one seed's run (``"L20|mamba|seed0"``, the prefix of its history keys)."""
+    return f"L{length}|{model}" if seed is None else f"L{length}|{model}|seed{seed}"
 
 
 def _mixer_figure_data(model: torch.nn.Module, device: torch.device, length: int) -> dict[str, np.ndarray]:
@@ -164,7 +166,7 @@ def _train_grid(config: VWaveConfig, ctx: RunContext, runs: list[tuple[int, str]
         return run
 
     keys = [(length, model, seed) for length, model in runs for seed in range(config.n_seeds)]
-    jobs = [(_run_key(*key), job(*key)) for key in keys]
+    jobs = [(run_key(*key), job(*key)) for key in keys]
     train_runs(ctx, state, jobs)
     return Result(metrics=_summarise(config, state["history"], runs), history=in_run_order(state["history"], jobs))
 
@@ -183,7 +185,7 @@ def _summarise(config: VWaveConfig, history: dict[str, np.ndarray], runs: list[t
     did)."""
     metrics = {}
     for length, model in runs:
-        keys = [_run_key(length, model, seed) for seed in range(config.n_seeds)]
+        keys = [run_key(length, model, seed) for seed in range(config.n_seeds)]
         final = np.array([history[f"{k}|string_accuracy"][-1] for k in keys])
         at_max = np.array([history[f"{k}|string_accuracy_by_length"][-1, -1] for k in keys])
         chars = np.array([history[f"{k}|char_accuracy"][-1] for k in keys])
@@ -198,7 +200,7 @@ def _summarise(config: VWaveConfig, history: dict[str, np.ndarray], runs: list[t
             reached = [c for c in crossings if c is not None]
             entry[f"examples_to_{threshold:g}"] = float(np.median(reached)) if len(reached) == len(keys) else None
             entry[f"seeds_reaching_{threshold:g}"] = len(reached)
-        metrics[f"L{length}|{model}"] = entry
+        metrics[run_key(length, model)] = entry
     return metrics
 
 

@@ -258,8 +258,11 @@ def _arrays(data: dict[str, ImageDataset]) -> dict[str, tuple[np.ndarray, np.nda
     return {k: (v.images, v.labels) for k, v in data.items()}
 
 
-def _run_key(task: str, model: str, seed: int, size: str = "") -> str:
-    return f"{task}|{model}{size}|seed{seed}"
+def run_key(task: str, model: str, seed: int | None = None, size: str = "") -> str:
+    """The key of a model's results on ``task`` in an artifact (``size``: the model's size label in the sizes
+    grid): its metrics summary (``seed`` None: ``"smnist|wrnn"``), or one seed's run (``"smnist|wrnn|seed0"``, the
+    prefix of its history keys)."""
+    return f"{task}|{model}{size}" if seed is None else f"{task}|{model}{size}|seed{seed}"
 
 
 @torch.no_grad()
@@ -325,21 +328,21 @@ def mnist(config: WaveRNNImagesConfig, ctx: RunContext) -> Result:
     (seed 0, sMNIST, wRNN and iRNN)."""
     data, source = mnist_data(config)
     state = ctx.checkpoint.load() or {"done": [], "history": {}}
-    runs = [(_run_key(t, m, s), t, config.model_spec(m), config.task_spec(t, m), s)
+    runs = [(run_key(t, m, s), t, config.model_spec(m), config.task_spec(t, m), s)
             for t in config.tasks for m in config.mnist_models for s in range(config.n_seeds)]
     _train_runs(config, ctx, runs, data, state)
     history = state["history"]
     metrics: dict = {"data": source}
     for task in config.tasks:
         for model in config.mnist_models:
-            keys = [_run_key(task, model, s) for s in range(config.n_seeds)]
-            metrics[f"{task}|{model}"] = _summary(history, keys, config.model_spec(model).parameters(1, 10))
+            keys = [run_key(task, model, s) for s in range(config.n_seeds)]
+            metrics[run_key(task, model)] = _summary(history, keys, config.model_spec(model).parameters(1, 10))
     if "smnist" in config.tasks:
         image = data["test"]
         history["figure|image"] = image.images[config.figure_index]
         history["figure|label"] = np.asarray(image.labels[config.figure_index])
         for model in MODELS:
-            h = f"{_run_key('smnist', model, 0)}|figure_"
+            h = f"{run_key('smnist', model, 0)}|figure_"
             metrics[f"fourier|{model}"] = {
                 "ridge_fraction": ridge_power_fraction(history[h + "log_power"], history[h + "temporal_freqs"],
                                                        history[h + "spatial_freqs"], WAVE_SPEED),
@@ -359,7 +362,7 @@ def sizes(config: WaveRNNImagesConfig, ctx: RunContext) -> Result:
     state = ctx.checkpoint.load() or {"done": [], "history": {}}
     task = config.size_task
     grid = [("wrnn", n, c) for n, c in config.size_wrnn] + [("irnn", n, 1) for n in config.size_irnn]
-    runs = [(_run_key(task, m, 0, size_label(m, n, c)), task, config.model_spec(m, n, c),
+    runs = [(run_key(task, m, 0, size_label(m, n, c)), task, config.model_spec(m, n, c),
              config.task_spec(task, m, config.size_epochs), 0) for m, n, c in grid]
     _train_runs(config, ctx, runs, data, state)
     metrics: dict = {"data": source, "task": task}
@@ -396,7 +399,7 @@ def cifar(config: WaveRNNImagesConfig, ctx: RunContext) -> Result:
     state = ctx.checkpoint.load() or {"done": [], "history": {}}
     specs = {"wrnn": config.model_spec("wrnn", config.cifar_n, config.cifar_channels),
              "irnn": config.model_spec("irnn", config.cifar_irnn_n)}
-    runs = [(_run_key("nscifar", m, 0), "nscifar", specs[m], config.task_spec("nscifar", m), 0) for m in MODELS]
+    runs = [(run_key("nscifar", m, 0), "nscifar", specs[m], config.task_spec("nscifar", m), 0) for m in MODELS]
     _train_runs(config, ctx, runs, data, state)
     metrics: dict = {"data": source}
     for key, _, spec, task_spec, _ in runs:

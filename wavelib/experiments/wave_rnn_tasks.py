@@ -228,8 +228,10 @@ PRESETS = {
 }
 
 
-def _run_key(task: str, T: int, model: str, seed: int) -> str:
-    return f"{task}|T{T}|{model}|seed{seed}"
+def run_key(task: str, T: int, model: str, seed: int | None = None) -> str:
+    """The key of a model's results on ``task`` at length ``T`` in an artifact: its metrics summary (``seed``
+    None: ``"copy|T10|wrnn"``), or one seed's run (``"copy|T10|wrnn|seed0"``, the prefix of its history keys)."""
+    return f"{task}|T{T}|{model}" if seed is None else f"{task}|T{T}|{model}|seed{seed}"
 
 
 @torch.no_grad()
@@ -264,10 +266,10 @@ def _train_grid(config: WaveRNNTasksConfig, ctx: RunContext, task: str, Ts: tupl
             return RunOutput(history, weights)
         return run
 
-    jobs = [(_run_key(task, T, model, seed), job(T, model, seed))
+    jobs = [(run_key(task, T, model, seed), job(T, model, seed))
             for T in Ts for model in models for seed in range(config.n_seeds)]
     train_runs(ctx, state, jobs)
-    metrics = {f"{task}|T{T}|{model}": _summarise(config, state["history"], task, T, model)
+    metrics = {run_key(task, T, model): _summarise(config, state["history"], task, T, model)
                for T in Ts for model in models}
     return Result(metrics=metrics, history=in_run_order(state["history"], jobs),
                   weights=in_run_order(state["weights"], jobs) or None)
@@ -283,7 +285,7 @@ def _summarise(config: WaveRNNTasksConfig, history: dict[str, np.ndarray], task:
     """Final test numbers of one (task, T, model): mean over seeds, and the best seed (the paper reports the best
     model); adding also the sample std of the MSE, and the step each seed first reached MSE <= 0.05 (None: never)
     with its mean and sample std over the seeds that did."""
-    runs = [_run_key(task, T, model, seed) for seed in range(config.n_seeds)]
+    runs = [run_key(task, T, model, seed) for seed in range(config.n_seeds)]
     names = ["mse"] if task == "adding" else list(COPY_METRICS)
     spec = config.task_spec(task, model, T)
     entry: dict = {"parameters": config.model_spec(task, model, T).parameters(spec.n_in, spec.n_out)}

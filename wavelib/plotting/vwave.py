@@ -12,7 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, MaxNLocator
 
-from ..experiments.vwave import LOSS_THRESHOLDS, THRESHOLDS, VWaveConfig, first_crossing
+from ..experiments.vwave import LOSS_THRESHOLDS, THRESHOLDS, VWaveConfig, first_crossing, run_key
 from ..models.language_models import LEARNED_V_START
 from ..models.short_mixers import cell_responses, vwave_states
 from .style import COLORS, figure
@@ -39,7 +39,7 @@ def _plot_seeds(ax: Axes, history: Mapping[str, np.ndarray], name: str, length: 
                 metric: str) -> None:
     """``metric`` of model ``name`` at ``length`` against examples seen: every seed thin against its own count,
     the mean over seeds thick against the mean count (the record at step 0 left out)."""
-    runs = [f"L{length}|{name}|seed{s}" for s in range(seeds)]
+    runs = [run_key(length, name, s) for s in range(seeds)]
     examples, curves = ([history[f"{k}|{key}"] for k in runs] for key in ("examples", metric))
     style = model_style(name)
     for x, y in zip(examples, curves):
@@ -143,7 +143,7 @@ def generalisation_figure(history: Mapping[str, np.ndarray], models: Sequence[st
     fig, axes = figure(1, width=5.2, height=3.0)
     ax = axes[0, 0]
     for name in models:
-        runs = [f"L{length}|{name}|seed{s}" for s in range(seeds)]
+        runs = [run_key(length, name, s) for s in range(seeds)]
         lengths = history[f"{runs[0]}|generalisation_lengths"]
         accuracy = np.stack([history[f"{k}|generalisation_string_accuracy"] for k in runs]).mean(0)
         ax.plot(lengths, accuracy, marker="o", ms=3, label=name, **model_style(name))
@@ -165,7 +165,7 @@ def summary_rows(metrics: Mapping[str, Mapping[str, float | None]], models: Sequ
               "examples to 90%"]
     rows = []
     for name in models:
-        m = metrics[f"L{length}|{name}"]
+        m = metrics[run_key(length, name)]
         reach = [("not reached" if m[f"examples_to_{t}"] is None else f"{m[f'examples_to_{t}']:,.0f}")
                  for t in ("0.5", "0.9")]
         rows.append([name, f"{m['string_accuracy_mean']:.3f} ({m['string_accuracy_min']:.2f}–"
@@ -175,13 +175,13 @@ def summary_rows(metrics: Mapping[str, Mapping[str, float | None]], models: Sequ
 
 
 def _accuracy(metrics: Mapping[str, Mapping[str, float | None]], name: str, length: int) -> str:
-    m = metrics[f"L{length}|{name}"]
+    m = metrics[run_key(length, name)]
     return f"{m['string_accuracy_mean']:.3f} (seeds {m['string_accuracy_min']:.2f}–{m['string_accuracy_max']:.2f})"
 
 
 def _overlap(metrics: Mapping[str, Mapping[str, float | None]], a: str, b: str, length: int) -> int:
     """-1, 0 or 1: every seed of ``a`` ends below every seed of ``b``, the ranges over seeds overlap, or above."""
-    ma, mb = metrics[f"L{length}|{a}"], metrics[f"L{length}|{b}"]
+    ma, mb = metrics[run_key(length, a)], metrics[run_key(length, b)]
     if ma["string_accuracy_max"] < mb["string_accuracy_min"]:
         return -1
     return 1 if ma["string_accuracy_min"] > mb["string_accuracy_max"] else 0
@@ -199,8 +199,8 @@ def _crossings(history: Mapping[str, np.ndarray], name: str, length: int, seeds:
     """Per seed, the examples seen when ``measure`` (:data:`SPEED_MEASURES`) first reached ``threshold``
     (inf if never)."""
     below = SPEED_MEASURES[measure][1]
-    crossings = [first_crossing(history[f"L{length}|{name}|seed{s}|examples"],
-                                history[f"L{length}|{name}|seed{s}|{measure}"], threshold, below=below)
+    crossings = [first_crossing(history[f"{run_key(length, name, s)}|examples"],
+                                history[f"{run_key(length, name, s)}|{measure}"], threshold, below=below)
                  for s in range(seeds)]
     return [math.inf if c is None else c for c in crossings]
 
@@ -220,7 +220,7 @@ def speed_claim_text(history: Mapping[str, np.ndarray], base: str, waves: Sequen
     (medians over seeds, a seed that never got there counting as beyond its run); with the evaluation grid's
     resolution and the models slower than ``base``."""
     levels, _, label, level_text = SPEED_MEASURES[measure]
-    runs = [f"L{length}|{m}|seed{s}" for m in (base, *waves) for s in range(seeds)]
+    runs = [run_key(length, m, s) for m in (base, *waves) for s in range(seeds)]
     total = min(float(history[f"{k}|examples"][-1]) for k in runs)
     grid = float(np.mean([np.diff(history[f"{k}|examples"]).mean() for k in runs]))
     exact, bounds, slower, parts = [], [], [], []
@@ -268,10 +268,10 @@ def speed_claim_text(history: Mapping[str, np.ndarray], base: str, waves: Sequen
 def worse_than_text(metrics: Mapping[str, Mapping[str, float | None]], base: str, waves: Sequence[str],
                     length: int) -> str:
     """The models of ``waves`` whose final string accuracy (mean over lengths) is below ``base``'s ("" if none)."""
-    reference = metrics[f"L{length}|{base}"]["string_accuracy_mean"]
-    below = [w for w in waves if metrics[f"L{length}|{w}"]["string_accuracy_mean"] < reference]
+    reference = metrics[run_key(length, base)]["string_accuracy_mean"]
+    below = [w for w in waves if metrics[run_key(length, w)]["string_accuracy_mean"] < reference]
     return (f"; below {base} ({reference:.2f}) in final string accuracy: "
-            + ", ".join(f"{w} {metrics[f'L{length}|{w}']['string_accuracy_mean']:.2f}" for w in below)
+            + ", ".join(f"{w} {metrics[run_key(length, w)]['string_accuracy_mean']:.2f}" for w in below)
             if below else "")
 
 
@@ -280,7 +280,7 @@ def reach_text(metrics: Mapping[str, Mapping[str, float | None]], reach: Mapping
     """Compare ``larger`` (a short mixer with more cells) with ``base`` and the fixed velocities ``fixed`` by the
     mixer's reach, about K/v tokens (``reach``), and by final string accuracy (range over seeds)."""
     same = min(fixed, key=lambda m: abs(reach[m] - reach[larger]))
-    best = max(fixed, key=lambda m: metrics[f"L{length}|{m}"]["string_accuracy_mean"])
+    best = max(fixed, key=lambda m: metrics[run_key(length, m)]["string_accuracy_mean"])
     reaches = ", ".join(f"{m} {reach[m]:g}" for m in (base, *fixed, larger))
     text = (f"The short mixer reaches back about K/v tokens: {reaches}. {larger} ends at string accuracy "
             f"{_accuracy(metrics, larger, length)}, {base} at "
@@ -306,7 +306,7 @@ def learned_velocity_text(history: Mapping[str, np.ndarray], metrics: Mapping[st
                           learned: str, start: str, start_v: float, length: int, seeds: int) -> str:
     """Where the learned velocities ended (every layer, channel and seed) and ``learned``'s accuracy beside its
     fixed-velocity start ``start``."""
-    v = np.concatenate([history[f"L{length}|{learned}|seed{s}|velocity"].ravel() for s in range(seeds)])
+    v = np.concatenate([history[f"{run_key(length, learned, s)}|velocity"].ravel() for s in range(seeds)])
     close = {0: "overlap", -1: "lie below", 1: "lie above"}[_overlap(metrics, learned, start, length)]
     return (f"{learned}'s velocities at the end, every layer, channel and seed: median {np.median(v):.3f}, range "
             f"{v.min():.3f}–{v.max():.3f}, at most {np.abs(v - start_v).max():.3f} from their start {start_v:g}. Its "
@@ -331,7 +331,7 @@ def ablation_texts(config: VWaveConfig, metrics: Mapping[str, Mapping[str, float
     velocities of the same reach (:func:`reach_text`); a larger mixer at another velocity against the same
     velocity with Mamba's 4 cells (:func:`state_size_text`)."""
     spec = {m: config.spec(m) for m in (*config.models, *config.ablation_models)}
-    have = [m for m in config.models if f"L{length}|{m}" in metrics]
+    have = [m for m in config.models if run_key(length, m) in metrics]
     fixed = [m for m in have if spec[m].mixer == "vwave" and not spec[m].learn_v]
     reach = {m: s.cells / s.v for m, s in spec.items() if s.family == "mamba"}
     start = f"vwave-{LEARNED_V_START:g}"
@@ -362,7 +362,7 @@ def evaluation_sets_text(history: Mapping[str, np.ndarray], models: Sequence[str
     whose two final accuracies there differ most (means over seeds)."""
     def at(name: str, key: str, lengths_key: str) -> float:
         """Final accuracy at ``length`` (mean over seeds) of the per-length record ``key``."""
-        runs = [f"L{length}|{name}|seed{s}" for s in range(seeds)]
+        runs = [run_key(length, name, s) for s in range(seeds)]
         return float(np.mean([np.atleast_2d(history[f"{k}|{key}"])[-1][
             list(history[f"{k}|{lengths_key}"]).index(length)] for k in runs]))
 

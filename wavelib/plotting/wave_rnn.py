@@ -9,7 +9,8 @@ from matplotlib.axes import Axes
 from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
 
-from ..experiments.wave_rnn_tasks import LABELS, PAPER_TABLE1, PAPER_TABLE4, PAPER_TABLE7, WaveRNNTasksConfig
+from ..experiments.wave_rnn_tasks import (LABELS, PAPER_TABLE1, PAPER_TABLE4, PAPER_TABLE7, WaveRNNTasksConfig,
+                                          run_key)
 from ..tasks.sequence_tasks import (ADDING_CONSTANT_BASELINE, ADDING_SOLVED_MSE, copy_layout, memoryless_baseline,
                                     reported_T_from_code)
 from .style import COLORS, figure
@@ -84,7 +85,7 @@ def _plot_seed_curves(ax: Axes, history: Mapping[str, np.ndarray], task: str, T:
     """Curve ``name`` against training step for each model at ``T``: every seed thin, their geometric mean thick
     (left out at steps where a seed's value is 0 or NaN: a log axis has no place for it)."""
     for model in models:
-        runs = [f"{task}|T{T}|{model}|seed{s}" for s in range(seeds)]
+        runs = [run_key(task, T, model, s) for s in range(seeds)]
         steps, curves = history[f"{runs[0]}|step"], np.stack([history[f"{k}|{name}"] for k in runs])
         for curve in curves:
             ax.plot(steps, curve, color=_color(model), lw=0.5, alpha=0.35)
@@ -113,11 +114,11 @@ def example_recall_figure(history: Mapping[str, np.ndarray], T: int, models: Seq
     """Fig. 4: one test sequence at T: the input tokens, the target, and each model's output probabilities
     (classes vertical, time horizontal) for seed 0; dashed: where the delimiter of ``copy_format`` begins."""
     delimiter = copy_layout(T, copy_format).delimiter
-    first = f"copy|T{T}|{models[0]}|seed0"
+    first = run_key("copy", T, models[0], 0)
     fig, axes = figure(1, nrows=2 + len(models), width=7.4, height=1.1 * (2 + len(models)) + 0.4, sharex=True)
     rows = [("input", np.eye(10)[history[f"{first}|example_input"]].T),
             ("target", np.eye(10)[history[f"{first}|example_target"]].T)]
-    rows += [(LABELS[m], history[f"copy|T{T}|{m}|seed0|example_probs"].T) for m in models]
+    rows += [(LABELS[m], history[f"{run_key('copy', T, m, 0)}|example_probs"].T) for m in models]
     for ax, (name, image) in zip(axes[:, 0], rows):
         ax.imshow(image, aspect="auto", origin="lower", cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
         ax.set(yticks=[0, 9])
@@ -138,7 +139,7 @@ def spacetime_figure(history: Mapping[str, np.ndarray], T: int, models: Sequence
     delimiter = copy_layout(T, copy_format).delimiter
     fig, axes = figure(len(models), width=3.9 * len(models), height=3.4)
     for ax, model in zip(axes[0], models):
-        states = history[f"copy|T{T}|{model}|seed0|example_states"]
+        states = history[f"{run_key('copy', T, model, 0)}|example_states"]
         if model == "wrnn" and n is not None:
             states = states[:, :channels * n]
         top = float(np.percentile(states, 99.5)) or float(states.max()) or 1.0
@@ -200,7 +201,7 @@ def adding_table(metrics: Mapping[str, Mapping], Ts: Sequence[int],
     header = ["model", ""] + [h for T in Ts for h in (f"T = {T}", "paper")]
     rows = []
     for model in models:
-        entries = {T: metrics[f"adding|T{T}|{model}"] for T in Ts}
+        entries = {T: metrics[run_key("adding", T, model)] for T in Ts}
         rows.append([LABELS[model], "test MSE"] + [c for T, e in entries.items() for c in (
             _pm(e["mse_mean"], e["mse_std"], ".2g"), paper_adding_text(model, T, "mse"))])
         rows.append(["", "solved at step"] + [c for T, e in entries.items() for c in (
@@ -228,9 +229,9 @@ def copy_table(metrics: Mapping[str, Mapping], task: str, Ts: Sequence[int], mod
                                                                                  else [])
     rows = []
     for model in models:
-        row = [LABELS[model], f"{metrics[f'{task}|T{Ts[0]}|{model}']['parameters']:,}"]
+        row = [LABELS[model], f"{metrics[run_key(task, Ts[0], model)]['parameters']:,}"]
         for T in Ts:
-            e = metrics[f"{task}|T{T}|{model}"]
+            e = metrics[run_key(task, T, model)]
             row.append(f"{e['paper_comparable_loss_best']:.1e} · {e['recall_accuracy_mean']:.3f}")
             if task == "ablation":
                 row.append(paper_table4_text(model, reported_T_from_code(T) if copy_format == "code" else T))
@@ -276,7 +277,7 @@ def table4_agreement_text(metrics: Mapping[str, Mapping], models: Sequence[str],
     model's CE/batch) hold among this page's runs at ``T`` (the best seed's CE/batch), and the Σ-init gain of the
     iRNN beside the paper's; "" where the paper has no such T."""
     paper = {m: PAPER_TABLE4.get((m, reported)) for m in models}
-    ours = {m: metrics[f"ablation|T{T}|{m}"]["paper_comparable_loss_best"] for m in models}
+    ours = {m: metrics[run_key("ablation", T, m)]["paper_comparable_loss_best"] for m in models}
     pairs = [(a, b) for a in models for b in models
              if paper[a] is not None and paper[b] is not None and paper[a] < paper[b]]
     if not pairs:

@@ -12,7 +12,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from ..analysis.fourier import wave_ridge
 from ..experiments.wave_rnn_images import (LABELS, MLP_MODEL, MODELS, PAPER_TABLE2, PAPER_TABLE3, PAPER_TABLE7,
-                                           WAVE_SPEED)
+                                           WAVE_SPEED, run_key)
 from ..training.image_rnn import mnist_sequence
 from .style import COLORS, figure
 
@@ -36,7 +36,7 @@ def curves_figure(history: Mapping[str, np.ndarray], tasks: Sequence[str], seeds
     for ax, task in zip(axes[0], tasks):
         for model in models:
             for s in range(seeds):
-                key = f"{task}|{model}|seed{s}"
+                key = run_key(task, model, s)
                 label = LABELS[model] if s == 0 else None
                 ax.plot(history[f"{key}|epoch"], history[f"{key}|test_accuracy"], color=_COLORS[model], label=label)
                 ax.plot(history[f"{key}|epoch"], history[f"{key}|train_accuracy"], color=_COLORS[model], ls=":")
@@ -62,7 +62,7 @@ def hidden_state_figure(history: Mapping[str, np.ndarray], n: int, channels: int
                    xticks=[], yticks=[])
     axes[1, 0].axis("off")
     for row, model in enumerate(MODELS):
-        key = f"smnist|{model}|seed0|figure_"
+        key = f"{run_key('smnist', model, 0)}|figure_"
         states = history[key + "states"]
         if model == "wrnn":
             states = states[:, :channels * n]
@@ -137,12 +137,12 @@ def accuracy_table(metrics: Mapping[str, Mapping], tasks: Sequence[str],
         paper = PAPER_TABLE2[model]
         row = [LABELS[model]]
         for t in tasks:
-            e = metrics[f"{t}|{model}"]
+            e = metrics[run_key(t, model)]
             row += [f"{100 * e['test_accuracy_at_best_valid']:.1f} · "
                     f"{_pm(e['test_accuracy_at_best_valid_mean'], e['test_accuracy_at_best_valid_std'])}",
                     f"{paper[t]:.1f} · {_paper_table7(model, t)}",
                     _pm(e["test_accuracy_mean"], e["test_accuracy_std"])]
-        rows.append(row + [f"{metrics[f'{tasks[0]}|{model}']['parameters']:,}", paper["size"]])
+        rows.append(row + [f"{metrics[run_key(tasks[0], model)]['parameters']:,}", paper["size"]])
     return header, rows
 
 
@@ -154,7 +154,7 @@ def cifar_table(metrics: Mapping[str, Mapping]) -> tuple[list[str], list[list[st
               "parameters", "paper: units / params"]
     rows = []
     for model in MODELS:
-        e, (accuracy, size) = metrics[f"nscifar|{model}"], PAPER_TABLE3[model]
+        e, (accuracy, size) = metrics[run_key("nscifar", model)], PAPER_TABLE3[model]
         rows.append([LABELS[model], f"{100 * e['test_accuracy_at_best_valid']:.1f}",
                      f"{100 * e['test_accuracy_mean']:.1f}", f"{accuracy:.1f} · {_paper_table7(model, 'nscifar')}",
                      f"{e['parameters']:,}", size])
@@ -165,7 +165,7 @@ def early_accuracy(history: Mapping[str, np.ndarray], task: str, model: str, see
                    fraction: float = 0.5) -> tuple[float, int, float]:
     """Mean test accuracy over the evaluations after the start and up to ``fraction`` of training, at least the
     first one (mean over ``seeds``): (accuracy, evaluations averaged per seed, last epoch included)."""
-    epochs = history[f"{task}|{model}|seed0|epoch"]
+    epochs = history[f"{run_key(task, model, 0)}|epoch"]
     keep = (epochs > 0) & (epochs <= max(fraction * epochs[-1], epochs[epochs > 0][0]) + 1e-9)
-    accuracy = np.mean([history[f"{task}|{model}|seed{s}|test_accuracy"][keep] for s in range(seeds)])
+    accuracy = np.mean([history[f"{run_key(task, model, s)}|test_accuracy"][keep] for s in range(seeds)])
     return float(accuracy), int(keep.sum()), float(epochs[keep][-1])
