@@ -2,8 +2,8 @@
 (``wavelib.training.hds.train_step``) against the obvious way, one ``torch.nn.RNN`` + ``Linear`` per seed
 stepped one after another (each with its own Adam and ``clip_grad_norm_``).
 
-Both sides start from the same weights (the reference builds each model under ``torch.manual_seed(seed)``,
-which ``BatchedElman`` replicates) and train on the same fixed batch at the full horizon (100 closed-loop
+Both sides start from the same weights (the reference builds each model in ``isolated_rng(seed)``, i.e. right
+after ``torch.manual_seed(seed)``, which ``BatchedElman`` replicates) and train on the same fixed batch at the full horizon (100 closed-loop
 steps after the ``s`` input steps), float32. The check is the max abs difference of the seeds' losses at the
 first call. The reference runs with cuDNN's TF32 off so that both sides compute in true float32.
 Rows: the ``paper`` preset's largest cell (s = d = 8, H = 128, 20 seeds); on the CPU also the ``cpu`` preset; on
@@ -23,6 +23,7 @@ from wavelib.benchmarking import Comparison, compare
 from wavelib.experiments.spectrum import PRESETS, SpectrumConfig
 from wavelib.models.elman import BatchedElman
 from wavelib.models.elman_fused import fused_problem
+from wavelib.seeding import isolated_rng
 from wavelib.tasks.linear_hds import sample_hds_batch, task_operator
 from wavelib.training.hds import PAPER_H_MAX, HDSTraining, group_optimizer, train_step
 
@@ -35,9 +36,9 @@ def reference_step(cfg: HDSTraining, seeds: list[int], inputs: torch.Tensor,
     device = inputs.device
     models = []
     for seed in seeds:
-        torch.manual_seed(seed)
-        rnn = torch.nn.RNN(cfg.d, cfg.hidden, nonlinearity="tanh", bias=False, batch_first=True).to(device)
-        readout = torch.nn.Linear(cfg.hidden, cfg.d, bias=False).to(device)
+        with isolated_rng(seed, device):
+            rnn = torch.nn.RNN(cfg.d, cfg.hidden, nonlinearity="tanh", bias=False, batch_first=True).to(device)
+            readout = torch.nn.Linear(cfg.hidden, cfg.d, bias=False).to(device)
         params = list(rnn.parameters()) + list(readout.parameters())
         models.append((rnn, readout, params, torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.l2)))
 

@@ -146,8 +146,8 @@ def scan_rows(preset: str, batch: int, channels: int, n: int, length: int, devic
 def mixer_rows(preset: str, batch: int, channels: int, length: int, device: torch.device,
                repeats: int) -> list[Comparison]:
     """The v-wave mixer at v = 1 against the conv, and at v = :data:`SLOW_V` against its explicit recurrence."""
-    torch.manual_seed(SEED)
-    conv = CausalConv(channels, CELLS).to(device)
+    with isolated_rng(SEED, device):
+        conv = CausalConv(channels, CELLS).to(device)
     gen = torch.Generator(device=device).manual_seed(SEED)
     x = torch.randn(batch, channels, length, generator=gen, device=device, requires_grad=True)
     weight = torch.randn(batch, channels, length, generator=gen, device=device)

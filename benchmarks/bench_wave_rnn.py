@@ -199,8 +199,8 @@ def irnn_rows(device: torch.device, repeats: int) -> list[Comparison]:
     """A per-step ReLU RNN loop against ``torch.nn.RNN`` (cuDNN on CUDA) with the same weights."""
     rows = []
     for name, (steps, n, _) in SHAPES.items():
-        torch.manual_seed(SEED)
-        rnn = torch.nn.RNN(1, n, nonlinearity="relu", batch_first=True).to(device)
+        with isolated_rng(SEED, device):
+            rnn = torch.nn.RNN(1, n, nonlinearity="relu", batch_first=True).to(device)
         with torch.no_grad():
             rnn.weight_hh_l0.copy_(torch.eye(n))  # the iRNN's identity init
         gen = torch.Generator(device=device).manual_seed(SEED)

@@ -22,10 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+import browser as B  # tests/browser.py
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import browser as B  # noqa: E402  (tests/browser.py)
 
 pytestmark = pytest.mark.browser
 

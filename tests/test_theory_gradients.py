@@ -5,6 +5,7 @@ from wavelib.tasks.linear_hds import task_operator
 from wavelib.theory.gradients import (
     bump_tanh_rnn,
     decay_rate,
+    distance_slope,
     input_sensitivity,
     random_tanh_rnn,
     sensitivity_bound,
@@ -123,6 +124,19 @@ def test_decay_rate_recovers_a_geometric_law():
     assert decay_rate(np.full(5, 2.0)) == pytest.approx(1.0, rel=1e-12)
     with pytest.raises(ValueError):
         decay_rate(np.array([1.0, 0.0]))
+
+
+def test_distance_slope_is_batched_and_behind_the_figure_rates():
+    """One fit for Fig. 5's decades per step (log10) and the gradient sweep's mu (ln), row by row."""
+    from wavelib.plotting.spectrum import gradient_decay_rates
+
+    s = 6
+    distance = s + 1 - np.arange(1, s + 1)
+    mu = np.array([0.5, 0.9, 1.2])
+    norms = 2.0 * mu[:, None] ** distance  # (3, s)
+    np.testing.assert_allclose(distance_slope(np.log(norms)), np.log(mu), rtol=1e-12)
+    assert [decay_rate(row) for row in norms] == pytest.approx(mu, rel=1e-12)
+    np.testing.assert_allclose(gradient_decay_rates(norms[None]), -np.log10(mu)[None], rtol=1e-12)
 
 
 def test_spectral_radius():

@@ -9,6 +9,7 @@ device, versions, git commit and date, and writes Markdown and JSON side by side
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -156,7 +157,7 @@ def compare(name: str, shapes: str, reference: Callable[[], Output], fast: Calla
     )
 
 
-def true_float32():
+def true_float32() -> contextlib.AbstractContextManager[None]:
     """Context manager: cuDNN (CUDA convolutions and RNNs) without TF32, so a CUDA reference computes in true
     float32 like the fast paths it is checked against (TF32 keeps 10 mantissa bits: ~1e-3 per step)."""
     return torch.backends.cudnn.flags(enabled=True, allow_tf32=False)

@@ -126,6 +126,13 @@ def require_positive(**values: float) -> None:
             raise ConfigError(f"{name} must be positive, got {value!r}")
 
 
+def require_positive_int(**values: int) -> None:
+    """Raise ValueError unless every value is an ``int`` >= 1 (bools, floats and other types are refused)."""
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
 def require_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     """Raise :class:`ConfigError` unless ``value`` is one of ``choices``."""
     if value not in choices:

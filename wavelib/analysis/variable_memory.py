@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from wavelib.analysis.fixed_points import unpack_weights
+from wavelib.tasks.linear_hds import check_sizes
 
 
 @dataclass(frozen=True)
@@ -29,11 +30,6 @@ class VariableMemoryBasis:
     Psi_pinv: np.ndarray
     n_memory: int
     info: dict[str, np.ndarray]
-
-
-def _check_sizes(s: int, d: int) -> None:
-    if int(s) != s or int(d) != d or s < 1 or d < 1:
-        raise ValueError(f"s and d must be positive integers, got s={s}, d={d}")
 
 
 TRANSIENTS = ("remove", "keep")  #: Algorithm 1's transient step: the paper's, or the public code's (skipped)
@@ -94,7 +90,7 @@ def variable_memory_basis(
     """
     if transients not in TRANSIENTS:
         raise ValueError(f"unknown transients {transients!r}; choose one of {TRANSIENTS}")
-    _check_sizes(s, d)
+    check_sizes(s, d)
     _, W_hh, W_r, _ = unpack_weights(weights)
     H = W_hh.shape[0]
     if W_r.shape[0] != d:
@@ -145,7 +141,7 @@ def memory_frames(basis: VariableMemoryBasis, states: np.ndarray, s: int, d: int
     Coordinates not in the basis (see ``coords``) are NaN and ignored by the z-score; a constant frame
     becomes all zeros.
     """
-    _check_sizes(s, d)
+    check_sizes(s, d)
     coords = basis.info["coords"]
     if coords.max() >= s * d:
         raise ValueError(f"the basis has coordinates up to {coords.max()}, beyond s*d = {s * d}; pass its s and d")

@@ -13,14 +13,10 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import torch
 
+from ..presets import require_positive_int
+
 INITS = ("pytorch", "gaussian")
 RECURRENCE_BACKENDS = ("auto", "reference", "fused")
-
-
-def _positive(**values: int) -> None:
-    for name, value in values.items():
-        if isinstance(value, bool) or int(value) != value or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def _pytorch_init(d_in: int, hidden: int, d_out: int, bias: bool, seed: int,
@@ -102,7 +98,7 @@ class BatchedElman(torch.nn.Module):
     def __init__(self, n_models: int, d_in: int, hidden: int, d_out: int, seeds: Sequence[int],
                  bias: bool = False, init: str = "pytorch", dtype: torch.dtype = torch.float32):
         super().__init__()
-        _positive(n_models=n_models, d_in=d_in, hidden=hidden, d_out=d_out)
+        require_positive_int(n_models=n_models, d_in=d_in, hidden=hidden, d_out=d_out)
         if len(seeds) != n_models:
             raise ValueError(f"give one seed per model: n_models={n_models}, got {len(seeds)} seeds")
         if any(isinstance(seed, bool) or int(seed) != seed or seed < 0 for seed in seeds):

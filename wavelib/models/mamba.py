@@ -14,20 +14,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..presets import require_positive_int
 from .selective_scan import SCAN_BACKENDS, selective_scan
 from .short_mixers import make_short_mixer
-
-
-def _positive(**values: int) -> None:
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def _check_scan(scan: str, chunk: int) -> None:
     if scan not in SCAN_BACKENDS:
         raise ValueError(f"unknown scan backend {scan!r}; valid: {', '.join(SCAN_BACKENDS)}")
-    _positive(chunk=chunk)
+    require_positive_int(chunk=chunk)
 
 
 class RMSNorm(nn.Module):
@@ -35,7 +30,7 @@ class RMSNorm(nn.Module):
 
     def __init__(self, d: int, eps: float = 1e-5) -> None:
         super().__init__()
-        _positive(d=d)
+        require_positive_int(d=d)
         self.eps = eps
         self.weight = nn.Parameter(torch.ones(d))
 
@@ -60,10 +55,10 @@ class MambaBlock(nn.Module):
                  dt_rank: int | str = "auto", mixer: str = "conv", v: float = 1.0, learn_v: bool = False,
                  scan: str = "auto", chunk: int = 64) -> None:
         super().__init__()
-        _positive(d_model=d_model, d_state=d_state, d_conv=d_conv, expand=expand)
+        require_positive_int(d_model=d_model, d_state=d_state, d_conv=d_conv, expand=expand)
         if dt_rank == "auto":
             dt_rank = math.ceil(d_model / 16)
-        _positive(dt_rank=dt_rank)
+        require_positive_int(dt_rank=dt_rank)
         _check_scan(scan, chunk)
         self.d_model, self.d_state, self.dt_rank = d_model, d_state, dt_rank
         self.d_inner = d_inner = expand * d_model
@@ -110,7 +105,7 @@ class MambaLM(nn.Module):
                  expand: int = 2, mixer: str = "conv", v: float = 1.0, learn_v: bool = False,
                  scan: str = "auto", chunk: int = 64) -> None:
         super().__init__()
-        _positive(vocab_size=vocab_size, d_model=d_model, n_layers=n_layers)
+        require_positive_int(vocab_size=vocab_size, d_model=d_model, n_layers=n_layers)
         self.embedding = nn.Embedding(vocab_size, d_model)
         nn.init.normal_(self.embedding.weight, std=0.02)
         self.norms = nn.ModuleList(RMSNorm(d_model) for _ in range(n_layers))

@@ -31,6 +31,8 @@ import torch
 from torch.autograd.function import once_differentiable
 from torch.utils.checkpoint import checkpoint as _checkpoint
 
+from ..presets import require_positive_int
+
 SCAN_BACKENDS = ("auto", "sequential", "chunked", "recurrent", "fused", "cuda")
 _CUDA_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
@@ -269,8 +271,7 @@ def selective_scan(u: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: tor
     """
     if backend not in SCAN_BACKENDS:
         raise ValueError(f"unknown scan backend {backend!r}; valid: {', '.join(SCAN_BACKENDS)}")
-    if isinstance(chunk, bool) or int(chunk) != chunk or chunk < 1:
-        raise ValueError(f"chunk must be a positive integer, got {chunk!r}")
+    require_positive_int(chunk=chunk)
     _check_shapes(u, delta, A, B, C, D)
     backend = resolve_backend(backend, u.device, u.dtype)
     if backend == "cuda":

@@ -35,6 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..presets import require_positive_int
+
 KINDS = ("conv", "vwave")
 FFT_MIN_LENGTH = 64  #: sequences at least this long are convolved by FFT, shorter ones directly
 
@@ -115,9 +117,7 @@ class CausalConv(torch.nn.Module):
 
     def __init__(self, channels: int, kernel: int = 4):
         super().__init__()
-        for name, value in (("channels", channels), ("kernel", kernel)):
-            if isinstance(value, bool) or int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        require_positive_int(channels=channels, kernel=kernel)
         self.conv = torch.nn.Conv1d(channels, channels, kernel, groups=channels, padding=kernel - 1, bias=True)
         self.cells = kernel
 

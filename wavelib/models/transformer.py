@@ -10,19 +10,14 @@ for the flash kernel), ALiBi passes its bias as ``attn_mask`` (the bias carries 
 from __future__ import annotations
 
 import math
-from numbers import Integral
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..presets import require_positive_int
+
 POSITIONS = ("alibi", "rope")
-
-
-def _positive(**values: int) -> None:
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def _rotary_dims(head_dim: int, fraction: float) -> int:
@@ -38,7 +33,7 @@ def _rotary_dims(head_dim: int, fraction: float) -> int:
 
 def check_attention(d_model: int, n_heads: int, position: str, rope_fraction: float = 0.25) -> None:
     """Raise ValueError unless heads divide ``d_model`` and (RoPE) each head has dims to rotate."""
-    _positive(d_model=d_model, n_heads=n_heads)
+    require_positive_int(d_model=d_model, n_heads=n_heads)
     if d_model % n_heads:
         raise ValueError(f"d_model must be divisible by n_heads, got {d_model} and {n_heads}")
     if position not in POSITIONS:
@@ -54,7 +49,7 @@ def alibi_slopes(n_heads: int) -> torch.Tensor:
     below n: the p slopes of p heads, then the odd-indexed slopes ``2^(-8h/(2p))``, h = 1, 3, 5, ...,
     of 2p heads, the first ``n - p`` of them.
     """
-    _positive(n_heads=n_heads)
+    require_positive_int(n_heads=n_heads)
     p = 2 ** int(math.floor(math.log2(n_heads)))
     slopes = [2.0 ** (-8.0 * h / p) for h in range(1, p + 1)]
     slopes += [2.0 ** (-8.0 * h / (2 * p)) for h in range(1, 2 * (n_heads - p), 2)]
@@ -67,7 +62,7 @@ def alibi_bias(n_heads: int, length: int, device: torch.device | str | None = No
 
     Built in float64, then cast to ``dtype`` (default: torch's default dtype).
     """
-    _positive(length=length)
+    require_positive_int(length=length)
     pos = torch.arange(length, dtype=torch.float64, device=device)
     distance = pos[:, None] - pos[None, :]
     bias = -alibi_slopes(n_heads).to(device)[:, None, None] * distance
@@ -166,7 +161,7 @@ class TransformerLM(nn.Module):
     def __init__(self, vocab_size: int, d_model: int, n_layers: int, n_heads: int,
                  position: str = "rope", rope_fraction: float = 0.25):
         super().__init__()
-        _positive(vocab_size=vocab_size, n_layers=n_layers)
+        require_positive_int(vocab_size=vocab_size, n_layers=n_layers)
         check_attention(d_model, n_heads, position, rope_fraction)
         self.embed = nn.Embedding(vocab_size, d_model)
         nn.init.normal_(self.embed.weight, std=0.02)

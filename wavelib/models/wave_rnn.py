@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..presets import require_positive_int
+
 READOUTS = ("linear", "mlp")
 WAVE_U_INITS = ("shift", "dirac", "uniform_sqrt_n", "normal", "random")
 V_INITS = ("sparse_identity", "normal", "fan_in", "random")
@@ -26,12 +28,6 @@ V_NORMAL_STD = 1e-3
 (see :class:`WaveRNN`)."""
 IRNN_INITS = ("identity", "sigma", "random")
 RECURRENCE_BACKENDS = ("auto", "reference", "fused")
-
-
-def _positive(**values: int) -> None:
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 def _choice(name: str, value: str, valid: tuple[str, ...]) -> None:
@@ -161,7 +157,7 @@ class WaveRNN(torch.nn.Module):
     def __init__(self, n_in: int, n: int, c: int, n_out: int, readout: str = "linear", mlp_hidden: int = 100,
                  init_u: str = "shift", init_v: str = "sparse_identity"):
         super().__init__()
-        _positive(n_in=n_in, n=n, c=c, n_out=n_out, mlp_hidden=mlp_hidden)
+        require_positive_int(n_in=n_in, n=n, c=c, n_out=n_out, mlp_hidden=mlp_hidden)
         _choice("readout", readout, READOUTS)
         _choice("init_u", init_u, WAVE_U_INITS)
         _choice("init_v", init_v, V_INITS)
@@ -218,7 +214,7 @@ class IRNN(torch.nn.Module):
     def __init__(self, n_in: int, n: int, n_out: int, init: str = "identity", init_v: str = "random",
                  readout: str = "linear", mlp_hidden: int = 100):
         super().__init__()
-        _positive(n_in=n_in, n=n, n_out=n_out, mlp_hidden=mlp_hidden)
+        require_positive_int(n_in=n_in, n=n, n_out=n_out, mlp_hidden=mlp_hidden)
         _choice("init", init, IRNN_INITS)
         _choice("init_v", init_v, V_INITS)
         _choice("readout", readout, READOUTS)

@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..tasks.linear_hds import TABLE1_LABELS
+from ..theory.gradients import distance_slope
 from .style import COLORS, figure, fit_unit_circle, legend_below, signed_matrix, unit_circle
 
 
@@ -104,11 +105,7 @@ def weights_in_basis_figure(matrices: Mapping[str, np.ndarray], n_memory: Mappin
 def gradient_decay_rates(norms: np.ndarray) -> np.ndarray:
     """Decay rate of a per-input norm (G, M, s) per record and seed, (G, M) decades per step: MINUS the slope of
     log10(norm) against the distance s+1-i (0 = no vanishing; positive = weaker towards older inputs)."""
-    s = norms.shape[-1]
-    distance = s + 1 - np.arange(1, s + 1)
-    logs = np.log10(np.maximum(norms, 1e-30))
-    centred = distance - distance.mean()
-    return -(logs - logs.mean(axis=-1, keepdims=True)) @ centred / (centred @ centred)
+    return -distance_slope(np.log10(np.maximum(norms, 1e-30)))
 
 
 def _log_spaced_records(steps: np.ndarray, n: int) -> list[int]:

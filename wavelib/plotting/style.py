@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 #: Named colours of the book: waves, static/random baselines, theory, accents.
 COLORS = {"wave": "#1f6fb4", "static": "#d1495b", "theory": "#222222", "accent": "#edae49", "muted": "#8a8a8a"}
@@ -63,7 +66,7 @@ def unit_circle(ax: Axes, eigs: np.ndarray, reference: np.ndarray | None = None,
     ax.set(title=title, xlabel="Re λ", ylabel="Im λ", aspect="equal", xlim=(-1.25, 1.25), ylim=(-1.25, 1.25))
 
 
-def legend_below(fig, ax: Axes, extra: Axes | None = None, ncols: int = 3) -> None:
+def legend_below(fig: Figure, ax: Axes, extra: Axes | None = None, ncols: int = 3) -> None:
     """One legend for the whole figure, under the panels (out of the data's way), from the handles of ``ax``
     (and of ``extra``, e.g. a twin axis)."""
     handles, labels = ax.get_legend_handles_labels()
@@ -80,6 +83,7 @@ def fit_unit_circle(ax: Axes, *eigs: np.ndarray) -> None:
     ax.set(xlim=(-limit, limit), ylim=(-limit, limit))
 
 
-def figure(ncols: int = 1, nrows: int = 1, width: float = 7.0, height: float = 3.0, **kwargs):
-    """``plt.subplots`` with the book's default size."""
+def figure(ncols: int = 1, nrows: int = 1, width: float = 7.0, height: float = 3.0,
+           **kwargs: Any) -> tuple[Figure, np.ndarray]:
+    """``plt.subplots`` with the book's default size: the figure and its axes (nrows, ncols)."""
     return plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False, **kwargs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -12,6 +13,9 @@ from ..tasks.linear_hds import TABLE1_LABELS, task_operator
 from ..theory.velocity import velocity_rollout, wave_operator_at_velocity
 from ..theory.waves import centroid_velocity, propagate, velocity_operator
 from .style import COLORS, figure, legend_below, signed_matrix, spacetime, unit_circle
+
+if TYPE_CHECKING:
+    from ipywidgets import interactive
 
 EXPLORER_TASKS = ("repeat_copy", "diagonal_copy", "fibonacci")
 
@@ -161,7 +165,7 @@ def explorer_figure(v: float = 1.0, s: int = 6, d: int = 3, task: str = "repeat_
     return fig
 
 
-def explorer_widget():
+def explorer_widget() -> interactive:
     """An ipywidgets explorer over (v, s, d, task) drawing :func:`explorer_figure` (needs a live kernel)."""
     import ipywidgets as widgets
     import matplotlib.pyplot as plt

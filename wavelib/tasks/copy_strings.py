@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..presets import require_positive_int
+
 LETTERS = 26
 BOS = 26
 COPY = 27
@@ -72,14 +74,8 @@ def _example_masks(length: int) -> tuple[list[bool], list[bool]]:
     return prompt + [True] * length + [True], prompt + [True] * length + [False]
 
 
-def _check_positive(**values: int) -> None:
-    for name, value in values.items():
-        if int(value) != value or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value}")
-
-
 def _check_context(context_len: int, max_len: int) -> None:
-    _check_positive(context_len=context_len)
+    require_positive_int(context_len=context_len)
     if context_len < 2 * max_len + 3:
         raise ValueError(
             f"context_len must be >= 2 * max_len + 3 = {2 * max_len + 3} to hold a whole example, "
@@ -127,7 +123,7 @@ def sample_training_batch(batch: int, context_len: int, min_len: int, max_len: i
     """Training rows of examples with string lengths uniform in ``[min_len, max_len]``, packed as in the
     reference code; ``generator`` (CPU) drives all randomness, tensors are moved to ``device`` at the end.
     """
-    _check_positive(batch=batch, min_len=min_len, max_len=max_len)
+    require_positive_int(batch=batch, min_len=min_len, max_len=max_len)
     if min_len > max_len:
         raise ValueError(f"min_len must be <= max_len, got min_len={min_len}, max_len={max_len}")
     _check_context(context_len, max_len)
@@ -176,7 +172,7 @@ def make_eval_set(lengths: Sequence[int], n_per_length: int, seed: int,
         raise ValueError("lengths must be a non-empty sequence of positive integers")
     if any(int(n) != n or n < 1 for n in lengths):
         raise ValueError(f"lengths must be positive integers, got {lengths}")
-    _check_positive(n_per_length=n_per_length)
+    require_positive_int(n_per_length=n_per_length)
     if len(set(lengths)) != len(lengths):
         raise ValueError(f"lengths must be distinct, got {lengths}")
     if int(seed) != seed or seed < 0:

@@ -3,10 +3,12 @@
 All outputs are batch-first float32 ``(B, L, features)``; the label is predicted from the last step.
 
 - sMNIST: the 784 pixels in row-major order (row 0 left to right, then row 1, ...), one per step,
-  scaled to [0, 1] by ``x / 255`` with no normalisation: ``(B, 784, 1)``.
+  scaled to [0, 1] by ``x / 255`` with no normalisation: ``(B, 784, 1)``
+  (:func:`~wavelib.training.image_rnn.mnist_sequence`, which can also average-pool the image first).
 - psMNIST: the same pixels in a fixed random order: step ``t`` holds flat pixel ``perm[t]``, with
-  ``perm = pixel_permutation(seed)`` (``torch.randperm(784)`` from ``torch.Generator().manual_seed(seed)``).
-  The paper's code forgot to seed it; the caller stores the seed (or the permutation) with the run.
+  ``perm = pixel_order(1, seed)`` (:func:`~wavelib.training.image_rnn.pixel_order`: ``torch.randperm(784)`` from
+  ``torch.Generator().manual_seed(seed)``). The paper's code forgot to seed it; the caller stores the seed (or
+  the permutation) with the run.
 - nsCIFAR10: step ``r`` (0..31) is image row ``r`` flattened channel-major, 96 inputs:
   ``x[b, r, c*32 + w] = image[b, c, r, w] / 255`` for colour ``c`` in (R, G, B) and column ``w``; i.e. the
   32 red values of the row, then the 32 green, then the 32 blue (the layout of ``(3, 32, 32)`` images
@@ -26,13 +28,10 @@ All outputs are batch-first float32 ``(B, L, features)``; the label is predicted
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import torch
 
 MNIST_SIDE = 28
-MNIST_STEPS = MNIST_SIDE * MNIST_SIDE
 CIFAR_SIDE = 32
 CIFAR_CHANNELS = 3
 CIFAR_ROW_FEATURES = CIFAR_CHANNELS * CIFAR_SIDE
@@ -43,7 +42,9 @@ NSCIFAR_NOISE_STEPS = NSCIFAR_LENGTH - CIFAR_SIDE
 NOISE_MODES = ("fresh", "fixed")
 
 
-def _as_uint8_tensor(images, shape_tail: tuple[int, ...], what: str) -> torch.Tensor:
+def as_uint8_images(images: np.ndarray | torch.Tensor, shape_tail: tuple[int, ...], what: str) -> torch.Tensor:
+    """uint8 ``images`` (numpy or torch) as a tensor of shape ``(B, *shape_tail)``; ValueError naming ``what``
+    otherwise."""
     t = torch.from_numpy(np.ascontiguousarray(images)) if isinstance(images, np.ndarray) else images
     if not isinstance(t, torch.Tensor) or t.dtype != torch.uint8:
         raise ValueError(f"{what}: expected uint8 images (numpy or torch), got {getattr(t, 'dtype', type(t))}")
@@ -53,34 +54,9 @@ def _as_uint8_tensor(images, shape_tail: tuple[int, ...], what: str) -> torch.Te
     return t
 
 
-def pixel_permutation(seed: int) -> torch.Tensor:
-    """The psMNIST pixel order: ``torch.randperm(784)`` from ``torch.Generator().manual_seed(seed)`` (int64)."""
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be an int, got {seed!r}")
-    return torch.randperm(MNIST_STEPS, generator=torch.Generator().manual_seed(seed))
-
-
-def smnist_inputs(images, device: torch.device | str | None = None) -> torch.Tensor:
-    """sMNIST inputs ``(B, 784, 1)`` float32 in [0, 1] from uint8 images ``(B, 28, 28)`` (row-major pixels)."""
-    t = _as_uint8_tensor(images, (MNIST_SIDE, MNIST_SIDE), "smnist_inputs")
-    x = t.to(device).reshape(t.shape[0], MNIST_STEPS, 1).float() / 255.0
-    return x
-
-
-def psmnist_inputs(images, permutation: torch.Tensor,
-                   device: torch.device | str | None = None) -> torch.Tensor:
-    """psMNIST inputs ``(B, 784, 1)``: step ``t`` holds flat pixel ``permutation[t]`` (:func:`pixel_permutation`)."""
-    perm = torch.as_tensor(permutation)
-    if perm.shape != (MNIST_STEPS,) or perm.dtype != torch.long or not torch.equal(
-            torch.sort(perm.cpu()).values, torch.arange(MNIST_STEPS)):
-        raise ValueError("permutation must be an int64 permutation of 0..783 (use pixel_permutation(seed))")
-    x = smnist_inputs(images, device)
-    return x[:, perm.to(x.device)]
-
-
-def cifar_rows(images, device: torch.device | str | None = None) -> torch.Tensor:
+def cifar_rows(images: np.ndarray | torch.Tensor, device: torch.device | str | None = None) -> torch.Tensor:
     """The 32 image rows ``(B, 32, 96)`` float32 in [0, 1]: ``x[b, r, c*32 + w] = image[b, c, r, w] / 255``."""
-    t = _as_uint8_tensor(images, (CIFAR_CHANNELS, CIFAR_SIDE, CIFAR_SIDE), "cifar_rows")
+    t = as_uint8_images(images, (CIFAR_CHANNELS, CIFAR_SIDE, CIFAR_SIDE), "cifar_rows")
     t = t.to(device).permute(0, 2, 1, 3).reshape(t.shape[0], CIFAR_SIDE, CIFAR_ROW_FEATURES)
     return t.float() / 255.0
 
@@ -94,8 +70,9 @@ def fixed_noise(noise_seed: int = 0, noise_std: float = 1.0,
     return (noise_std * torch.randn(NSCIFAR_NOISE_STEPS, CIFAR_ROW_FEATURES, generator=g)).to(device)
 
 
-def nscifar_inputs(images, noise: str = "fresh", generator: torch.Generator | None = None, noise_seed: int = 0,
-                   noise_std: float = 1.0, device: torch.device | str | None = None) -> torch.Tensor:
+def nscifar_inputs(images: np.ndarray | torch.Tensor, noise: str = "fresh", generator: torch.Generator | None = None,
+                   noise_seed: int = 0, noise_std: float = 1.0,
+                   device: torch.device | str | None = None) -> torch.Tensor:
     """nsCIFAR10 inputs ``(B, 1000, 96)`` from uint8 images ``(B, 3, 32, 32)`` (R, G, B).
 
     Steps 0..31 are :func:`cifar_rows`; steps 32..999 are Gaussian noise with standard deviation
@@ -118,23 +95,3 @@ def nscifar_inputs(images, noise: str = "fresh", generator: torch.Generator | No
         pad = fixed_noise(noise_seed, noise_std, rows.device).expand(batch, -1, -1)
     return torch.cat([rows, pad], dim=1)
 
-
-def image_batches(images, labels, batch_size: int, generator: torch.Generator | None = None,
-                  drop_last: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Yield ``(uint8 images, int64 labels)`` torch batches, shuffled by ``generator`` (in order if None).
-
-    Turn each batch into inputs with :func:`smnist_inputs`, :func:`psmnist_inputs` or :func:`nscifar_inputs`.
-    """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
-    imgs = torch.from_numpy(np.ascontiguousarray(images)) if isinstance(images, np.ndarray) else images
-    labs = torch.as_tensor(np.asarray(labels) if not isinstance(labels, torch.Tensor) else labels, dtype=torch.long)
-    if len(imgs) != len(labs):
-        raise ValueError(f"{len(imgs)} images but {len(labs)} labels")
-    n = len(labs)
-    order = (torch.randperm(n, generator=generator, device=generator.device).cpu() if generator is not None
-             else torch.arange(n))
-    stop = n - n % batch_size if drop_last else n
-    for start in range(0, stop, batch_size):
-        idx = order[start:start + batch_size]
-        yield imgs[idx], labs[idx]

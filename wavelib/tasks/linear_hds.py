@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from ..presets import require_positive_int
+
 Term = tuple[int, int, int, int]
 """``(k, j, i, sign)``: output ``k`` is ``sign * u(t-j)[i]``."""
 
@@ -37,20 +39,21 @@ TABLE1_LABELS: dict[str, str] = {
 }
 
 
-def _check_sizes(s: int, d: int) -> None:
+def check_sizes(s: int, d: int) -> None:
+    """Raise ValueError unless the window ``s`` and the input dimension ``d`` are positive integers."""
     if int(s) != s or int(d) != d or s < 1 or d < 1:
         raise ValueError(f"s and d must be positive integers, got s={s}, d={d}")
 
 
 def repeat_copy_rule(s: int, d: int) -> list[Term]:
     """Repeat copy: ``y_k(t) = u(t-s)[k]`` (the output replays the input with period ``s``)."""
-    _check_sizes(s, d)
+    check_sizes(s, d)
     return [(k, s, k, 1) for k in range(d)]
 
 
 def diagonal_copy_rule(s: int, d: int) -> list[Term]:
     """Diagonal compose copy: ``y_k(t) = u(t-s+k)[k]``; needs ``d <= s`` so every lag is in ``1..s``."""
-    _check_sizes(s, d)
+    check_sizes(s, d)
     if d > s:
         raise ValueError(f"diagonal copy needs d <= s (lag s-k must be >= 1), got s={s}, d={d}")
     return [(k, s - k, k, 1) for k in range(d)]
@@ -61,7 +64,7 @@ def operator_from_rule(rule: Sequence[Term], s: int, d: int) -> np.ndarray:
 
     Every output ``k`` in ``0..d-1`` must appear in exactly one term.
     """
-    _check_sizes(s, d)
+    check_sizes(s, d)
     F = np.zeros((s * d, d))
     seen: set[int] = set()
     for term in rule:
@@ -150,9 +153,7 @@ def sample_hds_batch(F: np.ndarray, n_models: int, batch: int, horizon: int, gen
     F = np.asarray(F, dtype=np.float64)
     if F.ndim != 2 or F.shape[1] < 1 or F.shape[0] % F.shape[1] or F.shape[0] == 0:
         raise ValueError(f"F must have shape (s*d, d), got {F.shape}")
-    for name, value in (("n_models", n_models), ("batch", batch), ("horizon", horizon)):
-        if int(value) != value or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value}")
+    require_positive_int(n_models=n_models, batch=batch, horizon=horizon)
     sd, d = F.shape
     s = sd // d
     closed_loop = closed_loop_map(F, horizon)

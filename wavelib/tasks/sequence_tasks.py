@@ -65,7 +65,6 @@ import torch.nn.functional as F
 
 COPY_CLASSES = 10
 """One-hot width and number of output classes of the copy task."""
-BLANK = 0
 DELIMITER = 9
 N_TOKENS = 10
 """Number of tokens to memorise and recall."""
@@ -90,7 +89,6 @@ class CopyLayout(NamedTuple):
     delimiter: int
     recall_start: int
     """First step of the recall window; the window is ``recall_start .. length - 1`` (10 steps)."""
-    blanks_before_delimiter: int
 
 
 def _check_int(name: str, value, minimum: int, what: str) -> int:
@@ -117,8 +115,8 @@ def copy_layout(T: int, format: str = "paper") -> CopyLayout:
     """The layout of a copy sequence for ``T`` in the given format (see the module docstring)."""
     T = _check_copy_T(T, format)
     if format == "paper":
-        return CopyLayout(length=T + 20, delimiter=T + 10, recall_start=T + 10, blanks_before_delimiter=T)
-    return CopyLayout(length=T + 10, delimiter=T - 1, recall_start=T, blanks_before_delimiter=T - 11)
+        return CopyLayout(length=T + 20, delimiter=T + 10, recall_start=T + 10)
+    return CopyLayout(length=T + 10, delimiter=T - 1, recall_start=T)
 
 
 def code_T_from_reported(T: int) -> int:

@@ -91,15 +91,22 @@ def sensitivity_bound(weights: dict[str, np.ndarray], s: np.ndarray) -> np.ndarr
     return norm["W_r"] * norm["W_uh"] * norm["W_hh"] ** s.astype(float)
 
 
+def distance_slope(values: np.ndarray) -> np.ndarray:
+    """Least-squares slope of ``values[..., i-1]`` against the distance ``s+1-i`` of input ``i = 1..s``, per row:
+    (..., s) -> (...). Of log norms it is the log of the per-step factor (:func:`decay_rate`)."""
+    values = np.asarray(values, dtype=float)
+    s = values.shape[-1]
+    distance = s + 1 - np.arange(1, s + 1)
+    centred = distance - distance.mean()
+    return (values - values.mean(axis=-1, keepdims=True)) @ centred / (centred @ centred)
+
+
 def decay_rate(norms: np.ndarray) -> float:
     """mu from ``log norms[i-1] ~ a + (s+1-i) log mu`` by least squares over ``i = 1..s``; norms (s,) > 0."""
     norms = np.asarray(norms, dtype=float)
     if norms.ndim != 1 or norms.size < 2 or not (norms > 0).all():
         raise ValueError("norms must be a 1-D array of at least 2 positive values")
-    s = norms.size
-    distance = s + 1 - np.arange(1, s + 1)
-    slope = np.polyfit(distance, np.log(norms), 1)[0]
-    return float(np.exp(slope))
+    return float(np.exp(distance_slope(np.log(norms))))
 
 
 def spectral_norm(W: np.ndarray) -> float:

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from ..models.language_models import LMSpec
 from ..models.selective_scan import resolve_backend
+from ..presets import require_positive_int
 from ..seeding import isolated_rng
 from ..tasks.copy_strings import VOCAB_SIZE, CopyEvalSet, copy_accuracy, make_eval_set, sample_training_batch
 from .graphs import GraphedStep, learning_rates_on_device, set_learning_rate
@@ -50,10 +51,8 @@ class CopyTraining:
     generalisation_lengths: tuple[int, ...] = ()  #: extra lengths scored at the end
 
     def __post_init__(self) -> None:
-        for name in ("min_len", "max_len", "context_len", "batch", "steps", "eval_every", "eval_per_length"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        require_positive_int(**{name: getattr(self, name) for name in ("min_len", "max_len", "context_len", "batch",
+                                                                      "steps", "eval_every", "eval_per_length")})
         if self.min_len > self.max_len:
             raise ValueError(f"min_len ({self.min_len}) must not exceed max_len ({self.max_len})")
         if self.context_len < 2 * self.max_len + 3:

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from ..models.elman import INITS, BatchedElman, clip_grad_norm_per_model_, resolve_recurrence
-from ..presets import ConfigError
+from ..presets import ConfigError, require_positive_int
 from ..tasks.linear_hds import closed_loop_map, sample_hds_batch, task_operator
 
 CURRICULA = ("paper", "code")
@@ -72,10 +72,8 @@ class HDSTraining:
 
     def __post_init__(self) -> None:
         task_operator(self.task, self.s, self.d)  # raises ValueError for an unknown task or bad sizes
-        for name in ("hidden", "steps", "batch", "test_horizon", "log_every"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or int(value) != value or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        require_positive_int(hidden=self.hidden, steps=self.steps, batch=self.batch, test_horizon=self.test_horizon,
+                             log_every=self.log_every)
         if isinstance(self.grad_every, bool) or int(self.grad_every) != self.grad_every or self.grad_every < 0:
             raise ValueError(f"grad_every must be a non-negative integer (0 = never), got {self.grad_every!r}")
         if not self.l2 >= 0:
@@ -425,8 +423,7 @@ def train_hds_group(cells: Sequence[HDSTraining], seeds: Sequence[int], device: 
     for generator_seed in generator_seeds:
         if isinstance(generator_seed, bool) or int(generator_seed) != generator_seed or generator_seed < 0:
             raise ValueError(f"generator_seed must be a non-negative integer, got {generator_seed!r}")
-    if isinstance(checkpoint_every, bool) or int(checkpoint_every) != checkpoint_every or checkpoint_every < 1:
-        raise ValueError(f"checkpoint_every must be a positive integer, got {checkpoint_every!r}")
+    require_positive_int(checkpoint_every=checkpoint_every)
     grad_steps = set(int(n) for n in grad_inputs_at)
     if any(not 0 <= n <= cfg.steps for n in grad_steps):
         raise ValueError(f"grad_inputs_at steps must lie in 0..{cfg.steps}, got {sorted(grad_steps)}")

@@ -22,8 +22,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..presets import require_positive_int
 from ..seeding import isolated_rng
-from ..tasks.image_sequences import CIFAR_ROW_FEATURES, MNIST_SIDE, NOISE_MODES, nscifar_inputs
+from ..tasks.image_sequences import CIFAR_ROW_FEATURES, MNIST_SIDE, NOISE_MODES, as_uint8_images, nscifar_inputs
 from .optim import optimizer_step
 from .sequence_rnn import SequenceModelSpec
 
@@ -34,16 +35,18 @@ N_CLASSES = 10
 
 
 def pixel_order(pool: int, seed: int) -> torch.Tensor:
-    """psMNIST's permutation of the ``(28 / pool)^2`` pooled pixels: ``torch.randperm`` from a generator seeded
-    ``seed`` (at ``pool = 1`` this is :func:`~wavelib.tasks.image_sequences.pixel_permutation`)."""
+    """psMNIST's permutation (int64) of the ``(28 / pool)^2`` pooled pixels: ``torch.randperm`` from
+    ``torch.Generator().manual_seed(seed)``."""
     return torch.randperm((MNIST_SIDE // pool) ** 2, generator=torch.Generator().manual_seed(seed))
 
 
-def mnist_sequence(images: torch.Tensor, pool: int = 1, permutation: torch.Tensor | None = None,
+def mnist_sequence(images: np.ndarray | torch.Tensor, pool: int = 1, permutation: torch.Tensor | None = None,
                    device: torch.device | None = None) -> torch.Tensor:
-    """uint8 digits (B, 28, 28) -> float32 (B, (28/pool)^2, 1): ``x / 255`` average-pooled over ``pool × pool``
-    blocks, row-major, then reordered by ``permutation`` (step t holds pooled pixel ``permutation[t]``)."""
-    x = images.to(device).float().div(255.0).unsqueeze(1)
+    """uint8 digits (B, 28, 28), numpy or torch -> float32 (B, (28/pool)^2, 1): ``x / 255`` average-pooled over
+    ``pool × pool`` blocks, row-major, then reordered by ``permutation`` (step t holds pooled pixel
+    ``permutation[t]``); ValueError for other dtypes or shapes."""
+    t = as_uint8_images(images, (MNIST_SIDE, MNIST_SIDE), "mnist_sequence")
+    x = t.to(device).float().div(255.0).unsqueeze(1)
     if pool > 1:
         x = F.avg_pool2d(x, pool)
     x = x.reshape(x.shape[0], -1, 1)
@@ -69,10 +72,8 @@ class ImageTaskSpec:
     def __post_init__(self) -> None:
         if self.task not in IMAGE_TASKS:
             raise ValueError(f"unknown task {self.task!r}; valid tasks: {', '.join(IMAGE_TASKS)}")
-        for name in ("batch", "epochs", "evals_per_epoch", "eval_batch"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        require_positive_int(batch=self.batch, epochs=self.epochs, evals_per_epoch=self.evals_per_epoch,
+                             eval_batch=self.eval_batch)
         if not (self.lr > 0 and self.clip >= 0 and self.lr_drop_epoch >= 0 and self.lr_drop_rate > 0):
             raise ValueError(f"need lr > 0, clip >= 0, lr_drop_epoch >= 0, lr_drop_rate > 0; got lr={self.lr}, "
                              f"clip={self.clip}, lr_drop_epoch={self.lr_drop_epoch}, "

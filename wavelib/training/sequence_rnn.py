@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..models.wave_rnn import IRNN, IRNN_INITS, V_INITS, WAVE_U_INITS, WaveRNN, parameter_count
+from ..presets import require_positive_int
 from ..seeding import isolated_rng
 from ..tasks.sequence_tasks import (COPY_CLASSES, COPY_FORMATS, adding_batch, adding_loss, copy_batch, copy_loss,
                                     copy_metrics)
@@ -55,10 +56,7 @@ class SequenceModelSpec:
             raise ValueError(f"unknown model kind {self.kind!r}; valid kinds: {', '.join(KINDS)}")
         if self.kind == "irnn" and self.c != 1:
             raise ValueError(f"an iRNN has one channel, got c={self.c}")
-        for name in ("n", "c"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        require_positive_int(n=self.n, c=self.c)
         if isinstance(self.mlp_hidden, bool) or not isinstance(self.mlp_hidden, int) or self.mlp_hidden < 0:
             raise ValueError(f"mlp_hidden must be an integer >= 0 (0 = linear readout), got {self.mlp_hidden!r}")
         u_inits = WAVE_U_INITS if self.kind == "wrnn" else IRNN_INITS
@@ -102,10 +100,8 @@ class SequenceTaskSpec:
             raise ValueError(f"unknown task {self.task!r}; valid tasks: {', '.join(TASKS)}")
         if self.copy_format not in COPY_FORMATS:
             raise ValueError(f"unknown copy format {self.copy_format!r}; valid formats: {', '.join(COPY_FORMATS)}")
-        for name in ("batch", "steps", "eval_every", "eval_batch"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        require_positive_int(batch=self.batch, steps=self.steps, eval_every=self.eval_every,
+                             eval_batch=self.eval_batch)
         if not (self.lr > 0 and self.clip >= 0):
             raise ValueError(f"lr must be positive and clip non-negative, got lr={self.lr}, clip={self.clip}")
         self.sample(1, torch.Generator())  # checks T for the task and format
