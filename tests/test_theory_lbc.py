@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-from wavelib.tasks.linear_hds import TABLE1_RULES, rollout, task_operator
+from wavelib.tasks.linear_hds import PUBLIC_CODE_CYCLES, TABLE1_RULES, rollout, task_operator
 from wavelib.theory.hds import fibonacci_direct
 from wavelib.theory.lbc import (
     angle_counts,
@@ -20,13 +20,7 @@ from wavelib.theory.lbc import (
 
 TASKS = sorted(TABLE1_RULES)
 
-# Cycles (length L, sign product p) of Phi for s = d = 8, as listed in NOTES.md section 1.
-EXPECTED_CYCLES = {
-    "repeat_copy": [(8, 1)] * 8,
-    "diagonal_copy": [(m, 1) for m in range(1, 9)],
-    "compose_t3": [(24, -1), (6, -1), (3, -1), (3, -1)],
-    "compose_t4": [(35, 1), (1, -1)],
-}
+EXPECTED_CYCLES = PUBLIC_CODE_CYCLES  # (L, p) per task, as recorded from the public code
 
 
 def max_matched_distance(a, b):

@@ -37,6 +37,15 @@ TABLE1_LABELS: dict[str, str] = {
     "compose_t3": "T3 compose copy",
     "compose_t4": "T4 compose copy",
 }
+#: The nonzero spectrum of each task's Φ (s = d = 8) as recorded from the public code's tasks
+#: (arjunkaruvally/emt_variable_binding): cycles (L, p), each the L roots of λ^L = p. Reference data for Chapter 1's
+#: check of :func:`wavelib.theory.lbc.exact_spectrum` and for its test.
+PUBLIC_CODE_CYCLES: dict[str, list[tuple[int, int]]] = {
+    "repeat_copy": [(8, 1)] * 8,
+    "diagonal_copy": [(m, 1) for m in range(1, 9)],
+    "compose_t3": [(24, -1), (6, -1), (3, -1), (3, -1)],
+    "compose_t4": [(35, 1), (1, -1)],
+}
 
 
 def check_sizes(s: int, d: int) -> None:
