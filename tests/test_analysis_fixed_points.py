@@ -70,3 +70,20 @@ def test_bad_arguments():
         jacobian_at(weights, np.zeros(H + 1))
     with pytest.raises(ValueError, match="tol"):
         linearisation(weights, tol=0.0)
+
+
+def test_extra_starts_are_searched():
+    """Ignoring ``starts`` would miss fixed points that only a simulated trajectory's states lead to."""
+    weights = {"W_ih": np.ones((2, 1)), "W_hh": 3 * np.eye(2), "W_r": np.ones((1, 2)), "b": np.zeros(2)}
+    points = find_fixed_points(weights, starts=np.array([[0.9, 0.9]]), n_random=0)
+    assert len(points) == 2 and any(p.h.min() > 0.9 for p in points)  # the origin and tanh(3h) = h near 0.995
+
+
+def test_linearisation_refuses_a_slow_point(monkeypatch):
+    """Without the q < tol check a slow point's Jacobian would silently stand in for the fixed point's in Table 1."""
+    from wavelib.analysis import fixed_points
+    weights, h_star = planted(0.5)
+    slow = fixed_points.FixedPoint(h_star, 1e-3, np.eye(H))
+    monkeypatch.setattr(fixed_points, "find_fixed_points", lambda *args, **kwargs: [slow])
+    with pytest.raises(ValueError, match="no fixed point"):
+        linearisation(weights)

@@ -132,3 +132,21 @@ def test_table1_cells_average_the_determinate_seeds_and_say_how_many():
     assert detail[1][-2:] == ["—", "—"]
     metrics["repeat_copy|H8|l2=0"]["n_indeterminate"] = 0
     assert table1_rows(metrics, ["repeat_copy"], [8], [0.0], n_seeds=4)[1][0][2] == "0.0020 (0.750)"
+
+
+def test_no_eigenvalues_on_either_side_is_indeterminate_not_nan():
+    """With no eigenvalue above threshold on both sides the Table 1 cell would read nan instead of counting as indeterminate."""
+    result = compare_spectra(0.5 * np.eye(4), 0.5 * np.eye(4))
+    assert (result.n_learned, result.n_theory, result.error) == (0, 0, None)
+
+
+def test_error_is_the_mean_not_the_median_of_the_angle_errors():
+    """A median would hide one badly placed eigenvalue that the mean angle error of Table 1 reports."""
+    def rotations(angles):
+        M = np.zeros((2 * len(angles),) * 2)
+        for k, a in enumerate(angles):
+            M[2 * k:2 * k + 2, 2 * k:2 * k + 2] = [[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]
+        return M
+    angles = np.array([0.3, 0.9, 1.7])
+    result = compare_spectra(rotations(angles + [0.01, 0.02, 0.06]), rotations(angles))
+    assert result.error == pytest.approx(0.03, abs=1e-9)  # mean(0.01, 0.02, 0.06); the median is 0.02

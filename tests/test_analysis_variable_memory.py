@@ -202,3 +202,25 @@ def test_the_printed_transpose_would_not_recover_the_slots():
     assert np.abs(in_literal - Phi).max() > 0.5
     ours = weights_in_basis(variable_memory_basis(weights, S, D), weights["W_hh"])
     np.testing.assert_allclose(ours, Phi, atol=1e-9)
+
+
+def test_pca_variance_is_the_fraction_of_residual_variance():
+    """Singular values instead of their squares would misreport how much of the residual each PCA column explains."""
+    rng = np.random.default_rng(4)
+    H, s, d = 20, 2, 3
+    w = {"W_ih": rng.standard_normal((H, d)), "W_hh": rng.standard_normal((H, H)) / np.sqrt(H),
+         "W_r": rng.standard_normal((d, H)), "b": 0.1 * rng.standard_normal(H)}
+    X = simulate(w, rng.choice([-1.0, 1.0], (200, d)))
+    basis = variable_memory_basis(w, s, d, trajectory=X, n_pca=3)
+    Psi = basis.Psi[:, :s * d]
+    R = X - X @ np.linalg.pinv(Psi).T @ Psi.T
+    R = R - R.mean(0)
+    pcs = basis.Psi[:, s * d:]
+    np.testing.assert_allclose(basis.info["pca_variance"], ((R @ pcs) ** 2).sum(0) / (R ** 2).sum())
+
+
+def test_transient_threshold_is_strict():
+    """An eigenvalue exactly at transient_below (0.9) is kept as memory; only |λ| strictly below it is removed."""
+    from wavelib.analysis.variable_memory import transient_projector
+    np.testing.assert_array_equal(transient_projector(np.diag([0.9, 1.0]), 0.9), np.zeros((2, 2)))
+    np.testing.assert_allclose(transient_projector(np.diag([0.89, 1.0]), 0.9), np.diag([1.0, 0.0]))

@@ -148,3 +148,12 @@ def test_copy_accuracy():
 
     with pytest.raises(ValueError):
         copy_accuracy(logits, e.targets, torch.zeros_like(e.answer_mask))
+
+
+def test_training_strings_reach_max_len():
+    """If max_len were never drawn, a model trained on lengths up to max_len would never see its longest strings."""
+    batch = sample_training_batch(2, context_len=30, min_len=3, max_len=3, generator=torch.Generator().manual_seed(0))
+    assert batch.n_examples == 2 * (31 // 9)  # every example has 3 letters: 9 tokens, 3 whole ones per 31-token row
+    batch = sample_training_batch(64, context_len=30, min_len=1, max_len=3, generator=torch.Generator().manual_seed(0))
+    letters_per_answer = (batch.loss_mask & (batch.targets != EOS)).sum() / (batch.loss_mask & (batch.targets == EOS)).sum()
+    assert 1.8 < letters_per_answer < 2.2  # uniform on 1..3 has mean 2 (1..2 would give 1.5)

@@ -86,3 +86,25 @@ def test_cpu_only_experiment_records_the_cpu_whatever_was_asked(tmp_path):
     meta = run_experiment(CHAPTER, CHAPTER.experiment("gradient_sweep"), SMOKE, preset="smoke", seed=1,
                           device=torch.device("meta"), root=tmp_path).meta
     assert meta["device"] == "cpu"
+
+
+def test_gradient_figure_fits_the_rate_of_the_amplitude_its_legend_names():
+    """The legend names the first amplitude, so the drawn r^s fit must use that amplitude's rate, not the last one's."""
+    import matplotlib.pyplot as plt
+
+    from wavelib.plotting.theory import gradient_figure
+    S, N = 5, 2
+    s = np.arange(1, S + 1)
+    history = {"s": s, "amplitudes": np.array([0.05, 1.0]),
+               "random_decay_rate": np.array([[0.5, 0.5], [0.9, 0.9]]),
+               "random_norm": np.full(N, 1.5), "random_bound": np.ones((S, N))}
+    for name in ("random", "bump", "wave"):
+        history[f"{name}_x1"] = np.ones((2, S, N))
+        history[f"{name}_profile"] = np.ones((2, S))
+    fig = gradient_figure(history)
+    left = fig.axes[0]
+    labels = [t.get_text() for t in left.get_legend().get_texts()]
+    fitted = [line for line in left.get_lines() if np.allclose(line.get_ydata(), 0.5 ** (s - 1.0))]
+    plt.close(fig)
+    assert "random, fitted decay r^s (±0.05): r = 0.50" in labels
+    assert len(fitted) == 1

@@ -194,3 +194,19 @@ def test_each_further_length_is_its_own_experiment_present_only_where_the_preset
     first, longer = two.experiment("copy_curves"), two.experiment("copy_curves_long")
     assert set(first.metrics) == {"L3|mamba"} and set(longer.metrics) == {"L4|mamba"}
     assert all(key.startswith("L4|") for key in longer.history())
+
+
+def test_speed_claim_does_not_list_a_tie_as_slower():
+    """A model that reached each level after exactly as many examples as the base must not be named "Slower than"."""
+    base = _crossing_history("mamba", [[0, 0.95, 0.95]] * 3)
+    wave = _crossing_history("vwave-0.5", [[0, 0.95, 0.95]] * 3)
+    text = figs.speed_claim_text({**base, **wave}, "mamba", ["vwave-0.5"], 5, 3, 10)
+    assert "vwave-0.5 ×1.00" in text and "Slower than" not in text
+
+
+def test_touching_accuracy_ranges_count_as_overlapping():
+    """Two models whose seeds all end at the same accuracy must read as overlapping, not as one below the other."""
+    metrics = {vwave.run_key(5, "a"): _summary(1.0, 1.0), vwave.run_key(5, "b"): _summary(1.0, 1.0),
+               vwave.run_key(5, "c"): _summary(0.5, 0.9)}
+    assert figs._overlap(metrics, "a", "b", 5) == 0
+    assert figs._overlap(metrics, "c", "a", 5) == -1 and figs._overlap(metrics, "a", "c", 5) == 1

@@ -94,6 +94,15 @@ def test_bad_knobs_are_refused_before_work(bad, match):
         SMOKE.replace(**bad)
 
 
+def test_a_figure_digit_past_the_test_set_is_refused_before_training(tmp_path):
+    """figure_index is checked against the test images as soon as they are loaded: no model trains, nothing stored
+    (it was an IndexError after the first model had trained)."""
+    with pytest.raises(ConfigError, match="figure_index 100000 is past the"):
+        run_experiment(CHAPTER, CHAPTER.experiment("mnist"), SMOKE.replace(figure_index=100_000), preset="smoke",
+                       seed=0, device=CPU, root=tmp_path)
+    assert not any(tmp_path.rglob("checkpoint.pt")) and not any(tmp_path.rglob("meta.json"))
+
+
 def test_paper_preset_is_the_papers_protocol():
     paper = PRESETS["paper"]
     assert (paper.pool, paper.batch, paper.epochs, paper.n_valid, paper.n_seeds) == (1, 128, 120, 3000, 3)

@@ -169,3 +169,31 @@ def test_table4_agreement_counts_the_papers_orderings_that_hold():
     assert figs.table4_agreement_text(metrics | {f"ablation|T5|{m}": metrics[f"ablation|T10|{m}"] for m in models},
                                       models, 5, 5) == ""
     assert figs.paper_adding_text("wrnn", 50, "mse") == "no paper value at this T"
+
+
+def test_table4_agreement_lists_a_tie_as_not_keeping_the_order():
+    """A tie between two rows the paper ranks strictly must be reported under "Reversed or tied", not as agreement."""
+    models = ["wrnn", "irnn"]
+    metrics = {f"ablation|T10|{m}": {"paper_comparable_loss_best": 1e-3} for m in models}
+    text = figs.table4_agreement_text(metrics, models, 10, 10)
+    assert text.startswith("Of the 1 pairs of rows that Table 4 ranks at T = 10, 0 keep their order here")
+    assert "Reversed or tied:" in text
+
+
+def test_sigma_claim_counts_orders_of_magnitude_in_base_10():
+    """The Σ-init gain of Table 4 at T = 0 (1e-4 -> 1e-8) is 4 orders of magnitude, not ln(1e4) = 9.2."""
+    assert figs.sigma_claim_text(0).startswith("Table 4: 4.0 orders")
+
+
+def test_seed_curves_are_summarised_by_their_geometric_mean():
+    """On the log axis of Figs. 3 and 5 the thick line of seeds at 1e-2 and 1e-6 must sit at 1e-4, not near 5e-3."""
+    history = {}
+    for seed, value in enumerate((1e-2, 1e-6)):
+        key = f"adding|T10|irnn|seed{seed}"
+        history[f"{key}|step"] = np.array([0, 100, 200])
+        history[f"{key}|test_mse"] = np.full(3, value)
+    fig = figs.adding_curves_figure(history, [10], ["irnn"], seeds=2)
+    thick = [line for line in fig.axes[0].get_lines() if line.get_label() == figs.LABELS["irnn"]]
+    plt.close(fig)
+    assert len(thick) == 1
+    np.testing.assert_allclose(thick[0].get_ydata(), 1e-4, rtol=1e-9)

@@ -70,3 +70,22 @@ def test_onset_order_puts_silent_neurons_last_and_keeps_ties_in_order():
     assert onset_order(h).tolist() == [1, 4, 2, 0, 3]
     with pytest.raises(ValueError, match="states must be"):
         onset_order(np.zeros(5))
+
+
+def test_ridge_neighbourhood_wraps_across_the_nyquist_edge():
+    """Without the wrap-around, power one bin from the ridge at f_t = -1/2 (but at the top of the axis) would not count."""
+    ft = np.fft.fftshift(np.fft.fftfreq(16))
+    fs = np.fft.fftshift(np.fft.fftfreq(8))
+    log_power = np.zeros((16, 8))
+    log_power[-1, list(fs).index(0.25)] = 1.0   # speed 2 puts the ridge at f_t = -0.5; this is f_t = 0.5 - 1/16
+    assert ridge_power_fraction(log_power, ft, fs, 2.0) == 1.0
+
+
+def test_ridge_fraction_leaves_out_the_spatially_uniform_column():
+    """Counting f_s = 0 would let a spatially uniform oscillation (no wave at all) dilute the ridge fraction."""
+    ft = np.fft.fftshift(np.fft.fftfreq(16))
+    fs = np.fft.fftshift(np.fft.fftfreq(8))
+    log_power = np.zeros((16, 8))
+    log_power[list(ft).index(0.125), list(fs).index(-0.125)] = 1.0    # on the ridge of speed 1
+    log_power[list(ft).index(0.25), list(fs).index(0.0)] = 1.0        # uniform in space, oscillating in time
+    assert ridge_power_fraction(log_power, ft, fs, 1.0) == 1.0

@@ -172,3 +172,14 @@ def test_on_a_gpu_three_workers_give_the_mamba_runs_of_one_bit_for_bit(tmp_path)
         elif key.endswith("_loss"):
             np.testing.assert_allclose(concurrent[key], serial[key], rtol=1e-3, atol=1e-4, err_msg=key)
     assert any("|alibi|" in key for key in order) and any("|rope|" in key for key in order)
+
+
+def test_isolated_rng_seeds_the_global_generator():
+    """If isolated_rng did not seed, model initialisation inside it would not be reproducible from the run's seed."""
+    with isolated_rng(5):
+        inside = torch.rand(3)
+    with isolated_rng(6):
+        other = torch.rand(3)
+    torch.manual_seed(5)
+    assert torch.equal(inside, torch.rand(3))
+    assert not torch.equal(inside, other)

@@ -123,3 +123,14 @@ def test_rollout_rejects_bad_shapes():
         rollout(F, np.ones(8), 5)
     with pytest.raises(ValueError):
         rollout(F, np.ones((4, 2)), -1)
+
+
+def test_closed_loop_map_covers_a_horizon_past_one_window():
+    """A loop stopping one step short would return too few columns for horizon = s + 1 and break sample_hds_batch."""
+    from wavelib.tasks.linear_hds import closed_loop_map
+    s, d = 4, 3
+    F = task_operator("diagonal_copy", s, d)
+    M = closed_loop_map(F, s + 1)
+    assert M.shape == (s * d, (s + 1) * d)
+    u = np.random.default_rng(0).choice([-1.0, 1.0], (s, d))
+    np.testing.assert_allclose(u.reshape(-1) @ M, rollout(F, u, s + 1).reshape(-1))

@@ -186,3 +186,36 @@ def test_constructors_validate_arguments():
         MambaLM(10, 8, 1.5)
     with pytest.raises(ValueError, match="d"):
         RMSNorm(-1)
+
+
+def test_block_and_one_layer_lm_match_a_hand_written_mamba_reference():
+    """A block that drops exp(A_log), the SiLU gate or the LM's residual would still run but compute a different model."""
+    import torch.nn.functional as F
+    torch.manual_seed(0)
+    block = MambaBlock(8, d_state=4, scan="sequential").double()
+    x = torch.randn(2, 7, 8, dtype=torch.float64)
+    with torch.no_grad():
+        xs, z = block.in_proj(x).chunk(2, dim=-1)
+        xs = F.silu(block.mixer(xs.transpose(1, 2)))                            # (B, d_inner, L)
+        dt, B, C = block.x_proj(xs.transpose(1, 2)).split([block.dt_rank, 4, 4], dim=-1)
+        delta = F.softplus(block.dt_proj(dt)).transpose(1, 2)
+        A = -torch.exp(block.A_log)                                            # (d_inner, d_state)
+        h = torch.zeros(2, block.d_inner, 4, dtype=torch.float64)
+        ys = []
+        for t in range(7):  # h_t = exp(delta A) h_{t-1} + delta x B;  y_t = C·h_t + D x
+            h = torch.exp(delta[..., t, None] * A) * h + (delta[..., t] * xs[..., t])[..., None] * B[:, t, None, :]
+            ys.append((h * C[:, t, None, :]).sum(-1) + block.D * xs[..., t])
+        reference = block.out_proj(torch.stack(ys, dim=-1).transpose(1, 2) * F.silu(z))
+        torch.testing.assert_close(block(x), reference)
+        lm = tiny_lm(n_layers=1, scan="sequential").double()
+        ids = torch.randint(0, 11, (2, 5), generator=torch.Generator().manual_seed(1))
+        e = lm.embedding(ids)
+        torch.testing.assert_close(lm(ids), lm.lm_head(lm.norm_f(e + lm.blocks[0](lm.norms[0](e)))))
+
+
+def test_dt_rank_is_ceil_of_d_model_over_16_and_dt_starts_up_to_one_tenth():
+    """A wrong dt_rank or dt_max would change parameter counts and the initial time steps the book describes."""
+    assert [MambaBlock(d).dt_rank for d in (8, 16, 17, 32)] == [1, 1, 2, 2]
+    torch.manual_seed(0)
+    delta0 = torch.nn.functional.softplus(MambaBlock(64).dt_proj.bias)  # 128 draws, log-uniform [1e-3, 1e-1]
+    assert delta0.max() > 0.05 and delta0.min() < 2e-3

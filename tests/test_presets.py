@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -98,3 +99,27 @@ def test_bad_seed_and_device_are_refused():
     with pytest.raises(ConfigError, match="one CPU device"):
         open_chapter("twm_theory", preset="smoke", device="cpu:1")
     assert resolve_device("cpu:0") == torch.device("cpu")  # recorded as "cpu", as plain "cpu" is
+    with pytest.raises(ConfigError, match="no device named"):
+        open_chapter("twm_theory", preset="smoke", device="")
+    with pytest.raises(ConfigError, match="seed"):
+        open_chapter("twm_theory", preset="smoke", seed=True)  # would hash as another seed than 1
+    assert open_chapter("twm_theory", preset="smoke", seed=np.int64(2)).seed == 2
+
+
+def test_knobs_must_be_finite_and_numpy_numbers_are_numbers():
+    """NaN slips past range checks (NaN < 0 is False) and inf is no setting: refused by name; numpy scalars (a
+    value computed with numpy) count as the Python numbers they are."""
+    for knobs in ({"l2s": (float("nan"),)}, {"lr": float("inf")}, {"steps": 300, "l2s": (0.0, -float("inf"))}):
+        chapter = "vwave" if "lr" in knobs else "spectrum"
+        with pytest.raises(ConfigError, match="must be a finite number"):
+            open_chapter(chapter, preset="smoke", **knobs)
+    session = open_chapter("spectrum", preset="smoke", steps=np.int64(200), l2s=(np.float64(0.001),))
+    assert session.config.steps == 200 and type(session.config.steps) is int
+    assert session.config.l2s == (0.001,) and type(session.config.l2s[0]) is float
+
+
+def test_training_protocol_checks_run_before_any_work():
+    """Knobs checked only by a trainer's own spec are checked when the config is made (a traceback after training
+    started before)."""
+    with pytest.raises(ConfigError, match="code_threshold"):
+        open_chapter("spectrum", preset="smoke", code_threshold=2.0)

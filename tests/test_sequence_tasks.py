@@ -180,3 +180,10 @@ def test_solved_at():
     assert st.solved_at([], []) is None
     with pytest.raises(ValueError):
         st.solved_at([1, 2], [0.1])
+
+
+def test_adding_constant_baseline_is_the_target_variance():
+    """The 'predict 1' baseline drawn in the adding figures must be Var(U1 + U2) = 1/6, what sampled targets give."""
+    assert st.ADDING_CONSTANT_BASELINE == pytest.approx(2 / 12)
+    _, y = st.adding_batch(20000, 10, torch.Generator().manual_seed(0))
+    assert st.adding_loss(torch.ones_like(y), y).item() == pytest.approx(st.ADDING_CONSTANT_BASELINE, rel=0.05)

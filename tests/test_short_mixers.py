@@ -111,3 +111,13 @@ def test_bad_mixer_arguments_are_refused():
         make_short_mixer("conv", 2, v=0.5)
     with pytest.raises(ValueError, match="positive integer"):
         CausalConv(2, 0)
+
+
+def test_learnable_velocity_starts_with_the_kernel_of_the_fixed_velocity():
+    """Swapping log v and log(1 - v) for a learnable v would make learn_v=True start at velocity 1 - v, not v."""
+    torch.manual_seed(0)
+    learned = VWaveMixer(3, 4, v=0.3, learn_v=True).double()
+    fixed = VWaveMixer(3, 4, v=0.3).double()
+    fixed.conv.load_state_dict(learned.conv.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(learned.kernel(20), fixed.kernel(20))

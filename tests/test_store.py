@@ -190,6 +190,51 @@ def test_time_budget_stops_after_each_save_and_reruns_finish_the_same_result(tmp
     assert resumed.meta["resumed"] is True
 
 
+def in_a_child(config, ctx):
+    """A grid-like toy: all its work, one unit per save, in a child checkpoint; the run itself saves only at
+    the end (as a grid does when its first run finishes), 20 ms per unit."""
+    CALLS["n"] += 1
+    child = ctx.checkpoint.child("cell")
+    state = child.load() or {"next": 0}
+    for unit in range(state["next"], config.units):
+        if CALLS["fail_at"] == unit:
+            CALLS["fail_at"] = None
+            raise Interrupt(unit)
+        time.sleep(0.02)
+        child.save({"next": unit + 1})
+    ctx.checkpoint.save({"done": True}, finished=[child])
+    return Result(metrics={"units": config.units})
+
+
+def test_a_run_interrupted_inside_a_child_reports_every_attempt(tmp_path, monkeypatch):
+    """Time, commits and "resumed" reach the run's record from the ledger its children's saves keep: an attempt
+    stopped in a child before the run ever saved is not lost (wall time up to that attempt's last save)."""
+    experiment = dataclasses.replace(EXPERIMENT, fn=in_a_child)
+    monkeypatch.setenv("WAVELIB_GIT_COMMIT", "aaaaaaaaaaaa")
+    CALLS["fail_at"] = 4
+    start = time.perf_counter()
+    with pytest.raises(Interrupt):
+        run_experiment(CHAPTER, experiment, CountConfig(), seed=3, preset="smoke", device=torch.device("cpu"),
+                       root=tmp_path)
+    first = time.perf_counter() - start
+    monkeypatch.setenv("WAVELIB_GIT_COMMIT", "bbbbbbbbbbbb")
+    meta = run_experiment(CHAPTER, experiment, CountConfig(), seed=3, preset="smoke", device=torch.device("cpu"),
+                          root=tmp_path).meta
+    assert meta["resumed"] is True and meta["git_commits"] == ["aaaaaaaaaaaa", "bbbbbbbbbbbb"]
+    assert meta["wall_time_s"] >= 6 * 0.02 and meta["wall_time_s"] >= 0.8 * first  # 4 units then, 2 now
+    assert not any(tmp_path.rglob("attempts.json*"))  # the ledger goes with the finished run's checkpoints
+
+
+def test_an_unreadable_ledger_is_refused_with_the_fix(tmp_path):
+    CALLS["fail_at"] = 2
+    with pytest.raises(Interrupt):
+        run(tmp_path)
+    (ledger,) = tmp_path.rglob("attempts.json")
+    ledger.write_text("{")
+    with pytest.raises(ConfigError, match="delete it"):
+        run(tmp_path)
+
+
 def test_saving_with_finished_children_deletes_only_their_checkpoints(tmp_path):
     parent = Checkpoint(tmp_path / "run.partial")
     done, running = parent.child("a"), parent.child("b")

@@ -153,3 +153,26 @@ def test_sensitivity_validation():
         input_sensitivity(w, 3, -1.0, 4, np.random.default_rng(0))
     with pytest.raises(ValueError):
         input_sensitivity({**w, "W_r": np.ones((3, 8))}, 3, 1.0, 4, np.random.default_rng(0))
+
+
+def test_input_sensitivity_is_the_mean_of_per_sample_frobenius_norms():
+    """An RMS over samples instead of the documented mean of norms would inflate the plotted sensitivities."""
+    import torch
+    weights = random_tanh_rnn(6, 2, np.random.default_rng(0))
+    s, amplitude = 3, 2.0
+    got = input_sensitivity(weights, s, amplitude, 2, np.random.default_rng(7))
+    signs = np.random.default_rng(7).choice((-1.0, 1.0), size=(2, s, 2))
+    W_hh, W_uh, W_r = (torch.as_tensor(weights[k]) for k in ("W_hh", "W_uh", "W_r"))
+
+    def output(x):  # x (s, d) -> y (d,)
+        h = torch.zeros(6, dtype=torch.float64)
+        for x_t in x:
+            h = torch.tanh(W_hh @ h + W_uh @ x_t)
+        return W_r @ torch.tanh(W_hh @ h)
+
+    norms = []
+    for sample in signs:
+        jac = torch.autograd.functional.jacobian(output, torch.tensor(amplitude * sample))  # (d, s, d)
+        norms.append(jac.pow(2).sum(dim=(0, 2)).sqrt().numpy())
+    assert not np.allclose(norms[0], norms[1])  # else mean and RMS would agree
+    np.testing.assert_allclose(got, np.mean(norms, axis=0), rtol=1e-12)

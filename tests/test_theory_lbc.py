@@ -176,3 +176,12 @@ def test_spectra_figure_titles_give_distinct_points_and_the_largest_multiplicity
     title = fig.axes[0].get_title()
     plt.close(fig)
     assert "36 on |λ| = 1" in title and "22 distinct, up to 8-fold" in title
+
+
+def test_orthogonal_basis_fixes_the_qr_signs():
+    """Without the sign fix Q is not Haar distributed: diag(R) = diag(Q.T G) must come out positive for the same draw."""
+    n = 8
+    G = np.random.default_rng(3).standard_normal((n, n)) / np.sqrt(n)
+    Q = random_basis(n, np.random.default_rng(3), kind="orthogonal")
+    np.testing.assert_allclose(Q.T @ Q, np.eye(n), atol=1e-12)
+    assert (np.diag(Q.T @ G) > 0).all()

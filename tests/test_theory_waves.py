@@ -151,3 +151,26 @@ def test_explorer_spectrum_shows_every_eigenvalue():
     ax = fig.axes[2]
     assert ax.get_xlim()[1] > 1.98 and ax.get_ylim()[1] > 1.0 and ax.get_xlim()[0] < -1.0
     plt.close(fig)
+
+
+def test_velocity_rollout_reads_the_newest_slot():
+    """Reading slot 0 instead of the newest would make the v = 1 wave lag the HDS it is meant to reproduce exactly."""
+    from wavelib.tasks.linear_hds import task_operator
+    from wavelib.theory.velocity import velocity_rollout
+    F = task_operator("diagonal_copy", 4, 3)
+    u = np.random.default_rng(0).choice([-1.0, 1.0], (4, 3))
+    y, substrates, target = velocity_rollout(F, u, 10, 1.0)
+    np.testing.assert_allclose(y, target)
+    np.testing.assert_allclose(y, substrates[4:, 9:])
+
+
+def test_explorer_bit_accuracy_compares_signs():
+    """At v < 1 the readout is not exactly ±1, so the explorer must score its signs (0.68 here), not exact equality."""
+    from wavelib.theory.velocity import velocity_rollout
+    u = np.random.default_rng(1).choice([-1.0, 1.0], size=(6, 3))
+    outputs, _, target = velocity_rollout(explorer_operator("repeat_copy", 6, 3), u, 30, 0.5)
+    expected = np.mean(np.sign(outputs) == np.sign(target))
+    fig = explorer_figure(v=0.5, s=6, d=3, task="repeat_copy", steps=30, seed=1)
+    title = fig.axes[1].get_title()
+    plt.close(fig)
+    assert expected > 0.5 and title == f"target | readout (bit accuracy {expected:.2f})"

@@ -404,3 +404,12 @@ def test_group_rejects_mismatched_cells():
         train_hds_group(GROUP_CELLS, [0], CPU, [0, 1])
     with pytest.raises(ValueError, match="at least one cell"):
         train_hds_group([], [0], CPU, [])
+
+
+def test_gradient_decay_rate_is_positive_for_norms_that_vanish_with_distance():
+    """Fig. 5 plots decades per step with vanishing gradients positive: norms 10^-(s+1-i) must give a rate of +1."""
+    from wavelib.plotting.spectrum import gradient_decay_rates
+    s = 5
+    distance = s + 1 - np.arange(1, s + 1)
+    rates = gradient_decay_rates(10.0 ** -distance[None, None, :].astype(float))
+    np.testing.assert_allclose(rates, [[1.0]], rtol=1e-12)

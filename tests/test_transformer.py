@@ -173,3 +173,17 @@ def test_lm_learns_previous_token(position):
         losses.append(loss.item())
     assert losses[0] > 1.8  # about ln 8 at init
     assert sum(losses[-5:]) / 5 < 0.5 * losses[0]
+
+
+def test_embedding_starts_at_std_0_02():
+    """Without the N(0, 0.02²) init the tied embedding / LM head would start at std 1 and the first logits blow up."""
+    torch.manual_seed(0)
+    std = TransformerLM(200, 32, 1, 4).embed.weight.std().item()
+    assert 0.018 < std < 0.022
+
+
+def test_rope_rotates_int_of_head_dim_times_fraction_rounded_down_to_even():
+    """Rounding head_dim * fraction up would rotate more dims than the documented int(...) rounded down to even."""
+    from wavelib.models.transformer import rope_frequencies
+    assert rope_frequencies(14, 0.25).numel() == 1   # int(3.5) = 3 -> 2 dims, one pair
+    assert rope_frequencies(16, 0.25).numel() == 2

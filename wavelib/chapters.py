@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .data.datasets import DataUnavailableError
 from .devices import DEVICE_ENV, device_description, resolve_device
 from .experiments import spectrum, twm_theory, vwave, wave_rnn_images, wave_rnn_tasks
@@ -51,7 +53,9 @@ class ChapterSession:
 
     def __init__(self, chapter: Chapter, preset: str, device_name: str, seed: int, root: Path | None,
                  overrides: dict[str, Any]):
-        if not isinstance(seed, int) or seed < 0:
+        if isinstance(seed, np.integer):
+            seed = int(seed)
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
         self.chapter = chapter
         self.preset = preset
@@ -194,13 +198,14 @@ def open_chapter(name: str, preset: str | None = None, device: str | None = None
     """Validate the chapter, preset (``$WAVELIB_PRESET``), device (``$WAVELIB_DEVICE``, default cpu),
     seed and knob overrides, and (``check``) fail early if the chapter has none of the paper-scale artifacts
     it needs from another machine (see :meth:`ChapterSession.check_artifacts`)."""
-    if not device and os.environ.get(DEVICE_ENV):
+    if device is None and os.environ.get(DEVICE_ENV):
         device = os.environ[DEVICE_ENV]
         try:
             resolve_device(device)
         except ConfigError as exc:
             raise ConfigError(f"{exc} (the device came from ${DEVICE_ENV})") from exc
-    session = ChapterSession(get_chapter(name), resolve_preset(preset), device or "cpu", seed, root, overrides)
+    session = ChapterSession(get_chapter(name), resolve_preset(preset), "cpu" if device is None else device, seed,
+                             root, overrides)
     if check:
         session.check_artifacts()
     return session

@@ -14,6 +14,8 @@ def resolve_device(name: str = "cpu") -> torch.device:
 
     Raises :class:`ConfigError` before any work if the device is not on this machine.
     """
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"no device named ({name!r}); use 'cpu', 'cuda', 'cuda:N' or 'auto'")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:

@@ -10,10 +10,13 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import types
 import typing
 from typing import Any
+
+import numpy as np
 
 PRESETS: dict[str, str] = {
     "smoke": "whole chapter in < 60 s on 2 CPU cores (tests and CI)",
@@ -78,6 +81,8 @@ def _knob_value(name: str, value: Any, kind: Any, default: Any) -> Any:
     """``value`` for the knob ``name`` of type ``kind`` (preset value ``default``): lists become tuples, an int
     becomes a float where a float is asked for; a value of another type raises :class:`ConfigError`."""
     value = _tuples(value)
+    if _not_finite(value):
+        raise ConfigError(f"knob {name} must be a finite number, got {value!r}")
     converted = _as_type(value, kind)
     if converted is _WRONG:
         raise ConfigError(f"knob {name} takes a value like {default!r} ({_type_name(kind)}), got {value!r}")
@@ -85,6 +90,13 @@ def _knob_value(name: str, value: Any, kind: Any, default: Any) -> Any:
 
 
 _WRONG = object()  #: what :func:`_as_type` returns for a value of the wrong type
+
+
+def _not_finite(value: Any) -> bool:
+    """Whether ``value`` is, or a tuple of it holds, a NaN or infinite float."""
+    if isinstance(value, tuple):
+        return any(_not_finite(v) for v in value)
+    return isinstance(value, (float, np.floating)) and not math.isfinite(value)
 
 
 def _as_type(value: Any, kind: Any) -> Any:
@@ -107,8 +119,11 @@ def _as_type(value: Any, kind: Any) -> Any:
     if kind is type(None):
         return None if value is None else _WRONG
     if kind is float:
-        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else _WRONG
+        numeric = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+        return float(value) if numeric else _WRONG
     if kind is int:
+        if isinstance(value, np.integer):
+            return int(value)
         return value if isinstance(value, int) and not isinstance(value, bool) else _WRONG
     if kind in (bool, str):
         return value if isinstance(value, kind) else _WRONG

@@ -120,19 +120,48 @@ class TimeBudgetReached(RuntimeError):
 class Checkpoint:
     """Resumable state of a run in progress; ``save`` is atomic, ``load`` gives None when fresh.
 
-    It also carries the wall time spent before an interruption, so a resumed run reports its total.
+    A run's own checkpoint also keeps its attempts' ledger (``attempts.json`` beside it: the wall time spent and the
+    commits that ran, rewritten at every save of the run or of any of its :meth:`child` checkpoints), so a resumed
+    run reports its total time (up to each interrupted attempt's last save) and every commit, and knows it was
+    resumed, even when the interruption came inside a child before the run itself ever saved.
     With a ``deadline`` (a ``time.monotonic()`` value), the first ``save`` after it raises
     :class:`TimeBudgetReached` once the state is safely on disk: a run stops cleanly at a budget.
     """
 
-    def __init__(self, directory: Path, deadline: float | None = None, commit: str | None = None):
+    LEDGER = "attempts.json"
+
+    def __init__(self, directory: Path, deadline: float | None = None, commit: str | None = None,
+                 run: "Checkpoint | None" = None):
         self.path = directory / "checkpoint.pt"
         self.deadline = deadline
         self.commit = commit
+        self.run = run  #: the run's own checkpoint, for a child; None for the run's own
         self._started = time.perf_counter()
         self._before_s = 0.0
         self.resumed = False
         self.earlier_commits: list[str] = []
+        self._ledger_read = False
+        if run is None:
+            self._read_ledger()
+
+    def _read_ledger(self) -> None:
+        ledger = self.path.parent / self.LEDGER
+        if not ledger.exists():
+            return
+        try:
+            saved = json.loads(ledger.read_text())
+            self._before_s, self.earlier_commits = float(saved["elapsed_s"]), list(saved["commits"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"the run ledger {ledger} cannot be read ({type(exc).__name__}: {str(exc)[:200]}): "
+                              "delete it (the run then reports only this attempt's time)") from exc
+        self.resumed = self._ledger_read = True
+
+    def _write_ledger(self) -> None:
+        """Record the run's wall time so far and its commits (atomically; called from any thread)."""
+        ledger = self.path.parent / self.LEDGER
+        tmp = ledger.with_name(f"{self.LEDGER}.tmp-{uuid.uuid4().hex}")
+        tmp.write_text(json.dumps({"elapsed_s": self.elapsed_s(), "commits": self.commits()}))
+        os.replace(tmp, ledger)
 
     def load(self) -> Any | None:
         if not self.path.exists():
@@ -142,21 +171,26 @@ class Checkpoint:
         except Exception as exc:  # truncated or overwritten: not something to resume from
             raise ConfigError(f"the checkpoint {self.path} cannot be read ({type(exc).__name__}: {str(exc)[:200]}): "
                               "delete it to start that part of the run again") from exc
-        self._before_s, self.resumed = saved["elapsed_s"], True
-        self.earlier_commits = saved.get("commits", [])
+        if self.run is None:
+            self.resumed = True
+            if not self._ledger_read:  # a checkpoint written before the ledger existed carries the time itself
+                self._before_s, self.earlier_commits = saved["elapsed_s"], saved.get("commits", [])
         return saved["state"]
 
     def commits(self) -> list[str]:
         """The commits of the code that ran this run, attempt by attempt (each once, oldest first)."""
+        if self.run is not None:
+            return self.run.commits()
         return list(dict.fromkeys(self.earlier_commits + ([self.commit] if self.commit else [])))
 
     def save(self, state: Any, finished: Sequence["Checkpoint"] = ()) -> None:
-        """Write ``state`` atomically; then delete the files of the ``finished`` children, whose results
-        ``state`` now holds (so a run's folder keeps only the checkpoints still needed to resume)."""
+        """Write ``state`` atomically, and the run's ledger; then delete the files of the ``finished`` children,
+        whose results ``state`` now holds (so a run's folder keeps only the checkpoints still needed to resume)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f"checkpoint.tmp-{uuid.uuid4().hex}")
         torch.save({"state": state, "elapsed_s": self.elapsed_s(), "commits": self.commits()}, tmp)
         os.replace(tmp, self.path)
+        (self.run or self)._write_ledger()
         for child in finished:
             if child.path.parent.parent != self.path.parent:
                 raise ValueError(f"{child.path} is not a child of {self.path}")
@@ -166,12 +200,14 @@ class Checkpoint:
                                     "run the same command again to resume")
 
     def elapsed_s(self) -> float:
-        """Wall time of this run so far, earlier interrupted attempts included (s)."""
+        """Wall time of the run so far (s): this attempt's, plus each earlier attempt's up to its last save."""
+        if self.run is not None:
+            return self.run.elapsed_s()
         return self._before_s + time.perf_counter() - self._started
 
     def child(self, name: str) -> "Checkpoint":
         """A separate checkpoint inside this run's folder, e.g. for one cell of a grid of trainings."""
-        return Checkpoint(self.path.parent / name, self.deadline, self.commit)
+        return Checkpoint(self.path.parent / name, self.deadline, self.commit, run=self.run or self)
 
     def stop_at_next_save(self) -> None:
         """Make the next ``save`` (from any thread) raise :class:`TimeBudgetReached` once the state is on disk."""

@@ -26,6 +26,12 @@ from ..theory.lbc import wave_operator
 from ..training.hds import CURRICULA, HDSTraining, train_hds, train_hds_group
 
 
+def _training(config: "SpectrumConfig", task: str, s: int, d: int, hidden: int, l2: float,
+              init: str = "pytorch") -> HDSTraining:
+    return HDSTraining(task=task, s=s, d=d, hidden=hidden, l2=l2, init=init, curriculum=config.curriculum,
+                       steps=config.steps, code_threshold=config.code_threshold, grad_every=config.grad_every)
+
+
 @dataclasses.dataclass(frozen=True)
 class SpectrumConfig(Config):
     """Knobs of Chapter 2 (sizes in units and steps)."""
@@ -61,8 +67,13 @@ class SpectrumConfig(Config):
         for task in self.tasks:
             require_choice("task", task, tuple(TABLE1_RULES))
             task_operator(task, self.s, self.d)  # compose tasks exist only for s = d = 8
-        if min(self.hiddens) < 1 or min(self.l2s) < 0 or self.grad_every < 0:
+        if min(self.hiddens) < 1 or not all(l2 >= 0 for l2 in self.l2s) or self.grad_every < 0:
             raise ConfigError("hiddens must be positive, l2s and grad_every non-negative")
+        try:  # the training protocol's own checks (code_threshold, ...), before any work
+            for task in self.tasks:
+                _training(self, task, self.s, self.d, self.hiddens[0], self.l2s[0])
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
 
 
 PRESETS = {
@@ -96,12 +107,6 @@ def _spectral_errors(model, seeds: int, Phi: np.ndarray) -> dict[str, np.ndarray
             if comparison.error is not None:
                 out[key][m] = comparison.error
     return out
-
-
-def _training(config: SpectrumConfig, task: str, s: int, d: int, hidden: int, l2: float,
-              init: str = "pytorch") -> HDSTraining:
-    return HDSTraining(task=task, s=s, d=d, hidden=hidden, l2=l2, init=init, curriculum=config.curriculum,
-                       steps=config.steps, code_threshold=config.code_threshold, grad_every=config.grad_every)
 
 
 def table1(config: SpectrumConfig, ctx: RunContext) -> Result:

@@ -327,6 +327,9 @@ def mnist(config: WaveRNNImagesConfig, ctx: RunContext) -> Result:
     """sMNIST and psMNIST, wRNN vs iRNN (and the wRNN + MLP), every seed (Table 2, Fig. 6), with Fig. 2's data
     (seed 0, sMNIST, wRNN and iRNN)."""
     data, source = mnist_data(config)
+    if config.figure_index >= len(data["test"].labels):  # the figure digit exists: checked before any training
+        raise ConfigError(f"figure_index {config.figure_index} is past the {len(data['test'].labels)} test images "
+                          "of this config; choose a smaller one")
     state = ctx.checkpoint.load() or {"done": [], "history": {}}
     runs = [(run_key(t, m, s), t, config.model_spec(m), config.task_spec(t, m), s)
             for t in config.tasks for m in config.mnist_models for s in range(config.n_seeds)]
