@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import os
 import shlex
 import time
 
@@ -89,7 +90,9 @@ def test_artifact_layout_metadata_and_round_trip(tmp_path):
 def test_an_artifact_says_how_it_was_made(tmp_path):
     artifact = run(tmp_path)
     meta = artifact.meta
-    assert artifact.provenance() == (f"trained on cpu in {meta['wall_time_s']:.0f} s by the code of commit "
+    assert meta["cpu_threads"] == torch.get_num_threads() and meta["platform"]
+    assert artifact.provenance() == (f"trained on cpu ({meta['cpu_threads']} threads) in {meta['wall_time_s']:.0f} s "
+                                     "by the code of commit "
                                      f"`{meta['git_commit']}` ({meta['finished_utc'][:10]})")
     gpu = {**meta, "device": "cuda:0 (NVIDIA H200)", "wall_time_s": 750.0, "git_commits": ["aaa", "bbb"],
            "fused_kernels": "off", "cuda_graph": True}
@@ -233,6 +236,23 @@ def test_an_unreadable_ledger_is_refused_with_the_fix(tmp_path):
     ledger.write_text("{")
     with pytest.raises(ConfigError, match="delete it"):
         run(tmp_path)
+
+
+def test_a_kill_inside_publishing_is_recovered_from(tmp_path, monkeypatch):
+    """Killed between moving the old artifact aside and renaming the new one in (a retrain): the old one comes back
+    on the next run; a checkpoint left by a kill after the rename is removed."""
+    first = run(tmp_path)
+    final = first.path
+    old = final.with_name(final.name + ".old-dead")
+    final.rename(old)  # the state such a kill leaves (the new one still under .tmp-)
+    assert run(tmp_path).path == final and final.is_dir() and not old.exists() and CALLS["n"] == 1
+    partial = final.with_name(final.name + ".partial")
+    partial.mkdir()
+    (partial / "checkpoint.pt").write_bytes(b"stale")
+    past = (final / "meta.json").stat().st_mtime - 10
+    os.utime(partial, (past, past))
+    run(tmp_path)
+    assert not partial.exists() and CALLS["n"] == 1
 
 
 def test_saving_with_finished_children_deletes_only_their_checkpoints(tmp_path):

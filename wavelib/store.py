@@ -18,6 +18,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import platform
 import re
 import shutil
 import time
@@ -102,7 +103,9 @@ class Artifact:
         on_gpu = meta["device"].startswith("cuda")
         settings = ([f"fused kernels {meta['fused_kernels']}"] if on_gpu and "fused_kernels" in meta else []) + \
             (["training steps in CUDA graphs"] if meta.get("cuda_graph") else [])
-        return (f"trained on {meta['device']} in {took} by the code of commit{'s' if len(commits) > 1 else ''} "
+        where = meta["device"] + (f" ({meta['cpu_threads']} threads)" if meta["device"] == "cpu" and
+                                  "cpu_threads" in meta else "")
+        return (f"trained on {where} in {took} by the code of commit{'s' if len(commits) > 1 else ''} "
                 + ", ".join(f"`{c}`" for c in commits) + f" ({meta['finished_utc'][:10]}"
                 + "".join(f"; {s}" for s in settings) + ")")
 
@@ -269,6 +272,17 @@ def _publish(result: Result, meta: dict[str, Any], final: Path) -> None:
         os.replace(tmp, final)
 
 
+def _recover(final: Path, partial: Path) -> None:
+    """Undo what a kill in the middle of :func:`_publish` or right after it leaves: the old artifact moved aside
+    (``.old-``) with no artifact in its place goes back; a checkpoint older than the finished artifact goes."""
+    if not final.exists():
+        olds = sorted(final.parent.glob(f"{final.name}.old-*"), key=lambda p: p.stat().st_mtime)
+        if olds and (olds[-1] / "meta.json").exists():
+            os.replace(olds[-1], final)
+    if final.exists() and partial.exists() and partial.stat().st_mtime < (final / "meta.json").stat().st_mtime:
+        shutil.rmtree(partial, ignore_errors=True)
+
+
 def _check_writable(folder: Path) -> None:
     """Raise :class:`ConfigError` unless files can be written in ``folder`` (made if missing): before any work,
     not at the first checkpoint."""
@@ -294,9 +308,10 @@ def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, pre
     results to rounding; ``meta.json`` records it, as it records the fused-kernel setting).
     """
     final = artifact_dir(chapter.name, preset, experiment.name, config.to_dict(), seed, root)
+    partial = final.with_name(final.name + ".partial")
+    _recover(final, partial)
     if final.exists() and not retrain:
         return Artifact(final)
-    partial = final.with_name(final.name + ".partial")
     if retrain and partial.exists():
         shutil.rmtree(partial)
     if experiment.cpu_only:
@@ -316,6 +331,8 @@ def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, pre
         "config": config.to_dict(),
         "seed": seed,
         "device": device_description(device),
+        "cpu_threads": torch.get_num_threads(),  # CPU results depend on it (how float sums are split)
+        "platform": platform.platform(),
         "versions": versions(),
         "fused_kernels": fused_setting(),
         "cuda_graph": cuda_graph,
