@@ -129,3 +129,30 @@ def test_a_table_measured_before_the_fair_references_is_flagged():
     assert reference_note({"git_commit": FAIR_REFERENCES}) is None
     assert reference_note({"git_commit": git_commit()}) is None  # measured now: after the fix
     assert reference_note({"git_commit": "0123456789ab"}) is None  # unknown commit: no claim either way
+
+
+def test_git_commit_is_dirty_with_changed_files_or_new_package_files(tmp_path, monkeypatch):
+    """A new module in wavelib/ that no commit holds ran too: the record must not claim the bare commit."""
+    from wavelib.provenance import COMMIT_ENV, git_commit
+
+    monkeypatch.delenv(COMMIT_ENV, raising=False)
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True, text=True).stdout
+
+    git("init", "-q")
+    git("config", "user.email", "t@t")
+    git("config", "user.name", "t")
+    (tmp_path / "wavelib").mkdir()
+    (tmp_path / "wavelib" / "a.py").write_text("x = 1\n")
+    git("add", ".")
+    git("commit", "-qm", "one")
+    head = git("rev-parse", "--short=12", "HEAD").strip()
+    assert git_commit(tmp_path) == head
+    (tmp_path / "notes.txt").write_text("scratch\n")  # untracked outside the package: still clean
+    assert git_commit(tmp_path) == head
+    (tmp_path / "wavelib" / "new.py").write_text("y = 2\n")
+    assert git_commit(tmp_path) == head + "+dirty"
+    (tmp_path / "wavelib" / "new.py").unlink()
+    (tmp_path / "wavelib" / "a.py").write_text("x = 2\n")
+    assert git_commit(tmp_path) == head + "+dirty"

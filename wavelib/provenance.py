@@ -19,7 +19,8 @@ COMMIT_ENV = "WAVELIB_GIT_COMMIT"  #: set where the tree's own .git is not the o
 
 
 def git_commit(root: Path = REPO_ROOT) -> str:
-    """The checked-out commit (short hash, ``+dirty`` if tracked files changed), or ``unknown``.
+    """The checked-out commit (short hash, ``+dirty`` if tracked files changed or a file git does not know sits in
+    the package ``wavelib/``: code that ran but is in no commit), or ``unknown``.
 
     ``$WAVELIB_GIT_COMMIT``, where set, is returned as is: the device tool copies the working tree to the GPU
     machine with a ``.git`` that can be older than the tree (seen: the session's first commit), so
@@ -32,6 +33,9 @@ def git_commit(root: Path = REPO_ROOT) -> str:
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True
+        ).stdout.strip() or subprocess.run(
+            ["git", "ls-files", "--others", "--exclude-standard", "--", "wavelib"], cwd=root, capture_output=True,
+            text=True
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
