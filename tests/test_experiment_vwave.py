@@ -66,6 +66,13 @@ def test_curves_hold_every_run_and_the_wave_figure_data(tmp_path):
     rope = metrics[f"L{length}|rope"]  # one seed: the summaries are that seed's last records
     assert rope["string_accuracy_at_max_mean"] == history[f"L{length}|rope|seed0|string_accuracy_by_length"][-1, -1]
     assert rope["train_loss_final_mean"] == history[f"L{length}|rope|seed0|train_loss"][-1] > 0
+    rows = figs.claims_rows(SMOKE, [length], metrics, history, None, "MISSING")
+    claims = [claim for claim, _, _ in rows]
+    assert any("exponentially faster than Mamba" in c for c in claims)
+    assert any("on par with the rope transformer" in c for c in claims) == ("rope" in SMOKE.models)
+    assert rows[-1] == ("experiment `ablations` (not in the abstract)", "—", "MISSING")
+    mamba_loss = f"mamba {metrics[f'L{length}|mamba']['train_loss_final_mean']:.3g}"
+    assert mamba_loss in next(measured for claim, _, measured in rows if "exponentially" in claim)
 
 
 def test_figures_give_each_model_one_style_and_each_seed_its_own_examples():
