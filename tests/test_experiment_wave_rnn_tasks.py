@@ -154,6 +154,13 @@ def test_grids_store_every_run_and_the_figure_data(tmp_path):
     assert len(adding["solved_steps"]) == SMOKE.n_seeds and "mse_mean" in adding
     assert adding["mse_std"] is None and adding["solved_step_std"] is None  # one seed: no sample std
     assert set(ablation_run.metrics) == {f"ablation|T{SMOKE.ablation_T[0]}|{m}" for m in SMOKE.ablation_models}
+    rows = figs.claims_rows(SMOKE, metrics, adding_run.metrics, ablation_run.metrics, "MISSING")
+    claims = [claim for claim, _, _ in rows]
+    assert f"adding T = {SMOKE.adding_T[0]}: wRNN solves sooner than the iRNN" in claims
+    assert any(c.startswith("copy ") and "wRNN below" in c for c in claims) and "MISSING" not in str(rows)
+    only_copy = figs.claims_rows(SMOKE, metrics, None, None, "MISSING")
+    assert [row[0] for row in only_copy[-2:]] == ["experiment `adding`", "experiment `ablations`"]
+    assert all(row[2] == "MISSING" for row in only_copy[-2:])
 
 
 def test_table4_agreement_counts_the_papers_orderings_that_hold():
