@@ -95,19 +95,25 @@ def test_format_minutes():
     assert [format_minutes(m) for m in (None, 0.5, 12.34, 200.0)] == ["not measured", "30 s", "12.3 min", "3.3 h"]
 
 
-def test_changed_since_lists_the_files_that_differ_from_a_commit(tmp_path):
+def _repo_with(root, files):
+    """A git repository at ``root`` with one commit holding ``files`` (each "x = 1"); returns a ``git(*args)``
+    runner there and the commit's short hash."""
     def git(*args):
-        return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True, text=True).stdout
+        return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True).stdout
 
     git("init", "-q")
     git("config", "user.email", "t@t")
     git("config", "user.name", "t")
-    (tmp_path / "models").mkdir()
-    for name in ("models/a.py", "models/b.py", "other.py"):
-        (tmp_path / name).write_text("x = 1\n")
+    for name in files:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("x = 1\n")
     git("add", ".")
     git("commit", "-qm", "one")
-    commit = git("rev-parse", "--short=12", "HEAD").strip()
+    return git, git("rev-parse", "--short=12", "HEAD").strip()
+
+
+def test_changed_since_lists_the_files_that_differ_from_a_commit(tmp_path):
+    git, commit = _repo_with(tmp_path, ("models/a.py", "models/b.py", "other.py"))
     assert changed_since(commit, ["models"], tmp_path) == []
     (tmp_path / "models" / "b.py").write_text("x = 2\n")  # uncommitted changes count
     (tmp_path / "other.py").write_text("x = 2\n")  # outside the paths
@@ -136,18 +142,7 @@ def test_git_commit_is_dirty_with_changed_files_or_new_package_files(tmp_path, m
     from wavelib.provenance import COMMIT_ENV, git_commit
 
     monkeypatch.delenv(COMMIT_ENV, raising=False)
-
-    def git(*args):
-        return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True, text=True).stdout
-
-    git("init", "-q")
-    git("config", "user.email", "t@t")
-    git("config", "user.name", "t")
-    (tmp_path / "wavelib").mkdir()
-    (tmp_path / "wavelib" / "a.py").write_text("x = 1\n")
-    git("add", ".")
-    git("commit", "-qm", "one")
-    head = git("rev-parse", "--short=12", "HEAD").strip()
+    _, head = _repo_with(tmp_path, ("wavelib/a.py",))
     assert git_commit(tmp_path) == head
     (tmp_path / "notes.txt").write_text("scratch\n")  # untracked outside the package: still clean
     assert git_commit(tmp_path) == head

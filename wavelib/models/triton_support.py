@@ -30,6 +30,17 @@ def triton_modules() -> tuple[ModuleType, ModuleType] | None:
     return triton, tl
 
 
+@functools.lru_cache(maxsize=1)
+def gluon_modules() -> tuple[ModuleType, ModuleType] | None:
+    """``(gluon, gluon.language)``, or None where Triton has no Gluon (before 3.5) or does not import."""
+    try:
+        from triton.experimental import gluon
+        from triton.experimental.gluon import language as gl
+    except Exception:  # ImportError, or a broken install
+        return None
+    return gluon, gl
+
+
 def lazy_kernels(build: Callable[[ModuleType, ModuleType], Any]) -> Callable[[], Any]:
     """Decorator: ``build(triton, triton.language)`` defines and returns a module's kernels; the decorated
     name becomes a function that builds them once, on first use, or returns None where triton does not import

@@ -26,20 +26,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .triton_support import interpreting, placement_problem, pow2
+from .triton_support import gluon_modules, interpreting, placement_problem, pow2
 
 MAX_VALUES_PER_THREAD = 64  #: state values (C * units) one thread may hold; more and the registers spill
-
-
-@functools.lru_cache(maxsize=1)
-def _gluon() -> tuple[Any, Any] | None:
-    """``(gluon, gluon.language)``, or None where Triton has no Gluon (before 3.5) or does not import."""
-    try:
-        from triton.experimental import gluon
-        from triton.experimental.gluon import language as gl
-    except Exception:  # ImportError, or a broken install
-        return None
-    return gluon, gl
 
 
 def tiles(c: int, n: int) -> tuple[int, int, int]:
@@ -56,7 +45,7 @@ def columns_problem(x_proj: Tensor, c: int, n: int) -> str | None:
         return problem
     if interpreting() or x_proj.device.type != "cuda":
         return "the columns kernels are Gluon, which runs on CUDA only (not in Triton's interpreter)"
-    if _gluon() is None:
+    if gluon_modules() is None:
         return "this Triton has no Gluon (triton.experimental.gluon, Triton 3.5 or later)"
     if x_proj.dtype not in (torch.float32, torch.float16, torch.bfloat16):
         return f"the kernels do not support {x_proj.dtype}"
@@ -69,7 +58,7 @@ def columns_problem(x_proj: Tensor, c: int, n: int) -> str | None:
 @functools.lru_cache(maxsize=1)
 def kernels() -> tuple[Any, Any]:
     """The (forward, backward) Gluon kernels, built on first use (needs :func:`_gluon`)."""
-    gluon, gl = _gluon()
+    gluon, gl = gluon_modules()
     barrier = getattr(gl, "barrier", None) or gl.thread_barrier  # a CTA barrier: Triton 3.6 named it thread_barrier
 
     @gluon.jit
