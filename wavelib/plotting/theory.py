@@ -121,7 +121,7 @@ def gradient_figure(history: Mapping[str, np.ndarray]) -> Figure:
         Line2D([], [], color=COLORS["theory"], lw=0.7, label=fitted),
         Line2D([], [], color=COLORS["theory"], ls=":", label=f"Eq. 14 bound, μ = ‖W_hh‖₂ = {norm:.2f}")],
         fontsize=6.5, loc="lower left")
-    ylabel = "‖∂y(s+1)/∂x(1)‖_F / √d"
+    ylabel = r"$\|\partial y(s+1) / \partial x(1)\|_F \,/\, \sqrt{d}$"
     left.set(xlabel="history length s (steps)", ylabel=ylabel, title="sensitivity to the first input")
     right.set(xlabel=f"input index i (s = {len(s)})", ylabel=ylabel.replace("x(1)", "x(i)"),
               title="every input at s = s_max")
