@@ -377,17 +377,17 @@ def evaluation_sets_text(history: Mapping[str, np.ndarray], models: Sequence[str
             f"the largest gap: {name}, {table:.3f} in §5.2's table and {here:.3f} here (means over {seeds} seeds).")
 
 
-def _reach(metrics: Mapping[str, Mapping], name: str, length: int, threshold: str = "0.9") -> str:
+def _examples_to(metrics: Mapping[str, Mapping], name: str, length: int, threshold: str = "0.9") -> str:
     value = metrics[run_key(length, name)][f"examples_to_{threshold}"]
     return "not reached" if value is None else f"{value:,.0f}"
 
 
-def _accuracy(metrics: Mapping[str, Mapping], name: str, length: int) -> str:
+def _final_accuracies(metrics: Mapping[str, Mapping], name: str, length: int) -> str:
     m = metrics[run_key(length, name)]
     return f"{m['string_accuracy_mean']:.2f} / {m['string_accuracy_at_max_mean']:.2f}"
 
 
-def _loss(metrics: Mapping[str, Mapping], name: str, length: int) -> str:
+def _final_loss(metrics: Mapping[str, Mapping], name: str, length: int) -> str:
     return f"{metrics[run_key(length, name)]['train_loss_final_mean']:.3g}"
 
 
@@ -415,14 +415,14 @@ def claims_rows(config: VWaveConfig, lengths: Sequence[int], metrics: Mapping[st
                          speed_claim_text(history, "mamba", waves, length, config.n_seeds, config.eval_every,
                                           measure="train_loss")
                          + f". Final training loss (nats; the Fig. 2 curves are in §5.2): "
-                         f"{each(_loss, ['mamba', *waves], length)}"))
+                         f"{each(_final_loss, ['mamba', *waves], length)}"))
             rows.append((f"the same claim in string accuracy, the measure of Jelassi et al. (length ≤ {length})",
                          "not in the abstract, which shows the loss",
                          speed_claim_text(history, "mamba", waves, length, config.n_seeds, config.eval_every)))
             rows.append((f"v-Wave Mamba reaches a lower error than Mamba (length ≤ {length})",
                          "text only (\"significantly lower error rates\")",
                          f"final string accuracy, all lengths / at {length}: "
-                         f"{each(_accuracy, ['mamba', *waves], length)}"
+                         f"{each(_final_accuracies, ['mamba', *waves], length)}"
                          + worse_than_text(metrics, "mamba", waves, length)))
         best = max(waves, key=lambda m: metrics[run_key(length, m)]["string_accuracy_mean"]) if waves else None
         for t in ("alibi", "rope"):
@@ -431,8 +431,9 @@ def claims_rows(config: VWaveConfig, lengths: Sequence[int], metrics: Mapping[st
                              "Fig. 2 and text: on par",
                              f"{best}, the best fixed v on this page by final string accuracy (chosen after the fact; "
                              f"every v in the rows above) vs {t}: final string accuracy, all lengths / at {length}, "
-                             f"{_accuracy(metrics, best, length)} vs {_accuracy(metrics, t, length)}; examples to "
-                             f"90%: {_reach(metrics, best, length)} vs {_reach(metrics, t, length)}"))
+                             f"{_final_accuracies(metrics, best, length)} vs {_final_accuracies(metrics, t, length)}; "
+                             f"examples to 90%: {_examples_to(metrics, best, length)} vs "
+                             f"{_examples_to(metrics, t, length)}"))
     rows.append(("Mamba's short conv is a v = 1 traveling wave",
                  "Fig. 1a: waves visible in the short-mixer state of a trained Mamba",
                  "construction check of this code, not Fig. 1a: the v = 1 mixer equals conv1d with the same weights "
@@ -443,7 +444,8 @@ def claims_rows(config: VWaveConfig, lengths: Sequence[int], metrics: Mapping[st
     length = config.lengths[0]
     for m in config.ablation_models:
         rows.append((f"ablation {m} (not in the abstract)", "—",
-                     f"final string accuracy, all lengths / at {length}: {_accuracy(ablation_metrics, m, length)}; "
-                     f"examples to 90%: {_reach(ablation_metrics, m, length)}"))
+                     f"final string accuracy, all lengths / at {length}: "
+                     f"{_final_accuracies(ablation_metrics, m, length)}; examples to 90%: "
+                     f"{_examples_to(ablation_metrics, m, length)}"))
     return rows
 
