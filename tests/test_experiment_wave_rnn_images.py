@@ -13,6 +13,7 @@ from wavelib.analysis.fourier import onset_order
 from wavelib.data.datasets import DataUnavailableError
 from wavelib.experiments.wave_rnn_images import PRESETS, _summary, mnist_data
 from wavelib.plotting.wave_rnn_images import accuracy_table, early_accuracy, hidden_state_figure, sizes_figure
+from wavelib.plotting import wave_rnn_images as figs
 from wavelib.presets import ConfigError
 from wavelib.store import run_experiment
 from wavelib.training.image_rnn import ImageTaskSpec, mnist_sequence, pixel_order, train_image_model
@@ -133,6 +134,13 @@ def test_smoke_mnist_is_reproducible_and_stores_the_figure(tmp_path, assert_same
     assert ha["smnist|wrnn|seed0|figure_states"].shape == (L, hidden)
     assert ha["smnist|wrnn|seed0|figure_log_power"].shape == (L, SMOKE.n)
     assert ha["psmnist|irnn|seed0|permutation"].tolist() == pixel_order(SMOKE.pool, 1).tolist()
+    rows = figs.claims_rows(SMOKE, a.metrics, ha, None, None, "MISSING")
+    claims = [claim for claim, _, _ in rows]
+    assert "sMNIST test accuracy at best validation (wRNN / iRNN)" in claims
+    assert "permutation costs the iRNN more than the wRNN" in claims  # smoke trains both tasks
+    assert rows[-2][2] == rows[-1][2] == "MISSING"  # sizes and nsCIFAR10 not computed
+    wrnn = 100 * a.metrics["smnist|wrnn"]["test_accuracy_at_best_valid"]
+    assert rows[0][2].startswith(f"{wrnn:.1f} / ")
     assert set(a.metrics) >= {"smnist|wrnn", "psmnist|irnn", "fourier|wrnn", "smnist|wrnn-mlp", "psmnist|wrnn-mlp"}
     mlp = SMOKE.model_spec("wrnn-mlp")
     assert a.metrics["psmnist|wrnn-mlp"]["parameters"] == mlp.parameters(1, 10) == \
