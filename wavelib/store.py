@@ -177,7 +177,7 @@ class Checkpoint:
         if self.run is None:
             self.resumed = True
             if not self._ledger_read:  # a checkpoint written before the ledger existed carries the time itself
-                self._before_s, self.earlier_commits = saved["elapsed_s"], saved.get("commits", [])
+                self._before_s, self.earlier_commits = saved.get("elapsed_s", 0.0), saved.get("commits", [])
         return saved["state"]
 
     def commits(self) -> list[str]:
@@ -191,7 +191,7 @@ class Checkpoint:
         whose results ``state`` now holds (so a run's folder keeps only the checkpoints still needed to resume)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f"checkpoint.tmp-{uuid.uuid4().hex}")
-        torch.save({"state": state, "elapsed_s": self.elapsed_s(), "commits": self.commits()}, tmp)
+        torch.save({"state": state}, tmp)  # time and commits go to the run's ledger
         os.replace(tmp, self.path)
         (self.run or self)._write_ledger()
         for child in finished:
