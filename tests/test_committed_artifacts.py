@@ -6,7 +6,8 @@ from wavelib.chapters import open_chapter
 from wavelib.provenance import REPO_ROOT
 from wavelib.store import stored_artifacts
 
-COMMITTED = {"twm_theory": ("gradient_sweep",), "spectrum": ("bottleneck", "gaussian_init")}  #: paper artifacts in git
+COMMITTED = {"twm_theory": ("gradient_sweep",), "spectrum": ("table1", "bottleneck", "gaussian_init"),
+             "vwave": ("copy_curves",)}  #: paper artifacts in git
 
 
 def test_committed_paper_artifacts_match_the_paper_preset():

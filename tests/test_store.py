@@ -94,12 +94,17 @@ def test_an_artifact_says_how_it_was_made(tmp_path):
     assert artifact.provenance() == (f"trained on cpu ({meta['cpu_threads']} threads) in {meta['wall_time_s']:.0f} s "
                                      "by the code of commit "
                                      f"`{meta['git_commit']}` ({meta['finished_utc'][:10]})")
+    assert meta["devices"] == ["cpu"]
     gpu = {**meta, "device": "cuda:0 (NVIDIA H200)", "wall_time_s": 750.0, "git_commits": ["aaa", "bbb"],
-           "fused_kernels": "off", "cuda_graph": True}
+           "fused_kernels": "off", "cuda_graph": True, "devices": ["cuda:0 (NVIDIA H200)"]}
     (artifact.path / "meta.json").write_text(json.dumps(gpu))
     assert artifact.provenance() == (f"trained on cuda:0 (NVIDIA H200) in 12.5 min by the code of commits `aaa`, "
                                      f"`bbb` ({meta['finished_utc'][:10]}; fused kernels off; training steps in "
                                      "CUDA graphs)")
+    (artifact.path / "meta.json").write_text(json.dumps({**gpu, "devices": ["cuda:0 (NVIDIA H200)", "cuda:0 (H100)"]}))
+    assert artifact.provenance().startswith("trained on cuda:0 (NVIDIA H200), then cuda:0 (H100) in 12.5 min")
+    (artifact.path / "meta.json").write_text(json.dumps({**gpu, "note": "completed from the logs"}))
+    assert artifact.provenance().endswith("CUDA graphs). Record completed from the logs")
     (artifact.path / "metrics.json").write_text(json.dumps({"data": {"available": False, "reason": "offline"}}))
     assert artifact.provenance() == (f"nothing trained: recorded on cuda:0 (NVIDIA H200) ({meta['finished_utc'][:10]})"
                                      " by the code of commit `bbb` that its data was not available")
@@ -178,6 +183,22 @@ def test_the_commit_is_the_code_that_ran_attempt_by_attempt(tmp_path, monkeypatc
                           preset="smoke", device=torch.device("cpu"), root=tmp_path).meta
     assert meta["git_commit"] == "cccccccccccc"
     assert meta["git_commits"] == ["aaaaaaaaaaaa", "bbbbbbbbbbbb", "cccccccccccc"]
+
+
+def test_a_resumed_run_lists_every_device_it_trained_on(tmp_path, monkeypatch):
+    """A run resumed on another device is the same only to rounding: its record names each device, in order."""
+    import wavelib.store as store
+
+    for device, fail_at in (("cuda:0 (GPU A)", 2), ("cuda:0 (GPU B)", 4), ("cuda:0 (GPU A)", None)):
+        monkeypatch.setattr(store, "device_description", lambda _, name=device: name)
+        CALLS["fail_at"] = fail_at
+        if fail_at is None:
+            meta = run(tmp_path).meta
+        else:
+            with pytest.raises(Interrupt):
+                run(tmp_path)
+    assert meta["device"] == "cuda:0 (GPU A)"
+    assert meta["devices"] == ["cuda:0 (GPU A)", "cuda:0 (GPU B)"]
 
 
 def test_time_budget_stops_after_each_save_and_reruns_finish_the_same_result(tmp_path):

@@ -89,7 +89,8 @@ class Artifact:
 
     def provenance(self) -> str:
         """How it was made, in one line: device, wall time, the commit(s) of the code that ran it, the date, and
-        the execution settings that change numbers at rounding level (fused kernels, CUDA graphs). An artifact that
+        the execution settings that change numbers at rounding level (fused kernels, CUDA graphs), and the record's
+        ``note`` where one was added by hand (what was completed, from what). An artifact that
         only records that its data was missing (``metrics["data"]["available"]`` False) says that instead."""
         meta = self.meta
         commits = meta.get("git_commits") or [meta["git_commit"]]
@@ -103,11 +104,12 @@ class Artifact:
         on_gpu = meta["device"].startswith("cuda")
         settings = ([f"fused kernels {meta['fused_kernels']}"] if on_gpu and "fused_kernels" in meta else []) + \
             (["training steps in CUDA graphs"] if meta.get("cuda_graph") else [])
-        where = meta["device"] + (f" ({meta['cpu_threads']} threads)" if meta["device"] == "cpu" and
-                                  "cpu_threads" in meta else "")
+        devices = meta.get("devices") or [meta["device"]]
+        where = ", then ".join(devices) + (f" ({meta['cpu_threads']} threads)" if devices == ["cpu"] and
+                                           "cpu_threads" in meta else "")
         return (f"trained on {where} in {took} by the code of commit{'s' if len(commits) > 1 else ''} "
                 + ", ".join(f"`{c}`" for c in commits) + f" ({meta['finished_utc'][:10]}"
-                + "".join(f"; {s}" for s in settings) + ")")
+                + "".join(f"; {s}" for s in settings) + ")" + (f". Record {meta['note']}" if meta.get("note") else ""))
 
     def weights(self, map_location: str = "cpu") -> dict[str, torch.Tensor]:
         path = self.path / "weights.pt"
@@ -134,15 +136,17 @@ class Checkpoint:
     LEDGER = "attempts.json"
 
     def __init__(self, directory: Path, deadline: float | None = None, commit: str | None = None,
-                 run: "Checkpoint | None" = None):
+                 run: "Checkpoint | None" = None, device: str | None = None):
         self.path = directory / "checkpoint.pt"
         self.deadline = deadline
         self.commit = commit
+        self.device = device  #: this attempt's device, in words (:func:`device_description`)
         self.run = run  #: the run's own checkpoint, for a child; None for the run's own
         self._started = time.perf_counter()
         self._before_s = 0.0
         self.resumed = False
         self.earlier_commits: list[str] = []
+        self.earlier_devices: list[str] = []
         self._ledger_read = False
         if run is None:
             self._read_ledger()
@@ -154,16 +158,18 @@ class Checkpoint:
         try:
             saved = json.loads(ledger.read_text())
             self._before_s, self.earlier_commits = float(saved["elapsed_s"]), list(saved["commits"])
+            self.earlier_devices = list(saved.get("devices", []))  # ledgers before devices were kept: none known
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"the run ledger {ledger} cannot be read ({type(exc).__name__}: {str(exc)[:200]}): "
                               "delete it (the run then reports only this attempt's time)") from exc
         self.resumed = self._ledger_read = True
 
     def _write_ledger(self) -> None:
-        """Record the run's wall time so far and its commits (atomically; called from any thread)."""
+        """Record the run's wall time so far, its commits and devices (atomically; called from any thread)."""
         ledger = self.path.parent / self.LEDGER
         tmp = ledger.with_name(f"{self.LEDGER}.tmp-{uuid.uuid4().hex}")
-        tmp.write_text(json.dumps({"elapsed_s": self.elapsed_s(), "commits": self.commits()}))
+        tmp.write_text(json.dumps({"elapsed_s": self.elapsed_s(), "commits": self.commits(),
+                                   "devices": self.devices()}))
         os.replace(tmp, ledger)
 
     def load(self) -> Any | None:
@@ -185,6 +191,13 @@ class Checkpoint:
         if self.run is not None:
             return self.run.commits()
         return list(dict.fromkeys(self.earlier_commits + ([self.commit] if self.commit else [])))
+
+    def devices(self) -> list[str]:
+        """The devices the run trained on, attempt by attempt (each once, oldest first; a resumed run is the same
+        to rounding only on the device it started on)."""
+        if self.run is not None:
+            return self.run.devices()
+        return list(dict.fromkeys(self.earlier_devices + ([self.device] if self.device else [])))
 
     def save(self, state: Any, finished: Sequence["Checkpoint"] = ()) -> None:
         """Write ``state`` atomically, and the run's ledger; then delete the files of the ``finished`` children,
@@ -210,7 +223,7 @@ class Checkpoint:
 
     def child(self, name: str) -> "Checkpoint":
         """A separate checkpoint inside this run's folder, e.g. for one cell of a grid of trainings."""
-        return Checkpoint(self.path.parent / name, self.deadline, self.commit, run=self.run or self)
+        return Checkpoint(self.path.parent / name, self.deadline, self.commit, run=self.run or self, device=self.device)
 
     def stop_at_next_save(self) -> None:
         """Make the next ``save`` (from any thread) raise :class:`TimeBudgetReached` once the state is on disk."""
@@ -320,7 +333,8 @@ def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, pre
         raise ConfigError(f"{chapter.name}/{experiment.name} cannot capture its training steps in CUDA graphs "
                           f"on {device}: only experiments that offer it, on a CUDA device")
     _check_writable(final.parent)
-    checkpoint = Checkpoint(partial, deadline, commit=git_commit())  # the code that runs: read before it runs
+    checkpoint = Checkpoint(partial, deadline, commit=git_commit(),  # the code that runs: read before it runs
+                            device=device_description(device))
     ctx = RunContext(device=device, seed=seed, rng=seed_everything(seed), checkpoint=checkpoint,
                      label=f"{chapter.name}/{experiment.name}", workers=workers, cuda_graph=cuda_graph)
     result = experiment.fn(config, ctx)
@@ -330,7 +344,7 @@ def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, pre
         "preset": preset,
         "config": config.to_dict(),
         "seed": seed,
-        "device": device_description(device),
+        "device": checkpoint.device,
         "cpu_threads": torch.get_num_threads(),  # CPU results depend on it (how float sums are split)
         "platform": platform.platform(),
         "versions": versions(),
@@ -340,6 +354,7 @@ def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, pre
         "wall_time_s": round(checkpoint.elapsed_s(), 3),
         "resumed": checkpoint.resumed,
         "git_commits": checkpoint.commits(),
+        "devices": checkpoint.devices(),
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     _publish(result, meta, final)

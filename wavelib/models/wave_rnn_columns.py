@@ -40,11 +40,11 @@ def tiles(c: int, n: int) -> tuple[int, int, int]:
 
 def columns_problem(x_proj: Tensor, c: int, n: int) -> str | None:
     """Why the columns kernels cannot run on ``x_proj`` with this (c, n), or None where they can."""
+    if interpreting() or x_proj.device.type != "cuda":
+        return "the columns kernels are Gluon, which runs on CUDA only (not in Triton's interpreter)"
     problem = placement_problem(x_proj)
     if problem is not None:
         return problem
-    if interpreting() or x_proj.device.type != "cuda":
-        return "the columns kernels are Gluon, which runs on CUDA only (not in Triton's interpreter)"
     if gluon_modules() is None:
         return "this Triton has no Gluon (triton.experimental.gluon, Triton 3.5 or later)"
     if x_proj.dtype not in (torch.float32, torch.float16, torch.bfloat16):
