@@ -51,7 +51,8 @@ SHIFTS = ("gather", "memory")
 WARPS = (1, 2, 4, 8, 16)  #: warps per program that a caller may ask for
 #: which kernels: "tiles" (the default; these Triton kernels, the state as ``tl.dot`` tiles; ``shift`` and
 #: ``warps`` apply) or "columns" (the Gluon kernels of :mod:`.wave_rnn_columns`, each thread all channels of its
-#: own units; CUDA only, not yet measured). The same products, so the same numbers to float32 rounding.
+#: own units; CUDA only; on an H100 1.25x faster at the copy shapes, 0.96x at sMNIST's). The same products, so the
+#: same numbers to float32 rounding.
 KERNELS = ("tiles", "columns")
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..analysis.table1_grid import (LEARNED_ACCURACY, CellSeeds, at_phi_angles, chance_deviation, first_step_beyond,
+                                    nearest_angle_deviation)
 from ..tasks.linear_hds import TABLE1_LABELS
 from ..theory.gradients import distance_slope
 from .style import COLORS, figure, fit_unit_circle, legend_below, signed_matrix, unit_circle
@@ -38,24 +41,49 @@ def table1_rows(metrics: Mapping[str, Mapping[str, float | None]], tasks: Sequen
     return header, rows
 
 
-def table1_detail_rows(metrics: Mapping[str, Mapping[str, float | None]], history: Mapping[str, np.ndarray],
-                       phi_counts: Mapping[str, int]) -> tuple[list[str], list[list[str]]]:
-    """Per Table 1 cell: the seeds whose spectrum is indeterminate, the range over seeds of the eigenvalue counts
-    at |λ| > 0.9 (the public code's cut) and at |λ| >= 1 (the paper's text) beside Φ's (``phi_counts[task]``: its
-    nonzero eigenvalues, all on the unit circle), and the mean error over the determinate seeds with optimal and
-    with greedy matching ("—" where none)."""
-    header = ["cell", "seeds indeterminate", "count |λ| > 0.9: W_hh (Φ)", "count |λ| ≥ 1: W_hh (Φ)",
-              "mean error, optimal matching", "mean error, greedy (code)"]
+def cell_label(cell: CellSeeds) -> str:
+    """A Table 1 cell in words: "T1 H64 L2=0"."""
+    return f"{TABLE1_LABELS.get(cell.task, cell.task).split()[0]} H{cell.hidden} L2={cell.l2:g}"
+
+
+def _span(values: np.ndarray, digits: int | None = None) -> str:
+    """"a" or "a–b" over ``values`` (integers, or floats to ``digits`` decimals)."""
+    low, high = (f"{v:.{digits}f}" if digits is not None else str(int(v)) for v in (values.min(), values.max()))
+    return low if low == high else f"{low}–{high}"
+
+
+def table1_detail_rows(cells: Sequence[CellSeeds]) -> tuple[list[str], list[list[str]]]:
+    """Per Table 1 cell (:func:`wavelib.analysis.table1_grid.grid_cells`, in its order): how many seeds learned
+    (test accuracy > 0.94) and how many of those are determinate; the indeterminate seeds among all; the range over
+    seeds of the eigenvalue counts at |λ| > 0.9 (the public code's cut) and at |λ| >= 1 (the paper's text) beside
+    Φ's; the mean error over the determinate seeds, optimal and greedy matching; and for the learned but
+    indeterminate seeds, the mean distance of their eigenvalues to Φ's nearest angle beside chance's (rad)."""
+    header = ["cell", "seeds > 0.94 (determinate)", "indeterminate, all seeds", "count |λ| > 0.9: W_hh (Φ)",
+              "count |λ| ≥ 1: W_hh (Φ)", "mean error: optimal / greedy (code)",
+              "learned, indeterminate: angle to Φ (chance)"]
     rows = []
-    for key, cell in metrics.items():
-        phi = phi_counts[key.split("|")[0]]
-        counts = [f"{n.min()}–{n.max()} ({phi})" if n.min() < n.max() else f"{n.min()} ({phi})"
-                  for n in (history[f"{key}|n_learned"], history[f"{key}|n_at_least_one"])]
-        optimal, greedy = history[f"{key}|error"], history[f"{key}|error_greedy"]
-        found = ~np.isnan(optimal)
-        errors = [f"{e[found].mean():.4f}" if found.any() else "—" for e in (optimal, greedy)]
-        rows.append([key, str(cell["n_indeterminate"]), *counts, *errors])
+    for cell in cells:
+        learned, determinate = cell.learned, cell.determinate
+        odd = learned & ~determinate & np.isfinite(cell.deviation)
+        rows.append([
+            cell_label(cell), f"{learned.sum()} ({(learned & determinate).sum()})", str((~determinate).sum()),
+            f"{_span(cell.n_significant)} ({cell.phi_count})", f"{_span(cell.n_at_least_one)} ({cell.phi_count})",
+            " / ".join(f"{e[determinate].mean():.4f}" for e in (cell.error, cell.error_greedy))
+            if determinate.any() else "—",
+            f"{cell.deviation[odd].mean():.4f} ({cell.chance:.3f})" if odd.any() else "—"])
     return header, rows
+
+
+def matching_gap(cells: Sequence[CellSeeds]) -> float:
+    """The largest difference (rad) between the greedy and the optimal error of any determinate seed."""
+    gaps = [np.abs(c.error_greedy - c.error)[c.determinate] for c in cells if c.determinate.any()]
+    return float(max(g.max() for g in gaps)) if gaps else 0.0
+
+
+def gradient_decay_rates(norms: np.ndarray) -> np.ndarray:
+    """Decay rate of a per-input norm (G, M, s) per record and seed, (G, M) decades per step: MINUS the slope of
+    log10(norm) against the distance s+1-i (0 = no vanishing; positive = weaker towards older inputs)."""
+    return -distance_slope(np.log10(np.maximum(norms, 1e-30)))
 
 
 def spectra_against_theory(learned: Mapping[str, np.ndarray], theory: Mapping[str, np.ndarray],
@@ -102,10 +130,48 @@ def weights_in_basis_figure(matrices: Mapping[str, np.ndarray], n_memory: Mappin
     return fig
 
 
-def gradient_decay_rates(norms: np.ndarray) -> np.ndarray:
-    """Decay rate of a per-input norm (G, M, s) per record and seed, (G, M) decades per step: MINUS the slope of
-    log10(norm) against the distance s+1-i (0 = no vanishing; positive = weaker towards older inputs)."""
-    return -distance_slope(np.log10(np.maximum(norms, 1e-30)))
+@dataclass(frozen=True)
+class GradientRecord:
+    """Fig. 5's records of one Table 1 cell, means over seeds: at each recorded step (G,), the decay rates of the
+    state Jacobian and of the cost gradient (decades per step, :func:`gradient_decay_rates`), the largest
+    |eig(W_hh)|, and each input's reach ||∂h(s+1)/∂x(i)||_F/√d (G, s); the first record where the largest |λ|
+    exceeds 1 (an index, or None) and the step at which the curriculum first leaves its starting horizon (median
+    over seeds, or None)."""
+
+    step: np.ndarray
+    jacobian_rate: np.ndarray
+    cost_rate: np.ndarray
+    max_abs_eig: np.ndarray
+    reach: np.ndarray
+    crossing: int | None
+    learning_step: float | None
+
+
+def gradient_record(history: Mapping[str, np.ndarray], key: str) -> GradientRecord:
+    """The :class:`GradientRecord` of the cell ``key`` of a stored Table 1 ``history``."""
+    eig = history[f"{key}|grad_max_abs_eig"].mean(axis=1)
+    above = eig > 1
+    return GradientRecord(
+        step=history[f"{key}|grad_step"],
+        jacobian_rate=gradient_decay_rates(history[f"{key}|jacobian_norms"]).mean(axis=1),
+        cost_rate=gradient_decay_rates(history[f"{key}|grad_norms"]).mean(axis=1), max_abs_eig=eig,
+        reach=history[f"{key}|jacobian_norms"].mean(axis=1),
+        crossing=int(np.argmax(above)) if above.any() else None,
+        learning_step=first_step_beyond(history[f"{key}|step"], history[f"{key}|horizon"]))
+
+
+def gradient_table_rows(record: GradientRecord,
+                        milestones: Sequence[int] = (100, 1000, 5000)) -> tuple[list[str], list[list[str]]]:
+    """Fig. 5 in numbers: the first and last records, the two around the crossing of |λ| = 1, and the first record
+    at or after each of ``milestones`` (steps)."""
+    step = record.step
+    picks = {0, len(step) - 1} | ({max(record.crossing - 1, 0), record.crossing}
+                                  if record.crossing is not None else set())
+    picks |= {int(np.argmax(step >= m)) for m in milestones if step[-1] >= m}
+    header = ["training step", "mean max |λ|", "decay rate, state Jacobian", "decay rate, cost gradient",
+              "reach ‖∂h(s+1)/∂x(i)‖/√d, over i"]
+    return header, [[f"{int(step[g]):,}", f"{record.max_abs_eig[g]:.3f}", f"{record.jacobian_rate[g]:+.3f}",
+                     f"{record.cost_rate[g]:+.3f}", _span(record.reach[g], 2)] for g in sorted(picks)]
 
 
 def _log_spaced_records(steps: np.ndarray, n: int) -> list[int]:
@@ -115,10 +181,12 @@ def _log_spaced_records(steps: np.ndarray, n: int) -> list[int]:
 
 
 def gradient_training_figure(grad_step: np.ndarray, jacobian_norms: np.ndarray, grad_norms: np.ndarray,
-                             max_abs_eig: np.ndarray, n_curves: int = 6) -> Figure:
+                             max_abs_eig: np.ndarray, n_curves: int = 6, learning_step: float | None = None) -> Figure:
     """Fig. 5 from the records at ``grad_step`` (G,): A, ||∂h(s+1)/∂x(i)||_F/√d (G, M, s) against input index i
     at several points in training (mean over seeds); B, its decay rate and that of the cost gradient
-    ||∂C(s+1)/∂x(i)|| (G, M, s) over training, beside the largest |eig(W_hh)| (G, M) (means over seeds)."""
+    ||∂C(s+1)/∂x(i)|| (G, M, s) over training, beside the largest |eig(W_hh)| (G, M) (means over seeds), with
+    dotted vertical lines where that mean first exceeds 1 and at ``learning_step`` (when the curriculum first
+    leaves its starting horizon)."""
     s = jacobian_norms.shape[-1]
     fig, axes = figure(2, width=8.5, height=3.2)
     ax = axes[0, 0]
@@ -140,9 +208,14 @@ def gradient_training_figure(grad_step: np.ndarray, jacobian_norms: np.ndarray, 
     ax.set(xlabel="training step", ylabel="decay rate (decades / step)", title="B: decay rate vs |λ|max")
     twin = ax.twinx()
     twin.plot(grad_step, max_abs_eig.mean(axis=1), color=COLORS["wave"], marker=".", ms=3,
-              label="max |eig(W_hh)| (right axis)")
+              label="max |eig(W_hh)|, mean over seeds (right axis)")
     twin.axhline(1.0, color=COLORS["wave"], lw=0.6, ls=":")
-    twin.set_ylabel("max |eig(W_hh)|", color=COLORS["wave"])
+    twin.set_ylabel("max |eig(W_hh)|, mean over seeds", color=COLORS["wave"])
+    above = max_abs_eig.mean(axis=1) > 1
+    if above.any():
+        ax.axvline(grad_step[np.argmax(above)], color=COLORS["wave"], lw=0.8, ls=":", label="mean max |λ| first > 1")
+    if learning_step is not None:
+        ax.axvline(learning_step, color=COLORS["muted"], lw=0.8, ls="-.", label="curriculum leaves its first horizon")
     legend_below(fig, ax, twin)
     return fig
 
@@ -150,15 +223,141 @@ def gradient_training_figure(grad_step: np.ndarray, jacobian_norms: np.ndarray, 
 def eigenvalue_counts_figure(eigs: Mapping[str, np.ndarray], theory: np.ndarray, titles: Mapping[str, str],
                              accuracy: Mapping[str, np.ndarray] | None = None) -> Figure:
     """Figs. 9 and 14: every seed's eigenvalues of W_hh (M, H) against Φ's spectrum, one panel per run; with
-    ``accuracy``, each run's test accuracy per seed (M,) under its title."""
+    ``accuracy``, each run's test accuracy per seed (M,) under its title, and the seeds that did not learn (test
+    accuracy <= 0.94, Table 1's threshold) drawn in grey, apart from those that did."""
     fig, axes = figure(len(eigs), width=3.4 * len(eigs), height=3.6 if accuracy else 3.4)
     for ax, (name, values) in zip(axes[0], eigs.items()):
         near = [int(n) for n in (np.abs(values) > 0.9).sum(axis=1)]
+        learned = np.ones(len(values), bool) if accuracy is None else accuracy[name] > LEARNED_ACCURACY
         scores = "" if accuracy is None else \
             "\ntest accuracy per seed: [" + ", ".join(f"{a:.2f}" for a in accuracy[name]) + "]"
-        unit_circle(ax, values.ravel(), theory,
+        unit_circle(ax, values[learned].ravel(), theory,
                     title=f"{titles[name]}\n|λ| > 0.9 per seed: {near} (Φ: {len(theory)}){scores}",
-                    label="learned (all seeds)", reference_label="Φ")
+                    label="learned" if accuracy is None else f"seeds with accuracy > {LEARNED_ACCURACY}",
+                    reference_label="Φ")
+        if not learned.all():
+            ax.scatter(values[~learned].real, values[~learned].imag, s=6, color=COLORS["muted"], zorder=2,
+                       label=f"seeds with accuracy ≤ {LEARNED_ACCURACY}")
         fit_unit_circle(ax, values)
-    legend_below(fig, axes[0, 0], ncols=2)
+    legend_below(fig, axes[0, 0], ncols=3)
     return fig
+
+
+def _cells_text(cells: Sequence[CellSeeds], text) -> str:
+    return ", ".join(f"{cell_label(c)}{text(c)}" for c in cells) if cells else "none"
+
+
+def grid_claim_rows(cells: Sequence[CellSeeds]) -> list[tuple[str, str, str]]:
+    """The claims of Table 1's caption and of the public repository's results, checked over every cell and seed of
+    the stored grid (:func:`wavelib.analysis.table1_grid.grid_cells`): (claim, paper, measured) per row."""
+    learned = np.concatenate([c.learned for c in cells])
+    determinate = np.concatenate([c.determinate for c in cells])
+    counts = np.concatenate([c.n_significant for c in cells])
+    phi = np.concatenate([np.full(len(c.accuracy), c.phi_count) for c in cells])
+    at_one = np.concatenate([c.n_at_least_one for c in cells]) == phi
+    errors = np.concatenate([c.error for c in cells])[learned & determinate]
+    good = learned & determinate
+    seeds = (f"{learned.sum()} of {learned.size} seeds learned their task (test accuracy > {LEARNED_ACCURACY}); "
+             f"{good.sum()} of them ({100 * good.sum() / max(learned.sum(), 1):.0f}%) have Φ's number of "
+             f"eigenvalues with |λ| > 0.9"
+             + (f", error median {np.median(errors):.1e}, mean {errors.mean():.1e}, largest {errors.max():.1e} rad"
+                if errors.size else "")
+             + f"; {(learned & ~determinate & (counts < phi)).sum()} have fewer than Φ, "
+             f"{(learned & ~determinate & (counts > phi)).sum()} more. Of the {(~learned).sum()} seeds that did not "
+             f"learn, {(~learned & determinate).sum()} are determinate")
+    well = [c for c in cells if c.accuracy.mean() > LEARNED_ACCURACY]
+    full = [c for c in well if c.determinate.all()]
+    part = [c for c in well if c.determinate.any() and not c.determinate.all()]
+    none = [c for c in well if not c.determinate.any()]
+    per_cell = (f"{len(well)} cells with mean accuracy > {LEARNED_ACCURACY}: {len(full)} determinate in every seed ("
+                + _cells_text(full, lambda c: f" {c.error.mean():.1e}") + f"); {len(part)} in some ("
+                + _cells_text(part, lambda c: f" [{c.determinate.sum()}/{len(c.error)}]") + f"); {len(none)} in none ("
+                + _cells_text(none, lambda c: "") + ")")
+    rows = [("Well-trained networks share Φ's unit-circle spectrum: seed by seed",
+             f"Table 1 caption: error 'very low' for models with test accuracy > {LEARNED_ACCURACY}", seeds),
+            ("The same, cell by cell (the caption's reading of the table)", "Table 1 caption", per_cell)]
+    named = [c for c in cells if (c.task, c.hidden, c.l2) == ("repeat_copy", 64, 0.0)]
+    if named:
+        c = named[0]
+        verdict = "at Φ's angles: a compressed wave" if at_phi_angles(np.nanmean(c.deviation), c.chance) else \
+            "not at Φ's angles"
+        rows.append(("The exception: T1 repeat copy, H = 64, L2 = 0 learns a lower-rank wave (64 units = s·d)",
+                     "Table 1 caption", f"test accuracy {_span(c.accuracy, 3)}; {c.determinate.sum()} of "
+                     f"{len(c.error)} seeds determinate; |λ| > 0.9: {_span(c.n_significant)} of {c.phi_count}, "
+                     f"{np.nanmean(c.deviation):.1e} rad from Φ's nearest angle (chance {c.chance:.2f}): {verdict}"))
+    else:
+        rows.append(("The exception: T1 repeat copy, H = 64, L2 = 0 learns a lower-rank wave (64 units = s·d)",
+                     "Table 1 caption", "not in this preset's grid (the `paper` preset has it)"))
+    others = [c for c in cells if c not in named and (c.learned & ~c.determinate).sum() * 2 > max(c.learned.sum(), 1)]
+
+    def other_text(c: CellSeeds) -> str:
+        odd = c.learned & ~c.determinate
+        deviation = float(c.deviation[odd].mean())
+        return (f": {odd.sum()} of {c.learned.sum()} learned seeds, |λ| > 0.9: {_span(c.n_significant[odd])} "
+                f"({c.phi_count}), {deviation:.1e} rad from Φ's angles (chance {c.chance:.2f}), "
+                + (("at Φ's angles" + (", fewer of them" if (c.n_significant[odd] < c.phi_count).all() else ""))
+                   if at_phi_angles(deviation, c.chance) else "not at Φ's angles"))
+    rows.append(("Cells where most learned seeds are indeterminate, beyond the named exception",
+                 "none named", "; ".join(f"{cell_label(c)}{other_text(c)}" for c in others) or "none"))
+    scale = []
+    for l2 in sorted({c.l2 for c in cells}):
+        means = [float(c.error[c.learned & c.determinate].mean()) for c in cells
+                 if c.l2 == l2 and (c.learned & c.determinate).any()]
+        scale.append(f"L2 = {l2:g}: " + (f"{min(means):.1e}–{max(means):.1e} rad ({len(means)} cells)"
+                                         if means else "no learned, determinate seed"))
+    rows.append(("Errors of well-trained networks are of order 1e-3 rad", "the public repository's results",
+                 f"cell means over the seeds with accuracy > {LEARNED_ACCURACY} and Φ's count: " + "; ".join(scale)))
+    strong = [c for c in cells if c.l2 >= 0.1]
+    if strong:
+        accuracy = np.concatenate([c.accuracy for c in strong])
+        most = max(int(c.n_significant.max()) for c in strong)
+        rows.append(("Strong L2 prevents learning",
+                     "the public repository's results: L2 = 0.1 gives accuracy ≈ 0.5, indeterminate",
+                     f"L2 ≥ 0.1, every H: {accuracy.size} seeds, accuracy {_span(accuracy, 3)}, "
+                     + (f"at most {most} eigenvalues" if most else "no eigenvalue") + " with |λ| > 0.9"))
+    rows.append(("The cut: |λ| ≥ 1 (the paper's text) instead of |λ| > 0.9 (the public code)",
+                 "Figs. 8B and 10B captions", f"learned seeds with Φ's count: {good.sum()} at > 0.9, "
+                 f"{(learned & at_one).sum()} at ≥ 1, of {learned.sum()}"))
+    return rows
+
+
+def gradient_claim_row(record: GradientRecord) -> tuple[str, str, str]:
+    """Fig. 5B's claim beside the record: decay rates first and last, when the largest |λ| crosses 1 and when the
+    networks start to learn, and the inputs' reach at the last record."""
+    crossed = f"step {int(record.step[record.crossing]):,}" if record.crossing is not None else "never"
+    learning = f"step {record.learning_step:,.0f}" if record.learning_step is not None else "never"
+    return ("Gradient decay stops when max |λ| crosses 1", "Fig. 5B",
+            f"state Jacobian decay rate {record.jacobian_rate[0]:+.3f} → {record.jacobian_rate[-1]:+.3f} decades/step "
+            f"(cost gradient {record.cost_rate[0]:+.3f} → {record.cost_rate[-1]:+.3f}); mean max |λ| first > 1 at "
+            f"{crossed}, the curriculum first leaves its starting horizon at {learning} (median seed); each input's "
+            f"reach at the last record {_span(record.reach[-1], 2)} (1: the identity's)")
+
+
+def bottleneck_claim_row(accuracy: np.ndarray, eigs: np.ndarray, theory: np.ndarray, final_horizon: Sequence[int],
+                         s: int, d: int, hidden: int) -> tuple[str, str, str]:
+    """Fig. 9's claim beside the bottleneck run: seeds (M,) with their test ``accuracy``, ``eigs`` (M, H) and final
+    curriculum horizons; ``theory``: Φ's nonzero eigenvalues for (s, d)."""
+    learned = np.flatnonzero(accuracy > LEARNED_ACCURACY)
+    counts = (np.abs(eigs) > 0.9).sum(axis=1)
+    chance = chance_deviation(theory)
+    measured = (f"seeds with test accuracy > {LEARNED_ACCURACY}: {len(learned)} of {len(accuracy)}"
+                + (f", |λ| > 0.9: {[int(counts[m]) for m in learned]} (≥ 1: "
+                   f"{[int(n) for n in (np.abs(eigs[learned]) >= 1).sum(axis=1)]}), "
+                   f"{np.mean([nearest_angle_deviation(eigs[m], theory) for m in learned]):.1e} rad from Φ's "
+                   f"nearest angle (chance {chance:.2f})" if len(learned) else "")
+                + f" vs {s * d} (s={s}, d={d}, H={hidden}). All seeds: |λ| > 0.9 {[int(n) for n in counts]}, test "
+                f"accuracy {[round(float(a), 2) for a in accuracy]}, final curriculum horizon {list(final_horizon)}")
+    return ("Bottleneck: fewer unit-circle eigenvalues than Φ", "Fig. 9: 63 near the circle vs 80 (H not given)",
+            measured)
+
+
+def init_claim_row(eigs: Mapping[str, np.ndarray], accuracy: Mapping[str, np.ndarray], s: int,
+                   d: int) -> tuple[str, str, str]:
+    """Fig. 14's claim beside the run: ``eigs[init]`` (M, H) and ``accuracy[init]`` (M,) for "uniform" and
+    "gaussian"."""
+    outer = {k: float(np.abs(v).max(axis=1).mean()) for k, v in eigs.items()}
+    return ("Gaussian init: largest eigenvalues further out",
+            "Fig. 14 (s = 8, d = 4): 32 eigenvalues outside the circle, at larger radii",
+            f"{'seen' if outer['gaussian'] > outer['uniform'] else 'not seen'} at this preset: mean max |λ| uniform "
+            f"{outer['uniform']:.3f}, Gaussian {outer['gaussian']:.3f}; test accuracy "
+            f"{accuracy['uniform'].mean():.3f}, {accuracy['gaussian'].mean():.3f} (s={s}, d={d})")
