@@ -151,3 +151,21 @@ def test_a_bad_device_from_the_environment_says_where_it_came_from():
     result = cli("train", "twm_theory", "--preset", "smoke", WAVELIB_DEVICE="gpu")
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "unknown device 'gpu'" in result.stderr and "(the device came from $WAVELIB_DEVICE)" in result.stderr
+
+
+def test_book_at_the_paper_preset_renders_chapters_with_missing_results_and_names_them(monkeypatch, capsys):
+    """A chapter with none of its paper-scale results does not stop the book: the build goes on (each page says
+    what is missing, where it belongs) and the command lists those chapters first."""
+    import subprocess as sp
+
+    from wavelib import cli as cli_module
+
+    built = []
+    monkeypatch.setenv("WAVELIB_RESULTS", str(REPO_ROOT / "results"))  # the committed paper-scale artifacts
+    monkeypatch.setattr(cli_module.subprocess, "run",
+                        lambda command, env: built.append(env) or sp.CompletedProcess(command, 0))
+    assert cli_module.main(["book", "--preset", "paper", "--out", "/tmp/never-built"]) == 0
+    out = capsys.readouterr().out
+    assert built and built[0]["WAVELIB_PRESET"] == "paper"
+    assert "note: wave_rnn_tasks has no paper-scale copy, adding, ablations in the results store" in out
+    assert "note: spectrum" not in out  # Table 1, Fig. 9 and Fig. 14 are committed

@@ -151,3 +151,22 @@ def test_git_commit_is_dirty_with_changed_files_or_new_package_files(tmp_path, m
     (tmp_path / "wavelib" / "new.py").unlink()
     (tmp_path / "wavelib" / "a.py").write_text("x = 2\n")
     assert git_commit(tmp_path) == head + "+dirty"
+
+
+def test_stored_run_rows_list_paper_artifacts_with_their_devices_and_time(tmp_path):
+    from wavelib.performance import stored_run_rows
+
+    def artifact(preset: str, name: str, meta: dict, metrics: dict) -> None:
+        folder = tmp_path / preset / "spectrum" / f"{name}-0123456789"
+        folder.mkdir(parents=True)
+        (folder / "meta.json").write_text(json.dumps({"preset": preset, "chapter": "spectrum", "experiment": name,
+                                                      "finished_utc": "2026-11-26T10:00:00Z", **meta}))
+        (folder / "metrics.json").write_text(json.dumps(metrics))
+
+    artifact("paper", "table1", {"device": "cuda:0 (B)", "devices": ["cuda:0 (A)", "cuda:0 (B)"], "wall_time_s": 864,
+                                 "resumed": True, "git_commit": "bbb", "git_commits": ["aaa", "bbb"]}, {})
+    artifact("paper", "cifar", {"device": "cpu", "wall_time_s": 0.1, "git_commit": "ccc"},
+             {"data": {"available": False}})
+    artifact("cpu", "bottleneck", {"device": "cpu", "wall_time_s": 30, "git_commit": "ddd"}, {})
+    assert stored_run_rows(tmp_path) == [["spectrum / table1", "cuda:0 (A), then cuda:0 (B)", "14.4 min (resumed)",
+                                          "aaa, bbb", "2026-11-26"]]

@@ -194,10 +194,11 @@ class ChapterSession:
 
 
 def open_chapter(name: str, preset: str | None = None, device: str | None = None, seed: int = 0,
-                 root: Path | None = None, check: bool = True, **overrides: Any) -> ChapterSession:
+                 root: Path | None = None, check: bool = False, **overrides: Any) -> ChapterSession:
     """Validate the chapter, preset (``$WAVELIB_PRESET``), device (``$WAVELIB_DEVICE``, default cpu),
-    seed and knob overrides, and (``check``) fail early if the chapter has none of the paper-scale artifacts
-    it needs from another machine (see :meth:`ChapterSession.check_artifacts`)."""
+    seed and knob overrides, and (``check``: ``python -m wavelib run``) fail early if the chapter has none of the
+    paper-scale artifacts it needs from another machine (see :meth:`ChapterSession.check_artifacts`). Without
+    ``check`` (a notebook, the book) the page renders what is stored and says what is not."""
     if device is None and os.environ.get(DEVICE_ENV):
         device = os.environ[DEVICE_ENV]
         try:

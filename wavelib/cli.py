@@ -109,7 +109,7 @@ def _run(args: argparse.Namespace) -> int:
     knobs = dict(args.set)
     if knobs and len(args.chapter) > 1:
         raise ConfigError("--set applies to one chapter; run chapters with different knobs separately")
-    sessions = [open_chapter(name, preset=preset, device=args.device, seed=args.seed, **knobs)
+    sessions = [open_chapter(name, preset=preset, device=args.device, seed=args.seed, check=True, **knobs)
                 for name in dict.fromkeys(args.chapter)]  # each chapter once
     env = _notebook_env()
     os.environ.clear()
@@ -136,6 +136,10 @@ def _book(args: argparse.Namespace) -> int:
         session = open_chapter(chapter.name, preset=preset, device=args.device, seed=0)
         session.check_data([e.name for e in session.experiments  # those the pages will train here
                             if not (preset in e.gpu_presets and session.device.type == "cpu")])
+        missing = [e.name for e in session.needs_training_elsewhere()]
+        if missing:  # the page renders what is stored and says, at its top and in place, what is not
+            print(f"note: {chapter.name} has no {preset}-scale {', '.join(missing)} in the results store: its page "
+                  f"says so where they belong ({session.train_command(missing)} makes them)", flush=True)
     env = {**_notebook_env(), PRESET_ENV: preset, DEVICE_ENV: args.device or os.environ.get(DEVICE_ENV, "cpu")}
     out = Path(args.out).resolve() if args.out else REPO_ROOT
     command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build",

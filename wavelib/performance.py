@@ -253,3 +253,22 @@ def reference_note(report: dict[str, Any]) -> str | None:
             "its shifted state with two concatenations per step (now one `lerp`). Those fixes left the fast paths "
             "alone; whether they changed since for other reasons, the list of changed files says. The next GPU "
             "table measures both sides as they are now.")
+
+
+def stored_run_rows(root: Path | None = None) -> list[list[str]]:
+    """The ``paper`` artifacts in the results store (``root``: the repository's ``results/``), one row each:
+    chapter and experiment, the device(s) it trained on, its wall time (the time a run really took, beside the
+    projections; "resumed": over several attempts), the commits of the code that ran it, and its date. Artifacts that only record missing data are left out."""
+    from .store import stored_artifacts
+
+    rows = []
+    for artifact in stored_artifacts(root or REPO_ROOT / "results"):
+        meta = artifact.meta
+        data = artifact.metrics.get("data")
+        if meta["preset"] != "paper" or (isinstance(data, dict) and data.get("available") is False):
+            continue
+        rows.append([f"{meta['chapter']} / {meta['experiment']}", ", then ".join(meta.get("devices") or
+                                                                                [meta["device"]]),
+                     format_minutes(meta["wall_time_s"] / 60) + (" (resumed)" if meta.get("resumed") else ""),
+                     ", ".join(meta.get("git_commits") or [meta["git_commit"]]), meta["finished_utc"][:10]])
+    return rows
