@@ -13,6 +13,10 @@ and sMNIST shapes (784 steps; batch 128; wRNN n 256, c 16; iRNN n 256):
 - ``wRNN recurrence [columns]``: the default ("tiles") Triton kernels against the Gluon "columns" kernels
   (:mod:`~wavelib.models.wave_rnn_columns`: each thread all channels of its own units, 4 CTA barriers per step
   instead of 22); a ratio above 1 says "columns" is faster (then make it the default). CUDA only.
+- ``wRNN recurrence [wgrad kernel]``: the fused kernels (defaults) with the conv weight and bias gradients summed
+  by three batched matmuls in PyTorch (``wgrad="bmm"``, the default) against one Triton pass over dL/dx_proj and
+  the states (``wgrad="kernel"``, :mod:`~wavelib.models.wave_rnn_wgrad`); a ratio above 1 says "kernel" is faster
+  (then make it the default). CUDA only.
 - ``wRNN recurrence [N warps]``: the fused kernels (default shift) with N warps per program against the default
   count (:func:`~wavelib.models.wave_rnn_fused.default_warps`, 8 at both shapes), for the counts in
   :data:`TUNING_WARPS`; a ratio above 1 says N warps is faster (then change the default).
@@ -88,10 +92,10 @@ def wave_rows(device: torch.device, repeats: int) -> list[Comparison]:
             return forward_backward(lambda: wave_rnn_recurrence(x, weight, bias, c, n, backend=backend),
                                     (x, weight, bias), out_weight)
 
-        def fused(shift: str = "gather", warps: int | None = None,
-                  kernel: str = "tiles") -> Callable[[], list[torch.Tensor]]:
-            return forward_backward(lambda: fused_wave_rnn_recurrence(x, weight, bias, c, n, shift, warps, kernel),
-                                    (x, weight, bias), out_weight)
+        def fused(shift: str = "gather", warps: int | None = None, kernel: str = "tiles",
+                  wgrad: str = "bmm") -> Callable[[], list[torch.Tensor]]:
+            return forward_backward(lambda: fused_wave_rnn_recurrence(x, weight, bias, c, n, shift, warps, kernel,
+                                                                      wgrad), (x, weight, bias), out_weight)
 
         scale = scales(run("reference")())
         rows.append(compare("wRNN recurrence", _describe(name, steps, f"n {n}, c {c}"),
@@ -113,6 +117,15 @@ def wave_rows(device: torch.device, repeats: int) -> list[Comparison]:
                                 fast_label='fused, "columns" kernels (Gluon)'))
         else:
             print(f"bench_wave_rnn: skipping the columns row [{name}] on {device}: {problem}", file=sys.stderr)
+        if device.type == "cuda":
+            rows.append(compare("wRNN recurrence [wgrad kernel]", _describe(name, steps, f"n {n}, c {c}"),
+                                fused(), fused(wgrad="kernel"), device,
+                                repeats=repeats, warmup=1, scale=scale, tolerance=RTOL,
+                                reference_label='fused, wgrad "bmm" (the default)',
+                                fast_label='fused, wgrad "kernel" (Triton)'))
+        else:
+            print(f"bench_wave_rnn: skipping the wgrad kernel row [{name}] on {device}: timed on CUDA only",
+                  file=sys.stderr)
         default = default_warps(c, n)
         for warps in TUNING_WARPS[name]:
             rows.append(compare(f"wRNN recurrence [{warps} warps]", _describe(name, steps, f"n {n}, c {c}"),

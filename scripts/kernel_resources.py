@@ -27,18 +27,21 @@ if os.environ.get("TRITON_INTERPRET") == "1":
 
 
 class KernelCase(NamedTuple):
-    """One kernel at one shape: its name, the JIT function, scalar (non-pointer) arguments, constexprs, warps."""
+    """One kernel at one shape: its name, the JIT function, scalar (non-pointer) arguments, constexprs, warps,
+    software-pipelining stages (Triton's default: 3)."""
 
     name: str
     fn: object
     scalars: tuple[str, ...]
     constexprs: dict
     num_warps: int
+    num_stages: int = 3
 
 
 def cases() -> list[KernelCase]:
     """Every fused kernel at the shapes of the chapters that use it, with the tiles its module picks."""
-    from wavelib.models import elman_fused, selective_scan_fused, wave_rnn_columns, wave_rnn_fused
+    from wavelib.models import elman_fused, selective_scan_fused, wave_rnn_columns, wave_rnn_fused, wave_rnn_wgrad
+    from wavelib.models.triton_support import dot_tile
     out = []
     elman = elman_fused._triton_kernel()
     for hidden in (128, 64):  # Chapter 2's Table 1
@@ -48,13 +51,17 @@ def cases() -> list[KernelCase]:
                                   dict(H=hidden, HP=padded, BB=rows, BACKWARD=backward), warps))
     forward, backward = wave_rnn_fused._triton_kernels()
     for label, c, n in (("copy", 6, 100), ("sMNIST", 16, 256)):  # Chapters 3 and 4
-        C, N = wave_rnn_fused._padded(c, n)
+        C, N = dot_tile(c, n)
         warps = wave_rnn_fused.default_warps(c, n)
         for shift in wave_rnn_fused.SHIFTS:
             shapes = dict(C_REAL=c, N_REAL=n, C=C, N=N, GATHER=shift == "gather")
             name = f"{label}{' gather' if shift == 'gather' else ''}"
             out.append(KernelCase(f"wRNN fwd {name}", forward, ("T",), {**shapes, "HAS_BIAS": True}, warps))
             out.append(KernelCase(f"wRNN bwd {name}", backward, ("T",), shapes, warps))
+    for label, c, n in (("copy", 6, 100), ("sMNIST", 16, 256)):
+        C, N, BN, warps = wave_rnn_wgrad.tiles(c, n)
+        out.append(KernelCase(f"wRNN wgrad {label}", wave_rnn_wgrad._triton_kernel(), ("T", "ROWS", "PER"),
+                              dict(C_REAL=c, N_REAL=n, C=C, N=N, BN=BN), warps, wave_rnn_wgrad.STAGES))
     forward, backward = wave_rnn_columns.kernels()
     for label, c, n in (("copy", 6, 100), ("sMNIST", 16, 256)):
         C, N, warps = wave_rnn_columns.tiles(c, n)
@@ -95,7 +102,8 @@ def resources(case: KernelCase, arch: int) -> dict[str, int]:
     if getattr(case.fn, "is_gluon", lambda: False)():
         from triton.experimental.gluon._runtime import GluonASTSource as source
     kernel = triton.compile(source(fn=case.fn, signature=signature, constexprs=case.constexprs),
-                            target=GPUTarget("cuda", arch, 32), options={"num_warps": case.num_warps})
+                            target=GPUTarget("cuda", arch, 32), options={"num_warps": case.num_warps,
+                                                                  "num_stages": case.num_stages})
     cuobjdump = Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "cuobjdump"
     with tempfile.TemporaryDirectory() as tmp:
         cubin = Path(tmp) / "kernel.cubin"

@@ -1,6 +1,7 @@
-"""The fused kernels' own tests (``tests/test_*_fused.py``, ``tests/test_wave_rnn_columns.py``), run in Triton's CPU
-interpreter on a machine without CUDA: a subprocess with ``TRITON_INTERPRET=1`` (the switch must be set before the
-kernels are built, and this session compiles them for real in ``tests/test_kernel_resources.py``).
+"""The fused kernels' own tests (``tests/test_*_fused.py``, ``tests/test_wave_rnn_columns.py``,
+``tests/test_wave_rnn_wgrad.py``), run in Triton's CPU interpreter on a machine without CUDA: a subprocess with
+``TRITON_INTERPRET=1`` (the switch must be set before the kernels are built, and this session compiles them for real
+in ``tests/test_kernel_resources.py``).
 
 Skipped where triton is not installed (``.ci/run`` installs it; ``requirements.txt`` does not pin it, as a GPU
 machine's torch brings its own), on a CUDA machine (the test files run there directly, on the GPU), and where this
@@ -24,11 +25,11 @@ if os.environ.get("TRITON_INTERPRET") == "1":
                 allow_module_level=True)
 
 FILES = sorted(str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT / "tests").glob("test_*_fused.py")) + \
-    ["tests/test_wave_rnn_columns.py"]
+    ["tests/test_wave_rnn_columns.py", "tests/test_wave_rnn_wgrad.py"]
 
 
 def test_the_fused_kernels_pass_their_tests_in_tritons_interpreter():
-    assert len(FILES) == 4, FILES  # Elman, selective scan, wRNN "tiles", wRNN "columns"
+    assert len(FILES) == 5, FILES  # Elman, selective scan, wRNN "tiles", wRNN "columns", wRNN conv weight gradient
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
                              *FILES], cwd=REPO_ROOT, env={**os.environ, "TRITON_INTERPRET": "1"},
                             capture_output=True, text=True, timeout=1200)

@@ -9,6 +9,11 @@ def test_pow2():
     assert [ts.pow2(v) for v in (0, 1, 2, 3, 16, 17, 100)] == [1, 1, 2, 4, 16, 32, 128]
 
 
+def test_dot_tile_pads_to_powers_of_two_of_at_least_16():
+    assert [ts.dot_tile(c, n) for c, n in ((3, 7), (6, 100), (16, 256), (27, 100))] == \
+        [(16, 16), (16, 128), (16, 256), (32, 128)]
+
+
 def test_placement_problem_says_why(monkeypatch):
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
     if ts.triton_modules() is not None:

@@ -78,3 +78,8 @@ def placement_problem(tensor: Tensor) -> str | None:
 def pow2(value: int) -> int:
     """The smallest power of two >= ``value`` (1 for 0 or 1)."""
     return 1 << max(value - 1, 0).bit_length()
+
+
+def dot_tile(rows: int, cols: int) -> tuple[int, int]:
+    """A (rows, cols) operand of ``tl.dot`` padded to powers of two of at least 16 (``tl.dot``'s smallest side)."""
+    return max(16, pow2(rows)), max(16, pow2(cols))

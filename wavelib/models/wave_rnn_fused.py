@@ -19,9 +19,10 @@ the "wRNN recurrence" rows with those of commit f3fae846382c, 4.49 / 27.8 ms wit
 (The first version loaded the c * 3 shifted rows one by one: on an H200 about 16 us per step at the sMNIST shapes,
 which looked like one cache round trip per row.)
 
-The conv weight and bias gradients are not summed in the kernel (that took c * 3 reductions across the tile
-per step): once dL/dx_proj is known for every step, they are three batched matrix products over all
-(sequence, step) pairs and a sum, in PyTorch (deterministic; no atomics).
+The conv weight and bias gradients are not summed in the recurrence kernel (that took c * 3 reductions across the
+tile per step): once dL/dx_proj is known for every step, they are three batched matrix products over all
+(sequence, step) pairs and a sum, in PyTorch (deterministic; no atomics), or with ``wgrad="kernel"`` one more
+Triton launch that reads dL/dx_proj and the states once (:mod:`.wave_rnn_wgrad`; :data:`WGRADS`).
 
 Numbers: float32 inside the kernels whatever the input dtype; states come back in ``x_proj``'s dtype. Saved
 for backward: the float32 states (B, T, c*n) and nothing else.
@@ -38,8 +39,9 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from .triton_support import lazy_kernels, placement_problem, pow2
+from .triton_support import dot_tile, lazy_kernels, placement_problem
 from .wave_rnn_columns import columns_backward, columns_forward, columns_problem
+from .wave_rnn_wgrad import conv_grads
 
 FUSED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 MAX_TILE = 16384  # padded C * N held per program; the sMNIST wRNN (c16, n256) is 4096
@@ -54,6 +56,11 @@ WARPS = (1, 2, 4, 8, 16)  #: warps per program that a caller may ask for
 #: own units; CUDA only; on an H100 1.25x faster at the copy shapes, 0.96x at sMNIST's). The same products, so the
 #: same numbers to float32 rounding.
 KERNELS = ("tiles", "columns")
+#: how the backward sums the conv weight and bias gradients once dL/dx_proj is known: "bmm" (the default), a copy
+#: of the states wrapped along the ring, three batched matmuls and sums in PyTorch (:func:`_conv_weight_grad`); or
+#: "kernel", one Triton pass over dL/dx_proj and the states (:mod:`.wave_rnn_wgrad`; not yet measured on a GPU:
+#: the "wRNN recurrence [wgrad kernel]" rows). The same products, so the same numbers to float32 rounding.
+WGRADS = ("bmm", "kernel")
 
 
 @lazy_kernels
@@ -174,15 +181,10 @@ def fused_problem(x_proj: Tensor, c: int, n: int) -> str | None:
         return problem
     if x_proj.dtype not in FUSED_DTYPES:
         return f"the kernel does not support {x_proj.dtype}"
-    C, N = _padded(c, n)
+    C, N = dot_tile(c, n)
     if C * N > MAX_TILE:
         return f"the padded state {C} x {N} exceeds {MAX_TILE} values per program"
     return None
-
-
-def _padded(c: int, n: int) -> tuple[int, int]:
-    """The (C, N) tile a program holds: powers of two, at least 16 (``tl.dot``'s smallest side)."""
-    return max(16, pow2(c)), max(16, pow2(n))
 
 
 def default_warps(c: int, n: int) -> int:
@@ -191,17 +193,17 @@ def default_warps(c: int, n: int) -> int:
     3.88 / 3.68 / 3.60 / 3.34 ms at 2 / 4 / 8 / 16 warps. Compiled for sm_90, the "gather" kernels' step loop
     holds 10 CTA barriers at the copy shapes with 8 warps and 2 with one warp, where the whole tile sits in one
     warp: ``benchmarks/bench_wave_rnn.py``'s "[N warps]" rows time other counts against this default.)"""
-    C, N = _padded(c, n)
+    C, N = dot_tile(c, n)
     return max(1, min(8, C * N // 256))
 
 
 class FusedWaveRecurrence(torch.autograd.Function):
     """Autograd wiring of the two kernels ("tiles" or "columns"): one launch forward; backward one launch, then
-    the weight and bias gradients as three batched matmuls and a sum."""
+    the weight and bias gradients ("bmm": three batched matmuls and a sum; "kernel": one more launch)."""
 
     @staticmethod
     def forward(ctx, x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int, n: int,
-                shift: str, warps: int, kernel: str) -> Tensor:
+                shift: str, warps: int, kernel: str, wgrad: str) -> Tensor:
         x = x_proj.float().contiguous()
         weight = conv_weight.float().contiguous()
         bias = None if conv_bias is None else conv_bias.float().contiguous()
@@ -210,18 +212,20 @@ class FusedWaveRecurrence(torch.autograd.Function):
         else:
             forward_kernel, _ = _triton_kernels()
             states = torch.empty_like(x)
-            C, N = _padded(c, n)
+            C, N = dot_tile(c, n)
             forward_kernel[(x.shape[0],)](x, weight, weight if bias is None else bias, states, x.shape[1],
                                           C_REAL=c, N_REAL=n, C=C, N=N, HAS_BIAS=bias is not None,
                                           GATHER=shift == "gather", num_warps=warps)  # weight: an unused pointer
         ctx.save_for_backward(states, weight)
         ctx.c, ctx.n, ctx.has_bias, ctx.shift, ctx.warps, ctx.kernel = c, n, bias is not None, shift, warps, kernel
+        ctx.wgrad = wgrad
         ctx.dtypes = (x_proj.dtype, conv_weight.dtype, None if conv_bias is None else conv_bias.dtype)
         return states.to(x_proj.dtype)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_states: Tensor) -> tuple[Tensor, Tensor, Tensor | None, None, None, None, None, None]:
+    def backward(ctx, grad_states: Tensor) -> tuple[Tensor, Tensor, Tensor | None, None, None, None, None, None,
+                                                    None]:
         states, weight = ctx.saved_tensors
         c, n = ctx.c, ctx.n
         batch, steps = states.shape[:2]
@@ -231,13 +235,17 @@ class FusedWaveRecurrence(torch.autograd.Function):
         else:
             _, backward_kernel = _triton_kernels()
             dx = torch.empty_like(states)
-            C, N = _padded(c, n)
+            C, N = dot_tile(c, n)
             backward_kernel[(batch,)](grad, states, weight, dx, steps, C_REAL=c, N_REAL=n, C=C, N=N,
                                       GATHER=ctx.shift == "gather", num_warps=ctx.warps)
+        if ctx.wgrad == "kernel":
+            grad_weight, grad_bias = conv_grads(dx, states, c, n)
+        else:
+            grad_weight = _conv_weight_grad(dx, states, c, n)
+            grad_bias = dx.view(batch, steps, c, n).sum((0, 1, 3)) if ctx.has_bias else None
         x_dtype, w_dtype, b_dtype = ctx.dtypes
-        grad_bias = dx.view(batch, steps, c, n).sum((0, 1, 3)).to(b_dtype) if ctx.has_bias else None
-        return (dx.to(x_dtype), _conv_weight_grad(dx, states, c, n).to(w_dtype), grad_bias,
-                None, None, None, None, None)
+        return (dx.to(x_dtype), grad_weight.to(w_dtype), grad_bias.to(b_dtype) if ctx.has_bias else None,
+                None, None, None, None, None, None)
 
 
 def _conv_weight_grad(dx: Tensor, states: Tensor, c: int, n: int) -> Tensor:
@@ -254,7 +262,7 @@ def _conv_weight_grad(dx: Tensor, states: Tensor, c: int, n: int) -> Tensor:
 
 def fused_wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int,
                               n: int, shift: str = "gather", warps: int | None = None,
-                              kernel: str = "tiles") -> Tensor:
+                              kernel: str = "tiles", wgrad: str = "bmm") -> Tensor:
     """Same contract as :func:`wavelib.models.wave_rnn.wave_rnn_recurrence`, on the fused Triton kernels.
 
     x_proj (B, T, c*n), conv_weight (c, c, 3), conv_bias (c,) or None -> states (B, T, c*n) in x_proj's dtype.
@@ -262,6 +270,7 @@ def fused_wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Te
     ``warps``: warps per program, one of :data:`WARPS` (None: :func:`default_warps`; same numbers either way).
     ``kernel``: one of :data:`KERNELS`; ``shift`` and ``warps`` are the "tiles" kernels' (the "columns" ones pick
     their own warps: :func:`.wave_rnn_columns.tiles`).
+    ``wgrad``: how the backward sums the conv weight and bias gradients, one of :data:`WGRADS` (either kernels).
     Raises ValueError where :func:`fused_problem` (or, for "columns", :func:`.wave_rnn_columns.columns_problem`)
     finds a reason it cannot run.
     """
@@ -273,8 +282,10 @@ def fused_wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Te
         raise ValueError(f"warps must be one of {WARPS}, got {warps!r}")
     if kernel not in KERNELS:
         raise ValueError(f"unknown kernel {kernel!r}; choose one of {KERNELS}")
+    if wgrad not in WGRADS:
+        raise ValueError(f"unknown wgrad {wgrad!r}; choose one of {WGRADS}")
     problem = fused_problem(x_proj, c, n) if kernel == "tiles" else columns_problem(x_proj, c, n)
     if problem is not None:
         raise ValueError(f"fused Wave-RNN recurrence unavailable: {problem}")
     return FusedWaveRecurrence.apply(x_proj, conv_weight, conv_bias, c, n, shift, warps or default_warps(c, n),
-                                     kernel)
+                                     kernel, wgrad)
