@@ -113,8 +113,8 @@ def test_bad_arguments():
 
 def test_table1_cells_average_the_determinate_seeds_and_say_how_many():
     """A cell with some indeterminate seeds shows the mean of the others and their count, "—" only where every
-    seed is indeterminate; the detail table gives the count ranges beside Φ's."""
-    from wavelib.plotting.spectrum import table1_detail_rows, table1_rows
+    seed is indeterminate (the detail table: tests/test_table1_grid.py)."""
+    from wavelib.plotting.spectrum import table1_rows
 
     nan = np.nan
     errors = {"repeat_copy|H8|l2=0": [0.001, 0.003, nan, nan], "repeat_copy|H8|l2=0.1": [nan] * 4}
@@ -127,9 +127,6 @@ def test_table1_cells_average_the_determinate_seeds_and_say_how_many():
                         "error_mean_determinate": float(np.nanmean(e)) if not np.isnan(e).all() else None}
     _, rows = table1_rows(metrics, ["repeat_copy"], [8], [0.0, 0.1], n_seeds=4)
     assert rows == [["8", "0", "0.0020 [2/4] (0.750)"], ["8", "0.1", "— (0.750)"]]
-    _, detail = table1_detail_rows(metrics, history, {"repeat_copy": 64})
-    assert detail[0] == ["repeat_copy|H8|l2=0", "2", "63–66 (64)", "60–64 (64)", "0.0020", "0.0040"]
-    assert detail[1][-2:] == ["—", "—"]
     metrics["repeat_copy|H8|l2=0"]["n_indeterminate"] = 0
     assert table1_rows(metrics, ["repeat_copy"], [8], [0.0], n_seeds=4)[1][0][2] == "0.0020 (0.750)"
 

@@ -73,11 +73,13 @@ def test_grid_claims_count_seeds_and_cells_as_the_caption_reads_them():
 
 def test_detail_rows_split_each_cell_by_seed():
     nan = float("nan")
-    history = _history({"0": ([1.0, 0.99, 0.5], [0.002, nan, nan], [4, 3, 0])})
-    cells = grid_cells(history, ["repeat_copy"], [8], [0.0], {"repeat_copy": phi_spectrum("repeat_copy", 2, 2)})
-    header, (row,) = figs.table1_detail_rows(cells)
+    history = _history({"0": ([1.0, 0.99, 0.5], [0.002, nan, nan], [4, 3, 0]),
+                        "0.1": ([0.5, 0.5, 0.5], [nan, nan, nan], [0, 0, 0])})
+    cells = grid_cells(history, ["repeat_copy"], [8], [0.0, 0.1], {"repeat_copy": phi_spectrum("repeat_copy", 2, 2)})
+    header, (row, failed) = figs.table1_detail_rows(cells)
     assert row[:6] == ["T1 H8 L2=0", "2 (1)", "2", "0–4 (4)", "-1–3 (4)", "0.0020 / 0.0030"]
     assert row[6].startswith("0.0010 (")  # the learned, indeterminate seed: 0.001 rad off Φ's angles
+    assert failed[1:3] == ["0 (0)", "3"] and failed[5:] == ["—", "—"]
     assert figs.matching_gap(cells) == pytest.approx(0.001)
 
 
