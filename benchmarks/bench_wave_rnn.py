@@ -98,41 +98,32 @@ def wave_rows(device: torch.device, repeats: int) -> list[Comparison]:
                                                                       wgrad), (x, weight, bias), out_weight)
 
         scale = scales(run("reference")())
-        rows.append(compare("wRNN recurrence", _describe(name, steps, f"n {n}, c {c}"),
-                            run("reference"), run("fused"), device,
-                            repeats=repeats, warmup=1, scale=scale, tolerance=RTOL,
-                            reference_label="per-step loop (wave_rnn_recurrence, reference)",
-                            fast_label="Triton fused (wave_rnn_recurrence, fused)"))
-        rows.append(compare("wRNN recurrence [gather]", _describe(name, steps, f"n {n}, c {c}"),
-                            fused("memory"), fused("gather"), device,
-                            repeats=repeats, warmup=1, scale=scale, tolerance=RTOL,
-                            reference_label='fused, shift "memory"',
-                            fast_label='fused, shift "gather" (the default)'))
+        shapes = _describe(name, steps, f"n {n}, c {c}")
+
+        def variant(label: str, reference: Callable, fast: Callable, reference_label: str, fast_label: str) -> None:
+            rows.append(compare(label, shapes, reference, fast, device, repeats=repeats, warmup=1, scale=scale,
+                                tolerance=RTOL, reference_label=reference_label, fast_label=fast_label))
+
+        variant("wRNN recurrence", run("reference"), run("fused"), "per-step loop (wave_rnn_recurrence, reference)",
+                "Triton fused (wave_rnn_recurrence, fused)")
+        variant("wRNN recurrence [gather]", fused("memory"), fused("gather"), 'fused, shift "memory"',
+                'fused, shift "gather" (the default)')
         problem = columns_problem(x, c, n)
         if problem is None:
-            rows.append(compare("wRNN recurrence [columns]", _describe(name, steps, f"n {n}, c {c}"),
-                                fused(), fused(kernel="columns"), device,
-                                repeats=repeats, warmup=1, scale=scale, tolerance=RTOL,
-                                reference_label='fused, "tiles" kernels (the default)',
-                                fast_label='fused, "columns" kernels (Gluon)'))
+            variant("wRNN recurrence [columns]", fused(), fused(kernel="columns"),
+                    'fused, "tiles" kernels (the default)', 'fused, "columns" kernels (Gluon)')
         else:
             print(f"bench_wave_rnn: skipping the columns row [{name}] on {device}: {problem}", file=sys.stderr)
         if device.type == "cuda":
-            rows.append(compare("wRNN recurrence [wgrad kernel]", _describe(name, steps, f"n {n}, c {c}"),
-                                fused(), fused(wgrad="kernel"), device,
-                                repeats=repeats, warmup=1, scale=scale, tolerance=RTOL,
-                                reference_label='fused, wgrad "bmm" (the default)',
-                                fast_label='fused, wgrad "kernel" (Triton)'))
+            variant("wRNN recurrence [wgrad kernel]", fused(), fused(wgrad="kernel"),
+                    'fused, wgrad "bmm" (the default)', 'fused, wgrad "kernel" (Triton)')
         else:
             print(f"bench_wave_rnn: skipping the wgrad kernel row [{name}] on {device}: timed on CUDA only",
                   file=sys.stderr)
         default = default_warps(c, n)
         for warps in TUNING_WARPS[name]:
-            rows.append(compare(f"wRNN recurrence [{warps} warps]", _describe(name, steps, f"n {n}, c {c}"),
-                                fused(), fused(warps=warps), device,
-                                repeats=repeats, warmup=1, scale=scale, tolerance=RTOL,
-                                reference_label=f"fused, {default} warps (the default)",
-                                fast_label=f"fused, {warps} warps"))
+            variant(f"wRNN recurrence [{warps} warps]", fused(), fused(warps=warps),
+                    f"fused, {default} warps (the default)", f"fused, {warps} warps")
     return rows
 
 
