@@ -77,7 +77,9 @@ def test_rope_paragraph_says_broken_only_where_rope_never_leaves_its_start():
     assert "--preset cpu" in figs.rope_text(config, "cpu", late, metrics, [L])
     mixed, metrics = _grid({"alibi": alibi, "rope": [_run(_ramp(0.05, 0.8, 5)), _run([0.0] + [0.05] * STEPS)]},
                            config)
-    assert figs.rope_text(config, "paper", mixed, metrics, [L]).startswith("**Does RoPE learn?**")
+    text = figs.rope_text(config, "paper", mixed, metrics, [L])
+    assert text.startswith("**Does RoPE learn?**") and "1 of 2 seeds stays within 0.1 of its first" in text
+    assert "Only some seeds leave their start" in text and "not broken" not in text
     level, metrics = _grid({"alibi": alibi, "rope": alibi}, config)
     assert figs.rope_text(config, "paper", level, metrics, [L]) == ""  # RoPE not behind ALiBi: no paragraph
 
@@ -152,6 +154,16 @@ def test_length_generalisation_text_verdict_and_a_figure_with_no_line_across_the
     general = next(measured for claim, _, measured in rows if claim.startswith("length generalisation"))
     assert general.startswith("v-Wave does not match alibi here: alibi keeps ≥ 0.9 up to 10")
     assert "v-Wave matches rope here, in failing" in general
+    partial = {**history, **{f"{run_key(L, 'alibi', s)}|generalisation_string_accuracy":
+                             np.array([1.0] * 5 + [0.6, 0.3]) for s in range(3)}}
+    general = figs._generalisation_verdict(partial, ["vwave-0.5", "vwave-0.25"], ["alibi", "rope"], L, 3)
+    assert general.startswith("v-Wave does not match alibi here: neither keeps ≥ 0.9 at any longer length, but at "
+                              "the longer lengths alibi scores up to 0.60, the best v-Wave (vwave-0.5) up to 0.00")
+    assert "v-Wave matches rope here, in failing" in general
+    one_gap = {k.replace("generalisation_lengths", "x"): v for k, v in history.items()}
+    one_gap |= {f"{run_key(L, m, s)}|generalisation_lengths": np.array([1, 2, 3, 4, 5, 7, 9])
+                for m in models for s in range(3)}
+    assert "Length 6 was not scored" in figs.generalisation_text(one_gap, models, L, 3)
     fig = figs.generalisation_figure(history, models, L, 3)
     segments = [line.get_xdata() for line in fig.axes[0].get_lines() if len(line.get_xdata()) > 1]
     plt.close(fig)

@@ -254,8 +254,10 @@ def generalisation_text(history: Mapping[str, np.ndarray], models: Sequence[str]
             f"{m} {_generalisation(history, m, length, seeds)[1][lengths == length].mean():.2f}" for m in failing)
             + ".")
     if longer[0] > length + 1:
-        text += (f" Lengths {length + 1}–{longer[0] - 1} were not scored (grey band; no line drawn across it), nor "
-                 "the lengths between the marked longer ones (thin lines join them).")
+        skipped = (f"Length {length + 1} was" if longer[0] == length + 2 else
+                   f"Lengths {length + 1}–{longer[0] - 1} were")
+        text += (f" {skipped} not scored (grey band; no line drawn across it), nor the lengths between the marked "
+                 "longer ones (thin lines join them).")
     return text
 
 
@@ -265,8 +267,9 @@ def _generalisation_verdict(history: Mapping[str, np.ndarray], waves: Sequence[s
     transformer (:func:`_kept_up_to`)."""
     lengths = _generalisation(history, waves[0], length, seeds)[0]
     kept = {m: _kept_up_to(*_generalisation(history, m, length, seeds), length) for m in (*waves, *transformers)}
+    top = {m: float(_generalisation(history, m, length, seeds)[1][lengths > length].max()) for m in kept}
     reach = {m: length if k is None else k for m, k in kept.items()}
-    best = max(waves, key=lambda m: reach[m])
+    best = max(waves, key=lambda m: (reach[m], top[m]))
     said = {m: (f"keeps ≥ {KEEP:g} up to {kept[m]}" if kept[m] is not None else
                 f"is below {KEEP:g} at every longer length") for m in kept}
     wave_said = (f"the best v-Wave, {best}, {said[best]}" if kept[best] is not None else
@@ -275,10 +278,15 @@ def _generalisation_verdict(history: Mapping[str, np.ndarray], waves: Sequence[s
     for t in transformers:
         if reach[best] < reach[t]:
             verdicts.append(f"v-Wave does not match {t} here: {t} {said[t]}; {wave_said}")
+        elif reach[best] == reach[t] and kept[t] is not None:
+            verdicts.append(f"v-Wave matches {t} here: {best} and {t} both keep ≥ {KEEP:g} up to {kept[t]}")
+        elif reach[best] == reach[t] and abs(top[t] - top[best]) <= RISE:
+            verdicts.append(f"v-Wave matches {t} here, in failing: neither keeps ≥ {KEEP:g} at any longer length, "
+                            f"{best} scoring up to {top[best]:.2f} there, {t} up to {top[t]:.2f}")
         elif reach[best] == reach[t]:
-            verdicts.append(f"v-Wave matches {t} here: {best} and {t} both keep ≥ {KEEP:g} up to {kept[t]}"
-                            if kept[t] is not None else
-                            f"v-Wave matches {t} here, in failing: neither keeps ≥ {KEEP:g} at any longer length")
+            verdicts.append(f"v-Wave {'does not match' if top[t] > top[best] else 'goes further than'} {t} here: "
+                            f"neither keeps ≥ {KEEP:g} at any longer length, but at the longer lengths {t} scores "
+                            f"up to {top[t]:.2f}, the best v-Wave ({best}) up to {top[best]:.2f}")
         else:
             verdicts.append(f"v-Wave goes further than {t} here: {wave_said}; {t} {said[t]}")
     scored = ", ".join(str(int(n)) for n in lengths if n > length)
@@ -390,7 +398,7 @@ def final_loss_text(history: Mapping[str, np.ndarray], base: str, waves: Sequenc
     finals = {w: final_loss_median(history, w, length, seeds) for w in waves}
     ratios = [b / max(f, 1e-12) for f in finals.values()]
     return (f"at equal examples (the end of the run) {base}'s median final training loss is {_span(ratios, _ratio)} "
-            f"that of v-Wave{' (below ×1: v-Wave higher)' if min(ratios) < 1 else ''} ({base} {b:.3g}; "
+            f"that of v-Wave ({'below ×1: that v-Wave model ends higher; ' if min(ratios) < 1 else ''}{base} {b:.3g}; "
             + ", ".join(f"{w} {f:.3g}" for w, f in finals.items()) + ")")
 
 
@@ -776,8 +784,12 @@ def rope_text(config: VWaveConfig, preset: str, history: Mapping[str, np.ndarray
         if started:
             span = (f"{min(started):,.0f}" if min(started) == max(started) else
                     f"{min(started):,.0f}–{max(started):,.0f}")
-            part += (f"{len(started)} of {seeds} seeds stay within {RISE:g} of their first evaluation's string "
-                     f"accuracy until {span} examples, then climb")
+            one = len(started) == 1
+            part += (f"{len(started)} of {seeds} seeds {'stays' if one else 'stay'} within {RISE:g} of "
+                     f"{'its' if one else 'their'} first evaluation's string accuracy until {span} examples, then "
+                     f"{'climbs' if one else 'climb'}" + ("" if len(started) == seeds else
+                                                          f"; the other{'s' if seeds - len(started) > 1 else ''} "
+                                                          "never get that far"))
         else:
             part += (f"no seed gets {RISE:g} above its first evaluation's string accuracy in the whole run "
                      f"({total:,.0f} examples)")
@@ -805,8 +817,8 @@ def rope_text(config: VWaveConfig, preset: str, history: Mapping[str, np.ndarray
         verdict = ("So RoPE is not broken here: it learns, later than ALiBi. Whether it would catch up with ALiBi "
                    "given more examples, a longer run would show; none is stored.")
     else:
-        verdict = ("Some seeds learn, some do not leave their start: RoPE is unreliable at this size. A longer run "
-                   "would show whether the rest learn later; none is stored.")
+        verdict = ("Only some seeds leave their start, and RoPE ends far below ALiBi: whether it learns copy at this "
+                   "size, and the other seeds later, a longer run would show; none is stored.")
     head_dim = config.d_model // config.n_heads
     frequencies = rope_frequencies(head_dim).tolist()
     if preset == "paper":
