@@ -105,11 +105,13 @@ def test_speed_claim_says_whether_a_tenfold_speedup_is_measured():
     slow = _crossing_history("vwave-0.1", [never] * 3)
     base = _crossing_history("mamba", [never, never, [0] * 10 + [0.95]])
     text = figs.speed_claim_text({**base, **fast, **slow}, "mamba", ["vwave-0.5", "vwave-0.1"], 5, 3, 10)
-    assert "vwave-0.5 > ×10.0" in text and text.count("Yes: a factor of at least ×10.0") == 1
+    assert "vwave-0.5 > ×10.0" in text and text.count("Yes, at this reading: a factor of at least ×10.0") == 1
+    assert "its own reading" in text
     assert "1 of 3 seeds got there" in text and "about ×10" in text
     later = _crossing_history("mamba", [[0] * 4 + [0.95] * 7] * 3)  # at 400 examples: ×4 for vwave-0.5
     text = figs.speed_claim_text({**later, **fast, **slow}, "mamba", ["vwave-0.5", "vwave-0.1"], 5, 3, 10)
-    assert "No, not at this preset: the measured factors are at most ×4.00" in text
+    assert "No, not at this preset: where mamba got there too, the factors are at most ×4.00" in text
+    assert "In short: where both mamba and v-Wave reached a string accuracy level, v-Wave needed ×4.00 fewer" in text
     assert text.endswith("Slower than mamba: vwave-0.1 (to 50%), vwave-0.1 (to 90%)")
     text = figs.speed_claim_text({**later, **slow}, "mamba", ["vwave-0.1"], 5, 3, 10)
     assert "No: mamba got there and no v-Wave model did" in text
@@ -127,15 +129,19 @@ def test_speed_claim_never_prints_a_slower_model_as_one():
 
 
 def test_speed_claim_in_training_loss_counts_the_first_fall_to_each_level():
-    """Fig. 2's measure: the examples until the training loss first falls to 1 and to 0.1 nats."""
+    """Fig. 2's measure: the examples until the training loss first falls to 1, 0.3 and 0.1 nats; at equal examples,
+    the ratio of the median final losses."""
     nan = float("nan")
-    base = _crossing_history("mamba", [[nan, 3.0, 3.0, 0.8, 0.8, 0.05]] * 3, measure="train_loss")
-    wave = _crossing_history("vwave-0.5", [[nan, 0.9, 0.5, 0.5, 0.09, 0.05]] * 3, measure="train_loss")
+    base = _crossing_history("mamba", [[nan, 3.0, 3.0, 0.8, 0.25, 0.05]] * 3, measure="train_loss")
+    wave = _crossing_history("vwave-0.5", [[nan, 0.9, 0.5, 0.5, 0.09, 0.005]] * 3, measure="train_loss")
     text = figs.speed_claim_text({**base, **wave}, "mamba", ["vwave-0.5"], 5, 3, 10, measure="train_loss")
-    assert "same training loss" in text
-    assert "to 1 nats (mamba at 300 examples; 3 of 3 seeds got there): vwave-0.5 ×3.00" in text
+    assert "training loss level" in text
+    assert "to 1 nat (mamba at 300 examples; 3 of 3 seeds got there): vwave-0.5 ×3.00" in text
+    assert "to 0.3 nats (mamba at 400 examples; 3 of 3 seeds got there): vwave-0.5 ×1.00" in text
     assert "to 0.1 nats (mamba at 500 examples; 3 of 3 seeds got there): vwave-0.5 ×1.25" in text
-    assert "No, not at this preset: the measured factors are at most ×3.00" in text
+    assert "No, not at this preset: where mamba got there too, the factors are at most ×3.00" in text
+    assert "v-Wave needed ×1.00–3.00 fewer examples" in text
+    assert "mamba's median final training loss is ×10 that of v-Wave (mamba 0.05; vwave-0.5 0.005)" in text
 
 
 def _summary(low: float, high: float) -> dict[str, float]:
