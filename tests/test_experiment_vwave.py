@@ -7,7 +7,7 @@ import torch
 
 from wavelib.chapters import get_chapter
 from wavelib.experiments import vwave
-from wavelib.plotting import vwave as figs
+from wavelib.plotting import vwave_claims as vclaims
 from wavelib.plotting.vwave import loss_curves_figure, model_style
 from wavelib.store import run_experiment
 
@@ -66,7 +66,7 @@ def test_curves_hold_every_run_and_the_wave_figure_data(tmp_path):
     rope = metrics[f"L{length}|rope"]  # one seed: the summaries are that seed's last records
     assert rope["string_accuracy_at_max_mean"] == history[f"L{length}|rope|seed0|string_accuracy_by_length"][-1, -1]
     assert rope["train_loss_final_mean"] == history[f"L{length}|rope|seed0|train_loss"][-1] > 0
-    rows = figs.claims_rows(SMOKE, [length], metrics, history, None, "MISSING")
+    rows = vclaims.claims_rows(SMOKE, [length], metrics, history, None, "MISSING")
     claims = [claim for claim, _, _ in rows]
     assert any("exponentially faster than Mamba" in c for c in claims)
     assert any("on par with the rope transformer" in c for c in claims) == ("rope" in SMOKE.models)
@@ -104,18 +104,18 @@ def test_speed_claim_says_whether_a_tenfold_speedup_is_measured():
     fast = _crossing_history("vwave-0.5", [[0, 0.95] + [1.0] * 9] * 3)
     slow = _crossing_history("vwave-0.1", [never] * 3)
     base = _crossing_history("mamba", [never, never, [0] * 10 + [0.95]])
-    text = figs.speed_claim_text({**base, **fast, **slow}, "mamba", ["vwave-0.5", "vwave-0.1"], 5, 3, 10)
+    text = vclaims.speed_claim_text({**base, **fast, **slow}, "mamba", ["vwave-0.5", "vwave-0.1"], 5, 3, 10)
     assert "vwave-0.5 > ×10.0" in text and text.count("Yes, at this reading: a factor of at least ×10.0") == 1
     assert "its own reading" in text
     assert "1 of 3 seeds got there" in text and "about ×10" in text
     later = _crossing_history("mamba", [[0] * 4 + [0.95] * 7] * 3)  # at 400 examples: ×4 for vwave-0.5
-    text = figs.speed_claim_text({**later, **fast, **slow}, "mamba", ["vwave-0.5", "vwave-0.1"], 5, 3, 10)
+    text = vclaims.speed_claim_text({**later, **fast, **slow}, "mamba", ["vwave-0.5", "vwave-0.1"], 5, 3, 10)
     assert "No, not at this preset: where mamba got there too, the factors are at most ×4.00" in text
     assert "In short: where both mamba and v-Wave reached a string accuracy level, v-Wave needed ×4.00 fewer" in text
     assert text.endswith("Slower than mamba: vwave-0.1 (to 50%), vwave-0.1 (to 90%)")
-    text = figs.speed_claim_text({**later, **slow}, "mamba", ["vwave-0.1"], 5, 3, 10)
+    text = vclaims.speed_claim_text({**later, **slow}, "mamba", ["vwave-0.1"], 5, 3, 10)
     assert "No: mamba got there and no v-Wave model did" in text
-    text = figs.speed_claim_text({**base, **slow}, "mamba", ["vwave-0.1"], 5, 3, 10)
+    text = vclaims.speed_claim_text({**base, **slow}, "mamba", ["vwave-0.1"], 5, 3, 10)
     assert "They cannot tell: neither mamba nor any v-Wave model got there" in text
 
 
@@ -123,7 +123,7 @@ def test_speed_claim_never_prints_a_slower_model_as_one():
     """A factor that rounds to 1.00 but is not 1 gets a third decimal (a slower model read "×1.00" beside "slower")."""
     base = _crossing_history("mamba", [[0, 0.95, 0.95]] * 3, per_eval=1000)
     wave = _crossing_history("vwave-0.5", [[0, 0.95, 0.95]] * 3, per_eval=1003)
-    text = figs.speed_claim_text({**base, **wave}, "mamba", ["vwave-0.5"], 5, 3, 10)
+    text = vclaims.speed_claim_text({**base, **wave}, "mamba", ["vwave-0.5"], 5, 3, 10)
     assert "vwave-0.5 ×0.997" in text and "×1.00" not in text
     assert text.endswith("Slower than mamba: vwave-0.5 (to 50%), vwave-0.5 (to 90%)")
 
@@ -134,7 +134,7 @@ def test_speed_claim_in_training_loss_counts_the_first_fall_to_each_level():
     nan = float("nan")
     base = _crossing_history("mamba", [[nan, 3.0, 3.0, 0.8, 0.25, 0.05]] * 3, measure="train_loss")
     wave = _crossing_history("vwave-0.5", [[nan, 0.9, 0.5, 0.5, 0.09, 0.005]] * 3, measure="train_loss")
-    text = figs.speed_claim_text({**base, **wave}, "mamba", ["vwave-0.5"], 5, 3, 10, measure="train_loss")
+    text = vclaims.speed_claim_text({**base, **wave}, "mamba", ["vwave-0.5"], 5, 3, 10, measure="train_loss")
     assert "training loss level" in text
     assert "to 1 nat (mamba at 300 examples; 3 of 3 seeds got there): vwave-0.5 ×3.00" in text
     assert "to 0.3 nats (mamba at 400 examples; 3 of 3 seeds got there): vwave-0.5 ×1.00" in text
@@ -152,15 +152,15 @@ def test_reach_and_learned_velocity_texts_compare_ranges_over_seeds():
     metrics = {"L5|mamba": _summary(0.4, 0.6), "L5|vwave-0.5": _summary(0.9, 1.0), "L5|vwave-0.25": _summary(0.8, 0.9),
                "L5|mamba-K16": _summary(0.85, 0.95), "L5|vwave-learned": _summary(0.5, 0.7)}
     reach = {"mamba": 4, "vwave-0.5": 8, "vwave-0.25": 16, "mamba-K16": 16}
-    text = figs.reach_text(metrics, reach, "mamba-K16", "mamba", ["vwave-0.5", "vwave-0.25"], 5)
+    text = vclaims.reach_text(metrics, reach, "mamba-K16", "mamba", ["vwave-0.5", "vwave-0.25"], 5)
     assert "vwave-0.25 (reach 16)" in text and "vwave-0.5 (the best fixed v)" in text
     assert "explains the gain over Mamba as well as the velocity does" in text
     assert text.endswith("every seed ends above every seed of mamba.")
     metrics["L5|mamba-K16"] = _summary(0.7, 0.8)
-    assert "the velocity gains more" in figs.reach_text(metrics, reach, "mamba-K16", "mamba",
+    assert "the velocity gains more" in vclaims.reach_text(metrics, reach, "mamba-K16", "mamba",
                                                          ["vwave-0.5", "vwave-0.25"], 5)
     history = {f"L5|vwave-learned|seed{s}|velocity": np.array([[0.5, 0.4 + 0.1 * s]]) for s in range(2)}
-    text = figs.learned_velocity_text(history, metrics, "vwave-learned", "vwave-0.5", 0.5, 5, 2)
+    text = vclaims.learned_velocity_text(history, metrics, "vwave-learned", "vwave-0.5", 0.5, 5, 2)
     assert "range 0.400–0.500, at most 0.100 from their start 0.5" in text and text.endswith("lie below.")
 
 
@@ -171,14 +171,14 @@ def test_each_ablation_gets_the_comparison_that_fits_it():
     metrics = {f"L5|{m}": _summary(0.1 * i, 0.1 * i + 0.05)
                for i, m in enumerate((*config.models, *config.ablation_models))}
     history = {f"L5|vwave-learned|seed{s}|velocity": np.full((4, 8), 0.5) for s in range(config.n_seeds)}
-    learned, k16, slow_k16 = figs.ablation_texts(config, metrics, history, 5)
+    learned, k16, slow_k16 = vclaims.ablation_texts(config, metrics, history, 5)
     assert learned.startswith("vwave-learned's velocities") and "vwave-0.5 (fixed v = 0.5)" in learned
     assert k16.startswith("The short mixer reaches back") and "mamba-K16 ends at" in k16
     assert slow_k16.startswith("vwave-0.25-K16 (reach about 64 tokens)")
     assert "vwave-0.25 (the same velocity, reach 16)" in slow_k16 and slow_k16.endswith("lie above.")
     assert "velocity" not in slow_k16.split(":")[-1]  # no verdict on velocity against reach for it
     only_ablations = {k: v for k, v in metrics.items() if k.split("|")[1] in config.ablation_models}
-    assert figs.ablation_texts(config, only_ablations, history, 5) == []
+    assert vclaims.ablation_texts(config, only_ablations, history, 5) == []
 
 
 def test_generalisation_text_names_the_largest_gap_between_the_two_sets():
@@ -188,7 +188,7 @@ def test_generalisation_text_names_the_largest_gap_between_the_two_sets():
                     f"L2|{model}|seed0|eval_lengths": np.array([1, 2]),
                     f"L2|{model}|seed0|generalisation_string_accuracy": np.array([1.0, general, 0.0]),
                     f"L2|{model}|seed0|generalisation_lengths": np.array([1, 2, 3])}
-    text = figs.evaluation_sets_text(history, ["mamba", "rope"], 2, 1, 8)
+    text = vclaims.evaluation_sets_text(history, ["mamba", "rope"], 2, 1, 8)
     assert "8 per length" in text and "rope, 0.250 in §5.2's table and 0.750 here" in text
 
 
@@ -213,7 +213,7 @@ def test_speed_claim_does_not_list_a_tie_as_slower():
     """A model that reached each level after exactly as many examples as the base must not be named "Slower than"."""
     base = _crossing_history("mamba", [[0, 0.95, 0.95]] * 3)
     wave = _crossing_history("vwave-0.5", [[0, 0.95, 0.95]] * 3)
-    text = figs.speed_claim_text({**base, **wave}, "mamba", ["vwave-0.5"], 5, 3, 10)
+    text = vclaims.speed_claim_text({**base, **wave}, "mamba", ["vwave-0.5"], 5, 3, 10)
     assert "vwave-0.5 ×1.00" in text and "Slower than" not in text
 
 
@@ -221,5 +221,5 @@ def test_touching_accuracy_ranges_count_as_overlapping():
     """Two models whose seeds all end at the same accuracy must read as overlapping, not as one below the other."""
     metrics = {vwave.run_key(5, "a"): _summary(1.0, 1.0), vwave.run_key(5, "b"): _summary(1.0, 1.0),
                vwave.run_key(5, "c"): _summary(0.5, 0.9)}
-    assert figs._overlap(metrics, "a", "b", 5) == 0
-    assert figs._overlap(metrics, "c", "a", 5) == -1 and figs._overlap(metrics, "a", "c", 5) == 1
+    assert vclaims._overlap(metrics, "a", "b", 5) == 0
+    assert vclaims._overlap(metrics, "c", "a", 5) == -1 and vclaims._overlap(metrics, "a", "c", 5) == 1

@@ -9,6 +9,7 @@ import pytest
 from wavelib.experiments import vwave
 from wavelib.experiments.vwave import run_key
 from wavelib.plotting import vwave as figs
+from wavelib.plotting import vwave_claims as vclaims
 
 PAPER = vwave.PRESETS["paper"]
 L = 5  #: the maximum string length of the hand-made runs
@@ -64,52 +65,52 @@ def test_rope_paragraph_says_broken_only_where_rope_never_leaves_its_start():
     config = _config(["alibi", "rope"], n_seeds=2)
     alibi = [_run([0.0, 0.95] + [1.0] * (STEPS - 1)) for _ in range(2)]
     flat, metrics = _grid({"alibi": alibi, "rope": [_run([0.0] + [0.05] * STEPS)] * 2}, config)
-    text = figs.rope_text(config, "paper", flat, metrics, [L])
+    text = vclaims.rope_text(config, "paper", flat, metrics, [L])
     assert text.startswith("**Is RoPE broken?**") and "does not learn copy" in text
     assert "no seed gets 0.1 above its first evaluation's" in text and "learns later" not in text
     late, metrics = _grid({"alibi": alibi, "rope": [_run(_ramp(0.05, 0.8, 5)), _run(_ramp(0.05, 0.7, 6))]}, config)
-    text = figs.rope_text(config, "paper", late, metrics, [L])
+    text = vclaims.rope_text(config, "paper", late, metrics, [L])
     assert text.startswith("**RoPE learns later than ALiBi.**") and "not broken here" in text
     assert "2 of 2 seeds stay within 0.1" in text and "until 500–600 examples, then climb" in text
     assert "still rising at the end" in text and "all 2 of 2 seeds pass 50% by" in text
     assert "--preset paper --device cuda --cuda-graph" in text and f"steps={2 * config.steps}" in text
     assert "--preset cpu" not in text
-    assert "--preset cpu" in figs.rope_text(config, "cpu", late, metrics, [L])
+    assert "--preset cpu" in vclaims.rope_text(config, "cpu", late, metrics, [L])
     mixed, metrics = _grid({"alibi": alibi, "rope": [_run(_ramp(0.05, 0.8, 5)), _run([0.0] + [0.05] * STEPS)]},
                            config)
-    text = figs.rope_text(config, "paper", mixed, metrics, [L])
+    text = vclaims.rope_text(config, "paper", mixed, metrics, [L])
     assert text.startswith("**Does RoPE learn?**") and "1 of 2 seeds stays within 0.1 of its first" in text
     assert "Only some seeds leave their start" in text and "not broken" not in text
     level, metrics = _grid({"alibi": alibi, "rope": alibi}, config)
-    assert figs.rope_text(config, "paper", level, metrics, [L]) == ""  # RoPE not behind ALiBi: no paragraph
+    assert vclaims.rope_text(config, "paper", level, metrics, [L]) == ""  # RoPE not behind ALiBi: no paragraph
 
 
 def test_transformer_verdicts_and_where_v_wave_falls_between_them():
     history, metrics = _paper_like()
-    alibi, position = figs.transformer_text(history, metrics, "vwave-0.25", "alibi", L, 3)
+    alibi, position = vclaims.transformer_text(history, metrics, "vwave-0.25", "alibi", L, 3)
     assert position == "behind" and alibi.startswith("Same final accuracy; not the same speed")
     assert "alibi reached 50%, 90%" in alibi and "fewer examples" in alibi
     assert "limits those factors" in alibi  # ALiBi got there at its first evaluations
-    rope, position = figs.transformer_text(history, metrics, "vwave-0.25", "rope", L, 3)
+    rope, position = vclaims.transformer_text(history, metrics, "vwave-0.25", "rope", L, 3)
     assert position == "ahead" and rope.startswith("v-Wave beats this rope: v-Wave ends higher")
     assert "3 vs 1 of 3 seeds ending at ≥ 90%" in rope and "the ranges over seeds overlap" in rope
-    together = figs.transformers_together_text({"alibi": "behind", "rope": "ahead"})
+    together = vclaims.transformers_together_text({"alibi": "behind", "rope": "ahead"})
     assert "falls between the two" in together and "behind alibi and ahead of rope" in together
-    assert "ahead of both" in figs.transformers_together_text({"alibi": "ahead", "rope": "ahead"})
-    same, position = figs.transformer_text(history, metrics, "alibi", "alibi", L, 3)
+    assert "ahead of both" in vclaims.transformers_together_text({"alibi": "ahead", "rope": "ahead"})
+    same, position = vclaims.transformer_text(history, metrics, "alibi", "alibi", L, 3)
     assert position == "par" and same.startswith("On par here") and "tied at 50%" in same
     never, metrics = _grid({m: [_run([0.0] * (STEPS + 1), loss=[np.nan] + [3.0] * STEPS)] * 3
                             for m in ("vwave-0.25", "rope")}, _config(["vwave-0.25", "rope"], n_seeds=3))
-    text, position = figs.transformer_text(never, metrics, "vwave-0.25", "rope", L, 3)
+    text, position = vclaims.transformer_text(never, metrics, "vwave-0.25", "rope", L, 3)
     assert position == "par" and text.startswith("Neither reached any level here")
 
 
 def test_speed_verdict_says_when_the_run_could_not_show_a_tenfold_factor():
     history, _ = _paper_like()
-    text = figs.speed_claim_text(history, "mamba", ["vwave-0.5", "vwave-0.25", "vwave-0.1"], L, 3, 10)
+    text = vclaims.speed_claim_text(history, "mamba", ["vwave-0.5", "vwave-0.25", "vwave-0.1"], L, 3, 10)
     assert "Not shown at this preset" in text and "could not have shown ×10 at any of these levels" in text
     assert "its own reading" in text and "runs of at least 1,000 examples per seed" in text
-    loss = figs.speed_claim_text(history, "mamba", ["vwave-0.25"], L, 3, 10, measure="train_loss")
+    loss = vclaims.speed_claim_text(history, "mamba", ["vwave-0.25"], L, 3, 10, measure="train_loss")
     assert "at equal examples (the end of the run) mamba's median final training loss is ×" in loss
     assert "to 0.3 nats" in loss and "to 1 nat " in loss
 
@@ -117,17 +118,17 @@ def test_speed_verdict_says_when_the_run_could_not_show_a_tenfold_factor():
 def test_lower_error_verdict_goes_seed_by_seed():
     history, metrics = _paper_like()
     waves = ["vwave-0.5", "vwave-0.25", "vwave-0.1"]
-    assert figs.lower_error_text(metrics, "mamba", waves, L).startswith(
+    assert vclaims.lower_error_text(metrics, "mamba", waves, L).startswith(
         "Yes at this length: every seed of every fixed v ends above every mamba seed")
-    assert figs.lower_error_text(metrics, "rope", waves, L).startswith(
+    assert vclaims.lower_error_text(metrics, "rope", waves, L).startswith(
         "Not shown: no fixed v ends above every rope seed: vwave-0.5, vwave-0.25 and vwave-0.1 overlap the range of")
     ranges = {run_key(L, m): {"string_accuracy_min": low, "string_accuracy_max": high}
               for m, low, high in (("mamba", 0.3, 0.6), ("vwave-0.5", 0.7, 0.9), ("vwave-0.1", 0.5, 0.8))}
-    assert figs.lower_error_text(ranges, "mamba", ["vwave-0.5", "vwave-0.1"], L) == (
+    assert vclaims.lower_error_text(ranges, "mamba", ["vwave-0.5", "vwave-0.1"], L) == (
         "Not for every v: vwave-0.5 ends above every seed of mamba; vwave-0.1 overlaps the range of mamba "
         "(mamba seeds 0.30–0.60, v-Wave seeds 0.50–0.90)")
-    assert figs.lower_error_text(metrics, "alibi", ["vwave-0.1"], L).startswith("No: every seed")
-    rows = figs.claims_rows(_config(MODELS, n_seeds=3), [L], metrics, history, None, "MISSING")
+    assert vclaims.lower_error_text(metrics, "alibi", ["vwave-0.1"], L).startswith("No: every seed")
+    rows = vclaims.claims_rows(_config(MODELS, n_seeds=3), [L], metrics, history, None, "MISSING")
     error = next(measured for claim, _, measured in rows if "lower error" in claim)
     assert "this preset has no longer strings, the `paper` preset's go to 300" in error
 
@@ -135,35 +136,35 @@ def test_lower_error_verdict_goes_seed_by_seed():
 def test_best_velocity_is_named_and_the_slowest_judged():
     history, metrics = _paper_like()
     config = _config(["mamba", "vwave-0.5", "vwave-0.25", "vwave-0.1"], n_seeds=3)
-    text = figs.velocity_text(config, metrics, history, L)
+    text = vclaims.velocity_text(config, metrics, history, L)
     assert "The best v here is 0.25–0.5" in text and "not the slowest: vwave-0.1 (v = 0.1) is the weakest" in text
     assert "among the best" not in text
     close = {**metrics, run_key(L, "vwave-0.1"): metrics[run_key(L, "vwave-0.25")]}
-    assert "the slowest on this page, v = 0.1, is among the best" in figs.velocity_text(config, close, history, L)
-    assert figs.velocity_text(_config(["mamba", "vwave-0.25"]), metrics, history, L) == ""
+    assert "the slowest on this page, v = 0.1, is among the best" in vclaims.velocity_text(config, close, history, L)
+    assert vclaims.velocity_text(_config(["mamba", "vwave-0.25"]), metrics, history, L) == ""
 
 
 def test_length_generalisation_text_verdict_and_a_figure_with_no_line_across_the_gap():
     history, metrics = _paper_like()
     models = MODELS
-    text = figs.generalisation_text(history, models, L, 3)
+    text = vclaims.generalisation_text(history, models, L, 3)
     assert "alibi keeps it at every longer length (1.00 at 10)" in text
     assert "mamba, vwave-0.5, vwave-0.25, vwave-0.1 and rope score 0.00 at every longer length" in text
     assert "Lengths 6–7 were not scored" in text
-    rows = figs.claims_rows(_config(models, n_seeds=3), [L], metrics, history, None, "MISSING")
+    rows = vclaims.claims_rows(_config(models, n_seeds=3), [L], metrics, history, None, "MISSING")
     general = next(measured for claim, _, measured in rows if claim.startswith("length generalisation"))
     assert general.startswith("v-Wave does not match alibi here: alibi keeps ≥ 0.9 up to 10")
     assert "v-Wave matches rope here, in failing" in general
     partial = {**history, **{f"{run_key(L, 'alibi', s)}|generalisation_string_accuracy":
                              np.array([1.0] * 5 + [0.6, 0.3]) for s in range(3)}}
-    general = figs._generalisation_verdict(partial, ["vwave-0.5", "vwave-0.25"], ["alibi", "rope"], L, 3)
+    general = vclaims._generalisation_verdict(partial, ["vwave-0.5", "vwave-0.25"], ["alibi", "rope"], L, 3)
     assert general.startswith("v-Wave does not match alibi here: neither keeps ≥ 0.9 at any longer length, but at "
                               "the longer lengths alibi scores up to 0.60, the best v-Wave (vwave-0.5) up to 0.00")
     assert "v-Wave matches rope here, in failing" in general
     one_gap = {k.replace("generalisation_lengths", "x"): v for k, v in history.items()}
     one_gap |= {f"{run_key(L, m, s)}|generalisation_lengths": np.array([1, 2, 3, 4, 5, 7, 9])
                 for m in models for s in range(3)}
-    assert "Length 6 was not scored" in figs.generalisation_text(one_gap, models, L, 3)
+    assert "Length 6 was not scored" in vclaims.generalisation_text(one_gap, models, L, 3)
     fig = figs.generalisation_figure(history, models, L, 3)
     segments = [line.get_xdata() for line in fig.axes[0].get_lines() if len(line.get_xdata()) > 1]
     plt.close(fig)
@@ -172,7 +173,7 @@ def test_length_generalisation_text_verdict_and_a_figure_with_no_line_across_the
 
 def test_tables_and_thick_lines_use_medians_and_ticks_are_short():
     history, metrics = _paper_like()
-    header, rows = figs.summary_rows(metrics, history, ["mamba"], L, 3)
+    header, rows = vclaims.summary_rows(metrics, history, ["mamba"], L, 3)
     assert "median over seeds" in header[4]
     assert rows[0][4] == f"{np.median([history[f'L5|mamba|seed{s}|train_loss'][-1] for s in range(3)]):.3g}"
     assert rows[0][4] != f"{metrics[run_key(L, 'mamba')]['train_loss_final_mean']:.3g}"
@@ -189,27 +190,27 @@ def test_tables_and_thick_lines_use_medians_and_ticks_are_short():
 
 
 def test_scale_reading_and_cuda_graph_notes_come_from_the_config_and_meta():
-    text = figs.scale_text(PAPER, PAPER)
+    text = vclaims.scale_text(PAPER, PAPER)
     assert f"{PAPER.parameters('mamba'):,} parameters (Mamba)" in text and "×340–399 fewer" in text
     assert "d_state 16 against 32" in text and "peak learning rate 1e-3 against 1e-5" in text
-    assert "smaller still" not in text and "smaller still" in figs.scale_text(PAPER, vwave.PRESETS["cpu"])
+    assert "smaller still" not in text and "smaller still" in vclaims.scale_text(PAPER, vwave.PRESETS["cpu"])
     history, _ = _paper_like()
-    reading = figs.curves_reading_text(_config(["mamba", "vwave-0.25", "alibi"], n_seeds=3), history, L)
+    reading = vclaims.curves_reading_text(_config(["mamba", "vwave-0.25", "alibi"], n_seeds=3), history, L)
     assert "about 10 examples here" in reading and "exactly Mamba's parameter count" in reading
-    assert "`--cuda-graph`" in figs.cuda_graph_text("copy_curves", {"cuda_graph": True}, ["ablations"])
-    assert figs.cuda_graph_text("copy_curves", {"cuda_graph": False}, ["ablations"]) == ""
-    assert figs.cuda_graph_text("copy_curves", {"cuda_graph": True}, []) == ""
+    assert "`--cuda-graph`" in vclaims.cuda_graph_text("copy_curves", {"cuda_graph": True}, ["ablations"])
+    assert vclaims.cuda_graph_text("copy_curves", {"cuda_graph": False}, ["ablations"]) == ""
+    assert vclaims.cuda_graph_text("copy_curves", {"cuda_graph": True}, []) == ""
 
 
 def test_small_model_note_names_only_what_shows():
     history, metrics = _paper_like()
     config = _config(["mamba", "alibi", "rope"], n_seeds=3)
     metrics[run_key(L, "mamba")]["string_accuracy_at_max_mean"] = 0.0
-    text = figs.small_models_text(config, metrics, L)
+    text = vclaims.small_models_text(config, metrics, L)
     assert "Mamba's failure at the longest strings" in text and "RoPE trailing ALiBi" in text
     metrics[run_key(L, "mamba")]["string_accuracy_at_max_mean"] = 0.9
     metrics[run_key(L, "rope")] = metrics[run_key(L, "alibi")]
-    assert figs.small_models_text(config, metrics, L) == ""
+    assert vclaims.small_models_text(config, metrics, L) == ""
 
 
 @pytest.mark.parametrize("preset", ["smoke", "cpu"])
@@ -223,7 +224,7 @@ def test_claims_rows_hold_at_the_reduced_presets_models(preset):
                for k, v in run.items()}
     config = dataclasses.replace(config, lengths=(L,), contexts=(32,))
     metrics = vwave._summarise(config, history, [(L, m) for m in runs])
-    rows = figs.claims_rows(config, [L], metrics, history, None, "MISSING")
+    rows = vclaims.claims_rows(config, [L], metrics, history, None, "MISSING")
     claims = [claim for claim, _, _ in rows]
     assert any("on par with the rope transformer" in c for c in claims)
     assert any(c.startswith("length generalisation") for c in claims)
