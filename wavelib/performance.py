@@ -264,11 +264,9 @@ def stored_run_rows(root: Path | None = None) -> list[list[str]]:
     rows = []
     for artifact in stored_artifacts(root or REPO_ROOT / "results"):
         meta = artifact.meta
-        data = artifact.metrics.get("data")
-        if meta["preset"] != "paper" or (isinstance(data, dict) and data.get("available") is False):
+        if meta["preset"] != "paper" or artifact.nothing_trained:
             continue
-        rows.append([f"{meta['chapter']} / {meta['experiment']}", ", then ".join(meta.get("devices") or
-                                                                                [meta["device"]]),
+        rows.append([f"{meta['chapter']} / {meta['experiment']}", ", then ".join(artifact.devices),
                      format_minutes(meta["wall_time_s"] / 60) + (" (resumed)" if meta.get("resumed") else ""),
-                     ", ".join(meta.get("git_commits") or [meta["git_commit"]]), meta["finished_utc"][:10]])
+                     ", ".join(artifact.commits), meta["finished_utc"][:10]])
     return rows

@@ -87,15 +87,32 @@ class Artifact:
         with np.load(self.path / "history.npz") as data:
             return {key: data[key] for key in data.files}
 
+    @property
+    def commits(self) -> list[str]:
+        """The commits of the code that trained it, attempt by attempt (older records: the one commit)."""
+        meta = self.meta
+        return meta.get("git_commits") or [meta["git_commit"]]
+
+    @property
+    def devices(self) -> list[str]:
+        """The devices it trained on, attempt by attempt (records before devices were kept: the last one)."""
+        meta = self.meta
+        return meta.get("devices") or [meta["device"]]
+
+    @property
+    def nothing_trained(self) -> bool:
+        """Whether it only records that its data was missing (``metrics["data"]["available"]`` False)."""
+        data = self.metrics.get("data")
+        return isinstance(data, dict) and data.get("available") is False
+
     def provenance(self) -> str:
         """How it was made, in one line: device, wall time, the commit(s) of the code that ran it, the date, and
         the execution settings that change numbers at rounding level (fused kernels, CUDA graphs), and the record's
         ``note`` where one was added by hand (what was completed, from what). An artifact that
         only records that its data was missing (``metrics["data"]["available"]`` False) says that instead."""
         meta = self.meta
-        commits = meta.get("git_commits") or [meta["git_commit"]]
-        data = self.metrics.get("data")
-        if isinstance(data, dict) and data.get("available") is False:
+        commits = self.commits
+        if self.nothing_trained:
             return (f"nothing trained: recorded on {meta['device']} ({meta['finished_utc'][:10]}) by the code of "
                     f"commit `{commits[-1]}` that its data was not available")
         seconds = meta["wall_time_s"]
@@ -104,7 +121,7 @@ class Artifact:
         on_gpu = meta["device"].startswith("cuda")
         settings = ([f"fused kernels {meta['fused_kernels']}"] if on_gpu and "fused_kernels" in meta else []) + \
             (["training steps in CUDA graphs"] if meta.get("cuda_graph") else [])
-        devices = meta.get("devices") or [meta["device"]]
+        devices = self.devices
         where = ", then ".join(devices) + (f" ({meta['cpu_threads']} threads)" if devices == ["cpu"] and
                                            "cpu_threads" in meta else "")
         return (f"trained on {where} in {took} by the code of commit{'s' if len(commits) > 1 else ''} "
