@@ -17,6 +17,10 @@ and sMNIST shapes (784 steps; batch 128; wRNN n 256, c 16; iRNN n 256):
   by three batched matmuls in PyTorch (``wgrad="bmm"``, the default) against one Triton pass over dL/dx_proj and
   the states (``wgrad="kernel"``, :mod:`~wavelib.models.wave_rnn_wgrad`); a ratio above 1 says "kernel" is faster
   (then make it the default). CUDA only.
+- ``wRNN pixels [in kernel]`` (sMNIST shapes): V as one matmul outside the kernels, every state kept and the last
+  selected (the wRNN before ``last=True``) against the projection inside them and the last state only
+  (:func:`~wavelib.models.wave_rnn_fused.fused_wave_rnn_pixels`, what the image trainer now runs); a ratio above 1
+  says the fused projection is faster.
 - ``wRNN recurrence [N warps]``: the fused kernels (default shift) with N warps per program against the default
   count (:func:`~wavelib.models.wave_rnn_fused.default_warps`, 8 at both shapes), for the counts in
   :data:`TUNING_WARPS`; a ratio above 1 says N warps is faster (then change the default).
@@ -120,6 +124,8 @@ def wave_rows(device: torch.device, repeats: int) -> list[Comparison]:
         else:
             print(f"bench_wave_rnn: skipping the wgrad kernel row [{name}] on {device}: timed on CUDA only",
                   file=sys.stderr)
+        if name == "sMNIST":
+            rows.append(_pixel_row(device, repeats, steps, n, c, weight, bias))
         default = default_warps(c, n)
         for warps in TUNING_WARPS[name]:
             variant(f"wRNN recurrence [{warps} warps]", fused(), fused(warps=warps),
@@ -127,32 +133,58 @@ def wave_rows(device: torch.device, repeats: int) -> list[Comparison]:
     return rows
 
 
-def _task_batch(name: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, Callable, int, int]:
-    """A training batch at the row's shapes: (x, y, loss(outputs, y), n_in, n_out). Copy: the text-format task
-    at T = 480, cross-entropy over every position; sMNIST: random pixels, cross-entropy of the last step."""
+def _pixel_row(device: torch.device, repeats: int, steps: int, n: int, c: int, weight: torch.Tensor,
+               bias: torch.Tensor) -> Comparison:
+    """sMNIST's input (one pixel a step) and loss (the last step): V as one matmul outside, every state, the last
+    selected (what the wRNN did before) against the projection inside the kernels and the last state only
+    (:func:`~wavelib.models.wave_rnn_fused.fused_wave_rnn_pixels`)."""
+    from wavelib.models.wave_rnn_fused import fused_wave_rnn_pixels, fused_wave_rnn_recurrence
+
+    gen = torch.Generator(device=device).manual_seed(SEED + 1)
+    x = torch.rand(BATCH, steps, 1, generator=gen, device=device)
+    v_weight = torch.zeros(c * n, 1, device=device)
+    v_weight.view(c, n)[:, 0] = 1.0  # the paper's sparse-identity V, plus a little (non-negative) noise
+    v_weight = (v_weight + 0.01 * torch.rand(c * n, 1, generator=gen, device=device)).requires_grad_()
+    v_bias = (0.01 * torch.rand(c * n, generator=gen, device=device)).requires_grad_()
+    out_weight = torch.randn(BATCH, c * n, generator=gen, device=device)
+    params = (v_weight, v_bias, weight, bias)
+    outside = forward_backward(lambda: fused_wave_rnn_recurrence(F.linear(x, v_weight, v_bias), weight, bias, c,
+                                                                 n)[:, -1], params, out_weight)
+    inside = forward_backward(lambda: fused_wave_rnn_pixels(x, v_weight, v_bias, weight, bias, c, n, last=True),
+                              params, out_weight)
+    return compare("wRNN pixels [in kernel]", _describe("sMNIST", steps, f"n {n}, c {c}, last step"), outside,
+                   inside, device, repeats=repeats, warmup=1, scale=scales(outside()), tolerance=RTOL,
+                   reference_label="fused, V outside, every state, the last selected",
+                   fast_label="fused, V inside the kernels, last state only")
+
+
+def _task_batch(name: str, device: torch.device) -> tuple[Callable[[torch.nn.Module], torch.Tensor], int, int]:
+    """A training batch at the row's shapes: (its loss as a function of the model, n_in, n_out). Copy: the
+    text-format task at T = 480, cross-entropy over every position; sMNIST: random pixels, cross-entropy of the
+    last step (the model's ``last=True``, as the image trainer asks)."""
     gen = torch.Generator().manual_seed(SEED)
     if name.startswith("copy"):
         task = SequenceTaskSpec("copy", T=480, batch=BATCH, steps=1, lr=1e-3, clip=1.0, eval_every=1)
         x, y = task.sample(BATCH, gen, device)
-        return x, y, task.loss, task.n_in, task.n_out
+        return lambda model: task.loss(task.outputs(model, x), y), task.n_in, task.n_out
     steps = SHAPES[name][0]
     x = torch.rand(BATCH, steps, 1, generator=gen).to(device)
     y = torch.randint(0, 10, (BATCH,), generator=gen).to(device)
-    return x, y, lambda out, labels: F.cross_entropy(out[:, -1], labels), 1, 10
+    return lambda model: F.cross_entropy(model(x, last=True), y), 1, 10
 
 
 def train_step(name: str, backend: str, device: torch.device) -> Callable[[], list[torch.Tensor]]:
     """One whole wRNN training step at shape ``name`` of :data:`SHAPES` with recurrence ``backend``, weights of
     :data:`SEED`: returns the loss and the clipped gradients. Call it inside :func:`true_float32`."""
     steps, n, c = SHAPES[name]
-    x, y, loss_fn, n_in, n_out = _task_batch(name, device)
+    loss_fn, n_in, n_out = _task_batch(name, device)
     with isolated_rng(SEED, device):  # both sides start from the same weights
         model = WaveRNN(n_in, n, c, n_out).to(device)
     model.recurrence_backend = backend
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
 
     def run() -> list[torch.Tensor]:
-        loss = loss_fn(model(x), y)
+        loss = loss_fn(model)
         optimizer_step(model, optimizer, loss, clip=1.0)
         return [loss.detach(), *(p.grad.detach().clone() for p in model.parameters())]
     return run

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from wavelib.models.wave_rnn import (IRNN, WaveRNN, _reference, circular_conv, circular_conv_norm, parameter_count,
-                                     wave_rnn_recurrence)
+                                     wave_rnn_recurrence, wave_rnn_states)
 
 F64 = torch.float64
 
@@ -177,6 +177,32 @@ def test_wave_rnn_forward_shapes_and_readouts():
     assert out.shape == (3, 5, 7) and states.shape == (3, 5, 12)
     model = WaveRNN(2, 4, 3, 7)
     torch.testing.assert_close(model(x), model.readout(model(x, return_states=True)[1]))
+
+
+@pytest.mark.parametrize("model", [WaveRNN(2, 4, 3, 7, readout="mlp", mlp_hidden=8), IRNN(2, 5, 7)])
+def test_last_step_only_is_the_last_of_every_step(model):
+    """``last=True``: the last step's outputs and state, the same numbers and parameter gradients as slicing every
+    step's (the loop stops keeping states it would only discard)."""
+    x = torch.randn(3, 6, 2, generator=_gen(8))
+    out, states = model(x, return_states=True)
+    out_last, state_last = model(x, return_states=True, last=True)
+    assert out_last.shape == (3, 7) and state_last.shape == states[:, -1].shape
+    torch.testing.assert_close(out_last, out[:, -1], rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(state_last, states[:, -1], rtol=1e-6, atol=1e-7)
+    params = list(model.parameters())
+    for got, want in zip(torch.autograd.grad(out_last.sum(), params), torch.autograd.grad(out[:, -1].sum(), params)):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_wave_rnn_states_projects_then_recurs():
+    c, n, g = 2, 3, _gen(9)
+    x, v_weight, v_bias = torch.randn(2, 4, 1, generator=g), torch.randn(c * n, 1, generator=g), torch.randn(c * n)
+    weight, bias = torch.randn(c, c, 3, generator=g), torch.randn(c, generator=g)
+    want = wave_rnn_recurrence(torch.nn.functional.linear(x, v_weight, v_bias), weight, bias, c, n)
+    assert torch.equal(wave_rnn_states(x, v_weight, v_bias, weight, bias, c, n), want)
+    assert torch.equal(wave_rnn_states(x, v_weight, v_bias, weight, bias, c, n, last=True), want[:, -1])
+    with pytest.raises(ValueError, match=r"in_weight \(c\*n, n_in\)"):
+        wave_rnn_states(x, v_weight[:-1], v_bias, weight, bias, c, n)
 
 
 def _randomise(model: torch.nn.Module) -> None:

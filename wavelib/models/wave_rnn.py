@@ -5,8 +5,10 @@ wRNN (paper Eq. 3): the hidden state is ``c`` rings of ``n`` units, h of shape (
 
     h_{t+1} = ReLU(V x_t + conv(h_t)),    y_t = readout(h_{t+1})
 
-``V = Linear(n_in, c*n)`` (with bias) and ``conv`` a circular ``Conv1d(c, c, 3)`` with bias. The recurrence is
-:func:`wave_rnn_recurrence`, the one hot path: a fused kernel can replace it without touching the module.
+``V = Linear(n_in, c*n)`` (with bias) and ``conv`` a circular ``Conv1d(c, c, 3)`` with bias. The states come from
+:func:`wave_rnn_states` (projection and recurrence), the one hot path: a fused kernel can replace it without
+touching the module. A model whose loss reads the last step only (sMNIST, the adding task) asks for that
+(``last=True``): the fused kernels then keep no (B, T, ...) outputs for autograd but the states they need.
 
 iRNN (Le et al. 2015): ``torch.nn.RNN(nonlinearity="relu")`` with identity recurrent weights and zero biases,
 the paper's baseline, plus its Table 4 variants (shift ``Sigma`` init, sparse-identity ``V`` init).
@@ -91,7 +93,8 @@ def circular_conv_norm(weight: Tensor, n: int) -> float:
     return torch.linalg.matrix_norm(modes, ord=2).max().item()
 
 
-def _reference(x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int, n: int) -> Tensor:
+def _reference(x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int, n: int,
+               last: bool = False) -> Tensor:
     """The plain per-step loop differentiated by autograd (the oracle for any faster backend); see
     :func:`wave_rnn_recurrence`."""
     batch, steps = x_proj.shape[:2]
@@ -103,30 +106,61 @@ def _reference(x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c:
     for drive in drives:
         h = torch.relu(drive + circular_conv(h, conv_weight, conv_bias))
         states.append(h)
+    if last:
+        return h.reshape(batch, c * n)
     return torch.stack(states, dim=1).reshape(batch, steps, c * n)
 
 
+def _fused_runs(x: Tensor, c: int, n: int, backend: str) -> bool:
+    """Whether ``backend`` (one of :data:`RECURRENCE_BACKENDS`) takes the fused kernels for input ``x``:
+    "fused" always (they raise where they cannot run), "auto" for CUDA tensors where they can run."""
+    _choice("backend", backend, RECURRENCE_BACKENDS)
+    if backend != "auto":
+        return backend == "fused"
+    if x.device.type != "cuda":
+        return False
+    from .wave_rnn_fused import fused_problem  # lazy: triton only where used
+    return fused_problem(x, c, n) is None
+
+
 def wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int, n: int,
-                        backend: str = "auto") -> Tensor:
+                        backend: str = "auto", last: bool = False) -> Tensor:
     """All hidden states of the wRNN from its projected input.
 
     x_proj (B, T, c*n) is ``V x_t`` for every step (flat index ``channel * n + unit``); conv_weight (c, c, 3),
     conv_bias (c,) or None. Returns (B, T, c*n) with ``states[:, t] = ReLU(x_proj[:, t] + conv(states[:, t-1]))``
-    and a zero state before the first step. This is the single swappable hot path.
+    and a zero state before the first step; with ``last``, only the last state (B, c*n).
 
     ``backend``: ``"reference"`` (the per-step loop), ``"fused"`` (the Triton kernels of
     :mod:`wavelib.models.wave_rnn_fused`; ValueError where they cannot run), or ``"auto"``: fused for CUDA tensors
     where it can run, else the reference (so always the reference on the CPU).
     """
-    _choice("backend", backend, RECURRENCE_BACKENDS)
     if x_proj.dim() != 3 or x_proj.shape[-1] != c * n:
         raise ValueError(f"x_proj must be (B, T, c*n) = (B, T, {c * n}), got {tuple(x_proj.shape)}")
-    if backend == "reference" or (backend == "auto" and x_proj.device.type != "cuda"):
-        return _reference(x_proj, conv_weight, conv_bias, c, n)
-    from .wave_rnn_fused import fused_problem, fused_wave_rnn_recurrence  # lazy: triton only where used
-    if backend == "auto" and fused_problem(x_proj, c, n) is not None:
-        return _reference(x_proj, conv_weight, conv_bias, c, n)
-    return fused_wave_rnn_recurrence(x_proj, conv_weight, conv_bias, c, n)
+    if not _fused_runs(x_proj, c, n, backend):
+        return _reference(x_proj, conv_weight, conv_bias, c, n, last)
+    from .wave_rnn_fused import fused_wave_rnn_recurrence
+    return fused_wave_rnn_recurrence(x_proj, conv_weight, conv_bias, c, n, last=last)
+
+
+def wave_rnn_states(x: Tensor, in_weight: Tensor, in_bias: Tensor | None, conv_weight: Tensor,
+                    conv_bias: Tensor | None, c: int, n: int, backend: str = "auto", last: bool = False) -> Tensor:
+    """The wRNN's hidden states from its raw input: :func:`wave_rnn_recurrence` of ``F.linear(x, in_weight,
+    in_bias)``, the module's hot path.
+
+    x (B, T, n_in), in_weight (c*n, n_in), in_bias (c*n,) or None (V), conv_weight (c, c, 3), conv_bias (c,) or
+    None -> states (B, T, c*n), or with ``last`` the last state (B, c*n). ``backend`` as for
+    :func:`wave_rnn_recurrence`. Where the fused kernels run and the input is one value per step (n_in = 1: pixel
+    sequences), they also do the projection (:func:`.wave_rnn_fused.fused_wave_rnn_pixels`); the same numbers to
+    float32 rounding.
+    """
+    if x.dim() != 3 or in_weight.shape != (c * n, x.shape[-1]):
+        raise ValueError(f"x must be (B, T, n_in) and in_weight (c*n, n_in) = ({c * n}, n_in), got "
+                         f"{tuple(x.shape)} and {tuple(in_weight.shape)}")
+    if x.shape[-1] == 1 and _fused_runs(x, c, n, backend):
+        from .wave_rnn_fused import fused_wave_rnn_pixels
+        return fused_wave_rnn_pixels(x, in_weight, in_bias, conv_weight, conv_bias, c, n, last=last)
+    return wave_rnn_recurrence(F.linear(x, in_weight, in_bias), conv_weight, conv_bias, c, n, backend, last)
 
 
 class WaveRNN(torch.nn.Module):
@@ -178,10 +212,12 @@ class WaveRNN(torch.nn.Module):
             elif init_u == "normal":
                 torch.nn.init.normal_(self.conv.weight, 0.0, V_NORMAL_STD)
 
-    def forward(self, x: Tensor, return_states: bool = False) -> Tensor | tuple[Tensor, Tensor]:
-        """x (B, T, n_in) -> outputs (B, T, n_out) [, states (B, T, c*n) if ``return_states``]; h_0 = 0."""
-        states = wave_rnn_recurrence(self.V(x), self.conv.weight, self.conv.bias, self.c, self.n,
-                                     backend=self.recurrence_backend)
+    def forward(self, x: Tensor, return_states: bool = False, last: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """x (B, T, n_in) -> outputs (B, T, n_out) [, states (B, T, c*n) if ``return_states``]; h_0 = 0.
+        ``last``: the last step's only, outputs (B, n_out) [, state (B, c*n)] (what a loss on the last step needs:
+        the readout then runs once, not T times)."""
+        states = wave_rnn_states(x, self.V.weight, self.V.bias, self.conv.weight, self.conv.bias, self.c, self.n,
+                                 backend=self.recurrence_backend, last=last)
         out = self.readout(states)
         return (out, states) if return_states else out
 
@@ -230,8 +266,11 @@ class IRNN(torch.nn.Module):
             if init_v == "normal":  # the code's b_ih is nn.Linear(n_in, n)'s bias, not nn.RNN's
                 torch.nn.init.uniform_(self.rnn.bias_ih_l0, -n_in ** -0.5, n_in ** -0.5)
 
-    def forward(self, x: Tensor, return_states: bool = False) -> Tensor | tuple[Tensor, Tensor]:
-        """x (B, T, n_in) -> outputs (B, T, n_out) [, states (B, T, n) if ``return_states``]; h_0 = 0."""
-        states, _ = self.rnn(x)
+    def forward(self, x: Tensor, return_states: bool = False, last: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """x (B, T, n_in) -> outputs (B, T, n_out) [, states (B, T, n) if ``return_states``]; h_0 = 0.
+        ``last``: the last step's only, outputs (B, n_out) [, state (B, n)]."""
+        states, final = self.rnn(x)
+        if last:
+            states = final[0]
         out = self.readout(states)
         return (out, states) if return_states else out

@@ -24,8 +24,19 @@ tile per step): once dL/dx_proj is known for every step, they are three batched 
 (sequence, step) pairs and a sum, in PyTorch (deterministic; no atomics), or with ``wgrad="kernel"`` one more
 Triton launch that reads dL/dx_proj and the states once (:mod:`.wave_rnn_wgrad`; :data:`WGRADS`).
 
-Numbers: float32 inside the kernels whatever the input dtype; states come back in ``x_proj``'s dtype. Saved
-for backward: the float32 states (B, T, c*n) and nothing else.
+Pixel sequences and a loss on the last step (sMNIST, psMNIST: :func:`fused_wave_rnn_pixels`, which the wRNN's
+``last=True`` takes on CUDA for one input a step): the kernels project the input themselves, ``x[b, t] win + bin``
+with V's weight column and bias held in registers, so the (B, T, c*n) projection is never written or read; the
+backward kernel reads one gradient per sequence (the last state's) instead of a (B, T, c*n) tensor of zeros but
+its last step, and sums V's weight and bias gradients per sequence as it goes (registers; (B, c*n) partials
+summed in PyTorch, a fixed order). Profiled at the sMNIST shapes on an H100 before this path existed (commit
+0c709b84a93d, ``benchmarks/results/cuda-profile.md``: a 21.1 ms training step), beside the recurrence kernels
+(4.3 ms) and the conv weight gradient (8.5 ms with its ring copy) about 7.8 ms went to matmuls, fills and
+reductions, mostly the projection, the readout of all 784 steps and their gradients (not attributed kernel by
+kernel). The "wRNN pixels [in kernel]" rows time this path against that one.
+
+Numbers: float32 inside the kernels whatever the input dtype; states come back in ``x_proj``'s dtype (with
+pixels, V's weight's). Saved for backward: the float32 states (B, T, c*n), and with pixels the input (B, T).
 
 Needs ``triton``; runs on CUDA tensors, or on CPU tensors in Triton's interpreter (``TRITON_INTERPRET=1``,
 set before triton is imported; slow, for tests only).
@@ -68,13 +79,16 @@ def _triton_kernels(triton: ModuleType, tl: ModuleType) -> tuple:
     """The (forward, backward) Triton kernels (None where triton does not import)."""
 
     @triton.jit
-    def forward_kernel(x_ptr, w_ptr, bias_ptr, states_ptr, T, C_REAL: tl.constexpr, N_REAL: tl.constexpr,
-                       C: tl.constexpr, N: tl.constexpr, HAS_BIAS: tl.constexpr, GATHER: tl.constexpr):
+    def forward_kernel(x_ptr, win_ptr, bin_ptr, w_ptr, bias_ptr, states_ptr, T, C_REAL: tl.constexpr,
+                       N_REAL: tl.constexpr, C: tl.constexpr, N: tl.constexpr, HAS_BIAS: tl.constexpr,
+                       GATHER: tl.constexpr, PIXELS: tl.constexpr):
         """Program b: states[b, t] = ReLU(x[b, t] + conv(states[b, t - 1]) + bias) for t = 0..T-1, h_{-1} = 0.
 
         x, states (B, T, C_REAL * N_REAL) float32 contiguous; w (C_REAL, C_REAL, 3); bias (C_REAL,).
         conv(h) = sum_k W_k @ shift_k(h): W_k = w[:, :, k] (C, C), shift_k(h)[j, i] = h[j, (i + k - 1) mod n];
         the shifted tiles are read back from states (GATHER False) or gathered from the registers (True).
+        PIXELS: x is the raw input (B, T), one value a step, projected here: x[b, t] win + bin, win and bin
+        (C_REAL * N_REAL,) (V's weight column and bias); otherwise win and bin are unused pointers.
         """
         seq = tl.program_id(0).to(tl.int64) * T * (C_REAL * N_REAL)
         rows = tl.arange(0, C)
@@ -97,14 +111,24 @@ def _triton_kernels(triton: ModuleType, tl: ModuleType) -> tuple:
         else:
             bias = tl.zeros((C,), dtype=tl.float32)
         h = tl.zeros((C, N), dtype=tl.float32)
-        x_next = tl.load(x_ptr + seq + tile, mask=tile_ok, other=0.0)
+        if PIXELS:
+            pixels = tl.program_id(0).to(tl.int64) * T
+            win = tl.load(win_ptr + tile, mask=tile_ok, other=0.0)
+            base = tl.load(bin_ptr + tile, mask=tile_ok, other=0.0) + bias[:, None]
+            x_next = tl.load(x_ptr + pixels)
+        else:
+            x_next = tl.load(x_ptr + seq + tile, mask=tile_ok, other=0.0)
         for t in range(T):
             step = seq + t * (C_REAL * N_REAL)
-            acc = x_next + bias[:, None]
             # x[b, t + 1] is loaded a step ahead: its latency hides behind this step's products (the last step
             # loads x[b, T - 1] again, unused)
-            x_next = tl.load(x_ptr + seq + tl.minimum(t + 1, T - 1) * (C_REAL * N_REAL) + tile, mask=tile_ok,
-                             other=0.0)
+            if PIXELS:
+                acc = x_next * win + base
+                x_next = tl.load(x_ptr + pixels + tl.minimum(t + 1, T - 1))
+            else:
+                acc = x_next + bias[:, None]
+                x_next = tl.load(x_ptr + seq + tl.minimum(t + 1, T - 1) * (C_REAL * N_REAL) + tile, mask=tile_ok,
+                                 other=0.0)
             if GATHER:  # h_{-1} = 0: no special case
                 acc = tl.dot(w0, tl.gather(h, left_col, 1), acc, input_precision="ieee")
                 acc = tl.dot(w1, h, acc, input_precision="ieee")
@@ -120,12 +144,16 @@ def _triton_kernels(triton: ModuleType, tl: ModuleType) -> tuple:
                 tl.debug_barrier()  # h_t must be visible to the whole program before step t + 1 reads it shifted
 
     @triton.jit
-    def backward_kernel(grad_ptr, states_ptr, w_ptr, dx_ptr, T, C_REAL: tl.constexpr, N_REAL: tl.constexpr,
-                        C: tl.constexpr, N: tl.constexpr, GATHER: tl.constexpr):
+    def backward_kernel(grad_ptr, states_ptr, w_ptr, dx_ptr, x_ptr, dwin_ptr, dbin_ptr, T, C_REAL: tl.constexpr,
+                        N_REAL: tl.constexpr, C: tl.constexpr, N: tl.constexpr, GATHER: tl.constexpr,
+                        GRAD_LAST: tl.constexpr, PIXELS: tl.constexpr):
         """Program b, t = T-1..0: dx[b, t] = (grad[b, t] + conv^T(dx[b, t + 1])) masked by states[b, t] > 0.
 
         conv^T(a) = sum_k W_k^T @ unshift_k(a), unshift_k(a)[o, m] = a[o, (m - k + 1) mod n]; the unshifted
         tiles are read back from dx (GATHER False) or gathered from the registers (True).
+        GRAD_LAST: grad is (B, C_REAL * N_REAL), the gradient of the last state only (zero at every other step).
+        PIXELS: also dwin[b] = sum_t dx[b, t] x[b, t] and dbin[b] = sum_t dx[b, t], (B, C_REAL * N_REAL), for
+        the raw input x (B, T) of the forward's PIXELS; otherwise x, dwin and dbin are unused pointers.
         """
         seq = tl.program_id(0).to(tl.int64) * T * (C_REAL * N_REAL)
         rows = tl.arange(0, C)
@@ -145,8 +173,17 @@ def _triton_kernels(triton: ModuleType, tl: ModuleType) -> tuple:
         left = rows[:, None] * N_REAL + left_col
         a = tl.zeros((C, N), dtype=tl.float32)  # dx[b, t + 1]; 0 past the end
         last = seq + (T - 1) * (C_REAL * N_REAL)
-        g_next = tl.load(grad_ptr + last + tile, mask=tile_ok, other=0.0)
+        if GRAD_LAST:
+            g_next = tl.load(grad_ptr + tl.program_id(0).to(tl.int64) * (C_REAL * N_REAL) + tile, mask=tile_ok,
+                             other=0.0)
+        else:
+            g_next = tl.load(grad_ptr + last + tile, mask=tile_ok, other=0.0)
         h_next = tl.load(states_ptr + last + tile, mask=tile_ok, other=0.0)
+        if PIXELS:
+            pixels = tl.program_id(0).to(tl.int64) * T
+            x_next = tl.load(x_ptr + pixels + T - 1)
+            dwin = tl.zeros((C, N), dtype=tl.float32)
+            dbin = tl.zeros((C, N), dtype=tl.float32)
         for s in range(T):
             t = T - 1 - s
             step = seq + t * (C_REAL * N_REAL)
@@ -155,8 +192,14 @@ def _triton_kernels(triton: ModuleType, tl: ModuleType) -> tuple:
             # grad and states of step t - 1 are loaded a step ahead: their latency hides behind this step's products
             # (step 0 loads its own again, unused)
             earlier = seq + tl.maximum(t - 1, 0) * (C_REAL * N_REAL)
-            g_next = tl.load(grad_ptr + earlier + tile, mask=tile_ok, other=0.0)
+            if GRAD_LAST:
+                g_next = tl.zeros((C, N), dtype=tl.float32)
+            else:
+                g_next = tl.load(grad_ptr + earlier + tile, mask=tile_ok, other=0.0)
             h_next = tl.load(states_ptr + earlier + tile, mask=tile_ok, other=0.0)
+            if PIXELS:
+                x_t = x_next
+                x_next = tl.load(x_ptr + pixels + tl.maximum(t - 1, 0))
             if GATHER:
                 g = tl.dot(w0, tl.gather(a, right_col, 1), g, input_precision="ieee")
                 g = tl.dot(w1, a, g, input_precision="ieee")
@@ -168,8 +211,15 @@ def _triton_kernels(triton: ModuleType, tl: ModuleType) -> tuple:
                 g = tl.dot(w2, tl.load(nxt + left, mask=tile_ok, other=0.0), g, input_precision="ieee")
             a = tl.where(h > 0.0, g, 0.0)  # masked loads: 0 in the padding
             tl.store(dx_ptr + step + tile, a, mask=tile_ok)
+            if PIXELS:
+                dwin += a * x_t
+                dbin += a
             if not GATHER:
                 tl.debug_barrier()  # dx[b, t] must be visible to the whole program before step t - 1 reads it
+        if PIXELS:
+            sums = tl.program_id(0).to(tl.int64) * (C_REAL * N_REAL) + tile
+            tl.store(dwin_ptr + sums, dwin, mask=tile_ok)
+            tl.store(dbin_ptr + sums, dbin, mask=tile_ok)
 
     return forward_kernel, backward_kernel
 
@@ -199,53 +249,75 @@ def default_warps(c: int, n: int) -> int:
 
 class FusedWaveRecurrence(torch.autograd.Function):
     """Autograd wiring of the two kernels ("tiles" or "columns"): one launch forward; backward one launch, then
-    the weight and bias gradients ("bmm": three batched matmuls and a sum; "kernel": one more launch)."""
+    the weight and bias gradients ("bmm": three batched matmuls and a sum; "kernel": one more launch).
+
+    ``in_weight`` None: ``x`` is the projected input (B, T, c*n). Otherwise ``x`` is the raw input (B, T, 1),
+    projected inside the "tiles" kernels by ``in_weight`` (c*n, 1) and ``in_bias`` (c*n,) or None, whose
+    gradients the backward kernel sums per sequence. ``last``: the output is the last state (B, c*n) only, and the
+    backward kernel reads one gradient per sequence instead of a (B, T, c*n) tensor of zeros but for its last step.
+    """
 
     @staticmethod
-    def forward(ctx, x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int, n: int,
-                shift: str, warps: int, kernel: str, wgrad: str) -> Tensor:
-        x = x_proj.float().contiguous()
+    def forward(ctx, x: Tensor, in_weight: Tensor | None, in_bias: Tensor | None, conv_weight: Tensor,
+                conv_bias: Tensor | None, c: int, n: int, last: bool, shift: str, warps: int, kernel: str,
+                wgrad: str) -> Tensor:
+        pixels = in_weight is not None
+        inputs = x.float().contiguous()
         weight = conv_weight.float().contiguous()
         bias = None if conv_bias is None else conv_bias.float().contiguous()
+        batch, steps = x.shape[:2]
         if kernel == "columns":
-            states = columns_forward(x, weight, bias, c, n)
+            states = columns_forward(inputs, weight, bias, c, n)
         else:
             forward_kernel, _ = _triton_kernels()
-            states = torch.empty_like(x)
+            states = torch.empty(batch, steps, c * n, device=x.device, dtype=torch.float32)
+            if pixels:
+                win = in_weight.float().reshape(c * n).contiguous()
+                b_in = win.new_zeros(c * n) if in_bias is None else in_bias.float().contiguous()
+            else:
+                win = b_in = weight  # unused pointers
             C, N = dot_tile(c, n)
-            forward_kernel[(x.shape[0],)](x, weight, weight if bias is None else bias, states, x.shape[1],
-                                          C_REAL=c, N_REAL=n, C=C, N=N, HAS_BIAS=bias is not None,
-                                          GATHER=shift == "gather", num_warps=warps)  # weight: an unused pointer
-        ctx.save_for_backward(states, weight)
+            forward_kernel[(batch,)](inputs, win, b_in, weight, weight if bias is None else bias, states, steps,
+                                     C_REAL=c, N_REAL=n, C=C, N=N, HAS_BIAS=bias is not None,
+                                     GATHER=shift == "gather", PIXELS=pixels, num_warps=warps)
+        ctx.save_for_backward(states, weight, inputs if pixels else None, in_weight)
         ctx.c, ctx.n, ctx.has_bias, ctx.shift, ctx.warps, ctx.kernel = c, n, bias is not None, shift, warps, kernel
-        ctx.wgrad = wgrad
-        ctx.dtypes = (x_proj.dtype, conv_weight.dtype, None if conv_bias is None else conv_bias.dtype)
-        return states.to(x_proj.dtype)
+        ctx.wgrad, ctx.last, ctx.has_in_bias = wgrad, last, in_bias is not None
+        ctx.dtypes = [None if t is None else t.dtype for t in (x, in_weight, in_bias, conv_weight, conv_bias)]
+        out = states[:, -1].clone() if last else states
+        return out.to(in_weight.dtype if pixels else x.dtype)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_states: Tensor) -> tuple[Tensor, Tensor, Tensor | None, None, None, None, None, None,
-                                                    None]:
-        states, weight = ctx.saved_tensors
-        c, n = ctx.c, ctx.n
+    def backward(ctx, grad_out: Tensor) -> tuple[Tensor | None, ...]:
+        states, weight, inputs, in_weight = ctx.saved_tensors
+        c, n, pixels = ctx.c, ctx.n, in_weight is not None
         batch, steps = states.shape[:2]
-        grad = grad_states.float().contiguous()
+        grad = grad_out.float().contiguous()
         if ctx.kernel == "columns":
             dx = columns_backward(grad, states, weight, c, n)
         else:
             _, backward_kernel = _triton_kernels()
             dx = torch.empty_like(states)
+            # per sequence: V's weight and bias gradients (unused pointers without pixels)
+            sums = torch.empty(2, batch, c * n, device=dx.device, dtype=torch.float32) if pixels else (dx, dx)
             C, N = dot_tile(c, n)
-            backward_kernel[(batch,)](grad, states, weight, dx, steps, C_REAL=c, N_REAL=n, C=C, N=N,
-                                      GATHER=ctx.shift == "gather", num_warps=ctx.warps)
+            backward_kernel[(batch,)](grad, states, weight, dx, inputs if pixels else dx, sums[0], sums[1], steps,
+                                      C_REAL=c, N_REAL=n, C=C, N=N, GATHER=ctx.shift == "gather",
+                                      GRAD_LAST=ctx.last, PIXELS=pixels, num_warps=ctx.warps)
         if ctx.wgrad == "kernel":
             grad_weight, grad_bias = conv_grads(dx, states, c, n)
         else:
             grad_weight = _conv_weight_grad(dx, states, c, n)
             grad_bias = dx.view(batch, steps, c, n).sum((0, 1, 3)) if ctx.has_bias else None
-        x_dtype, w_dtype, b_dtype = ctx.dtypes
-        return (dx.to(x_dtype), grad_weight.to(w_dtype), grad_bias.to(b_dtype) if ctx.has_bias else None,
-                None, None, None, None, None, None)
+        grads: list[Tensor | None] = [dx, None, None, grad_weight, grad_bias if ctx.has_bias else None]
+        if pixels:
+            in_sums = sums.sum(1)  # (2, c*n): over the sequences, in a fixed order
+            grads[:3] = [dx.view(batch * steps, c * n).mv(in_weight.float().reshape(c * n)).view(batch, steps, 1)
+                         if ctx.needs_input_grad[0] else None,
+                         in_sums[0].view(c * n, 1), in_sums[1] if ctx.has_in_bias else None]
+        return (*(None if g is None else g.to(dtype) for g, dtype in zip(grads, ctx.dtypes)),
+                None, None, None, None, None, None, None)
 
 
 def _conv_weight_grad(dx: Tensor, states: Tensor, c: int, n: int) -> Tensor:
@@ -260,22 +332,7 @@ def _conv_weight_grad(dx: Tensor, states: Tensor, c: int, n: int) -> Tensor:
     return torch.stack(taps, dim=-1)
 
 
-def fused_wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int,
-                              n: int, shift: str = "gather", warps: int | None = None,
-                              kernel: str = "tiles", wgrad: str = "bmm") -> Tensor:
-    """Same contract as :func:`wavelib.models.wave_rnn.wave_rnn_recurrence`, on the fused Triton kernels.
-
-    x_proj (B, T, c*n), conv_weight (c, c, 3), conv_bias (c,) or None -> states (B, T, c*n) in x_proj's dtype.
-    ``shift``: how a step gets the previous state rolled along the ring (:data:`SHIFTS`; same numbers either way).
-    ``warps``: warps per program, one of :data:`WARPS` (None: :func:`default_warps`; same numbers either way).
-    ``kernel``: one of :data:`KERNELS`; ``shift`` and ``warps`` are the "tiles" kernels' (the "columns" ones pick
-    their own warps: :func:`.wave_rnn_columns.tiles`).
-    ``wgrad``: how the backward sums the conv weight and bias gradients, one of :data:`WGRADS` (either kernels).
-    Raises ValueError where :func:`fused_problem` (or, for "columns", :func:`.wave_rnn_columns.columns_problem`)
-    finds a reason it cannot run.
-    """
-    if x_proj.dim() != 3 or x_proj.shape[-1] != c * n:
-        raise ValueError(f"x_proj must be (B, T, c*n) = (B, T, {c * n}), got {tuple(x_proj.shape)}")
+def _check_options(shift: str, warps: int | None, kernel: str, wgrad: str) -> None:
     if shift not in SHIFTS:
         raise ValueError(f"unknown shift {shift!r}; choose one of {SHIFTS}")
     if warps is not None and warps not in WARPS:
@@ -284,8 +341,53 @@ def fused_wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Te
         raise ValueError(f"unknown kernel {kernel!r}; choose one of {KERNELS}")
     if wgrad not in WGRADS:
         raise ValueError(f"unknown wgrad {wgrad!r}; choose one of {WGRADS}")
+
+
+def fused_wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int,
+                              n: int, shift: str = "gather", warps: int | None = None,
+                              kernel: str = "tiles", wgrad: str = "bmm", last: bool = False) -> Tensor:
+    """Same contract as :func:`wavelib.models.wave_rnn.wave_rnn_recurrence`, on the fused Triton kernels.
+
+    x_proj (B, T, c*n), conv_weight (c, c, 3), conv_bias (c,) or None -> states (B, T, c*n) in x_proj's dtype,
+    or with ``last`` the last state (B, c*n) (the backward then reads one gradient per sequence).
+    ``shift``: how a step gets the previous state rolled along the ring (:data:`SHIFTS`; same numbers either way).
+    ``warps``: warps per program, one of :data:`WARPS` (None: :func:`default_warps`; same numbers either way).
+    ``kernel``: one of :data:`KERNELS`; ``shift`` and ``warps`` are the "tiles" kernels' (the "columns" ones pick
+    their own warps: :func:`.wave_rnn_columns.tiles`, and return every state: no ``last``).
+    ``wgrad``: how the backward sums the conv weight and bias gradients, one of :data:`WGRADS` (either kernels).
+    Raises ValueError where :func:`fused_problem` (or, for "columns", :func:`.wave_rnn_columns.columns_problem`)
+    finds a reason it cannot run.
+    """
+    if x_proj.dim() != 3 or x_proj.shape[-1] != c * n:
+        raise ValueError(f"x_proj must be (B, T, c*n) = (B, T, {c * n}), got {tuple(x_proj.shape)}")
+    _check_options(shift, warps, kernel, wgrad)
+    if kernel == "columns" and last:
+        raise ValueError('the "columns" kernels return every state: use kernel="tiles" for last=True')
     problem = fused_problem(x_proj, c, n) if kernel == "tiles" else columns_problem(x_proj, c, n)
     if problem is not None:
         raise ValueError(f"fused Wave-RNN recurrence unavailable: {problem}")
-    return FusedWaveRecurrence.apply(x_proj, conv_weight, conv_bias, c, n, shift, warps or default_warps(c, n),
-                                     kernel, wgrad)
+    return FusedWaveRecurrence.apply(x_proj, None, None, conv_weight, conv_bias, c, n, last, shift,
+                                     warps or default_warps(c, n), kernel, wgrad)
+
+
+def fused_wave_rnn_pixels(x: Tensor, in_weight: Tensor, in_bias: Tensor | None, conv_weight: Tensor,
+                          conv_bias: Tensor | None, c: int, n: int, last: bool = False, shift: str = "gather",
+                          warps: int | None = None, wgrad: str = "bmm") -> Tensor:
+    """The wRNN's states from a raw input of one value per step (pixel sequences: sMNIST, psMNIST), the input
+    projection ``x_proj = x in_weight^T + in_bias`` done inside the "tiles" kernels: the same numbers as
+    :func:`fused_wave_rnn_recurrence` on ``F.linear(x, in_weight, in_bias)`` (to float32 rounding) without the
+    (B, T, c*n) projection in memory, and the backward kernel sums the projection's gradients.
+
+    x (B, T, 1), in_weight (c*n, 1), in_bias (c*n,) or None, conv_weight (c, c, 3), conv_bias (c,) or None ->
+    states (B, T, c*n), or with ``last`` the last state (B, c*n), in ``in_weight``'s dtype. ``shift``, ``warps``
+    and ``wgrad`` as for :func:`fused_wave_rnn_recurrence`. Raises ValueError where it cannot run.
+    """
+    if x.dim() != 3 or x.shape[-1] != 1 or tuple(in_weight.shape) != (c * n, 1):
+        raise ValueError(f"x must be (B, T, 1) and in_weight ({c * n}, 1), got {tuple(x.shape)} and "
+                         f"{tuple(in_weight.shape)}")
+    _check_options(shift, warps, "tiles", wgrad)
+    problem = fused_problem(x, c, n)
+    if problem is not None:
+        raise ValueError(f"fused Wave-RNN recurrence unavailable: {problem}")
+    return FusedWaveRecurrence.apply(x, in_weight, in_bias, conv_weight, conv_bias, c, n, last, shift,
+                                     warps or default_warps(c, n), "tiles", wgrad)

@@ -116,7 +116,8 @@ def evaluate(model: torch.nn.Module, task: ImageTaskSpec, images: torch.Tensor, 
     correct, loss = 0, 0.0
     for start in range(0, len(labels), task.eval_batch):
         y = labels[start:start + task.eval_batch].to(device)
-        logits = model(task.inputs(images[start:start + task.eval_batch], permutation, generator, device))[:, -1]
+        logits = model(task.inputs(images[start:start + task.eval_batch], permutation, generator, device),
+                       last=True)
         correct += (logits.argmax(-1) == y).sum().item()
         loss += F.cross_entropy(logits.float(), y, reduction="sum").item()
     model.train(was_training)
@@ -194,7 +195,7 @@ def train_image_model(model_spec: SequenceModelSpec, task: ImageTaskSpec, data: 
                 group["lr"] = task.learning_rate(epoch)
         idx = order[position * task.batch:(position + 1) * task.batch]
         y = train_labels[idx].to(device)
-        logits = model(task.inputs(train_images[idx], permutation, generator, device))[:, -1]
+        logits = model(task.inputs(train_images[idx], permutation, generator, device), last=True)
         loss = F.cross_entropy(logits, y)
         optimizer_step(model, optimizer, loss, task.clip)
         sums = [sums[0] + loss.detach() * len(idx), sums[1] + (logits.argmax(-1) == y).sum(), sums[2] + len(idx)]

@@ -121,10 +121,15 @@ class SequenceTaskSpec:
             return copy_batch(batch, self.T, generator, self.copy_format, device)
         return adding_batch(batch, self.T, generator, device)
 
+    def outputs(self, model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """What :meth:`loss` reads of ``model`` (a :class:`WaveRNN` or :class:`IRNN`) on x: copy every step's
+        outputs (B, L, n_out); adding the last step's only (B, n_out)."""
+        return model(x) if self.task == "copy" else model(x, last=True)
+
     def loss(self, outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """The training loss of model outputs (B, L, n_out): copy cross-entropy over all positions (nats per
-        token) divided by B, as the code trains; adding MSE of the final output."""
-        return copy_loss(outputs, y) if self.task == "copy" else adding_loss(outputs[:, -1], y)
+        """The training loss of :meth:`outputs`: copy cross-entropy over all positions (nats per token) divided by
+        B, as the code trains; adding MSE of the final output."""
+        return copy_loss(outputs, y) if self.task == "copy" else adding_loss(outputs, y)
 
 
 def fixed_test_batch(task: SequenceTaskSpec, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -138,7 +143,7 @@ def evaluate(model: torch.nn.Module, task: SequenceTaskSpec, x: torch.Tensor, y:
     ``test_mse``."""
     was_training = model.training
     model.eval()
-    outputs = model(x)
+    outputs = task.outputs(model, x)
     model.train(was_training)
     if task.task == "copy":
         return {f"test_{k}": v for k, v in copy_metrics(outputs, y).items()}
@@ -193,7 +198,7 @@ def train_sequence_model(model_spec: SequenceModelSpec, task_spec: SequenceTaskS
     steps = range(start + 1, task_spec.steps + 1)
     for n in (progress(steps, total=task_spec.steps, initial=start) if progress is not None else steps):
         x, y = task_spec.sample(task_spec.batch, data, device)
-        loss = task_spec.loss(model(x), y)
+        loss = task_spec.loss(task_spec.outputs(model, x), y)
         optimizer_step(model, optimizer, loss, task_spec.clip)
         loss_sum, loss_count = loss_sum + loss.detach(), loss_count + 1  # no host sync per step
         if n % task_spec.eval_every == 0 or n == task_spec.steps:
