@@ -13,10 +13,10 @@ and sMNIST shapes (784 steps; batch 128; wRNN n 256, c 16; iRNN n 256):
 - ``wRNN recurrence [columns]``: the default ("tiles") Triton kernels against the Gluon "columns" kernels
   (:mod:`~wavelib.models.wave_rnn_columns`: each thread all channels of its own units, 4 CTA barriers per step
   instead of 22); a ratio above 1 says "columns" is faster (then make it the default). CUDA only.
-- ``wRNN recurrence [wgrad kernel]``: the fused kernels (defaults) with the conv weight and bias gradients summed
-  by three batched matmuls in PyTorch (``wgrad="bmm"``, the default) against one Triton pass over dL/dx_proj and
-  the states (``wgrad="kernel"``, :mod:`~wavelib.models.wave_rnn_wgrad`); a ratio above 1 says "kernel" is faster
-  (then make it the default). CUDA only.
+- ``wRNN recurrence [wgrad kernel]``: the fused kernels with the conv weight and bias gradients summed by three
+  batched matmuls in PyTorch (``wgrad="bmm"``) against one Triton pass over dL/dx_proj and the states
+  (``wgrad="kernel"``, the default since before its first GPU measurement: :mod:`~wavelib.models.wave_rnn_wgrad`);
+  a ratio below 1 says "bmm" is faster (then make it the default again). CUDA only.
 - ``wRNN pixels [in kernel]`` (sMNIST shapes): V as one matmul outside the kernels, every state kept and the last
   selected (the wRNN before ``last=True``) against the projection inside them and the last state only
   (:func:`~wavelib.models.wave_rnn_fused.fused_wave_rnn_pixels`, what the image trainer now runs); a ratio above 1
@@ -97,7 +97,7 @@ def wave_rows(device: torch.device, repeats: int) -> list[Comparison]:
                                     (x, weight, bias), out_weight)
 
         def fused(shift: str = "gather", warps: int | None = None, kernel: str = "tiles",
-                  wgrad: str = "bmm") -> Callable[[], list[torch.Tensor]]:
+                  wgrad: str = "kernel") -> Callable[[], list[torch.Tensor]]:
             return forward_backward(lambda: fused_wave_rnn_recurrence(x, weight, bias, c, n, shift, warps, kernel,
                                                                       wgrad), (x, weight, bias), out_weight)
 
@@ -119,8 +119,8 @@ def wave_rows(device: torch.device, repeats: int) -> list[Comparison]:
         else:
             print(f"bench_wave_rnn: skipping the columns row [{name}] on {device}: {problem}", file=sys.stderr)
         if device.type == "cuda":
-            variant("wRNN recurrence [wgrad kernel]", fused(), fused(wgrad="kernel"),
-                    'fused, wgrad "bmm" (the default)', 'fused, wgrad "kernel" (Triton)')
+            variant("wRNN recurrence [wgrad kernel]", fused(wgrad="bmm"), fused(),
+                    'fused, wgrad "bmm" (PyTorch)', 'fused, wgrad "kernel" (Triton, the default)')
         else:
             print(f"bench_wave_rnn: skipping the wgrad kernel row [{name}] on {device}: timed on CUDA only",
                   file=sys.stderr)

@@ -60,13 +60,14 @@ PART_BYTES = 15 * 2**20  #: the device tool returns files of at most 16 MB
 ARCHIVE = "results.tar.gz"
 RESERVE_S = 45  #: kept back from training for packing and the transfer
 BENCH_FILES = ("cuda-latest.md", "cuda-latest.json", "cuda-profile.md")
-#: each fused-kernel test file, and the chapters whose models pick those kernels on CUDA by themselves
+#: the fused-kernel test files (space-separated), and the chapters whose models pick those kernels on CUDA by
+#: themselves
 FUSED_TESTS = {"tests/test_elman_fused.py": ("spectrum",),
-               "tests/test_wave_rnn_fused.py": ("wave_rnn_tasks", "wave_rnn_images"),
+               "tests/test_wave_rnn_fused.py tests/test_wave_rnn_wgrad.py": ("wave_rnn_tasks", "wave_rnn_images"),
                "tests/test_selective_scan_fused.py": ("vwave",)}
 #: tests of kernels no chapter uses yet (benchmark rows time them against the defaults): run and logged, and a
 #: failure turns off nothing
-CANDIDATE_TESTS = ("tests/test_wave_rnn_columns.py", "tests/test_wave_rnn_wgrad.py")
+CANDIDATE_TESTS = ("tests/test_wave_rnn_columns.py",)
 #: per chapter, the benchmark row that times its fused kernel (fast side) against the path it replaces (reference side)
 SPEED_ROWS = {"spectrum": "spectrum.train_step [paper, grouped, recurrence]",
               "wave_rnn_tasks": "wRNN train step",
@@ -250,7 +251,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.skip_checks:
         for tests, users in FUSED_TESTS.items():
             if session.call(f"fused-kernel tests {tests}", [python, "-m", "pytest", "-q", "-o", "addopts=", "-p",
-                                                            "no:cacheprovider", tests],
+                                                            "no:cacheprovider", *tests.split()],
                             min(240, session.left_s() - RESERVE_S)) != 0:
                 reference.update({chapter: f"{tests} did not pass" for chapter in users})
         for tests in CANDIDATE_TESTS:

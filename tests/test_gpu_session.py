@@ -16,6 +16,7 @@ import pytest
 from wavelib.provenance import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "gpu_session.py"
+WRNN_TESTS = "fused-kernel tests tests/test_wave_rnn_fused.py tests/test_wave_rnn_wgrad.py"  #: the wRNN's check
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +107,7 @@ def test_a_chapter_trains_on_its_reference_paths_where_its_kernel_failed_or_meas
                     _row("spectrum.train_step [paper, grouped, recurrence]", "12 cells", 16.0, 4.0)]
             (out / "cuda-latest.json").write_text(json.dumps({"rows": rows}))
         # the candidate kernels' tests fail too: that must turn off nothing
-        return 1 if title in ("fused-kernel tests tests/test_wave_rnn_fused.py", *candidates) else 0
+        return 1 if title in (WRNN_TESTS, *candidates) else 0
     candidates = [f"candidate-kernel tests {tests} (no chapter uses them)" for tests in gpu_session.CANDIDATE_TESTS]
     assert candidates[0] == "candidate-kernel tests tests/test_wave_rnn_columns.py (no chapter uses them)"
     monkeypatch.setattr(gpu_session.Session, "call", call)
@@ -115,7 +116,7 @@ def test_a_chapter_trains_on_its_reference_paths_where_its_kernel_failed_or_meas
                                           parallel=False, commit=None, workers=1, cuda_graph=False)
     assert gpu_session.run(args) == 0
     assert [title for title, _ in calls] == [
-        "machine", "fused-kernel tests tests/test_elman_fused.py", "fused-kernel tests tests/test_wave_rnn_fused.py",
+        "machine", "fused-kernel tests tests/test_elman_fused.py", WRNN_TESTS,
         "fused-kernel tests tests/test_selective_scan_fused.py", *candidates, "runs at once tests/test_grid.py",
         "CUDA graphs tests/test_graphs.py", "benchmarks", "step profiles", "train wave_rnn_tasks",
         "train spectrum", "train vwave"]
@@ -123,11 +124,11 @@ def test_a_chapter_trains_on_its_reference_paths_where_its_kernel_failed_or_meas
     assert envs["train wave_rnn_tasks"] == {"WAVELIB_FUSED": "0"} == envs["train vwave"]
     assert envs["train spectrum"] == {}
     log = (out / "session.log").read_text()
-    assert "wave_rnn_tasks trains on its reference paths (WAVELIB_FUSED=0): tests/test_wave_rnn_fused.py did not " \
-           "pass" in log
+    assert "wave_rnn_tasks trains on its reference paths (WAVELIB_FUSED=0): tests/test_wave_rnn_fused.py " \
+           "tests/test_wave_rnn_wgrad.py did not pass" in log
     assert "vwave trains on its reference paths (WAVELIB_FUSED=0): copy LM train step L 620: fused 40.00 ms " \
            "> 30.00 ms" in log
-    assert not any("reference paths" in line and ("columns" in line or "wgrad" in line) for line in log.splitlines())
+    assert not any("reference paths" in line and "columns" in line for line in log.splitlines())
 
 
 def fake_session_run(gpu_session, monkeypatch, tmp_path, rows, failing_test):

@@ -1,8 +1,8 @@
-"""The Triton conv weight and bias gradient kernel (:mod:`wavelib.models.wave_rnn_wgrad`, ``wgrad="kernel"``)
-against a float64 computation of its sums and against the default "bmm" path.
+"""The Triton conv weight and bias gradient kernel (:mod:`wavelib.models.wave_rnn_wgrad`, ``wgrad="kernel"``, the
+default) against a float64 computation of its sums and against the "bmm" path.
 
-A candidate kernel, used by no chapter yet: ``scripts/gpu_session.py`` runs this file as a check of its own, so a
-failure here turns off nothing the chapters use. Skipped unless triton can run (``tests/fused_support.py``): on a
+Part of the wRNN's check in ``scripts/gpu_session.py`` (with ``tests/test_wave_rnn_fused.py``): a failure there
+trains Chapters 3 and 4 on the reference loop. Skipped unless triton can run (``tests/fused_support.py``): on a
 CUDA device, or in Triton's interpreter (tiny shapes).
 """
 

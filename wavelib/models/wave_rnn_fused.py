@@ -20,9 +20,9 @@ the "wRNN recurrence" rows with those of commit f3fae846382c, 4.49 / 27.8 ms wit
 which looked like one cache round trip per row.)
 
 The conv weight and bias gradients are not summed in the recurrence kernel (that took c * 3 reductions across the
-tile per step): once dL/dx_proj is known for every step, they are three batched matrix products over all
-(sequence, step) pairs and a sum, in PyTorch (deterministic; no atomics), or with ``wgrad="kernel"`` one more
-Triton launch that reads dL/dx_proj and the states once (:mod:`.wave_rnn_wgrad`; :data:`WGRADS`).
+tile per step): once dL/dx_proj is known for every step, one more Triton launch reads it and the states once
+(``wgrad="kernel"``, the default: :mod:`.wave_rnn_wgrad`), or with ``wgrad="bmm"`` they are three batched matrix
+products over all (sequence, step) pairs and a sum, in PyTorch (:data:`WGRADS`). Both deterministic: no atomics.
 
 Pixel sequences and a loss on the last step (sMNIST, psMNIST: :func:`fused_wave_rnn_pixels`, which the wRNN's
 ``last=True`` takes on CUDA for one input a step): the kernels project the input themselves, ``x[b, t] win + bin``
@@ -67,11 +67,14 @@ WARPS = (1, 2, 4, 8, 16)  #: warps per program that a caller may ask for
 #: own units; CUDA only; on an H100 1.25x faster at the copy shapes, 0.96x at sMNIST's). The same products, so the
 #: same numbers to float32 rounding.
 KERNELS = ("tiles", "columns")
-#: how the backward sums the conv weight and bias gradients once dL/dx_proj is known: "bmm" (the default), a copy
-#: of the states wrapped along the ring, three batched matmuls and sums in PyTorch (:func:`_conv_weight_grad`); or
-#: "kernel", one Triton pass over dL/dx_proj and the states (:mod:`.wave_rnn_wgrad`; not yet measured on a GPU:
-#: the "wRNN recurrence [wgrad kernel]" rows). The same products, so the same numbers to float32 rounding.
-WGRADS = ("bmm", "kernel")
+#: how the backward sums the conv weight and bias gradients once dL/dx_proj is known: "kernel" (the default), one
+#: Triton pass over dL/dx_proj and the states (:mod:`.wave_rnn_wgrad`), or "bmm", a copy of the states wrapped
+#: along the ring, three batched matmuls and sums in PyTorch (:func:`_conv_weight_grad`). The same products, so the
+#: same numbers to float32 rounding. "kernel" became the default before its first GPU measurement, on the H100
+#: profile of "bmm" (commit 0c709b84a93d: at the sMNIST shapes its matmuls and ring copy took 8.5 ms of a 21.1 ms
+#: training step, for 15 GB of memory traffic where the kernel moves 3.3 GB): the "wRNN recurrence [wgrad
+#: kernel]" rows time the two, and a ratio below 1 there means putting "bmm" back.
+WGRADS = ("kernel", "bmm")
 
 
 @lazy_kernels
@@ -345,7 +348,7 @@ def _check_options(shift: str, warps: int | None, kernel: str, wgrad: str) -> No
 
 def fused_wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int,
                               n: int, shift: str = "gather", warps: int | None = None,
-                              kernel: str = "tiles", wgrad: str = "bmm", last: bool = False) -> Tensor:
+                              kernel: str = "tiles", wgrad: str = "kernel", last: bool = False) -> Tensor:
     """Same contract as :func:`wavelib.models.wave_rnn.wave_rnn_recurrence`, on the fused Triton kernels.
 
     x_proj (B, T, c*n), conv_weight (c, c, 3), conv_bias (c,) or None -> states (B, T, c*n) in x_proj's dtype,
@@ -372,7 +375,7 @@ def fused_wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Te
 
 def fused_wave_rnn_pixels(x: Tensor, in_weight: Tensor, in_bias: Tensor | None, conv_weight: Tensor,
                           conv_bias: Tensor | None, c: int, n: int, last: bool = False, shift: str = "gather",
-                          warps: int | None = None, wgrad: str = "bmm") -> Tensor:
+                          warps: int | None = None, wgrad: str = "kernel") -> Tensor:
     """The wRNN's states from a raw input of one value per step (pixel sequences: sMNIST, psMNIST), the input
     projection ``x_proj = x in_weight^T + in_bias`` done inside the "tiles" kernels: the same numbers as
     :func:`fused_wave_rnn_recurrence` on ``F.linear(x, in_weight, in_bias)`` (to float32 rounding) without the

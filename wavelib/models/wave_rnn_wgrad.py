@@ -1,4 +1,5 @@
-"""The Wave-RNN conv weight and bias gradients in one Triton kernel (``wgrad="kernel"`` of :mod:`.wave_rnn_fused`).
+"""The Wave-RNN conv weight and bias gradients in one Triton kernel (``wgrad="kernel"``, the default of
+:mod:`.wave_rnn_fused`).
 
 From dx = dL/dx_proj and the states, both (B, T, c*n) float32:
 dw[o, j, k] = sum over b, t >= 1, i of dx[b, t, o, i] * states[b, t - 1, j, (i + k - 1) mod n]  (c, c, 3) and
