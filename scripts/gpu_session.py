@@ -243,7 +243,7 @@ def run(args: argparse.Namespace) -> int:
     session.call("machine", [python, "-c", "import torch; print(torch.__version__, torch.version.cuda, "
                              "torch.cuda.get_device_name() if torch.cuda.is_available() else 'no CUDA')"], 60)
     if args.mnist is not None:  # the GPU machine reaches no network: full MNIST comes as a carried file
-        session.call("MNIST", [python, "-c", "import sys; from wavelib.data.datasets import import_mnist_pickle; "
+        session.call("MNIST", [python, "-c", "import sys; from wavelib.data.mnist import import_mnist_pickle; "
                                "print(import_mnist_pickle(sys.argv[1]))", str(args.mnist)], 120)
     reference: dict[str, str] = {}  # chapter -> why it trains without its fused kernel (none with --skip-checks)
     workers = {chapter: args.workers for chapter in args.chapters}  # runs trained at once, per chapter

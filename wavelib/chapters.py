@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from .data.datasets import DataUnavailableError
+from .data.cache import DataUnavailableError
 from .devices import DEVICE_ENV, device_description, resolve_device
 from .experiments import spectrum, twm_theory, vwave, wave_rnn_images, wave_rnn_tasks
 from .presets import ConfigError, resolve_preset
@@ -94,7 +94,7 @@ class ChapterSession:
                 f"--seed {self.seed}{knobs}{only}")
 
     def check_data(self, names: Sequence[str], retrain: bool = False) -> None:
-        """Raise :class:`~wavelib.data.datasets.DataUnavailableError`, before any work, where an experiment of
+        """Raise :class:`~wavelib.data.cache.DataUnavailableError`, before any work, where an experiment of
         ``names`` still to be trained (its artifact missing, or ``retrain``) cannot get its data here."""
         for name in names:
             experiment = self.applicable(name)

