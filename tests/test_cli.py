@@ -2,8 +2,11 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -21,8 +24,8 @@ def cli(*args, **env):
 
 def test_help_names_every_command():
     out = cli("--help").stdout
-    assert "{list,train,run,book}" in out
-    for command in ("list", "train", "run", "book"):  # each with its one-line help
+    assert "{list,train,run,book,clean}" in out
+    for command in ("list", "train", "run", "book", "clean"):  # each with its one-line help
         assert any(line.split()[:1] == [command] and len(line.split()) > 1 for line in out.splitlines()), command
 
 
@@ -56,6 +59,75 @@ def test_set_overrides_a_knob_and_is_recorded(tmp_path, capsys, monkeypatch):
     assert config["n_networks"] == 3 and config["amplitudes"] == [0.1]
 
 
+def trained_store(root):
+    """Train the smoke preset of twm_theory into ``root``; its artifact folder."""
+    assert main(["train", "twm_theory", "--preset", "smoke"]) == 0
+    (artifact,) = (root / "smoke" / "twm_theory").iterdir()
+    return artifact
+
+
+def backdate(path, seconds):
+    """Set the modification time of ``path`` and of everything under it ``seconds`` in the past."""
+    past = time.time() - seconds
+    for entry in [path, *path.rglob("*")]:
+        os.utime(entry, (past, past))
+
+
+def test_list_reports_leftovers_and_clean_removes_the_old_ones(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WAVELIB_RESULTS", str(tmp_path))
+    artifact = trained_store(tmp_path)
+    files = sorted(p.name for p in artifact.iterdir())
+    unpublished = artifact.with_name(f"{artifact.name}.tmp-{uuid.uuid4().hex}")  # killed before its meta.json
+    shutil.copytree(artifact, unpublished)
+    (unpublished / "meta.json").unlink()
+    backdate(tmp_path, 3600)
+    partial = artifact.with_name(f"{artifact.name}.partial")
+    partial.mkdir()
+    (partial / "checkpoint.pt").write_bytes(b"resume from me")
+    being_written = partial / f"checkpoint.tmp-{uuid.uuid4().hex}"  # a run saving its checkpoint now
+    being_written.write_bytes(b"0" * 2048)
+    capsys.readouterr()
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert f"Leftovers of interrupted writes in {tmp_path} (2, " in out and "`python -m wavelib clean`" in out
+    assert f"  smoke/twm_theory/{unpublished.name}  " in out and f"/{being_written.name}  2.0 kB, 0 min old" in out
+
+    assert main(["clean", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"would remove smoke/twm_theory/{unpublished.name}  " in out and "60 min old" in out
+    assert "Would remove 1 leftover of interrupted writes" in out and "nothing removed (--dry-run)" in out
+    assert "Kept 1:" in out and f"{being_written.name}  2.0 kB, 0 min old; modified in the last 10 min" in out
+    assert unpublished.is_dir() and being_written.exists()
+
+    assert main(["clean"]) == 0
+    out = capsys.readouterr().out
+    assert f"removed smoke/twm_theory/{unpublished.name}  " in out and "Removed 1 leftover of" in out
+    assert not unpublished.exists() and being_written.exists()
+    assert main(["clean", "--min-age-min", "0"]) == 0
+    assert f"removed smoke/twm_theory/{partial.name}/{being_written.name}" in capsys.readouterr().out
+    assert not being_written.exists() and (partial / "checkpoint.pt").read_bytes() == b"resume from me"
+    assert sorted(p.name for p in artifact.iterdir()) == files
+    assert main(["list"]) == 0
+    assert "Leftovers" not in capsys.readouterr().out
+
+
+def test_clean_keeps_an_old_artifact_whose_folder_is_missing_and_says_how_to_put_it_back(tmp_path, capsys,
+                                                                                          monkeypatch):
+    """A kill between the two renames of a publication leaves the artifact only under ``.old-``."""
+    monkeypatch.setenv("WAVELIB_RESULTS", str(tmp_path))
+    artifact = trained_store(tmp_path)
+    old = artifact.rename(artifact.with_name(f"{artifact.name}.old-{uuid.uuid4().hex}"))
+    backdate(tmp_path, 3600)
+    capsys.readouterr()
+    assert main(["list"]) == 0
+    assert (f"kept: {artifact.name} is missing and this, the version a publication replaced, may be its only copy: "
+            f"`mv {old} {artifact}`") in capsys.readouterr().out
+    assert main(["clean", "--min-age-min", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "Removed 0 leftovers" in out and "Kept 1:" in out and f"`mv {old} {artifact}` puts it in place" in out
+    assert old.is_dir() and not artifact.exists()
+
+
 @pytest.mark.parametrize("args, message", [
     (["train", "twm_theory", "--set", "widht=3"], "valid knobs: s_max, d, hidden"),
     (["train", "twm_theory", "--set", "s_max=-2"], "s_max must be positive"),
@@ -68,6 +140,7 @@ def test_set_overrides_a_knob_and_is_recorded(tmp_path, capsys, monkeypatch):
     (["train", "twm_theory", "--stop-after", "0"], "--stop-after takes a positive number of minutes"),
     (["train", "vwave", "--workers", "0"], "--workers takes a positive number of runs trained at the same time"),
     (["train", "vwave", "--cuda-graph"], "--cuda-graph captures training steps in CUDA graphs: it needs --device cuda"),
+    (["clean", "--min-age-min", "-1"], "--min-age-min takes a number of minutes, 0 or more, got -1"),
     (["train", "twm_theory", "--set", "s_max=abc"], "knob s_max takes a value like"),
     (["train", "twm_theory", "--set", "s_max=2.5"], "knob s_max takes a value like"),
     (["train", "spectrum", "--preset", "paper", "--experiment", "table1"],

@@ -3,7 +3,9 @@
 import dataclasses
 import json
 import os
+import re
 import shlex
+import subprocess
 import time
 
 import numpy as np
@@ -13,7 +15,8 @@ import torch
 from wavelib.chapters import ChapterSession, MissingArtifactsError, get_chapter
 from wavelib.presets import Config, ConfigError
 from wavelib.registry import Chapter, Experiment
-from wavelib.store import Checkpoint, Result, TimeBudgetReached, artifact_dir, config_hash, run_experiment, stored_artifacts
+from wavelib.store import (Checkpoint, Result, TimeBudgetReached, artifact_dir, config_hash, find_leftovers,
+                           remove_leftovers, run_experiment, stored_artifacts)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -403,3 +406,127 @@ def test_an_unreadable_checkpoint_says_to_delete_it(tmp_path):
     checkpoint.write_bytes(b"garbage")
     with pytest.raises(ConfigError, match="cannot be read .*delete it to start that part of the run again"):
         run(tmp_path)
+
+
+def backdate(path, seconds):
+    """Set the modification time of ``path`` and of everything under it ``seconds`` in the past."""
+    past = time.time() - seconds
+    for entry in [path, *path.rglob("*")]:
+        os.utime(entry, (past, past))
+
+
+def tree(root):
+    """Every path under ``root``, relative to it."""
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def killed(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+@pytest.fixture
+def interrupted_store(tmp_path, monkeypatch):
+    """A store holding a finished artifact, interrupted runs' checkpoints, and the leftovers the store's own writes
+    leave when killed; returns its ``root``, the ``leftovers`` (paths relative to it), the ``artifact`` and the
+    ``partial`` folder of a run to resume."""
+    import wavelib.store as store
+
+    artifact = run(tmp_path).path
+    CALLS["fail_at"] = 2
+    with pytest.raises(Interrupt):
+        run(tmp_path, seed=9)  # its checkpoint and ledger, to resume from
+    interrupted = artifact_dir("toy", "smoke", "count", {"units": 6}, 9, tmp_path)
+    partial = interrupted.with_name(interrupted.name + ".partial")
+    real_replace, real_rmtree = store.os.replace, store.shutil.rmtree
+    with monkeypatch.context() as patch:
+        patch.setattr(store.np, "savez_compressed", killed)  # seed 4: killed while publishing, before meta.json
+        with pytest.raises(KeyboardInterrupt):
+            run(tmp_path, seed=4)
+    with monkeypatch.context() as patch:
+        patch.setattr(store.shutil, "rmtree",
+                      lambda path, **kw: killed() if ".old-" in str(path) else real_rmtree(path, **kw))
+        with pytest.raises(KeyboardInterrupt):  # the new artifact in place, killed removing the old one
+            run(tmp_path, retrain=True)
+    with monkeypatch.context() as patch:
+        patch.setattr(store.os, "replace", killed)  # killed saving a child checkpoint
+        with pytest.raises(KeyboardInterrupt):
+            Checkpoint(partial).child("cell").save({"next": 1})
+    with monkeypatch.context() as patch:
+        patch.setattr(store.os, "replace",
+                      lambda src, dst: killed() if "attempts" in str(src) else real_replace(src, dst))
+        with pytest.raises(KeyboardInterrupt):  # killed writing the run's ledger
+            Checkpoint(partial).child("other").save({"next": 1})
+    leftovers = [p for p in tree(tmp_path) if re.search(r"\.(tmp|old)-[0-9a-f]{32}$", p)]
+    kinds = sorted(re.sub(r".*/|-[0-9a-f]{32}|-[0-9a-f]{10}", "", p) for p in leftovers)
+    assert kinds == ["attempts.json.tmp", "checkpoint.tmp", "count.old", "count.tmp"], leftovers
+    return {"root": tmp_path, "leftovers": leftovers, "artifact": artifact, "partial": partial}
+
+
+def test_leftovers_are_found_and_removed_and_nothing_else(interrupted_store):
+    """Old leftovers go; the finished artifact and the checkpoints of interrupted runs stay (however old), and the
+    interrupted run still resumes."""
+    root, leftovers = interrupted_store["root"], interrupted_store["leftovers"]
+    backdate(root, 3600)
+    before, meta = tree(root), (interrupted_store["artifact"] / "meta.json").read_text()
+    found = find_leftovers(root)
+    assert [str(x.path.relative_to(root)) for x in found] == leftovers
+    assert all(x.keep is None and x.age_s >= 3600 - 60 for x in found)
+    assert sum(x.size_bytes for x in found) > 0
+    assert [x.path for x in remove_leftovers(root, dry_run=True)] == [x.path for x in found]
+    assert tree(root) == before  # a dry run removes nothing
+    assert [x.path for x in remove_leftovers(root)] == [x.path for x in found]
+    assert tree(root) == [p for p in before if not any(p == x or p.startswith(x + "/") for x in leftovers)]
+    assert find_leftovers(root) == []
+    assert (interrupted_store["artifact"] / "meta.json").read_text() == meta
+    assert {"checkpoint.pt", "attempts.json"} <= {p.name for p in interrupted_store["partial"].iterdir()}
+    resumed = run(root, seed=9)
+    assert resumed.meta["resumed"] is True and len(resumed.history()["values"]) == 6
+
+
+def test_young_leftovers_are_kept(interrupted_store):
+    """What was modified in the last ``min_age_s`` may be written by a running process right now; an ``.old-``
+    folder counts its artifact's age too (a publication that has just renamed the artifact in removes it next)."""
+    root = interrupted_store["root"]
+    before = tree(root)
+    assert remove_leftovers(root) == [] and tree(root) == before
+    assert all(x.age_s < 60 for x in find_leftovers(root))
+    backdate(root, 3600)
+    os.utime(interrupted_store["artifact"] / "meta.json")  # just published
+    removed = remove_leftovers(root, min_age_s=1800)
+    assert sorted(str(x.path.relative_to(root)) for x in removed) == [
+        p for p in interrupted_store["leftovers"] if ".old-" not in p]
+    (old,) = find_leftovers(root)
+    assert ".old-" in old.path.name and old.keep is None
+    assert [x.path for x in remove_leftovers(root, min_age_s=0)] == [old.path]
+    assert find_leftovers(root) == []
+
+
+def test_an_old_artifact_whose_folder_is_missing_is_kept_with_the_way_back(tmp_path, monkeypatch):
+    """Killed between the two renames of a retrain's publication: the ``.old-`` folder is the only copy of the
+    artifact (and the ``.tmp-`` one, complete, of the new one); cleaning keeps both and says how to put one back."""
+    import wavelib.store as store
+
+    final = run(tmp_path).path
+    real_replace = store.os.replace
+
+    def moved_aside_then_killed(src, dst):  # a kill: no except clause runs, the old artifact is not moved back
+        if f"{final.name}.tmp-" in str(src) or f"{final.name}.old-" in str(src):
+            killed()
+        real_replace(src, dst)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store.os, "replace", moved_aside_then_killed)
+        with pytest.raises(KeyboardInterrupt):
+            run(tmp_path, retrain=True)
+    assert not final.exists()
+    backdate(tmp_path, 3600)
+    found = find_leftovers(tmp_path)
+    assert sorted(x.path.name.split(".")[1][:3] for x in found) == ["old", "tmp"]
+    assert all(x.keep and f"{final.name} is missing" in x.keep for x in found)
+    assert remove_leftovers(tmp_path, min_age_s=0) == [] and all(x.path.exists() for x in found)
+    (old,) = [x for x in found if ".old-" in x.path.name]
+    subprocess.run(old.keep.split("`")[1], shell=True, check=True)  # the command it says
+    assert final.is_dir() and run(tmp_path).metrics["call"] == 1  # the first artifact is back
+    assert [x.keep for x in find_leftovers(tmp_path)] == [None]  # the new one's files may go now
+    remove_leftovers(tmp_path)
+    assert find_leftovers(tmp_path) == [] and stored_artifacts(tmp_path)[0].path == final

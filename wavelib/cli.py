@@ -1,4 +1,5 @@
-"""``python -m wavelib``: list chapters and artifacts, train experiments, run chapters, build the book."""
+"""``python -m wavelib``: list chapters and artifacts, train experiments, run chapters, build the book, clean the
+results store of what interrupted writes left."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from .data.cache import DataUnavailableError
 from .devices import DEVICE_ENV
 from .presets import PRESET_ENV, PRESETS, ConfigError, resolve_preset
 from .provenance import REPO_ROOT
-from .store import QUIET_ENV, TimeBudgetReached, results_root, stored_artifacts
+from .store import (LEFTOVER_MIN_AGE_S, QUIET_ENV, Leftover, TimeBudgetReached, find_leftovers, remove_leftovers,
+                    results_root, stored_artifacts)
 
 
 def _knob(text: str) -> tuple[str, object]:
@@ -49,6 +51,50 @@ def _list(args: argparse.Namespace) -> int:
         meta = artifact.meta
         print(f"  {artifact.path.relative_to(root)}  seed {meta['seed']}, {meta['device']}, "
               f"{meta['wall_time_s']:.1f} s, commit {meta['git_commit']}")
+    leftovers = find_leftovers(root)
+    if leftovers:
+        print(f"\nLeftovers of interrupted writes in {root} ({len(leftovers)}, "
+              f"{_size(sum(leftover.size_bytes for leftover in leftovers))}; `python -m wavelib clean` removes those "
+              f"untouched for {LEFTOVER_MIN_AGE_S / 60:.0f} min and not marked kept, `--dry-run` shows which):")
+        for leftover in leftovers:
+            print(f"  {_describe(leftover, root)}")
+    return 0
+
+
+def _size(n_bytes: int) -> str:
+    """A size in bytes, in words (kB, MB, GB: powers of 1024)."""
+    for unit, scale in (("GB", 2**30), ("MB", 2**20), ("kB", 2**10)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:.1f} {unit}"
+    return f"{n_bytes} B"
+
+
+def _describe(leftover: Leftover, root: Path) -> str:
+    """A leftover in one line: its path under the store's root, size, age and, if cleaning keeps it, why."""
+    minutes = leftover.age_s / 60
+    age = f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.1f} h"
+    return (f"{leftover.path.relative_to(root)}  {_size(leftover.size_bytes)}, {age} old"
+            + (f"; kept: {leftover.keep}" if leftover.keep else ""))
+
+
+def _clean(args: argparse.Namespace) -> int:
+    if not args.min_age_min >= 0:
+        raise ConfigError(f"--min-age-min takes a number of minutes, 0 or more, got {args.min_age_min}")
+    root = results_root()
+    removed = remove_leftovers(root, min_age_s=60 * args.min_age_min, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
+    for leftover in removed:
+        print(f"{verb} {_describe(leftover, root)}")
+    print(f"{verb.capitalize()} {len(removed)} leftover{'' if len(removed) == 1 else 's'} of interrupted writes "
+          f"({_size(sum(leftover.size_bytes for leftover in removed))}) from {root}"
+          + ("; nothing removed (--dry-run)" if args.dry_run else ""))
+    gone = {leftover.path for leftover in removed}
+    kept = [leftover for leftover in find_leftovers(root) if leftover.path not in gone]
+    if kept:
+        print(f"Kept {len(kept)}:")
+    for leftover in kept:
+        young = f"; modified in the last {args.min_age_min:g} min: a running process may be writing it"
+        print(f"  {_describe(leftover, root)}{'' if leftover.keep else young}")
     return 0
 
 
@@ -197,6 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
     common(book)
     book.add_argument("--out", help="folder that receives _build/html (default: the repository)")
     book.set_defaults(func=_book)
+
+    clean = sub.add_parser("clean", help="remove what interrupted writes left in the results store (`list` shows it)")
+    clean.add_argument("--dry-run", action="store_true", help="print what would be removed, remove nothing")
+    clean.add_argument("--min-age-min", type=float, default=LEFTOVER_MIN_AGE_S / 60, metavar="M",
+                       help=f"leave alone what was modified in the last M minutes, which a running process may still "
+                            f"be writing (default {LEFTOVER_MIN_AGE_S / 60:.0f})")
+    clean.set_defaults(func=_clean)
     return parser
 
 

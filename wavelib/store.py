@@ -9,6 +9,8 @@ Layout: ``<root>/<preset>/<chapter>/<experiment>-<hash>/`` holding
 
 A directory exists only once complete (written under a temporary name, then renamed). While a run is
 in progress its checkpoint lives in ``<experiment>-<hash>.partial/``; a new run resumes from it.
+A process killed in the middle of a write leaves its temporary names behind: :func:`find_leftovers` finds them,
+:func:`remove_leftovers` removes those that are safe to remove.
 The root is ``$WAVELIB_RESULTS`` or ``results/`` in the repository.
 """
 
@@ -20,7 +22,9 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
+import stat
 import time
 import uuid
 from collections.abc import Sequence
@@ -379,9 +383,96 @@ def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, pre
     return Artifact(final)
 
 
+_ARTIFACT_NAME = r"\w+-[0-9a-f]{10}"  #: an artifact folder's name, as :func:`artifact_dir` makes it
+_UUID = r"[0-9a-f]{32}"  #: the suffix of a temporary name (``uuid4().hex``)
+LEFTOVER_MIN_AGE_S = 600.0  #: :func:`remove_leftovers` leaves younger leftovers alone (s)
+
+
 def stored_artifacts(root: Path | None = None) -> list[Artifact]:
     """Every finished artifact under the results root, sorted by path: folders named as :func:`artifact_dir` names
     them (not a ``.partial`` checkpoint, nor a ``.tmp-``/``.old-`` folder of a publication under way)."""
     base = root or results_root()
     return [Artifact(meta.parent) for meta in sorted(base.glob("*/*/*/meta.json"))
-            if re.fullmatch(r"\w+-[0-9a-f]{10}", meta.parent.name)]
+            if re.fullmatch(_ARTIFACT_NAME, meta.parent.name)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Leftover:
+    """A temporary file or folder that a process killed in the middle of a write left in the results store."""
+
+    path: Path
+    size_bytes: int  #: of all the files in it
+    age_s: float  #: time since anything in it was last modified (s)
+    keep: str | None = None  #: why cleaning leaves it alone, and what to do instead; None: it may go
+
+
+def _size_and_newest(path: Path) -> tuple[int, float]:
+    """The total size of the files at or under ``path`` (bytes) and their newest modification time (s since the
+    epoch; now if something vanished while being read: a process is at work there). Links are not followed."""
+    entries = [path]
+    if path.is_dir():
+        for folder, dirs, files in os.walk(path):
+            entries += [Path(folder, name) for name in dirs + files]
+    size, newest = 0, 0.0
+    for entry in entries:
+        try:
+            info = entry.lstat()
+        except FileNotFoundError:
+            return size, time.time()
+        newest = max(newest, info.st_mtime)
+        size += 0 if stat.S_ISDIR(info.st_mode) else info.st_size
+    return size, newest
+
+
+def find_leftovers(root: Path | None = None) -> list[Leftover]:
+    """Every leftover of an interrupted write under the results root, sorted by path; removes nothing.
+
+    Leftovers: an artifact's publication (:func:`_publish`) under way or killed, ``<name>.tmp-<uuid>/`` (the new
+    files) and ``<name>.old-<uuid>/`` (the artifact it replaces, moved aside); inside a ``.partial`` checkpoint
+    folder, a checkpoint or ledger never renamed into place, ``checkpoint.tmp-<uuid>`` and
+    ``attempts.json.tmp-<uuid>``. Finished artifacts, ``.partial`` folders and the checkpoints in them are never
+    leftovers. Where the artifact folder is missing (a kill between the two renames of a publication), an ``.old-``
+    folder, and a ``.tmp-`` folder holding ``meta.json`` (written last), may be the artifact's only copy: they come
+    with ``keep``, the way to put them back. An ``.old-`` folder's age counts its artifact's files too: a
+    publication that has just renamed the new artifact into place is about to remove it.
+    """
+    base = root or results_root()
+    found = []
+    for path in base.glob("*/*/*"):
+        moved = re.fullmatch(rf"({_ARTIFACT_NAME})\.(tmp|old)-{_UUID}", path.name)
+        if moved and path.is_dir():
+            final = path.with_name(moved[1])
+            size, newest = _size_and_newest(path)
+            keep = None
+            if final.exists():
+                if moved[2] == "old":  # a publication that has just put the new artifact in place removes it next
+                    newest = max(newest, _size_and_newest(final)[1])
+            elif moved[2] == "old" or (path / "meta.json").exists():
+                what = "the version a publication replaced" if moved[2] == "old" else "a new version written in full"
+                keep = (f"{final.name} is missing and this, {what}, may be its only copy: "
+                        f"`mv {shlex.quote(str(path))} {shlex.quote(str(final))}` puts it in place")
+            found.append(Leftover(path, size, time.time() - newest, keep))
+        elif re.fullmatch(rf"{_ARTIFACT_NAME}\.partial", path.name) and path.is_dir():
+            for folder, _, files in os.walk(path):
+                for name in files:
+                    if re.fullmatch(rf"(checkpoint|{re.escape(Checkpoint.LEDGER)})\.tmp-{_UUID}", name):
+                        size, newest = _size_and_newest(Path(folder, name))
+                        found.append(Leftover(Path(folder, name), size, time.time() - newest))
+    return sorted(found, key=lambda leftover: leftover.path)
+
+
+def remove_leftovers(root: Path | None = None, min_age_s: float = LEFTOVER_MIN_AGE_S,
+                     dry_run: bool = False) -> list[Leftover]:
+    """Remove the leftovers of :func:`find_leftovers` that are safe to remove, and return them (``dry_run``: return
+    them and remove nothing). Safe: without ``keep`` (not an artifact's possible only copy), and nothing in it
+    modified for ``min_age_s`` seconds (default 10 min), so that what a running process is writing right now stays.
+    Finished artifacts and ``.partial`` checkpoint folders are never removed."""
+    removable = [leftover for leftover in find_leftovers(root) if leftover.keep is None and
+                 leftover.age_s >= min_age_s]
+    if not dry_run:
+        for leftover in removable:
+            if leftover.path.is_dir():
+                shutil.rmtree(leftover.path)
+            else:
+                leftover.path.unlink(missing_ok=True)
+    return removable
