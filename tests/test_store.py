@@ -5,6 +5,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import time
 
@@ -277,6 +278,24 @@ def test_a_kill_inside_publishing_is_recovered_from(tmp_path, monkeypatch):
     os.utime(partial, (past, past))
     run(tmp_path)
     assert not partial.exists() and CALLS["n"] == 1
+
+
+def test_recovery_takes_the_latest_finished_of_several_old_folders(tmp_path):
+    """Two kills: an earlier retrain's deletion of its ``.old-`` (an older version, half deleted, its folder
+    modified last), then a later retrain's between the renames: the version that finished last comes back."""
+    final = run(tmp_path).path
+    finished = json.loads((final / "meta.json").read_text())["finished_utc"]
+    stale = final.with_name(final.name + ".old-stale")
+    shutil.copytree(final, stale)
+    meta = json.loads((stale / "meta.json").read_text())
+    (stale / "meta.json").write_text(json.dumps({**meta, "finished_utc": "2000-01-01T00:00:00Z"}))
+    (stale / "history.npz").unlink()  # half deleted
+    future = time.time() + 60
+    os.utime(stale, (future, future))
+    final.rename(final.with_name(final.name + ".old-intact"))
+    restored = run(tmp_path)
+    assert CALLS["n"] == 1 and restored.path == final and (final / "history.npz").exists()
+    assert json.loads((final / "meta.json").read_text())["finished_utc"] == finished and stale.exists()
 
 
 def test_saving_with_finished_children_deletes_only_their_checkpoints(tmp_path):

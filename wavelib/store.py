@@ -306,13 +306,25 @@ def _publish(result: Result, meta: dict[str, Any], final: Path) -> None:
         os.replace(tmp, final)
 
 
+def _finished_utc(folder: Path) -> str:
+    """The ``finished_utc`` its ``meta.json`` records ("" where there is none or it does not read)."""
+    try:
+        return str(json.loads((folder / "meta.json").read_text()).get("finished_utc", ""))
+    except (OSError, ValueError, AttributeError):
+        return ""
+
+
 def _recover(final: Path, partial: Path) -> None:
     """Undo what a kill in the middle of :func:`_publish` or right after it leaves: the old artifact moved aside
-    (``.old-``) with no artifact in its place goes back; a checkpoint older than the finished artifact goes."""
+    (``.old-``) with no artifact in its place goes back; a checkpoint older than the finished artifact goes.
+
+    Of several ``.old-`` folders the one whose ``meta.json`` records the latest finish goes back: an earlier
+    publication killed while deleting its ``.old-`` leaves an older version, half deleted, whose folder was
+    modified last (by the deletion)."""
     if not final.exists():
-        olds = sorted(final.parent.glob(f"{final.name}.old-*"), key=lambda p: p.stat().st_mtime)
-        if olds and (olds[-1] / "meta.json").exists():
-            os.replace(olds[-1], final)
+        olds = [old for old in final.parent.glob(f"{final.name}.old-*") if _finished_utc(old)]
+        if olds:
+            os.replace(max(olds, key=_finished_utc), final)
     if final.exists() and partial.exists() and partial.stat().st_mtime < (final / "meta.json").stat().st_mtime:
         shutil.rmtree(partial, ignore_errors=True)
 
