@@ -309,7 +309,7 @@ def _publish(result: Result, meta: dict[str, Any], final: Path) -> None:
 def _finished_utc(folder: Path) -> str:
     """The ``finished_utc`` its ``meta.json`` records ("" where there is none or it does not read)."""
     try:
-        return str(json.loads((folder / "meta.json").read_text()).get("finished_utc", ""))
+        return str(Artifact(folder).meta.get("finished_utc", ""))
     except (OSError, ValueError, AttributeError):
         return ""
 
