@@ -41,6 +41,12 @@ drawn once before timing. Rows per shape:
   steps in as many threads, each on a CUDA stream of its own (:func:`wavelib.grid.on_own_stream`, what
   ``train --workers N`` does with whole runs). Its ratio is the throughput ``--workers N`` gains over one run at a
   time; the check compares every model's first loss and gradients, which concurrency must not change.
+- ``copy LM train steps, N runs at once [CUDA graph]`` (CUDA): the same with each model's step captured in a CUDA
+  graph (as ``train --workers N --cuda-graph`` trains), and each step first sampling its own batch on the host as
+  ``train_copy`` does (that Python work holds the GIL, which the threads share): graphs replayed one model after
+  another against all at once. One replay is one launch, so the threads' host work is small and the question is
+  whether the GPU runs the models' small kernels side by side. ``scripts/gpu_session.py`` trains Chapter 5 with
+  ``--workers N`` where this row (with graphs) or the row above (without) gains enough.
 
 Shapes (batch, d_inner = 2·d_model, N = d_state, L = the training context length): Chapter 5's ``paper``
 preset at every length on CUDA; on the CPU the ``cpu`` preset, plus ``paper`` at its shortest length when
@@ -221,43 +227,87 @@ def train_step_row(preset: str, length: int, device: torch.device, repeats: int)
                        reference_label=f'scan "{reference}"', fast_label=f'scan "{fast}" ("auto")')
 
 
+def _capturable_step(config: VWaveConfig, training: CopyTraining, seed: int,
+                     device: torch.device) -> tuple[Callable[..., torch.Tensor], torch.nn.Module]:
+    """:data:`STEP_MODEL`'s training step ``step(inputs, targets, mask) -> loss`` as ``train_copy`` builds it
+    with ``cuda_graph`` (weights of ``seed``, AdamW ``capturable`` with its learning rate on the device), and the
+    model."""
+    with isolated_rng(seed, device):
+        model = config.spec(STEP_MODEL).build(VOCAB_SIZE).to(device)
+    optimizer = torch.optim.AdamW(parameter_groups(model, training.weight_decay), lr=training.lr, capturable=True)
+    learning_rates_on_device(optimizer, device)
+
+    def step(inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        loss = copy_loss(model, inputs, targets, mask)
+        optimizer_step(model, optimizer, loss, training.clip)
+        return loss.detach()
+    return step, model
+
+
+def _step_outputs(step: Callable[..., torch.Tensor], model: torch.nn.Module,
+                  batch: Callable[[], CopyBatch]) -> Callable[[], list[torch.Tensor]]:
+    """A callable taking one ``step`` on ``batch()`` and returning its loss and the model's clipped gradients."""
+    def run() -> list[torch.Tensor]:
+        data = batch()
+        loss = step(data.inputs, data.targets, data.loss_mask)
+        return [loss.clone(), *(p.grad.detach().clone() for p in model.parameters())]
+    return run
+
+
 def graph_step_row(preset: str, length: int, device: torch.device, repeats: int) -> Comparison:
     """The copy-LM training step eagerly against captured in a CUDA graph (both with a capturable AdamW)."""
     config = PRESETS[preset]
     training = config.training(length)
     batch = _batch(training, device)
-
-    def capturable_step() -> tuple[Callable[[], torch.Tensor], torch.nn.Module]:
-        with isolated_rng(SEED, device):
-            model = config.spec(STEP_MODEL).build(VOCAB_SIZE).to(device)
-        optimizer = torch.optim.AdamW(parameter_groups(model, training.weight_decay), lr=training.lr,
-                                      capturable=True)
-        learning_rates_on_device(optimizer, device)
-
-        def step(inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-            loss = copy_loss(model, inputs, targets, mask)
-            optimizer_step(model, optimizer, loss, training.clip)
-            return loss.detach()
-        return step, model
-
-    def outputs(step: Callable[..., torch.Tensor], model: torch.nn.Module) -> Callable[[], list[torch.Tensor]]:
-        def run() -> list[torch.Tensor]:
-            loss = step(batch.inputs, batch.targets, batch.loss_mask)
-            return [loss.clone(), *(p.grad.detach().clone() for p in model.parameters())]
-        return run
-
     with true_float32():
-        eager_step, eager_model = capturable_step()
-        graph_step, graph_model = capturable_step()
+        eager_step, eager_model = _capturable_step(config, training, SEED, device)
+        graph_step, graph_model = _capturable_step(config, training, SEED, device)
         graphed = GraphedStep(graph_step)
-        eager, replayed = outputs(eager_step, eager_model), outputs(graphed, graph_model)
+        eager = _step_outputs(eager_step, eager_model, lambda: batch)
+        replayed = _step_outputs(graphed, graph_model, lambda: batch)
         for _ in range(graphed.warmup):  # both sides at the same step, the graph side eager until its capture
             eager()
             replayed()
-        scale = scales(outputs(*capturable_step())())
+        scale = scales(_step_outputs(*_capturable_step(config, training, SEED, device), lambda: batch)())
         return compare("copy LM train step [CUDA graph]", _describe_step(preset, training), eager,
                        replayed, device, repeats=repeats, warmup=1, scale=scale, tolerance=RTOL,
                        reference_label="eager, AdamW capturable", fast_label="captured in a CUDA graph, replayed")
+
+
+def concurrent_graphed_steps_row(preset: str, length: int, device: torch.device, repeats: int) -> Comparison:
+    """A training step of each of :data:`CONCURRENT_RUNS` models, each captured in a CUDA graph and each sampling
+    its own batch first as ``train_copy`` does: one model after another against all at once in threads on their
+    own CUDA streams."""
+    config = PRESETS[preset]
+    training = config.training(length)
+
+    def models() -> list[Callable[[], list[torch.Tensor]]]:
+        steps = []
+        for seed in range(CONCURRENT_RUNS):
+            step, model = _capturable_step(config, training, seed, device)
+            data = torch.Generator().manual_seed(seed)
+            graphed = GraphedStep(step)
+            steps.append(_step_outputs(graphed, model, lambda data=data: sample_training_batch(
+                training.batch, training.context_len, training.min_len, training.max_len, data, device)))
+            for _ in range(graphed.warmup + 1):  # captured here, so that only replays are timed
+                steps[-1]()
+        return steps
+
+    with ThreadPoolExecutor(CONCURRENT_RUNS, thread_name_prefix="bench-run") as pool, true_float32():
+        in_turn, at_once = models(), models()
+
+        def one_after_another() -> list[torch.Tensor]:
+            return [part for step in in_turn for part in step()]
+
+        def all_at_once() -> list[torch.Tensor]:
+            return [part for parts in pool.map(lambda step: on_own_stream(device, step), at_once) for part in parts]
+
+        scale = scales([part for step in models() for part in step()])
+        return compare(f"copy LM train steps, {CONCURRENT_RUNS} runs at once [CUDA graph]",
+                       _describe_step(preset, training, CONCURRENT_RUNS), one_after_another, all_at_once, device,
+                       repeats=repeats, warmup=1, scale=scale, tolerance=RTOL,
+                       reference_label="graphs replayed one after another",
+                       fast_label=f"{CONCURRENT_RUNS} threads, a CUDA stream each")
 
 
 def concurrent_steps_row(preset: str, length: int, device: torch.device, repeats: int) -> Comparison:
@@ -322,5 +372,6 @@ def benchmarks(device: torch.device, repeats: int) -> list[Comparison]:
             rows += [train_step_row(preset, length, device, repeats),
                      concurrent_steps_row(preset, length, device, repeats)]
             if device.type == "cuda":
-                rows.append(graph_step_row(preset, length, device, repeats))
+                rows += [graph_step_row(preset, length, device, repeats),
+                         concurrent_graphed_steps_row(preset, length, device, repeats)]
     return rows

@@ -21,7 +21,8 @@ budget; a chapter whose fused kernel failed its tests, or was slower than the pa
 benchmark (:data:`SPEED_ROWS`), trains with ``WAVELIB_FUSED=0`` (its reference paths; the run records it; a Table 1
 run resumed from a checkpoint keeps the recurrence it started on); N is ``--workers`` (default 1), or for a chapter
 with a concurrency row (:data:`CONCURRENCY_ROWS`) what this call measured: its runs at once where that gains, else
-1; likewise ``--cuda-graph`` where :data:`GRAPH_ROWS` gains; (4) the results of those chapters (finished artifacts
+1 (with graphed steps, its graphed twin decides); likewise, decided first, ``--cuda-graph`` where
+:data:`GRAPH_ROWS` gains; (4) the results of those chapters (finished artifacts
 AND ``.partial`` checkpoints) packed into ``results.tar.gz``, cut into parts of at most 15 MB. Everything printed
 goes to ``session.log``. It needs only what the GPU image has (torch, numpy, scipy, matplotlib, tqdm, pytest):
 wavelib, not installed there, is found through ``PYTHONPATH`` (set for every command it starts).
@@ -80,8 +81,10 @@ GRAPH_TEST = "tests/test_graphs.py"
 #: per chapter, the benchmark row that times its training step captured in a CUDA graph against the eager step
 GRAPH_ROWS = {"vwave": "copy LM train step [CUDA graph]"}
 MIN_GRAPH_GAIN = 1.2  #: train with --cuda-graph where that row's ratio reaches this at every shape
-#: per chapter, the benchmark row that times N of its runs' steps at once against one after another, and that N
+#: per chapter, the benchmark row that times N of its runs' steps at once against one after another, and that N;
+#: for a chapter that trains with --cuda-graph, the row of that name + :data:`GRAPHED` (each step a graph replay)
 CONCURRENCY_ROWS = {"vwave": (f"copy LM train steps, {VWAVE_SEEDS} runs at once", VWAVE_SEEDS)}
+GRAPHED = " [CUDA graph]"
 MIN_CONCURRENCY_GAIN = 1.2  #: train N runs at once where that row's ratio reaches this at every shape
 
 
@@ -181,12 +184,13 @@ def _gains(rows: list[dict], name: str | None, minimum: float) -> tuple[bool, st
     return all(row["reference_ms"] / row["fast_ms"] >= minimum for row in measured), f"{name} {ratios}"
 
 
-def concurrency(rows: list[dict], chapter: str) -> tuple[int, str | None]:
+def concurrency(rows: list[dict], chapter: str, graphed: bool = False) -> tuple[int, str | None]:
     """How many runs of ``chapter`` to train at once by this benchmark's ``rows``: N where its
-    :data:`CONCURRENCY_ROWS` row gains at least :data:`MIN_CONCURRENCY_GAIN` at every shape, else 1; and the
-    measured ratios in words (None where the chapter has no such row in ``rows``)."""
+    :data:`CONCURRENCY_ROWS` row (its :data:`GRAPHED` twin where the chapter trains with ``graphed`` steps) gains
+    at least :data:`MIN_CONCURRENCY_GAIN` at every shape, else 1; and the measured ratios in words (None where the
+    chapter has no such row in ``rows``)."""
     name, runs = CONCURRENCY_ROWS.get(chapter, (None, 1))
-    gains, measured = _gains(rows, name, MIN_CONCURRENCY_GAIN)
+    gains, measured = _gains(rows, name and name + GRAPHED if graphed else name, MIN_CONCURRENCY_GAIN)
     return (runs if gains else 1), measured
 
 
@@ -274,14 +278,15 @@ def run(args: argparse.Namespace) -> int:
             why = None if chapter in reference else slower_fused(rows, chapter)
             if why:
                 reference[chapter] = why
-            n, measured = concurrency(rows, chapter) if concurrent_ok else (1, f"{WORKERS_TEST} did not pass")
-            if measured:
-                workers[chapter] = n
-                session.say(f"\n{chapter} trains {n} run(s) at a time (--workers {n}): {measured}")
             use, measured = graph_choice(rows, chapter) if graphs_ok else (False, f"{GRAPH_TEST} did not pass")
             if measured and chapter in GRAPH_ROWS:
                 graphs[chapter] = use
                 session.say(f"\n{chapter} trains {'with' if use else 'without'} --cuda-graph: {measured}")
+            n, measured = (concurrency(rows, chapter, graphs[chapter]) if concurrent_ok
+                           else (1, f"{WORKERS_TEST} did not pass"))
+            if measured:
+                workers[chapter] = n
+                session.say(f"\n{chapter} trains {n} run(s) at a time (--workers {n}): {measured}")
     for chapter, why in reference.items():
         if chapter in args.chapters:
             session.say(f"\n{chapter} trains on its reference paths ({FUSED_ENV}=0): {why}")

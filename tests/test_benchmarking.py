@@ -213,3 +213,27 @@ def test_run_discovers_runs_and_writes_results(tmp_path, monkeypatch, capsys):
     if not torch.cuda.is_available():
         assert run.main(["--device", "cuda"]) == 2
         assert "no CUDA GPU" in capsys.readouterr().err
+
+
+class _EagerStep:
+    """Stands in for GraphedStep on the CPU (a CUDA graph needs CUDA): the step, called eagerly every time."""
+
+    def __init__(self, step, warmup: int = 3):
+        self.step, self.warmup = step, warmup
+
+    def __call__(self, *inputs):
+        return self.step(*inputs)
+
+
+def test_vwave_graph_rows_compare_the_same_step_on_both_sides(monkeypatch):
+    """The graph rows' bookkeeping (warm-up, capture call, per-model batches from their own generators, threads)
+    on the CPU, with the graph replaced by the eager step and AdamW not capturable (CUDA only): both sides must
+    then take exactly the same steps, so the check is exactly 0."""
+    bench = _load(BENCHMARKS / "bench_vwave.py", "bench_vwave_under_test")
+    adamw = torch.optim.AdamW
+    monkeypatch.setattr(bench, "GraphedStep", _EagerStep)
+    monkeypatch.setattr(torch.optim, "AdamW", lambda *args, capturable=False, **kwargs: adamw(*args, **kwargs))
+    rows = [bench.graph_step_row("smoke", 5, CPU, 1), bench.concurrent_graphed_steps_row("smoke", 5, CPU, 1)]
+    assert [row.name for row in rows] == ["copy LM train step [CUDA graph]",
+                                          f"copy LM train steps, {bench.CONCURRENT_RUNS} runs at once [CUDA graph]"]
+    assert all(row.ok and row.check == 0 for row in rows)

@@ -171,6 +171,27 @@ def test_runs_train_at_once_only_where_the_test_passed_and_the_row_gains_at_ever
     assert "vwave trains 1 run(s) at a time (--workers 1): tests/test_grid.py did not pass" in log
 
 
+def test_runs_trained_with_graphs_go_at_once_by_the_graphed_row(gpu_session, tmp_path, monkeypatch):
+    """With --cuda-graph chosen, the concurrency row of graph replays decides, whatever the eager one says."""
+    name, runs = gpu_session.CONCURRENCY_ROWS["vwave"]
+    graph_gains = [_row(gpu_session.GRAPH_ROWS["vwave"], shape, 20.0, 10.0) for shape in ("L 220", "L 620")]
+    eager_loses = [_row(name, shape, 30.0, 40.0) for shape in ("L 220", "L 620")]
+    graphed = name + gpu_session.GRAPHED
+    assert graphed == f"copy LM train steps, {runs} runs at once [CUDA graph]"  # the bench row's name
+    for graphed_ms, expected in ((12.0, runs), (19.0, 1)):
+        rows = [*graph_gains, *eager_loses, *(_row(graphed, shape, 20.0, graphed_ms) for shape in ("L 220", "L 620"))]
+        assert gpu_session.concurrency(rows, "vwave", graphed=True)[0] == expected
+        assert gpu_session.concurrency(rows, "vwave")[0] == 1
+        run, commands = fake_session_run(gpu_session, monkeypatch, tmp_path, rows, None)
+        log = run()
+        train = commands["train vwave"]
+        assert "--cuda-graph" in train and train[train.index("--workers") + 1] == str(expected)
+        assert f"vwave trains {expected} run(s) at a time (--workers {expected}): {graphed} L 220" in log
+    run, commands = fake_session_run(gpu_session, monkeypatch, tmp_path, [*graph_gains, *eager_loses], None)
+    run(workers=2)  # no graphed row measured: the --workers asked for stays
+    assert commands["train vwave"][commands["train vwave"].index("--workers") + 1] == "2"
+
+
 def test_cuda_graphs_are_used_only_where_their_test_passed_and_the_row_gains_at_every_shape(gpu_session, tmp_path,
                                                                                           monkeypatch):
     name = gpu_session.GRAPH_ROWS["vwave"]

@@ -28,7 +28,9 @@ def test_run_times_are_ms_per_step_times_the_presets_steps_and_runs():
                        _row("spectrum.train_step [paper]", "20 seeds", 100.0, 10.0),
                        _row("copy LM train step", "[paper] vwave-0.25, batch 32, L 620, float32", 30.0, 6.0),
                        _row("copy LM train steps, 3 runs at once", "[paper] vwave-0.25 x 3, batch 32, L 220, float32",
-                            18.0, 9.0)]}
+                            18.0, 9.0),
+                       _row("copy LM train steps, 3 runs at once [CUDA graph]",
+                            "[paper] vwave-0.25 x 3, batch 32, L 620, float32", 15.0, 7.5)]}
     times = {t["what"]: t for t in run_times(report)}
     copy = next(t for w, t in times.items() if w.startswith("Ch. 3, copy T = 480, wRNN"))
     steps, seeds = wave_rnn_tasks.PRESETS["paper"].copy_steps, wave_rnn_tasks.PRESETS["paper"].n_seeds
@@ -40,11 +42,13 @@ def test_run_times_are_ms_per_step_times_the_presets_steps_and_runs():
     assert grid["fast_min_total"] == pytest.approx(10.0 * table1.steps * cells / 60_000)
     copy_lm = vwave.PRESETS["paper"]
     ch5 = [t for w, t in times.items() if w.startswith("Ch. 5")]
-    # per copy length: one run at a time, the seeds of a model at once, steps in CUDA graphs; here L 620's first
-    # and L 220's second are in the table
-    assert [t["measured"] for t in ch5] == [False, True, False, True, False, False]
+    # per copy length: one run at a time, the seeds of a model at once, steps in CUDA graphs, both; here L 220's
+    # second and L 620's first and fourth are in the table
+    assert [t["measured"] for t in ch5] == [False, True, False, False, True, False, False, True]
     mamba_type = [m for m in copy_lm.models if copy_lm.spec(m).family == "mamba"]
-    assert ch5[3]["fast_min_total"] == pytest.approx(6.0 * copy_lm.steps * len(mamba_type) * copy_lm.n_seeds / 60_000)
+    assert ch5[4]["fast_min_total"] == pytest.approx(6.0 * copy_lm.steps * len(mamba_type) * copy_lm.n_seeds / 60_000)
+    assert "--workers 3 --cuda-graph" in ch5[7]["what"]
+    assert ch5[7]["fast_min_total"] == pytest.approx(7.5 * copy_lm.steps * len(mamba_type) / 60_000)
     assert "--cuda-graph" in ch5[2]["what"] and ch5[2]["benchmark"] == "copy LM train step [CUDA graph] L 220"
     with_ablations = mamba_type + [m for m in copy_lm.ablation_models if copy_lm.spec(m).family == "mamba"]
     assert copy_lm.n_seeds == 3 and "--workers 3" in ch5[1]["what"]

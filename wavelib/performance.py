@@ -83,6 +83,11 @@ def paper_runs() -> list[PaperRun]:
         ch5.append(PaperRun(f"{what}, each step in a CUDA graph (`train --cuda-graph`)",
                             "copy LM train step [CUDA graph]", context, copy_lm.steps, len(models) * copy_lm.n_seeds,
                             f"{ssm_step}; reference side: the same step run eagerly"))
+        ch5.append(PaperRun(f"{what}, the seeds of a model at once, each step in a CUDA graph (`train --workers "
+                            f"{copy_lm.n_seeds} --cuda-graph`; a run here: a model's seeds)",
+                            f"copy LM train steps, {copy_lm.n_seeds} runs at once [CUDA graph]", context,
+                            copy_lm.steps, len(models), f"{ssm_step}; the batch sampled on the host in each step; "
+                            "reference side: the graphs replayed one run after another"))
     return [
         PaperRun(f"Ch. 2, Table 1: {n_cells} cells × {table1.n_seeds} seeds, {table1.steps:,} steps, cell after "
                  "cell", "spectrum.train_step [paper]", "", table1.steps, n_cells,
