@@ -7,6 +7,8 @@ import torch
 from wavelib.experiments.vwave import PRESETS, first_crossing
 from wavelib.models.language_models import model_spec
 from wavelib.presets import ConfigError
+from wavelib.tasks.copy_strings import VOCAB_SIZE, copy_accuracy, make_eval_set
+from wavelib.training import copy_lm
 from wavelib.training.copy_lm import CopyTraining, learning_rate_factor, parameter_groups, train_copy
 
 SIZES = dict(d_model=16, mamba_layers=1, transformer_layers=2, n_heads=2, d_state=4)
@@ -126,3 +128,25 @@ def test_weight_decay_spares_a_log_d_and_the_velocity(memory_checkpoint):
     train_copy(spec, _tiny_training(steps=3, eval_every=3), 0, torch.device("cpu"), checkpoint=checkpoint)
     groups = checkpoint.saved[-1]["optimizer"]["param_groups"]
     assert [(g["weight_decay"], len(g["params"])) for g in groups] == [(0.1, len(decayed["params"])), (0.0, 3)]
+
+
+@pytest.mark.parametrize("name", ["mamba", "vwave-0.25", "alibi", "rope"])
+def test_scoring_cuts_each_batch_after_its_last_scored_token_and_keeps_the_whole_rows_scores(name, monkeypatch):
+    """Against every row scored at full width: the same accuracies, the same losses to rounding; the models saw
+    shorter rows (batches of 8 rows, lengths 1..30: widths 10 to 62 of 63)."""
+    monkeypatch.setattr(copy_lm, "EVAL_BATCH", 8)
+    torch.manual_seed(0)
+    model = model_spec(name, **SIZES).build(VOCAB_SIZE).eval()
+    data = make_eval_set(range(1, 31), 2, seed=3)
+    widths = []
+    model.register_forward_hook(lambda module, args, out: widths.append(args[0].shape[1]))
+    scores = copy_lm.evaluate(model, data, torch.device("cpu"))
+    assert (widths[0], widths[-1], data.inputs.shape[1], len(widths)) == (2 * 4 + 2, 2 * 30 + 2, 63, 60 // 8 + 1)
+    with torch.no_grad():
+        logits = model(data.inputs)
+    string, char = copy_accuracy(logits, data.targets, data.answer_mask)
+    nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), data.targets, reduction="none")
+    loss = (nll * data.loss_mask).sum(1) / data.loss_mask.sum(1)
+    np.testing.assert_array_equal(scores["string_accuracy"], string.double().numpy())
+    np.testing.assert_array_equal(scores["char_accuracy"], char.double().numpy())
+    np.testing.assert_allclose(scores["loss"], loss.double().numpy(), rtol=1e-5)
