@@ -12,9 +12,10 @@ so a call must be one prepared command that stops on time and hands everything b
     # back here, with the folder the files came back to
     python scripts/gpu_session.py unpack FOLDER
 
-``run``: (1) the machine's description; (2) unless ``--skip-checks``, the fused-kernel tests (each file of
-:data:`FUSED_TESTS`), the test of runs trained at once (:data:`WORKERS_TEST`), the test of training steps in CUDA
-graphs (:data:`GRAPH_TEST`), ``benchmarks/run.py --device cuda`` and ``benchmarks/profile_steps.py --device cuda``
+``run``: (1) the machine's description; (2) unless ``--skip-checks``, all at once (a process each), the fused-kernel
+tests (each entry of :data:`FUSED_TESTS`), the candidate kernels' (:data:`CANDIDATE_TESTS`), the test of runs
+trained at once (:data:`WORKERS_TEST`) and of training steps in CUDA graphs (:data:`GRAPH_TEST`); then, alone,
+``benchmarks/run.py --device cuda`` and ``benchmarks/profile_steps.py --device cuda``
 (where each hot training step's time goes); (3) ``python -m wavelib train CHAPTER --preset paper --stop-after M
 --workers N`` for each chapter in turn (``--parallel``: all at once, one process each), M = what is left of the
 budget; a chapter whose fused kernel failed its tests, or was slower than the path it replaces in this call's
@@ -253,21 +254,19 @@ def run(args: argparse.Namespace) -> int:
     workers = {chapter: args.workers for chapter in args.chapters}  # runs trained at once, per chapter
     graphs = {chapter: args.cuda_graph and chapter in GRAPH_ROWS for chapter in args.chapters}  # --cuda-graph
     if not args.skip_checks:
+        # the test files at once, a process each (one after another they took 2.5 min on an H100): they check
+        # results, never timings, and the benchmarks that follow have the GPU to themselves
+        checks = [(f"fused-kernel tests {tests}", tests.split()) for tests in FUSED_TESTS]
+        checks += [(f"candidate-kernel tests {tests} (no chapter uses them)", [tests]) for tests in CANDIDATE_TESTS]
+        checks += [(f"runs at once {WORKERS_TEST}", [WORKERS_TEST]), (f"CUDA graphs {GRAPH_TEST}", [GRAPH_TEST])]
+        codes = session.call_many([(title, [python, "-m", "pytest", "-q", "-o", "addopts=", "-p", "no:cacheprovider",
+                                            *files], {}) for title, files in checks],
+                                  min(240, session.left_s() - RESERVE_S))
+        passed = {title: code == 0 for (title, _), code in zip(checks, codes)}
         for tests, users in FUSED_TESTS.items():
-            if session.call(f"fused-kernel tests {tests}", [python, "-m", "pytest", "-q", "-o", "addopts=", "-p",
-                                                            "no:cacheprovider", *tests.split()],
-                            min(240, session.left_s() - RESERVE_S)) != 0:
+            if not passed[f"fused-kernel tests {tests}"]:
                 reference.update({chapter: f"{tests} did not pass" for chapter in users})
-        for tests in CANDIDATE_TESTS:
-            session.call(f"candidate-kernel tests {tests} (no chapter uses them)",
-                         [python, "-m", "pytest", "-q", "-o", "addopts=", "-p", "no:cacheprovider", tests],
-                         min(180, session.left_s() - RESERVE_S))
-        concurrent_ok = session.call(f"runs at once {WORKERS_TEST}", [python, "-m", "pytest", "-q", "-o", "addopts=",
-                                                                      "-p", "no:cacheprovider", WORKERS_TEST],
-                                     min(180, session.left_s() - RESERVE_S)) == 0
-        graphs_ok = session.call(f"CUDA graphs {GRAPH_TEST}", [python, "-m", "pytest", "-q", "-o", "addopts=", "-p",
-                                                                "no:cacheprovider", GRAPH_TEST],
-                                 min(180, session.left_s() - RESERVE_S)) == 0
+        concurrent_ok, graphs_ok = passed[f"runs at once {WORKERS_TEST}"], passed[f"CUDA graphs {GRAPH_TEST}"]
         session.call("benchmarks", [python, "benchmarks/run.py", "--device", args.device, "--repeats",
                                     str(args.repeats), "--out", str(args.out)], min(300, session.left_s() - RESERVE_S))
         session.call("step profiles", [python, "benchmarks/profile_steps.py", "--device", args.device, "--out",

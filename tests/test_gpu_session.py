@@ -99,8 +99,8 @@ def test_a_chapter_trains_on_its_reference_paths_where_its_kernel_failed_or_meas
     out = tmp_path / "out"
     calls = []
 
-    def call(self, title, command, timeout_s, env=None):
-        calls.append((title, env or {}))
+    def call(title, env):
+        calls.append((title, env))
         if title == "benchmarks":  # the fused scan's training step slower than the recurrent one's at one shape
             rows = [_row("copy LM train step", "L 220", 100.0, 9.0),
                     _row("copy LM train step", "L 620", 30.0, 40.0),
@@ -110,7 +110,9 @@ def test_a_chapter_trains_on_its_reference_paths_where_its_kernel_failed_or_meas
         return 1 if title in (WRNN_TESTS, *candidates) else 0
     candidates = [f"candidate-kernel tests {tests} (no chapter uses them)" for tests in gpu_session.CANDIDATE_TESTS]
     assert candidates[0] == "candidate-kernel tests tests/test_wave_rnn_columns.py (no chapter uses them)"
-    monkeypatch.setattr(gpu_session.Session, "call", call)
+    together = []
+    monkeypatch.setattr(gpu_session.Session, "call_many", lambda self, jobs, timeout_s: together.append(
+        [title for title, _, _ in jobs]) or [call(title, env) for title, _, env in jobs])
     args = gpu_session.argparse.Namespace(out=out, budget_min=5.0, chapters=["wave_rnn_tasks", "spectrum", "vwave"],
                                           preset="paper", device="cuda", repeats=1, skip_checks=False, mnist=None,
                                           parallel=False, commit=None, workers=1, cuda_graph=False)
@@ -120,6 +122,9 @@ def test_a_chapter_trains_on_its_reference_paths_where_its_kernel_failed_or_meas
         "fused-kernel tests tests/test_selective_scan_fused.py", *candidates, "runs at once tests/test_grid.py",
         "CUDA graphs tests/test_graphs.py", "benchmarks", "step profiles", "train wave_rnn_tasks",
         "train spectrum", "train vwave"]
+    titles = [title for title, _ in calls]
+    assert together[1] == titles[1:titles.index("benchmarks")]  # the tests ran at once, nothing else did
+    assert all(len(titles) == 1 for titles in together[:1] + together[2:])
     envs = dict(calls)
     assert envs["train wave_rnn_tasks"] == {"WAVELIB_FUSED": "0"} == envs["train vwave"]
     assert envs["train spectrum"] == {}
@@ -138,12 +143,13 @@ def fake_session_run(gpu_session, monkeypatch, tmp_path, rows, failing_test):
     out = tmp_path / "out"
     commands, failing = {}, {"title": failing_test}
 
-    def call(self, title, command, timeout_s, env=None):
+    def call(title, command):
         commands[title] = command
         if title == "benchmarks":
             (out / "cuda-latest.json").write_text(json.dumps({"rows": rows}))
         return 1 if failing["title"] and title.startswith(failing["title"]) else 0
-    monkeypatch.setattr(gpu_session.Session, "call", call)
+    monkeypatch.setattr(gpu_session.Session, "call_many",
+                        lambda self, jobs, timeout_s: [call(title, command) for title, command, _ in jobs])
 
     def run(failing_test=None, **changes):
         failing["title"] = failing_test
