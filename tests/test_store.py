@@ -475,9 +475,15 @@ def interrupted_store(tmp_path, monkeypatch):
                       lambda src, dst: killed() if "attempts" in str(src) else real_replace(src, dst))
         with pytest.raises(KeyboardInterrupt):  # killed writing the run's ledger
             Checkpoint(partial).child("other").save({"next": 1})
-    leftovers = [p for p in tree(tmp_path) if re.search(r"\.(tmp|old)-[0-9a-f]{32}$", p)]
+    real_unlink = store.Path.unlink
+    with monkeypatch.context() as patch:
+        patch.setattr(store.Path, "unlink", lambda path, *args, **kwargs: killed() if path.name.startswith(
+            ".write-test-") else real_unlink(path, *args, **kwargs))
+        with pytest.raises(KeyboardInterrupt):  # killed checking that the store can be written
+            run(tmp_path, seed=5)
+    leftovers = [p for p in tree(tmp_path) if re.search(r"\.(tmp|old|write-test)-[0-9a-f]{32}$", p)]
     kinds = sorted(re.sub(r".*/|-[0-9a-f]{32}|-[0-9a-f]{10}", "", p) for p in leftovers)
-    assert kinds == ["attempts.json.tmp", "checkpoint.tmp", "count.old", "count.tmp"], leftovers
+    assert kinds == [".write-test", "attempts.json.tmp", "checkpoint.tmp", "count.old", "count.tmp"], leftovers
     return {"root": tmp_path, "leftovers": leftovers, "artifact": artifact, "partial": partial}
 
 

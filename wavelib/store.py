@@ -442,7 +442,8 @@ def find_leftovers(root: Path | None = None) -> list[Leftover]:
     Leftovers: an artifact's publication (:func:`_publish`) under way or killed, ``<name>.tmp-<uuid>/`` (the new
     files) and ``<name>.old-<uuid>/`` (the artifact it replaces, moved aside); inside a ``.partial`` checkpoint
     folder, a checkpoint or ledger never renamed into place, ``checkpoint.tmp-<uuid>`` and
-    ``attempts.json.tmp-<uuid>``. Finished artifacts, ``.partial`` folders and the checkpoints in them are never
+    ``attempts.json.tmp-<uuid>``; in a chapter's folder, the probe file of a writability check,
+    ``.write-test-<uuid>``. Finished artifacts, ``.partial`` folders and the checkpoints in them are never
     leftovers. Where the artifact folder is missing (a kill between the two renames of a publication), an ``.old-``
     folder, and a ``.tmp-`` folder holding ``meta.json`` (written last), may be the artifact's only copy: they come
     with ``keep``, the way to put them back. An ``.old-`` folder's age counts its artifact's files too: a
@@ -464,6 +465,9 @@ def find_leftovers(root: Path | None = None) -> list[Leftover]:
                 keep = (f"{final.name} is missing and this, {what}, may be its only copy: "
                         f"`mv {shlex.quote(str(path))} {shlex.quote(str(final))}` puts it in place")
             found.append(Leftover(path, size, time.time() - newest, keep))
+        elif re.fullmatch(rf"\.write-test-{_UUID}", path.name) and path.is_file():  # a probe of _check_writable
+            size, newest = _size_and_newest(path)
+            found.append(Leftover(path, size, time.time() - newest))
         elif re.fullmatch(rf"{_ARTIFACT_NAME}\.partial", path.name) and path.is_dir():
             for folder, _, files in os.walk(path):
                 for name in files:
