@@ -5,8 +5,8 @@ so a call must be one prepared command that stops on time and hands everything b
 
     # on the GPU machine, from the repository root (OUT: the folder that comes back): checks, then training
     PYTHONPATH=. python3 scripts/gpu_session.py run --out "$OUT" --budget-min 9.5 --commit HASH --chapters spectrum
-    # a later call, training only (prefix WAVELIB_FUSED=0 where the first call's log says a chapter trains on its
-    # reference paths)
+    # a later call on the same machine, training only, as the first call's checks decided (reference paths,
+    # runs at once, CUDA graphs: kept in .gpu-session-choices.json there)
     PYTHONPATH=. python3 scripts/gpu_session.py run --out "$OUT" --budget-min 7.5 --commit HASH --skip-checks \
         --chapters spectrum
     # back here, with the folder the files came back to
@@ -23,7 +23,8 @@ benchmark (:data:`SPEED_ROWS`), trains with ``WAVELIB_FUSED=0`` (its reference p
 run resumed from a checkpoint keeps the recurrence it started on); N is ``--workers`` (default 1), or for a chapter
 with a concurrency row (:data:`CONCURRENCY_ROWS`) what this call measured: its runs at once where that gains, else
 1 (with graphed steps, its graphed twin decides); likewise, decided first, ``--cuda-graph`` where
-:data:`GRAPH_ROWS` gains; (4) the results of those chapters (finished artifacts
+:data:`GRAPH_ROWS` gains; these choices are saved in :data:`CHOICES` for later ``--skip-checks`` calls at the same
+commit, which take them where ``--workers`` and ``--cuda-graph`` are not given; (4) the results of those chapters (finished artifacts
 AND ``.partial`` checkpoints) packed into ``results.tar.gz``, cut into parts of at most 15 MB. Everything printed
 goes to ``session.log``. It needs only what the GPU image has (torch, numpy, scipy, matplotlib, tqdm, pytest):
 wavelib, not installed there, is found through ``PYTHONPATH`` (set for every command it starts).
@@ -87,6 +88,10 @@ MIN_GRAPH_GAIN = 1.2  #: train with --cuda-graph where that row's ratio reaches 
 CONCURRENCY_ROWS = {"vwave": (f"copy LM train steps, {VWAVE_SEEDS} runs at once", VWAVE_SEEDS)}
 GRAPHED = " [CUDA graph]"
 MIN_CONCURRENCY_GAIN = 1.2  #: train N runs at once where that row's ratio reaches this at every shape
+#: what a call's checks decided for each chapter (reference paths, runs at once, CUDA graphs), for the
+#: ``--skip-checks`` calls after it at the same commit on the same machine (git-ignored: the device tool keeps
+#: ignored files between calls while it holds the machine)
+CHOICES = REPO / ".gpu-session-choices.json"
 
 
 class Session:
@@ -202,6 +207,28 @@ def graph_choice(rows: list[dict], chapter: str) -> tuple[bool, str | None]:
     return _gains(rows, GRAPH_ROWS.get(chapter), MIN_GRAPH_GAIN)
 
 
+def save_choices(commit: str | None, reference: dict[str, str], workers: dict[str, int],
+                 graphs: dict[str, bool]) -> None:
+    """Write :data:`CHOICES` (through a temporary file) for the chapters in ``workers``."""
+    chapters = {chapter: {"reference": reference.get(chapter), "workers": workers[chapter],
+                          "cuda_graph": graphs[chapter]} for chapter in workers}
+    tmp = CHOICES.with_name(CHOICES.name + ".tmp")
+    tmp.write_text(json.dumps({"commit": commit, "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                               "chapters": chapters}, indent=1))
+    os.replace(tmp, CHOICES)
+
+
+def earlier_choices(commit: str | None) -> tuple[dict[str, dict], str]:
+    """The per-chapter choices an earlier call's checks saved in :data:`CHOICES` if made at ``commit`` (empty
+    otherwise), and why in words."""
+    if not CHOICES.exists():
+        return {}, f"no earlier checks on this machine ({CHOICES.name} missing)"
+    saved = json.loads(CHOICES.read_text())
+    if commit is None or saved["commit"] != commit:
+        return {}, f"the earlier checks ({saved['utc']}) were made at commit {saved['commit']}, not {commit}"
+    return saved["chapters"], f"as the checks of {saved['utc']} at this commit decided"
+
+
 def unpack(folder: Path, root: Path, bench_dir: Path) -> list[str]:
     """Join ``folder``'s archive parts and extract them into ``root``; copy the benchmark table into
     ``bench_dir``. Returns a line per chapter folder found: finished artifacts and partial runs."""
@@ -250,10 +277,22 @@ def run(args: argparse.Namespace) -> int:
     if args.mnist is not None:  # the GPU machine reaches no network: full MNIST comes as a carried file
         session.call("MNIST", [python, "-c", "import sys; from wavelib.data.mnist import import_mnist_pickle; "
                                "print(import_mnist_pickle(sys.argv[1]))", str(args.mnist)], 120)
-    reference: dict[str, str] = {}  # chapter -> why it trains without its fused kernel (none with --skip-checks)
-    workers = {chapter: args.workers for chapter in args.chapters}  # runs trained at once, per chapter
-    graphs = {chapter: args.cuda_graph and chapter in GRAPH_ROWS for chapter in args.chapters}  # --cuda-graph
-    if not args.skip_checks:
+    reference: dict[str, str] = {}  # chapter -> why it trains without its fused kernel
+    workers = {chapter: args.workers or 1 for chapter in args.chapters}  # runs trained at once, per chapter
+    graphs = {chapter: bool(args.cuda_graph) and chapter in GRAPH_ROWS for chapter in args.chapters}  # --cuda-graph
+    if args.skip_checks:  # what the checks of an earlier call decided, where you did not say
+        earlier, why = earlier_choices(args.commit)
+        session.say(f"\nchoices: {why}")
+        for chapter in set(args.chapters) & set(earlier):
+            chosen = earlier[chapter]
+            if chosen["reference"]:
+                reference[chapter] = f"{chosen['reference']} (in the earlier call)"
+            workers[chapter] = chosen["workers"] if args.workers is None else args.workers
+            if args.cuda_graph is None:
+                graphs[chapter] = chosen["cuda_graph"]
+            session.say(f"{chapter}: --workers {workers[chapter]}{' --cuda-graph' if graphs[chapter] else ''}"
+                        f"{f' {FUSED_ENV}=0' if chapter in reference else ''}")
+    else:
         # the test files at once, a process each (one after another they took 2.5 min on an H100): they check
         # results, never timings, and the benchmarks that follow have the GPU to themselves
         checks = [(f"fused-kernel tests {tests}", tests.split()) for tests in FUSED_TESTS]
@@ -286,6 +325,7 @@ def run(args: argparse.Namespace) -> int:
             if measured:
                 workers[chapter] = n
                 session.say(f"\n{chapter} trains {n} run(s) at a time (--workers {n}): {measured}")
+        save_choices(args.commit, reference, workers, graphs)
     for chapter, why in reference.items():
         if chapter in args.chapters:
             session.say(f"\n{chapter} trains on its reference paths ({FUSED_ENV}=0): {why}")
@@ -323,12 +363,14 @@ def main(argv: list[str] | None = None) -> int:
     go.add_argument("--device", default="cuda")
     go.add_argument("--repeats", type=int, default=5, help="timed calls per benchmark implementation")
     go.add_argument("--skip-checks", action="store_true", help="no fused-kernel tests, no benchmarks")
-    go.add_argument("--cuda-graph", action="store_true",
-                    help="train the chapters that can with train --cuda-graph; without --skip-checks, what this "
-                         "call's test and benchmark say decides instead")
-    go.add_argument("--workers", type=int, default=1,
+    go.add_argument("--cuda-graph", action=argparse.BooleanOptionalAction,
+                    help="train the chapters that can with train --cuda-graph (or not); without --skip-checks, what "
+                         "this call's test and benchmark say decides instead; with it and not given, what an earlier "
+                         "call's checks at the same commit decided (else no graphs)")
+    go.add_argument("--workers", type=int,
                     help="runs of a chapter's grid trained at once (train --workers); without --skip-checks, a "
-                         "chapter with a concurrency benchmark row gets what that row measures instead (default 1)")
+                         "chapter with a concurrency benchmark row gets what that row measures instead; with it and "
+                         "not given, what an earlier call's checks at the same commit decided (else 1)")
     go.add_argument("--parallel", action="store_true",
                     help="train the chapters at the same time, one process each (else one after another)")
     go.add_argument("--commit", help="the commit of the checkout the call is made from (`git rev-parse --short=12 "

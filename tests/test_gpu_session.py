@@ -27,6 +27,13 @@ def gpu_session():
     return module
 
 
+@pytest.fixture(autouse=True)
+def choices_file(gpu_session, tmp_path, monkeypatch):
+    """The checks' choices go to a file of the test's, not of the repository."""
+    monkeypatch.setattr(gpu_session, "CHOICES", tmp_path / "choices.json")
+    return tmp_path / "choices.json"
+
+
 def test_pack_cuts_parts_and_unpack_restores_and_replaces(gpu_session, tmp_path, monkeypatch):
     source = tmp_path / "gpu"
     (source / "paper" / "spectrum" / "table1-abc.partial").mkdir(parents=True)
@@ -143,13 +150,13 @@ def fake_session_run(gpu_session, monkeypatch, tmp_path, rows, failing_test):
     out = tmp_path / "out"
     commands, failing = {}, {"title": failing_test}
 
-    def call(title, command):
-        commands[title] = command
+    def call(title, command, env):
+        commands[title], commands[f"{title} env"] = command, env
         if title == "benchmarks":
             (out / "cuda-latest.json").write_text(json.dumps({"rows": rows}))
         return 1 if failing["title"] and title.startswith(failing["title"]) else 0
     monkeypatch.setattr(gpu_session.Session, "call_many",
-                        lambda self, jobs, timeout_s: [call(title, command) for title, command, _ in jobs])
+                        lambda self, jobs, timeout_s: [call(*job) for job in jobs])
 
     def run(failing_test=None, **changes):
         failing["title"] = failing_test
@@ -214,6 +221,38 @@ def test_cuda_graphs_are_used_only_where_their_test_passed_and_the_row_gains_at_
         assert ("--cuda-graph" in commands["train vwave"]) is expected
         assert "--cuda-graph" not in commands["train spectrum"]  # a chapter that cannot capture never gets it
     assert "vwave trains without --cuda-graph: tests/test_graphs.py did not pass" in log
+
+
+def test_a_call_without_checks_takes_what_the_checks_of_an_earlier_call_at_its_commit_decided(
+        gpu_session, tmp_path, monkeypatch, choices_file):
+    name, runs = gpu_session.CONCURRENCY_ROWS["vwave"]
+    rows = [*(_row(gpu_session.GRAPH_ROWS["vwave"], shape, 20.0, 10.0) for shape in ("L 220", "L 620")),
+            *(_row(name + gpu_session.GRAPHED, shape, 20.0, 10.0) for shape in ("L 220", "L 620")),
+            _row(gpu_session.SPEED_ROWS["spectrum"], "12 cells", 10.0, 16.0)]  # the fused Elman slower
+    run, commands = fake_session_run(gpu_session, monkeypatch, tmp_path, rows, None)
+    chapters = ["vwave", "spectrum"]
+    run(chapters=chapters, commit="abc")
+    saved = json.loads(choices_file.read_text())
+    assert saved["commit"] == "abc" and saved["chapters"]["vwave"] == {"reference": None, "workers": runs,
+                                                                     "cuda_graph": True}
+    assert saved["chapters"]["spectrum"]["reference"].startswith(gpu_session.SPEED_ROWS["spectrum"])
+
+    def trained(**changes):
+        commands.clear()
+        log = run(chapters=chapters, skip_checks=True, **{"workers": None, "cuda_graph": None, **changes})
+        assert "benchmarks" not in commands  # no checks ran
+        vwave = commands["train vwave"]
+        return vwave[vwave.index("--workers") + 1], "--cuda-graph" in vwave, commands["train spectrum env"], log
+
+    workers, graphs, spectrum_env, log = trained(commit="abc")
+    assert (workers, graphs, spectrum_env) == (str(runs), True, {"WAVELIB_FUSED": "0"})
+    assert "as the checks of" in log and f"vwave: --workers {runs} --cuda-graph" in log
+    assert trained(commit="abc", workers=2, cuda_graph=False)[:2] == ("2", False)  # what you say wins
+    workers, graphs, spectrum_env, log = trained(commit="def")
+    assert (workers, graphs, spectrum_env) == ("1", False, {})
+    assert "were made at commit abc, not def" in log
+    choices_file.unlink()
+    assert trained(commit="abc")[:3] == ("1", False, {}) and "no earlier checks on this machine" in trained()[3]
 
 
 def test_slower_fused_compares_a_rows_fast_side_with_its_reference(gpu_session):
