@@ -274,6 +274,27 @@ def graph_step_row(preset: str, length: int, device: torch.device, repeats: int)
                        reference_label="eager, AdamW capturable", fast_label="captured in a CUDA graph, replayed")
 
 
+def _at_once_row(name: str, preset: str, training: CopyTraining, models: Callable[[], list[Callable[[], list]]],
+                 device: torch.device, repeats: int, reference_label: str) -> Comparison:
+    """The steps of ``models()`` (one per model, each returning its parts) one after another against all at once
+    in :data:`CONCURRENT_RUNS` threads, each on a CUDA stream of its own; the models of each side, and of the
+    scale, built by their own call."""
+    with ThreadPoolExecutor(CONCURRENT_RUNS, thread_name_prefix="bench-run") as pool, true_float32():
+        in_turn, at_once = models(), models()
+
+        def one_after_another() -> list[torch.Tensor]:
+            return [part for step in in_turn for part in step()]
+
+        def all_at_once() -> list[torch.Tensor]:
+            return [part for parts in pool.map(lambda step: on_own_stream(device, step), at_once) for part in parts]
+
+        scale = scales([part for step in models() for part in step()])
+        return compare(name, _describe_step(preset, training, CONCURRENT_RUNS), one_after_another, all_at_once,
+                       device, repeats=repeats, warmup=1, scale=scale, tolerance=RTOL,
+                       reference_label=reference_label, fast_label=f"{CONCURRENT_RUNS} threads"
+                       + (", a CUDA stream each" if device.type == "cuda" else ""))
+
+
 def concurrent_graphed_steps_row(preset: str, length: int, device: torch.device, repeats: int) -> Comparison:
     """A training step of each of :data:`CONCURRENT_RUNS` models, each captured in a CUDA graph and each sampling
     its own batch first as ``train_copy`` does: one model after another against all at once in threads on their
@@ -293,21 +314,8 @@ def concurrent_graphed_steps_row(preset: str, length: int, device: torch.device,
                 steps[-1]()
         return steps
 
-    with ThreadPoolExecutor(CONCURRENT_RUNS, thread_name_prefix="bench-run") as pool, true_float32():
-        in_turn, at_once = models(), models()
-
-        def one_after_another() -> list[torch.Tensor]:
-            return [part for step in in_turn for part in step()]
-
-        def all_at_once() -> list[torch.Tensor]:
-            return [part for parts in pool.map(lambda step: on_own_stream(device, step), at_once) for part in parts]
-
-        scale = scales([part for step in models() for part in step()])
-        return compare(f"copy LM train steps, {CONCURRENT_RUNS} runs at once [CUDA graph]",
-                       _describe_step(preset, training, CONCURRENT_RUNS), one_after_another, all_at_once, device,
-                       repeats=repeats, warmup=1, scale=scale, tolerance=RTOL,
-                       reference_label="graphs replayed one after another",
-                       fast_label=f"{CONCURRENT_RUNS} threads, a CUDA stream each")
+    return _at_once_row(f"copy LM train steps, {CONCURRENT_RUNS} runs at once [CUDA graph]", preset, training,
+                        models, device, repeats, "graphs replayed one after another")
 
 
 def concurrent_steps_row(preset: str, length: int, device: torch.device, repeats: int) -> Comparison:
@@ -320,20 +328,8 @@ def concurrent_steps_row(preset: str, length: int, device: torch.device, repeats
     def models() -> list[Callable[[], list[torch.Tensor]]]:
         return [_copy_step(config, training, "auto", seed, batch, device) for seed in range(CONCURRENT_RUNS)]
 
-    in_turn, at_once = models(), models()
-    with ThreadPoolExecutor(CONCURRENT_RUNS, thread_name_prefix="bench-run") as pool, true_float32():
-        def one_after_another() -> list[torch.Tensor]:
-            return [part for step in in_turn for part in step()]
-
-        def all_at_once() -> list[torch.Tensor]:
-            return [part for parts in pool.map(lambda step: on_own_stream(device, step), at_once) for part in parts]
-
-        scale = scales([part for step in models() for part in step()])
-        return compare(f"copy LM train steps, {CONCURRENT_RUNS} runs at once",
-                       _describe_step(preset, training, CONCURRENT_RUNS), one_after_another,
-                       all_at_once, device, repeats=repeats, warmup=1, scale=scale, tolerance=RTOL,
-                       reference_label="one after another", fast_label=f"{CONCURRENT_RUNS} threads"
-                       + (", a CUDA stream each" if device.type == "cuda" else ""))
+    return _at_once_row(f"copy LM train steps, {CONCURRENT_RUNS} runs at once", preset, training, models, device,
+                        repeats, "one after another")
 
 
 def profiles(device: torch.device) -> dict[str, Callable[[], object]]:
