@@ -24,8 +24,9 @@ run resumed from a checkpoint keeps the recurrence it started on); N is ``--work
 with a concurrency row (:data:`CONCURRENCY_ROWS`) what this call measured: its runs at once where that gains, else
 1 (with graphed steps, its graphed twin decides); likewise, decided first, ``--cuda-graph`` where
 :data:`GRAPH_ROWS` gains; these choices are saved in :data:`CHOICES` for later ``--skip-checks`` calls at the same
-commit, which take them where ``--workers`` and ``--cuda-graph`` are not given; (4) the results of those chapters (finished artifacts
-AND ``.partial`` checkpoints) packed into ``results.tar.gz``, cut into parts of at most 15 MB. Everything printed
+commit, which take them where ``--workers`` and ``--cuda-graph`` are not given; (4) the results of those chapters
+(finished artifacts AND ``.partial`` checkpoints) packed into ``results.tar.gz``, cut into parts of at most 15 MB.
+Everything printed
 goes to ``session.log``. It needs only what the GPU image has (torch, numpy, scipy, matplotlib, tqdm, pytest):
 wavelib, not installed there, is found through ``PYTHONPATH`` (set for every command it starts).
 
@@ -82,12 +83,12 @@ WORKERS_TEST = "tests/test_grid.py"
 GRAPH_TEST = "tests/test_graphs.py"
 #: per chapter, the benchmark row that times its training step captured in a CUDA graph against the eager step
 GRAPH_ROWS = {"vwave": "copy LM train step [CUDA graph]"}
-MIN_GRAPH_GAIN = 1.2  #: train with --cuda-graph where that row's ratio reaches this at every shape
+MIN_GRAPH_GAIN = 1.2  #: train with --cuda-graph where that row's ratio reaches this at a shape (and is >= 1 at all)
 #: per chapter, the benchmark row that times N of its runs' steps at once against one after another, and that N;
 #: for a chapter that trains with --cuda-graph, the row of that name + :data:`GRAPHED` (each step a graph replay)
 CONCURRENCY_ROWS = {"vwave": (f"copy LM train steps, {VWAVE_SEEDS} runs at once", VWAVE_SEEDS)}
 GRAPHED = " [CUDA graph]"
-MIN_CONCURRENCY_GAIN = 1.2  #: train N runs at once where that row's ratio reaches this at every shape
+MIN_CONCURRENCY_GAIN = 1.2  #: train N runs at once where that row's ratio reaches this at a shape (and >= 1 at all)
 #: what a call's checks decided for each chapter (reference paths, runs at once, CUDA graphs), for the
 #: ``--skip-checks`` calls after it at the same commit on the same machine (git-ignored: the device tool keeps
 #: ignored files between calls while it holds the machine)
@@ -181,20 +182,22 @@ def slower_fused(rows: list[dict], chapter: str) -> str | None:
 
 
 def _gains(rows: list[dict], name: str | None, minimum: float) -> tuple[bool, str | None]:
-    """Whether every row ``name`` of ``rows`` has a ratio of at least ``minimum``, and the ratios in words (False,
-    None where there is no such row)."""
+    """Whether the rows ``name`` of ``rows`` gain: a ratio of at least ``minimum`` at some shape and below 1 at none
+    (one shape of a chapter may be bound by what the host does per step, the others not); and the ratios in words
+    (False, None where there is no such row)."""
     measured = [row for row in rows if row["name"] == name]
     if not measured:
         return False, None
-    ratios = ", ".join(f"{row['shapes']}: {row['reference_ms'] / row['fast_ms']:.2f}x" for row in measured)
-    return all(row["reference_ms"] / row["fast_ms"] >= minimum for row in measured), f"{name} {ratios}"
+    ratios = [row["reference_ms"] / row["fast_ms"] for row in measured]
+    words = ", ".join(f"{row['shapes']}: {ratio:.2f}x" for row, ratio in zip(measured, ratios))
+    return max(ratios) >= minimum and min(ratios) >= 1, f"{name} {words}"
 
 
 def concurrency(rows: list[dict], chapter: str, graphed: bool = False) -> tuple[int, str | None]:
     """How many runs of ``chapter`` to train at once by this benchmark's ``rows``: N where its
     :data:`CONCURRENCY_ROWS` row (its :data:`GRAPHED` twin where the chapter trains with ``graphed`` steps) gains
-    at least :data:`MIN_CONCURRENCY_GAIN` at every shape, else 1; and the measured ratios in words (None where the
-    chapter has no such row in ``rows``)."""
+    at least :data:`MIN_CONCURRENCY_GAIN` at a shape and is slower at none, else 1; and the measured ratios in
+    words (None where the chapter has no such row in ``rows``)."""
     name, runs = CONCURRENCY_ROWS.get(chapter, (None, 1))
     gains, measured = _gains(rows, name and name + GRAPHED if graphed else name, MIN_CONCURRENCY_GAIN)
     return (runs if gains else 1), measured
@@ -202,8 +205,8 @@ def concurrency(rows: list[dict], chapter: str, graphed: bool = False) -> tuple[
 
 def graph_choice(rows: list[dict], chapter: str) -> tuple[bool, str | None]:
     """Whether ``chapter`` should train with ``--cuda-graph`` by this benchmark's ``rows``: where its
-    :data:`GRAPH_ROWS` row gains at least :data:`MIN_GRAPH_GAIN` at every shape; and the measured ratios in words
-    (None where the chapter has no such row in ``rows``)."""
+    :data:`GRAPH_ROWS` row gains at least :data:`MIN_GRAPH_GAIN` at a shape and is slower at none; and the
+    measured ratios in words (None where the chapter has no such row in ``rows``)."""
     return _gains(rows, GRAPH_ROWS.get(chapter), MIN_GRAPH_GAIN)
 
 

@@ -167,12 +167,14 @@ def fake_session_run(gpu_session, monkeypatch, tmp_path, rows, failing_test):
     return run, commands
 
 
-def test_runs_train_at_once_only_where_the_test_passed_and_the_row_gains_at_every_shape(gpu_session, tmp_path,
-                                                                                         monkeypatch):
+def test_runs_train_at_once_only_where_the_test_passed_and_the_row_gains_somewhere_and_loses_nowhere(
+        gpu_session, tmp_path, monkeypatch):
     name, runs = gpu_session.CONCURRENCY_ROWS["vwave"]
     gains = [_row(name, "L 220", 30.0, 12.0), _row(name, "L 620", 60.0, 40.0)]
     assert gpu_session.concurrency(gains, "vwave") == (runs, f"{name} L 220: 2.50x, L 620: 1.50x")
-    assert gpu_session.concurrency([gains[0], _row(name, "L 620", 60.0, 55.0)], "vwave")[0] == 1
+    assert gpu_session.concurrency([gains[0], _row(name, "L 620", 60.0, 55.0)], "vwave")[0] == runs  # 1.09x
+    assert gpu_session.concurrency([gains[0], _row(name, "L 620", 60.0, 65.0)], "vwave")[0] == 1  # slower there
+    assert gpu_session.concurrency([_row(name, shape, 33.0, 30.0) for shape in ("L 220", "L 620")], "vwave")[0] == 1
     assert gpu_session.concurrency([], "vwave") == (1, None)
     assert gpu_session.concurrency(gains, "spectrum") == (1, None)
 
@@ -205,12 +207,15 @@ def test_runs_trained_with_graphs_go_at_once_by_the_graphed_row(gpu_session, tmp
     assert commands["train vwave"][commands["train vwave"].index("--workers") + 1] == "2"
 
 
-def test_cuda_graphs_are_used_only_where_their_test_passed_and_the_row_gains_at_every_shape(gpu_session, tmp_path,
-                                                                                          monkeypatch):
+def test_cuda_graphs_are_used_only_where_their_test_passed_and_the_row_gains_somewhere_and_loses_nowhere(
+        gpu_session, tmp_path, monkeypatch):
     name = gpu_session.GRAPH_ROWS["vwave"]
     gains = [_row(name, "L 220", 12.0, 6.0), _row(name, "L 620", 20.0, 15.0)]
     assert gpu_session.graph_choice(gains, "vwave") == (True, f"{name} L 220: 2.00x, L 620: 1.33x")
-    assert gpu_session.graph_choice([gains[0], _row(name, "L 620", 20.0, 19.0)], "vwave")[0] is False
+    assert gpu_session.graph_choice([gains[0], _row(name, "L 620", 20.0, 19.0)], "vwave")[0] is True  # 1.05x
+    assert gpu_session.graph_choice([gains[0], _row(name, "L 620", 20.0, 21.0)], "vwave")[0] is False
+    small = [_row(name, shape, 11.0, 10.0) for shape in ("L 220", "L 620")]
+    assert gpu_session.graph_choice(small, "vwave")[0] is False
     assert gpu_session.graph_choice([], "vwave") == (False, None)
     assert gpu_session.graph_choice(gains, "spectrum") == (False, None)
 
