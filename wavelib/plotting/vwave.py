@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib as mpl
 import numpy as np
@@ -17,6 +17,8 @@ from ..experiments.vwave import run_key
 from ..models.short_mixers import cell_responses, vwave_states
 from .style import COLORS, figure
 
+if TYPE_CHECKING:
+    from ipywidgets import interactive
 
 #: Fixed colours: Mamba (v = 1) red, v-Wave Mamba blues (lighter for slower waves), learned v teal, transformers
 #: yellow (ALiBi) and purple (RoPE).
@@ -79,8 +81,38 @@ def impulse_responses_figure(velocities: Sequence[float], cells: int = 4, length
             ax.plot(t, p[cells - 1 - j], color=COLORS["wave"], alpha=shade, lw=1.2, label=f"cell {cells - 1 - j}")
         ax.set(title=f"v = {v:g}", xlabel="delay (steps)")
     axes[0, 0].set(ylabel="response")
-    axes[0, -1].legend(fontsize=7)
+    if cells <= 8:  # beyond, the legend would hide the curves
+        axes[0, -1].legend(fontsize=7)
     return fig
+
+
+def oldest_cell_peak(v: float, cells: int, length: int) -> int:
+    """The delay (steps) at which cell 0, the oldest of ``cells``, responds most to one input: near (K-1)/v."""
+    log_v = torch.tensor(math.log(v), dtype=torch.float64)
+    log_1mv = torch.tensor(math.log1p(-v) if v < 1 else -math.inf, dtype=torch.float64)
+    return int(cell_responses(log_v, log_1mv, cells, length)[0].argmax())
+
+
+def velocity_explorer() -> interactive:
+    """An ipywidgets explorer over one shift-SSM channel's velocity v and cells K: its state under unit pulses
+    (:func:`pulse_waves_figure`), its cells' impulse responses (:func:`impulse_responses_figure`) and where the
+    oldest cell peaks, the reach of the channel's memory (needs a live kernel)."""
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    def draw(v: float, cells: int) -> None:
+        length = max(60, math.ceil(1.5 * (cells - 1) / v) + 20)  # the oldest cell's peak, near (K-1)/v, in view
+        pulse_waves_figure([v], cells=cells, length=length)
+        impulse_responses_figure([v], cells=cells, length=length)
+        plt.show()
+        print(f"v = {v:g}, K = {cells}: the oldest cell peaks {oldest_cell_peak(v, cells, length)} steps after "
+              f"an input ((K-1)/v = {(cells - 1) / v:.1f}); at v = 1 the same cells reach back {cells - 1} steps.")
+
+    return widgets.interactive(
+        draw,
+        v=widgets.FloatSlider(value=0.5, min=0.05, max=1.0, step=0.05, description="velocity v"),
+        cells=widgets.IntSlider(value=4, min=1, max=32, description="cells K"),
+    )
 
 
 def pulse_waves_figure(velocities: Sequence[float], cells: int = 16, length: int = 60,
