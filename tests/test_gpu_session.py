@@ -13,7 +13,7 @@ import tarfile
 import numpy as np
 import pytest
 
-from wavelib.provenance import REPO_ROOT
+from wavelib.provenance import COMMIT_ENV, REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "gpu_session.py"
 WRNN_TESTS = "fused-kernel tests tests/test_wave_rnn_fused.py tests/test_wave_rnn_wgrad.py"  #: the wRNN's check
@@ -147,6 +147,7 @@ def fake_session_run(gpu_session, monkeypatch, tmp_path, rows, failing_test):
     """``run(**args)`` for a session whose calls only record their commands: its benchmark table holds ``rows``
     and the check whose title starts with ``failing_test`` (if given) fails. Returns run and the commands."""
     monkeypatch.setenv("WAVELIB_RESULTS", str(tmp_path / "store"))
+    monkeypatch.setenv(COMMIT_ENV, "unset")  # run(commit=...) sets it in os.environ: put back after the test
     out = tmp_path / "out"
     commands, failing = {}, {"title": failing_test}
 
