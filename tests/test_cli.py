@@ -2,6 +2,7 @@
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -242,3 +243,23 @@ def test_book_at_the_paper_preset_renders_chapters_with_missing_results_and_name
     assert built and built[0]["WAVELIB_PRESET"] == "paper"
     assert "note: wave_rnn_tasks has no paper-scale copy, adding, ablations in the results store" in out
     assert "note: spectrum" not in out  # Table 1, Fig. 9 and Fig. 14 are committed
+
+
+def test_list_shows_a_stopped_run_with_the_command_that_resumes_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WAVELIB_RESULTS", str(tmp_path))
+    assert main(["train", "vwave", "--preset", "smoke", "--device", "cpu", "--seed", "2", "--experiment",
+                 "copy_curves", "--set", "models=('mamba', 'rope')", "--stop-after", "0.00001"]) == 3
+    capsys.readouterr()
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    (partial,) = tmp_path.glob("smoke/vwave/copy_curves-*.partial")
+    assert f"Runs stopped before they finished in {tmp_path} (1; " in out
+    line, resume = out.split(f"  smoke/vwave/{partial.name}  ", 1)[1].splitlines()[:2]
+    assert " s so far (commit " in line and " on cpu" in line and line.endswith("1 part(s) begun: L5_mamba_seed0")
+    argv = shlex.split(resume.removeprefix("    resume: "))
+    assert argv == ["python", "-m", "wavelib", "train", "vwave", "--preset", "smoke", "--device", "cpu", "--seed", "2",
+                    "--set", "models=('mamba', 'rope')", "--experiment", "copy_curves"]
+    assert main(argv[3:]) == 0  # the command resumes the run ...
+    (artifact,) = tmp_path.glob("smoke/vwave/copy_curves-*/meta.json")
+    assert json.loads(artifact.read_text())["resumed"] is True and not partial.exists()
+    assert main(["list"]) == 0 and "Runs stopped" not in capsys.readouterr().out  # ... and it is gone from the list

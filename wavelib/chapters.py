@@ -85,13 +85,15 @@ class ChapterSession:
         """``NAME=VALUE`` (a Python literal, as the config holds it) for each knob overridden from the preset."""
         return [f"{name}={getattr(self.config, name)!r}" for name in self.overrides]
 
-    def train_command(self, experiments: Sequence[str] = ()) -> str:
-        """The command that makes this session's artifacts (only ``experiments``, if given) on a GPU, its knob
-        overrides included."""
+    def train_command(self, experiments: Sequence[str] = (), device: str = "cuda", cuda_graph: bool = False) -> str:
+        """The command that makes this session's artifacts (only ``experiments``, if given) on ``device`` (a GPU by
+        default), its knob overrides included; with ``cuda_graph``, its training steps in CUDA graphs."""
         knobs = "".join(f" --set {shlex.quote(knob)}" for knob in self.changed_knobs())
         only = "".join(f" --experiment {name}" for name in experiments)
-        return (f"python -m wavelib train {self.chapter.name} --preset {self.preset} --device cuda "
-                f"--seed {self.seed}{knobs}{only}")
+        heavy = any(self.preset in e.gpu_presets for e in self.experiments if not experiments or e.name in experiments)
+        return (f"python -m wavelib train {self.chapter.name} --preset {self.preset} --device {device} "
+                f"--seed {self.seed}{knobs}{only}" + (" --allow-cpu" if device == "cpu" and heavy else "")
+                + (" --cuda-graph" if cuda_graph else ""))
 
     def check_data(self, names: Sequence[str], retrain: bool = False) -> None:
         """Raise :class:`~wavelib.data.cache.DataUnavailableError`, before any work, where an experiment of
@@ -126,7 +128,8 @@ class ChapterSession:
         runs of its grid at the same time; training steps in CUDA graphs with ``cuda_graph``)."""
         return run_experiment(self.chapter, self.applicable(name), self.config, preset=self.preset,
                               seed=self.seed, device=self.device, retrain=retrain, root=self.root,
-                              deadline=deadline, workers=workers, cuda_graph=cuda_graph)
+                              deadline=deadline, workers=workers, cuda_graph=cuda_graph,
+                              resume=self.train_command([name], self.device.type, cuda_graph))
 
     def applicable(self, name: str) -> Experiment:
         """Experiment ``name``; :class:`ConfigError` if the chapter has none or it has no work at this config."""

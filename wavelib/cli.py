@@ -16,8 +16,8 @@ from .data.cache import DataUnavailableError
 from .devices import DEVICE_ENV
 from .presets import PRESET_ENV, PRESETS, ConfigError, resolve_preset
 from .provenance import REPO_ROOT
-from .store import (LEFTOVER_MIN_AGE_S, QUIET_ENV, Leftover, TimeBudgetReached, find_leftovers, remove_leftovers,
-                    results_root, stored_artifacts)
+from .store import (LEFTOVER_MIN_AGE_S, QUIET_ENV, Leftover, PartialRun, TimeBudgetReached,
+                    find_leftovers, remove_leftovers, results_root, stored_artifacts, stored_partials)
 
 
 def _knob(text: str) -> tuple[str, object]:
@@ -51,6 +51,12 @@ def _list(args: argparse.Namespace) -> int:
         meta = artifact.meta
         print(f"  {artifact.path.relative_to(root)}  seed {meta['seed']}, {meta['device']}, "
               f"{meta['wall_time_s']:.1f} s, commit {meta['git_commit']}")
+    partials = stored_partials(root)
+    if partials:
+        print(f"\nRuns stopped before they finished in {root} ({len(partials)}; the command that started one "
+              "resumes it):")
+        for partial in partials:
+            print(f"  {_describe_partial(partial, root)}")
     leftovers = find_leftovers(root)
     if leftovers:
         print(f"\nLeftovers of interrupted writes in {root} ({len(leftovers)}, "
@@ -59,6 +65,25 @@ def _list(args: argparse.Namespace) -> int:
         for leftover in leftovers:
             print(f"  {_describe(leftover, root)}")
     return 0
+
+
+def _describe_partial(partial: PartialRun, root: Path) -> str:
+    """A stopped run in two lines: its folder, time so far, code, devices, last save and parts begun; the command
+    that resumes it."""
+    spent = "no time recorded" if partial.elapsed_s is None else f"{partial.elapsed_s:.1f} s so far"
+    code = f"commit {', '.join(partial.commits)}" if partial.commits else "commit not recorded"
+    where = f" on {', then '.join(partial.devices)}" if partial.devices else ""
+    parts = (f"; {len(partial.in_progress)} part(s) begun: {', '.join(partial.in_progress[:3])}"
+             + (" ..." if len(partial.in_progress) > 3 else "")) if partial.in_progress else ""
+    command = partial.resume or "the command that started it (not recorded: the run began before wavelib kept it)"
+    return (f"{partial.path.relative_to(root)}  {spent} ({code}{where}), last saved {_age(partial.age_s)} ago{parts}"
+            f"\n    resume: {command}")
+
+
+def _age(seconds: float) -> str:
+    """A duration in words: minutes under 90, else hours."""
+    minutes = seconds / 60
+    return f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.1f} h"
 
 
 def _size(n_bytes: int) -> str:
@@ -71,9 +96,7 @@ def _size(n_bytes: int) -> str:
 
 def _describe(leftover: Leftover, root: Path) -> str:
     """A leftover in one line: its path under the store's root, size, age and, if cleaning keeps it, why."""
-    minutes = leftover.age_s / 60
-    age = f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.1f} h"
-    return (f"{leftover.path.relative_to(root)}  {_size(leftover.size_bytes)}, {age} old"
+    return (f"{leftover.path.relative_to(root)}  {_size(leftover.size_bytes)}, {_age(leftover.age_s)} old"
             + (f"; kept: {leftover.keep}" if leftover.keep else ""))
 
 

@@ -344,14 +344,16 @@ def _check_writable(folder: Path) -> None:
 
 def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, preset: str, seed: int,
                    device: torch.device, retrain: bool = False, root: Path | None = None,
-                   deadline: float | None = None, workers: int = 1, cuda_graph: bool = False) -> Artifact:
+                   deadline: float | None = None, workers: int = 1, cuda_graph: bool = False,
+                   resume: str | None = None) -> Artifact:
     """Load the experiment's artifact if it exists (and not ``retrain``), else run it and store it.
 
     A run interrupted before it finished resumes from its checkpoint. With a ``deadline``
     (``time.monotonic()``), the run raises :class:`TimeBudgetReached` at its first checkpoint after it.
     ``workers``: the runs of its grid trained at the same time (:func:`wavelib.grid.train_runs`; the artifact
     does not depend on it). ``cuda_graph``: training steps captured in CUDA graphs where the experiment can (the same
-    results to rounding; ``meta.json`` records it, as it records the fused-kernel setting).
+    results to rounding; ``meta.json`` records it, as it records the fused-kernel setting). ``resume``: the command
+    that resumes this run, kept in its ``.partial`` folder (``run.json``) for :func:`stored_partials` until it ends.
     """
     final = artifact_dir(chapter.name, preset, experiment.name, config.to_dict(), seed, root)
     partial = final.with_name(final.name + ".partial")
@@ -366,6 +368,9 @@ def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, pre
         raise ConfigError(f"{chapter.name}/{experiment.name} cannot capture its training steps in CUDA graphs "
                           f"on {device}: only experiments that offer it, on a CUDA device")
     _check_writable(final.parent)
+    if resume and not (partial / RUN_FILE).exists():  # the first attempt's command: later ones repeat it
+        partial.mkdir(exist_ok=True)
+        (partial / RUN_FILE).write_text(json.dumps({"resume": resume}))
     checkpoint = Checkpoint(partial, deadline, commit=git_commit(),  # the code that runs: read before it runs
                             device=device_description(device))
     ctx = RunContext(device=device, seed=seed, rng=seed_everything(seed), checkpoint=checkpoint,
@@ -398,6 +403,7 @@ def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, pre
 _ARTIFACT_NAME = r"\w+-[0-9a-f]{10}"  #: an artifact folder's name, as :func:`artifact_dir` makes it
 _UUID = r"[0-9a-f]{32}"  #: the suffix of a temporary name (``uuid4().hex``)
 LEFTOVER_MIN_AGE_S = 600.0  #: :func:`remove_leftovers` leaves younger leftovers alone (s)
+RUN_FILE = "run.json"  #: in a ``.partial`` folder: how the run was started (the command that resumes it)
 
 
 def stored_artifacts(root: Path | None = None) -> list[Artifact]:
@@ -406,6 +412,45 @@ def stored_artifacts(root: Path | None = None) -> list[Artifact]:
     base = root or results_root()
     return [Artifact(meta.parent) for meta in sorted(base.glob("*/*/*/meta.json"))
             if re.fullmatch(_ARTIFACT_NAME, meta.parent.name)]
+
+
+@dataclasses.dataclass(frozen=True)
+class PartialRun:
+    """A run stopped before it finished (a time budget, a kill, an error): its ``.partial`` checkpoint folder."""
+
+    path: Path
+    elapsed_s: float | None  #: wall time its attempts spent, up to each one's last save (None: no ledger)
+    commits: tuple[str, ...]  #: the code of each attempt
+    devices: tuple[str, ...]  #: the device of each attempt
+    in_progress: tuple[str, ...]  #: the parts (grid runs, cells) begun and checkpointed but not finished
+    age_s: float  #: time since its last save, of a checkpoint or the ledger (s)
+    resume: str | None  #: the command that started it, which resumes it (None: not recorded)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``; empty if missing or unreadable (a listing must not fail on one bad file)."""
+    try:
+        return json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def stored_partials(root: Path | None = None) -> list[PartialRun]:
+    """Every ``.partial`` checkpoint folder under the results root, sorted by path; ``python -m wavelib train``
+    with the options that started a run resumes it."""
+    base = root or results_root()
+    found = []
+    for path in sorted(base.glob("*/*/*.partial")):
+        if not (path.is_dir() and re.fullmatch(rf"{_ARTIFACT_NAME}\.partial", path.name)):
+            continue
+        saved, run = (_read_json(path / name) for name in (Checkpoint.LEDGER, RUN_FILE))
+        checkpoints = list(path.rglob("checkpoint.pt"))
+        parts = tuple(sorted(c.parent.relative_to(path).as_posix() for c in checkpoints if c.parent != path))
+        saves = [f.stat().st_mtime for f in [*checkpoints, path / Checkpoint.LEDGER] if f.exists()]
+        found.append(PartialRun(path, saved.get("elapsed_s"), tuple(saved.get("commits", ())),
+                                tuple(saved.get("devices", ())), parts,
+                                time.time() - max(saves, default=path.stat().st_mtime), run.get("resume")))
+    return found
 
 
 @dataclasses.dataclass(frozen=True)
