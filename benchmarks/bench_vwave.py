@@ -64,7 +64,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from wavelib.benchmarking import Comparison, compare, forward_backward, scales, true_float32
+from wavelib.benchmarking import Comparison, RowCollector, compare, forward_backward, scales, true_float32
 from wavelib.experiments.vwave import PRESETS, VWaveConfig
 from wavelib.grid import on_own_stream
 from wavelib.models.selective_scan import available_backends, resolve_backend, selective_scan
@@ -193,7 +193,7 @@ def _copy_step(config: VWaveConfig, training: CopyTraining, scan: str, seed: int
     def run() -> list[torch.Tensor]:
         loss = copy_loss(model, batch.inputs, batch.targets, batch.loss_mask)
         optimizer_step(model, optimizer, loss, training.clip)
-        return [loss.detach(), *(p.grad.detach().clone() for p in model.parameters())]
+        return [loss.detach(), *(p.grad.detach() for p in model.parameters())]  # views: no copy kernels timed
     return run
 
 
@@ -246,11 +246,13 @@ def _capturable_step(config: VWaveConfig, training: CopyTraining, seed: int,
 
 def _step_outputs(step: Callable[..., torch.Tensor], model: torch.nn.Module,
                   batch: Callable[[], CopyBatch]) -> Callable[[], list[torch.Tensor]]:
-    """A callable taking one ``step`` on ``batch()`` and returning its loss and the model's clipped gradients."""
+    """A callable taking one ``step`` on ``batch()`` and returning its loss and the model's clipped gradients:
+    views, not copies (no extra kernels in the timed call), which a captured graph overwrites at its next replay,
+    so a check reads them before the same model steps again (as :func:`~wavelib.benchmarking.compare` does)."""
     def run() -> list[torch.Tensor]:
         data = batch()
         loss = step(data.inputs, data.targets, data.loss_mask)
-        return [loss.clone(), *(p.grad.detach().clone() for p in model.parameters())]
+        return [loss.detach(), *(p.grad.detach() for p in model.parameters())]
     return run
 
 
@@ -280,6 +282,7 @@ def _at_once_row(name: str, preset: str, training: CopyTraining, models: Callabl
     in :data:`CONCURRENT_RUNS` threads, each on a CUDA stream of its own; the models of each side, and of the
     scale, built by their own call."""
     with ThreadPoolExecutor(CONCURRENT_RUNS, thread_name_prefix="bench-run") as pool, true_float32():
+        scale = scales([part for step in models() for part in step()])  # first: those models are then freed
         in_turn, at_once = models(), models()
 
         def one_after_another() -> list[torch.Tensor]:
@@ -288,7 +291,6 @@ def _at_once_row(name: str, preset: str, training: CopyTraining, models: Callabl
         def all_at_once() -> list[torch.Tensor]:
             return [part for parts in pool.map(lambda step: on_own_stream(device, step), at_once) for part in parts]
 
-        scale = scales([part for step in models() for part in step()])
         return compare(name, _describe_step(preset, training, CONCURRENT_RUNS), one_after_another, all_at_once,
                        device, repeats=repeats, warmup=1, scale=scale, tolerance=RTOL,
                        reference_label=reference_label, fast_label=f"{CONCURRENT_RUNS} threads"
@@ -359,15 +361,16 @@ def benchmarks(device: torch.device, repeats: int) -> list[Comparison]:
     else:
         cases = [("cpu", length, None) for length in PRESETS["cpu"].lengths]
         cases.append(("paper", min(PRESETS["paper"].lengths), CPU_PAPER_LIMIT_S))
-    rows = []
+    rows = RowCollector()  # a row that raises costs only itself
     for preset, length, limit_s in cases:
         batch, channels, n, L = _shapes(PRESETS[preset], length)
-        scans = scan_rows(preset, batch, channels, n, L, device, repeats, limit_s)
-        if scans:
-            rows += scans + mixer_rows(preset, batch, channels, L, device, repeats)
-            rows += [train_step_row(preset, length, device, repeats),
-                     concurrent_steps_row(preset, length, device, repeats)]
-            if device.type == "cuda":
-                rows += [graph_step_row(preset, length, device, repeats),
-                         concurrent_graphed_steps_row(preset, length, device, repeats)]
-    return rows
+        at = f"[{preset}] L {L}"
+        scans = rows.add(f"scans {at}", lambda: scan_rows(preset, batch, channels, n, L, device, repeats, limit_s))
+        if scans == []:  # the reference scan too slow here (CPU): the rest would be too
+            continue
+        rows.add(f"mixers {at}", lambda: mixer_rows(preset, batch, channels, L, device, repeats))
+        steps = [train_step_row, concurrent_steps_row] + ([graph_step_row, concurrent_graphed_steps_row]
+                                                          if device.type == "cuda" else [])
+        for row in steps:
+            rows.add(f"{row.__name__} {at}", lambda: row(preset, length, device, repeats))
+    return rows.result()

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 
-from wavelib.benchmarking import Comparison, report
+from wavelib.benchmarking import Comparison, SuiteIncomplete, report
 from wavelib.devices import resolve_device
 from wavelib.presets import ConfigError
 
@@ -81,6 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"running {name} on {device} ...", file=sys.stderr, flush=True)
         try:
             rows += fn(device, args.repeats)
+        except SuiteIncomplete as exc:  # some of its rows raised (their tracebacks are printed): keep the others
+            rows += exc.rows
+            crashed.append(f"{name} ({exc})")
         except Exception:  # one broken suite (a kernel that fails to compile, say) must not lose the others' rows
             traceback.print_exc()
             crashed.append(name)
@@ -88,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(report(rows, path))
     print(f"wrote {path.with_suffix('.md')} and {path.with_suffix('.json')}", file=sys.stderr)
     if crashed:
-        print(f"error: these suites raised and have no rows: {', '.join(crashed)}", file=sys.stderr)
+        print(f"error: these suites raised and have no rows, or only some: {'; '.join(crashed)}", file=sys.stderr)
     bad = [row.name for row in rows if not row.ok]
     if bad:
         print(f"error: fast path disagrees with its reference in: {', '.join(bad)}", file=sys.stderr)

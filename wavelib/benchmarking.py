@@ -16,6 +16,7 @@ import math
 import os
 import statistics
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -155,6 +156,42 @@ def compare(name: str, shapes: str, reference: Callable[[], Output], fast: Calla
         check=check, tolerance=tolerance, repeats=int(repeats),
         reference_times_ms=tuple(ref_times), fast_times_ms=tuple(fast_times),
     )
+
+
+class SuiteIncomplete(Exception):
+    """Raised by a suite some of whose rows raised: ``rows`` holds the rows it did make, ``failed`` names the
+    others (``benchmarks/run.py`` keeps the rows and reports the suite as failed)."""
+
+    def __init__(self, rows: list[Comparison], failed: list[str]):
+        super().__init__(f"these rows raised: {', '.join(failed)}")
+        self.rows, self.failed = rows, failed
+
+
+class RowCollector:
+    """A suite's rows made one call at a time, so that one that raises (a kernel that fails to compile, say) costs
+    only its own rows: its traceback goes to stderr and the others are still made."""
+
+    def __init__(self) -> None:
+        self.rows: list[Comparison] = []
+        self.failed: list[str] = []
+
+    def add(self, label: str, make: Callable[[], Comparison | list[Comparison]]) -> list[Comparison] | None:
+        """The row(s) ``make()`` returns, kept; None (and ``label`` noted as failed) if it raised."""
+        try:
+            made = make()
+        except Exception:
+            traceback.print_exc()
+            self.failed.append(label)
+            return None
+        made = made if isinstance(made, list) else [made]
+        self.rows += made
+        return made
+
+    def result(self) -> list[Comparison]:
+        """Every row made; :class:`SuiteIncomplete` (carrying them) if any call raised."""
+        if self.failed:
+            raise SuiteIncomplete(self.rows, self.failed)
+        return self.rows
 
 
 def true_float32() -> contextlib.AbstractContextManager[None]:
