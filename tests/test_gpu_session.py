@@ -96,8 +96,13 @@ def test_run_imports_mnist_trains_under_a_budget_and_its_parts_unpack_to_a_finis
     assert json.loads(meta.read_text())["git_commit"] == "0123456789ab"  # --commit, not the tree's .git
 
 
-def _row(name, shapes, reference_ms, fast_ms):
-    return {"name": name, "shapes": shapes, "reference_ms": reference_ms, "fast_ms": fast_ms}
+def _row(name, shapes, reference_ms, fast_ms, ok=True):
+    """A benchmark row as ``cuda-latest.json`` holds it (only the fields gpu_session reads)."""
+    return {"name": name, "shapes": shapes, "reference_ms": reference_ms, "fast_ms": fast_ms, "ok": ok,
+            "check": 0.0 if ok else 1.0}
+
+
+VWAVE_STEP = _row("copy LM train step", "L 620", 20.0, 5.0)  #: Ch. 5's fused-scan row: its rows were measured
 
 
 def test_a_chapter_trains_on_its_reference_paths_where_its_kernel_failed_or_measured_slower(gpu_session, tmp_path,
@@ -126,7 +131,7 @@ def test_a_chapter_trains_on_its_reference_paths_where_its_kernel_failed_or_meas
     assert gpu_session.run(args) == 0
     assert [title for title, _ in calls] == [
         "machine", "fused-kernel tests tests/test_elman_fused.py", WRNN_TESTS,
-        "fused-kernel tests tests/test_selective_scan_fused.py", *candidates, "runs at once tests/test_grid.py",
+        "fused-kernel tests tests/test_selective_scan_fused.py", *candidates, f"runs at once {gpu_session.WORKERS_TEST}",
         "CUDA graphs tests/test_graphs.py", "benchmarks", "step profiles", "train wave_rnn_tasks",
         "train spectrum", "train vwave"]
     titles = [title for title, _ in calls]
@@ -179,12 +184,12 @@ def test_runs_train_at_once_only_where_the_test_passed_and_the_row_gains_somewhe
     assert gpu_session.concurrency([], "vwave") == (1, None)
     assert gpu_session.concurrency(gains, "spectrum") == (1, None)
 
-    run, commands = fake_session_run(gpu_session, monkeypatch, tmp_path, gains, None)
+    run, commands = fake_session_run(gpu_session, monkeypatch, tmp_path, [*gains, VWAVE_STEP], None)
     for failing, expected in ((None, runs), ("runs at once", 1)):
         log = run(failing)
         train = commands["train vwave"]
         assert train[train.index("--workers") + 1] == str(expected)
-    assert "vwave trains 1 run(s) at a time (--workers 1): tests/test_grid.py did not pass" in log
+    assert f"vwave trains 1 run(s) at a time (--workers 1): {gpu_session.WORKERS_TEST} did not pass" in log
 
 
 def test_runs_trained_with_graphs_go_at_once_by_the_graphed_row(gpu_session, tmp_path, monkeypatch):
@@ -195,7 +200,8 @@ def test_runs_trained_with_graphs_go_at_once_by_the_graphed_row(gpu_session, tmp
     graphed = name + gpu_session.GRAPHED
     assert graphed == f"copy LM train steps, {runs} runs at once [CUDA graph]"  # the bench row's name
     for graphed_ms, expected in ((12.0, runs), (19.0, 1)):
-        rows = [*graph_gains, *eager_loses, *(_row(graphed, shape, 20.0, graphed_ms) for shape in ("L 220", "L 620"))]
+        rows = [*graph_gains, *eager_loses, *(_row(graphed, shape, 20.0, graphed_ms) for shape in ("L 220", "L 620")),
+                VWAVE_STEP]
         assert gpu_session.concurrency(rows, "vwave", graphed=True)[0] == expected
         assert gpu_session.concurrency(rows, "vwave")[0] == 1
         run, commands = fake_session_run(gpu_session, monkeypatch, tmp_path, rows, None)
@@ -203,7 +209,8 @@ def test_runs_trained_with_graphs_go_at_once_by_the_graphed_row(gpu_session, tmp
         train = commands["train vwave"]
         assert "--cuda-graph" in train and train[train.index("--workers") + 1] == str(expected)
         assert f"vwave trains {expected} run(s) at a time (--workers {expected}): {graphed} L 220" in log
-    run, commands = fake_session_run(gpu_session, monkeypatch, tmp_path, [*graph_gains, *eager_loses], None)
+    run, commands = fake_session_run(gpu_session, monkeypatch, tmp_path, [*graph_gains, *eager_loses, VWAVE_STEP],
+                                     None)
     run(workers=2)  # no graphed row measured: the --workers asked for stays
     assert commands["train vwave"][commands["train vwave"].index("--workers") + 1] == "2"
 
@@ -220,7 +227,7 @@ def test_cuda_graphs_are_used_only_where_their_test_passed_and_the_row_gains_som
     assert gpu_session.graph_choice([], "vwave") == (False, None)
     assert gpu_session.graph_choice(gains, "spectrum") == (False, None)
 
-    run, commands = fake_session_run(gpu_session, monkeypatch, tmp_path, gains, None)
+    run, commands = fake_session_run(gpu_session, monkeypatch, tmp_path, [*gains, VWAVE_STEP], None)
     for failing, skip, flag, expected in ((None, False, False, True), ("CUDA graphs", False, False, False),
                                           (None, True, True, True), (None, True, False, False)):
         log = run(failing, chapters=["vwave", "spectrum"], skip_checks=skip, cuda_graph=flag)
@@ -234,10 +241,11 @@ def test_a_call_without_checks_takes_what_the_checks_of_an_earlier_call_at_its_c
     name, runs = gpu_session.CONCURRENCY_ROWS["vwave"]
     rows = [*(_row(gpu_session.GRAPH_ROWS["vwave"], shape, 20.0, 10.0) for shape in ("L 220", "L 620")),
             *(_row(name + gpu_session.GRAPHED, shape, 20.0, 10.0) for shape in ("L 220", "L 620")),
+            _row(gpu_session.SPEED_ROWS["vwave"], "L 220", 20.0, 5.0),
             _row(gpu_session.SPEED_ROWS["spectrum"], "12 cells", 10.0, 16.0)]  # the fused Elman slower
     run, commands = fake_session_run(gpu_session, monkeypatch, tmp_path, rows, None)
     chapters = ["vwave", "spectrum"]
-    run(chapters=chapters, commit="abc")
+    run(chapters=["spectrum"], commit="abc")  # the checks decide for vwave too, though it is not trained here
     saved = json.loads(choices_file.read_text())
     assert saved["commit"] == "abc" and saved["chapters"]["vwave"] == {"reference": None, "workers": runs,
                                                                      "cuda_graph": True}
@@ -254,6 +262,9 @@ def test_a_call_without_checks_takes_what_the_checks_of_an_earlier_call_at_its_c
     assert (workers, graphs, spectrum_env) == (str(runs), True, {"WAVELIB_FUSED": "0"})
     assert "as the checks of" in log and f"vwave: --workers {runs} --cuda-graph" in log
     assert trained(commit="abc", workers=2, cuda_graph=False)[:2] == ("2", False)  # what you say wins
+    workers, graphs, _, log = trained(commit="abc", cuda_graph=False)  # the saved number was measured with graphs
+    assert (workers, graphs) == ("1", False) and f"the saved --workers {runs} was chosen with CUDA graphs" in log
+    assert "cannot be matched to this code: this call has no --commit" in trained(commit=None)[3]
     workers, graphs, spectrum_env, log = trained(commit="def")
     assert (workers, graphs, spectrum_env) == ("1", False, {})
     assert "were made at commit abc, not def" in log
@@ -291,3 +302,31 @@ def test_parallel_trains_every_chapter_at_once_and_packs_them_all(gpu_session, t
     lines = gpu_session.unpack(out, tmp_path / "store", tmp_path / "bench")
     assert [line.split(":")[0] for line in lines] == ["smoke/spectrum", "smoke/twm_theory"]
     assert all("partial none" in line for line in lines)
+
+
+def test_a_chapter_whose_rows_are_missing_trains_as_told_and_nothing_is_saved_for_it(gpu_session, tmp_path,
+                                                                                       monkeypatch, choices_file):
+    """A benchmark that crashed or ran out of time measured nothing: the flags stay, and the log says so."""
+    run, commands = fake_session_run(gpu_session, monkeypatch, tmp_path, [], None)
+    log = run(chapters=["vwave"], commit="abc", cuda_graph=True, workers=None)
+    assert "vwave: its benchmark rows are missing" in log
+    assert "--cuda-graph" in commands["train vwave"] and commands["train vwave"][-3:-1] == ["--workers", "1"]
+    saved = json.loads(choices_file.read_text())["chapters"]["vwave"]
+    assert saved == {"reference": None, "workers": None, "cuda_graph": None}
+    run(chapters=["vwave"], commit="abc", skip_checks=True, cuda_graph=None, workers=None)
+    assert "--cuda-graph" not in commands["train vwave"]  # nothing measured to take over: the defaults
+
+
+def test_a_row_whose_check_failed_turns_nothing_on_and_sends_its_chapter_to_the_reference_paths(gpu_session):
+    name = gpu_session.GRAPH_ROWS["vwave"]
+    failed = [_row(name, "L 220", 20.0, 5.0), _row(name, "L 620", 20.0, 5.0, ok=False)]
+    assert gpu_session.graph_choice(failed, "vwave") == (False, f"{name} L 220: 4.00x, L 620: 4.00x (check FAILED)")
+    speed = [_row(gpu_session.SPEED_ROWS["vwave"], "L 620", 30.0, 5.0, ok=False)]
+    assert "the fused path disagrees with its reference (check 1.0e+00)" in gpu_session.slower_fused(speed, "vwave")
+
+
+def test_the_workers_check_names_a_test_that_exists(gpu_session):
+    """Run on the GPU by node id: a renamed test would make every session train one run at a time."""
+    collected = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                                gpu_session.WORKERS_TEST], capture_output=True, text=True, cwd=REPO_ROOT)
+    assert collected.returncode == 0 and "1 test collected" in collected.stdout, collected.stdout
