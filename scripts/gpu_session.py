@@ -19,8 +19,8 @@ trained at once (:data:`WORKERS_TEST`) and of training steps in CUDA graphs (:da
 (where each hot training step's time goes); (3) ``python -m wavelib train CHAPTER --preset paper --stop-after M
 --workers N`` for each chapter in turn (``--parallel``: all at once, one process each), M = what is left of the
 budget; a chapter whose fused kernel failed its tests, or was slower than the path it replaces in this call's
-benchmark or disagreed with it there (:data:`SPEED_ROWS`), trains with ``WAVELIB_FUSED=0`` (its reference paths; the run records it; a Table 1
-run resumed from a checkpoint keeps the recurrence it started on); N is ``--workers`` (default 1), or for a chapter
+benchmark or disagreed with it there (:data:`SPEED_ROWS`), trains with ``WAVELIB_FUSED=0`` (its reference paths;
+the run records it; a Table 1 run resumed from a checkpoint keeps the recurrence it started on); N is ``--workers`` (default 1), or for a chapter
 with a concurrency row (:data:`CONCURRENCY_ROWS`) what this call measured: its runs at once where that gains, else
 1 (with graphed steps, its graphed twin decides); likewise, decided first, ``--cuda-graph`` where
 :data:`GRAPH_ROWS` gains; these choices, for every chapter with a benchmark row (trained in this call or not), are

@@ -131,7 +131,8 @@ def test_a_chapter_trains_on_its_reference_paths_where_its_kernel_failed_or_meas
     assert gpu_session.run(args) == 0
     assert [title for title, _ in calls] == [
         "machine", "fused-kernel tests tests/test_elman_fused.py", WRNN_TESTS,
-        "fused-kernel tests tests/test_selective_scan_fused.py", *candidates, f"runs at once {gpu_session.WORKERS_TEST}",
+        "fused-kernel tests tests/test_selective_scan_fused.py", *candidates,
+        f"runs at once {gpu_session.WORKERS_TEST}",
         "CUDA graphs tests/test_graphs.py", "benchmarks", "step profiles", "train wave_rnn_tasks",
         "train spectrum", "train vwave"]
     titles = [title for title, _ in calls]
