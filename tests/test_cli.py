@@ -263,3 +263,27 @@ def test_list_shows_a_stopped_run_with_the_command_that_resumes_it(tmp_path, cap
     (artifact,) = tmp_path.glob("smoke/vwave/copy_curves-*/meta.json")
     assert json.loads(artifact.read_text())["resumed"] is True and not partial.exists()
     assert main(["list"]) == 0 and "Runs stopped" not in capsys.readouterr().out  # ... and it is gone from the list
+
+
+def test_a_retrain_stopped_early_is_listed_as_one_that_cannot_resume(tmp_path, capsys, monkeypatch):
+    """Without --retrain the stored artifact would be loaded, and with it the run starts over: the listing says so
+    instead of printing a command that would do nothing."""
+    monkeypatch.setenv("WAVELIB_RESULTS", str(tmp_path))
+    train = ["train", "vwave", "--preset", "smoke", "--device", "cpu", "--experiment", "ablations"]
+    assert main(train) == 0
+    assert main([*train, "--retrain", "--stop-after", "0.00001"]) == 3
+    capsys.readouterr()
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert ("resume: none: it retrained a stored artifact, and a retrain starts over (python -m wavelib train vwave "
+            "--preset smoke --device cpu --seed 0 --experiment ablations --retrain); delete this folder") in out
+
+
+def test_a_run_with_the_fused_kernels_off_resumes_with_them_off(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WAVELIB_RESULTS", str(tmp_path))
+    monkeypatch.setenv("WAVELIB_FUSED", "0")
+    assert main(["train", "vwave", "--preset", "smoke", "--device", "cpu", "--experiment", "ablations",
+                 "--stop-after", "0.00001"]) == 3
+    capsys.readouterr()
+    assert main(["list"]) == 0
+    assert "resume: WAVELIB_FUSED=0 python -m wavelib train vwave --preset smoke" in capsys.readouterr().out

@@ -6,6 +6,7 @@ import torch
 
 from wavelib.experiments.vwave import PRESETS, first_crossing
 from wavelib.models.language_models import model_spec
+from wavelib.models.short_mixers import FFT_MIN_LENGTH
 from wavelib.presets import ConfigError
 from wavelib.tasks.copy_strings import VOCAB_SIZE, copy_accuracy, make_eval_set
 from wavelib.training import copy_lm
@@ -133,15 +134,17 @@ def test_weight_decay_spares_a_log_d_and_the_velocity(memory_checkpoint):
 @pytest.mark.parametrize("name", ["mamba", "vwave-0.25", "alibi", "rope"])
 def test_scoring_cuts_each_batch_after_its_last_scored_token_and_keeps_the_whole_rows_scores(name, monkeypatch):
     """Against every row scored at full width: the same accuracies, the same losses to rounding; the models saw
-    shorter rows (batches of 8 rows, lengths 1..30: widths 10 to 62 of 63)."""
+    shorter rows (batches of 8 rows, lengths 1..40: widths 10 to 82 of 83, on both sides of the mixers' switch
+    from a direct to an FFT convolution)."""
     monkeypatch.setattr(copy_lm, "EVAL_BATCH", 8)
     torch.manual_seed(0)
     model = model_spec(name, **SIZES).build(VOCAB_SIZE).eval()
-    data = make_eval_set(range(1, 31), 2, seed=3)
+    data = make_eval_set(range(1, 41), 2, seed=3)
     widths = []
     model.register_forward_hook(lambda module, args, out: widths.append(args[0].shape[1]))
     scores = copy_lm.evaluate(model, data, torch.device("cpu"))
-    assert (widths[0], widths[-1], data.inputs.shape[1], len(widths)) == (2 * 4 + 2, 2 * 30 + 2, 63, 60 // 8 + 1)
+    assert (widths[0], widths[-1], data.inputs.shape[1], len(widths)) == (2 * 4 + 2, 2 * 40 + 2, 83, 80 // 8)
+    assert min(widths) < FFT_MIN_LENGTH <= max(widths)
     with torch.no_grad():
         logits = model(data.inputs)
     string, char = copy_accuracy(logits, data.targets, data.answer_mask)

@@ -23,6 +23,7 @@ import numpy as np
 from .data.cache import DataUnavailableError
 from .devices import DEVICE_ENV, device_description, resolve_device
 from .experiments import spectrum, twm_theory, vwave, wave_rnn_images, wave_rnn_tasks
+from .models.triton_support import FUSED_ENV, fused_setting
 from .presets import ConfigError, resolve_preset
 from .provenance import git_commit
 from .registry import Chapter, Experiment
@@ -95,6 +96,13 @@ class ChapterSession:
                 f"--seed {self.seed}{knobs}{only}" + (" --allow-cpu" if device == "cpu" and heavy else "")
                 + (" --cuda-graph" if cuda_graph else ""))
 
+    def resume_command(self, name: str, cuda_graph: bool = False) -> str:
+        """The command that trains experiment ``name`` as this session does, so that it resumes a run of it stopped
+        before it finished: on this device, with ``$WAVELIB_FUSED=0`` where the fused kernels are off (a checkpoint
+        resumes only on the path it started on)."""
+        off = f"{FUSED_ENV}=0 " if fused_setting() == "off" else ""
+        return off + self.train_command([name], str(self.device), cuda_graph)
+
     def check_data(self, names: Sequence[str], retrain: bool = False) -> None:
         """Raise :class:`~wavelib.data.cache.DataUnavailableError`, before any work, where an experiment of
         ``names`` still to be trained (its artifact missing, or ``retrain``) cannot get its data here."""
@@ -129,7 +137,7 @@ class ChapterSession:
         return run_experiment(self.chapter, self.applicable(name), self.config, preset=self.preset,
                               seed=self.seed, device=self.device, retrain=retrain, root=self.root,
                               deadline=deadline, workers=workers, cuda_graph=cuda_graph,
-                              resume=self.train_command([name], self.device.type, cuda_graph))
+                              resume=self.resume_command(name, cuda_graph))
 
     def applicable(self, name: str) -> Experiment:
         """Experiment ``name``; :class:`ConfigError` if the chapter has none or it has no work at this config."""

@@ -76,6 +76,9 @@ def _describe_partial(partial: PartialRun, root: Path) -> str:
     parts = (f"; {len(partial.in_progress)} part(s) begun: {', '.join(partial.in_progress[:3])}"
              + (" ..." if len(partial.in_progress) > 3 else "")) if partial.in_progress else ""
     command = partial.resume or "the command that started it (not recorded: the run began before wavelib kept it)"
+    if partial.replaces:  # a --retrain stopped early: without --retrain the stored artifact is loaded instead
+        command = (f"none: it retrained a stored artifact, and a retrain starts over ({command} --retrain); "
+                   "delete this folder to keep the stored one")
     return (f"{partial.path.relative_to(root)}  {spent} ({code}{where}), last saved {_age(partial.age_s)} ago{parts}"
             f"\n    resume: {command}")
 

@@ -370,7 +370,9 @@ def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, pre
     _check_writable(final.parent)
     if resume and not (partial / RUN_FILE).exists():  # the first attempt's command: later ones repeat it
         partial.mkdir(exist_ok=True)
-        (partial / RUN_FILE).write_text(json.dumps({"resume": resume}))
+        tmp = partial / f"{RUN_FILE}.tmp-{uuid.uuid4().hex}"
+        tmp.write_text(json.dumps({"resume": resume}))
+        os.replace(tmp, partial / RUN_FILE)
     checkpoint = Checkpoint(partial, deadline, commit=git_commit(),  # the code that runs: read before it runs
                             device=device_description(device))
     ctx = RunContext(device=device, seed=seed, rng=seed_everything(seed), checkpoint=checkpoint,
@@ -425,6 +427,7 @@ class PartialRun:
     in_progress: tuple[str, ...]  #: the parts (grid runs, cells) begun and checkpointed but not finished
     age_s: float  #: time since its last save, of a checkpoint or the ledger (s)
     resume: str | None  #: the command that started it, which resumes it (None: not recorded)
+    replaces: bool  #: its artifact is stored: a ``--retrain`` stopped early, which cannot resume (it starts over)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -449,7 +452,8 @@ def stored_partials(root: Path | None = None) -> list[PartialRun]:
         saves = [f.stat().st_mtime for f in [*checkpoints, path / Checkpoint.LEDGER] if f.exists()]
         found.append(PartialRun(path, saved.get("elapsed_s"), tuple(saved.get("commits", ())),
                                 tuple(saved.get("devices", ())), parts,
-                                time.time() - max(saves, default=path.stat().st_mtime), run.get("resume")))
+                                time.time() - max(saves, default=path.stat().st_mtime), run.get("resume"),
+                                (path.with_name(path.name.removesuffix(".partial")) / "meta.json").exists()))
     return found
 
 
@@ -486,8 +490,9 @@ def find_leftovers(root: Path | None = None) -> list[Leftover]:
 
     Leftovers: an artifact's publication (:func:`_publish`) under way or killed, ``<name>.tmp-<uuid>/`` (the new
     files) and ``<name>.old-<uuid>/`` (the artifact it replaces, moved aside); inside a ``.partial`` checkpoint
-    folder, a checkpoint or ledger never renamed into place, ``checkpoint.tmp-<uuid>`` and
-    ``attempts.json.tmp-<uuid>``; in a chapter's folder, the probe file of a writability check,
+    folder, a checkpoint, ledger or run record never renamed into place, ``checkpoint.tmp-<uuid>``,
+    ``attempts.json.tmp-<uuid>`` and ``run.json.tmp-<uuid>``; in a chapter's folder, the probe file of a
+    writability check,
     ``.write-test-<uuid>``. Finished artifacts, ``.partial`` folders and the checkpoints in them are never
     leftovers. Where the artifact folder is missing (a kill between the two renames of a publication), an ``.old-``
     folder, and a ``.tmp-`` folder holding ``meta.json`` (written last), may be the artifact's only copy: they come
@@ -516,7 +521,8 @@ def find_leftovers(root: Path | None = None) -> list[Leftover]:
         elif re.fullmatch(rf"{_ARTIFACT_NAME}\.partial", path.name) and path.is_dir():
             for folder, _, files in os.walk(path):
                 for name in files:
-                    if re.fullmatch(rf"(checkpoint|{re.escape(Checkpoint.LEDGER)})\.tmp-{_UUID}", name):
+                    if re.fullmatch(rf"(checkpoint|{re.escape(Checkpoint.LEDGER)}|{re.escape(RUN_FILE)})\.tmp-{_UUID}",
+                                    name):
                         size, newest = _size_and_newest(Path(folder, name))
                         found.append(Leftover(Path(folder, name), size, time.time() - newest))
     return sorted(found, key=lambda leftover: leftover.path)

@@ -103,8 +103,10 @@ class CausalSelfAttention(nn.Module):
     """Multi-head causal self-attention with ALiBi or partial RoPE; (B, L, d_model) -> (B, L, d_model).
 
     ``qkv``: Linear(d, 3d), ``out``: Linear(d, d). The ALiBi bias of every (length, device, dtype) seen is
-    kept (not in the state dict; a few per run: the training, evaluation and generalisation lengths), cast to the
-    query dtype, as SDPA requires. Kept, not rebuilt: a captured CUDA graph (:mod:`wavelib.training.graphs`) reads
+    kept (not in the state dict), cast to the query dtype, as SDPA requires: one per distinct row width, the
+    training rows' and each scoring batch's (:func:`wavelib.training.copy_lm.evaluate` cuts a batch after its last
+    scored token): 50 widths at the ``paper`` preset's strings of up to 300, 126 MB per layer at its 4 heads
+    (float32, n_heads · L² each). Kept, not rebuilt: a captured CUDA graph (:mod:`wavelib.training.graphs`) reads
     its bias from the tensor it saw at capture, which must stay alive.
     """
 
