@@ -339,7 +339,7 @@ def run(args: argparse.Namespace) -> int:
             if chapter in SPEED_ROWS and not any(row["name"] == SPEED_ROWS[chapter] for row in rows):
                 if here:
                     session.say(f"\n{chapter}: its benchmark rows are missing (the benchmark failed or ran out of "
-                                "time): --workers and --cuda-graph as given, and nothing saved for later calls")
+                                "time): --workers and --cuda-graph as given, and saved as not measured")
                 choices[chapter] = {"reference": reference.get(chapter), "workers": None, "cuda_graph": None}
                 continue
             why = None if chapter in reference else slower_fused(rows, chapter)
