@@ -492,8 +492,7 @@ def find_leftovers(root: Path | None = None) -> list[Leftover]:
     files) and ``<name>.old-<uuid>/`` (the artifact it replaces, moved aside); inside a ``.partial`` checkpoint
     folder, a checkpoint, ledger or run record never renamed into place, ``checkpoint.tmp-<uuid>``,
     ``attempts.json.tmp-<uuid>`` and ``run.json.tmp-<uuid>``; in a chapter's folder, the probe file of a
-    writability check,
-    ``.write-test-<uuid>``. Finished artifacts, ``.partial`` folders and the checkpoints in them are never
+    writability check, ``.write-test-<uuid>``. Finished artifacts, ``.partial`` folders and the checkpoints in them are never
     leftovers. Where the artifact folder is missing (a kill between the two renames of a publication), an ``.old-``
     folder, and a ``.tmp-`` folder holding ``meta.json`` (written last), may be the artifact's only copy: they come
     with ``keep``, the way to put them back. An ``.old-`` folder's age counts its artifact's files too: a
