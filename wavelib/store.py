@@ -488,15 +488,15 @@ def _size_and_newest(path: Path) -> tuple[int, float]:
 def find_leftovers(root: Path | None = None) -> list[Leftover]:
     """Every leftover of an interrupted write under the results root, sorted by path; removes nothing.
 
-    Leftovers: an artifact's publication (:func:`_publish`) under way or killed, ``<name>.tmp-<uuid>/`` (the new
-    files) and ``<name>.old-<uuid>/`` (the artifact it replaces, moved aside); inside a ``.partial`` checkpoint
-    folder, a checkpoint, ledger or run record never renamed into place, ``checkpoint.tmp-<uuid>``,
-    ``attempts.json.tmp-<uuid>`` and ``run.json.tmp-<uuid>``; in a chapter's folder, the probe file of a
-    writability check, ``.write-test-<uuid>``. Finished artifacts, ``.partial`` folders and the checkpoints in them are never
-    leftovers. Where the artifact folder is missing (a kill between the two renames of a publication), an ``.old-``
-    folder, and a ``.tmp-`` folder holding ``meta.json`` (written last), may be the artifact's only copy: they come
-    with ``keep``, the way to put them back. An ``.old-`` folder's age counts its artifact's files too: a
-    publication that has just renamed the new artifact into place is about to remove it.
+    Leftovers: an artifact's publication (:func:`_publish`) under way or killed, ``<name>.tmp-<uuid>/`` (the new files)
+    and ``<name>.old-<uuid>/`` (the artifact it replaces, moved aside); inside a ``.partial`` checkpoint folder, a
+    checkpoint, ledger or run record never renamed into place, ``checkpoint.tmp-<uuid>``, ``attempts.json.tmp-<uuid>``
+    and ``run.json.tmp-<uuid>``; in a chapter's folder, the probe file of a writability check, ``.write-test-<uuid>``.
+    Finished artifacts, ``.partial`` folders and the checkpoints in them are never leftovers. Where the artifact folder
+    is missing (a kill between the two renames of a publication), an ``.old-`` folder, and a ``.tmp-`` folder holding
+    ``meta.json`` (written last), may be the artifact's only copy: they come with ``keep``, the way to put them back. An
+    ``.old-`` folder's age counts its artifact's files too: a publication that has just renamed the new artifact into
+    place is about to remove it.
     """
     base = root or results_root()
     found = []
