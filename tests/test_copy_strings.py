@@ -5,6 +5,7 @@ from wavelib.tasks.copy_strings import (
     BOS,
     COPY,
     EOS,
+    LETTERS,
     PAD,
     VOCAB_SIZE,
     copy_accuracy,
@@ -67,6 +68,43 @@ def test_training_batch_is_well_formed():
         n_whole += sum(p.endswith(".") for p in pieces)
         assert m.tolist() == expected_mask(text)
     assert b.n_examples == n_whole
+
+
+def example_by_example(batch, context_len, min_len, max_len, generator):
+    """The plain sampler: each row packs examples drawn one at a time (length, then letters) until it is full."""
+    rows = []
+    for _ in range(batch):
+        tokens, mask, n_whole = [], [], 0
+        while len(tokens) < context_len + 1:
+            length = int(torch.randint(min_len, max_len + 1, (1,), generator=generator))
+            example = copy_example(torch.randint(0, LETTERS, (length,), generator=generator).tolist())
+            room = context_len + 1 - len(tokens)
+            whole = len(example) <= room
+            tokens += example[:room]
+            mask += [whole and k >= length + 2 for k in range(len(example))][:room]
+            n_whole += whole
+        rows.append((tokens, mask, n_whole))
+    ids, mask = torch.tensor([r[0] for r in rows]), torch.tensor([r[1] for r in rows])
+    return ids[:, :-1], ids[:, 1:], mask[:, 1:], sum(r[2] for r in rows)
+
+
+@pytest.mark.parametrize("batch, context_len, min_len, max_len", [
+    (32, 220, 1, 20),  # the paper preset's first length
+    (4, 620, 1, 300),  # its second: rows of one or two examples
+    (6, 26, 3, 3),  # 9-token examples that fill a 27-token stream exactly: no cut example
+    (5, 30, 2, 5),  # a span of 4, whose residues need lcm(26, 4) = 52
+    (3, 9, 1, 3),
+])
+def test_training_batches_are_those_of_sampling_example_by_example(batch, context_len, min_len, max_len):
+    """The vectorised sampler gives the same batches, and leaves the generator where the plain one does, step
+    after step: the data of runs trained before it (the committed Ch. 5 artifacts) stay what they were."""
+    fast, plain = torch.Generator().manual_seed(11), torch.Generator().manual_seed(11)
+    for _ in range(3):
+        b = sample_training_batch(batch, context_len, min_len, max_len, fast)
+        inputs, targets, loss_mask, n_examples = example_by_example(batch, context_len, min_len, max_len, plain)
+        assert torch.equal(b.inputs, inputs) and torch.equal(b.targets, targets)
+        assert torch.equal(b.loss_mask, loss_mask) and b.n_examples == n_examples
+        assert torch.equal(fast.get_state(), plain.get_state())
 
 
 def test_training_batch_hand_checked_row():
@@ -155,5 +193,6 @@ def test_training_strings_reach_max_len():
     batch = sample_training_batch(2, context_len=30, min_len=3, max_len=3, generator=torch.Generator().manual_seed(0))
     assert batch.n_examples == 2 * (31 // 9)  # every example has 3 letters: 9 tokens, 3 whole ones per 31-token row
     batch = sample_training_batch(64, context_len=30, min_len=1, max_len=3, generator=torch.Generator().manual_seed(0))
-    letters_per_answer = (batch.loss_mask & (batch.targets != EOS)).sum() / (batch.loss_mask & (batch.targets == EOS)).sum()
+    answers = batch.loss_mask & (batch.targets == EOS)
+    letters_per_answer = (batch.loss_mask & (batch.targets != EOS)).sum() / answers.sum()
     assert 1.8 < letters_per_answer < 2.2  # uniform on 1..3 has mean 2 (1..2 would give 1.5)

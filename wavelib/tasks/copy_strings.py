@@ -25,6 +25,7 @@ Departures from the reference code:
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -98,24 +99,53 @@ class CopyBatch:
     n_examples: int
 
 
-def _packed_row(stream_len: int, min_len: int, max_len: int,
-                generator: torch.Generator) -> tuple[list[int], list[bool], int]:
-    """``stream_len`` tokens of whole examples then a cut one; its loss mask; the number of whole ones."""
-    tokens: list[int] = []
-    mask: list[bool] = []
-    n_whole = 0
-    while len(tokens) < stream_len:
-        length = int(torch.randint(min_len, max_len + 1, (1,), generator=generator))
-        example = copy_example(torch.randint(0, LETTERS, (length,), generator=generator).tolist())
-        room = stream_len - len(tokens)
-        if len(example) > room:
-            tokens += example[:room]
-            mask += [False] * room
-            break
-        tokens += example
-        mask += _example_masks(length)[0]
-        n_whole += 1
-    return tokens, mask, n_whole
+def _packed_rows(batch: int, stream_len: int, min_len: int, max_len: int,
+                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """(batch, stream_len) long tokens, whole examples then a cut one per row; their (batch, stream_len) bool
+    loss mask; the number of whole examples.
+
+    The draws are those of sampling one example at a time, row after row: its length, then its letters.
+    On a CPU generator, ``torch.randint(low, high)`` gives ``low + r % (high - low)`` of one 32-bit draw
+    ``r`` per element, so one call of residues modulo ``lcm(26, span)`` holds every length and letter
+    exactly. The generator is then set back and advanced by the draws used: it ends where example-by-example
+    sampling leaves it (``tests/test_copy_strings.py`` keeps that sampler as the oracle).
+    """
+    span = max_len - min_len + 1
+    # A whole example takes 1 + l < (2 l + 3) / 2 draws for its 2 l + 3 tokens, the cut one at most 1 + max_len.
+    most = batch * (stream_len // 2 + 2 + max_len)
+    state = generator.get_state()
+    residues = torch.randint(0, math.lcm(LETTERS, span), (most,), generator=generator)
+    lengths = residues % span + min_len
+    as_list = lengths.tolist()
+
+    starts, row_starts = [], []  # the draw of each example's length; the first token of each row
+    draw = token = 0
+    for _ in range(batch):
+        row_starts.append(token)
+        row_end = token + stream_len
+        while token < row_end:
+            starts.append(draw)
+            token += 2 * as_list[draw] + 3
+            draw += 1 + as_list[draw]
+    generator.set_state(state)
+    torch.randint(0, 2, (draw,), generator=generator)
+
+    # Token j of an example of l letters whose length is draw p: BOS, draws p+1..p+l, COPY, the same, EOS.
+    first_draw = torch.tensor(starts)
+    size = lengths[first_draw]
+    n_tokens = 2 * size + 3
+    row_end = torch.tensor(row_starts) + stream_len
+    whole = n_tokens.cumsum(0) <= row_end[torch.searchsorted(row_end, n_tokens.cumsum(0) - n_tokens, right=True)]
+    l = torch.repeat_interleave(size, n_tokens)
+    j = torch.arange(token) - torch.repeat_interleave(n_tokens.cumsum(0) - n_tokens, n_tokens)
+    copied = j >= l + 2  # the copied letters and the EOS: the loss mask of a whole example
+    letter = torch.minimum(torch.where(copied, j - l - 1, j), l).clamp(min=1)  # 1..l; clamped off the letters
+    letter_draw = torch.repeat_interleave(first_draw, n_tokens) + letter
+    flat = torch.where(j == 0, BOS, torch.where(j == l + 1, COPY, torch.where(j == 2 * l + 2, EOS,
+                                                                               residues[letter_draw] % LETTERS)))
+    mask = copied & torch.repeat_interleave(whole, n_tokens)
+    rows = torch.tensor(row_starts)[:, None] + torch.arange(stream_len)
+    return flat[rows], mask[rows], int(whole.sum())
 
 
 def sample_training_batch(batch: int, context_len: int, min_len: int, max_len: int,
@@ -127,14 +157,12 @@ def sample_training_batch(batch: int, context_len: int, min_len: int, max_len: i
     if min_len > max_len:
         raise ValueError(f"min_len must be <= max_len, got min_len={min_len}, max_len={max_len}")
     _check_context(context_len, max_len)
-    rows = [_packed_row(context_len + 1, min_len, max_len, generator) for _ in range(batch)]
-    ids = torch.tensor([r[0] for r in rows], dtype=torch.long)
-    mask = torch.tensor([r[1] for r in rows], dtype=torch.bool)
+    ids, mask, n_examples = _packed_rows(batch, context_len + 1, min_len, max_len, generator)
     return CopyBatch(
         inputs=ids[:, :-1].contiguous().to(device),
         targets=ids[:, 1:].contiguous().to(device),
         loss_mask=mask[:, 1:].contiguous().to(device),
-        n_examples=sum(r[2] for r in rows),
+        n_examples=n_examples,
     )
 
 
