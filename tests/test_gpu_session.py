@@ -56,7 +56,7 @@ def test_pack_cuts_parts_and_unpack_restores_and_replaces(gpu_session, tmp_path,
     assert not stale.exists()  # the chapter's folder is replaced by the GPU's, not merged
     assert not (store / "paper" / "vwave").exists()
     assert (bench / "cuda-latest.md").read_text() == "table"
-    assert lines == ["paper/spectrum: finished none; partial ['table1-abc.partial']"]
+    assert lines == ["paper/spectrum: finished none; partial ['table1-abc.partial'] (commit it: git add results/paper)"]
 
 
 def test_unpack_refuses_members_outside_the_store(gpu_session, tmp_path):

@@ -68,13 +68,15 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _describe_partial(partial: PartialRun, root: Path) -> str:
-    """A stopped run in two lines: its folder, time so far, code, devices, last save and parts begun; the command
-    that resumes it."""
+    """A stopped run in two lines: its folder, time so far, code, devices, last save, parts finished and begun;
+    the command that resumes it."""
     spent = "no time recorded" if partial.elapsed_s is None else f"{partial.elapsed_s:.1f} s so far"
     code = f"commit {', '.join(partial.commits)}" if partial.commits else "commit not recorded"
     where = f" on {', then '.join(partial.devices)}" if partial.devices else ""
-    parts = (f"; {len(partial.in_progress)} part(s) begun: {', '.join(partial.in_progress[:3])}"
-             + (" ..." if len(partial.in_progress) > 3 else "")) if partial.in_progress else ""
+    parts = "" if partial.finished is None else f"; {partial.finished} part(s) finished"
+    if partial.in_progress:
+        parts += (f"; {len(partial.in_progress)} part(s) begun: {', '.join(partial.in_progress[:3])}"
+                  + (" ..." if len(partial.in_progress) > 3 else ""))
     command = partial.resume or "the command that started it (not recorded: the run began before wavelib kept it)"
     if partial.replaces:  # a --retrain stopped early: without --retrain the stored artifact is loaded instead
         command = (f"none: it retrained a stored artifact, and a retrain starts over ({command} --retrain); "

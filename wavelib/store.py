@@ -424,7 +424,8 @@ class PartialRun:
     elapsed_s: float | None  #: wall time its attempts spent, up to each one's last save (None: no ledger)
     commits: tuple[str, ...]  #: the code of each attempt
     devices: tuple[str, ...]  #: the device of each attempt
-    in_progress: tuple[str, ...]  #: the parts (grid runs, cells) begun and checkpointed but not finished
+    finished: int | None  #: the parts (grid runs, cells) finished, held in its own checkpoint (None: not known)
+    in_progress: tuple[str, ...]  #: the parts begun and checkpointed but not finished
     age_s: float  #: time since its last save, of a checkpoint or the ledger (s)
     resume: str | None  #: the command that started it, which resumes it (None: not recorded)
     replaces: bool  #: its artifact is stored: a ``--retrain`` stopped early, which cannot resume (it starts over)
@@ -436,6 +437,17 @@ def _read_json(path: Path) -> dict[str, Any]:
         return json.loads(path.read_text()) if path.exists() else {}
     except (OSError, ValueError):
         return {}
+
+
+def _parts_finished(checkpoint: Path) -> int | None:
+    """How many parts a run's own checkpoint holds as finished (its ``done`` list); None where it has none or
+    cannot be read."""
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)["state"]
+    except Exception:  # missing, or a listing must not fail on one bad file
+        return None
+    done = state.get("done") if isinstance(state, dict) else None
+    return len(done) if isinstance(done, list) else None
 
 
 def stored_partials(root: Path | None = None) -> list[PartialRun]:
@@ -451,7 +463,7 @@ def stored_partials(root: Path | None = None) -> list[PartialRun]:
         parts = tuple(sorted(c.parent.relative_to(path).as_posix() for c in checkpoints if c.parent != path))
         saves = [f.stat().st_mtime for f in [*checkpoints, path / Checkpoint.LEDGER] if f.exists()]
         found.append(PartialRun(path, saved.get("elapsed_s"), tuple(saved.get("commits", ())),
-                                tuple(saved.get("devices", ())), parts,
+                                tuple(saved.get("devices", ())), _parts_finished(path / "checkpoint.pt"), parts,
                                 time.time() - max(saves, default=path.stat().st_mtime), run.get("resume"),
                                 (path.with_name(path.name.removesuffix(".partial")) / "meta.json").exists()))
     return found
