@@ -1,6 +1,5 @@
 """wavelib.training.graphs and what a captured copy-LM step relies on; the capture itself runs on a GPU only."""
 
-
 import numpy as np
 import pytest
 import torch
