@@ -88,10 +88,13 @@ def test_goals_met_on_an_out_of_date_table_say_so():
 
 
 def test_the_table_puts_ratio_and_check_first():
-    report = {"rows": [{**_row("wRNN train step", "[sMNIST] ...", 600.0, 40.0), "ok": False, "reference": "loop",
-                        "fast": "fused", "reference_peak_mb": 10.0, "fast_peak_mb": None}]}
-    assert TABLE_HEADER[:4] == ("benchmark", "shapes", "ratio", "ok")
-    assert table_rows(report) == [["wRNN train step", "[sMNIST] ...", "15.00×", "**NO**", "40.000", "600.000",
+    row = {**_row("wRNN train step", "[sMNIST] ...", 600.0, 40.0), "ok": False, "reference": "loop",
+           "fast": "fused", "reference_peak_mb": 10.0, "fast_peak_mb": None, "device": "cuda:0 (NVIDIA H100)"}
+    report = {"rows": [row, {**row, "ok": True, "device": "cpu"}]}
+    assert TABLE_HEADER[:5] == ("benchmark", "shapes", "ratio", "ok", "on")
+    assert table_rows(report) == [["wRNN train step", "[sMNIST] ...", "15.00×", "**NO**", "GPU", "40.000", "600.000",
+                                   "fused", "loop", "n/a / 10"],
+                                  ["wRNN train step", "[sMNIST] ...", "15.00×", "yes", "CPU", "40.000", "600.000",
                                    "fused", "loop", "n/a / 10"]]
 
 

@@ -385,6 +385,28 @@ def test_a_paper_page_renders_what_is_stored_and_notes_what_is_not(tmp_path, mon
     assert session.paper_scale_status() == "" and session.available("count_again") is not None
 
 
+def test_commands_for_missing_runs_capture_cuda_graphs_where_the_stored_ones_did(tmp_path):
+    """A page's command for what is missing keeps the protocol of what is stored: with --cuda-graph where the
+    chapter's stored artifacts were trained so, and only where every run it names can be."""
+    first, graphed = (dataclasses.replace(EXPERIMENT, name=name, cuda_graph=True) for name in ("count", "again"))
+    plain = dataclasses.replace(EXPERIMENT, name="plain")
+    chapter = dataclasses.replace(CHAPTER, experiments=(first, graphed, plain))
+    session = ChapterSession(chapter, "paper", "cpu", 0, tmp_path, {})
+    assert "--cuda-graph" not in session.make_command(["again"])  # nothing stored
+    stored = run_experiment(chapter, first, CountConfig(), preset="paper", seed=0, device=torch.device("cpu"),
+                            root=tmp_path)
+    assert "--cuda-graph" not in session.make_command(["again"])  # stored without graphs
+    meta = json.loads((stored.path / "meta.json").read_text())
+    (stored.path / "meta.json").write_text(json.dumps({**meta, "cuda_graph": True}))  # as a GPU run records it
+    assert session.make_command(["again"]).endswith(" --experiment again --cuda-graph")
+    assert session.paper_scale_status().endswith(" --experiment again --experiment plain`.")  # plain cannot
+    cpu_page = ChapterSession(chapter, "cpu", "cpu", 0, tmp_path, {})
+    assert "--cuda-graph" not in cpu_page.paper_scale_status()
+    run_experiment(chapter, plain, CountConfig(), preset="paper", seed=0, device=torch.device("cpu"), root=tmp_path)
+    assert session.paper_scale_status().endswith(" --experiment again --cuda-graph`.")
+    assert "--experiment again --cuda-graph`" in cpu_page.paper_scale_status()
+
+
 def test_the_train_command_carries_the_knob_overrides(tmp_path):
     from wavelib.cli import build_parser
 

@@ -96,6 +96,14 @@ class ChapterSession:
                 f"--seed {self.seed}{knobs}{only}" + (" --allow-cpu" if device == "cpu" and heavy else "")
                 + (" --cuda-graph" if cuda_graph else ""))
 
+    def make_command(self, missing: Sequence[str]) -> str:
+        """The GPU command that makes the experiments ``missing``: with ``--cuda-graph`` where every one of them can
+        capture its steps and this chapter's stored artifacts at this preset were trained so (the same protocol)."""
+        graphed = all(self.chapter.experiment(name).cuda_graph for name in missing) and any(
+            Artifact(self.artifact_path(e.name)).meta.get("cuda_graph") for e in self.experiments
+            if (self.artifact_path(e.name) / "meta.json").exists())
+        return self.train_command(missing, cuda_graph=graphed)
+
     def resume_command(self, name: str, cuda_graph: bool = False) -> str:
         """The command that trains experiment ``name`` as this session does, so that it resumes a run of it stopped
         before it finished: on this device, with ``$WAVELIB_FUSED=0`` where the fused kernels are off (a checkpoint
@@ -158,7 +166,7 @@ class ChapterSession:
         if name in {e.name for e in self.needs_training_elsewhere()}:
             display_markdown(f"**Not computed yet at the `{self.preset}` preset:** `{name}` "
                              f"({self.chapter.experiment(name).description}), so this part of the page is left "
-                             f"out. Make it on a GPU with `{self.train_command([name])}`.")
+                             f"out. Make it on a GPU with `{self.make_command([name])}`.")
             return None
         artifact = self.experiment(name)
         display_markdown(f"*`{name}`: {artifact.provenance()}.*")  # the banner names the machine rendering the page
@@ -176,7 +184,7 @@ class ChapterSession:
                 return ""
             return (f"**Paper-scale results not computed yet** for {', '.join(f'`{m}`' for m in missing)}: "
                     f"the parts of this page that need them are left out, each with a note. Make them with "
-                    f"`{self.train_command(missing)}`.")
+                    f"`{self.make_command(missing)}`.")
         paper = ChapterSession(self.chapter, "paper", "cpu", self.seed, self.root, {})
         missing = [e.name for e in paper.experiments if not paper.artifact_path(e.name).exists()]
         if not missing:
@@ -184,7 +192,7 @@ class ChapterSession:
                     "renders this chapter from them.")
         stored = [e.name for e in paper.experiments if e.name not in missing]
         text = (f"**Paper-scale results not computed yet** ({', '.join(missing)}): the numbers below come from "
-                f"the reduced `{self.preset}` preset. Make them with `{paper.train_command(missing)}`.")
+                f"the reduced `{self.preset}` preset. Make them with `{paper.make_command(missing)}`.")
         if stored:
             text += (f" Stored at paper scale already: {', '.join(stored)} (`python -m wavelib book --preset paper` "
                      "renders those parts).")

@@ -120,16 +120,18 @@ def format_minutes(minutes: float | None) -> str:
     return f"{minutes:.1f} min" if minutes < 90 else f"{minutes / 60:.1f} h"
 
 
-TABLE_HEADER = ("benchmark", "shapes", "ratio", "ok", "fast ms", "reference ms", "fast", "reference",
+TABLE_HEADER = ("benchmark", "shapes", "ratio", "ok", "on", "fast ms", "reference ms", "fast", "reference",
                 "peak MB (fast / ref)")
 
 
 def table_rows(report: dict[str, Any]) -> list[list[str]]:
     """The rows of ``report`` for :data:`TABLE_HEADER`: what a reader needs first (ratio, check) in the first
-    columns, so the table reads on a laptop screen (the stored ``.md`` keeps the full layout)."""
+    columns, so the table reads on a laptop screen (the stored ``.md`` keeps the full layout); "on" says GPU or
+    CPU (a GPU run also times the code that only ever runs on a CPU)."""
     def peak(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.0f}"
     return [[row["name"], row["shapes"], f"{row['ratio']:.2f}×", "yes" if row["ok"] else "**NO**",
+             "GPU" if row["device"].startswith("cuda") else "CPU",
              f"{row['fast_ms']:.3f}", f"{row['reference_ms']:.3f}", row["fast"], row["reference"],
              f"{peak(row['fast_peak_mb'])} / {peak(row['reference_peak_mb'])}"] for row in report["rows"]]
 

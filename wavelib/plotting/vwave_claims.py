@@ -34,6 +34,17 @@ def _kept_up_to(lengths: np.ndarray, accuracy: np.ndarray, length: int, keep: fl
     return kept
 
 
+def _kept_again(lengths: np.ndarray, accuracy: np.ndarray, length: int, keep: float = KEEP) -> list[int]:
+    """The scored lengths beyond the first drop below ``keep`` (past ``length``) where ``accuracy`` is at least
+    ``keep`` again: seeds that copy some longer strings and not others."""
+    beyond = accuracy[lengths > length]
+    dropped = np.flatnonzero(beyond < keep)
+    if not dropped.size:
+        return []
+    later = lengths[lengths > length][dropped[0]:]
+    return [int(n) for n, a in zip(later, beyond[dropped[0]:]) if a >= keep]
+
+
 def _names(names: Sequence[str]) -> str:
     """``a``, ``a and b``, ``a, b and c``."""
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
@@ -57,8 +68,10 @@ def generalisation_text(history: Mapping[str, np.ndarray], models: Sequence[str]
             parts.append(f"{name} keeps it at every longer length ({beyond[-1]:.2f} at {longer[-1]})")
         elif kept is not None:
             after = longer.index(kept) + 1
-            parts.append(f"{name} keeps it up to {kept}, then drops ({beyond[after]:.2f} at {longer[after]}"
-                         + (f", {beyond[-1]:.2f} at {longer[-1]}" if after < len(longer) - 1 else "") + ")")
+            again = _kept_again(n, accuracy, length)
+            parts.append(f"{name} keeps it up to {kept}, then drops ("
+                         + ", ".join(f"{a:.2f} at {m}" for m, a in zip(longer[after:], beyond[after:])) + ")"
+                         + (f", at least {KEEP:g} again at {_names([str(m) for m in again])}" if again else ""))
         elif beyond.max() < 0.05:
             nothing.append(name)
         else:
@@ -93,8 +106,10 @@ def _generalisation_verdict(history: Mapping[str, np.ndarray], waves: Sequence[s
     top = {m: float(generalisation_scores(history, m, length, seeds)[1][lengths > length].max()) for m in kept}
     reach = {m: length if k is None else k for m, k in kept.items()}
     best = max(waves, key=lambda m: (reach[m], top[m]))
+    again = {m: _kept_again(*generalisation_scores(history, m, length, seeds), length) for m in kept}
     said = {m: (f"keeps ≥ {KEEP:g} up to {kept[m]}" if kept[m] is not None else
-                f"is below {KEEP:g} at every longer length") for m in kept}
+                f"is below {KEEP:g} at every longer length")
+            + (f" (and again at {_names([str(n) for n in again[m]])})" if again[m] else "") for m in kept}
     wave_said = (f"the best v-Wave, {best}, {said[best]}" if kept[best] is not None else
                  f"no v-Wave model keeps ≥ {KEEP:g} at any longer length")
     verdicts = []
@@ -703,16 +718,6 @@ def curves_reading_text(config: VWaveConfig, history: Mapping[str, np.ndarray], 
                  "recurrence differs, with the same conv weights)" if len(same) == len(waves) else
                  " Parameters: " + ", ".join(f"{m} {n:,}" for m, n in counts.items())) + "."
     return text
-
-
-def cuda_graph_text(name: str, meta: Mapping[str, Any], missing: Sequence[str]) -> str:
-    """A line for the train commands of the experiments still ``missing``: the stored ``name`` was trained with
-    CUDA graphs (its ``meta.json``'s ``cuda_graph``), so they should be too ("" if not, or nothing is missing)."""
-    if not meta.get("cuda_graph") or not missing:
-        return ""
-    return (f"*The stored `{name}` was trained with `--cuda-graph` (training steps in CUDA graphs; its `meta.json` "
-            f"has `cuda_graph: true`): add `--cuda-graph` to the train commands on this page for "
-            f"{_names([f'`{m}`' for m in missing])}, for the same protocol.*")
 
 
 def small_models_text(config: VWaveConfig, metrics: Mapping[str, Mapping], length: int) -> str:
