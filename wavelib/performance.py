@@ -265,7 +265,8 @@ def reference_note(report: dict[str, Any]) -> str | None:
 def stored_run_rows(root: Path | None = None) -> list[list[str]]:
     """The ``paper`` artifacts in the results store (``root``: the repository's ``results/``), one row each:
     chapter and experiment, the device(s) it trained on, its wall time (the time a run really took, beside the
-    projections; "resumed": over several attempts), the commits of the code that ran it, and its date. Artifacts that only record missing data are left out."""
+    projections; "resumed": over several attempts), the commits of the code that ran it, and its date. Artifacts
+    that only record missing data are left out."""
     from .store import stored_artifacts
 
     rows = []
