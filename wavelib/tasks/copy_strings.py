@@ -107,8 +107,9 @@ def _packed_rows(batch: int, stream_len: int, min_len: int, max_len: int,
     The draws are those of sampling one example at a time, row after row: its length, then its letters.
     On a CPU generator, ``torch.randint(low, high)`` gives ``low + r % (high - low)`` of one 32-bit draw
     ``r`` per element (where ``high - low < 2**32``), so one call of residues modulo ``lcm(26, span)`` (below
-    ``2**32`` for any span under 165 million) holds every length and letter exactly. The generator is then set back and advanced by the draws used: it ends where example-by-example
-    sampling leaves it (``tests/test_copy_strings.py`` keeps that sampler as the oracle).
+    ``2**32`` for any span under 165 million) holds every length and letter exactly. The generator is then set
+    back and advanced by the draws used: it ends where example-by-example sampling leaves it
+    (``tests/test_copy_strings.py`` keeps that sampler as the oracle).
     """
     span = max_len - min_len + 1
     # A whole example takes 1 + l < (2 l + 3) / 2 draws for its 2 l + 3 tokens, the cut one at most 1 + max_len.
