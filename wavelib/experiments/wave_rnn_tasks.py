@@ -133,7 +133,7 @@ class WaveRNNTasksConfig(Config):
     large_n: int = 625  #: units of the iRNN with as many activations as the copy wRNN (n × copy_channels)
     copy_channels: int = 6
     adding_channels: int = 27
-    n_seeds: int = 3  #: Table 7: three random initialisations
+    n_seeds: int = 3  #: Table 7's three initialisations (adding); for copy and Table 4 the paper states none
     batch: int = 128
     copy_steps: int = 60_000  #: also the ablations'
     adding_steps: int = 60_000

@@ -81,8 +81,9 @@ def hidden_state_figure(history: Mapping[str, np.ndarray], n: int, channels: int
         ft, fs, power = history[key + "temporal_freqs"], history[key + "spatial_freqs"], history[key + "log_power"]
         ax = axes[row, 2]
         lim = np.percentile(np.abs(power), 99)
-        ax.imshow(power.T, aspect="auto", origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim,
-                  extent=(ft[0], ft[-1], fs[0], fs[-1]), interpolation="nearest")
+        shown = ax.imshow(power.T, aspect="auto", origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim,
+                          extent=(ft[0], ft[-1], fs[0], fs[-1]), interpolation="nearest")
+        fig.colorbar(shown, ax=ax, label="ln(power / shuffled's)", pad=0.02)
         ax.plot(wave_ridge(WAVE_SPEED, fs), fs, ls="none", marker=".", ms=1.5, color="black")
         ax.set(title=f"{LABELS[model]}: log power / shuffled", xlabel="temporal freq. (cycles/step)",
                ylabel="spatial freq. (cycles/unit)")
