@@ -273,7 +273,7 @@ def unpack(folder: Path, root: Path, bench_dir: Path) -> list[str]:
         done = [r for r in runs if (root / chapter / r / "meta.json").exists()]
         partial = [r for r in runs if r.endswith(".partial")]
         lines.append(f"{chapter}: finished {done or 'none'}; partial {partial or 'none'}"
-                     + (" (commit it: git add results/paper)" if partial else ""))
+                     + (" (commit it: git add results/paper)" if partial and chapter.parts[0] == "paper" else ""))
     return lines
 
 

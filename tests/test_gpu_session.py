@@ -57,6 +57,13 @@ def test_pack_cuts_parts_and_unpack_restores_and_replaces(gpu_session, tmp_path,
     assert not (store / "paper" / "vwave").exists()
     assert (bench / "cuda-latest.md").read_text() == "table"
     assert lines == ["paper/spectrum: finished none; partial ['table1-abc.partial'] (commit it: git add results/paper)"]
+    smoke = tmp_path / "smoke-gpu"
+    (smoke / "smoke" / "vwave" / "copy_curves-abc.partial").mkdir(parents=True)  # git ignores reduced presets
+    (smoke / "smoke" / "vwave" / "copy_curves-abc.partial" / "checkpoint.pt").write_bytes(blob)
+    (out / "smoke").mkdir()
+    gpu_session.pack(["vwave"], "smoke", out / "smoke", smoke)
+    assert gpu_session.unpack(out / "smoke", store, bench) == [
+        "smoke/vwave: finished none; partial ['copy_curves-abc.partial']"]
 
 
 def test_unpack_refuses_members_outside_the_store(gpu_session, tmp_path):
