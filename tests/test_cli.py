@@ -297,8 +297,10 @@ def test_a_stopped_run_resumes_from_what_git_keeps_of_it(tmp_path, capsys, monke
     assert "; 1 part(s) finished; 1 part(s) begun: L5_rope_seed0\n" in capsys.readouterr().out
     for folder in [p for p in partial.iterdir() if p.is_dir()]:  # not in git
         shutil.rmtree(folder)
+    ledger = json.loads((partial / "attempts.json").read_text())  # a checkout's files are new: the ledger says when
+    (partial / "attempts.json").write_text(json.dumps({**ledger, "saved_unix_s": ledger["saved_unix_s"] - 3 * 3600}))
     assert main(["list"]) == 0
-    assert "; 1 part(s) finished\n" in capsys.readouterr().out
+    assert ", last saved 3.0 h ago; 1 part(s) finished\n" in capsys.readouterr().out
     trained = []
     with monkeypatch.context() as patch:
         patch.setattr(vwave, "train_copy", lambda spec, *args, **kw: trained.append(spec) or train_copy(spec, *args,

@@ -36,10 +36,11 @@ def test_committed_paper_artifacts_match_the_paper_preset():
 
 
 def tracked(folder: Path) -> list[Path]:
-    """The files under ``folder`` that git tracks."""
+    """The files under ``folder`` that git tracks and the working tree still has (a finished run deletes its
+    ``.partial`` folder before the deletion is committed)."""
     listed = subprocess.run(["git", "ls-files", "-z", "--", str(folder.relative_to(REPO_ROOT))], cwd=REPO_ROOT,
                             capture_output=True, check=True).stdout.decode()
-    return [REPO_ROOT / name for name in listed.split("\0") if name]
+    return [REPO_ROOT / name for name in listed.split("\0") if name and (REPO_ROOT / name).exists()]
 
 
 def ignored(path: str) -> bool:

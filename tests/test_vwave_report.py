@@ -175,6 +175,34 @@ def test_length_generalisation_text_verdict_and_a_figure_with_no_line_across_the
             in vclaims.generalisation_text(regained, models, L, 3))
     general = vclaims._generalisation_verdict(regained, ["vwave-0.5"], ["alibi"], L, 3)
     assert general.startswith("v-Wave does not match alibi here: alibi keeps ≥ 0.9 up to 6 (and again at 8); ")
+
+    def scored(**accuracy):  # each model's string accuracy at lengths 1..9 (L = 5), the same for every seed
+        out = dict(regained)
+        for m in models:
+            out[f"{run_key(L, m, 0)}|generalisation_lengths"] = np.arange(1, 10)
+            for s in range(3):
+                out[f"{run_key(L, m, s)}|generalisation_string_accuracy"] = np.array(
+                    [1.0] * 5 + accuracy.get(m.replace("-", "_").replace(".", ""), [0.0] * 4))
+        return out
+
+    later = scored(vwave_05=[0.95, 0.5, 0.3, 0.3], rope=[0.5, 0.6, 0.95, 0.3])  # rope regains beyond v-Wave's reach
+    assert vclaims._generalisation_verdict(later, ["vwave-0.5"], ["rope"], L, 3).startswith(
+        "v-Wave goes further than rope without a break, but not beyond: the best v-Wave, vwave-0.5, keeps ≥ 0.9 up "
+        "to 6; rope is below 0.9 at 6 but ≥ 0.9 at 8")
+    assert "rope is below 0.9 already at 6 (0.50; at most 0.95 at the longer lengths, at least 0.9 at 8)" in (
+        vclaims.generalisation_text(later, models, L, 3))
+    both_late = scored(vwave_05=[0.5, 0.92, 0.3, 0.3], alibi=[0.5, 0.6, 0.95, 0.3])
+    assert vclaims._generalisation_verdict(both_late, ["vwave-0.5"], ["alibi"], L, 3).startswith(
+        "v-Wave does not match alibi here: neither keeps ≥ 0.9 from 6 on; vwave-0.5 is below 0.9 at 6 but ≥ 0.9 at "
+        "7; alibi is below 0.9 at 6 but ≥ 0.9 at 8")
+    wave_later = scored(vwave_05=[0.5, 0.92, 0.3, 0.3], rope=[0.95, 0.5, 0.3, 0.3])
+    assert vclaims._generalisation_verdict(wave_later, ["vwave-0.5"], ["rope"], L, 3).startswith(
+        "v-Wave does not match rope without a break, but not beyond: the best v-Wave, vwave-0.5, is below 0.9 at 6 "
+        "but ≥ 0.9 at 7; rope keeps ≥ 0.9 up to 6")
+    assert vclaims._generalisation_verdict(scored(vwave_05=[0.5, 0.92, 0.3, 0.3]), ["vwave-0.5"], ["rope"], L,
+                                           3).startswith("v-Wave goes further than rope here: neither keeps ≥ 0.9 "
+                                                         "from 6 on; vwave-0.5 is below 0.9 at 6 but ≥ 0.9 at 7; "
+                                                         "rope is below 0.9 at every longer length")
     fig = figs.generalisation_figure(history, models, L, 3)
     segments = [line.get_xdata() for line in fig.axes[0].get_lines() if len(line.get_xdata()) > 1]
     plt.close(fig)

@@ -190,7 +190,7 @@ class Checkpoint:
         ledger = self.path.parent / self.LEDGER
         tmp = ledger.with_name(f"{self.LEDGER}.tmp-{uuid.uuid4().hex}")
         tmp.write_text(json.dumps({"elapsed_s": self.elapsed_s(), "commits": self.commits(),
-                                   "devices": self.devices()}))
+                                   "devices": self.devices(), "saved_unix_s": time.time()}))
         os.replace(tmp, ledger)
 
     def load(self) -> Any | None:
@@ -426,7 +426,7 @@ class PartialRun:
     devices: tuple[str, ...]  #: the device of each attempt
     finished: int | None  #: the parts (grid runs, cells) finished, held in its own checkpoint (None: not known)
     in_progress: tuple[str, ...]  #: the parts begun and checkpointed but not finished
-    age_s: float  #: time since its last save, of a checkpoint or the ledger (s)
+    age_s: float  #: time since its last save (s): its ledger's record (a checkout's files are all new), else mtimes
     resume: str | None  #: the command that started it, which resumes it (None: not recorded)
     replaces: bool  #: its artifact is stored: a ``--retrain`` stopped early, which cannot resume (it starts over)
 
@@ -461,7 +461,9 @@ def stored_partials(root: Path | None = None) -> list[PartialRun]:
         saved, run = (_read_json(path / name) for name in (Checkpoint.LEDGER, RUN_FILE))
         checkpoints = list(path.rglob("checkpoint.pt"))
         parts = tuple(sorted(c.parent.relative_to(path).as_posix() for c in checkpoints if c.parent != path))
-        saves = [f.stat().st_mtime for f in [*checkpoints, path / Checkpoint.LEDGER] if f.exists()]
+        recorded = saved.get("saved_unix_s")
+        saves = [float(recorded)] if isinstance(recorded, (int, float)) else [
+            f.stat().st_mtime for f in [*checkpoints, path / Checkpoint.LEDGER] if f.exists()]
         found.append(PartialRun(path, saved.get("elapsed_s"), tuple(saved.get("commits", ())),
                                 tuple(saved.get("devices", ())), _parts_finished(path / "checkpoint.pt"), parts,
                                 time.time() - max(saves, default=path.stat().st_mtime), run.get("resume"),

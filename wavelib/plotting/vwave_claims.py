@@ -75,8 +75,10 @@ def generalisation_text(history: Mapping[str, np.ndarray], models: Sequence[str]
         elif beyond.max() < 0.05:
             nothing.append(name)
         else:
+            again = _kept_again(n, accuracy, length)
             parts.append(f"{name} is below {KEEP:g} already at {longer[0]} ({beyond[0]:.2f}; at most "
-                         f"{beyond.max():.2f} at the longer lengths)")
+                         f"{beyond.max():.2f} at the longer lengths"
+                         + (f", at least {KEEP:g} at {_names([str(m) for m in again])}" if again else "") + ")")
     if nothing:
         top = max(generalisation_scores(history, m, length, seeds)[1][lengths > length].max() for m in nothing)
         parts.append(f"{_names(nothing)} score{'s' if len(nothing) == 1 else ''} {'at most ' if top else ''}"
@@ -100,33 +102,54 @@ def generalisation_text(history: Mapping[str, np.ndarray], models: Sequence[str]
 def _generalisation_verdict(history: Mapping[str, np.ndarray], waves: Sequence[str], transformers: Sequence[str],
                             length: int, seeds: int) -> str:
     """Claims cell: whether the best v-Wave model keeps its accuracy as far beyond the training length as each
-    transformer (:func:`_kept_up_to`)."""
+    transformer (:func:`_kept_up_to`, without a break), and where a model scores at least :data:`KEEP` again further
+    out (:func:`_kept_again`), said where it changes the comparison."""
     lengths = generalisation_scores(history, waves[0], length, seeds)[0]
-    kept = {m: _kept_up_to(*generalisation_scores(history, m, length, seeds), length) for m in (*waves, *transformers)}
-    top = {m: float(generalisation_scores(history, m, length, seeds)[1][lengths > length].max()) for m in kept}
+    first = int(lengths[lengths > length][0])
+    scores = {m: generalisation_scores(history, m, length, seeds) for m in (*waves, *transformers)}
+    kept = {m: _kept_up_to(*scores[m], length) for m in scores}
+    again = {m: _kept_again(*scores[m], length) for m in scores}
+    top = {m: float(scores[m][1][lengths > length].max()) for m in scores}
     reach = {m: length if k is None else k for m, k in kept.items()}
-    best = max(waves, key=lambda m: (reach[m], top[m]))
-    again = {m: _kept_again(*generalisation_scores(history, m, length, seeds), length) for m in kept}
-    said = {m: (f"keeps ≥ {KEEP:g} up to {kept[m]}" if kept[m] is not None else
+    furthest = {m: max([reach[m], *again[m]]) for m in scores}  #: the longest length at >= KEEP (or ``length``)
+    best = max(waves, key=lambda m: (reach[m], furthest[m], top[m]))
+
+    def said(m: str) -> str:
+        regained = _names([str(n) for n in again[m]]) if again[m] else ""
+        if kept[m] is not None:
+            return f"keeps ≥ {KEEP:g} up to {kept[m]}" + (f" (and again at {regained})" if again[m] else "")
+        return (f"is below {KEEP:g} at {first} but ≥ {KEEP:g} at {regained}" if again[m] else
                 f"is below {KEEP:g} at every longer length")
-            + (f" (and again at {_names([str(n) for n in again[m]])})" if again[m] else "") for m in kept}
-    wave_said = (f"the best v-Wave, {best}, {said[best]}" if kept[best] is not None else
+
+    wave_said = (f"the best v-Wave, {best}, {said(best)}" if furthest[best] > length else
                  f"no v-Wave model keeps ≥ {KEEP:g} at any longer length")
     verdicts = []
     for t in transformers:
-        if reach[best] < reach[t]:
-            verdicts.append(f"v-Wave does not match {t} here: {t} {said[t]}; {wave_said}")
-        elif reach[best] == reach[t] and kept[t] is not None:
-            verdicts.append(f"v-Wave matches {t} here: {best} and {t} both keep ≥ {KEEP:g} up to {kept[t]}")
-        elif reach[best] == reach[t] and abs(top[t] - top[best]) <= RISE:
+        if reach[best] != reach[t]:
+            ahead, behind = (best, t) if reach[best] > reach[t] else (t, best)
+            verb = "goes further than" if ahead == best else "does not match"
+            if furthest[behind] > reach[ahead]:  # the other scores >= KEEP again beyond where the first stops
+                verdicts.append(f"v-Wave {verb} {t} without a break, but not beyond: {wave_said}; {t} {said(t)}")
+            elif ahead == best:
+                verdicts.append(f"v-Wave goes further than {t} here: {wave_said}; {t} {said(t)}")
+            else:
+                verdicts.append(f"v-Wave does not match {t} here: {t} {said(t)}; {wave_said}")
+        elif kept[t] is not None:
+            verdicts.append(f"v-Wave matches {t} here: {best} and {t} both keep ≥ {KEEP:g} up to {kept[t]}"
+                            + "".join(f"; {m} ≥ {KEEP:g} again at {_names([str(n) for n in again[m]])}"
+                                      for m in (best, t) if again[m]))
+        elif furthest[best] > length or furthest[t] > length:
+            verb = ("matches" if furthest[best] == furthest[t] else
+                    "goes further than" if furthest[best] > furthest[t] else "does not match")
+            verdicts.append(f"v-Wave {verb} {t} here: neither keeps ≥ {KEEP:g} from {first} on; {best} {said(best)}; "
+                            f"{t} {said(t)}")
+        elif abs(top[t] - top[best]) <= RISE:
             verdicts.append(f"v-Wave matches {t} here, in failing: neither keeps ≥ {KEEP:g} at any longer length, "
                             f"{best} scoring up to {top[best]:.2f} there, {t} up to {top[t]:.2f}")
-        elif reach[best] == reach[t]:
+        else:
             verdicts.append(f"v-Wave {'does not match' if top[t] > top[best] else 'goes further than'} {t} here: "
                             f"neither keeps ≥ {KEEP:g} at any longer length, but at the longer lengths {t} scores "
                             f"up to {top[t]:.2f}, the best v-Wave ({best}) up to {top[best]:.2f}")
-        else:
-            verdicts.append(f"v-Wave goes further than {t} here: {wave_said}; {t} {said[t]}")
     scored = ", ".join(str(int(n)) for n in lengths if n > length)
     return "; ".join(verdicts) + f" (string accuracy, mean over {seeds} seeds, at the scored lengths {scored}; §5.4)"
 
