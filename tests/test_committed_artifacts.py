@@ -59,6 +59,7 @@ def test_git_keeps_a_stopped_paper_runs_own_files_and_not_the_runs_in_progress_i
     assert not ignored("results/paper/vwave/copy_curves-0123456789/meta.json")
     assert ignored(f"results/paper/vwave/copy_curves-0123456789.tmp-{uuid}/meta.json")
     assert ignored("results/cpu/vwave/copy_curves-0123456789/meta.json")
+    assert ignored(f".gpu-results/paper/vwave/copy_curves_long-0123456789.partial/{RUN_FILE}")  # a GPU machine's
 
 
 @needs_git

@@ -66,6 +66,26 @@ def test_pack_cuts_parts_and_unpack_restores_and_replaces(gpu_session, tmp_path,
         "smoke/vwave: finished none; partial ['copy_curves-abc.partial']"]
 
 
+def test_the_working_store_takes_what_the_checkout_adds_and_keeps_what_earlier_calls_left(gpu_session, tmp_path):
+    """The device tool keeps ignored files between calls and sends the checkout's others: the calls' own store is
+    ignored, so a later call resumes a stopped run from the newest state, its runs in progress included."""
+    checkout = tmp_path / "results"
+    for name, text in (("copy_curves-a/meta.json", "finished"), ("long-b.partial/checkpoint.pt", "committed")):
+        (checkout / "paper" / "vwave" / name).parent.mkdir(parents=True, exist_ok=True)
+        (checkout / "paper" / "vwave" / name).write_text(text)
+    store = gpu_session.working_store(checkout)
+    assert store == tmp_path / ".gpu-results"
+    assert (store / "paper" / "vwave" / "copy_curves-a" / "meta.json").read_text() == "finished"
+    partial = store / "paper" / "vwave" / "long-b.partial"
+    (partial / "checkpoint.pt").write_text("newer")  # what the first call left
+    (partial / "L300_mamba_seed0").mkdir()
+    (checkout / "paper" / "vwave" / "ablations-c").mkdir()  # committed since
+    assert gpu_session.working_store(checkout) == store
+    assert (partial / "checkpoint.pt").read_text() == "newer" and (partial / "L300_mamba_seed0").is_dir()
+    assert (store / "paper" / "vwave" / "ablations-c").is_dir()
+    assert gpu_session.working_store(store) == store  # a call in a process whose store is already the working one
+
+
 def test_unpack_refuses_members_outside_the_store(gpu_session, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -95,6 +115,8 @@ def test_run_imports_mnist_trains_under_a_budget_and_its_parts_unpack_to_a_finis
     assert "## MNIST" in log and "## train twm_theory" in log and "packed 1 part(s)" in log
     assert log.count("-> exit 0") == 3  # machine, MNIST, training
     assert list(data.rglob("source.json"))
+    assert list((tmp_path / ".gpu-results").glob("smoke/twm_theory/gradient_sweep-*/meta.json"))  # trained there
+    assert not gpu_store.exists()  # the checkout's store is only read
     store = tmp_path / "store"
     (line,) = gpu_session.unpack(out, store, tmp_path / "bench")
     assert line.startswith("smoke/twm_theory: finished ['gradient_sweep-") and line.endswith("partial none")
