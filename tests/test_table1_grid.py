@@ -66,7 +66,7 @@ def test_grid_claims_count_seeds_and_cells_as_the_caption_reads_them():
     assert most.startswith("T1 H8 L2=0: 2 of 3 learned seeds, |λ| > 0.9: 3–5 (4)")
     assert most.endswith("at Φ's angles")  # not "fewer of them": one seed has more
     strong = rows["Strong L2 prevents learning"]
-    assert "every H: 3 seeds, accuracy 0.490–0.510, no eigenvalue" in strong
+    assert "L2 ≥ 0.1, H 8: 3 seeds, accuracy 0.490–0.510, no eigenvalue" in strong
     assert rows["The cut: |λ| ≥ 1 (the paper's text) instead of |λ| > 0.9 (the public code)"] == \
         "learned seeds with Φ's count: 1 at > 0.9, 1 at ≥ 1, of 3"
 
@@ -111,3 +111,15 @@ def test_gradient_table_shows_the_crossing_the_milestones_and_the_reach():
     assert [r[0] for r in rows] == ["0", "10", "20", "100", "1,000", "3,000"]
     assert rows[0][4] == "1.00" and rows[0][2] in ("+0.000", "-0.000")
     assert "first > 1 at step 20" in figs.gradient_claim_row(record)[2]
+
+
+def test_bottleneck_row_reads_with_and_without_a_learned_seed():
+    from wavelib.plotting.spectrum import bottleneck_claim_row
+
+    theory = np.exp(2j * np.pi * np.arange(1, 5) / 5)
+    eigs = np.stack([np.concatenate([theory, np.zeros(2)]), np.full(6, 0.1 + 0j)])
+    _, _, none = bottleneck_claim_row(np.array([0.6, 0.5]), eigs, theory, [10, 10], 2, 2, 6)
+    assert none.startswith("seeds with test accuracy > 0.94: 0 of 2 (none to compare with Φ's 4) (s=2, d=2, H=6). ")
+    _, _, one = bottleneck_claim_row(np.array([0.99, 0.5]), eigs, theory, [100, 10], 2, 2, 6)
+    assert one.startswith("seeds with test accuracy > 0.94: 1 of 2, |λ| > 0.9: [4] (≥ 1: [")
+    assert " rad from Φ's nearest angle (chance " in one and ") vs 4 (s=2, d=2, H=6). All seeds: |λ| > 0.9 [4, 0]" in one

@@ -94,6 +94,9 @@ def test_transformer_verdicts_and_where_v_wave_falls_between_them():
     rope, position = vclaims.transformer_text(history, metrics, "vwave-0.25", "rope", L, 3)
     assert position == "ahead" and rope.startswith("v-Wave beats this rope: v-Wave ends higher")
     assert "3 vs 1 of 3 seeds ending at ≥ 90%" in rope and "the ranges over seeds overlap" in rope
+    swapped, position = vclaims.transformer_text(history, metrics, "rope", "vwave-0.25", L, 3)  # the other way round
+    assert position == "behind" and "vwave-0.25 ends higher (mean " in swapped
+    assert "3 vs 1 of 3 seeds ending at ≥ 90%" in swapped  # the subject's numbers first
     together = vclaims.transformers_together_text({"alibi": "behind", "rope": "ahead"})
     assert "falls between the two" in together and "behind alibi and ahead of rope" in together
     assert "ahead of both" in vclaims.transformers_together_text({"alibi": "ahead", "rope": "ahead"})

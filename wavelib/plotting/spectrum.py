@@ -313,7 +313,8 @@ def grid_claim_rows(cells: Sequence[CellSeeds]) -> list[tuple[str, str, str]]:
         most = max(int(c.n_significant.max()) for c in strong)
         rows.append(("Strong L2 prevents learning",
                      "the public repository's results: L2 = 0.1 gives accuracy ≈ 0.5, indeterminate",
-                     f"L2 ≥ 0.1, every H: {accuracy.size} seeds, accuracy {_span(accuracy, 3)}, "
+                     f"L2 ≥ 0.1, H {', '.join(str(h) for h in sorted({c.hidden for c in strong}))}: "
+                     f"{accuracy.size} seeds, accuracy {_span(accuracy, 3)}, "
                      + (f"at most {most} eigenvalues" if most else "no eigenvalue") + " with |λ| > 0.9"))
     rows.append(("The cut: |λ| ≥ 1 (the paper's text) instead of |λ| > 0.9 (the public code)",
                  "Figs. 8B and 10B captions", f"learned seeds with Φ's count: {good.sum()} at > 0.9, "
@@ -344,8 +345,9 @@ def bottleneck_claim_row(accuracy: np.ndarray, eigs: np.ndarray, theory: np.ndar
                 + (f", |λ| > 0.9: {[int(counts[m]) for m in learned]} (≥ 1: "
                    f"{[int(n) for n in (np.abs(eigs[learned]) >= 1).sum(axis=1)]}), "
                    f"{np.mean([nearest_angle_deviation(eigs[m], theory) for m in learned]):.1e} rad from Φ's "
-                   f"nearest angle (chance {chance:.2f})" if len(learned) else "")
-                + f" vs {s * d} (s={s}, d={d}, H={hidden}). All seeds: |λ| > 0.9 {[int(n) for n in counts]}, test "
+                   f"nearest angle (chance {chance:.2f}) vs {s * d}" if len(learned) else
+                   f" (none to compare with Φ's {s * d})")
+                + f" (s={s}, d={d}, H={hidden}). All seeds: |λ| > 0.9 {[int(n) for n in counts]}, test "
                 f"accuracy {[round(float(a), 2) for a in accuracy]}, final curriculum horizon {list(final_horizon)}")
     return ("Bottleneck: fewer unit-circle eigenvalues than Φ", "Fig. 9: 63 near the circle vs 80 (H not given)",
             measured)

@@ -540,7 +540,8 @@ def transformer_text(history: Mapping[str, np.ndarray], metrics: Mapping[str, Ma
     speeds = [c for c in (clause(transformer, wave, slower, only_t), clause(f"v-Wave ({wave})", transformer, faster,
                                                                             only_w)) if c]
     speeds += [f"tied at {_names(ties)} (the same evaluation)"] if ties else []
-    why = (f"mean {means[wave]:.3f} vs {means[transformer]:.3f}, {nines[wave]} vs {nines[transformer]} of {seeds} "
+    first, second = (wave, transformer) if side >= 0 else (transformer, wave)  # the subject's numbers first
+    why = (f"mean {means[first]:.3f} vs {means[second]:.3f}, {nines[first]} vs {nines[second]} of {seeds} "
            "seeds ending at ≥ 90%; ")
     same = {1: f"v-Wave ends higher ({why}", 0: f"final string accuracy alike (mean {means[wave]:.3f} vs "
             f"{means[transformer]:.3f}; ", -1: f"{transformer} ends higher ({why}"}[side]
