@@ -122,4 +122,5 @@ def test_bottleneck_row_reads_with_and_without_a_learned_seed():
     assert none.startswith("seeds with test accuracy > 0.94: 0 of 2 (none to compare with Φ's 4) (s=2, d=2, H=6). ")
     _, _, one = bottleneck_claim_row(np.array([0.99, 0.5]), eigs, theory, [100, 10], 2, 2, 6)
     assert one.startswith("seeds with test accuracy > 0.94: 1 of 2, |λ| > 0.9: [4] (≥ 1: [")
-    assert " rad from Φ's nearest angle (chance " in one and ") vs 4 (s=2, d=2, H=6). All seeds: |λ| > 0.9 [4, 0]" in one
+    assert " rad from Φ's nearest angle (chance " in one
+    assert ") vs 4 (s=2, d=2, H=6). All seeds: |λ| > 0.9 [4, 0]" in one
