@@ -45,6 +45,11 @@ def _kept_again(lengths: np.ndarray, accuracy: np.ndarray, length: int, keep: fl
     return [int(n) for n, a in zip(later, beyond[dropped[0]:]) if a >= keep]
 
 
+def _lengths(lengths: Sequence[int]) -> str:
+    """String lengths in words: ``8``, ``8 and 9``, ..."""
+    return _names([str(n) for n in lengths])
+
+
 def _names(names: Sequence[str]) -> str:
     """``a``, ``a and b``, ``a, b and c``."""
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
@@ -71,14 +76,14 @@ def generalisation_text(history: Mapping[str, np.ndarray], models: Sequence[str]
             again = _kept_again(n, accuracy, length)
             parts.append(f"{name} keeps it up to {kept}, then drops ("
                          + ", ".join(f"{a:.2f} at {m}" for m, a in zip(longer[after:], beyond[after:])) + ")"
-                         + (f", at least {KEEP:g} again at {_names([str(m) for m in again])}" if again else ""))
+                         + (f", at least {KEEP:g} again at {_lengths(again)}" if again else ""))
         elif beyond.max() < 0.05:
             nothing.append(name)
         else:
             again = _kept_again(n, accuracy, length)
             parts.append(f"{name} is below {KEEP:g} already at {longer[0]} ({beyond[0]:.2f}; at most "
                          f"{beyond.max():.2f} at the longer lengths"
-                         + (f", at least {KEEP:g} at {_names([str(m) for m in again])}" if again else "") + ")")
+                         + (f", at least {KEEP:g} at {_lengths(again)}" if again else "") + ")")
     if nothing:
         top = max(generalisation_scores(history, m, length, seeds)[1][lengths > length].max() for m in nothing)
         parts.append(f"{_names(nothing)} score{'s' if len(nothing) == 1 else ''} {'at most ' if top else ''}"
@@ -115,7 +120,7 @@ def _generalisation_verdict(history: Mapping[str, np.ndarray], waves: Sequence[s
     best = max(waves, key=lambda m: (reach[m], furthest[m], top[m]))
 
     def said(m: str) -> str:
-        regained = _names([str(n) for n in again[m]]) if again[m] else ""
+        regained = _lengths(again[m]) if again[m] else ""
         if kept[m] is not None:
             return f"keeps ≥ {KEEP:g} up to {kept[m]}" + (f" (and again at {regained})" if again[m] else "")
         return (f"is below {KEEP:g} at {first} but ≥ {KEEP:g} at {regained}" if again[m] else
@@ -136,7 +141,7 @@ def _generalisation_verdict(history: Mapping[str, np.ndarray], waves: Sequence[s
                 verdicts.append(f"v-Wave does not match {t} here: {t} {said(t)}; {wave_said}")
         elif kept[t] is not None:
             verdicts.append(f"v-Wave matches {t} here: {best} and {t} both keep ≥ {KEEP:g} up to {kept[t]}"
-                            + "".join(f"; {m} ≥ {KEEP:g} again at {_names([str(n) for n in again[m]])}"
+                            + "".join(f"; {m} ≥ {KEEP:g} again at {_lengths(again[m])}"
                                       for m in (best, t) if again[m]))
         elif furthest[best] > length or furthest[t] > length:
             verb = ("matches" if furthest[best] == furthest[t] else

@@ -135,17 +135,19 @@ def _packed_rows(batch: int, stream_len: int, min_len: int, max_len: int,
     first_draw = torch.tensor(starts)
     size = lengths[first_draw]
     n_tokens = 2 * size + 3
-    row_end = torch.tensor(row_starts) + stream_len
-    whole = n_tokens.cumsum(0) <= row_end[torch.searchsorted(row_end, n_tokens.cumsum(0) - n_tokens, right=True)]
+    row_start = torch.tensor(row_starts)
+    ends = n_tokens.cumsum(0)
+    begins = ends - n_tokens
+    whole = ends <= row_start[torch.searchsorted(row_start, begins, right=True) - 1] + stream_len
     l = torch.repeat_interleave(size, n_tokens)
-    j = torch.arange(token) - torch.repeat_interleave(n_tokens.cumsum(0) - n_tokens, n_tokens)
+    j = torch.arange(token) - torch.repeat_interleave(begins, n_tokens)
     copied = j >= l + 2  # the copied letters and the EOS: the loss mask of a whole example
     letter = torch.minimum(torch.where(copied, j - l - 1, j), l).clamp(min=1)  # 1..l; clamped off the letters
     letter_draw = torch.repeat_interleave(first_draw, n_tokens) + letter
     flat = torch.where(j == 0, BOS, torch.where(j == l + 1, COPY, torch.where(j == 2 * l + 2, EOS,
                                                                                residues[letter_draw] % LETTERS)))
     mask = copied & torch.repeat_interleave(whole, n_tokens)
-    rows = torch.tensor(row_starts)[:, None] + torch.arange(stream_len)
+    rows = row_start[:, None] + torch.arange(stream_len)
     return flat[rows], mask[rows], int(whole.sum())
 
 
