@@ -7,7 +7,7 @@ from wavelib.profiling import StepProfile, profile_call, profile_report
 
 
 def test_a_cpu_profile_counts_the_ops_of_one_call_and_ranks_the_costliest():
-    a = torch.randn(300, 300)
+    a = torch.randn(800, 800)  # the matmuls ~1000x the rest: a preemption during the sum cannot outrank them
 
     def step():
         for _ in range(4):
