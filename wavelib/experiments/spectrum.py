@@ -60,8 +60,8 @@ class SpectrumConfig(Config):
     def validate(self) -> None:
         require_positive(s=self.s, d=self.d, n_seeds=self.n_seeds, steps=self.steps,
                          bottleneck_s=self.bottleneck_s, bottleneck_d=self.bottleneck_d,
-                         bottleneck_hidden=self.bottleneck_hidden, bottleneck_steps=self.bottleneck_steps, init_s=self.init_s, init_d=self.init_d,
-                         figure_seeds=self.figure_seeds)
+                         bottleneck_hidden=self.bottleneck_hidden, bottleneck_steps=self.bottleneck_steps,
+                         init_s=self.init_s, init_d=self.init_d, figure_seeds=self.figure_seeds)
         require_choice("curriculum", self.curriculum, CURRICULA)
         if not self.tasks or not self.hiddens or not self.l2s:
             raise ConfigError("tasks, hiddens and l2s need at least one value each")
@@ -79,11 +79,12 @@ class SpectrumConfig(Config):
 
 PRESETS = {
     "smoke": SpectrumConfig(s=4, d=4, tasks=("repeat_copy",), hiddens=(16,), l2s=(0.0,), n_seeds=2, steps=300,
-                            grad_every=100, bottleneck_s=4, bottleneck_d=3, bottleneck_hidden=8, bottleneck_steps=300, init_s=4, init_d=2,
-                            figure_seeds=2, group_cells=False),
-    # The paper's s = d = 8 and H = 128 on two tasks, 2 seeds and 2,000 steps (about 3 minutes on 2 cores).
-    # The bottleneck stores 32 numbers in 30 units: no seed of a tighter one (24 to 28 units), nor of any tried
-    # size at 2,000 steps, left the curriculum's first horizon; at 10,000 steps 4 of 4 seeds learn (30 s).
+                            grad_every=100, bottleneck_s=4, bottleneck_d=3, bottleneck_hidden=8, bottleneck_steps=300,
+                            init_s=4, init_d=2, figure_seeds=2, group_cells=False),
+    # The paper's s = d = 8 and H = 128 on two tasks, 2 seeds and 2,000 steps; the chapter takes about 4.5 minutes
+    # on 2 cores. Its bottleneck stores 32 numbers in 30 units. At 2,000 steps no seed of any bottleneck tried
+    # (s·d 16 to 64) left the curriculum's first horizon; at 10,000 steps 4 of 4 seeds learn with 30 units (about
+    # a minute), 1 of 4 with 28; with 26 and 24 units, 1 and 0 of 4 at 15,000 steps.
     "cpu": SpectrumConfig(tasks=("repeat_copy", "diagonal_copy"), hiddens=(128,), l2s=(0.0, 0.1), n_seeds=2,
                           steps=2_000, grad_every=200, bottleneck_s=8, bottleneck_d=4, bottleneck_hidden=30,
                           bottleneck_steps=10_000, figure_seeds=2, group_cells=False),
