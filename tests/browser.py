@@ -296,10 +296,6 @@ class PageReport:
     links: list[dict] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)
 
-    @property
-    def content_checked(self) -> bool:
-        return not self.stock and self.redirect_to is None and self.load_error is None
-
 
 @dataclass
 class LinkResult:

@@ -161,7 +161,7 @@ def test_train_valid_split():
     ids = set(tr.images[:, 0, 0].tolist()) | set(va.images[:, 0, 0].tolist())
     assert ids == set(range(20)) and not set(tr.images[:, 0, 0].tolist()) & set(va.images[:, 0, 0].tolist())
     tr2, va2 = train_valid_split(d, n_valid=6, seed=1)
-    assert np.array_equal(va.images, va2.images)
+    assert np.array_equal(tr.images, tr2.images) and np.array_equal(va.images, va2.images)
     _, va3 = train_valid_split(d, n_valid=6, seed=2)
     assert not np.array_equal(va.images, va3.images)
     with pytest.raises(ValueError):
