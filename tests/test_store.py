@@ -109,6 +109,11 @@ def test_an_artifact_says_how_it_was_made(tmp_path):
     assert artifact.provenance().startswith("trained on cuda:0 (NVIDIA H200), then cuda:0 (H100) in 12.5 min")
     (artifact.path / "meta.json").write_text(json.dumps({**gpu, "note": "completed from the logs"}))
     assert artifact.provenance().endswith("CUDA graphs). Record completed from the logs")
+    migrated = {**gpu, "config_migrations": [{"added_knobs": {"k1": 1, "k2": 2}, "why": "."},
+                                             {"added_knobs": {"k3": 3}}]}
+    (artifact.path / "meta.json").write_text(json.dumps(migrated))
+    assert artifact.provenance().endswith("CUDA graphs). Knobs added to its config later, at the values it ran with: "
+                                          "`k1`, `k2`, `k3`")
     (artifact.path / "metrics.json").write_text(json.dumps({"data": {"available": False, "reason": "offline"}}))
     assert artifact.provenance() == (f"nothing trained: recorded on cuda:0 (NVIDIA H200) ({meta['finished_utc'][:10]})"
                                      " by the code of commit `bbb` that its data was not available")

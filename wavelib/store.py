@@ -111,8 +111,9 @@ class Artifact:
 
     def provenance(self) -> str:
         """How it was made, in one line: device, wall time, the commit(s) of the code that ran it, the date, and
-        the execution settings that change numbers at rounding level (fused kernels, CUDA graphs), and the record's
-        ``note`` where one was added by hand (what was completed, from what). An artifact that
+        the execution settings that change numbers at rounding level (fused kernels, CUDA graphs), the knobs added to
+        its config after it ran (``config_migrations``: the artifact moved to its new config hash, not retrained), and
+        the record's ``note`` where one was added by hand (what was completed, from what). An artifact that
         only records that its data was missing (``metrics["data"]["available"]`` False) says that instead."""
         meta = self.meta
         commits = self.commits
@@ -128,9 +129,12 @@ class Artifact:
         devices = self.devices
         where = ", then ".join(devices) + (f" ({meta['cpu_threads']} threads)" if devices == ["cpu"] and
                                            "cpu_threads" in meta else "")
+        added = [f"`{knob}`" for migration in meta.get("config_migrations", ()) for knob in migration["added_knobs"]]
         return (f"trained on {where} in {took} by the code of commit{'s' if len(commits) > 1 else ''} "
                 + ", ".join(f"`{c}`" for c in commits) + f" ({meta['finished_utc'][:10]}"
-                + "".join(f"; {s}" for s in settings) + ")" + (f". Record {meta['note']}" if meta.get("note") else ""))
+                + "".join(f"; {s}" for s in settings) + ")"
+                + (f". Knobs added to its config later, at the values it ran with: {', '.join(added)}" if added else "")
+                + (f". Record {meta['note']}" if meta.get("note") else ""))
 
     def weights(self, map_location: str = "cpu") -> dict[str, torch.Tensor]:
         path = self.path / "weights.pt"
