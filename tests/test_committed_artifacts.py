@@ -32,6 +32,9 @@ def test_committed_paper_artifacts_match_the_paper_preset():
                                   f"--preset paper --experiment {name}"
             meta = session.experiment(name).meta
             assert meta["config"] == json.loads(json.dumps(session.config.to_dict()))  # as meta.json holds it
+            for migration in meta.get("config_migrations", ()):  # moved to a new hash by hand: say why, and
+                assert migration["why"] and migration["added_knobs"]  # with the values the config now holds
+                assert {k: meta["config"][k] for k in migration["added_knobs"]} == migration["added_knobs"]
             assert "+dirty" not in meta["git_commit"]
 
 
