@@ -17,8 +17,8 @@ from typing import Any
 from .provenance import REPO_ROOT, changed_since, is_ancestor
 
 BENCH_RESULTS = REPO_ROOT / "benchmarks" / "results"
-#: the code a benchmark table times: the models and their kernels, the training steps, the benchmarks themselves
-#: the code the benchmark rows time (the tasks too: the runs-at-once rows sample each step's batch on the host)
+#: the code a benchmark table times: the models and their kernels, the training steps, the tasks (the runs-at-once
+#: rows sample each step's batch on the host), the benchmarks themselves
 TIMED_CODE = ("wavelib/models", "wavelib/training", "wavelib/tasks", "benchmarks/bench_spectrum.py",
               "benchmarks/bench_vwave.py", "benchmarks/bench_wave_rnn.py")
 MNIST_TRAIN = 60_000  #: MNIST training images, before the validation split
