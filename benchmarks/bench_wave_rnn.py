@@ -17,10 +17,14 @@ and sMNIST shapes (784 steps; batch 128; wRNN n 256, c 16; iRNN n 256):
   batched matmuls in PyTorch (``wgrad="bmm"``) against one Triton pass over dL/dx_proj and the states
   (``wgrad="kernel"``, the default since before its first GPU measurement: :mod:`~wavelib.models.wave_rnn_wgrad`);
   a ratio below 1 says "bmm" is faster (then make it the default again). CUDA only.
+- ``wRNN recurrence [tf32x3]``: the "tiles" kernels' products in IEEE float32 (the default) against 3xTF32 on the
+  tensor cores (``precision="tf32x3"``, a candidate: :data:`~wavelib.models.wave_rnn_fused.PRECISIONS`); a ratio
+  above 1 says "tf32x3" is faster (then, with ``tests/test_wave_rnn_tf32x3.py`` passed, make it the default).
 - ``wRNN pixels [in kernel]`` (sMNIST shapes): V as one matmul outside the kernels, every state kept and the last
   selected (the wRNN before ``last=True``) against the projection inside them and the last state only
   (:func:`~wavelib.models.wave_rnn_fused.fused_wave_rnn_pixels`, what the image trainer now runs); a ratio above 1
   says the fused projection is faster.
+- ``wRNN pixels [tf32x3]`` (sMNIST shapes): that path, the image trainer's, at the two precisions.
 - ``wRNN recurrence [N warps]``: the fused kernels (default shift) with N warps per program against the default
   count (:func:`~wavelib.models.wave_rnn_fused.default_warps`, 8 at both shapes), for the counts in
   :data:`TUNING_WARPS`; a ratio above 1 says N warps is faster (then change the default).
@@ -96,10 +100,11 @@ def wave_rows(device: torch.device, repeats: int) -> list[Comparison]:
             return forward_backward(lambda: wave_rnn_recurrence(x, weight, bias, c, n, backend=backend),
                                     (x, weight, bias), out_weight)
 
-        def fused(shift: str = "gather", warps: int | None = None, kernel: str = "tiles",
-                  wgrad: str = "kernel") -> Callable[[], list[torch.Tensor]]:
+        def fused(shift: str = "gather", warps: int | None = None, kernel: str = "tiles", wgrad: str = "kernel",
+                  precision: str = "ieee") -> Callable[[], list[torch.Tensor]]:
             return forward_backward(lambda: fused_wave_rnn_recurrence(x, weight, bias, c, n, shift, warps, kernel,
-                                                                      wgrad), (x, weight, bias), out_weight)
+                                                                      wgrad, precision=precision),
+                                    (x, weight, bias), out_weight)
 
         scale = scales(run("reference")())
         shapes = _describe(name, steps, f"n {n}, c {c}")
@@ -124,8 +129,10 @@ def wave_rows(device: torch.device, repeats: int) -> list[Comparison]:
         else:
             print(f"bench_wave_rnn: skipping the wgrad kernel row [{name}] on {device}: timed on CUDA only",
                   file=sys.stderr)
+        variant("wRNN recurrence [tf32x3]", fused(), fused(precision="tf32x3"), 'fused, precision "ieee" (the default)',
+                'fused, precision "tf32x3" (tensor cores)')
         if name == "sMNIST":
-            rows.append(_pixel_row(device, repeats, steps, n, c, weight, bias))
+            rows += _pixel_rows(device, repeats, steps, n, c, weight, bias)
         default = default_warps(c, n)
         for warps in TUNING_WARPS[name]:
             variant(f"wRNN recurrence [{warps} warps]", fused(), fused(warps=warps),
@@ -133,11 +140,11 @@ def wave_rows(device: torch.device, repeats: int) -> list[Comparison]:
     return rows
 
 
-def _pixel_row(device: torch.device, repeats: int, steps: int, n: int, c: int, weight: torch.Tensor,
-               bias: torch.Tensor) -> Comparison:
+def _pixel_rows(device: torch.device, repeats: int, steps: int, n: int, c: int, weight: torch.Tensor,
+                bias: torch.Tensor) -> list[Comparison]:
     """sMNIST's input (one pixel a step) and loss (the last step): V as one matmul outside, every state, the last
     selected (what the wRNN did before) against the projection inside the kernels and the last state only
-    (:func:`~wavelib.models.wave_rnn_fused.fused_wave_rnn_pixels`)."""
+    (:func:`~wavelib.models.wave_rnn_fused.fused_wave_rnn_pixels`); then that path at the two precisions."""
     from wavelib.models.wave_rnn_fused import fused_wave_rnn_pixels, fused_wave_rnn_recurrence
 
     gen = torch.Generator(device=device).manual_seed(SEED + 1)
@@ -150,12 +157,18 @@ def _pixel_row(device: torch.device, repeats: int, steps: int, n: int, c: int, w
     params = (v_weight, v_bias, weight, bias)
     outside = forward_backward(lambda: fused_wave_rnn_recurrence(F.linear(x, v_weight, v_bias), weight, bias, c,
                                                                  n)[:, -1], params, out_weight)
-    inside = forward_backward(lambda: fused_wave_rnn_pixels(x, v_weight, v_bias, weight, bias, c, n, last=True),
-                              params, out_weight)
-    return compare("wRNN pixels [in kernel]", _describe("sMNIST", steps, f"n {n}, c {c}, last step"), outside,
-                   inside, device, repeats=repeats, warmup=1, scale=scales(outside()), tolerance=RTOL,
-                   reference_label="fused, V outside, every state, the last selected",
-                   fast_label="fused, V inside the kernels, last state only")
+
+    def inside(precision: str) -> Callable[[], list[torch.Tensor]]:
+        return forward_backward(lambda: fused_wave_rnn_pixels(x, v_weight, v_bias, weight, bias, c, n, last=True,
+                                                               precision=precision), params, out_weight)
+
+    shapes, scale = _describe("sMNIST", steps, f"n {n}, c {c}, last step"), scales(outside())
+    return [compare("wRNN pixels [in kernel]", shapes, outside, inside("ieee"), device, repeats=repeats, warmup=1,
+                    scale=scale, tolerance=RTOL, reference_label="fused, V outside, every state, the last selected",
+                    fast_label="fused, V inside the kernels, last state only"),
+            compare("wRNN pixels [tf32x3]", shapes, inside("ieee"), inside("tf32x3"), device, repeats=repeats,
+                    warmup=1, scale=scale, tolerance=RTOL, reference_label='V inside, precision "ieee" (the default)',
+                    fast_label='V inside, precision "tf32x3" (tensor cores)')]
 
 
 def _task_batch(name: str, device: torch.device) -> tuple[Callable[[torch.nn.Module], torch.Tensor], int, int]:

@@ -76,7 +76,7 @@ FUSED_TESTS = {"tests/test_elman_fused.py": ("spectrum",),
                "tests/test_selective_scan_fused.py": ("vwave",)}
 #: tests of kernels no chapter uses yet (benchmark rows time them against the defaults): run and logged, and a
 #: failure turns off nothing
-CANDIDATE_TESTS = ("tests/test_wave_rnn_columns.py",)
+CANDIDATE_TESTS = ("tests/test_wave_rnn_columns.py", "tests/test_wave_rnn_tf32x3.py")
 #: per chapter, the benchmark row that times its fused kernel (fast side) against the path it replaces (reference side)
 SPEED_ROWS = {"spectrum": "spectrum.train_step [paper, grouped, recurrence]",
               "wave_rnn_tasks": "wRNN train step",

@@ -53,16 +53,20 @@ def cases() -> list[KernelCase]:
     for label, c, n in (("copy", 6, 100), ("sMNIST", 16, 256)):  # Chapters 3 and 4
         C, N = dot_tile(c, n)
         warps = wave_rnn_fused.default_warps(c, n)
-        for shift in wave_rnn_fused.SHIFTS:
-            shapes = dict(C_REAL=c, N_REAL=n, C=C, N=N, GATHER=shift == "gather", PIXELS=False)
-            name = f"{label}{' gather' if shift == 'gather' else ''}"
+        # both shifts at the default precision, and the "gather" shift (the default) at the candidate precision
+        variants = [(shift, "ieee") for shift in wave_rnn_fused.SHIFTS] + \
+            [("gather", precision) for precision in wave_rnn_fused.PRECISIONS[1:]]
+        for shift, precision in variants:
+            shapes = dict(C_REAL=c, N_REAL=n, C=C, N=N, GATHER=shift == "gather", PIXELS=False, PRECISION=precision)
+            name = f"{label}{' gather' if shift == 'gather' else ''}{'' if precision == 'ieee' else ' ' + precision}"
             out.append(KernelCase(f"wRNN fwd {name}", forward, ("T",), {**shapes, "HAS_BIAS": True}, warps))
             out.append(KernelCase(f"wRNN bwd {name}", backward, ("T",), {**shapes, "GRAD_LAST": False}, warps))
         if label == "sMNIST":  # what the image trainer runs: pixels projected in the kernels, the last step's loss
-            shapes = dict(C_REAL=c, N_REAL=n, C=C, N=N, GATHER=True, PIXELS=True)
-            out.append(KernelCase("wRNN fwd sMNIST pixels", forward, ("T",), {**shapes, "HAS_BIAS": True}, warps))
-            out.append(KernelCase("wRNN bwd sMNIST pixels", backward, ("T",), {**shapes, "GRAD_LAST": True},
-                                  warps))
+            for precision in wave_rnn_fused.PRECISIONS:
+                shapes = dict(C_REAL=c, N_REAL=n, C=C, N=N, GATHER=True, PIXELS=True, PRECISION=precision)
+                name = f"sMNIST pixels{'' if precision == 'ieee' else ' ' + precision}"
+                out.append(KernelCase(f"wRNN fwd {name}", forward, ("T",), {**shapes, "HAS_BIAS": True}, warps))
+                out.append(KernelCase(f"wRNN bwd {name}", backward, ("T",), {**shapes, "GRAD_LAST": True}, warps))
     for label, c, n in (("copy", 6, 100), ("sMNIST", 16, 256)):
         C, N, BN, warps = wave_rnn_wgrad.tiles(c, n)
         out.append(KernelCase(f"wRNN wgrad {label}", wave_rnn_wgrad._triton_kernel(), ("T", "ROWS", "PER"),

@@ -1,7 +1,7 @@
 """Shared by the fused-kernel tests (``tests/test_*_fused.py``, ``tests/test_wave_rnn_columns.py``): importing
 this skips the importing test module unless triton imports and either a CUDA device is present or
 ``TRITON_INTERPRET=1`` is set (Triton's CPU interpreter: tiny shapes only); ``DEVICE`` is where the tests put
-their tensors; the Wave-RNN kernels' inputs and their float64 check."""
+their tensors; the Wave-RNN kernels' inputs (projected, or pixels) and their float64 checks."""
 
 import os
 
@@ -63,3 +63,26 @@ def assert_wave_matches_float64(states: torch.Tensor, leaves: list[torch.Tensor]
     sizes = [_conv_weight_grad(dx, h, c, n), dx.view(batch, steps, c, n).sum((0, 1, 3))]
     for name, g_fused, g_ref, size in zip(("conv_weight", "conv_bias"), got[1:], want[1:], sizes):
         assert ((g_fused.double() - g_ref).abs() <= 1e-4 + 1e-6 * size).all(), name
+
+
+def grads_match_float64(fused: torch.Tensor, reference64: torch.Tensor, leaves: list[torch.Tensor],
+                         leaves64: list[torch.Tensor], grad: torch.Tensor) -> None:
+    """``fused`` (float32, from ``leaves``) and its gradients for output gradient ``grad`` match the float64
+    ``reference64`` (from ``leaves64``), relative to each result's largest magnitude."""
+    torch.testing.assert_close(fused.double(), reference64, rtol=1e-5, atol=1e-5)
+    got = torch.autograd.grad(fused, leaves, grad)
+    want = torch.autograd.grad(reference64, leaves64, grad.double())
+    for i, (g, w) in enumerate(zip(got, want)):
+        scale = w.abs().max().item() + 1e-3
+        assert (g.double() - w).abs().max().item() <= 1e-4 * scale, f"gradient {i}: {(g.double() - w).abs().max()}"
+
+
+def pixel_inputs(batch: int, steps: int, c: int, n: int, in_bias: bool, seed: int) -> list[torch.Tensor]:
+    """Leaves [x (B, T, 1), V weight (c*n, 1), V bias (c*n,) if ``in_bias``, conv weight (c, c, 3), conv bias
+    (c,)] float32 on DEVICE; the conv weight a contraction (see ``wave_inputs``)."""
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(c, c, 3, generator=g)
+    tensors = [torch.randn(batch, steps, 1, generator=g), torch.randn(c * n, 1, generator=g)]
+    tensors += [0.5 * torch.randn(c * n, generator=g)] if in_bias else []
+    tensors += [0.9 * w / circular_conv_norm(w, n), 0.1 * torch.randn(c, generator=g)]
+    return [t.to(DEVICE).requires_grad_() for t in tensors]

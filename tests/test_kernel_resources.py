@@ -25,8 +25,8 @@ def report():
 
 def test_every_fused_kernel_has_a_case(report):
     names = [case.name for case in report.cases()]
-    assert len(names) == len(set(names)) == 22  # elman 4, wRNN 16 (2 shifts of "tiles", sMNIST pixels, "columns",
-    # wgrad), scan 2
+    assert len(names) == len(set(names)) == 28  # elman 4, wRNN 22 (2 shifts and tf32x3 of "tiles", sMNIST pixels in
+    # both precisions, "columns", wgrad), scan 2
     assert {name.split()[0] for name in names} == {"elman", "wRNN", "scan"}
 
 
@@ -51,6 +51,20 @@ def test_the_columns_kernels_hold_few_barriers_per_step(report):
         assert columns["loop_bar"] <= 4 < tiles["loop_bar"], direction
         assert columns["stack_bytes"] == 0 and columns["LDL"] + columns["STL"] == 0
         assert columns["FFMA"] == 16 * 16 * 3, direction
+
+
+def test_the_tf32x3_tiles_kernels_use_tensor_cores_and_shorten_the_smnist_step(report):
+    """The candidate precision (wavelib/models/wave_rnn_fused.py's PRECISIONS): tensor-core products and no FFMA
+    (but the pixel projection's 16), no spills, and at the sMNIST shapes a shorter step loop than "ieee" (whose
+    768 FFMA per thread bound the step): the reason it is a candidate."""
+    cases = {c.name: c for c in report.cases()}
+    for name in ("fwd copy gather", "bwd copy gather", "fwd sMNIST gather", "bwd sMNIST gather", "fwd sMNIST pixels",
+                 "bwd sMNIST pixels"):
+        used = report.resources(cases[f"wRNN {name} tf32x3"], 90)
+        assert used["HMMA"] + used["HGMMA"] > 0 and used["FFMA"] <= 16, name
+        assert used["stack_bytes"] == 0 and used["LDL"] + used["STL"] == 0, name
+        if "sMNIST" in name:
+            assert used["loop"] < 0.9 * report.resources(cases[f"wRNN {name}"], 90)["loop"], name
 
 
 def test_the_wgrad_kernel_does_not_spill(report):

@@ -8,10 +8,11 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from fused_support import DEVICE, assert_wave_matches_float64, wave_inputs  # skips where triton cannot run
+# fused_support skips this module where triton cannot run
+from fused_support import DEVICE, assert_wave_matches_float64, grads_match_float64, pixel_inputs, wave_inputs
 
 from wavelib.models.triton_support import placement_problem
-from wavelib.models.wave_rnn import WaveRNN, _reference, circular_conv_norm, wave_rnn_recurrence
+from wavelib.models.wave_rnn import WaveRNN, _reference, wave_rnn_recurrence
 from wavelib.models.wave_rnn_fused import SHIFTS, WARPS, fused_wave_rnn_pixels, fused_wave_rnn_recurrence
 
 # (B, T, c, n, bias): non-powers of two exercise the masks; on CUDA also copy- and sMNIST-like shapes, short T.
@@ -87,18 +88,6 @@ def test_dispatch_matches_the_reference():
                                                            backend="reference"), rtol=1e-5, atol=1e-5)
 
 
-def _grads_match_float64(fused: torch.Tensor, reference64: torch.Tensor, leaves: list[torch.Tensor],
-                         leaves64: list[torch.Tensor], grad: torch.Tensor) -> None:
-    """``fused`` (float32, from ``leaves``) and its gradients for output gradient ``grad`` match the float64
-    ``reference64`` (from ``leaves64``), relative to each result's largest magnitude."""
-    torch.testing.assert_close(fused.double(), reference64, rtol=1e-5, atol=1e-5)
-    got = torch.autograd.grad(fused, leaves, grad)
-    want = torch.autograd.grad(reference64, leaves64, grad.double())
-    for i, (g, w) in enumerate(zip(got, want)):
-        scale = w.abs().max().item() + 1e-3
-        assert (g.double() - w).abs().max().item() <= 1e-4 * scale, f"gradient {i}: {(g.double() - w).abs().max()}"
-
-
 @pytest.mark.parametrize("shift", SHIFTS)
 @pytest.mark.parametrize("batch, steps, c, n, bias", SHAPES)
 def test_last_state_only_equals_the_reference(batch, steps, c, n, bias, shift):
@@ -110,18 +99,7 @@ def test_last_state_only_equals_the_reference(batch, steps, c, n, bias, shift):
     leaves64 = [t.detach().double().requires_grad_() for t in leaves]
     x64, w64, *b64 = leaves64
     want = _reference(x64, w64, b64[0] if b64 else None, c, n, last=True)
-    _grads_match_float64(final, want, leaves, leaves64, grad[:, -1])
-
-
-def _pixel_inputs(batch: int, steps: int, c: int, n: int, in_bias: bool, seed: int) -> list[torch.Tensor]:
-    """Leaves [x (B, T, 1), V weight (c*n, 1), V bias (c*n,) if ``in_bias``, conv weight (c, c, 3), conv bias
-    (c,)] float32 on DEVICE; the conv weight a contraction (see ``wave_inputs``)."""
-    g = torch.Generator().manual_seed(seed)
-    w = torch.randn(c, c, 3, generator=g)
-    tensors = [torch.randn(batch, steps, 1, generator=g), torch.randn(c * n, 1, generator=g)]
-    tensors += [0.5 * torch.randn(c * n, generator=g)] if in_bias else []
-    tensors += [0.9 * w / circular_conv_norm(w, n), 0.1 * torch.randn(c, generator=g)]
-    return [t.to(DEVICE).requires_grad_() for t in tensors]
+    grads_match_float64(final, want, leaves, leaves64, grad[:, -1])
 
 
 @pytest.mark.parametrize("shift", SHIFTS)
@@ -131,7 +109,7 @@ def _pixel_inputs(batch: int, steps: int, c: int, n: int, in_bias: bool, seed: i
 def test_pixels_projected_in_the_kernels_equal_the_reference(batch, steps, c, n, in_bias, last, shift):
     """``fused_wave_rnn_pixels``: states (or the last) and the gradients of the input, V's weight and bias and the
     conv's, against the float64 loop on ``F.linear(x, V)``."""
-    leaves = _pixel_inputs(batch, steps, c, n, in_bias, seed=batch + steps)
+    leaves = pixel_inputs(batch, steps, c, n, in_bias, seed=batch + steps)
     x, v_weight, *rest = leaves
     v_bias, (w, b) = (rest[0], rest[1:]) if in_bias else (None, rest)
     states = fused_wave_rnn_pixels(x, v_weight, v_bias, w, b, c, n, last=last, shift=shift)
@@ -142,12 +120,12 @@ def test_pixels_projected_in_the_kernels_equal_the_reference(batch, steps, c, n,
     vb64, (w64, b64) = (rest64[0], rest64[1:]) if in_bias else (None, rest64)
     want = _reference(F.linear(x64, v64, vb64), w64, b64, c, n, last=last)
     grad = torch.randn(want.shape, generator=torch.Generator().manual_seed(9)).to(DEVICE)
-    _grads_match_float64(states, want, leaves, leaves64, grad)
+    grads_match_float64(states, want, leaves, leaves64, grad)
 
 
 def test_pixels_refuse_other_shapes_and_columns_refuse_last():
     c, n = 3, 7
-    x, v_weight, v_bias, w, b = _pixel_inputs(2, 3, c, n, True, seed=0)
+    x, v_weight, v_bias, w, b = pixel_inputs(2, 3, c, n, True, seed=0)
     with pytest.raises(ValueError, match=r"x must be \(B, T, 1\)"):
         fused_wave_rnn_pixels(x.expand(2, 3, 2), v_weight, v_bias, w, b, c, n)
     with pytest.raises(ValueError, match="unknown wgrad"):

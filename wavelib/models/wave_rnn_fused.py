@@ -75,6 +75,15 @@ KERNELS = ("tiles", "columns")
 #: training step, for 15 GB of memory traffic where the kernel moves 3.3 GB): the "wRNN recurrence [wgrad
 #: kernel]" rows time the two, and a ratio below 1 there means putting "bmm" back.
 WGRADS = ("kernel", "bmm")
+#: ``tl.dot``'s input precision in the "tiles" kernels: "ieee" (the default: float32 FMAs, no tensor cores) or
+#: "tf32x3" (a candidate, not yet measured on a GPU: the "wRNN recurrence [tf32x3]" rows), each operand split into
+#: two TF32 parts and three tensor-core products summed, about 2^-21 relative error per product against float32's
+#: 2^-24 (as in :mod:`.elman_fused`). Compiled for sm_90 (``scripts/kernel_resources.py``, Triton 3.9), the sMNIST
+#: step loop holds 807 instructions instead of 1,055 forward and 991 instead of 1,209 backward (pixels), none of them
+#: the 768 FFMA per thread that bound an "ieee" step; at the copy shapes forward 390 against 383 (c = 6 pads to 16).
+#: Triton's CPU interpreter computes both alike (float32 products), so only a GPU tells them apart:
+#: ``tests/test_wave_rnn_fused.py`` holds "tf32x3" to float64 there.
+PRECISIONS = ("ieee", "tf32x3")
 
 
 @lazy_kernels
@@ -84,7 +93,7 @@ def _triton_kernels(triton: ModuleType, tl: ModuleType) -> tuple:
     @triton.jit
     def forward_kernel(x_ptr, win_ptr, bin_ptr, w_ptr, bias_ptr, states_ptr, T, C_REAL: tl.constexpr,
                        N_REAL: tl.constexpr, C: tl.constexpr, N: tl.constexpr, HAS_BIAS: tl.constexpr,
-                       GATHER: tl.constexpr, PIXELS: tl.constexpr):
+                       GATHER: tl.constexpr, PIXELS: tl.constexpr, PRECISION: tl.constexpr):
         """Program b: states[b, t] = ReLU(x[b, t] + conv(states[b, t - 1]) + bias) for t = 0..T-1, h_{-1} = 0.
 
         x, states (B, T, C_REAL * N_REAL) float32 contiguous; w (C_REAL, C_REAL, 3); bias (C_REAL,).
@@ -92,6 +101,7 @@ def _triton_kernels(triton: ModuleType, tl: ModuleType) -> tuple:
         the shifted tiles are read back from states (GATHER False) or gathered from the registers (True).
         PIXELS: x is the raw input (B, T), one value a step, projected here: x[b, t] win + bin, win and bin
         (C_REAL * N_REAL,) (V's weight column and bias); otherwise win and bin are unused pointers.
+        PRECISION: ``tl.dot``'s input precision, one of :data:`PRECISIONS`.
         """
         seq = tl.program_id(0).to(tl.int64) * T * (C_REAL * N_REAL)
         rows = tl.arange(0, C)
@@ -133,14 +143,14 @@ def _triton_kernels(triton: ModuleType, tl: ModuleType) -> tuple:
                 x_next = tl.load(x_ptr + seq + tl.minimum(t + 1, T - 1) * (C_REAL * N_REAL) + tile, mask=tile_ok,
                                  other=0.0)
             if GATHER:  # h_{-1} = 0: no special case
-                acc = tl.dot(w0, tl.gather(h, left_col, 1), acc, input_precision="ieee")
-                acc = tl.dot(w1, h, acc, input_precision="ieee")
-                acc = tl.dot(w2, tl.gather(h, right_col, 1), acc, input_precision="ieee")
+                acc = tl.dot(w0, tl.gather(h, left_col, 1), acc, input_precision=PRECISION)
+                acc = tl.dot(w1, h, acc, input_precision=PRECISION)
+                acc = tl.dot(w2, tl.gather(h, right_col, 1), acc, input_precision=PRECISION)
             elif t > 0:
                 prev = states_ptr + step - C_REAL * N_REAL
-                acc = tl.dot(w0, tl.load(prev + left, mask=tile_ok, other=0.0), acc, input_precision="ieee")
-                acc = tl.dot(w1, tl.load(prev + tile, mask=tile_ok, other=0.0), acc, input_precision="ieee")
-                acc = tl.dot(w2, tl.load(prev + right, mask=tile_ok, other=0.0), acc, input_precision="ieee")
+                acc = tl.dot(w0, tl.load(prev + left, mask=tile_ok, other=0.0), acc, input_precision=PRECISION)
+                acc = tl.dot(w1, tl.load(prev + tile, mask=tile_ok, other=0.0), acc, input_precision=PRECISION)
+                acc = tl.dot(w2, tl.load(prev + right, mask=tile_ok, other=0.0), acc, input_precision=PRECISION)
             h = tl.where(tile_ok, tl.maximum(acc, 0.0), 0.0)  # padding stays 0: gathers read only real columns
             tl.store(states_ptr + step + tile, h, mask=tile_ok)
             if not GATHER:
@@ -149,7 +159,7 @@ def _triton_kernels(triton: ModuleType, tl: ModuleType) -> tuple:
     @triton.jit
     def backward_kernel(grad_ptr, states_ptr, w_ptr, dx_ptr, x_ptr, dwin_ptr, dbin_ptr, T, C_REAL: tl.constexpr,
                         N_REAL: tl.constexpr, C: tl.constexpr, N: tl.constexpr, GATHER: tl.constexpr,
-                        GRAD_LAST: tl.constexpr, PIXELS: tl.constexpr):
+                        GRAD_LAST: tl.constexpr, PIXELS: tl.constexpr, PRECISION: tl.constexpr):
         """Program b, t = T-1..0: dx[b, t] = (grad[b, t] + conv^T(dx[b, t + 1])) masked by states[b, t] > 0.
 
         conv^T(a) = sum_k W_k^T @ unshift_k(a), unshift_k(a)[o, m] = a[o, (m - k + 1) mod n]; the unshifted
@@ -157,6 +167,7 @@ def _triton_kernels(triton: ModuleType, tl: ModuleType) -> tuple:
         GRAD_LAST: grad is (B, C_REAL * N_REAL), the gradient of the last state only (zero at every other step).
         PIXELS: also dwin[b] = sum_t dx[b, t] x[b, t] and dbin[b] = sum_t dx[b, t], (B, C_REAL * N_REAL), for
         the raw input x (B, T) of the forward's PIXELS; otherwise x, dwin and dbin are unused pointers.
+        PRECISION as in the forward.
         """
         seq = tl.program_id(0).to(tl.int64) * T * (C_REAL * N_REAL)
         rows = tl.arange(0, C)
@@ -204,14 +215,14 @@ def _triton_kernels(triton: ModuleType, tl: ModuleType) -> tuple:
                 x_t = x_next
                 x_next = tl.load(x_ptr + pixels + tl.maximum(t - 1, 0))
             if GATHER:
-                g = tl.dot(w0, tl.gather(a, right_col, 1), g, input_precision="ieee")
-                g = tl.dot(w1, a, g, input_precision="ieee")
-                g = tl.dot(w2, tl.gather(a, left_col, 1), g, input_precision="ieee")
+                g = tl.dot(w0, tl.gather(a, right_col, 1), g, input_precision=PRECISION)
+                g = tl.dot(w1, a, g, input_precision=PRECISION)
+                g = tl.dot(w2, tl.gather(a, left_col, 1), g, input_precision=PRECISION)
             elif t < T - 1:
                 nxt = dx_ptr + step + C_REAL * N_REAL
-                g = tl.dot(w0, tl.load(nxt + right, mask=tile_ok, other=0.0), g, input_precision="ieee")
-                g = tl.dot(w1, tl.load(nxt + tile, mask=tile_ok, other=0.0), g, input_precision="ieee")
-                g = tl.dot(w2, tl.load(nxt + left, mask=tile_ok, other=0.0), g, input_precision="ieee")
+                g = tl.dot(w0, tl.load(nxt + right, mask=tile_ok, other=0.0), g, input_precision=PRECISION)
+                g = tl.dot(w1, tl.load(nxt + tile, mask=tile_ok, other=0.0), g, input_precision=PRECISION)
+                g = tl.dot(w2, tl.load(nxt + left, mask=tile_ok, other=0.0), g, input_precision=PRECISION)
             a = tl.where(h > 0.0, g, 0.0)  # masked loads: 0 in the padding
             tl.store(dx_ptr + step + tile, a, mask=tile_ok)
             if PIXELS:
@@ -263,7 +274,7 @@ class FusedWaveRecurrence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, in_weight: Tensor | None, in_bias: Tensor | None, conv_weight: Tensor,
                 conv_bias: Tensor | None, c: int, n: int, last: bool, shift: str, warps: int, kernel: str,
-                wgrad: str) -> Tensor:
+                wgrad: str, precision: str) -> Tensor:
         pixels = in_weight is not None
         inputs = x.float().contiguous()
         weight = conv_weight.float().contiguous()
@@ -282,10 +293,10 @@ class FusedWaveRecurrence(torch.autograd.Function):
             C, N = dot_tile(c, n)
             forward_kernel[(batch,)](inputs, win, b_in, weight, weight if bias is None else bias, states, steps,
                                      C_REAL=c, N_REAL=n, C=C, N=N, HAS_BIAS=bias is not None,
-                                     GATHER=shift == "gather", PIXELS=pixels, num_warps=warps)
+                                     GATHER=shift == "gather", PIXELS=pixels, PRECISION=precision, num_warps=warps)
         ctx.save_for_backward(states, weight, inputs if pixels else None, in_weight)
         ctx.c, ctx.n, ctx.has_bias, ctx.shift, ctx.warps, ctx.kernel = c, n, bias is not None, shift, warps, kernel
-        ctx.wgrad, ctx.last, ctx.has_in_bias = wgrad, last, in_bias is not None
+        ctx.wgrad, ctx.precision, ctx.last, ctx.has_in_bias = wgrad, precision, last, in_bias is not None
         ctx.dtypes = [None if t is None else t.dtype for t in (x, in_weight, in_bias, conv_weight, conv_bias)]
         out = states[:, -1].clone() if last else states
         return out.to(in_weight.dtype if pixels else x.dtype)
@@ -307,7 +318,8 @@ class FusedWaveRecurrence(torch.autograd.Function):
             C, N = dot_tile(c, n)
             backward_kernel[(batch,)](grad, states, weight, dx, inputs if pixels else dx, sums[0], sums[1], steps,
                                       C_REAL=c, N_REAL=n, C=C, N=N, GATHER=ctx.shift == "gather",
-                                      GRAD_LAST=ctx.last, PIXELS=pixels, num_warps=ctx.warps)
+                                      GRAD_LAST=ctx.last, PIXELS=pixels, PRECISION=ctx.precision,
+                                      num_warps=ctx.warps)
         if ctx.wgrad == "kernel":
             grad_weight, grad_bias = conv_grads(dx, states, c, n)
         else:
@@ -320,7 +332,7 @@ class FusedWaveRecurrence(torch.autograd.Function):
                          if ctx.needs_input_grad[0] else None,
                          in_sums[0].view(c * n, 1), in_sums[1] if ctx.has_in_bias else None]
         return (*(None if g is None else g.to(dtype) for g, dtype in zip(grads, ctx.dtypes)),
-                None, None, None, None, None, None, None)
+                None, None, None, None, None, None, None, None)
 
 
 def _conv_weight_grad(dx: Tensor, states: Tensor, c: int, n: int) -> Tensor:
@@ -335,7 +347,7 @@ def _conv_weight_grad(dx: Tensor, states: Tensor, c: int, n: int) -> Tensor:
     return torch.stack(taps, dim=-1)
 
 
-def _check_options(shift: str, warps: int | None, kernel: str, wgrad: str) -> None:
+def _check_options(shift: str, warps: int | None, kernel: str, wgrad: str, precision: str) -> None:
     if shift not in SHIFTS:
         raise ValueError(f"unknown shift {shift!r}; choose one of {SHIFTS}")
     if warps is not None and warps not in WARPS:
@@ -344,11 +356,16 @@ def _check_options(shift: str, warps: int | None, kernel: str, wgrad: str) -> No
         raise ValueError(f"unknown kernel {kernel!r}; choose one of {KERNELS}")
     if wgrad not in WGRADS:
         raise ValueError(f"unknown wgrad {wgrad!r}; choose one of {WGRADS}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
+    if kernel == "columns" and precision != "ieee":
+        raise ValueError(f'precision {precision!r} is the "tiles" kernels\' (the "columns" ones use float32 FMAs)')
 
 
 def fused_wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int,
                               n: int, shift: str = "gather", warps: int | None = None,
-                              kernel: str = "tiles", wgrad: str = "kernel", last: bool = False) -> Tensor:
+                              kernel: str = "tiles", wgrad: str = "kernel", last: bool = False,
+                              precision: str = "ieee") -> Tensor:
     """Same contract as :func:`wavelib.models.wave_rnn.wave_rnn_recurrence`, on the fused Triton kernels.
 
     x_proj (B, T, c*n), conv_weight (c, c, 3), conv_bias (c,) or None -> states (B, T, c*n) in x_proj's dtype,
@@ -358,39 +375,41 @@ def fused_wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Te
     ``kernel``: one of :data:`KERNELS`; ``shift`` and ``warps`` are the "tiles" kernels' (the "columns" ones pick
     their own warps: :func:`.wave_rnn_columns.tiles`, and return every state: no ``last``).
     ``wgrad``: how the backward sums the conv weight and bias gradients, one of :data:`WGRADS` (either kernels).
+    ``precision``: ``tl.dot``'s in the "tiles" kernels, one of :data:`PRECISIONS` (the same numbers to about float32
+    rounding).
     Raises ValueError where :func:`fused_problem` (or, for "columns", :func:`.wave_rnn_columns.columns_problem`)
     finds a reason it cannot run.
     """
     if x_proj.dim() != 3 or x_proj.shape[-1] != c * n:
         raise ValueError(f"x_proj must be (B, T, c*n) = (B, T, {c * n}), got {tuple(x_proj.shape)}")
-    _check_options(shift, warps, kernel, wgrad)
+    _check_options(shift, warps, kernel, wgrad, precision)
     if kernel == "columns" and last:
         raise ValueError('the "columns" kernels return every state: use kernel="tiles" for last=True')
     problem = fused_problem(x_proj, c, n) if kernel == "tiles" else columns_problem(x_proj, c, n)
     if problem is not None:
         raise ValueError(f"fused Wave-RNN recurrence unavailable: {problem}")
     return FusedWaveRecurrence.apply(x_proj, None, None, conv_weight, conv_bias, c, n, last, shift,
-                                     warps or default_warps(c, n), kernel, wgrad)
+                                     warps or default_warps(c, n), kernel, wgrad, precision)
 
 
 def fused_wave_rnn_pixels(x: Tensor, in_weight: Tensor, in_bias: Tensor | None, conv_weight: Tensor,
                           conv_bias: Tensor | None, c: int, n: int, last: bool = False, shift: str = "gather",
-                          warps: int | None = None, wgrad: str = "kernel") -> Tensor:
+                          warps: int | None = None, wgrad: str = "kernel", precision: str = "ieee") -> Tensor:
     """The wRNN's states from a raw input of one value per step (pixel sequences: sMNIST, psMNIST), the input
     projection ``x_proj = x in_weight^T + in_bias`` done inside the "tiles" kernels: the same numbers as
     :func:`fused_wave_rnn_recurrence` on ``F.linear(x, in_weight, in_bias)`` (to float32 rounding) without the
     (B, T, c*n) projection in memory, and the backward kernel sums the projection's gradients.
 
     x (B, T, 1), in_weight (c*n, 1), in_bias (c*n,) or None, conv_weight (c, c, 3), conv_bias (c,) or None ->
-    states (B, T, c*n), or with ``last`` the last state (B, c*n), in ``in_weight``'s dtype. ``shift``, ``warps``
-    and ``wgrad`` as for :func:`fused_wave_rnn_recurrence`. Raises ValueError where it cannot run.
+    states (B, T, c*n), or with ``last`` the last state (B, c*n), in ``in_weight``'s dtype. ``shift``, ``warps``,
+    ``wgrad`` and ``precision`` as for :func:`fused_wave_rnn_recurrence`. Raises ValueError where it cannot run.
     """
     if x.dim() != 3 or x.shape[-1] != 1 or tuple(in_weight.shape) != (c * n, 1):
         raise ValueError(f"x must be (B, T, 1) and in_weight ({c * n}, 1), got {tuple(x.shape)} and "
                          f"{tuple(in_weight.shape)}")
-    _check_options(shift, warps, "tiles", wgrad)
+    _check_options(shift, warps, "tiles", wgrad, precision)
     problem = fused_problem(x, c, n)
     if problem is not None:
         raise ValueError(f"fused Wave-RNN recurrence unavailable: {problem}")
     return FusedWaveRecurrence.apply(x, in_weight, in_bias, conv_weight, conv_bias, c, n, last, shift,
-                                     warps or default_warps(c, n), "tiles", wgrad)
+                                     warps or default_warps(c, n), "tiles", wgrad, precision)

@@ -1,0 +1,34 @@
+"""``benchmarks/bench_wave_rnn.py``'s fused wRNN rows run end to end at tiny shapes, so that a mistake in the
+benchmark's own code cannot cost a GPU session its wRNN rows (they are made in one call: one raising row loses
+the rest). No time is asserted: only that each row is made and that its two sides agree.
+
+Skipped unless triton can run (``tests/fused_support.py``): in Triton's CPU interpreter (through
+``tests/test_fused_interpreter.py``), or on a GPU.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import torch
+from fused_support import DEVICE  # skips where triton cannot run
+
+from wavelib.provenance import REPO_ROOT
+
+
+def test_the_fused_wrnn_rows_are_made_and_agree(monkeypatch):
+    spec = importlib.util.spec_from_file_location("bench_wave_rnn_under_test",
+                                                  REPO_ROOT / "benchmarks" / "bench_wave_rnn.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.setattr(bench, "BATCH", 2)
+    monkeypatch.setattr(bench, "SHAPES", {"copy T=480": (4, 7, 3), "sMNIST": (5, 20, 4)})  # steps, n, c
+    monkeypatch.setattr(bench, "TUNING_WARPS", {"copy T=480": (1,), "sMNIST": (2,)})
+    rows = bench.wave_rows(torch.device(DEVICE), repeats=1)
+    names = [row.name for row in rows]
+    for name in ("wRNN recurrence", "wRNN recurrence [gather]", "wRNN recurrence [tf32x3]"):
+        assert names.count(name) == 2, names  # at both shapes
+    for name in ("wRNN pixels [in kernel]", "wRNN pixels [tf32x3]"):
+        assert names.count(name) == 1, names  # sMNIST's
+    assert names.count("wRNN recurrence [1 warps]") == names.count("wRNN recurrence [2 warps]") == 1
+    assert all(row.ok for row in rows), [(row.name, row.check) for row in rows if not row.ok]
