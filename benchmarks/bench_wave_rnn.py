@@ -31,6 +31,8 @@ and sMNIST shapes (784 steps; batch 128; wRNN n 256, c 16; iRNN n 256):
 - ``wRNN train step``: a whole training step of ``WaveRNN`` (forward, cross-entropy, backward, clipping at 1,
   Adam) with the reference recurrence against the fused one, on a copy batch (T = 480) and on random sMNIST-shaped
   pixels; where the fused path runs. The Performance page projects paper-scale run times from these rows.
+- ``wRNN train step [tf32x3]``: the same reference against the fused recurrence at the candidate precision
+  (``WaveRNN.recurrence_precision = "tf32x3"``): what the row above would read with "tf32x3" the default.
 - ``iRNN``: a plain per-step loop (``h = ReLU(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)``, autograd) against
   ``torch.nn.RNN(nonlinearity="relu")`` with the same weights (cuDNN on CUDA).
 
@@ -186,14 +188,16 @@ def _task_batch(name: str, device: torch.device) -> tuple[Callable[[torch.nn.Mod
     return lambda model: F.cross_entropy(model(x, last=True), y), 1, 10
 
 
-def train_step(name: str, backend: str, device: torch.device) -> Callable[[], list[torch.Tensor]]:
-    """One whole wRNN training step at shape ``name`` of :data:`SHAPES` with recurrence ``backend``, weights of
-    :data:`SEED`: returns the loss and the clipped gradients. Call it inside :func:`true_float32`."""
+def train_step(name: str, backend: str, device: torch.device,
+               precision: str | None = None) -> Callable[[], list[torch.Tensor]]:
+    """One whole wRNN training step at shape ``name`` of :data:`SHAPES` with recurrence ``backend`` (the fused
+    one's ``precision``: None, its default), weights of :data:`SEED`: returns the loss and the clipped gradients.
+    Call it inside :func:`true_float32`."""
     steps, n, c = SHAPES[name]
     loss_fn, n_in, n_out = _task_batch(name, device)
     with isolated_rng(SEED, device):  # both sides start from the same weights
         model = WaveRNN(n_in, n, c, n_out).to(device)
-    model.recurrence_backend = backend
+    model.recurrence_backend, model.recurrence_precision = backend, precision
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
 
     def run() -> list[torch.Tensor]:
@@ -212,7 +216,8 @@ def _fused_problem(name: str, device: torch.device) -> str | None:
 
 def train_step_rows(device: torch.device, repeats: int) -> list[Comparison]:
     """One whole wRNN training step (forward, loss, backward, clipping, Adam) with the reference recurrence
-    against the fused one, where it runs. The check compares the first step's loss and clipped gradients."""
+    against the fused one, where it runs, at its default precision and at the candidate "tf32x3". The check
+    compares the first step's loss and clipped gradients."""
     rows = []
     for name, (steps, n, c) in SHAPES.items():
         problem = _fused_problem(name, device)
@@ -220,14 +225,16 @@ def train_step_rows(device: torch.device, repeats: int) -> list[Comparison]:
             print(f"bench_wave_rnn: skipping the wRNN training-step row [{name}] on {device}: {problem}",
                   file=sys.stderr)
             continue
+        shapes = _describe(name, steps, f"n {n}, c {c}").replace("fwd+bwd", "Adam")
         with true_float32():
             scale = scales(train_step(name, "reference", device)())
-            rows.append(compare("wRNN train step", _describe(name, steps, f"n {n}, c {c}").replace("fwd+bwd", "Adam"),
-                                train_step(name, "reference", device),
-                                train_step(name, "fused", device), device,
-                                repeats=repeats, warmup=1, scale=scale, tolerance=RTOL,
-                                reference_label="WaveRNN, per-step loop recurrence",
-                                fast_label="WaveRNN, Triton fused recurrence"))
+            for label, precision, fast_label in (("wRNN train step", None, "WaveRNN, Triton fused recurrence"),
+                                                 ("wRNN train step [tf32x3]", "tf32x3",
+                                                  'WaveRNN, Triton fused recurrence, precision "tf32x3"')):
+                rows.append(compare(label, shapes, train_step(name, "reference", device),
+                                    train_step(name, "fused", device, precision), device, repeats=repeats, warmup=1,
+                                    scale=scale, tolerance=RTOL, reference_label="WaveRNN, per-step loop recurrence",
+                                    fast_label=fast_label))
     return rows
 
 

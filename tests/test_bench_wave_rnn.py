@@ -1,6 +1,7 @@
-"""``benchmarks/bench_wave_rnn.py``'s fused wRNN rows run end to end at tiny shapes, so that a mistake in the
-benchmark's own code cannot cost a GPU session its wRNN rows (they are made in one call: one raising row loses
-the rest). No time is asserted: only that each row is made and that its two sides agree.
+"""``benchmarks/bench_wave_rnn.py``'s fused wRNN rows (recurrence, pixels, training step) run end to end at tiny
+shapes, so that a mistake in the benchmark's own code cannot cost a GPU session its wRNN rows (they are made in a
+few calls: one raising row loses the rest of its call). No time is asserted: only that each row is made and that
+its two sides agree.
 
 Skipped unless triton can run (``tests/fused_support.py``): in Triton's CPU interpreter (through
 ``tests/test_fused_interpreter.py``), or on a GPU.
@@ -10,20 +11,27 @@ from __future__ import annotations
 
 import importlib.util
 
+import pytest
 import torch
 from fused_support import DEVICE  # skips where triton cannot run
 
 from wavelib.provenance import REPO_ROOT
 
 
-def test_the_fused_wrnn_rows_are_made_and_agree(monkeypatch):
+@pytest.fixture
+def bench(monkeypatch):
+    """The benchmark module at tiny shapes: batch 2; (steps, n, c) (4, 7, 3) for "copy", (5, 20, 4) for sMNIST."""
     spec = importlib.util.spec_from_file_location("bench_wave_rnn_under_test",
                                                   REPO_ROOT / "benchmarks" / "bench_wave_rnn.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    monkeypatch.setattr(bench, "BATCH", 2)
-    monkeypatch.setattr(bench, "SHAPES", {"copy T=480": (4, 7, 3), "sMNIST": (5, 20, 4)})  # steps, n, c
-    monkeypatch.setattr(bench, "TUNING_WARPS", {"copy T=480": (1,), "sMNIST": (2,)})
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "BATCH", 2)
+    monkeypatch.setattr(module, "SHAPES", {"copy T=480": (4, 7, 3), "sMNIST": (5, 20, 4)})
+    monkeypatch.setattr(module, "TUNING_WARPS", {"copy T=480": (1,), "sMNIST": (2,)})
+    return module
+
+
+def test_the_fused_wrnn_rows_are_made_and_agree(bench):
     rows = bench.wave_rows(torch.device(DEVICE), repeats=1)
     names = [row.name for row in rows]
     for name in ("wRNN recurrence", "wRNN recurrence [gather]", "wRNN recurrence [tf32x3]"):
@@ -32,3 +40,12 @@ def test_the_fused_wrnn_rows_are_made_and_agree(monkeypatch):
         assert names.count(name) == 1, names  # sMNIST's
     assert names.count("wRNN recurrence [1 warps]") == names.count("wRNN recurrence [2 warps]") == 1
     assert all(row.ok for row in rows), [(row.name, row.check) for row in rows if not row.ok]
+
+
+def test_the_training_step_rows_are_made_and_agree(bench, monkeypatch):
+    """At sMNIST's layout (pixels, the last step's loss; the copy batch's T = 480 is fixed, too long for the
+    interpreter): the default precision's row and the candidate's."""
+    monkeypatch.setattr(bench, "SHAPES", {"sMNIST": bench.SHAPES["sMNIST"]})
+    rows = bench.train_step_rows(torch.device(DEVICE), repeats=1)
+    assert [row.name for row in rows] == ["wRNN train step", "wRNN train step [tf32x3]"]
+    assert all(row.ok for row in rows), [(row.name, row.check) for row in rows]

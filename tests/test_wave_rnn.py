@@ -171,6 +171,24 @@ def test_recurrence_backends_on_the_cpu():
         model(x)
 
 
+def test_the_fused_precision_is_checked_everywhere_and_leaves_the_reference_as_it_is():
+    """``precision`` is the fused kernels' (tl.dot's input precision); the reference loop computes in float32 at
+    either, and a bad value fails on the reference path too."""
+    c, n, g = 2, 3, _gen(10)
+    x, v_weight, v_bias = torch.randn(2, 4, 1, generator=g), torch.randn(c * n, 1, generator=g), torch.randn(c * n)
+    weight = torch.randn(c, c, 3, generator=g)
+    want = wave_rnn_states(x, v_weight, v_bias, weight, None, c, n)
+    assert torch.equal(wave_rnn_states(x, v_weight, v_bias, weight, None, c, n, precision="tf32x3"), want)
+    for call in (lambda: wave_rnn_states(x, v_weight, v_bias, weight, None, c, n, precision="tf32"),
+                 lambda: wave_rnn_recurrence(want, weight, None, c, n, precision="tf32")):
+        with pytest.raises(ValueError, match="unknown precision 'tf32'; valid values: ieee, tf32x3"):
+            call()
+    model = WaveRNN(1, n, c, 4)
+    model.recurrence_precision = "half"
+    with pytest.raises(ValueError, match="unknown precision 'half'"):
+        model(x)
+
+
 def test_wave_rnn_forward_shapes_and_readouts():
     x = torch.randn(3, 5, 2, generator=_gen(3))
     out, states = WaveRNN(2, 4, 3, 7, readout="mlp", mlp_hidden=8)(x, return_states=True)

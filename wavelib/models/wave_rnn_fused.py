@@ -76,14 +76,16 @@ KERNELS = ("tiles", "columns")
 #: kernel]" rows time the two, and a ratio below 1 there means putting "bmm" back.
 WGRADS = ("kernel", "bmm")
 #: ``tl.dot``'s input precision in the "tiles" kernels: "ieee" (the default: float32 FMAs, no tensor cores) or
-#: "tf32x3" (a candidate, not yet measured on a GPU: the "wRNN recurrence [tf32x3]" rows), each operand split into
+#: "tf32x3" (a candidate, not yet measured on a GPU: the "[tf32x3]" benchmark rows), each operand split into
 #: two TF32 parts and three tensor-core products summed, about 2^-21 relative error per product against float32's
-#: 2^-24 (as in :mod:`.elman_fused`). Compiled for sm_90 (``scripts/kernel_resources.py``, Triton 3.9), the sMNIST
-#: step loop holds 807 instructions instead of 1,055 forward and 991 instead of 1,209 backward (pixels), none of them
-#: the 768 FFMA per thread that bound an "ieee" step; at the copy shapes forward 390 against 383 (c = 6 pads to 16).
+#: 2^-24 (as in :mod:`.elman_fused`). Compiled for sm_90 (``scripts/kernel_resources.py``) the sMNIST step loop
+#: holds, per thread, 844 instructions instead of 1,051 forward and 991 instead of 1,210 backward (pixels) with
+#: Triton 3.6 (the GPU machine's; 3.9: 807 / 1,055 and 991 / 1,209), and no FFMA where an "ieee" step has 768; at
+#: the copy shapes (c = 6, padded to 16) forward 420 against 403: no gain to expect there.
 #: Triton's CPU interpreter computes both alike (float32 products), so only a GPU tells them apart:
-#: ``tests/test_wave_rnn_fused.py`` holds "tf32x3" to float64 there.
+#: ``tests/test_wave_rnn_tf32x3.py`` holds "tf32x3" to float64 there.
 PRECISIONS = ("ieee", "tf32x3")
+DEFAULT_PRECISION = "ieee"  #: what ``precision=None`` means, in this module's functions and :mod:`.wave_rnn`'s
 
 
 @lazy_kernels
@@ -365,7 +367,7 @@ def _check_options(shift: str, warps: int | None, kernel: str, wgrad: str, preci
 def fused_wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int,
                               n: int, shift: str = "gather", warps: int | None = None,
                               kernel: str = "tiles", wgrad: str = "kernel", last: bool = False,
-                              precision: str = "ieee") -> Tensor:
+                              precision: str | None = None) -> Tensor:
     """Same contract as :func:`wavelib.models.wave_rnn.wave_rnn_recurrence`, on the fused Triton kernels.
 
     x_proj (B, T, c*n), conv_weight (c, c, 3), conv_bias (c,) or None -> states (B, T, c*n) in x_proj's dtype,
@@ -376,12 +378,13 @@ def fused_wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Te
     their own warps: :func:`.wave_rnn_columns.tiles`, and return every state: no ``last``).
     ``wgrad``: how the backward sums the conv weight and bias gradients, one of :data:`WGRADS` (either kernels).
     ``precision``: ``tl.dot``'s in the "tiles" kernels, one of :data:`PRECISIONS` (the same numbers to about float32
-    rounding).
+    rounding; None: :data:`DEFAULT_PRECISION`).
     Raises ValueError where :func:`fused_problem` (or, for "columns", :func:`.wave_rnn_columns.columns_problem`)
     finds a reason it cannot run.
     """
     if x_proj.dim() != 3 or x_proj.shape[-1] != c * n:
         raise ValueError(f"x_proj must be (B, T, c*n) = (B, T, {c * n}), got {tuple(x_proj.shape)}")
+    precision = precision or DEFAULT_PRECISION
     _check_options(shift, warps, kernel, wgrad, precision)
     if kernel == "columns" and last:
         raise ValueError('the "columns" kernels return every state: use kernel="tiles" for last=True')
@@ -394,7 +397,7 @@ def fused_wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Te
 
 def fused_wave_rnn_pixels(x: Tensor, in_weight: Tensor, in_bias: Tensor | None, conv_weight: Tensor,
                           conv_bias: Tensor | None, c: int, n: int, last: bool = False, shift: str = "gather",
-                          warps: int | None = None, wgrad: str = "kernel", precision: str = "ieee") -> Tensor:
+                          warps: int | None = None, wgrad: str = "kernel", precision: str | None = None) -> Tensor:
     """The wRNN's states from a raw input of one value per step (pixel sequences: sMNIST, psMNIST), the input
     projection ``x_proj = x in_weight^T + in_bias`` done inside the "tiles" kernels: the same numbers as
     :func:`fused_wave_rnn_recurrence` on ``F.linear(x, in_weight, in_bias)`` (to float32 rounding) without the
@@ -407,6 +410,7 @@ def fused_wave_rnn_pixels(x: Tensor, in_weight: Tensor, in_bias: Tensor | None, 
     if x.dim() != 3 or x.shape[-1] != 1 or tuple(in_weight.shape) != (c * n, 1):
         raise ValueError(f"x must be (B, T, 1) and in_weight ({c * n}, 1), got {tuple(x.shape)} and "
                          f"{tuple(in_weight.shape)}")
+    precision = precision or DEFAULT_PRECISION
     _check_options(shift, warps, "tiles", wgrad, precision)
     problem = fused_problem(x, c, n)
     if problem is not None:
