@@ -31,8 +31,9 @@ and sMNIST shapes (784 steps; batch 128; wRNN n 256, c 16; iRNN n 256):
 - ``wRNN train step``: a whole training step of ``WaveRNN`` (forward, cross-entropy, backward, clipping at 1,
   Adam) with the reference recurrence against the fused one, on a copy batch (T = 480) and on random sMNIST-shaped
   pixels; where the fused path runs. The Performance page projects paper-scale run times from these rows.
-- ``wRNN train step [tf32x3]``: the same reference against the fused recurrence at the candidate precision
-  (``WaveRNN.recurrence_precision = "tf32x3"``): what the row above would read with "tf32x3" the default.
+- ``wRNN train step [CANDIDATE]``: the same reference against the fused recurrence with a candidate's options
+  (:data:`TRAIN_CANDIDATES`, set as ``WaveRNN.fused_options``): what the row above would read with that candidate
+  the default. Copy: "columns" (CUDA only); sMNIST: "tf32x3".
 - ``iRNN``: a plain per-step loop (``h = ReLU(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)``, autograd) against
   ``torch.nn.RNN(nonlinearity="relu")`` with the same weights (cuDNN on CUDA).
 
@@ -55,6 +56,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -72,6 +74,11 @@ SHAPES = {"copy T=480": (500, 100, 6), "sMNIST": (784, 256, 16)}  #: steps, unit
 #: warps per program timed against the default, per shape: counts whose sm_90 build does not spill registers
 #: (``scripts/kernel_resources.py``; sMNIST at 1 and 2 warps spills)
 TUNING_WARPS = {"copy T=480": (1, 2, 4), "sMNIST": (4, 16)}
+#: per shape, the candidate fused-kernel options (:data:`~wavelib.models.wave_rnn_fused.FUSED_OPTIONS`) whose whole
+#: training step is timed against the loop as well: "columns" at copy (its recurrence 1.25x the default "tiles" on an
+#: H100 at commit 0c709b84a93d, 0.96x at sMNIST), "tf32x3" at sMNIST (its step loop holds no FFMA; at copy, c = 6
+#: pads to 16 and the loop is no shorter: ``scripts/kernel_resources.py``)
+TRAIN_CANDIDATES = {"copy T=480": {"columns": {"kernel": "columns"}}, "sMNIST": {"tf32x3": {"precision": "tf32x3"}}}
 
 
 def _describe(name: str, steps: int, what: str) -> str:
@@ -189,15 +196,15 @@ def _task_batch(name: str, device: torch.device) -> tuple[Callable[[torch.nn.Mod
 
 
 def train_step(name: str, backend: str, device: torch.device,
-               precision: str | None = None) -> Callable[[], list[torch.Tensor]]:
-    """One whole wRNN training step at shape ``name`` of :data:`SHAPES` with recurrence ``backend`` (the fused
-    one's ``precision``: None, its default), weights of :data:`SEED`: returns the loss and the clipped gradients.
+               fused_options: dict[str, Any] | None = None) -> Callable[[], list[torch.Tensor]]:
+    """One whole wRNN training step at shape ``name`` of :data:`SHAPES` with recurrence ``backend`` (the fused one
+    with ``fused_options``: None, its defaults), weights of :data:`SEED`: returns the loss and the clipped gradients.
     Call it inside :func:`true_float32`."""
     steps, n, c = SHAPES[name]
     loss_fn, n_in, n_out = _task_batch(name, device)
     with isolated_rng(SEED, device):  # both sides start from the same weights
         model = WaveRNN(n_in, n, c, n_out).to(device)
-    model.recurrence_backend, model.recurrence_precision = backend, precision
+    model.recurrence_backend, model.fused_options = backend, dict(fused_options or {})
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
 
     def run() -> list[torch.Tensor]:
@@ -216,8 +223,10 @@ def _fused_problem(name: str, device: torch.device) -> str | None:
 
 def train_step_rows(device: torch.device, repeats: int) -> list[Comparison]:
     """One whole wRNN training step (forward, loss, backward, clipping, Adam) with the reference recurrence
-    against the fused one, where it runs, at its default precision and at the candidate "tf32x3". The check
-    compares the first step's loss and clipped gradients."""
+    against the fused one, where it runs, with its defaults and with each of the shape's :data:`TRAIN_CANDIDATES`
+    (those that run here). The check compares the first step's loss and clipped gradients."""
+    from wavelib.models.wave_rnn_columns import columns_problem
+
     rows = []
     for name, (steps, n, c) in SHAPES.items():
         problem = _fused_problem(name, device)
@@ -228,11 +237,20 @@ def train_step_rows(device: torch.device, repeats: int) -> list[Comparison]:
         shapes = _describe(name, steps, f"n {n}, c {c}").replace("fwd+bwd", "Adam")
         with true_float32():
             scale = scales(train_step(name, "reference", device)())
-            for label, precision, fast_label in (("wRNN train step", None, "WaveRNN, Triton fused recurrence"),
-                                                 ("wRNN train step [tf32x3]", "tf32x3",
-                                                  'WaveRNN, Triton fused recurrence, precision "tf32x3"')):
+            variants = [("wRNN train step", {}, "WaveRNN, Triton fused recurrence")]
+            for candidate, options in TRAIN_CANDIDATES[name].items():
+                problem = columns_problem(torch.empty(0, device=device), c, n) \
+                    if options.get("kernel") == "columns" else None
+                if problem is None:
+                    variants.append((f"wRNN train step [{candidate}]", options,
+                                     "WaveRNN, Triton fused recurrence, " +
+                                     ", ".join(f'{key} "{value}"' for key, value in options.items())))
+                else:
+                    print(f"bench_wave_rnn: skipping the training-step row [{candidate}] [{name}] on {device}: "
+                          f"{problem}", file=sys.stderr)
+            for label, options, fast_label in variants:
                 rows.append(compare(label, shapes, train_step(name, "reference", device),
-                                    train_step(name, "fused", device, precision), device, repeats=repeats, warmup=1,
+                                    train_step(name, "fused", device, options), device, repeats=repeats, warmup=1,
                                     scale=scale, tolerance=RTOL, reference_label="WaveRNN, per-step loop recurrence",
                                     fast_label=fast_label))
     return rows

@@ -171,20 +171,25 @@ def test_recurrence_backends_on_the_cpu():
         model(x)
 
 
-def test_the_fused_precision_is_checked_everywhere_and_leaves_the_reference_as_it_is():
-    """``precision`` is the fused kernels' (tl.dot's input precision); the reference loop computes in float32 at
-    either, and a bad value fails on the reference path too."""
+def test_fused_options_are_checked_everywhere_and_leave_the_reference_as_it_is():
+    """``fused_options`` are the fused kernels' (their functions' keyword options): the reference loop ignores them,
+    and a bad name or value fails on the reference path too, before anything runs."""
     c, n, g = 2, 3, _gen(10)
     x, v_weight, v_bias = torch.randn(2, 4, 1, generator=g), torch.randn(c * n, 1, generator=g), torch.randn(c * n)
     weight = torch.randn(c, c, 3, generator=g)
     want = wave_rnn_states(x, v_weight, v_bias, weight, None, c, n)
-    assert torch.equal(wave_rnn_states(x, v_weight, v_bias, weight, None, c, n, precision="tf32x3"), want)
-    for call in (lambda: wave_rnn_states(x, v_weight, v_bias, weight, None, c, n, precision="tf32"),
-                 lambda: wave_rnn_recurrence(want, weight, None, c, n, precision="tf32")):
-        with pytest.raises(ValueError, match="unknown precision 'tf32'; valid values: ieee, tf32x3"):
-            call()
+    for options in ({"precision": "tf32x3", "wgrad": "bmm", "shift": "memory", "warps": 2}, {"kernel": "columns"}):
+        assert torch.equal(wave_rnn_states(x, v_weight, v_bias, weight, None, c, n, fused_options=options), want)
+    for bad, message in (({"precision": "tf32"}, "unknown precision 'tf32'; choose one of"),
+                         ({"warps": 3}, "warps must be one of"),
+                         ({"kernel": "columns", "precision": "tf32x3"}, 'is the "tiles" kernels'),
+                         ({"stages": 2}, "unknown fused-kernel option.s. stages; valid: shift, warps, kernel")):
+        with pytest.raises(ValueError, match=message):
+            wave_rnn_states(x, v_weight, v_bias, weight, None, c, n, fused_options=bad)
+        with pytest.raises(ValueError, match=message):
+            wave_rnn_recurrence(want, weight, None, c, n, fused_options=bad)
     model = WaveRNN(1, n, c, 4)
-    model.recurrence_precision = "half"
+    model.fused_options = {"precision": "half"}
     with pytest.raises(ValueError, match="unknown precision 'half'"):
         model(x)
 

@@ -49,7 +49,7 @@ def test_tf32x3_pixels_last_state_matches_float64(batch, steps, c, n):
 
 
 def test_the_module_passes_its_precision_to_the_kernels(monkeypatch):
-    """``WaveRNN.recurrence_precision`` reaches the pixels kernels (n_in = 1) and the projected ones (n_in = 3)."""
+    """``WaveRNN.fused_options["precision"]`` reaches the pixels kernels (n_in = 1) and the projected ones (n_in = 3)."""
     from wavelib.models import wave_rnn_fused
     from wavelib.models.wave_rnn import WaveRNN
 
@@ -60,7 +60,7 @@ def test_the_module_passes_its_precision_to_the_kernels(monkeypatch):
         model = WaveRNN(n_in, 7, 3, 4).to(DEVICE)
         model.recurrence_backend = "fused"
         for precision, want in ((None, wave_rnn_fused.DEFAULT_PRECISION), ("tf32x3", "tf32x3")):
-            model.recurrence_precision = precision
+            model.fused_options = {} if precision is None else {"precision": precision}
             assert model(torch.zeros(2, 3, n_in, device=DEVICE)).shape == (2, 3, 4)
             assert seen.pop() == want
 

@@ -16,6 +16,8 @@ the paper's baseline, plus its Table 4 variants (shift ``Sigma`` init, sparse-id
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -123,15 +125,16 @@ def _fused_runs(x: Tensor, c: int, n: int, backend: str) -> bool:
     return fused_problem(x, c, n) is None
 
 
-def _check_precision(precision: str | None) -> None:
-    """A bad ``precision`` fails on every path, the reference's included (which does not use it)."""
-    if precision is not None:
-        from .wave_rnn_fused import PRECISIONS  # lazy: as the kernels' module is imported elsewhere here
-        _choice("precision", precision, PRECISIONS)
+def _check_fused_options(options: dict[str, Any] | None) -> None:
+    """Bad fused-kernel options fail on every path, the reference's included (which does not use them)."""
+    if options:
+        from .wave_rnn_fused import check_fused_options  # lazy: as the kernels' module is imported elsewhere here
+        check_fused_options(options)
 
 
 def wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int, n: int,
-                        backend: str = "auto", last: bool = False, precision: str | None = None) -> Tensor:
+                        backend: str = "auto", last: bool = False,
+                        fused_options: dict[str, Any] | None = None) -> Tensor:
     """All hidden states of the wRNN from its projected input.
 
     x_proj (B, T, c*n) is ``V x_t`` for every step (flat index ``channel * n + unit``); conv_weight (c, c, 3),
@@ -140,40 +143,42 @@ def wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor |
 
     ``backend``: ``"reference"`` (the per-step loop), ``"fused"`` (the Triton kernels of
     :mod:`wavelib.models.wave_rnn_fused`; ValueError where they cannot run), or ``"auto"``: fused for CUDA tensors
-    where it can run, else the reference (so always the reference on the CPU). ``precision``: the fused kernels'
-    products (:data:`.wave_rnn_fused.PRECISIONS`; None: their default); the reference computes in x_proj's dtype.
+    where it can run, else the reference (so always the reference on the CPU). ``fused_options``: keyword options
+    of the fused kernels (:data:`.wave_rnn_fused.FUSED_OPTIONS`, e.g. ``{"precision": "tf32x3"}``; benchmarks time
+    candidates with them), checked on every path, used on the fused one.
     """
     if x_proj.dim() != 3 or x_proj.shape[-1] != c * n:
         raise ValueError(f"x_proj must be (B, T, c*n) = (B, T, {c * n}), got {tuple(x_proj.shape)}")
-    _check_precision(precision)
+    _check_fused_options(fused_options)
     if not _fused_runs(x_proj, c, n, backend):
         return _reference(x_proj, conv_weight, conv_bias, c, n, last)
     from .wave_rnn_fused import fused_wave_rnn_recurrence
-    return fused_wave_rnn_recurrence(x_proj, conv_weight, conv_bias, c, n, last=last, precision=precision)
+    return fused_wave_rnn_recurrence(x_proj, conv_weight, conv_bias, c, n, last=last, **(fused_options or {}))
 
 
 def wave_rnn_states(x: Tensor, in_weight: Tensor, in_bias: Tensor | None, conv_weight: Tensor,
                     conv_bias: Tensor | None, c: int, n: int, backend: str = "auto", last: bool = False,
-                    precision: str | None = None) -> Tensor:
+                    fused_options: dict[str, Any] | None = None) -> Tensor:
     """The wRNN's hidden states from its raw input: :func:`wave_rnn_recurrence` of ``F.linear(x, in_weight,
     in_bias)``, the module's hot path.
 
     x (B, T, n_in), in_weight (c*n, n_in), in_bias (c*n,) or None (V), conv_weight (c, c, 3), conv_bias (c,) or
-    None -> states (B, T, c*n), or with ``last`` the last state (B, c*n). ``backend`` and ``precision`` as for
+    None -> states (B, T, c*n), or with ``last`` the last state (B, c*n). ``backend`` and ``fused_options`` as for
     :func:`wave_rnn_recurrence`. Where the fused kernels run and the input is one value per step (n_in = 1: pixel
-    sequences), they also do the projection (:func:`.wave_rnn_fused.fused_wave_rnn_pixels`); the same numbers to
-    float32 rounding.
+    sequences), the "tiles" kernels (the default; not ``fused_options["kernel"] == "columns"``) also do the
+    projection (:func:`.wave_rnn_fused.fused_wave_rnn_pixels`); the same numbers to float32 rounding.
     """
     if x.dim() != 3 or in_weight.shape != (c * n, x.shape[-1]):
         raise ValueError(f"x must be (B, T, n_in) and in_weight (c*n, n_in) = ({c * n}, n_in), got "
                          f"{tuple(x.shape)} and {tuple(in_weight.shape)}")
-    _check_precision(precision)
-    if x.shape[-1] == 1 and _fused_runs(x, c, n, backend):
+    _check_fused_options(fused_options)
+    options = dict(fused_options or {})
+    if x.shape[-1] == 1 and options.get("kernel", "tiles") == "tiles" and _fused_runs(x, c, n, backend):
         from .wave_rnn_fused import fused_wave_rnn_pixels
-        return fused_wave_rnn_pixels(x, in_weight, in_bias, conv_weight, conv_bias, c, n, last=last,
-                                     precision=precision)
+        options.pop("kernel", None)
+        return fused_wave_rnn_pixels(x, in_weight, in_bias, conv_weight, conv_bias, c, n, last=last, **options)
     return wave_rnn_recurrence(F.linear(x, in_weight, in_bias), conv_weight, conv_bias, c, n, backend, last,
-                               precision)
+                               fused_options)
 
 
 class WaveRNN(torch.nn.Module):
@@ -210,7 +215,7 @@ class WaveRNN(torch.nn.Module):
         _choice("init_v", init_v, V_INITS)
         self.n_in, self.n, self.c, self.n_out = n_in, n, c, n_out
         self.recurrence_backend = "auto"  #: :func:`wave_rnn_recurrence`'s backend (benchmarks pin it)
-        self.recurrence_precision: str | None = None  #: its ``precision`` (benchmarks time the candidates)
+        self.fused_options: dict[str, Any] = {}  #: its ``fused_options`` (benchmarks time candidate kernels)
         self.V = torch.nn.Linear(n_in, c * n)
         self.conv = torch.nn.Conv1d(c, c, 3, padding=1, padding_mode="circular")  # weights only; see circular_conv
         self.readout = _make_readout(c * n, n_out, readout, mlp_hidden)
@@ -231,7 +236,7 @@ class WaveRNN(torch.nn.Module):
         ``last``: the last step's only, outputs (B, n_out) [, state (B, c*n)] (what a loss on the last step needs:
         the readout then runs once, not T times)."""
         states = wave_rnn_states(x, self.V.weight, self.V.bias, self.conv.weight, self.conv.bias, self.c, self.n,
-                                 backend=self.recurrence_backend, last=last, precision=self.recurrence_precision)
+                                 backend=self.recurrence_backend, last=last, fused_options=self.fused_options)
         out = self.readout(states)
         return (out, states) if return_states else out
 

@@ -44,7 +44,9 @@ set before triton is imported; slow, for tests only).
 
 from __future__ import annotations
 
+import inspect
 from types import ModuleType
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -85,7 +87,9 @@ WGRADS = ("kernel", "bmm")
 #: Triton's CPU interpreter computes both alike (float32 products), so only a GPU tells them apart:
 #: ``tests/test_wave_rnn_tf32x3.py`` holds "tf32x3" to float64 there.
 PRECISIONS = ("ieee", "tf32x3")
-DEFAULT_PRECISION = "ieee"  #: what ``precision=None`` means, in this module's functions and :mod:`.wave_rnn`'s
+DEFAULT_PRECISION = "ieee"  #: what ``precision=None`` means
+#: the keyword options of :func:`fused_wave_rnn_recurrence` (what :mod:`.wave_rnn`'s ``fused_options`` may hold)
+FUSED_OPTIONS = ("shift", "warps", "kernel", "wgrad", "precision")
 
 
 @lazy_kernels
@@ -362,6 +366,17 @@ def _check_options(shift: str, warps: int | None, kernel: str, wgrad: str, preci
         raise ValueError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
     if kernel == "columns" and precision != "ieee":
         raise ValueError(f'precision {precision!r} is the "tiles" kernels\' (the "columns" ones use float32 FMAs)')
+
+
+def check_fused_options(options: dict[str, Any]) -> None:
+    """Raise ValueError for a name not in :data:`FUSED_OPTIONS` or a value :func:`fused_wave_rnn_recurrence` would
+    refuse, without running anything."""
+    unknown = sorted(set(options) - set(FUSED_OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown fused-kernel option(s) {', '.join(unknown)}; valid: {', '.join(FUSED_OPTIONS)}")
+    defaults = inspect.signature(fused_wave_rnn_recurrence).parameters
+    chosen = {name: options.get(name, defaults[name].default) for name in FUSED_OPTIONS}
+    _check_options(**{**chosen, "precision": chosen["precision"] or DEFAULT_PRECISION})
 
 
 def fused_wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int,
