@@ -6,12 +6,13 @@ sequence, a (c, n) tile padded to powers of two of at least 16 (C, N) and masked
 steps.
 
 Each step adds ``W_k @ tile_k`` for the three taps, tile_k = h_{t-1} rolled by k - 1 along the ring, with
-``tl.dot`` in IEEE float32 (no TF32). Two ways to get the rolled tiles (:data:`SHIFTS`): "gather" (default)
-rolls the registers with ``tl.gather`` (compiled for sm_90: warp shuffles, no global load on the step's critical
-path); "memory" reads them back from global memory: the forward stores h_t into ``states[b, t]`` (an output
-anyway), a CTA barrier makes the store visible, and step t + 1 loads the three tiles (cache-resident). On an
-H200 (benchmark at f3fae846382c, fwd + bwd, batch 128) "gather" took 4.49 ms against 6.63 at the copy T = 480
-shapes and 27.8 against 36.5 ms at the sMNIST shapes.
+``tl.dot`` in IEEE float32 by default (no TF32; 3xTF32 on the tensor cores is a candidate: :data:`PRECISIONS`).
+Two ways to get the rolled tiles (:data:`SHIFTS`): "gather" (default) rolls the registers with ``tl.gather``
+(compiled for sm_90: warp shuffles, no global load on the step's critical path); "memory" reads them back from
+global memory: the forward stores h_t into ``states[b, t]`` (an output anyway), a CTA barrier makes the store
+visible, and step t + 1 loads the three tiles (cache-resident). On an H200 (benchmark at f3fae846382c, fwd + bwd,
+batch 128) "gather" took 4.49 ms against 6.63 at the copy T = 480 shapes and 27.8 against 36.5 ms at the sMNIST
+shapes.
 The backward does the same with dL/dx_proj, which is the gradient of the pre-activation, and the transposed taps.
 Each step's inputs from global memory (forward: x; backward: the incoming gradient and the states) are loaded one
 step ahead, so their latency overlaps the step's products instead of starting it (unmeasured when written: compare
