@@ -225,7 +225,6 @@ def train_step_rows(device: torch.device, repeats: int) -> list[Comparison]:
     """One whole wRNN training step (forward, loss, backward, clipping, Adam) with the reference recurrence
     against the fused one, where it runs, with its defaults and with each of the shape's :data:`TRAIN_CANDIDATES`
     (those that run here). The check compares the first step's loss and clipped gradients."""
-    from wavelib.models.wave_rnn_columns import columns_problem
 
     rows = []
     for name, (steps, n, c) in SHAPES.items():
@@ -237,17 +236,9 @@ def train_step_rows(device: torch.device, repeats: int) -> list[Comparison]:
         shapes = _describe(name, steps, f"n {n}, c {c}").replace("fwd+bwd", "Adam")
         with true_float32():
             scale = scales(train_step(name, "reference", device)())
-            variants = [("wRNN train step", {}, "WaveRNN, Triton fused recurrence")]
-            for candidate, options in TRAIN_CANDIDATES[name].items():
-                problem = columns_problem(torch.empty(0, device=device), c, n) \
-                    if options.get("kernel") == "columns" else None
-                if problem is None:
-                    variants.append((f"wRNN train step [{candidate}]", options,
-                                     "WaveRNN, Triton fused recurrence, " +
-                                     ", ".join(f'{key} "{value}"' for key, value in options.items())))
-                else:
-                    print(f"bench_wave_rnn: skipping the training-step row [{candidate}] [{name}] on {device}: "
-                          f"{problem}", file=sys.stderr)
+            variants = [("wRNN train step", {}, "WaveRNN, Triton fused recurrence")] + [
+                (f"wRNN train step [{candidate}]", options, f"WaveRNN, Triton fused recurrence, {_words(options)}")
+                for candidate, options in _candidates(name, device).items()]
             for label, options, fast_label in variants:
                 rows.append(compare(label, shapes, train_step(name, "reference", device),
                                     train_step(name, "fused", device, options), device, repeats=repeats, warmup=1,
@@ -256,16 +247,41 @@ def train_step_rows(device: torch.device, repeats: int) -> list[Comparison]:
     return rows
 
 
+def _words(options: dict[str, Any]) -> str:
+    """Fused-kernel options in words: ``precision "tf32x3"``."""
+    return ", ".join(f'{key} "{value}"' for key, value in options.items())
+
+
+def _candidates(name: str, device: torch.device) -> dict[str, dict[str, Any]]:
+    """Shape ``name``'s :data:`TRAIN_CANDIDATES` that can run on ``device`` (the others skipped, with a note)."""
+    from wavelib.models.wave_rnn_columns import columns_problem
+
+    _, n, c = SHAPES[name]
+    runnable = {}
+    for candidate, options in TRAIN_CANDIDATES[name].items():
+        problem = columns_problem(torch.empty(0, device=device), c, n) if options.get("kernel") == "columns" else None
+        if problem is None:
+            runnable[candidate] = options
+        else:
+            print(f"bench_wave_rnn: skipping the candidate {candidate} [{name}] on {device}: {problem}",
+                  file=sys.stderr)
+    return runnable
+
+
 def profiles(device: torch.device) -> dict[str, Callable[[], object]]:
     """The training steps ``benchmarks/profile_steps.py`` breaks down: the wRNN's with the recurrence it uses on
-    ``device`` (fused where it runs; on the CPU the copy shapes only, with the reference loop)."""
+    ``device`` (fused where it runs; on the CPU the copy shapes only, with the reference loop), and where the fused
+    one runs, with each candidate of :data:`TRAIN_CANDIDATES` (where the time would go were it the default)."""
     names = [name for name in SHAPES if _fused_problem(name, device) is None] or ["copy T=480"]
     out = {}
     for name in names:
         backend = "fused" if _fused_problem(name, device) is None else "reference"
         steps, n, c = SHAPES[name]
-        out[f"wRNN train step [{name}] batch {BATCH}, {steps} steps, n {n}, c {c}, {backend} recurrence"] = \
-            train_step(name, backend, device)
+        label = f"wRNN train step [{name}] batch {BATCH}, {steps} steps, n {n}, c {c}, {backend} recurrence"
+        out[label] = train_step(name, backend, device)
+        if backend == "fused":
+            for options in _candidates(name, device).values():
+                out[f"{label}, {_words(options)}"] = train_step(name, backend, device, options)
     return out
 
 

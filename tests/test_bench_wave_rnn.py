@@ -49,3 +49,13 @@ def test_the_training_step_rows_are_made_and_agree(bench, monkeypatch):
     rows = bench.train_step_rows(torch.device(DEVICE), repeats=1)
     assert [row.name for row in rows] == ["wRNN train step", "wRNN train step [tf32x3]"]
     assert all(row.ok for row in rows), [(row.name, row.check) for row in rows]
+
+
+def test_the_profiled_steps_include_the_candidates(bench, monkeypatch):
+    """``profiles`` (what ``benchmarks/profile_steps.py`` breaks down): the fused step, then each candidate's."""
+    monkeypatch.setattr(bench, "SHAPES", {"sMNIST": bench.SHAPES["sMNIST"]})
+    steps = bench.profiles(torch.device(DEVICE))
+    assert [label.rsplit(", ", 1)[-1] for label in steps] == ["fused recurrence", 'precision "tf32x3"']
+    for step in steps.values():
+        loss, *grads = step()
+        assert torch.isfinite(loss) and len(grads) == 6  # V, conv and readout weights and biases
