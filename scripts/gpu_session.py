@@ -38,7 +38,8 @@ The calls of one machine share their results store, ``.gpu-results`` (:func:`wor
 there between calls): a later call resumes every stopped run where the last one stopped, with nothing carried.
 
 ``unpack``: puts the results into the results store and the benchmark table into ``benchmarks/results/``, and says
-what is finished and what is still partial. Commit the ``.partial`` folders too: git keeps a stopped run's own files
+what is finished and what is still partial, and for a table that came back, what it decides: the speed goals and
+the kernels' options against their defaults (:func:`wavelib.performance.verdict_lines`). Commit the ``.partial`` folders too: git keeps a stopped run's own files
 (the histories of its finished runs), not the checkpoints of the runs in progress inside it (megabytes each), so a
 later session, on a new checkout, resumes it with only those runs started again.
 """
@@ -59,6 +60,7 @@ from pathlib import Path
 from wavelib.benchmarking import write_atomically
 from wavelib.experiments.vwave import PRESETS as VWAVE_PRESETS
 from wavelib.models.triton_support import FUSED_ENV
+from wavelib.performance import load_benchmarks, verdict_lines
 from wavelib.provenance import COMMIT_ENV
 from wavelib.store import RESULTS_ENV, results_root
 
@@ -405,6 +407,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _unpack(args: argparse.Namespace) -> int:
     print("\n".join(unpack(args.folder, results_root(), REPO / "benchmarks" / "results")))
+    report = load_benchmarks("cuda", args.folder)
+    if report is not None:  # a table came back: what it decides
+        print(f"\nThe benchmark table of this call ({report['device']}, commit {report['git_commit']}):")
+        print("\n".join(verdict_lines(report)))
     return 0
 
 

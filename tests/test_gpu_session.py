@@ -86,6 +86,28 @@ def test_the_working_store_takes_what_the_checkout_adds_and_keeps_what_earlier_c
     assert gpu_session.working_store(store) == store  # a call in a process whose store is already the working one
 
 
+def test_unpack_says_what_a_returned_table_decides(gpu_session, tmp_path, monkeypatch, capsys):
+    """The goals and the kernels' options as the call's benchmark table decides them (wavelib.performance)."""
+    source, out = tmp_path / "gpu", tmp_path / "out"
+    (source / "paper" / "vwave" / "copy_curves-abc").mkdir(parents=True)
+    (source / "paper" / "vwave" / "copy_curves-abc" / "meta.json").write_text("{}")
+    out.mkdir()
+    gpu_session.pack(["vwave"], "paper", out, source)
+    rows = [{"name": "wRNN train step", "shapes": "[copy T=480] ...", "reference_ms": 300.0, "fast_ms": 5.0,
+             "ratio": 60.0, "ok": True}]
+    (out / "cuda-latest.json").write_text(json.dumps({"device": "cuda:0 (H100)", "git_commit": "0123456789ab",
+                                                      "rows": rows}))
+    monkeypatch.setattr(gpu_session, "REPO", tmp_path)  # the table is copied to REPO/benchmarks/results
+    monkeypatch.setenv("WAVELIB_RESULTS", str(tmp_path / "store"))
+    assert gpu_session.main(["unpack", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert (tmp_path / "benchmarks" / "results" / "cuda-latest.json").exists()
+    assert "paper/vwave: finished ['copy_curves-abc']" in printed
+    assert "The benchmark table of this call (cuda:0 (H100), commit 0123456789ab):" in printed
+    assert "goal: fused wRNN step ≥ 50× the loop, copy T = 480: 60.0×, yes" in printed
+    assert 'options: conv weight gradient: one Triton pass ("kernel", the default)' in printed
+
+
 def test_unpack_refuses_members_outside_the_store(gpu_session, tmp_path):
     out = tmp_path / "out"
     out.mkdir()

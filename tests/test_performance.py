@@ -6,9 +6,9 @@ import subprocess
 import pytest
 
 from wavelib.experiments import spectrum, vwave, wave_rnn_tasks
-from wavelib.performance import (TABLE_HEADER, TIMED_CODE, format_minutes, goal_status, load_benchmarks,
-                                 met_text, paper_runs, run_times, table_is_current, table_rows,
-                                 timed_code_changes)
+from wavelib.performance import (CHOICE_HEADER, TABLE_HEADER, TIMED_CODE, choice_rows, choice_status, choices,
+                                 format_minutes, goal_status, load_benchmarks, met_text, paper_runs, run_times,
+                                 table_is_current, table_rows, timed_code_changes, verdict_lines)
 from wavelib.provenance import changed_since
 
 
@@ -85,6 +85,41 @@ def test_goals_met_on_an_out_of_date_table_say_so():
     now = {**old, "git_commit": git_commit()}
     assert table_is_current(now) is (changed_since(git_commit(), TIMED_CODE) == [])
     assert table_is_current({**old, "git_commit": "0123456789ab"}) is None
+
+
+def _ok(name, shapes, reference_ms, fast_ms, ok=True):
+    return {**_row(name, shapes, reference_ms, fast_ms), "ok": ok}
+
+
+def test_each_option_pair_gets_a_verdict_from_its_rows():
+    """The default's speed is the other's time over the default's, whichever side of the row the default is on;
+    within 3% neither is faster; a disagreement or a missing shape decides nothing."""
+    report = {"rows": [
+        _ok("wRNN recurrence [wgrad kernel]", "[copy T=480] ...", 3.0, 2.0),  # the default (fast side) 1.5x
+        _ok("wRNN recurrence [wgrad kernel]", "[sMNIST] ...", 20.0, 19.8),  # within 3%
+        _ok("wRNN recurrence [tf32x3]", "[copy T=480] ...", 3.0, 3.0),
+        _ok("wRNN recurrence [tf32x3]", "[sMNIST] ...", 20.0, 16.0),  # the other (fast side) 1.25x
+        _ok("wRNN train step [tf32x3]", "[sMNIST] ...", 300.0, 5.0),
+        _ok("wRNN recurrence [columns]", "[copy T=480] ...", 3.0, 2.0),
+        _ok("wRNN recurrence [columns]", "[sMNIST] ...", 20.0, 25.0),
+        _ok("wRNN recurrence [gather]", "[copy T=480] ...", 3.0, 2.0, ok=False)]}
+    wgrad, tf32x3, columns, gather = choice_status(report)
+    assert [s["choice"] for s in (wgrad, tf32x3, columns, gather)] == choices()
+    assert wgrad["shapes"]["[copy T=480]"]["gain"] == pytest.approx(1.5)
+    assert wgrad["verdict"] == "keep the default: the default faster at [copy T=480]; within 3% at [sMNIST]"
+    assert tf32x3["shapes"]["[sMNIST]"]["gain"] == pytest.approx(0.8)
+    assert tf32x3["verdict"].startswith("**make the other the default** (`DEFAULT_PRECISION` in ")
+    assert tf32x3["verdict"].endswith(": the other faster at [sMNIST]; within 3% at [copy T=480]")
+    assert columns["verdict"].startswith("**by shape**: the other faster at [copy T=480]; the default faster at [sMNIST]")
+    assert gather["verdict"] == "**the two disagree** at [copy T=480]: keep the default and find out why"
+    assert choice_status({"rows": []})[0]["verdict"] == "not measured at [copy T=480], [sMNIST]"
+    rows = choice_rows(report)
+    assert len(CHOICE_HEADER) == len(rows[0]) and len(rows) == 8
+    assert rows[3][1:] == ["[sMNIST]", "0.80×", "yes", "60.0× the loop"]
+    assert rows[6][1:] == ["[copy T=480]", "1.50×", "**NO**", ""]
+    lines = verdict_lines(report)
+    assert lines[0] == "goal: fused wRNN step ≥ 50× the loop, copy T = 480: not measured"
+    assert lines[6].endswith("; the training step with the other: 60.0× the loop at [sMNIST]")
 
 
 def test_the_table_puts_ratio_and_check_first():

@@ -222,6 +222,110 @@ def met_text(status: dict[str, Any]) -> str:
     return text if status["met"] is None or status["current"] is not False else f"{text} (out-of-date table)"
 
 
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """Two options of a fused kernel, timed against each other by one benchmark row (``reference`` side: one,
+    ``fast`` side: the other), one of them the default."""
+
+    what: str  #: the two options, in words
+    benchmark: str  #: the row's ``name``
+    shapes: tuple[str, ...]  #: the row's shape tags it is decided at, e.g. ``("[copy T=480]", "[sMNIST]")``
+    default_is_fast: bool  #: whether the row's fast side is the default
+    where: str  #: where the default is set
+    train_step: str = ""  #: the row of a whole training step with the other option, against the loop ("": none)
+
+
+#: a ratio past this (or under its inverse) says one option is faster; between, neither (in the H100 table of
+#: commit 0c709b84a93d, options that change only the work split, 1 against 8 warps at the copy shapes, measured
+#: 0.99x and 1.01x)
+GAIN = 1.03
+
+
+def choices() -> list[Choice]:
+    """The wRNN kernels' options that benchmark rows time against the defaults (``benchmarks/bench_wave_rnn.py``)."""
+    both = ("[copy T=480]", "[sMNIST]")
+    fused = "`wavelib/models/wave_rnn_fused.py`"
+    return [
+        Choice('conv weight gradient: one Triton pass ("kernel", the default) against three batched matmuls '
+               '("bmm")', "wRNN recurrence [wgrad kernel]", both, True, f"`wgrad` in {fused}"),
+        Choice('"tiles" products in 3xTF32 on the tensor cores ("tf32x3") against IEEE float32 ("ieee", the '
+               'default)', "wRNN recurrence [tf32x3]", both, False, f"`DEFAULT_PRECISION` in {fused}",
+               "wRNN train step [tf32x3]"),
+        Choice('Gluon "columns" kernels against Triton "tiles" (the default)', "wRNN recurrence [columns]", both,
+               False, f"`kernel` in {fused}", "wRNN train step [columns]"),
+        Choice('the rolled state gathered in registers ("gather", the default) against read back from memory '
+               '("memory")', "wRNN recurrence [gather]", both, True, f"`shift` in {fused}"),
+    ]
+
+
+def choice_status(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per :func:`choices` entry: per shape the default's speed against the other option's (``gain``: the other's
+    time over the default's; > 1: the default is faster) and whether they agree, the other option's whole training
+    step against the loop where a row times it, and a verdict in words."""
+    out = []
+    for choice in choices():
+        shapes = {}
+        for tag in choice.shapes:
+            row = _row(report, choice.benchmark, tag)
+            step = _row(report, choice.train_step, tag) if choice.train_step else None
+            shapes[tag] = None if row is None else {
+                "gain": row["ratio"] if choice.default_is_fast else 1 / row["ratio"], "ok": row["ok"],
+                "train_step_ratio": None if step is None else step["ratio"]}
+        out.append({"choice": choice, "shapes": shapes, "verdict": _verdict(choice, shapes)})
+    return out
+
+
+def _verdict(choice: Choice, shapes: dict[str, dict[str, Any] | None]) -> str:
+    wrong = [tag for tag, s in shapes.items() if s is not None and not s["ok"]]
+    if wrong:  # before a missing shape: this is what a reader must see first
+        return f"**the two disagree** at {', '.join(wrong)}: keep the default and find out why"
+    missing = [tag for tag, s in shapes.items() if s is None]
+    if missing:
+        return f"not measured at {', '.join(missing)}"
+    other = [tag for tag, s in shapes.items() if s["gain"] < 1 / GAIN]
+    default = [tag for tag, s in shapes.items() if s["gain"] > GAIN]
+    even = [tag for tag in shapes if tag not in other + default]
+    where = "; ".join(f"{who} at {', '.join(tags)}" for who, tags in (
+        ("the other faster", other), ("the default faster", default), (f"within {GAIN - 1:.0%}", even)) if tags)
+    if other and default:
+        return f"**by shape**: {where} (one default for all shapes: keep it)"
+    if other:
+        return f"**make the other the default** ({choice.where}): {where}"
+    return f"keep the default: {where}"
+
+
+CHOICE_HEADER = ("options", "shapes", "default's speed", "agree", "other's training step")
+
+
+def choice_rows(report: dict[str, Any]) -> list[list[str]]:
+    """:func:`choice_status` as table rows, one per option pair and shape: the default's speed against the other
+    option's (the other's ms / the default's: > 1, the default is faster), whether the two agree, and the other
+    option's whole training step against the loop where a row times it."""
+    rows = []
+    for status in choice_status(report):
+        for tag, s in status["shapes"].items():
+            step = None if s is None else s["train_step_ratio"]
+            rows.append([status["choice"].what, tag, "not measured" if s is None else f"{s['gain']:.2f}×",
+                         "" if s is None else "yes" if s["ok"] else "**NO**",
+                         "" if step is None else f"{step:.1f}× the loop"])
+    return rows
+
+
+def verdict_lines(report: dict[str, Any]) -> list[str]:
+    """What a benchmark table decides, a line each: the speed goals (measured value, met or not) and the kernels'
+    options (:func:`choice_status`); ``scripts/gpu_session.py unpack`` prints them for a table that came back."""
+    goals_met = [f"goal: {g['goal']}: " + ("not measured" if g["measured"] is None else
+                 f"{g['measured']:.1f}{g['unit'] if g['unit'] == '×' else ' min'}, {met_text(g)}")
+                 for g in goal_status(report)]
+    options = []
+    for status in choice_status(report):
+        steps = [f"{step:.1f}× the loop at {tag}" for tag, s in status["shapes"].items()
+                 if s is not None and (step := s["train_step_ratio"]) is not None]
+        options.append(f"options: {status['choice'].what}: {status['verdict']}"
+                       + (f"; the training step with the other: {', '.join(steps)}" if steps else ""))
+    return goals_met + options
+
+
 def table_is_current(report: dict[str, Any]) -> bool | None:
     """Whether ``report`` still measures the code: the timed code unchanged since its commit and its references
     the fair ones (:data:`FAIR_REFERENCES`); None where git cannot tell."""
