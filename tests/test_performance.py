@@ -115,6 +115,7 @@ def test_each_option_pair_gets_a_verdict_from_its_rows():
     assert choice_status({"rows": []})[0]["verdict"] == "not measured at [copy T=480], [sMNIST]"
     rows = choice_rows(report)
     assert len(CHOICE_HEADER) == len(rows[0]) and len(rows) == 8
+    assert rows[0][0] == choices()[0].what and rows[1][0] == ""  # each pair named once
     assert rows[3][1:] == ["[sMNIST]", "0.80×", "yes", "60.0× the loop"]
     assert rows[6][1:] == ["[copy T=480]", "1.50×", "**NO**", ""]
     lines = verdict_lines(report)

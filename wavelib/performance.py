@@ -298,14 +298,14 @@ CHOICE_HEADER = ("options", "shapes", "default's speed", "agree", "other's train
 
 
 def choice_rows(report: dict[str, Any]) -> list[list[str]]:
-    """:func:`choice_status` as table rows, one per option pair and shape: the default's speed against the other
-    option's (the other's ms / the default's: > 1, the default is faster), whether the two agree, and the other
-    option's whole training step against the loop where a row times it."""
+    """:func:`choice_status` as table rows, one per option pair and shape (the pair named on its first): the
+    default's speed against the other option's (the other's ms / the default's: > 1, the default is faster), whether
+    the two agree, and the other option's whole training step against the loop where a row times it."""
     rows = []
     for status in choice_status(report):
-        for tag, s in status["shapes"].items():
+        for i, (tag, s) in enumerate(status["shapes"].items()):
             step = None if s is None else s["train_step_ratio"]
-            rows.append([status["choice"].what, tag, "not measured" if s is None else f"{s['gain']:.2f}×",
+            rows.append(["" if i else status["choice"].what, tag, "not measured" if s is None else f"{s['gain']:.2f}×",
                          "" if s is None else "yes" if s["ok"] else "**NO**",
                          "" if step is None else f"{step:.1f}× the loop"])
     return rows
