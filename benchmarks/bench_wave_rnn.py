@@ -17,9 +17,9 @@ and sMNIST shapes (784 steps; batch 128; wRNN n 256, c 16; iRNN n 256):
   batched matmuls in PyTorch (``wgrad="bmm"``) against one Triton pass over dL/dx_proj and the states
   (``wgrad="kernel"``, the default since before its first GPU measurement: :mod:`~wavelib.models.wave_rnn_wgrad`);
   a ratio below 1 says "bmm" is faster (then make it the default again). CUDA only.
-- ``wRNN recurrence [tf32x3]``: the "tiles" kernels' products in IEEE float32 (the default) against 3xTF32 on the
-  tensor cores (``precision="tf32x3"``, a candidate: :data:`~wavelib.models.wave_rnn_fused.PRECISIONS`); a ratio
-  above 1 says "tf32x3" is faster (then, with ``tests/test_wave_rnn_tf32x3.py`` passed, make it the default).
+- ``wRNN recurrence [tf32x3]``: the "tiles" kernels' products in IEEE float32 ("ieee", the default) against 3xTF32
+  on the tensor cores (``precision="tf32x3"``, a candidate: :data:`~wavelib.models.wave_rnn_fused.PRECISIONS`); a
+  ratio above 1 says "tf32x3" is faster (then, with ``tests/test_wave_rnn_tf32x3.py`` passed, make it the default).
 - ``wRNN pixels [in kernel]`` (sMNIST shapes): V as one matmul outside the kernels, every state kept and the last
   selected (the wRNN before ``last=True``) against the projection inside them and the last state only
   (:func:`~wavelib.models.wave_rnn_fused.fused_wave_rnn_pixels`, what the image trainer now runs); a ratio above 1
@@ -110,7 +110,7 @@ def wave_rows(device: torch.device, repeats: int) -> list[Comparison]:
                                     (x, weight, bias), out_weight)
 
         def fused(shift: str = "gather", warps: int | None = None, kernel: str = "tiles", wgrad: str = "kernel",
-                  precision: str = "ieee") -> Callable[[], list[torch.Tensor]]:
+                  precision: str | None = None) -> Callable[[], list[torch.Tensor]]:
             return forward_backward(lambda: fused_wave_rnn_recurrence(x, weight, bias, c, n, shift, warps, kernel,
                                                                       wgrad, precision=precision),
                                     (x, weight, bias), out_weight)
@@ -138,8 +138,8 @@ def wave_rows(device: torch.device, repeats: int) -> list[Comparison]:
         else:
             print(f"bench_wave_rnn: skipping the wgrad kernel row [{name}] on {device}: timed on CUDA only",
                   file=sys.stderr)
-        variant("wRNN recurrence [tf32x3]", fused(), fused(precision="tf32x3"), 'fused, precision "ieee" (the default)',
-                'fused, precision "tf32x3" (tensor cores)')
+        variant("wRNN recurrence [tf32x3]", fused(precision="ieee"), fused(precision="tf32x3"),
+                'fused, precision "ieee"', 'fused, precision "tf32x3" (tensor cores)')
         if name == "sMNIST":
             rows += _pixel_rows(device, repeats, steps, n, c, weight, bias)
         default = default_warps(c, n)
@@ -167,16 +167,16 @@ def _pixel_rows(device: torch.device, repeats: int, steps: int, n: int, c: int, 
     outside = forward_backward(lambda: fused_wave_rnn_recurrence(F.linear(x, v_weight, v_bias), weight, bias, c,
                                                                  n)[:, -1], params, out_weight)
 
-    def inside(precision: str) -> Callable[[], list[torch.Tensor]]:
+    def inside(precision: str | None) -> Callable[[], list[torch.Tensor]]:
         return forward_backward(lambda: fused_wave_rnn_pixels(x, v_weight, v_bias, weight, bias, c, n, last=True,
                                                                precision=precision), params, out_weight)
 
     shapes, scale = _describe("sMNIST", steps, f"n {n}, c {c}, last step"), scales(outside())
-    return [compare("wRNN pixels [in kernel]", shapes, outside, inside("ieee"), device, repeats=repeats, warmup=1,
+    return [compare("wRNN pixels [in kernel]", shapes, outside, inside(None), device, repeats=repeats, warmup=1,
                     scale=scale, tolerance=RTOL, reference_label="fused, V outside, every state, the last selected",
                     fast_label="fused, V inside the kernels, last state only"),
             compare("wRNN pixels [tf32x3]", shapes, inside("ieee"), inside("tf32x3"), device, repeats=repeats,
-                    warmup=1, scale=scale, tolerance=RTOL, reference_label='V inside, precision "ieee" (the default)',
+                    warmup=1, scale=scale, tolerance=RTOL, reference_label='V inside, precision "ieee"',
                     fast_label='V inside, precision "tf32x3" (tensor cores)')]
 
 
@@ -225,7 +225,6 @@ def train_step_rows(device: torch.device, repeats: int) -> list[Comparison]:
     """One whole wRNN training step (forward, loss, backward, clipping, Adam) with the reference recurrence
     against the fused one, where it runs, with its defaults and with each of the shape's :data:`TRAIN_CANDIDATES`
     (those that run here). The check compares the first step's loss and clipped gradients."""
-
     rows = []
     for name, (steps, n, c) in SHAPES.items():
         problem = _fused_problem(name, device)

@@ -105,7 +105,7 @@ def test_unpack_says_what_a_returned_table_decides(gpu_session, tmp_path, monkey
     assert "paper/vwave: finished ['copy_curves-abc']" in printed
     assert "The benchmark table of this call (cuda:0 (H100), commit 0123456789ab):" in printed
     assert "goal: fused wRNN step ≥ 50× the loop, copy T = 480: 60.0×, yes" in printed
-    assert 'options: conv weight gradient: one Triton pass ("kernel", the default)' in printed
+    assert 'options: conv weight gradient: one Triton pass ("kernel")' in printed
 
 
 def test_unpack_refuses_members_outside_the_store(gpu_session, tmp_path):

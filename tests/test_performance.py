@@ -110,7 +110,8 @@ def test_each_option_pair_gets_a_verdict_from_its_rows():
     assert tf32x3["shapes"]["[sMNIST]"]["gain"] == pytest.approx(0.8)
     assert tf32x3["verdict"].startswith("**make the other the default** (`DEFAULT_PRECISION` in ")
     assert tf32x3["verdict"].endswith(": the other faster at [sMNIST]; within 3% at [copy T=480]")
-    assert columns["verdict"].startswith("**by shape**: the other faster at [copy T=480]; the default faster at [sMNIST]")
+    assert columns["verdict"].startswith("**by shape**: the other faster at [copy T=480]; the default faster at "
+                                         "[sMNIST]")
     assert gather["verdict"] == "**the two disagree** at [copy T=480]: keep the default and find out why"
     assert choice_status({"rows": []})[0]["verdict"] == "not measured at [copy T=480], [sMNIST]"
     rows = choice_rows(report)
@@ -213,3 +214,14 @@ def test_stored_run_rows_list_paper_artifacts_with_their_devices_and_time(tmp_pa
     artifact("cpu", "bottleneck", {"device": "cpu", "wall_time_s": 30, "git_commit": "ddd"}, {})
     assert stored_run_rows(tmp_path) == [["spectrum / table1", "cuda:0 (A), then cuda:0 (B)", "14.4 min (resumed)",
                                           "aaa, bbb", "2026-11-26"]]
+
+
+def test_the_option_pairs_follow_the_kernels_defaults(monkeypatch):
+    """Which side of a row is the default comes from wavelib.models.wave_rnn_fused, so flipping a default there
+    flips the verdicts' sides."""
+    from wavelib.models import wave_rnn_fused
+
+    assert [c.default_is_fast for c in choices()] == [True, False, False, True]
+    monkeypatch.setattr(wave_rnn_fused, "DEFAULT_PRECISION", "tf32x3")
+    tf32x3 = choices()[1]
+    assert tf32x3.default_is_fast and tf32x3.what.endswith('the default "tf32x3"')

@@ -49,7 +49,8 @@ def test_tf32x3_pixels_last_state_matches_float64(batch, steps, c, n):
 
 
 def test_the_module_passes_its_precision_to_the_kernels(monkeypatch):
-    """``WaveRNN.fused_options["precision"]`` reaches the pixels kernels (n_in = 1) and the projected ones (n_in = 3)."""
+    """``WaveRNN.fused_options["precision"]`` reaches the pixels kernels (n_in = 1) and the projected ones
+    (n_in = 3)."""
     from wavelib.models import wave_rnn_fused
     from wavelib.models.wave_rnn import WaveRNN
 

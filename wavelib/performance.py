@@ -242,19 +242,26 @@ GAIN = 1.03
 
 
 def choices() -> list[Choice]:
-    """The wRNN kernels' options that benchmark rows time against the defaults (``benchmarks/bench_wave_rnn.py``)."""
+    """The wRNN kernels' options that benchmark rows time against each other (``benchmarks/bench_wave_rnn.py``),
+    with the defaults as :func:`~wavelib.models.wave_rnn_fused.fused_defaults` gives them now."""
+    from .models.wave_rnn_fused import fused_defaults
+
+    default = fused_defaults()
     both = ("[copy T=480]", "[sMNIST]")
     fused = "`wavelib/models/wave_rnn_fused.py`"
     return [
-        Choice('conv weight gradient: one Triton pass ("kernel", the default) against three batched matmuls '
-               '("bmm")', "wRNN recurrence [wgrad kernel]", both, True, f"`wgrad` in {fused}"),
-        Choice('"tiles" products in 3xTF32 on the tensor cores ("tf32x3") against IEEE float32 ("ieee", the '
-               'default)', "wRNN recurrence [tf32x3]", both, False, f"`DEFAULT_PRECISION` in {fused}",
-               "wRNN train step [tf32x3]"),
-        Choice('Gluon "columns" kernels against Triton "tiles" (the default)', "wRNN recurrence [columns]", both,
-               False, f"`kernel` in {fused}", "wRNN train step [columns]"),
-        Choice('the rolled state gathered in registers ("gather", the default) against read back from memory '
-               '("memory")', "wRNN recurrence [gather]", both, True, f"`shift` in {fused}"),
+        Choice(f'conv weight gradient: one Triton pass ("kernel") against three batched matmuls ("bmm"); the '
+               f'default "{default["wgrad"]}"', "wRNN recurrence [wgrad kernel]", both, default["wgrad"] == "kernel",
+               f"`wgrad` in {fused}"),
+        Choice(f'"tiles" products in 3xTF32 on the tensor cores ("tf32x3") against IEEE float32 ("ieee"); the '
+               f'default "{default["precision"]}"', "wRNN recurrence [tf32x3]", both,
+               default["precision"] == "tf32x3", f"`DEFAULT_PRECISION` in {fused}", "wRNN train step [tf32x3]"),
+        Choice(f'Gluon "columns" kernels against Triton "tiles"; the default "{default["kernel"]}"',
+               "wRNN recurrence [columns]", both, default["kernel"] == "columns", f"`kernel` in {fused}",
+               "wRNN train step [columns]"),
+        Choice(f'the rolled state gathered in registers ("gather") against read back from memory ("memory"); the '
+               f'default "{default["shift"]}"', "wRNN recurrence [gather]", both, default["shift"] == "gather",
+               f"`shift` in {fused}"),
     ]
 
 

@@ -369,14 +369,21 @@ def _check_options(shift: str, warps: int | None, kernel: str, wgrad: str, preci
         raise ValueError(f'precision {precision!r} is the "tiles" kernels\' (the "columns" ones use float32 FMAs)')
 
 
+def fused_defaults() -> dict[str, Any]:
+    """The defaults of :data:`FUSED_OPTIONS`, as :func:`fused_wave_rnn_recurrence` takes them (``precision``:
+    :data:`DEFAULT_PRECISION`; ``warps`` None: :func:`default_warps`)."""
+    parameters = inspect.signature(fused_wave_rnn_recurrence).parameters
+    defaults = {name: parameters[name].default for name in FUSED_OPTIONS}
+    return {**defaults, "precision": defaults["precision"] or DEFAULT_PRECISION}
+
+
 def check_fused_options(options: dict[str, Any]) -> None:
     """Raise ValueError for a name not in :data:`FUSED_OPTIONS` or a value :func:`fused_wave_rnn_recurrence` would
     refuse, without running anything."""
     unknown = sorted(set(options) - set(FUSED_OPTIONS))
     if unknown:
         raise ValueError(f"unknown fused-kernel option(s) {', '.join(unknown)}; valid: {', '.join(FUSED_OPTIONS)}")
-    defaults = inspect.signature(fused_wave_rnn_recurrence).parameters
-    chosen = {name: options.get(name, defaults[name].default) for name in FUSED_OPTIONS}
+    chosen = {**fused_defaults(), **options}
     _check_options(**{**chosen, "precision": chosen["precision"] or DEFAULT_PRECISION})
 
 
