@@ -1,8 +1,8 @@
 """The fused kernels' own tests (``tests/test_*_fused.py``, ``tests/test_wave_rnn_columns.py``,
 ``tests/test_wave_rnn_tf32x3.py``, ``tests/test_wave_rnn_wgrad.py``) and the wRNN benchmark rows' (tiny shapes,
-``tests/test_bench_wave_rnn.py``), run in Triton's CPU interpreter on a machine
-without CUDA: a subprocess with ``TRITON_INTERPRET=1`` (the switch must be set before the kernels are built, and
-this session compiles them for real in ``tests/test_kernel_resources.py``).
+``tests/test_bench_wave_rnn.py``), run in Triton's CPU interpreter on a machine without CUDA: a subprocess with
+``TRITON_INTERPRET=1`` (the switch must be set before the kernels are built, and this session compiles them for
+real in ``tests/test_kernel_resources.py``).
 
 Skipped where triton is not installed (``.ci/run`` installs it; ``requirements.txt`` does not pin it, as a GPU
 machine's torch brings its own), on a CUDA machine (the test files run there directly, on the GPU), and where this
