@@ -1,8 +1,8 @@
 """Shared by the fused-kernel tests (``tests/test_*_fused.py``, ``tests/test_wave_rnn_*.py``,
-``tests/test_bench_wave_rnn.py``): importing
-this skips the importing test module unless triton imports and either a CUDA device is present or
-``TRITON_INTERPRET=1`` is set (Triton's CPU interpreter: tiny shapes only); ``DEVICE`` is where the tests put
-their tensors; the Wave-RNN kernels' inputs (projected, or pixels) and their float64 checks."""
+``tests/test_bench_wave_rnn.py``): importing this skips the importing test module unless triton imports and either
+a CUDA device is present or ``TRITON_INTERPRET=1`` is set (Triton's CPU interpreter: tiny shapes only); ``DEVICE``
+is where the tests put their tensors; the Wave-RNN kernels' inputs (projected, or pixels) and their float64
+checks."""
 
 import os
 
