@@ -354,7 +354,9 @@ def _conv_weight_grad(dx: Tensor, states: Tensor, c: int, n: int) -> Tensor:
     return torch.stack(taps, dim=-1)
 
 
-def _check_options(shift: str, warps: int | None, kernel: str, wgrad: str, precision: str) -> None:
+def _check_options(shift: str, warps: int | None, kernel: str, wgrad: str, precision: str | None) -> str:
+    """Raise ValueError for a bad option; return the precision (None: :data:`DEFAULT_PRECISION`)."""
+    precision = precision or DEFAULT_PRECISION
     if shift not in SHIFTS:
         raise ValueError(f"unknown shift {shift!r}; choose one of {SHIFTS}")
     if warps is not None and warps not in WARPS:
@@ -367,6 +369,7 @@ def _check_options(shift: str, warps: int | None, kernel: str, wgrad: str, preci
         raise ValueError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
     if kernel == "columns" and precision != "ieee":
         raise ValueError(f'precision {precision!r} is the "tiles" kernels\' (the "columns" ones use float32 FMAs)')
+    return precision
 
 
 def fused_defaults() -> dict[str, Any]:
@@ -383,8 +386,7 @@ def check_fused_options(options: dict[str, Any]) -> None:
     unknown = sorted(set(options) - set(FUSED_OPTIONS))
     if unknown:
         raise ValueError(f"unknown fused-kernel option(s) {', '.join(unknown)}; valid: {', '.join(FUSED_OPTIONS)}")
-    chosen = {**fused_defaults(), **options}
-    _check_options(**{**chosen, "precision": chosen["precision"] or DEFAULT_PRECISION})
+    _check_options(**{**fused_defaults(), **options})
 
 
 def fused_wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int,
@@ -407,8 +409,7 @@ def fused_wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Te
     """
     if x_proj.dim() != 3 or x_proj.shape[-1] != c * n:
         raise ValueError(f"x_proj must be (B, T, c*n) = (B, T, {c * n}), got {tuple(x_proj.shape)}")
-    precision = precision or DEFAULT_PRECISION
-    _check_options(shift, warps, kernel, wgrad, precision)
+    precision = _check_options(shift, warps, kernel, wgrad, precision)
     if kernel == "columns" and last:
         raise ValueError('the "columns" kernels return every state: use kernel="tiles" for last=True')
     problem = fused_problem(x_proj, c, n) if kernel == "tiles" else columns_problem(x_proj, c, n)
@@ -433,8 +434,7 @@ def fused_wave_rnn_pixels(x: Tensor, in_weight: Tensor, in_bias: Tensor | None, 
     if x.dim() != 3 or x.shape[-1] != 1 or tuple(in_weight.shape) != (c * n, 1):
         raise ValueError(f"x must be (B, T, 1) and in_weight ({c * n}, 1), got {tuple(x.shape)} and "
                          f"{tuple(in_weight.shape)}")
-    precision = precision or DEFAULT_PRECISION
-    _check_options(shift, warps, "tiles", wgrad, precision)
+    precision = _check_options(shift, warps, "tiles", wgrad, precision)
     problem = fused_problem(x, c, n)
     if problem is not None:
         raise ValueError(f"fused Wave-RNN recurrence unavailable: {problem}")
