@@ -87,6 +87,20 @@ def test_goals_met_on_an_out_of_date_table_say_so():
     assert table_is_current({**old, "git_commit": "0123456789ab"}) is None
 
 
+def test_goals_measured_on_another_chip_than_an_h100_say_so():
+    """The goals are set on an H100: a row of an H200 still gives its value and verdict, marked with its device."""
+    h200, h100 = "cuda:0 (NVIDIA H200)", "cuda:0 (NVIDIA H100 80GB HBM3)"
+    report = {"rows": [{**_row("wRNN train step", "[copy T=480] ...", 600.0, 6.0), "device": h200},
+                       {**_row("wRNN train step", "[sMNIST] ...", 600.0, 40.0), "device": h100}]}
+    ratio_copy, ratio_mnist, copy_time, *_ = goal_status(report)
+    assert ratio_copy["device"] == h200 and ratio_mnist["device"] is None
+    assert met_text(ratio_copy) == "yes (on cuda:0 (NVIDIA H200), not an H100)"
+    assert met_text(ratio_mnist) == "**no**" and met_text(copy_time).endswith("not an H100)")
+    stale = {**ratio_copy, "current": False}
+    assert met_text(stale) == "yes (out-of-date table; on cuda:0 (NVIDIA H200), not an H100)"
+    assert met_text({**stale, "met": None}) == "not measured"
+
+
 def _ok(name, shapes, reference_ms, fast_ms, ok=True):
     return {**_row(name, shapes, reference_ms, fast_ms), "ok": ok}
 

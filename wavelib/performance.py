@@ -202,24 +202,36 @@ def goals() -> list[Goal]:
     ]
 
 
+#: the chip the speed goals are set on (the performance issue: "measured on one H100"), as named in a row's device
+GOAL_DEVICE = "H100"
+
+
 def goal_status(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Per goal: the measured value (ratio, or minutes of the fast path), whether it is met (None: not measured),
-    and ``current``: False where the table no longer measures the code (:func:`table_is_current`)."""
+    ``current``: False where the table no longer measures the code (:func:`table_is_current`), and ``device``: the
+    row's device where it is not a :data:`GOAL_DEVICE` (an H200's numbers say nothing final about an H100's), else
+    None."""
     out = []
     current = table_is_current(report) if report.get("rows") else None
     for goal in goals():
         row = _row(report, goal.benchmark, goal.shapes)
         value = None if row is None else (row["ratio"] if goal.at_least else _minutes(row["fast_ms"], goal.steps))
         met = None if value is None else (value >= goal.limit if goal.at_least else value <= goal.limit)
+        device = None if row is None else row.get("device")
         out.append({"goal": goal.what, "measured": value, "unit": "×" if goal.at_least else "min", "met": met,
-                    "current": current})
+                    "current": current, "device": None if device is None or GOAL_DEVICE in device else device})
     return out
 
 
 def met_text(status: dict[str, Any]) -> str:
-    """A goal's "met" cell: yes / **no** / not measured, marked where the table is out of date."""
+    """A goal's "met" cell: yes / **no** / not measured, marked where the table is out of date and where it was
+    measured on another chip than the goals' (:data:`GOAL_DEVICE`)."""
     text = {None: "not measured", True: "yes", False: "**no**"}[status["met"]]
-    return text if status["met"] is None or status["current"] is not False else f"{text} (out-of-date table)"
+    if status["met"] is None:
+        return text
+    marks = (["out-of-date table"] if status["current"] is False else []) + (
+        [f"on {status['device']}, not an {GOAL_DEVICE}"] if status.get("device") else [])
+    return f"{text} ({'; '.join(marks)})" if marks else text
 
 
 @dataclasses.dataclass(frozen=True)
