@@ -256,7 +256,7 @@ def test_list_shows_a_stopped_run_with_the_command_that_resumes_it(tmp_path, cap
     (partial,) = tmp_path.glob("smoke/vwave/copy_curves-*.partial")
     assert f"Runs stopped before they finished in {tmp_path} (1; " in out
     line, resume = out.split(f"  smoke/vwave/{partial.name}  ", 1)[1].splitlines()[:2]
-    assert " s so far (commit " in line and " on cpu" in line and line.endswith("1 part(s) begun: L5_mamba_seed0")
+    assert " s so far (commit " in line and " on cpu" in line and line.endswith("; in progress: L5_mamba_seed0")
     argv = shlex.split(resume.removeprefix("    resume: "))
     assert argv == ["python", "-m", "wavelib", "train", "vwave", "--preset", "smoke", "--device", "cpu", "--seed", "2",
                     "--set", "models=('mamba', 'rope')", "--experiment", "copy_curves"]
@@ -264,6 +264,19 @@ def test_list_shows_a_stopped_run_with_the_command_that_resumes_it(tmp_path, cap
     (artifact,) = tmp_path.glob("smoke/vwave/copy_curves-*/meta.json")
     assert json.loads(artifact.read_text())["resumed"] is True and not partial.exists()
     assert main(["list"]) == 0 and "Runs stopped" not in capsys.readouterr().out  # ... and it is gone from the list
+
+
+def test_a_stopped_run_names_its_checkpoints_in_progress_and_counts_only_the_finished_parts(tmp_path):
+    """Table 1 checkpoints a group of cells at a time: the listing counts finished cells, and names (never counts
+    as parts) what is in progress, the first three and how many more."""
+    from wavelib.cli import _describe_partial
+    from wavelib.store import PartialRun
+
+    groups = tuple(f"group{k}" for k in range(5))
+    partial = PartialRun(tmp_path / "paper/spectrum/table1-0123456789.partial", 60.0, ("abc",), ("cpu",), 12,
+                         groups, 30.0, "python -m wavelib train spectrum --preset paper", False)
+    line = _describe_partial(partial, tmp_path).splitlines()[0]
+    assert line.endswith("; 12 part(s) finished; in progress: group0, group1, group2 and 2 more")
 
 
 def test_a_stopped_run_resumes_from_what_git_keeps_of_it(tmp_path, capsys, monkeypatch):
@@ -294,7 +307,7 @@ def test_a_stopped_run_resumes_from_what_git_keeps_of_it(tmp_path, capsys, monke
     (partial,) = (tmp_path / "stopped").glob("smoke/vwave/copy_curves-*.partial")
     capsys.readouterr()
     assert main(["list"]) == 0
-    assert "; 1 part(s) finished; 1 part(s) begun: L5_rope_seed0\n" in capsys.readouterr().out
+    assert "; 1 part(s) finished; in progress: L5_rope_seed0\n" in capsys.readouterr().out
     for folder in [p for p in partial.iterdir() if p.is_dir()]:  # not in git
         shutil.rmtree(folder)
     ledger = json.loads((partial / "attempts.json").read_text())  # a checkout's files are new: the ledger says when

@@ -68,15 +68,17 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _describe_partial(partial: PartialRun, root: Path) -> str:
-    """A stopped run in two lines: its folder, time so far, code, devices, last save, parts finished and begun;
-    the command that resumes it."""
+    """A stopped run in two lines: its folder, time so far, code, devices, last save, parts finished and the
+    checkpoints in progress; the command that resumes it."""
     spent = "no time recorded" if partial.elapsed_s is None else f"{partial.elapsed_s:.1f} s so far"
     code = f"commit {', '.join(partial.commits)}" if partial.commits else "commit not recorded"
     where = f" on {', then '.join(partial.devices)}" if partial.devices else ""
     parts = "" if partial.finished is None else f"; {partial.finished} part(s) finished"
     if partial.in_progress:
-        parts += (f"; {len(partial.in_progress)} part(s) begun: {', '.join(partial.in_progress[:3])}"
-                  + (" ..." if len(partial.in_progress) > 3 else ""))
+        # named, not counted: a grouped grid checkpoints a group of the parts counted as finished (Table 1's cells)
+        shown = partial.in_progress[:3]
+        parts += (f"; in progress: {', '.join(shown)}"
+                  + (f" and {len(partial.in_progress) - len(shown)} more" if len(partial.in_progress) > 3 else ""))
     command = partial.resume or "the command that started it (not recorded: the run began before wavelib kept it)"
     if partial.replaces:  # a --retrain stopped early: without --retrain the stored artifact is loaded instead
         command = (f"none: it retrained a stored artifact, and a retrain starts over ({command} --retrain); "

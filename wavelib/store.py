@@ -429,7 +429,7 @@ class PartialRun:
     commits: tuple[str, ...]  #: the code of each attempt
     devices: tuple[str, ...]  #: the device of each attempt
     finished: int | None  #: the parts (grid runs, cells) finished, held in its own checkpoint (None: not known)
-    in_progress: tuple[str, ...]  #: the parts begun and checkpointed but not finished
+    in_progress: tuple[str, ...]  #: checkpoint folders of parts (or groups of parts) begun, not finished
     age_s: float  #: time since its last save (s): its ledger's record (a checkout's files are all new), else mtimes
     resume: str | None  #: the command that started it, which resumes it (None: not recorded)
     replaces: bool  #: its artifact is stored: a ``--retrain`` stopped early, which cannot resume (it starts over)
