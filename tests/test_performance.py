@@ -93,7 +93,7 @@ def test_goals_measured_on_another_chip_than_an_h100_say_so():
     report = {"rows": [{**_row("wRNN train step", "[copy T=480] ...", 600.0, 6.0), "device": h200},
                        {**_row("wRNN train step", "[sMNIST] ...", 600.0, 40.0), "device": h100}]}
     ratio_copy, ratio_mnist, copy_time, *_ = goal_status(report)
-    assert ratio_copy["device"] == h200 and ratio_mnist["device"] is None
+    assert ratio_copy["other_chip"] == h200 and ratio_mnist["other_chip"] is None
     assert met_text(ratio_copy) == "yes (on cuda:0 (NVIDIA H200), not an H100)"
     assert met_text(ratio_mnist) == "**no**" and met_text(copy_time).endswith("not an H100)")
     stale = {**ratio_copy, "current": False}

@@ -208,9 +208,9 @@ GOAL_DEVICE = "H100"
 
 def goal_status(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Per goal: the measured value (ratio, or minutes of the fast path), whether it is met (None: not measured),
-    ``current``: False where the table no longer measures the code (:func:`table_is_current`), and ``device``: the
-    row's device where it is not a :data:`GOAL_DEVICE` (an H200's numbers say nothing final about an H100's), else
-    None."""
+    ``current``: False where the table no longer measures the code (:func:`table_is_current`), and ``other_chip``:
+    the row's device where it is not a :data:`GOAL_DEVICE` (an H200's numbers say nothing final about an H100's),
+    else None."""
     out = []
     current = table_is_current(report) if report.get("rows") else None
     for goal in goals():
@@ -219,7 +219,7 @@ def goal_status(report: dict[str, Any]) -> list[dict[str, Any]]:
         met = None if value is None else (value >= goal.limit if goal.at_least else value <= goal.limit)
         device = None if row is None else row.get("device")
         out.append({"goal": goal.what, "measured": value, "unit": "×" if goal.at_least else "min", "met": met,
-                    "current": current, "device": None if device is None or GOAL_DEVICE in device else device})
+                    "current": current, "other_chip": None if device is None or GOAL_DEVICE in device else device})
     return out
 
 
@@ -230,7 +230,7 @@ def met_text(status: dict[str, Any]) -> str:
     if status["met"] is None:
         return text
     marks = (["out-of-date table"] if status["current"] is False else []) + (
-        [f"on {status['device']}, not an {GOAL_DEVICE}"] if status.get("device") else [])
+        [f"on {status['other_chip']}, not an {GOAL_DEVICE}"] if status.get("other_chip") else [])
     return f"{text} ({'; '.join(marks)})" if marks else text
 
 
