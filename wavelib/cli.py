@@ -76,9 +76,8 @@ def _describe_partial(partial: PartialRun, root: Path) -> str:
     parts = "" if partial.finished is None else f"; {partial.finished} part(s) finished"
     if partial.in_progress:
         # named, not counted: a grouped grid checkpoints a group of the parts counted as finished (Table 1's cells)
-        shown = partial.in_progress[:3]
-        parts += (f"; in progress: {', '.join(shown)}"
-                  + (f" and {len(partial.in_progress) - len(shown)} more" if len(partial.in_progress) > 3 else ""))
+        shown, more = partial.in_progress[:3], len(partial.in_progress) - 3
+        parts += f"; in progress: {', '.join(shown)}" + (f" and {more} more" if more > 0 else "")
     command = partial.resume or "the command that started it (not recorded: the run began before wavelib kept it)"
     if partial.replaces:  # a --retrain stopped early: without --retrain the stored artifact is loaded instead
         command = (f"none: it retrained a stored artifact, and a retrain starts over ({command} --retrain); "
