@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -274,9 +275,11 @@ def test_a_stopped_run_names_its_checkpoints_in_progress_and_counts_only_the_fin
 
     groups = tuple(f"group{k}" for k in range(5))
     partial = PartialRun(tmp_path / "paper/spectrum/table1-0123456789.partial", 60.0, ("abc",), ("cpu",), 12,
-                         groups, 30.0, "python -m wavelib train spectrum --preset paper", False)
+                         groups, {"cells0-3": 100.0, "cells4-7": 400.0}, 30.0,
+                         "python -m wavelib train spectrum --preset paper", False)
     line = _describe_partial(partial, tmp_path).splitlines()[0]
-    assert line.endswith("; 12 part(s) finished; in progress: group0, group1, group2 and 2 more")
+    assert line.endswith("; 12 part(s) finished (2 timed: median 4.2 min, longest 6.7 min (cells4-7)); "
+                         "in progress: group0, group1, group2 and 2 more")
 
 
 def test_a_stopped_run_resumes_from_what_git_keeps_of_it(tmp_path, capsys, monkeypatch):
@@ -307,13 +310,14 @@ def test_a_stopped_run_resumes_from_what_git_keeps_of_it(tmp_path, capsys, monke
     (partial,) = (tmp_path / "stopped").glob("smoke/vwave/copy_curves-*.partial")
     capsys.readouterr()
     assert main(["list"]) == 0
-    assert "; 1 part(s) finished; in progress: L5_rope_seed0\n" in capsys.readouterr().out
+    timed = r"; 1 part\(s\) finished \(1 timed: median \d+ s, longest \d+ s \(L5_mamba_seed0\)\)"
+    assert re.search(timed + "; in progress: L5_rope_seed0\n", capsys.readouterr().out)
     for folder in [p for p in partial.iterdir() if p.is_dir()]:  # not in git
         shutil.rmtree(folder)
     ledger = json.loads((partial / "attempts.json").read_text())  # a checkout's files are new: the ledger says when
     (partial / "attempts.json").write_text(json.dumps({**ledger, "saved_unix_s": ledger["saved_unix_s"] - 3 * 3600}))
     assert main(["list"]) == 0
-    assert ", last saved 3.0 h ago; 1 part(s) finished\n" in capsys.readouterr().out
+    assert re.search(", last saved 3.0 h ago" + timed + "\n", capsys.readouterr().out)
     trained = []
     with monkeypatch.context() as patch:
         patch.setattr(vwave, "train_copy", lambda spec, *args, **kw: trained.append(spec) or train_copy(spec, *args,

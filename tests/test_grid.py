@@ -91,6 +91,19 @@ def counting_job(name, steps, fail_at=None, log=None):
     return run
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_each_run_of_a_grid_is_timed_from_its_own_start(tmp_path, workers):
+    """The children are made together, before the first run starts: one at a time, the last run's time must not
+    hold the earlier runs'."""
+    ctx = context(tmp_path, workers)
+    jobs = [("long", counting_job("long", 30)), ("mid", counting_job("mid", 20)), ("short", counting_job("short", 3))]
+    train_runs(ctx, {"done": [], "history": {}}, jobs)
+    parts = ctx.checkpoint.part_s
+    assert sorted(parts) == ["long", "mid", "short"]
+    assert parts["long"] >= 30 * 0.01 and parts["mid"] >= 20 * 0.01 and parts["short"] >= 3 * 0.01
+    assert parts["short"] < 0.5 * parts["long"]
+
+
 def test_a_failing_run_stops_the_others_at_their_next_checkpoint_and_all_resume(tmp_path):
     log = []
     jobs = [("fails", counting_job("fails", 50, fail_at=3, log=log)),

@@ -222,12 +222,16 @@ def test_stored_run_rows_list_paper_artifacts_with_their_devices_and_time(tmp_pa
         (folder / "metrics.json").write_text(json.dumps(metrics))
 
     artifact("paper", "table1", {"device": "cuda:0 (B)", "devices": ["cuda:0 (A)", "cuda:0 (B)"], "wall_time_s": 864,
-                                 "resumed": True, "git_commit": "bbb", "git_commits": ["aaa", "bbb"]}, {})
+                                 "resumed": True, "git_commit": "bbb", "git_commits": ["aaa", "bbb"],
+                                 "part_wall_time_s": {"cells0-3": 100.0, "cells4-7": 400.0, "cells8-9": 300.0}}, {})
+    artifact("paper", "fig9", {"device": "cpu", "wall_time_s": 5, "git_commit": "eee"}, {})  # before parts were timed
     artifact("paper", "cifar", {"device": "cpu", "wall_time_s": 0.1, "git_commit": "ccc"},
              {"data": {"available": False}})
     artifact("cpu", "bottleneck", {"device": "cpu", "wall_time_s": 30, "git_commit": "ddd"}, {})
-    assert stored_run_rows(tmp_path) == [["spectrum / table1", "cuda:0 (A), then cuda:0 (B)", "14.4 min (resumed)",
-                                          "aaa, bbb", "2026-11-26"]]
+    assert stored_run_rows(tmp_path) == [
+        ["spectrum / fig9", "cpu", "5 s", "not recorded", "eee", "2026-11-26"],
+        ["spectrum / table1", "cuda:0 (A), then cuda:0 (B)", "14.4 min (resumed)",
+         "3 timed: median 5.0 min, longest 6.7 min (cells4-7)", "aaa, bbb", "2026-11-26"]]
 
 
 def test_the_option_pairs_follow_the_kernels_defaults(monkeypatch):

@@ -258,6 +258,47 @@ def test_a_run_interrupted_inside_a_child_reports_every_attempt(tmp_path, monkey
     assert not any(tmp_path.rglob("attempts.json*"))  # the ledger goes with the finished run's checkpoints
 
 
+def two_parts(config, ctx):
+    """A toy of two parts in children ("a": 5 units, "b": ``units``, 20 ms each), each finished by a save of the
+    run; ``fail_at`` interrupts part b at that unit."""
+    CALLS["n"] += 1
+    done = ctx.checkpoint.load() or []
+    for name, units in (("a", 5), ("b", config.units)):
+        if name in done:
+            continue
+        child = ctx.checkpoint.child(name)
+        for unit in range(child.load() or 0, units):
+            if name == "b" and CALLS["fail_at"] == unit:
+                CALLS["fail_at"] = None
+                raise Interrupt(unit)
+            time.sleep(0.02)
+            child.save(unit + 1)
+        done.append(name)
+        ctx.checkpoint.save(done, finished=[child])
+    return Result(metrics={"parts": done})
+
+
+def test_each_part_of_a_run_is_timed_over_its_attempts(tmp_path):
+    """meta.json's ``part_wall_time_s``: each child's own time, the attempts of one stopped part added up (to its
+    last save), a part finished in an earlier attempt counted once."""
+    experiment = dataclasses.replace(EXPERIMENT, fn=two_parts)
+    CALLS["fail_at"] = 4
+    with pytest.raises(Interrupt):  # part a finished, part b saved 4 units
+        run_experiment(CHAPTER, experiment, CountConfig(units=10), seed=3, preset="smoke",
+                       device=torch.device("cpu"), root=tmp_path)
+    ledger = json.loads(next(tmp_path.rglob("attempts.json")).read_text())
+    assert list(ledger["parts"]) == ["a"] and list(ledger["parts_in_progress"]) == ["b"]
+    assert 4 * 0.02 <= ledger["parts_in_progress"]["b"] < 5 * 0.02 + 0.5
+    time.sleep(0.3)  # between the attempts: no part's time
+    meta = run_experiment(CHAPTER, experiment, CountConfig(units=10), seed=3, preset="smoke",
+                          device=torch.device("cpu"), root=tmp_path).meta
+    parts = meta["part_wall_time_s"]
+    assert sorted(parts) == ["a", "b"]
+    assert parts["a"] == round(ledger["parts"]["a"], 3) and 5 * 0.02 <= parts["a"] < 5 * 0.02 + 0.5
+    assert 10 * 0.02 <= parts["b"] < 10 * 0.02 + 0.5  # 4 units then, 6 now; not the 0.3 s between
+    assert meta["wall_time_s"] >= parts["a"] + parts["b"]
+
+
 def test_an_unreadable_ledger_is_refused_with_the_fix(tmp_path):
     CALLS["fail_at"] = 2
     with pytest.raises(Interrupt):

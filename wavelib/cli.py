@@ -14,6 +14,7 @@ from pathlib import Path
 from .chapters import CHAPTERS, MissingArtifactsError, open_chapter
 from .data.cache import DataUnavailableError
 from .devices import DEVICE_ENV
+from .performance import parts_text
 from .presets import PRESET_ENV, PRESETS, ConfigError, resolve_preset
 from .provenance import REPO_ROOT
 from .store import (LEFTOVER_MIN_AGE_S, QUIET_ENV, Leftover, PartialRun, TimeBudgetReached,
@@ -68,12 +69,14 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _describe_partial(partial: PartialRun, root: Path) -> str:
-    """A stopped run in two lines: its folder, time so far, code, devices, last save, parts finished and the
-    checkpoints in progress; the command that resumes it."""
+    """A stopped run in two lines: its folder, time so far, code, devices, last save, parts finished (and their
+    checkpoints' times) and the checkpoints in progress; the command that resumes it."""
     spent = "no time recorded" if partial.elapsed_s is None else f"{partial.elapsed_s:.1f} s so far"
     code = f"commit {', '.join(partial.commits)}" if partial.commits else "commit not recorded"
     where = f" on {', then '.join(partial.devices)}" if partial.devices else ""
     parts = "" if partial.finished is None else f"; {partial.finished} part(s) finished"
+    if partial.part_s:  # their checkpoints' times: what each part still to run may take
+        parts += f" ({parts_text(partial.part_s)})"
     if partial.in_progress:
         # named, not counted: a grouped grid checkpoints a group of the parts counted as finished (Table 1's cells)
         shown, more = partial.in_progress[:3], len(partial.in_progress) - 3

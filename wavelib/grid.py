@@ -51,8 +51,9 @@ def train_runs(ctx: RunContext, state: dict[str, Any], runs: Sequence[tuple[str,
 
     ``job`` gets the child checkpoint ``key`` (``|`` written ``_``) of ``ctx.checkpoint``. When it returns, its
     history and weights go into ``state["history"]`` and ``state["weights"]`` under ``f"{key}|{name}"``, the key
-    into ``state["done"]``, and ``state`` is saved (the child's files deleted). Finished keys come in the order
-    the runs end; the entries are the same for any ``ctx.workers``.
+    into ``state["done"]``, and ``state`` is saved (the child's files deleted; its wall time, over its attempts,
+    kept in the run's ``part_s`` under the child's name). Finished keys come in the order the runs end; the entries
+    are the same for any ``ctx.workers``.
     """
     workers = check_workers(ctx.workers)
     pending = [(key, job) for key, job in runs if key not in state["done"]]
@@ -70,10 +71,10 @@ def train_runs(ctx: RunContext, state: dict[str, Any], runs: Sequence[tuple[str,
     try:
         if workers == 1 or len(pending) <= 1:
             for key, job in pending:
-                finish(key, job(children[key]))
+                finish(key, begin(job, children[key]))
             return
         with ThreadPoolExecutor(min(workers, len(pending)), thread_name_prefix="wavelib-run") as pool:
-            running: dict[Future, str] = {pool.submit(on_own_stream, ctx.device, job, children[key]): key
+            running: dict[Future, str] = {pool.submit(on_own_stream, ctx.device, begin, job, children[key]): key
                                           for key, job in pending}
             try:
                 while running:
@@ -88,6 +89,12 @@ def train_runs(ctx: RunContext, state: dict[str, Any], runs: Sequence[tuple[str,
                 raise  # after the pool's exit has waited for the runs still going to save and stop
     finally:
         bar.close()
+
+
+def begin(job: RunJob, checkpoint: Checkpoint) -> RunOutput:
+    """``job(checkpoint)``, the run's time counted from now (its checkpoint was made with the others, before)."""
+    checkpoint.start_clock()
+    return job(checkpoint)
 
 
 def in_run_order(entries: dict[str, Any], runs: Sequence[tuple[str, RunJob]]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -386,11 +387,24 @@ def reference_note(report: dict[str, Any]) -> str | None:
             "table measures both sides as they are now.")
 
 
+def parts_text(part_s: dict[str, float] | None) -> str:
+    """An artifact's parts (``meta.json``'s ``part_wall_time_s``: each grid run's or cell group's wall time, s)
+    in words: ``"18 timed: median 19 s, longest 41 s (L20_rope_seed2)"``; artifacts stored before parts were
+    timed say so, a run without parts gives ``"—"``."""
+    if part_s is None:
+        return "not recorded"
+    if not part_s:
+        return "—"
+    longest = max(part_s, key=part_s.__getitem__)
+    return (f"{len(part_s)} timed: median {format_minutes(statistics.median(part_s.values()) / 60)}, longest "
+            f"{format_minutes(part_s[longest] / 60)} ({longest})")
+
+
 def stored_run_rows(root: Path | None = None) -> list[list[str]]:
     """The ``paper`` artifacts in the results store (``root``: the repository's ``results/``), one row each:
     chapter and experiment, the device(s) it trained on, its wall time (the time a run really took, beside the
-    projections; "resumed": over several attempts), the commits of the code that ran it, and its date. Artifacts
-    that only record missing data are left out."""
+    projections; "resumed": over several attempts), its parts' times (:func:`parts_text`), the commits of the code
+    that ran it, and its date. Artifacts that only record missing data are left out."""
     from .store import stored_artifacts
 
     rows = []
@@ -400,5 +414,6 @@ def stored_run_rows(root: Path | None = None) -> list[list[str]]:
             continue
         rows.append([f"{meta['chapter']} / {meta['experiment']}", ", then ".join(artifact.devices),
                      format_minutes(meta["wall_time_s"] / 60) + (" (resumed)" if meta.get("resumed") else ""),
-                     ", ".join(artifact.commits), meta["finished_utc"][:10]])
+                     parts_text(meta.get("part_wall_time_s")), ", ".join(artifact.commits),
+                     meta["finished_utc"][:10]])
     return rows

@@ -5,7 +5,7 @@ Layout: ``<root>/<preset>/<chapter>/<experiment>-<hash>/`` holding
 - ``metrics.json``  final numbers (what tables quote),
 - ``history.npz``   arrays: training curves, sweeps,
 - ``weights.pt``    final weights (only of models a figure analyses),
-- ``meta.json``     config, seed, versions, device, wall time, git commit.
+- ``meta.json``     config, seed, versions, device, wall time (and each part's), git commit.
 
 A directory exists only once complete (written under a temporary name, then renamed). While a run is
 in progress its checkpoint lives in ``<experiment>-<hash>.partial/``; a new run resumes from it.
@@ -25,6 +25,7 @@ import re
 import shlex
 import shutil
 import stat
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -153,7 +154,9 @@ class Checkpoint:
     A run's own checkpoint also keeps its attempts' ledger (``attempts.json`` beside it: the wall time spent and the
     commits that ran, rewritten at every save of the run or of any of its :meth:`child` checkpoints), so a resumed
     run reports its total time (up to each interrupted attempt's last save) and every commit, and knows it was
-    resumed, even when the interruption came inside a child before the run itself ever saved.
+    resumed, even when the interruption came inside a child before the run itself ever saved. The ledger also
+    times each child, a part of the run (a grid's run, a group of cells), over its attempts: from its creation or
+    :meth:`start_clock` to its last save, and once the run's save lists it as finished, in :attr:`part_s`.
     With a ``deadline`` (a ``time.monotonic()`` value), the first ``save`` after it raises
     :class:`TimeBudgetReached` once the state is safely on disk: a run stops cleanly at a budget.
     """
@@ -167,14 +170,20 @@ class Checkpoint:
         self.commit = commit
         self.device = device  #: this attempt's device, in words (:func:`device_description`)
         self.run = run  #: the run's own checkpoint, for a child; None for the run's own
+        self.name = "" if run is None else self.path.parent.relative_to(run.path.parent).as_posix()
+        self.part_s: dict[str, float] = {}  #: a run's finished children: each one's wall time (s), every attempt's
+        self._parts_saved_s: dict[str, float] = {}  # a run's children in progress: each one's time at its last save
+        self._lock = threading.Lock()  # a run's: its ledger is written from its children's threads
         self._started = time.perf_counter()
-        self._before_s = 0.0
+        self._before_s = 0.0  # a run's time in earlier attempts; a child's own
         self.resumed = False
         self.earlier_commits: list[str] = []
         self.earlier_devices: list[str] = []
         self._ledger_read = False
         if run is None:
             self._read_ledger()
+        else:
+            self._before_s = run._parts_saved_s.get(self.name, 0.0)
 
     def _read_ledger(self) -> None:
         ledger = self.path.parent / self.LEDGER
@@ -184,17 +193,21 @@ class Checkpoint:
             saved = json.loads(ledger.read_text())
             self._before_s, self.earlier_commits = float(saved["elapsed_s"]), list(saved["commits"])
             self.earlier_devices = list(saved.get("devices", []))  # ledgers before devices were kept: none known
+            self.part_s = {str(k): float(v) for k, v in saved.get("parts", {}).items()}  # nor parts
+            self._parts_saved_s = {str(k): float(v) for k, v in saved.get("parts_in_progress", {}).items()}
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"the run ledger {ledger} cannot be read ({type(exc).__name__}: {str(exc)[:200]}): "
                               "delete it (the run then reports only this attempt's time)") from exc
         self.resumed = self._ledger_read = True
 
     def _write_ledger(self) -> None:
-        """Record the run's wall time so far, its commits and devices (atomically; called from any thread)."""
+        """Record the run's wall time so far, its commits and devices, and its parts' times (atomically; called
+        from any thread, with the run's lock held)."""
         ledger = self.path.parent / self.LEDGER
         tmp = ledger.with_name(f"{self.LEDGER}.tmp-{uuid.uuid4().hex}")
         tmp.write_text(json.dumps({"elapsed_s": self.elapsed_s(), "commits": self.commits(),
-                                   "devices": self.devices(), "saved_unix_s": time.time()}))
+                                   "devices": self.devices(), "saved_unix_s": time.time(), "parts": self.part_s,
+                                   "parts_in_progress": self._parts_saved_s}))
         os.replace(tmp, ledger)
 
     def load(self) -> Any | None:
@@ -227,14 +240,22 @@ class Checkpoint:
     def save(self, state: Any, finished: Sequence["Checkpoint"] = ()) -> None:
         """Write ``state`` atomically, and the run's ledger; then delete the files of the ``finished`` children,
         whose results ``state`` now holds (so a run's folder keeps only the checkpoints still needed to resume)."""
+        for child in finished:
+            if child.path.parent.parent != self.path.parent:
+                raise ValueError(f"{child.path} is not a child of {self.path}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f"checkpoint.tmp-{uuid.uuid4().hex}")
         torch.save({"state": state}, tmp)  # time and commits go to the run's ledger
         os.replace(tmp, self.path)
-        (self.run or self)._write_ledger()
+        run = self.run or self
+        with run._lock:
+            if self.run is not None:
+                run._parts_saved_s[self.name] = self.own_elapsed_s()
+            for child in finished:
+                run.part_s[child.name] = child.own_elapsed_s()
+                run._parts_saved_s.pop(child.name, None)
+            run._write_ledger()
         for child in finished:
-            if child.path.parent.parent != self.path.parent:
-                raise ValueError(f"{child.path} is not a child of {self.path}")
             shutil.rmtree(child.path.parent, ignore_errors=True)
         if self.deadline is not None and time.monotonic() >= self.deadline:
             raise TimeBudgetReached(f"stopped at the time budget after saving {self.path}; "
@@ -245,6 +266,17 @@ class Checkpoint:
         if self.run is not None:
             return self.run.elapsed_s()
         return self._before_s + time.perf_counter() - self._started
+
+    def own_elapsed_s(self) -> float:
+        """A child's own wall time (s): this attempt's since its creation or :meth:`start_clock`, plus each earlier
+        attempt's up to the child's last save; a run's own: :meth:`elapsed_s`."""
+        if self.run is None:
+            return self.elapsed_s()
+        return self._before_s + time.perf_counter() - self._started
+
+    def start_clock(self) -> None:
+        """Count this attempt's time of a child from now (one made before its part begins, as a grid makes them)."""
+        self._started = time.perf_counter()
 
     def child(self, name: str) -> "Checkpoint":
         """A separate checkpoint inside this run's folder, e.g. for one cell of a grid of trainings."""
@@ -396,6 +428,7 @@ def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, pre
         "cuda_graph": cuda_graph,
         "git_commit": checkpoint.commit,
         "wall_time_s": round(checkpoint.elapsed_s(), 3),
+        "part_wall_time_s": {name: round(s, 3) for name, s in checkpoint.part_s.items()},
         "resumed": checkpoint.resumed,
         "git_commits": checkpoint.commits(),
         "devices": checkpoint.devices(),
@@ -430,6 +463,7 @@ class PartialRun:
     devices: tuple[str, ...]  #: the device of each attempt
     finished: int | None  #: the parts (grid runs, cells) finished, held in its own checkpoint (None: not known)
     in_progress: tuple[str, ...]  #: checkpoint folders of parts (or groups of parts) begun, not finished
+    part_s: dict[str, float]  #: the finished checkpoint folders' wall times (s), from its ledger (empty: none known)
     age_s: float  #: time since its last save (s): its ledger's record (a checkout's files are all new), else mtimes
     resume: str | None  #: the command that started it, which resumes it (None: not recorded)
     replaces: bool  #: its artifact is stored: a ``--retrain`` stopped early, which cannot resume (it starts over)
@@ -470,6 +504,7 @@ def stored_partials(root: Path | None = None) -> list[PartialRun]:
             f.stat().st_mtime for f in [*checkpoints, path / Checkpoint.LEDGER] if f.exists()]
         found.append(PartialRun(path, saved.get("elapsed_s"), tuple(saved.get("commits", ())),
                                 tuple(saved.get("devices", ())), _parts_finished(path / "checkpoint.pt"), parts,
+                                dict(saved.get("parts", {})),
                                 time.time() - max(saves, default=path.stat().st_mtime), run.get("resume"),
                                 (path.with_name(path.name.removesuffix(".partial")) / "meta.json").exists()))
     return found
