@@ -15,7 +15,8 @@ so a call must be one prepared command that stops on time and hands everything b
 ``run``: (1) the machine's description; (2) unless ``--skip-checks``, all at once (a process each), the fused-kernel
 tests (each entry of :data:`FUSED_TESTS`), the candidate kernels' (:data:`CANDIDATE_TESTS`), the test of runs trained at
 once (:data:`WORKERS_TEST`) and of training steps in CUDA graphs (:data:`GRAPH_TEST`); then, alone, ``benchmarks/run.py
---device cuda`` and ``benchmarks/profile_steps.py --device cuda`` (where each hot training step's time goes); (3)
+--device cuda`` and ``benchmarks/profile_steps.py --device cuda`` (where each hot training step's time goes), unless
+``--benchmarks`` says not on this chip (``goal-chip``: only on the speed goals' H100; ``never``); (3)
 ``python -m wavelib train CHAPTER --preset paper --stop-after M --workers N`` for each chapter in turn (``--parallel``:
 all at once, one process each), M = what is left of the budget; a chapter whose fused kernel failed its tests, or was
 slower than the path it replaces in this call's benchmark or disagreed with it there (:data:`SPEED_ROWS`), trains with
@@ -58,10 +59,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+
 from wavelib.benchmarking import write_atomically
+from wavelib.devices import device_description
 from wavelib.experiments.vwave import PRESETS as VWAVE_PRESETS
 from wavelib.models.triton_support import FUSED_ENV
-from wavelib.performance import load_benchmarks, verdict_lines
+from wavelib.performance import GOAL_DEVICE, load_benchmarks, verdict_lines
 from wavelib.provenance import COMMIT_ENV
 from wavelib.store import RESULTS_ENV, results_root
 
@@ -102,6 +106,8 @@ MIN_CONCURRENCY_GAIN = 1.2  #: train N runs at once where that row's ratio reach
 #: ``--skip-checks`` calls after it at the same commit on the same machine (git-ignored: the device tool keeps
 #: ignored files between calls while it holds the machine)
 CHOICES = REPO / ".gpu-session-choices.json"
+#: ``--benchmarks``: after the tests, benchmarks and profiles always, only on the speed goals' chip, or never
+BENCHMARK_CHOICES = ("always", "goal-chip", "never")
 
 
 class Session:
@@ -159,6 +165,15 @@ class Session:
             self.say(f"-> {'TIMED OUT' if codes[-1] is None else f'exit {codes[-1]}'} after "
                      f"{time.monotonic() - start:.0f} s")
         return codes
+
+
+def on_goal_chip(device: str) -> tuple[bool, str]:
+    """Whether ``device`` (``"cuda"``, ``"cpu"``...) is the chip of the speed goals
+    (:data:`~wavelib.performance.GOAL_DEVICE`), and the device in words."""
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        return False, f"{device} (no CUDA here)"
+    name = device_description(torch.device(device))
+    return GOAL_DEVICE in name, name
 
 
 def working_store(checkout: Path) -> Path:
@@ -349,19 +364,31 @@ def run(args: argparse.Namespace) -> int:
             if not passed[f"fused-kernel tests {tests}"]:
                 reference.update({chapter: f"{tests} did not pass" for chapter in users})
         concurrent_ok, graphs_ok = passed[f"runs at once {WORKERS_TEST}"], passed[f"CUDA graphs {GRAPH_TEST}"]
-        session.call("benchmarks", [python, "benchmarks/run.py", "--device", args.device, "--repeats",
-                                    str(args.repeats), "--out", str(args.out)], min(300, session.left_s() - RESERVE_S))
-        session.call("step profiles", [python, "benchmarks/profile_steps.py", "--device", args.device, "--out",
-                                       str(args.out)], min(90, session.left_s() - RESERVE_S))
+        goal_chip, device = on_goal_chip(args.device)
+        benchmark = args.benchmarks == "always" or (args.benchmarks == "goal-chip" and goal_chip)
+        if benchmark:
+            session.call("benchmarks", [python, "benchmarks/run.py", "--device", args.device, "--repeats",
+                                        str(args.repeats), "--out", str(args.out)],
+                         min(300, session.left_s() - RESERVE_S))
+            session.call("step profiles", [python, "benchmarks/profile_steps.py", "--device", args.device, "--out",
+                                           str(args.out)], min(90, session.left_s() - RESERVE_S))
+            missing = "its benchmark rows are missing (the benchmark failed or ran out of time)"
+        else:
+            missing = f"not benchmarked (--benchmarks {args.benchmarks}, on {device})"
+            session.say(f"\n## no benchmarks, no profiles: --benchmarks {args.benchmarks}, and {device} is "
+                        f"{'' if goal_chip else 'not '}the chip of the speed goals ({GOAL_DEVICE}); their time trains")
         table = args.out / "cuda-latest.json"
-        rows = json.loads(table.read_text())["rows"] if table.exists() else []
+        rows = json.loads(table.read_text())["rows"] if benchmark and table.exists() else []
         choices = {}  # for every chapter with a benchmark row, trained in this call or not
         for chapter in dict.fromkeys([*args.chapters, *SPEED_ROWS]):
             here = chapter in args.chapters
             if chapter in SPEED_ROWS and not any(row["name"] == SPEED_ROWS[chapter] for row in rows):
-                if here:
-                    session.say(f"\n{chapter}: its benchmark rows are missing (the benchmark failed or ran out of "
-                                "time): --workers and --cuda-graph as given, and saved as not measured")
+                if here:  # as given, but never what a failed test rules out
+                    graphs[chapter] = graphs[chapter] and graphs_ok
+                    workers[chapter] = workers[chapter] if concurrent_ok else 1
+                    session.say(f"\n{chapter}: {missing}: --workers {workers[chapter]}"
+                                f"{' --cuda-graph' if graphs[chapter] else ''} (as given, where its test passed), "
+                                "saved as not measured")
                 choices[chapter] = {"reference": reference.get(chapter), "workers": None, "cuda_graph": None}
                 continue
             why = None if chapter in reference else slower_fused(rows, chapter)
@@ -426,6 +453,10 @@ def main(argv: list[str] | None = None) -> int:
     go.add_argument("--device", default="cuda")
     go.add_argument("--repeats", type=int, default=5, help="timed calls per benchmark implementation")
     go.add_argument("--skip-checks", action="store_true", help="no fused-kernel tests, no benchmarks")
+    go.add_argument("--benchmarks", choices=BENCHMARK_CHOICES, default="always",
+                    help="with the checks: run the benchmarks and profiles always (default), never, or only on the "
+                         f"chip of the speed goals ({GOAL_DEVICE}: goal-chip); where they do not run, training "
+                         "gets their time, and --workers and --cuda-graph apply as given where their tests passed")
     go.add_argument("--cuda-graph", action=argparse.BooleanOptionalAction,
                     help="train the chapters that can with train --cuda-graph (or not); without --skip-checks, what "
                          "this call's test and benchmark say decides instead; with it and not given, what an earlier "

@@ -12,6 +12,7 @@ import tarfile
 
 import numpy as np
 import pytest
+import torch
 
 from wavelib.provenance import COMMIT_ENV, REPO_ROOT
 
@@ -177,8 +178,9 @@ def test_a_chapter_trains_on_its_reference_paths_where_its_kernel_failed_or_meas
     monkeypatch.setattr(gpu_session.Session, "call_many", lambda self, jobs, timeout_s: together.append(
         [title for title, _, _ in jobs]) or [call(title, env) for title, _, env in jobs])
     args = gpu_session.argparse.Namespace(out=out, budget_min=5.0, chapters=["wave_rnn_tasks", "spectrum", "vwave"],
-                                          preset="paper", device="cuda", repeats=1, skip_checks=False, mnist=None,
-                                          parallel=False, commit=None, workers=1, cuda_graph=False)
+                                          preset="paper", device="cuda", repeats=1, skip_checks=False,
+                                          benchmarks="always", mnist=None, parallel=False, commit=None, workers=1,
+                                          cuda_graph=False)
     assert gpu_session.run(args) == 0
     assert [title for title, _ in calls] == [
         "machine", "fused-kernel tests tests/test_elman_fused.py", WRNN_TESTS,
@@ -219,7 +221,8 @@ def fake_session_run(gpu_session, monkeypatch, tmp_path, rows, failing_test):
     def run(failing_test=None, **changes):
         failing["title"] = failing_test
         args = dict(out=out, budget_min=5.0, chapters=["vwave"], preset="paper", device="cuda", repeats=1,
-                    skip_checks=False, mnist=None, parallel=False, commit=None, workers=1, cuda_graph=False)
+                    skip_checks=False, benchmarks="always", mnist=None, parallel=False, commit=None, workers=1,
+                    cuda_graph=False)
         assert gpu_session.run(gpu_session.argparse.Namespace(**{**args, **changes})) == 0
         return (out / "session.log").read_text()
     return run, commands
@@ -367,6 +370,36 @@ def test_a_chapter_whose_rows_are_missing_trains_as_told_and_nothing_is_saved_fo
     assert saved == {"reference": None, "workers": None, "cuda_graph": None}
     run(chapters=["vwave"], commit="abc", skip_checks=True, cuda_graph=None, workers=None)
     assert "--cuda-graph" not in commands["train vwave"]  # nothing measured to take over: the defaults
+
+
+@pytest.mark.parametrize("benchmarks, chip, benchmarked", [("goal-chip", "H100", True), ("goal-chip", "H200", False),
+                                                          ("never", "H100", False), ("always", "H200", True)])
+def test_benchmarks_run_as_asked_and_their_time_trains_where_they_do_not(gpu_session, tmp_path, monkeypatch,
+                                                                         choices_file, benchmarks, chip, benchmarked):
+    """``--benchmarks goal-chip``: only an H100's numbers can meet the speed goals, so elsewhere the call trains
+    in their time, with the tests still run and the flags as given where their tests passed."""
+    device = f"cuda:0 (NVIDIA {chip} 80GB HBM3)"
+    monkeypatch.setattr(gpu_session, "on_goal_chip", lambda name: ("H100" in device, device))
+    run, commands = fake_session_run(gpu_session, monkeypatch, tmp_path, [VWAVE_STEP], None)
+    log = run(chapters=["vwave"], commit="abc", benchmarks=benchmarks, cuda_graph=True, workers=None)
+    assert ("benchmarks" in commands and "step profiles" in commands) == benchmarked
+    assert f"CUDA graphs {gpu_session.GRAPH_TEST}" in commands  # the tests run either way
+    assert "--cuda-graph" in commands["train vwave"]
+    if not benchmarked:
+        assert f"vwave: not benchmarked (--benchmarks {benchmarks}, on {device}): --workers 1 --cuda-graph" in log
+        assert json.loads(choices_file.read_text())["chapters"]["vwave"] == {"reference": None, "workers": None,
+                                                                            "cuda_graph": None}
+        commands.clear()
+        log = run(f"CUDA graphs {gpu_session.GRAPH_TEST}", chapters=["vwave"], commit="abc", benchmarks=benchmarks,
+                  cuda_graph=True, workers=3)
+        assert "--cuda-graph" not in commands["train vwave"]  # its test failed
+        assert commands["train vwave"][-2:] == ["--workers", "3"]  # the workers test passed
+
+
+def test_the_goal_chip_is_read_from_the_device(gpu_session):
+    assert gpu_session.on_goal_chip("cpu") == (False, "cpu")
+    if not torch.cuda.is_available():
+        assert gpu_session.on_goal_chip("cuda") == (False, "cuda (no CUDA here)")
 
 
 def test_a_row_whose_check_failed_turns_nothing_on_and_sends_its_chapter_to_the_reference_paths(gpu_session):
