@@ -23,9 +23,10 @@ slower than the path it replaces in this call's benchmark or disagreed with it t
 ``WAVELIB_FUSED=0`` (its reference paths; the run records it; a Table 1 run resumed from a checkpoint keeps the
 recurrence it started on); N is ``--workers`` (default 1), or for a chapter with a concurrency row
 (:data:`CONCURRENCY_ROWS`) what this call measured: its runs at once where that gains, else 1 (with graphed steps, its
-graphed twin decides); likewise, decided first, ``--cuda-graph`` where :data:`GRAPH_ROWS` gains; these choices, for
-every chapter with a benchmark row (trained in this call or not), are saved in :data:`CHOICES` for later
-``--skip-checks`` calls at the same commit, which take them where ``--workers`` and ``--cuda-graph`` are not given; (4)
+graphed twin decides); likewise, decided first, ``--cuda-graph`` where :data:`GRAPH_ROWS` gains (a chapter trained
+without its rows: both as given, where their tests passed); these choices, for every chapter with a benchmark row
+(trained in this call or not), are saved in :data:`CHOICES` for later ``--skip-checks`` calls at the same commit,
+which take them where ``--workers`` and ``--cuda-graph`` are not given (a run resumes only the way it started); (4)
 the results of those chapters (finished artifacts AND ``.partial`` checkpoints) packed into ``results.tar.gz``, cut into
 parts of at most 15 MB. Everything printed goes to ``session.log``. It needs only what the GPU image has (torch, numpy,
 scipy, matplotlib, tqdm, pytest): wavelib, not installed there, is found through ``PYTHONPATH`` (set for every command
@@ -383,13 +384,14 @@ def run(args: argparse.Namespace) -> int:
         for chapter in dict.fromkeys([*args.chapters, *SPEED_ROWS]):
             here = chapter in args.chapters
             if chapter in SPEED_ROWS and not any(row["name"] == SPEED_ROWS[chapter] for row in rows):
-                if here:  # as given, but never what a failed test rules out
+                choices[chapter] = {"reference": reference.get(chapter), "workers": None, "cuda_graph": None}
+                if here:  # as given, but never what a failed test rules out; saved: its runs resume only that way
                     graphs[chapter] = graphs[chapter] and graphs_ok
                     workers[chapter] = workers[chapter] if concurrent_ok else 1
+                    choices[chapter].update(workers=workers[chapter], cuda_graph=graphs[chapter])
                     session.say(f"\n{chapter}: {missing}: --workers {workers[chapter]}"
                                 f"{' --cuda-graph' if graphs[chapter] else ''} (as given, where its test passed), "
-                                "saved as not measured")
-                choices[chapter] = {"reference": reference.get(chapter), "workers": None, "cuda_graph": None}
+                                "saved for the calls after this one (a run resumes only the way it started)")
                 continue
             why = None if chapter in reference else slower_fused(rows, chapter)
             if why:

@@ -359,17 +359,19 @@ def test_parallel_trains_every_chapter_at_once_and_packs_them_all(gpu_session, t
     assert all("partial none" in line for line in lines)
 
 
-def test_a_chapter_whose_rows_are_missing_trains_as_told_and_nothing_is_saved_for_it(gpu_session, tmp_path,
-                                                                                       monkeypatch, choices_file):
-    """A benchmark that crashed or ran out of time measured nothing: the flags stay, and the log says so."""
+def test_a_chapter_whose_rows_are_missing_trains_as_told_and_the_calls_after_it_resume_the_same_way(
+        gpu_session, tmp_path, monkeypatch, choices_file):
+    """A benchmark that crashed or ran out of time measured nothing: the flags stay, the log says so, and a later
+    call without checks takes them (a copy run started with graphs refuses to resume without them)."""
     run, commands = fake_session_run(gpu_session, monkeypatch, tmp_path, [], None)
     log = run(chapters=["vwave"], commit="abc", cuda_graph=True, workers=None)
     assert "vwave: its benchmark rows are missing" in log
     assert "--cuda-graph" in commands["train vwave"] and commands["train vwave"][-3:-1] == ["--workers", "1"]
-    saved = json.loads(choices_file.read_text())["chapters"]["vwave"]
-    assert saved == {"reference": None, "workers": None, "cuda_graph": None}
+    saved = json.loads(choices_file.read_text())["chapters"]
+    assert saved["vwave"] == {"reference": None, "workers": 1, "cuda_graph": True}
+    assert saved["spectrum"] == {"reference": None, "workers": None, "cuda_graph": None}  # not trained: nothing
     run(chapters=["vwave"], commit="abc", skip_checks=True, cuda_graph=None, workers=None)
-    assert "--cuda-graph" not in commands["train vwave"]  # nothing measured to take over: the defaults
+    assert "--cuda-graph" in commands["train vwave"]
 
 
 @pytest.mark.parametrize("benchmarks, chip, benchmarked", [("goal-chip", "H100", True), ("goal-chip", "H200", False),
@@ -387,8 +389,8 @@ def test_benchmarks_run_as_asked_and_their_time_trains_where_they_do_not(gpu_ses
     assert "--cuda-graph" in commands["train vwave"]
     if not benchmarked:
         assert f"vwave: not benchmarked (--benchmarks {benchmarks}, on {device}): --workers 1 --cuda-graph" in log
-        assert json.loads(choices_file.read_text())["chapters"]["vwave"] == {"reference": None, "workers": None,
-                                                                            "cuda_graph": None}
+        assert json.loads(choices_file.read_text())["chapters"]["vwave"] == {"reference": None, "workers": 1,
+                                                                            "cuda_graph": True}
         commands.clear()
         log = run(f"CUDA graphs {gpu_session.GRAPH_TEST}", chapters=["vwave"], commit="abc", benchmarks=benchmarks,
                   cuda_graph=True, workers=3)
