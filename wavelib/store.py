@@ -263,15 +263,11 @@ class Checkpoint:
 
     def elapsed_s(self) -> float:
         """Wall time of the run so far (s): this attempt's, plus each earlier attempt's up to its last save."""
-        if self.run is not None:
-            return self.run.elapsed_s()
-        return self._before_s + time.perf_counter() - self._started
+        return (self.run or self).own_elapsed_s()
 
     def own_elapsed_s(self) -> float:
-        """A child's own wall time (s): this attempt's since its creation or :meth:`start_clock`, plus each earlier
-        attempt's up to the child's last save; a run's own: :meth:`elapsed_s`."""
-        if self.run is None:
-            return self.elapsed_s()
+        """This checkpoint's own wall time (s): this attempt's since its creation or :meth:`start_clock`, plus each
+        earlier attempt's up to its last save (a child's: its part's; a run's own: :meth:`elapsed_s`)."""
         return self._before_s + time.perf_counter() - self._started
 
     def start_clock(self) -> None:
