@@ -326,6 +326,11 @@ def test_a_stopped_run_resumes_from_what_git_keeps_of_it(tmp_path, capsys, monke
     assert [spec.family for spec in trained] == ["transformer"]  # only the run that was in progress
     (stopped,), (never,) = (stored_artifacts(tmp_path / name) for name in ("stopped", "never_stopped"))
     assert stopped.meta["resumed"] is True
+    assert sorted(stopped.meta["part_wall_time_s"]) == ["L5_mamba_seed0", "L5_rope_seed0"]
+    capsys.readouterr()
+    assert main(["list"]) == 0  # each artifact with its parts' times
+    assert re.search(r"/copy_curves-\w+  seed 0, cpu, [\d.]+ s \(parts: 2 timed: median \d+ s, longest \d+ s "
+                     r"\(L5_\w+_seed0\)\), commit ", capsys.readouterr().out)
     resumed, whole = stopped.history(), never.history()
     assert resumed.keys() == whole.keys()
     for name, values in whole.items():

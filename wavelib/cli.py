@@ -50,8 +50,10 @@ def _list(args: argparse.Namespace) -> int:
     print(f"\nArtifacts in {root} ({len(artifacts)}):")
     for artifact in artifacts:
         meta = artifact.meta
+        parts = meta.get("part_wall_time_s")
         print(f"  {artifact.path.relative_to(root)}  seed {meta['seed']}, {meta['device']}, "
-              f"{meta['wall_time_s']:.1f} s, commit {meta['git_commit']}")
+              f"{meta['wall_time_s']:.1f} s{f' (parts: {parts_text(parts)})' if parts else ''}, "
+              f"commit {meta['git_commit']}")
     partials = stored_partials(root)
     if partials:
         print(f"\nRuns stopped before they finished in {root} ({len(partials)}; the command that started one "
