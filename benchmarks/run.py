@@ -20,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 
 from wavelib.benchmarking import Comparison, SuiteIncomplete, report
+from wavelib.cpu_memory import keep_freed_memory
 from wavelib.devices import resolve_device
 from wavelib.presets import ConfigError
 
@@ -74,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if device.type == "cpu":
+        keep_freed_memory()  # as a training run on the CPU does (wavelib.store.run_experiment)
     rows: list[Comparison] = []
     crashed = []
     path = args.out / f"{device.type}-latest"

@@ -72,6 +72,15 @@ def test_hash_is_stable_and_sensitive_to_config_and_seed():
                 config_hash("other", {"units": 6}, 3)}) == 4
 
 
+def test_a_run_on_the_cpu_keeps_the_memory_it_frees(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr("wavelib.store.keep_freed_memory", lambda: calls.append(1))
+    run(tmp_path)
+    assert calls == [1]
+    run(tmp_path)  # loaded, not trained: nothing to set
+    assert calls == [1]
+
+
 def test_artifact_layout_metadata_and_round_trip(tmp_path):
     artifact = run(tmp_path)
     assert artifact.path == artifact_dir("toy", "smoke", "count", {"units": 6}, 3, tmp_path)

@@ -36,6 +36,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .cpu_memory import keep_freed_memory
 from .devices import device_description
 from .models.triton_support import fused_setting
 from .presets import ConfigError
@@ -386,6 +387,7 @@ def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, pre
     does not depend on it). ``cuda_graph``: training steps captured in CUDA graphs where the experiment can (the same
     results to rounding; ``meta.json`` records it, as it records the fused-kernel setting). ``resume``: the command
     that resumes this run, kept in its ``.partial`` folder (``run.json``) for :func:`stored_partials` until it ends.
+    A run on the CPU keeps the memory it frees (:func:`~wavelib.cpu_memory.keep_freed_memory`).
     """
     final = artifact_dir(chapter.name, preset, experiment.name, config.to_dict(), seed, root)
     partial = final.with_name(final.name + ".partial")
@@ -396,6 +398,8 @@ def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, pre
         shutil.rmtree(partial)
     if experiment.cpu_only:
         device = torch.device("cpu")
+    if device.type == "cpu":
+        keep_freed_memory()
     if cuda_graph and not (experiment.cuda_graph and device.type == "cuda"):
         raise ConfigError(f"{chapter.name}/{experiment.name} cannot capture its training steps in CUDA graphs "
                           f"on {device}: only experiments that offer it, on a CUDA device")
