@@ -134,3 +134,26 @@ def test_closed_loop_map_covers_a_horizon_past_one_window():
     assert M.shape == (s * d, (s + 1) * d)
     u = np.random.default_rng(0).choice([-1.0, 1.0], (s, d))
     np.testing.assert_allclose(u.reshape(-1) @ M, rollout(F, u, s + 1).reshape(-1))
+
+
+def test_only_repeat_copy_is_within_reach_of_a_linear_rnn():
+    """A linear RNN with zero input in the closed loop maps each input by its lag alone: it is run here in the
+    standard basis with a cyclic shift, which holds repeat copy exactly, and the lag test agrees with it."""
+    from wavelib.tasks.linear_hds import conflicting_lags
+    s, d, steps = 4, 2, 9
+    W = np.roll(np.eye(s * d), -d, axis=0)  # slot j -> slot j - 1 (mod s): the oldest comes back as the newest
+    newest = np.eye(s * d)[:, (s - 1) * d:]
+    u = np.random.default_rng(1).choice([-1.0, 1.0], (s, d))
+    h = np.zeros(s * d)
+    for t in range(s):
+        h = W @ h + newest @ u[t]  # W_uh writes the newest slot
+    outputs = []
+    for _ in range(steps):
+        h = W @ h
+        outputs.append(newest.T @ h)  # W_r reads the newest slot
+    np.testing.assert_array_equal(np.array(outputs), rollout(task_operator("repeat_copy", s, d), u, steps))
+    assert conflicting_lags(task_operator("repeat_copy", s, d), steps) == (0, s + steps - 3)
+    conflicts, lags = conflicting_lags(task_operator("diagonal_copy", s, d), steps)
+    assert 0 < conflicts <= lags == s + steps - 3
+    with pytest.raises(ValueError, match="positive"):
+        conflicting_lags(task_operator("repeat_copy", s, d), 0)

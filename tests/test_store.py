@@ -462,6 +462,18 @@ def test_commands_for_missing_runs_capture_cuda_graphs_where_the_stored_ones_did
     assert "--experiment again --cuda-graph`" in cpu_page.paper_scale_status()
 
 
+def test_the_command_for_light_missing_runs_names_the_cpu(tmp_path):
+    """An experiment that is not meant for a GPU at the paper preset (``gpu_presets=()``) is made on the CPU: a
+    page must not send its reader to a GPU for it."""
+    light = Experiment("light", count_units, "toy, light", gpu_presets=())
+    chapter = dataclasses.replace(CHAPTER, experiments=(light,))
+    status = ChapterSession(chapter, "cpu", "cpu", 0, tmp_path, {}).paper_scale_status()
+    assert status.endswith("Make them with `python -m wavelib train toy --preset paper --device cpu --seed 0 "
+                           "--experiment light`.")
+    both = dataclasses.replace(CHAPTER, experiments=(EXPERIMENT, light))
+    assert "--device cuda" in ChapterSession(both, "cpu", "cpu", 0, tmp_path, {}).paper_scale_status()
+
+
 def test_the_train_command_carries_the_knob_overrides(tmp_path):
     from wavelib.cli import build_parser
 

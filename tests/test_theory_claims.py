@@ -5,6 +5,8 @@ import numpy as np
 
 from wavelib.plotting import theory as figs
 
+WAVES = "With waves the sensitivity to an old input does not decay"
+
 
 def _gradients(wave_small: float = 0.99, wave_large: float = 0.14) -> dict[float, dict[str, float]]:
     """The sweep's metrics at inputs ±0.05 and ±1, with the wave's smallest sensitivity at each."""
@@ -39,7 +41,8 @@ def _rows(**changes) -> dict[str, str]:
 def test_rows_state_the_measurements():
     rows = _rows()
     assert rows["Theorem 3.1"] == "integer-exact for 120 steps, (s, d) ∈ [(2, 2), (3, 2)]: True"
-    assert rows["Discretised wave equation"] == "centroid speed, v→measured: 1→1.000, 0.5→0.500"
+    assert rows["Discretised wave equation"] == ("centroid speed, v→measured: 1→1.000, 0.5→0.500 (the centroid of "
+                                                 "Binomial(t, v) moves vt: a check of the code)")
     assert rows["Waves keep onset time, bumps do not"] == \
         "onsets decoded exactly: True; distinct states at T = 10: wave 1024, bump 11"
     assert rows["LBC"] == "max error over 2 tasks, random basis, 40 steps: 2.0e-11"
@@ -49,9 +52,9 @@ def test_rows_state_the_measurements():
     assert rows["Without waves ‖∂C/∂x(1)‖ ≤ ‖∂C/∂h(s+1)‖ ‖W_xh‖ μ^s, with μ ≥ ‖J(σ) W_hh‖"] == (
         "‖∂y/∂x(1)‖_F/√d of a random tanh RNN: fitted per-step decay 0.597 (inputs ±0.05), 0.563 (inputs ±1); "
         "spectral radius 0.655; ‖W_hh‖₂ = 1.089, so the bound grows with s")
-    assert rows["With waves it does not decay"] == (
-        "inputs ±0.05: holds (smallest 0.99; criterion ≥ 0.9); inputs ±1: does not hold (smallest 0.14; criterion "
-        "≥ 0.9). ‖∂y/∂x(1)‖_F/√d for s ≤ 8, wave: 0.99 – 1.00 (±0.05; fitted rate 1.00 per step); 0.14 – 0.71 (±1; "
+    assert rows[WAVES] == (
+        "stored ±0.05 (inputs ±0.05 written at unit norm): holds (smallest 0.99; criterion ≥ 0.9); stored ±1 "
+        "(inputs ±1 written at unit norm): does not hold (smallest 0.14; criterion ≥ 0.9). ‖∂y/∂x(1)‖_F/√d for s ≤ 8, wave: 0.99 – 1.00 (±0.05; fitted rate 1.00 per step); 0.14 – 0.71 (±1; "
         "fitted rate 0.79 per step); bump control: 0.98 – 1.00 (±0.05); 0.13 – 0.77 (±1)")
 
 
@@ -79,6 +82,7 @@ def test_eq_14_bound_decays_where_the_norm_is_at_most_one():
 
 
 def test_eq_15_16_verdict_follows_the_smallest_wave_sensitivity():
-    flipped = _rows(gradients=_gradients(wave_small=0.5, wave_large=figs.WAVE_KEEPS))["With waves it does not decay"]
-    assert flipped.startswith("inputs ±0.05: does not hold (smallest 0.50; criterion ≥ 0.9); "
-                              "inputs ±1: holds (smallest 0.90; criterion ≥ 0.9).")
+    flipped = _rows(gradients=_gradients(wave_small=0.5, wave_large=figs.WAVE_KEEPS))[WAVES]
+    assert flipped.startswith("stored ±0.05 (inputs ±0.05 written at unit norm): does not hold (smallest 0.50; "
+                              "criterion ≥ 0.9); stored ±1 (inputs ±1 written at unit norm): holds (smallest 0.90; "
+                              "criterion ≥ 0.9).")

@@ -8,6 +8,7 @@ from wavelib.theory.gradients import (
     distance_slope,
     input_sensitivity,
     random_tanh_rnn,
+    rescale_writes,
     sensitivity_bound,
     spectral_norm,
     spectral_radius,
@@ -97,6 +98,20 @@ def test_wave_rnn_sensitivity_decays_for_unit_inputs():
     w = wave_tanh_rnn(task_operator("repeat_copy", s, d), s, d, 64, np.random.default_rng(s))
     first = input_sensitivity(w, s, 1.0, 32, np.random.default_rng(11))[0] / np.sqrt(d)
     assert first < 0.5
+
+
+def test_writing_small_keeps_unit_inputs_in_tanhs_linear_range():
+    # the size of the stored values decides, not that of the inputs: ±1 written at norm 0.05 (read at 1/0.05)
+    # is ±0.05 written at norm 1, to rounding, and keeps the gradient
+    d, s = 2, 24
+    w = wave_tanh_rnn(task_operator("repeat_copy", s, d), s, d, 64, np.random.default_rng(s))
+    small = input_sensitivity(w, s, 0.05, 32, np.random.default_rng(11))
+    rescaled = input_sensitivity(rescale_writes(w, 0.05), s, 1.0, 32, np.random.default_rng(11))
+    np.testing.assert_allclose(rescaled, small, rtol=1e-10, atol=1e-15)
+    assert rescaled[0] / np.sqrt(d) > 0.9
+    np.testing.assert_array_equal(rescale_writes(w, 1.0)["W_uh"], w["W_uh"])
+    with pytest.raises(ValueError, match="positive"):
+        rescale_writes(w, 0.0)
 
 
 def test_spectral_norm():

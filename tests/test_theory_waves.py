@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy.special import comb
 
-from wavelib.plotting.theory import explorer_figure, explorer_operator
+from wavelib.plotting.theory import explorer_figure, explorer_operator, wave_vs_bump_figure
 from wavelib.theory.lbc import match_eigenvalues
 from wavelib.theory.velocity import wave_operator_at_velocity
 from wavelib.theory.waves import (
@@ -89,6 +89,18 @@ def test_wave_vs_bump_layout():
     for c in range(3):
         np.testing.assert_array_equal(wave[:, c * 10:(c + 1) * 10], propagate(velocity_operator(10, 1.0), drive[:, c]))
     np.testing.assert_array_equal(bump.reshape(10, 3, 10)[-1, :, 9], drive.sum(axis=0))
+
+
+def test_the_bump_panel_draws_each_channels_input_cell_at_full_width():
+    drive = np.zeros((6, 3))
+    drive[[1, 4], 0] = drive[2, 2] = 1
+    wave, bump = wave_vs_bump(drive, K=5)
+    fig = wave_vs_bump_figure(drive, wave, bump, K=5)
+    shown = fig.axes[2].images[0].get_array()
+    np.testing.assert_array_equal(shown, np.cumsum(drive, axis=0))  # one column per channel: the inputs summed
+    plt.close(fig)
+    with pytest.raises(ValueError, match="input cell"):
+        wave_vs_bump_figure(drive, wave, wave, K=5)
 
 
 def test_decode_onsets_unit_speed():

@@ -97,12 +97,14 @@ class ChapterSession:
                 + (" --cuda-graph" if cuda_graph else ""))
 
     def make_command(self, missing: Sequence[str]) -> str:
-        """The GPU command that makes the experiments ``missing``: with ``--cuda-graph`` where every one of them can
-        capture its steps and this chapter's stored artifacts at this preset were trained so (the same protocol)."""
-        graphed = all(self.chapter.experiment(name).cuda_graph for name in missing) and any(
+        """The command that makes the experiments ``missing``: on a GPU where one of them is meant for one at this
+        preset, on the CPU otherwise; with ``--cuda-graph`` where every one of them can capture its steps and this
+        chapter's stored artifacts at this preset were trained so (the same protocol)."""
+        heavy = any(self.preset in self.chapter.experiment(name).gpu_presets for name in missing)
+        graphed = heavy and all(self.chapter.experiment(name).cuda_graph for name in missing) and any(
             Artifact(self.artifact_path(e.name)).meta.get("cuda_graph") for e in self.experiments
             if (self.artifact_path(e.name) / "meta.json").exists())
-        return self.train_command(missing, cuda_graph=graphed)
+        return self.train_command(missing, "cuda" if heavy else "cpu", cuda_graph=graphed)
 
     def resume_command(self, name: str, cuda_graph: bool = False) -> str:
         """The command that trains experiment ``name`` as this session does, so that it resumes a run of it stopped

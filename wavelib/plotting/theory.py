@@ -35,16 +35,24 @@ def pulse_figure(velocities: tuple[float, ...] = (1.0, 0.5, 0.25), K: int = 40, 
 
 
 def wave_vs_bump_figure(drive: np.ndarray, wave: np.ndarray, bump: np.ndarray, K: int) -> Figure:
-    """ICLR 2024 Fig. 1: binary inputs (T, c), the wave state and the static bump state (T, c*K)."""
+    """ICLR 2024 Fig. 1: binary inputs (T, c), the wave state (T, c*K) and the static bump state (T, c*K), of
+    which the bump panel draws each channel's input cell ``K-1``, one column per channel (its other cells stay 0;
+    drawn at full width, a one-cell bar would be hard to see)."""
+    T, c = drive.shape
+    if bump.shape != (T, c * K) or wave.shape != (T, c * K):
+        raise ValueError(f"wave and bump must have shape (T, c*K) = {(T, c * K)}, got {wave.shape}, {bump.shape}")
+    if np.abs(np.delete(bump.reshape(T, c, K), K - 1, axis=2)).max(initial=0) > 0:
+        raise ValueError("a static bump lives in each channel's input cell K-1 only; this one does not")
     fig, axes = figure(3, width=8.0, height=3.0)
     spacetime(axes[0, 0], drive, title="inputs", xlabel="channel", symmetric=False)
     spacetime(axes[0, 1], wave, title="wave (v = 1)", xlabel="channel × cell", symmetric=False)
-    spacetime(axes[0, 2], bump, title="static bump (colour: inputs summed)", xlabel="channel × cell",
-              symmetric=False)
+    spacetime(axes[0, 2], bump.reshape(T, c, K)[:, :, K - 1], title="static bump (colour: inputs summed)",
+              xlabel="channel (its input cell; the rest stay 0)", symmetric=False)
+    for ax in (axes[0, 0], axes[0, 2]):
+        ax.set_xticks(range(c))
     fig.colorbar(axes[0, 2].images[0], ax=axes[0, 2], shrink=0.8)
-    for ax in axes[0, 1:]:
-        for c in range(1, drive.shape[1]):
-            ax.axvline(c * K - 0.5, color=COLORS["muted"], lw=0.5, ls=":")
+    for channel in range(1, c):
+        axes[0, 1].axvline(channel * K - 0.5, color=COLORS["muted"], lw=0.5, ls=":")
     return fig
 
 
@@ -122,7 +130,8 @@ def gradient_figure(history: Mapping[str, np.ndarray]) -> Figure:
     fitted = f"random, fitted decay r^s (±{amplitudes[0]:g}): r = {rate:.2f}"
     left.legend(handles=handles + [
         Line2D([], [], color=COLORS["theory"], lw=0.7, label=fitted),
-        Line2D([], [], color=COLORS["theory"], ls=":", label=f"Eq. 14 bound, μ = ‖W_hh‖₂ = {norm:.2f}")],
+        Line2D([], [], color=COLORS["theory"], ls=":",
+               label=f"Eq. 14 bound of the random nets, μ = ‖W_hh‖₂ = {norm:.2f}")],
         fontsize=6.5, loc="lower left")
     ylabel = r"$\|\partial y(s+1) / \partial x(1)\|_F \,/\, \sqrt{d}$"
     left.set(xlabel="history length s (steps)", ylabel=ylabel, title="sensitivity to the first input")
@@ -223,7 +232,8 @@ def claim_rows(*, fibonacci: Sequence[tuple[int, int, bool, int]], fibonacci_ste
                              f"({'as the public code' if spectrum_match[name] else 'MISMATCH'})"
                              for name, (_, exact_eigs) in spectra.items())
     amps = list(gradients)
-    waves = "; ".join(f"inputs ±{a:g}: {'holds' if gradients[a]['wave_x1_min'] >= WAVE_KEEPS else 'does not hold'} "
+    waves = "; ".join(f"stored ±{a:g} (inputs ±{a:g} written at unit norm): "
+                      f"{'holds' if gradients[a]['wave_x1_min'] >= WAVE_KEEPS else 'does not hold'} "
                       f"(smallest {gradients[a]['wave_x1_min']:.2f}; criterion ≥ {WAVE_KEEPS:g})" for a in amps)
     waves += (f". ‖∂y/∂x(1)‖_F/√d for s ≤ {s_max}, wave: "
               + "; ".join(f"{gradients[a]['wave_x1_min']:.2f} – {gradients[a]['wave_x1_max']:.2f} (±{a:g}; fitted "
@@ -234,8 +244,9 @@ def claim_rows(*, fibonacci: Sequence[tuple[int, int, bool, int]], fibonacci_ste
     return [
         ("Theorem 3.1: the wave model represents any HDS (Generalized Fibonacci)", "proof by construction (§3)",
          f"integer-exact for {fibonacci_steps} steps, (s, d) ∈ {[(s, d) for s, d, _, _ in fibonacci]}: {exact}"),
-        ("Discretised wave equation: a pulse moves v cells per step", "Eq. 2 → Eq. 21–23 (v = 1: shift)",
-         f"centroid speed, v→measured: {speeds}"),
+        ("Discretised wave equation: a pulse moves v cells per step",
+         "this book's extension of Eq. 21 (the paper takes v = 1, Eq. 22–23: the shift)",
+         f"centroid speed, v→measured: {speeds} (the centroid of Binomial(t, v) moves vt: a check of the code)"),
         ("Waves keep onset time, bumps do not", "ICLR 2024 Fig. 1 (illustration)",
          f"onsets decoded exactly: {onsets_exact}; distinct states at T = {T}: wave {distinct[T][0]}, "
          f"bump {distinct[T][1]}"),
@@ -245,7 +256,9 @@ def claim_rows(*, fibonacci: Sequence[tuple[int, int, bool, int]], fibonacci_ste
         ("Repeat copy: variable μ sits in subspace ((μ − t − 1) mod s) + 1 at closed-loop step t",
          "Appendix A.4 (the sentence; Eq. 38's flat index is one subspace off)",
          f"exact for every μ and t = 0..{placement_steps - 1}: {variables_placed}"),
-        ("Spectra of Φ for the Table 1 tasks", "nonzero eigenvalues on the unit circle (Table 1, Fig. 6)",
+        ("Spectra of Φ for the Table 1 tasks",
+         "Fig. 6: the eigenvalues' arguments are \"exactly predicted from the theory\" "
+         "(the counts: the public code's)",
          spectra_text),
         ("SBC: the wave with an attention boundary is one causal attention head's autoregressive loop", "Eq. 8",
          f"max difference to scaled_dot_product_attention: {max(sbc_diffs.values()):.1e}"),
@@ -254,5 +267,7 @@ def claim_rows(*, fibonacci: Sequence[tuple[int, int, bool, int]], fibonacci_ste
          + ", ".join(f"{gradients[a]['random_decay_rate_mean']:.3f} (inputs ±{a:g})" for a in amps)
          + f"; spectral radius {spectral_radius:.3f}; ‖W_hh‖₂ = {norm:.3f}, so the bound "
          f"{'grows' if norm > 1 else 'decays'} with s"),
-        ("With waves it does not decay", "Eq. 15–16", waves),
+        ("With waves the sensitivity to an old input does not decay",
+         "after Eq. 16 (an upper bound): \"how far back the input is, does not effect gradient computation\"",
+         waves),
     ]

@@ -149,6 +149,28 @@ def closed_loop_map(F: np.ndarray, horizon: int) -> np.ndarray:
     return np.concatenate(blocks, axis=1)[:, :horizon * d]  # (s*d, horizon*d)
 
 
+def conflicting_lags(F: np.ndarray, steps: int) -> tuple[int, int]:
+    """How far the HDS of ``F`` (s*d, d) is from what a linear RNN with zero input in the closed loop can produce.
+
+    Such an RNN's output ``y(s+k) = sum_j W_r W^(s+k-j) W_uh u(j)`` depends on each input only through its lag
+    ``s+k-j``. Returns ``(conflicts, lags)``: of the ``lags`` that occur more than once among the first ``steps``
+    closed-loop outputs, the number at which the HDS maps two inputs of the same lag differently (0: a linear RNN
+    can hold the task exactly)."""
+    if int(steps) != steps or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps}")
+    M = closed_loop_map(F, steps)
+    d = M.shape[1] // steps
+    s = M.shape[0] // d
+    blocks = M.reshape(s, d, steps, d)  # [input slot j (0 oldest), input component, output step t, output component]
+    by_lag: dict[int, list[np.ndarray]] = {}
+    for j in range(s):
+        for t in range(steps):
+            by_lag.setdefault(s + t - j, []).append(blocks[j, :, t, :])
+    shared = [group for group in by_lag.values() if len(group) > 1]
+    conflicts = sum(any(not np.array_equal(group[0], other) for other in group[1:]) for group in shared)
+    return conflicts, len(shared)
+
+
 def sample_hds_batch(F: np.ndarray, n_models: int, batch: int, horizon: int, generator: torch.Generator,
                      device: torch.device | str, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     """Training data for ``n_models`` RNNs at once: ``(inputs (M, B, s+horizon, d), targets (M, B, horizon, d))``.

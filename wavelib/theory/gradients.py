@@ -51,6 +51,16 @@ def bump_tanh_rnn(d: int, H: int, rng: np.random.Generator) -> dict[str, np.ndar
     return {"W_hh": W_uh @ W_uh.T, "W_uh": W_uh, "W_r": W_uh.T.copy()}
 
 
+def rescale_writes(weights: dict[str, np.ndarray], scale: float) -> dict[str, np.ndarray]:
+    """The same network writing its inputs ``scale`` times larger and reading ``1/scale`` times larger:
+    ``W_uh * scale``, ``W_r / scale``, ``W_hh`` unchanged. With inputs ``±a`` it has the same pre-activations, and
+    the same :func:`input_sensitivity`, as the original with inputs ``±scale*a``: what tanh sees is the size of the
+    stored values, not of the inputs."""
+    if not scale > 0:
+        raise ValueError(f"scale must be positive, got {scale}")
+    return {"W_hh": weights["W_hh"], "W_uh": weights["W_uh"] * scale, "W_r": weights["W_r"] / scale}
+
+
 def input_sensitivity(weights: dict[str, np.ndarray], s: int, amplitude: float, n_samples: int,
                       rng: np.random.Generator) -> np.ndarray:
     """Mean Frobenius norm of ``dy(s+1)/dx(i)`` (a d x d Jacobian) for ``i = 1..s``; returns (s,).
