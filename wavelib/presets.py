@@ -2,7 +2,8 @@
 
 - ``smoke``: the whole chapter in under a minute on 2 CPU cores (tests, CI);
 - ``cpu``: the default; real phenomena at reduced scale, minutes per chapter on 2 cores (most under 5);
-- ``paper``: the paper's protocol exactly; meant for a GPU.
+- ``paper``: the paper's protocol (sizes, steps, seeds) where the paper states it, the chapter's stated choices
+  where it does not (Chapter 5's abstract gives none); meant for a GPU.
 
 ``WAVELIB_PRESET`` picks the preset for a whole build or test run; an explicit argument wins.
 """
@@ -21,7 +22,7 @@ import numpy as np
 PRESETS: dict[str, str] = {
     "smoke": "whole chapter in < 60 s on 2 CPU cores (tests and CI)",
     "cpu": "default; real phenomena at reduced scale, minutes per chapter on 2 CPU cores (most < 5)",
-    "paper": "the paper's protocol (sizes, steps, seeds); meant for a GPU",
+    "paper": "the paper's protocol (sizes, steps, seeds) where it is stated, stated choices where not; for a GPU",
 }
 DEFAULT_PRESET = "cpu"
 PRESET_ENV = "WAVELIB_PRESET"
