@@ -63,6 +63,7 @@ from pathlib import Path
 import torch
 
 from wavelib.benchmarking import write_atomically
+from wavelib.data.cache import OFFLINE_ENV
 from wavelib.devices import device_description
 from wavelib.experiments.vwave import PRESETS as VWAVE_PRESETS
 from wavelib.models.triton_support import FUSED_ENV
@@ -318,6 +319,8 @@ def run(args: argparse.Namespace) -> int:
     if args.commit:  # every result and table made below records this commit, not the copied .git's
         os.environ[COMMIT_ENV] = args.commit
     os.environ[RESULTS_ENV] = str(working_store(results_root()))  # for this process and every command it starts
+    # the GPU machine reaches no network: a dataset it lacks (CIFAR-10) fails a chapter's check before any work
+    os.environ[OFFLINE_ENV] = "1"
     session.say(f"# GPU session {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}, budget {args.budget_min} min, "
                 f"commit {args.commit or '(not given: the copied .git may be stale)'}; results store "
                 f"{os.environ[RESULTS_ENV]}")

@@ -207,6 +207,7 @@ def fake_session_run(gpu_session, monkeypatch, tmp_path, rows, failing_test):
     and the check whose title starts with ``failing_test`` (if given) fails. Returns run and the commands."""
     monkeypatch.setenv("WAVELIB_RESULTS", str(tmp_path / "store"))
     monkeypatch.setenv(COMMIT_ENV, "unset")  # run(commit=...) sets it in os.environ: put back after the test
+    monkeypatch.delenv("WAVELIB_OFFLINE")  # run() sets it (the GPU machine reaches no network): put back after
     out = tmp_path / "out"
     commands, failing = {}, {"title": failing_test}
 
@@ -245,6 +246,7 @@ def test_runs_train_at_once_only_where_the_test_passed_and_the_row_gains_somewhe
         train = commands["train vwave"]
         assert train[train.index("--workers") + 1] == str(expected)
     assert f"vwave trains 1 run(s) at a time (--workers 1): {gpu_session.WORKERS_TEST} did not pass" in log
+    assert os.environ["WAVELIB_OFFLINE"] == "1"  # the commands it starts inherit it: no dataset download is tried
 
 
 def test_runs_trained_with_graphs_go_at_once_by_the_graphed_row(gpu_session, tmp_path, monkeypatch):

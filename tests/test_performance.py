@@ -70,7 +70,10 @@ def test_goals_are_met_only_by_measured_rows_that_reach_them():
     assert mnist_time["met"] is False
     assert grid_time["met"] is None  # its row is not in this table
     assert all(g["met"] is None and g["measured"] is None for g in goal_status({"rows": []}))
-    assert [met_text(g) for g in status.values()] == ["yes", "**no**", "yes", "**no**", "not measured"]
+    assert [met_text({**g, "current": True}) for g in status.values()] == [
+        "yes", "**no**", "yes", "**no**", "not measured"]
+    assert ratio_copy["current"] is None  # a table without a commit: git cannot tell whether it is out of date
+    assert met_text(ratio_copy) == "yes (unverified: whether the code changed since is unknown here)"
 
 
 def test_goals_met_on_an_out_of_date_table_say_so():
@@ -94,6 +97,7 @@ def test_goals_measured_on_another_chip_than_an_h100_say_so():
                        {**_row("wRNN train step", "[sMNIST] ...", 600.0, 40.0), "device": h100}]}
     ratio_copy, ratio_mnist, copy_time, *_ = goal_status(report)
     assert ratio_copy["other_chip"] == h200 and ratio_mnist["other_chip"] is None
+    ratio_copy, ratio_mnist, copy_time = ({**g, "current": True} for g in (ratio_copy, ratio_mnist, copy_time))
     assert met_text(ratio_copy) == "yes (on cuda:0 (NVIDIA H200), not an H100)"
     assert met_text(ratio_mnist) == "**no**" and met_text(copy_time).endswith("not an H100)")
     stale = {**ratio_copy, "current": False}
@@ -223,15 +227,16 @@ def test_stored_run_rows_list_paper_artifacts_with_their_devices_and_time(tmp_pa
 
     artifact("paper", "table1", {"device": "cuda:0 (B)", "devices": ["cuda:0 (A)", "cuda:0 (B)"], "wall_time_s": 864,
                                  "resumed": True, "git_commit": "bbb", "git_commits": ["aaa", "bbb"],
-                                 "part_wall_time_s": {"cells0-3": 100.0, "cells4-7": 400.0, "cells8-9": 300.0}}, {})
+                                 "part_wall_time_s": {"cells0-3": 100.0, "cells4-7": 400.0, "cells8-9": 300.0},
+                                 "note": "completed by hand"}, {})
     artifact("paper", "fig9", {"device": "cpu", "wall_time_s": 5, "git_commit": "eee"}, {})  # before parts were timed
     artifact("paper", "cifar", {"device": "cpu", "wall_time_s": 0.1, "git_commit": "ccc"},
              {"data": {"available": False}})
     artifact("cpu", "bottleneck", {"device": "cpu", "wall_time_s": 30, "git_commit": "ddd"}, {})
     assert stored_run_rows(tmp_path) == [
-        ["spectrum / fig9", "cpu", "5 s", "not recorded", "eee", "2026-11-26"],
+        ["spectrum / fig9", "cpu", "5 s", "not recorded", "eee", "2026-11-26", ""],
         ["spectrum / table1", "cuda:0 (A), then cuda:0 (B)", "14.4 min (resumed)",
-         "3 timed: median 5.0 min, longest 6.7 min (cells4-7)", "aaa, bbb", "2026-11-26"]]
+         "3 timed: median 5.0 min, longest 6.7 min (cells4-7)", "aaa, bbb", "2026-11-26", "completed by hand"]]
 
 
 def test_the_option_pairs_follow_the_kernels_defaults(monkeypatch):

@@ -232,7 +232,9 @@ def _book(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m wavelib", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m wavelib", description=(
+        "List chapters and artifacts, train experiments, run chapters, build the book, clean the results store of "
+        "what interrupted writes left."))
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("list", help="chapters, presets, and which artifacts exist").set_defaults(func=_list)
@@ -243,12 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     def knobs(p: argparse.ArgumentParser) -> None:
         p.add_argument("--set", type=_knob, action="append", default=[], metavar="KNOB=VALUE",
-                       help="override one of the preset's knobs (repeatable; `list` shows chapters)")
+                       help="override one of the preset's knobs (repeatable; `list` shows each chapter's knobs)")
 
     train = sub.add_parser("train", help="run a chapter's experiments (no Jupyter) into the results store")
     train.add_argument("chapter", help=f"one of {', '.join(CHAPTERS)}")
     common(train)
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0, help="the runs' seed (default 0; recorded in each artifact)")
     train.add_argument("--experiment", action="append", help="only this experiment (repeatable)")
     train.add_argument("--retrain", action="store_true", help="recompute even if the artifact exists")
     train.add_argument("--stop-after", type=float, metavar="MINUTES",
@@ -268,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="execute chapter notebooks with papermill into a run folder")
     run.add_argument("chapter", nargs="+", help=f"one or more of {', '.join(CHAPTERS)}")
     common(run)
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--seed", type=int, default=0, help="the chapters' seed (default 0; shown on each page)")
     run.add_argument("--out", help="run folder (default: runs/<timestamp>-<preset>/)")
     knobs(run)
     run.set_defaults(func=_run)

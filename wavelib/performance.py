@@ -225,12 +225,14 @@ def goal_status(report: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def met_text(status: dict[str, Any]) -> str:
-    """A goal's "met" cell: yes / **no** / not measured, marked where the table is out of date and where it was
-    measured on another chip than the goals' (:data:`GOAL_DEVICE`)."""
+    """A goal's "met" cell: yes / **no** / not measured, marked where the table is out of date, where git cannot
+    tell whether it is (a copy without the repository's history), and where it was measured on another chip than
+    the goals' (:data:`GOAL_DEVICE`)."""
     text = {None: "not measured", True: "yes", False: "**no**"}[status["met"]]
     if status["met"] is None:
         return text
-    marks = (["out-of-date table"] if status["current"] is False else []) + (
+    currency = {False: ["out-of-date table"], None: ["unverified: whether the code changed since is unknown here"]}
+    marks = currency.get(status["current"], []) + (
         [f"on {status['other_chip']}, not an {GOAL_DEVICE}"] if status.get("other_chip") else [])
     return f"{text} ({'; '.join(marks)})" if marks else text
 
@@ -248,9 +250,9 @@ class Choice:
     train_step: str = ""  #: the row of a whole training step with the other option, against the loop ("": none)
 
 
-#: a ratio past this (or under its inverse) says one option is faster; between, neither (in the H100 table of
-#: commit 0c709b84a93d, options that change only the work split, 1 against 8 warps at the copy shapes, measured
-#: 0.99x and 1.01x)
+#: a ratio past this (or under its inverse) says one option is faster; between, neither: too small to change a
+#: default for (in the H100 table of commit 0c709b84a93d the same default kernel, timed in three rows, agrees with
+#: itself within 1%)
 GAIN = 1.03
 
 
@@ -404,7 +406,8 @@ def stored_run_rows(root: Path | None = None) -> list[list[str]]:
     """The ``paper`` artifacts in the results store (``root``: the repository's ``results/``), one row each:
     chapter and experiment, the device(s) it trained on, its wall time (the time a run really took, beside the
     projections; "resumed": over several attempts), its parts' times (:func:`parts_text`), the commits of the code
-    that ran it, and its date. Artifacts that only record missing data are left out."""
+    that ran it, its date, and the note its ``meta.json`` carries where a record was completed by hand (empty
+    otherwise). Artifacts that only record missing data are left out."""
     from .store import stored_artifacts
 
     rows = []
@@ -415,5 +418,5 @@ def stored_run_rows(root: Path | None = None) -> list[list[str]]:
         rows.append([f"{meta['chapter']} / {meta['experiment']}", ", then ".join(artifact.devices),
                      format_minutes(meta["wall_time_s"] / 60) + (" (resumed)" if meta.get("resumed") else ""),
                      parts_text(meta.get("part_wall_time_s")), ", ".join(artifact.commits),
-                     meta["finished_utc"][:10]])
+                     meta["finished_utc"][:10], meta.get("note", "")])
     return rows

@@ -18,6 +18,8 @@ from pathlib import Path
 
 DOWNLOAD_TIMEOUT_S = 60
 """Seconds pooch waits on a download server."""
+OFFLINE_ENV = "WAVELIB_OFFLINE"
+"""Set to 1, true or yes: no dataset is downloaded, and one not in the cache fails before any work."""
 
 
 class DataUnavailableError(RuntimeError):
@@ -33,7 +35,7 @@ def cache_dir() -> Path:
 def is_offline(offline: bool | None = None) -> bool:
     """``offline`` if given, else whether ``$WAVELIB_OFFLINE`` says so (1, true or yes)."""
     if offline is None:
-        return os.environ.get("WAVELIB_OFFLINE", "").strip().lower() in ("1", "true", "yes")
+        return os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes")
     return bool(offline)
 
 
