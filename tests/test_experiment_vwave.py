@@ -9,7 +9,7 @@ from wavelib.chapters import get_chapter
 from wavelib.experiments import vwave
 from wavelib.plotting import vwave_claims as vclaims
 from wavelib.plotting.vwave import loss_curves_figure, model_style
-from wavelib.store import run_experiment
+from wavelib.store import config_hash, run_experiment
 
 CHAPTER = get_chapter("vwave")
 SMOKE = CHAPTER.config("smoke")
@@ -148,17 +148,48 @@ def _summary(low: float, high: float) -> dict[str, float]:
     return {"string_accuracy_mean": (low + high) / 2, "string_accuracy_min": low, "string_accuracy_max": high}
 
 
-def test_reach_and_learned_velocity_texts_compare_ranges_over_seeds():
+def _climbing(model: str, at: tuple[int, ...], seeds: int = 3) -> dict[str, np.ndarray]:
+    """Histories of ``model`` at length 5 whose string accuracy reaches 50% at record ``at[0]`` and 90% at ``at[1]``
+    (one seed per entry of ``at[1:]`` when given several: ``None`` never gets to 90%)."""
+    nineties = list(at[1:]) * seeds if len(at) == 2 else list(at[1:])
+    curves = [[0.0] * at[0] + [0.6] * ((n or 11) - at[0]) + [0.95] * (11 - (n or 11)) for n in nineties[:seeds]]
+    return _crossing_history(model, curves)
+
+
+def test_reach_verdict_compares_learning_speed_as_well_as_final_accuracy():
+    """Overlapping final accuracies are not enough: the larger v = 1 mixer is judged on the examples to 50% and 90%
+    too (the abstract's claim is speed), with the seeds that got there and the gap in evaluations."""
     metrics = {"L5|mamba": _summary(0.4, 0.6), "L5|vwave-0.5": _summary(0.9, 1.0), "L5|vwave-0.25": _summary(0.8, 0.9),
-               "L5|mamba-K16": _summary(0.85, 0.95), "L5|vwave-learned": _summary(0.5, 0.7)}
-    reach = {"mamba": 4, "vwave-0.5": 8, "vwave-0.25": 16, "mamba-K16": 16}
-    text = vclaims.reach_text(metrics, reach, "mamba-K16", "mamba", ["vwave-0.5", "vwave-0.25"], 5)
-    assert "vwave-0.25 (reach 16)" in text and "vwave-0.5 (the best fixed v)" in text
-    assert "explains the gain over Mamba as well as the velocity does" in text
-    assert text.endswith("every seed ends above every seed of mamba.")
-    metrics["L5|mamba-K16"] = _summary(0.7, 0.8)
-    assert "the velocity gains more" in vclaims.reach_text(metrics, reach, "mamba-K16", "mamba",
-                                                         ["vwave-0.5", "vwave-0.25"], 5)
+               "L5|mamba-K16": _summary(0.85, 0.95)}
+    reaches = {"mamba": 4, "vwave-0.5": 8, "vwave-0.25": 16, "mamba-K16": 16}
+    fixed = {**_climbing("mamba", (9, None)), **_climbing("vwave-0.5", (2, 4)), **_climbing("vwave-0.25", (2, 5))}
+
+    def reach(k16: dict) -> str:
+        return vclaims.reach_text(metrics, {**fixed, **k16}, reaches, "mamba-K16", "mamba",
+                                  ["vwave-0.5", "vwave-0.25"], 5, 3)
+
+    later = reach(_climbing("mamba-K16", (3, 6, None, 7)))
+    assert "vwave-0.25 (reach 16)" in later and "vwave-0.5 (the best fixed v)" in later
+    assert "mamba-K16 300 (3 of 3) / 700 (2 of 3)" in later and "vwave-0.25 200 (3 of 3) / 500 (3 of 3)" in later
+    assert "mamba-K16 got there later than vwave-0.25 to 50% and 90% (by 1–2 evaluations)" in later
+    assert ("ends as high (ranges over seeds overlapping) and learns later: on learning speed, the abstract's measure, "
+            "these velocities do better") in later
+    assert later.endswith("Against mamba: every seed of mamba-K16 ends above every seed of mamba.")
+    same = reach(_climbing("mamba-K16", (2, 4)))
+    assert "at the same evaluation as vwave-0.5 to 50% and 90%" in same
+    assert "sooner than vwave-0.25 to 90% (by 1 evaluation)" in same and "does at least as well" in same
+    both = {**fixed, **_climbing("vwave-0.25", (2, 4)), **_climbing("mamba-K16", (2, 4))}
+    assert "it does as well as these velocities, in final accuracy and in learning speed" in (
+        vclaims.reach_text(metrics, both, reaches, "mamba-K16", "mamba", ["vwave-0.5", "vwave-0.25"], 5, 3))
+    assert "no single verdict" in reach(_climbing("mamba-K16", (1, 6)))  # sooner to 50%, later to 90%
+    metrics["L5|mamba-K16"] = _summary(0.7, 0.75)
+    assert "on final accuracy and learning speed, these velocities do better" in reach(_climbing("mamba-K16", (3, 6)))
+    assert "ends lower and learns as fast (the same evaluations): on final accuracy, these velocities do better" in (
+        vclaims.reach_text(metrics, both, reaches, "mamba-K16", "mamba", ["vwave-0.5", "vwave-0.25"], 5, 3))
+
+
+def test_learned_velocity_text_compares_ranges_over_seeds():
+    metrics = {"L5|vwave-0.5": _summary(0.9, 1.0), "L5|vwave-learned": _summary(0.5, 0.7)}
     history = {f"L5|vwave-learned|seed{s}|velocity": np.array([[0.5, 0.4 + 0.1 * s]]) for s in range(2)}
     text = vclaims.learned_velocity_text(history, metrics, "vwave-learned", "vwave-0.5", 0.5, 5, 2)
     assert "range 0.400–0.500, at most 0.100 from their start 0.5" in text and text.endswith("lie below.")
@@ -171,14 +202,29 @@ def test_each_ablation_gets_the_comparison_that_fits_it():
     metrics = {f"L5|{m}": _summary(0.1 * i, 0.1 * i + 0.05)
                for i, m in enumerate((*config.models, *config.ablation_models))}
     history = {f"L5|vwave-learned|seed{s}|velocity": np.full((4, 8), 0.5) for s in range(config.n_seeds)}
+    for m, at in {"mamba": 3, "vwave-0.5": 2, "vwave-0.25": 2, "vwave-0.1": 2, "mamba-K16": 3,
+                  "vwave-0.25-K16": 1}.items():
+        history |= _climbing(m, (at, 7), config.n_seeds)
     learned, k16, slow_k16 = vclaims.ablation_texts(config, metrics, history, 5)
     assert learned.startswith("vwave-learned's velocities") and "vwave-0.5 (fixed v = 0.5)" in learned
-    assert k16.startswith("The short mixer reaches back") and "mamba-K16 ends at" in k16
-    assert slow_k16.startswith("vwave-0.25-K16 (reach about 64 tokens)")
-    assert "vwave-0.25 (the same velocity, reach 16)" in slow_k16 and slow_k16.endswith("lie above.")
-    assert "velocity" not in slow_k16.split(":")[-1]  # no verdict on velocity against reach for it
+    assert k16.startswith("The short mixer's reach, K/v tokens (§5.1): mamba 4, vwave-0.5 8, vwave-0.25 16, "
+                          "vwave-0.1 40, mamba-K16 16.") and "Final string accuracy: mamba-K16 " in k16
+    assert slow_k16.startswith("vwave-0.25-K16 (reach 64 tokens)")
+    assert "vwave-0.25 (the same velocity, reach 16)" in slow_k16
+    assert "vwave-0.25-K16 ends above every seed of vwave-0.25" in slow_k16
+    assert "vwave-0.25-K16 got there sooner than vwave-0.25 to 50% (by 1 evaluation)" in slow_k16
+    assert "the velocit" not in slow_k16.split("So, against")[-1]  # no verdict on velocity against reach for it
     only_ablations = {k: v for k, v in metrics.items() if k.split("|")[1] in config.ablation_models}
     assert vclaims.ablation_texts(config, only_ablations, history, 5) == []
+
+
+def test_a_reduced_page_finds_the_paper_presets_artifact_only_where_it_is_stored(tmp_path):
+    assert vwave.stored_paper_artifact("copy_curves", 0, tmp_path) is None
+    paper = vwave.PRESETS["paper"]
+    path = tmp_path / "paper" / "vwave" / f"copy_curves-{config_hash('copy_curves', paper.to_dict(), 0)}"
+    path.mkdir(parents=True)
+    assert vwave.stored_paper_artifact("copy_curves", 0, tmp_path).path == path
+    assert vwave.stored_paper_artifact("copy_curves", 1, tmp_path) is None  # another seed's
 
 
 def test_generalisation_text_names_the_largest_gap_between_the_two_sets():

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from wavelib.models.short_mixers import (
-    FFT_MIN_LENGTH, CausalConv, VWaveMixer, cell_responses, make_short_mixer, vwave_states,
+    FFT_MIN_LENGTH, CausalConv, VWaveMixer, cell_gains, cell_responses, make_short_mixer, reach, vwave_states,
 )
 
 
@@ -121,3 +121,18 @@ def test_learnable_velocity_starts_with_the_kernel_of_the_fixed_velocity():
     fixed.conv.load_state_dict(learned.conv.state_dict())
     with torch.no_grad():
         torch.testing.assert_close(learned.kernel(20), fixed.kernel(20))
+
+
+@pytest.mark.parametrize("v", [1.0, 0.5, 0.25, 0.1])
+def test_each_cell_holds_an_input_1_over_v_steps_and_the_state_k_over_v(v):
+    """Velocity comes with gain: every cell's response sums to 1/v (the mean steps an input stays in it), the newest
+    cell's L2 norm is 1/sqrt(v(2-v)), and the reach K/v is the mean time the input stays in the whole state: the
+    sum over cells, which the recurrence gives too (a pulse's total content summed over time)."""
+    cells = 4
+    sums, norms = cell_gains(v, cells, math.ceil(40 * cells / v))
+    torch.testing.assert_close(sums, torch.full((cells,), 1 / v, dtype=torch.float64), rtol=1e-12, atol=0)
+    assert math.isclose(norms[-1], 1 / math.sqrt(v * (2 - v)), rel_tol=1e-12)
+    assert reach(v, cells) == pytest.approx(float(sums.sum()), rel=1e-12)
+    pulse = torch.zeros(1, 1, math.ceil(40 * cells / v), dtype=torch.float64)
+    pulse[..., 0] = 1.0
+    assert reach(v, cells) == pytest.approx(float(vwave_states(pulse, v, cells).sum()), rel=1e-12)

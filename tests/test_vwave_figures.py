@@ -5,8 +5,12 @@ from __future__ import annotations
 import math
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 import pytest
+import torch
 
+from wavelib.models.short_mixers import vwave_states
 from wavelib.plotting import vwave as figs
 
 matplotlib.use("Agg")
@@ -20,7 +24,7 @@ def test_the_oldest_cell_peaks_near_k_minus_1_over_v(v, cells):
     assert abs(peak - (cells - 1) / v) <= 1 + 1e-9 and (v < 1 or peak == cells - 1)
 
 
-def test_the_explorer_draws_both_figures_for_its_sliders(monkeypatch):
+def test_the_explorer_draws_both_figures_for_its_sliders(monkeypatch, capsys):
     """The widget's sliders are v and K; each setting draws the pulse state and the impulse responses of one v,
     over enough steps to show the oldest cell's peak."""
     drawn = []
@@ -37,6 +41,9 @@ def test_the_explorer_draws_both_figures_for_its_sliders(monkeypatch):
     assert (pulses[0], responses[0]) == ("pulses", "responses") and pulses[1:] == responses[1:]
     _, velocities, cells, length = pulses
     assert (velocities, cells) == ([0.05], 32) and length > figs.oldest_cell_peak(0.05, 32, 2000) > 600
+    said = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "(K-1)/v = 620.0 steps on average" in said and "K/v = 640.0 steps in the cells (the reach)" in said
+    assert "each cell's response sums to 20. At v = 1: 32 steps, the last 32 inputs." in said
 
 
 @pytest.mark.parametrize("cells, legend", [(4, True), (16, False)])
@@ -46,3 +53,19 @@ def test_impulse_responses_draw_a_curve_per_cell_and_a_legend_only_when_readable
         assert len(ax.lines) == cells
     assert (fig.axes[-1].get_legend() is not None) is legend
     assert math.isclose(max(line.get_ydata().max() for line in fig.axes[0].lines), 1.0)  # v = 1: a pure delay
+    assert [ax.get_title() for ax in fig.axes] == ["v = 1\neach cell sums to 1", "v = 0.25\neach cell sums to 4"]
+    plt.close(fig)
+
+
+def test_the_trained_states_panels_give_their_own_colour_scale():
+    """Each panel is scaled to its own largest |h|: its title says it, beside the largest input |x|."""
+    x = np.zeros((2, 12))
+    x[:, 0] = [1.0, -3.0]
+    states = {name: vwave_states(torch.tensor(x)[None], v, 4)[0].numpy() for name, v in (("mamba", 1.0),
+                                                                                         ("vwave-0.1", 0.1))}
+    fig = figs.mixer_states_figure(states, {"mamba": np.ones(2), "vwave-0.1": np.full(2, 0.1)},
+                                   {"mamba": x, "vwave-0.1": x * 2}, split=5)
+    assert [ax.get_title() for ax in fig.axes] == ["mamba (v = 1)\n|h| ≤ 3, input |x| ≤ 3",
+                                                   "vwave-0.1 (v = 0.1)\n|h| ≤ 3, input |x| ≤ 6"]
+    assert fig.axes[1].images[0].get_clim() == (-3.0, 3.0)
+    plt.close(fig)

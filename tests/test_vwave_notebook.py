@@ -25,3 +25,5 @@ def test_the_chapter_renders_every_copy_length(tmp_path, monkeypatch):
         assert f"learns copy (length ≤ {length}) exponentially faster than Mamba" in text  # a claim row each
         assert f"at length {length}:" in text  # §5.4's generalisation text at each length
     assert "copy_curves_long`: trained on cpu" in text
+    assert "**Velocity comes with gain.**" in text  # §5.1's gains, computed
+    assert "The results store this page was built from holds no `copy_curves` of the `paper` preset" in text

@@ -1,6 +1,7 @@
 """Chapter 5's computed prose and claims on hand-made histories: every verdict branch can fail."""
 
 import dataclasses
+import json
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -10,6 +11,7 @@ from wavelib.experiments import vwave
 from wavelib.experiments.vwave import run_key
 from wavelib.plotting import vwave as figs
 from wavelib.plotting import vwave_claims as vclaims
+from wavelib.store import Artifact
 
 PAPER = vwave.PRESETS["paper"]
 L = 5  #: the maximum string length of the hand-made runs
@@ -68,14 +70,20 @@ def test_rope_paragraph_says_broken_only_where_rope_never_leaves_its_start():
     text = vclaims.rope_text(config, "paper", flat, metrics, [L])
     assert text.startswith("**Is RoPE broken?**") and "does not learn copy" in text
     assert "no seed gets 0.1 above its first evaluation's" in text and "learns later" not in text
+    assert "a longer run would show: this page shows none (the check below trains one)" in text
     late, metrics = _grid({"alibi": alibi, "rope": [_run(_ramp(0.05, 0.8, 5)), _run(_ramp(0.05, 0.7, 6))]}, config)
     text = vclaims.rope_text(config, "paper", late, metrics, [L])
     assert text.startswith("**RoPE learns later than ALiBi.**") and "not broken here" in text
     assert "2 of 2 seeds stay within 0.1" in text and "until 500–600 examples, then climb" in text
     assert "still rising at the end" in text and "all 2 of 2 seeds pass 50% by" in text
     assert "--preset paper --device cuda --cuda-graph" in text and f"steps={2 * config.steps}" in text
-    assert "--preset cpu" not in text
-    assert "--preset cpu" in vclaims.rope_text(config, "cpu", late, metrics, [L])
+    assert "--preset cpu" not in text and "a longer run would show: this page shows none (the check below" in text
+    reduced = vclaims.rope_text(config, "cpu", late, metrics, [L])  # as long a training as the `paper` preset's
+    assert "--preset cpu" in reduced and "none" not in reduced
+    assert "a longer run would show: the note on paper scale below gives the `paper` preset's run" in reduced
+    shorter = dataclasses.replace(config, batch=16, steps=500, d_model=64)
+    assert ("a longer run would show: the `paper` preset's run, of larger models on 8× this page's training rows, "
+            "is one (the note on paper scale below)") in vclaims.rope_text(shorter, "cpu", late, metrics, [L])
     mixed, metrics = _grid({"alibi": alibi, "rope": [_run(_ramp(0.05, 0.8, 5)), _run([0.0] + [0.05] * STEPS)]},
                            config)
     text = vclaims.rope_text(config, "paper", mixed, metrics, [L])
@@ -268,3 +276,64 @@ def test_claims_rows_hold_at_the_reduced_presets_models(preset):
     assert any(c.startswith("length generalisation") for c in claims)
     together = [measured for claim, _, measured in rows if "on par with the rope" in claim][0]
     assert ("Against the transformers together" in together) == ("alibi" in config.models)
+
+
+def test_velocity_comes_with_gain_and_the_numbers_are_computed():
+    """Each cell's response sums to 1/v; the newest cell's L2 norm is 1/sqrt(v(2-v)); the reach is K/v."""
+    header, rows = vclaims.gain_rows([1.0, 0.1], 4)
+    assert header[2] == "L2 norm, newest cell (3)"
+    assert rows == [["1", "1", "1", "1", "4", "3"], ["0.1", "10", "2.29", "1.28", "40", "29"]]
+    text = vclaims.gain_text([1.0, 0.5, 0.1], 4)
+    assert "sums to 1/v: 1, 2, 10 at v = 1, 0.5, 0.1" in text and "10× larger at v = 0.1 than at v = 1" in text
+    assert "2.29 at v = 0.1 against 1 at v = 1" in text
+    assert "4× larger at v = 0.25 than at v = 1" in vclaims.gain_text([1.0, 0.25], 4)
+
+
+def _summary(low: float, high: float) -> dict[str, float]:
+    return {"string_accuracy_mean": (low + high) / 2, "string_accuracy_min": low, "string_accuracy_max": high}
+
+
+def _paper_artifact(tmp_path, metrics):
+    """A stored artifact holding ``metrics`` with just the record its provenance line needs."""
+    (tmp_path / "metrics.json").write_text(json.dumps(metrics))
+    (tmp_path / "meta.json").write_text(json.dumps({"device": "cuda:0 (H100)", "wall_time_s": 300,
+                                                    "finished_utc": "2026-01-02T00:00:00Z", "git_commit": "abc"}))
+    return Artifact(tmp_path)
+
+
+def test_a_reduced_page_says_what_the_paper_scale_run_shows_or_that_its_store_lacks_it(tmp_path):
+    """Where the `paper` preset's copy curves are stored, a reduced page names where they disagree with its own (a
+    fixed v against Mamba, the seeds that reached 50%); where they are not, it says so of its own store only."""
+    config = _config(["mamba", "vwave-0.25", "vwave-0.1", "rope"], n_seeds=3)
+    here = {run_key(L, m): {**_summary(low, high), "seeds_reaching_0.5": k}
+            for m, low, high, k in (("mamba", 0.4, 0.7, 2), ("vwave-0.25", 0.9, 0.95, 3), ("vwave-0.1", 0.5, 0.6, 2),
+                                    ("rope", 0.1, 0.2, 0))}
+    big = PAPER.lengths[0]
+    there = {run_key(big, m): {**_summary(low, high), "seeds_reaching_0.5": k}
+             for m, low, high, k in (("mamba", 0.3, 0.8, 2), ("vwave-0.25", 0.98, 1.0, 3), ("vwave-0.1", 0.93, 0.97, 3),
+                                     ("rope", 0.65, 0.99, 3), ("alibi", 1.0, 1.0, 3))}
+    text = vclaims.paper_scale_text(config, here, L, _paper_artifact(tmp_path, there), 0)
+    assert "trained on cuda:0 (H100) in 5.0 min" in text and f"on strings ≤ {big}" in text
+    assert ("vwave-0.1 overlaps the range over seeds of mamba here (means 0.550 against 0.550) and ends above every "
+            "seed of mamba at paper scale (0.950 against 0.550)") in text
+    assert "0 of 3 rope seeds reached 50% here, 3 of 3 at paper scale (final 0.820)" in text
+    assert "vwave-0.25 " not in text.split("Where they disagree")[1]  # above Mamba on both pages
+    header, rows = vclaims.paper_scale_rows(config, here, L, there)
+    assert header == ["model", f"this page: strings ≤ {L}", f"`paper` preset: strings ≤ {big}"]
+    assert [r[0] for r in rows] == ["mamba", "vwave-0.25", "vwave-0.1", "rope"]  # models on both pages only
+    assert rows[-1][1:] == ["0.150 (0.10–0.20); 0 of 3 reached 50%", "0.820 (0.65–0.99); 3 of 3 reached 50%"]
+    alike = {run_key(big, m): here[run_key(L, m)] for m in config.models}
+    assert "they agree" in vclaims.paper_scale_text(config, here, L, _paper_artifact(tmp_path, alike), 0)
+    missing = vclaims.paper_scale_text(config, here, L, None, 0)
+    assert "The results store this page was built from holds no `copy_curves` of the `paper` preset" in missing
+    assert "none is stored" not in missing
+
+
+def test_the_wave_claim_is_the_abstracts_and_the_conv_reading_the_books():
+    history, metrics = _paper_like()
+    rows = vclaims.claims_rows(_config(MODELS, n_seeds=3), [L], metrics, history, None, "MISSING")
+    claim, abstract, measured = next(row for row in rows if "traveling wave" in row[0])
+    assert "shift SSM of the H3 block" in claim and "conv" not in claim
+    assert "Shift-SSM of Mamba" in abstract and "nor whether the models were trained" in abstract
+    assert "conv" not in abstract and "trained Mamba" not in abstract
+    assert "2025 blog post, not the abstract" in measured and "not Fig. 1a" in measured

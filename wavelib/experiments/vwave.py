@@ -1,4 +1,4 @@
-"""Chapter 5 (Keller, *v-Wave SSMs*): Mamba's short conv is a v = 1 wave; slower waves let Mamba learn to copy.
+"""Chapter 5 (Keller, *v-Wave SSMs*): the shift SSM is a v = 1 wave; slower waves let Mamba learn to copy.
 
 Three stored experiments, every model trained from ``n_seeds`` seeds on the copy task of Jelassi et al. (2024):
 
@@ -6,18 +6,22 @@ Three stored experiments, every model trained from ``n_seeds`` seeds on the copy
   Mamba at fixed velocities, transformers with ALiBi and RoPE): the training loss against examples seen (what
   the abstract's Fig. 2 plots), string and character accuracy on a fixed evaluation set against examples seen
   (the measure of Jelassi et al.), length generalisation at the end, and for the Mamba models the short mixer's
-  hidden state on one fixed example (the wave figure, Fig. 1a) with every layer's velocity;
+  hidden state on one fixed example (the wave figure, this book's counterpart of Fig. 1a) with every layer's
+  velocity;
 - ``copy_curves_long``: the same at every further length (only at presets with more than one: ``paper``'s 300),
   a separate artifact so that the first length's results can land first;
 - ``ablations``: the models in ``ablation_models`` (learnable velocity, state size K = 16) at the first length.
 
 No code or full text of v-Wave Mamba is public: the model sizes, the velocities and where ``v`` enters (Mamba's
-short conv, read as a shift SSM) are this book's assumptions, stated in the chapter.
+short conv, read as a shift SSM after the author's 2025 blog post) are this book's assumptions, stated in the
+chapter. A reduced preset's page compares its results with the ``paper`` preset's where those are stored
+(:func:`stored_paper_artifact`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -29,7 +33,7 @@ from ..models.short_mixers import vwave_states
 from ..presets import Config, ConfigError, require_choice, require_positive
 from ..registry import Chapter, Experiment
 from ..seeding import isolated_rng
-from ..store import Checkpoint, Result, RunContext
+from ..store import Artifact, Checkpoint, Result, RunContext, artifact_dir
 from ..tasks.copy_strings import COPY, VOCAB_SIZE, copy_example, encode
 from ..training.copy_lm import CopyTraining, train_copy
 
@@ -134,6 +138,13 @@ def run_key(length: int, model: str, seed: int | None = None) -> str:
     """The key of a model's results at max string length ``length`` in a copy artifact: its metrics summary
     (``seed`` None: ``"L20|mamba"``), or one seed's run (``"L20|mamba|seed0"``, the prefix of its history keys)."""
     return f"L{length}|{model}" if seed is None else f"L{length}|{model}|seed{seed}"
+
+
+def stored_paper_artifact(name: str, seed: int, root: Path | None = None) -> Artifact | None:
+    """The ``paper`` preset's artifact of experiment ``name`` and ``seed`` in the results store ``root`` (default:
+    :func:`~wavelib.store.results_root`), for a reduced preset's page to compare with; None where it is not there."""
+    path = artifact_dir(CHAPTER.name, "paper", name, PRESETS["paper"].to_dict(), seed, root)
+    return Artifact(path) if path.exists() else None
 
 
 def _mixer_figure_data(model: torch.nn.Module, device: torch.device, length: int) -> dict[str, np.ndarray]:

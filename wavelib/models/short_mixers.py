@@ -1,14 +1,17 @@
 """The short causal mixer of a Mamba layer: the plain depthwise conv, and the v-wave shift SSM that generalises it.
 
-Read as a state space model (Keller, *v-Wave SSMs*; NOTES.md §3), Mamba's causal depthwise ``conv1d`` of kernel
-``K`` is a shift-SSM per channel: a state of ``K`` cells, the input written into the newest cell ``K-1``, the content
-moved one cell towards cell 0 each step (and dropped there), the output ``y_t = w · h_t + b``. That is the
-discretised one-way wave equation at velocity ``v = 1``. The v-wave mixer moves only a fraction ``v`` of each
-cell per step::
+Read as a state space model, Mamba's causal depthwise ``conv1d`` of kernel ``K`` is a shift-SSM per channel (this
+reading, and the velocity placed in the conv, follow the author's 2025 blog post, NOTES.md §3; Keller's extended
+abstract names only the shift SSM of the H3 block that most SSMs can be seen to build on): a state of ``K``
+cells, the input written into the newest cell ``K-1``, the content moved one cell towards cell 0 each step (and
+dropped there), the output ``y_t = w · h_t + b``. That is the discretised one-way wave equation at velocity
+``v = 1``. The v-wave mixer moves only a fraction ``v`` of each cell per step::
 
     h_t = A_v h_{t-1} + e_{K-1} x_t,   A_v = (1 - v) I + v S,   (S h)[i] = h[i+1], (S h)[K-1] = 0,
 
-so a pulse spreads as it travels and cell ``K-1-j`` peaks near delay ``j / v``.
+so a pulse spreads as it travels and cell ``K-1-j`` peaks near delay ``j / v``. An input stays ``1/v`` steps in
+each cell on average, so each cell's impulse response sums to ``1/v`` (:func:`cell_gains`) and the input stays
+``K/v`` steps in the state (:func:`reach`): with the same weights, a slower wave is also a filter of larger gain.
 
 The abstract writes the shift SSM the other way round, ``h_{t+1} = A h_t + B x_t``, ``y_t = C h_t`` with ``A`` ones on
 the first upper diagonal and ``B = e_0``: taken literally, the input enters cell 0, which ``A`` empties on the next
@@ -65,6 +68,21 @@ def cell_responses(log_v: Tensor, log_1mv: Tensor, cells: int, length: int) -> T
     log_p = log_binom + torch.where(moved > 0, moved * lv, 0.0) + torch.where(stayed > 0, stayed * l1, 0.0)
     p = torch.where(reached, torch.exp(log_p), 0.0)
     return p.flip(-2)  # index by cell: cell K-1-j moved j times
+
+
+def reach(v: float, cells: int) -> float:
+    """The mixer's reach, ``K/v`` steps: how long an input stays in the ``K`` cells on average. It arrives at the
+    oldest cell, 0, after ``(K-1)/v`` steps on average (that cell's response peaks within a step of it) and stays
+    there ``1/v`` more; at ``v = 1`` exactly ``K`` steps, the conv's taps at delays ``0..K-1``."""
+    return cells / v
+
+
+def cell_gains(v: float, cells: int, length: int) -> tuple[Tensor, Tensor]:
+    """Each cell's impulse response (:func:`cell_responses`) over ``length`` steps: its sum (its gain at DC, which
+    tends to ``1/v`` for every cell, the mean steps an input stays in it) and its L2 norm; (K,) each, float64,
+    indexed by cell (``K-1`` the newest)."""
+    p = cell_responses(*_log_velocity(float(v)), cells, length)
+    return p.sum(-1), p.norm(dim=-1)
 
 
 def vwave_kernel(weight: Tensor, log_v: Tensor, log_1mv: Tensor, length: int) -> Tensor:

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from ..experiments.vwave import run_key
-from ..models.short_mixers import cell_responses, vwave_states
+from ..models.short_mixers import cell_gains, cell_responses, reach, vwave_states
 from .style import COLORS, figure
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 _COLORS = {"mamba": COLORS["static"], "vwave-0.5": "#08306b", "vwave-0.25": "#3a7fc1", "vwave-0.1": "#9cc9e8",
            "vwave-learned": "#2a9d8f", "alibi": COLORS["accent"], "rope": "#9b4dca"}
 TRANSFORMERS = ("alibi", "rope")
+GAIN_REACHES = 40  #: a cell's whole response is summed over this many reaches (K/v steps each): the tail is < 1e-12
 
 
 def model_style(name: str) -> dict[str, str]:
@@ -66,10 +67,11 @@ def _examples_axis(ax: Axes, log: bool) -> None:
 
 
 def impulse_responses_figure(velocities: Sequence[float], cells: int = 4, length: int = 60) -> Figure:
-    """Each cell's response to one input at the newest cell, for several velocities: one panel per v.
+    """Each cell's response to one input at the newest cell, for several velocities: one panel per v, on a shared
+    y axis; each title gives the sum of every cell's whole response, its gain at DC (1/v, :func:`cell_gains`).
 
     Cell ``K-1-j`` first hears the pulse after ``j`` steps and peaks near ``j / v``: at v = 1 the K cells are a
-    delay line of K steps; at v < 1 the same K cells reach back ~K/v steps, smeared."""
+    delay line of K steps; at v < 1 the same K cells hold an input K/v steps on average (:func:`reach`), smeared."""
     fig, axes = figure(len(velocities), width=2.1 * len(velocities), height=2.4, sharey=True)
     t = np.arange(length)
     for ax, v in zip(axes[0], velocities):
@@ -79,7 +81,8 @@ def impulse_responses_figure(velocities: Sequence[float], cells: int = 4, length
         for j in range(cells):
             shade = 0.25 + 0.75 * j / max(1, cells - 1)
             ax.plot(t, p[cells - 1 - j], color=COLORS["wave"], alpha=shade, lw=1.2, label=f"cell {cells - 1 - j}")
-        ax.set(title=f"v = {v:g}", xlabel="delay (steps)")
+        gain = float(cell_gains(v, cells, math.ceil(GAIN_REACHES * reach(v, cells)))[0].mean())
+        ax.set(title=f"v = {v:g}\neach cell sums to {gain:.3g}", xlabel="delay (steps)")
     axes[0, 0].set(ylabel="response")
     if cells <= 8:  # beyond, the legend would hide the curves
         axes[0, -1].legend(fontsize=7)
@@ -87,7 +90,8 @@ def impulse_responses_figure(velocities: Sequence[float], cells: int = 4, length
 
 
 def oldest_cell_peak(v: float, cells: int, length: int) -> int:
-    """The delay (steps) at which cell 0, the oldest of ``cells``, responds most to one input: near (K-1)/v."""
+    """The delay (steps) at which cell 0, the oldest of ``cells``, responds most to one input: within a step of
+    (K-1)/v, the mean time an input takes to arrive there."""
     log_v = torch.tensor(math.log(v), dtype=torch.float64)
     log_1mv = torch.tensor(math.log1p(-v) if v < 1 else -math.inf, dtype=torch.float64)
     return int(cell_responses(log_v, log_1mv, cells, length)[0].argmax())
@@ -95,8 +99,8 @@ def oldest_cell_peak(v: float, cells: int, length: int) -> int:
 
 def velocity_explorer() -> interactive:
     """An ipywidgets explorer over one shift-SSM channel's velocity v and cells K: its state under unit pulses
-    (:func:`pulse_waves_figure`), its cells' impulse responses (:func:`impulse_responses_figure`) and where the
-    oldest cell peaks, the reach of the channel's memory (needs a live kernel)."""
+    (:func:`pulse_waves_figure`), its cells' impulse responses (:func:`impulse_responses_figure`), where the
+    oldest cell peaks and the channel's reach, K/v (:func:`reach`; needs a live kernel)."""
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
@@ -105,8 +109,10 @@ def velocity_explorer() -> interactive:
         pulse_waves_figure([v], cells=cells, length=length)
         impulse_responses_figure([v], cells=cells, length=length)
         plt.show()
-        print(f"v = {v:g}, K = {cells}: the oldest cell peaks {oldest_cell_peak(v, cells, length)} steps after "
-              f"an input ((K-1)/v = {(cells - 1) / v:.1f}); at v = 1 the same cells reach back {cells - 1} steps.")
+        print(f"v = {v:g}, K = {cells}: the oldest cell peaks {oldest_cell_peak(v, cells, length)} steps after an "
+              f"input (it arrives there after (K-1)/v = {(cells - 1) / v:.1f} steps on average); an input stays "
+              f"K/v = {reach(v, cells):.1f} steps in the cells (the reach), 1/v = {1 / v:.3g} in each, so each "
+              f"cell's response sums to {1 / v:.3g}. At v = 1: {reach(1.0, cells):g} steps, the last {cells} inputs.")
 
     return widgets.interactive(
         draw,
@@ -118,7 +124,7 @@ def velocity_explorer() -> interactive:
 def pulse_waves_figure(velocities: Sequence[float], cells: int = 16, length: int = 60,
                        pulses: Sequence[int] = (0, 12, 24)) -> Figure:
     """The shift SSM's state (cells vertical, time horizontal) driven by unit pulses: diagonal bands travelling
-    at v cells per step, spreading when v < 1 (the untrained picture behind Fig. 1a of the abstract)."""
+    at v cells per step, spreading when v < 1 (the mixer alone, untrained)."""
     x = torch.zeros(1, 1, length, dtype=torch.float64)
     x[..., list(pulses)] = 1.0
     fig, axes = figure(len(velocities), width=2.3 * len(velocities), height=2.4, sharey=True)
@@ -131,10 +137,12 @@ def pulse_waves_figure(velocities: Sequence[float], cells: int = 16, length: int
 
 
 def mixer_states_figure(states: Mapping[str, np.ndarray], velocities: Mapping[str, np.ndarray],
-                        split: int | None = None, channels: int = 8) -> Figure:
-    """Fig. 1a: the short mixer's hidden state in layer 0 of trained models: the first ``channels`` channels
-    stacked vertically, each a block of K cells (newest, K-1, at the top of its block, as in
-    :func:`pulse_waves_figure`), time horizontal; ``states[name]`` (C, K, L); ``split`` marks the copy token."""
+                        inputs: Mapping[str, np.ndarray], split: int | None = None, channels: int = 8) -> Figure:
+    """This book's counterpart of Fig. 1a: the short mixer's hidden state in layer 0 of trained models: the first
+    ``channels`` channels stacked vertically, each a block of K cells (newest, K-1, at the top of its block, as in
+    :func:`pulse_waves_figure`), time horizontal; ``states[name]`` (C, K, L); ``split`` marks the copy token. Each
+    panel has its own colour scale: its title gives the largest |h| and the largest |x| of ``inputs[name]`` (C, L),
+    the mixer's input in those channels."""
     names = list(states)
     fig, axes = figure(len(names), width=2.6 * len(names), height=3.2)
     for ax, name in zip(axes[0], names):
@@ -148,8 +156,9 @@ def mixer_states_figure(states: Mapping[str, np.ndarray], velocities: Mapping[st
         if split is not None:
             ax.axvline(split, color="black", lw=0.6, ls="--")
         v = np.asarray(velocities[name])
-        ax.set(title=f"{name} (v = {v.mean():.2g})" if v.std() < 1e-6 else f"{name} (mean v = {v.mean():.2g})",
-               xlabel="token", yticks=[])
+        scale = f"|h| ≤ {limit:.2g}, input |x| ≤ {np.abs(inputs[name][:channels]).max():.2g}"
+        ax.set(title=(f"{name} (v = {v.mean():.2g})" if v.std() < 1e-6 else f"{name} (mean v = {v.mean():.2g})")
+               + f"\n{scale}", xlabel="token", yticks=[])
     axes[0, 0].set(ylabel=f"{h.shape[0]} channels × {h.shape[1]} cells")
     return fig
 

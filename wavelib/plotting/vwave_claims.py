@@ -1,5 +1,6 @@
-"""The texts and the claims table of Chapter 5 (v-Wave Mamba), computed from its stored copy curves: learning
-speed, final error, the transformers, RoPE, velocity, scale, length generalisation and ablations (the figures:
+"""The texts and the claims table of Chapter 5 (v-Wave Mamba): the mixer's gain and reach, computed from its
+recurrence; learning speed, final error, the transformers, RoPE, velocity, scale, length generalisation, ablations
+and the ``paper`` preset's results beside a reduced preset's, computed from the stored copy curves (the figures:
 :mod:`.vwave`)."""
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ import numpy as np
 
 from ..experiments.vwave import LOSS_THRESHOLDS, PRESETS, THRESHOLDS, VWaveConfig, first_crossing, run_key
 from ..models.language_models import LEARNED_V_START
+from ..models.short_mixers import cell_gains
+from ..models.short_mixers import reach as mixer_reach
 from ..models.transformer import rope_frequencies
-from .vwave import TRANSFORMERS, generalisation_scores
+from ..store import Artifact
+from .vwave import GAIN_REACHES, TRANSFORMERS, generalisation_scores, oldest_cell_peak
 
 SPEEDUP = 10.0  #: "exponentially faster" read as at least this factor fewer training examples (our reading)
 KEEP = 0.9  #: a model "keeps" its accuracy at a longer string length if its string accuracy there is at least this
@@ -21,6 +25,44 @@ RISE = 0.1  #: a seed "climbs" once its string accuracy is this much above its f
 #: Jelassi et al. (2024)'s setting, for the scale disclosure: parameters of their models (about), Mamba's d_state,
 #: peak learning rate, batch and (their README's example) shortest training string
 JELASSI = {"parameters": 160e6, "d_state": 32, "lr": 1e-5, "batch": 8, "min_len": 5}
+
+
+def _gains(v: float, cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each cell's whole impulse response at velocity ``v``: its sum and its L2 norm (:func:`cell_gains`)."""
+    sums, norms = cell_gains(v, cells, math.ceil(GAIN_REACHES * mixer_reach(v, cells)))
+    return sums.numpy(), norms.numpy()
+
+
+def gain_rows(velocities: Sequence[float], cells: int) -> tuple[list[str], list[list[str]]]:
+    """One row per velocity: what each cell's response sums to (its gain at DC), the L2 norms of the newest and the
+    oldest cell's responses, the reach K/v and where the oldest cell peaks."""
+    header = ["v", "each cell's response sums to (gain at DC)", f"L2 norm, newest cell ({cells - 1})",
+              "L2 norm, oldest cell (0)", "reach K/v (steps)", "oldest cell peaks at (steps)"]
+    rows = []
+    for v in velocities:
+        sums, norms = _gains(v, cells)
+        reach = mixer_reach(v, cells)
+        rows.append([f"{v:g}", f"{sums.mean():.3g}", f"{norms[-1]:.3g}", f"{norms[0]:.3g}", f"{reach:g}",
+                     str(oldest_cell_peak(v, cells, math.ceil(GAIN_REACHES * reach)))])
+    return header, rows
+
+
+def gain_text(velocities: Sequence[float], cells: int) -> str:
+    """Velocity comes with gain: with the same conv weights, a slower wave is a filter of larger gain, by how much
+    at each of ``velocities`` (:func:`gain_rows`), and what that does to this page's comparisons of velocities."""
+    gains = {v: _gains(v, cells) for v in velocities}
+    slow, fast = min(velocities), max(velocities)
+    sums = ", ".join(f"{gains[v][0].mean():.3g}" for v in velocities)
+    return (f"**Velocity comes with gain.** An input stays 1/v steps in each cell on average, so each cell's whole "
+            f"response sums to 1/v: {sums} at v = {', '.join(f'{v:g}' for v in velocities)}. With the same conv "
+            f"weights $w$, the filter's response to a constant input, $\\sum_t k_t = \\sum_i w_i / v$, is therefore "
+            f"{gains[slow][0].mean() / gains[fast][0].mean():.3g}× larger at v = {slow:g} than at v = {fast:g}, and "
+            f"the newest cell's response has L2 norm $1/\\sqrt{{v(2-v)}}$: {gains[slow][1][-1]:.3g} at v = {slow:g} "
+            f"against {gains[fast][1][-1]:.3g} at v = {fast:g} (table below). A slower wave is thus also a louder "
+            "filter: the velocities on this page change the reach and the gain together, and the comparisons between "
+            "them cannot tell which of the two makes a difference (training may rescale the weights to make up for "
+            "it; this page does not measure whether it does). The abstract gives the shift SSM only at v = 1 "
+            "($B = e_0$) and does not say how the input enters at another velocity.")
 
 
 def _kept_up_to(lengths: np.ndarray, accuracy: np.ndarray, length: int, keep: float = KEEP) -> int | None:
@@ -376,31 +418,106 @@ def worse_than_text(metrics: Mapping[str, Mapping[str, float | None]], base: str
             if below else "")
 
 
-def reach_text(metrics: Mapping[str, Mapping[str, float | None]], reach: Mapping[str, float], larger: str,
-               base: str, fixed: Sequence[str], length: int) -> str:
-    """Compare ``larger`` (a short mixer with more cells) with ``base`` and the fixed velocities ``fixed`` by the
-    mixer's reach, about K/v tokens (``reach``), and by final string accuracy (range over seeds)."""
-    same = min(fixed, key=lambda m: abs(reach[m] - reach[larger]))
+def _speed_against(history: Mapping[str, np.ndarray], name: str, others: Sequence[str], length: int,
+                   seeds: int) -> tuple[str, int | None]:
+    """Learning speed of ``name`` against each of ``others``: the median examples to first reach each string-accuracy
+    level of :data:`THRESHOLDS` (a seed that never got there counting as beyond the run), the seeds that got there,
+    and per other model whether ``name`` got there sooner (1), at the same evaluation (0) or later (-1). Returns the
+    text and the sign over every model and level (0 all tied, None where sooner at some, later at others)."""
+    grid = _run_scale(history, (name, *others), length, seeds)[1]
+    runs = {m: {t: _crossings(history, m, length, seeds, t) for t in THRESHOLDS} for m in (name, *others)}
+
+    def when(m: str, t: float) -> str:
+        got = sum(not math.isinf(c) for c in runs[m][t])
+        median = float(np.median(runs[m][t]))
+        return f"{'beyond the run' if math.isinf(median) else f'{median:,.0f}'} ({got} of {seeds})"
+
+    def gap(gaps: list[float]) -> str:
+        return f" (by {_span(gaps, lambda g: f'{g:.0f}')[1:]} evaluation{'s' if max(gaps) >= 1.5 else ''})"
+
+    words = {1: "sooner than", 0: "at the same evaluation as", -1: "later than"}
+    signs, said = set(), []
+    for m in others:
+        levels: dict[int, list[str]] = {1: [], 0: [], -1: []}
+        gaps: dict[int, list[float]] = {1: [], 0: [], -1: []}  # in evaluations, where both got there
+        for t in THRESHOLDS:
+            x, y = (float(np.median(runs[k][t])) for k in (name, m))
+            if math.isinf(x) or math.isinf(y):
+                sign = 0 if math.isinf(x) and math.isinf(y) else -1 if math.isinf(x) else 1
+            else:
+                sign = 0 if abs(x - y) < grid / 2 else 1 if x < y else -1
+                gaps[sign].append(abs(x - y) / grid)
+            levels[sign].append(_level_in_words("string_accuracy", t))
+            signs.add(sign)
+        said.append("; ".join(f"{words[k]} {m} to {_names(levels[k])}" + (gap(gaps[k]) if k and gaps[k] else "")
+                              for k in (1, 0, -1) if levels[k]))
+    nonzero = signs - {0}
+    sign = 0 if not nonzero else nonzero.pop() if len(nonzero) == 1 else None
+    levels = " / ".join(_level_in_words("string_accuracy", t) for t in THRESHOLDS)
+    text = (f"Examples to first reach {levels} string accuracy (median over seeds; seeds that got there): "
+            + "; ".join(f"{m} " + " / ".join(when(m, t) for t in THRESHOLDS) for m in (name, *others))
+            + f"; one evaluation every about {grid:,.0f} examples. {name} got there " + "; ".join(said))
+    return text, sign
+
+
+def _compare_ablation(metrics: Mapping[str, Mapping[str, float | None]], history: Mapping[str, np.ndarray],
+                      name: str, others: Sequence[str], length: int, seeds: int) -> tuple[str, int | None, int | None]:
+    """``name`` against ``others`` in final string accuracy (ranges over seeds, :func:`_overlap`) and in learning
+    speed (:func:`_speed_against`): the text, and the sign of each (0 alike, 1 ``name`` ahead of every one of
+    ``others``, -1 behind, None ahead of some and behind others)."""
+    sides = {m: _overlap(metrics, name, m, length) for m in others}
+    words = {1: "ends above every seed of", 0: "overlaps the range over seeds of", -1: "ends below every seed of"}
+    accuracy = "; ".join(f"{words[k]} {_names([m for m in others if sides[m] == k])}" for k in (1, 0, -1)
+                         if k in sides.values())
+    nonzero = set(sides.values()) - {0}
+    side = 0 if not nonzero else nonzero.pop() if len(nonzero) == 1 else None
+    speed, pace = _speed_against(history, name, others, length, seeds)
+    return f"In final string accuracy {name} {accuracy}. {speed}", side, pace
+
+
+def _ablation_verdict(side: int | None, pace: int | None, what: str, than: str, plural: bool = False) -> str:
+    """The verdict on ``what`` (a change of the short mixer) against ``than`` (``plural``: several models) from the
+    signs of :func:`_compare_ablation`, final accuracy and learning speed (the abstract's measure) each said."""
+    ends = {1: "ends higher", 0: "ends as high (ranges over seeds overlapping)", -1: "ends lower",
+            None: "ends higher than one and lower than another"}
+    learns = {1: "learns sooner", 0: "learns as fast (the same evaluations)", -1: "learns later",
+              None: "learns sooner in some comparisons and later in others"}
+    head = f"So, against {than}, {what} {ends[side]} and {learns[pace]}"
+    if side == pace == 0:
+        return head + f": it does as well as {than}, in final accuracy and in learning speed"
+    if side is None or pace is None or side * pace < 0:
+        return head + ": no single verdict"
+    if side >= 0 and pace >= 0:
+        return head + f": it does at least as well as {than}"
+    on = ("final accuracy and learning speed" if side and pace else "learning speed, the abstract's measure" if pace
+          else "final accuracy")
+    return head + f": on {on}, {than} {'do' if plural else 'does'} better"
+
+
+def reach_text(metrics: Mapping[str, Mapping[str, float | None]], history: Mapping[str, np.ndarray],
+               reaches: Mapping[str, float], larger: str, base: str, fixed: Sequence[str], length: int,
+               seeds: int) -> str:
+    """Compare ``larger`` (a short mixer with more cells at v = 1) with ``base`` and, by final string accuracy and
+    learning speed (:func:`_compare_ablation`), with the fixed velocity of the nearest reach (K/v tokens,
+    ``reaches``) and the best fixed velocity of ``fixed``: does the longer reach explain the gain as well as the
+    velocity does?"""
+    same = min(fixed, key=lambda m: abs(reaches[m] - reaches[larger]))
     best = max(fixed, key=lambda m: metrics[run_key(length, m)]["string_accuracy_mean"])
-    reaches = ", ".join(f"{m} {reach[m]:g}" for m in (base, *fixed, larger))
-    text = (f"The short mixer reaches back about K/v tokens: {reaches}. {larger} ends at string accuracy "
-            f"{_accuracy(metrics, larger, length)}, {base} at "
-            f"{_accuracy(metrics, base, length)}, {same} (reach {reach[same]:g}) at {_accuracy(metrics, same, length)}")
-    if best != same:
-        text += f", {best} (the best fixed v) at {_accuracy(metrics, best, length)}"
-    text += ". "
-    against = _overlap(metrics, larger, best, length)
-    if against == 0:
-        text += (f"Its range over seeds overlaps {best}'s: at this scale the longer reach gains about as much as the "
-                 "slower wave, so the reach explains the gain over Mamba as well as the velocity does")
-    elif against < 0:
-        text += f"Every seed ends below every seed of {best}: the velocity gains more than the longer reach alone"
-    else:
-        text += f"Every seed ends above every seed of {best}: the longer reach alone gains more than the velocity"
-    versus_base = _overlap(metrics, larger, base, length)
-    return text + {1: f"; every seed ends above every seed of {base}.",
-                   0: f"; its range over seeds overlaps {base}'s.",
-                   -1: f"; every seed ends below every seed of {base}."}[versus_base]
+    against = [same] + ([best] if best != same else [])
+    listed = ", ".join(f"{m} {reaches[m]:g}" for m in (base, *fixed, larger))
+    text = (f"The short mixer's reach, K/v tokens (§5.1): {listed}. Final string accuracy: {larger} "
+            f"{_accuracy(metrics, larger, length)}, {base} {_accuracy(metrics, base, length)}, {same} (reach "
+            f"{reaches[same]:g}) {_accuracy(metrics, same, length)}"
+            + (f", {best} (the best fixed v) {_accuracy(metrics, best, length)}" if best != same else
+               " (also the best fixed v)") + ". ")
+    compared, side, pace = _compare_ablation(metrics, history, larger, against, length, seeds)
+    versus_base = {1: f"every seed of {larger} ends above every seed of {base}",
+                   0: f"{larger}'s range over seeds overlaps {base}'s",
+                   -1: f"every seed of {larger} ends below every seed of {base}"}[
+        _overlap(metrics, larger, base, length)]
+    return (text + compared + ". " + _ablation_verdict(side, pace, "the longer reach at v = 1",
+                                                        "the velocity" if best == same else "these velocities",
+                                                        plural=best != same) + f". Against {base}: {versus_base}.")
 
 
 def learned_velocity_text(history: Mapping[str, np.ndarray], metrics: Mapping[str, Mapping[str, float | None]],
@@ -415,14 +532,15 @@ def learned_velocity_text(history: Mapping[str, np.ndarray], metrics: Mapping[st
             f"{_accuracy(metrics, start, length)}: the ranges over seeds {close}.")
 
 
-def state_size_text(metrics: Mapping[str, Mapping[str, float | None]], reach: Mapping[str, float], larger: str,
-                    smaller: str, length: int) -> str:
-    """Compare ``larger`` with ``smaller``, the same velocity with fewer cells, by reach (about K/v tokens) and by
-    final string accuracy (ranges over seeds)."""
-    close = {0: "overlap", -1: "lie below", 1: "lie above"}[_overlap(metrics, larger, smaller, length)]
-    return (f"{larger} (reach about {reach[larger]:g} tokens) ends at string accuracy "
-            f"{_accuracy(metrics, larger, length)}, {smaller} (the same velocity, reach {reach[smaller]:g}) at "
-            f"{_accuracy(metrics, smaller, length)}: the ranges over seeds {close}.")
+def state_size_text(metrics: Mapping[str, Mapping[str, float | None]], history: Mapping[str, np.ndarray],
+                    reaches: Mapping[str, float], larger: str, smaller: str, length: int, seeds: int) -> str:
+    """Compare ``larger`` with ``smaller``, the same velocity with fewer cells, by reach (K/v tokens) and by final
+    string accuracy and learning speed (:func:`_compare_ablation`)."""
+    compared, side, pace = _compare_ablation(metrics, history, larger, [smaller], length, seeds)
+    return (f"{larger} (reach {reaches[larger]:g} tokens) ends at string accuracy "
+            f"{_accuracy(metrics, larger, length)}, {smaller} (the same velocity, reach {reaches[smaller]:g}) at "
+            f"{_accuracy(metrics, smaller, length)}. "
+            + compared + ". " + _ablation_verdict(side, pace, "the longer slow wave", smaller) + ".")
 
 
 def ablation_texts(config: VWaveConfig, metrics: Mapping[str, Mapping[str, float | None]],
@@ -434,7 +552,7 @@ def ablation_texts(config: VWaveConfig, metrics: Mapping[str, Mapping[str, float
     spec = {m: config.spec(m) for m in (*config.models, *config.ablation_models)}
     have = [m for m in config.models if run_key(length, m) in metrics]
     fixed = [m for m in have if spec[m].mixer == "vwave" and not spec[m].learn_v]
-    reach = {m: s.cells / s.v for m, s in spec.items() if s.family == "mamba"}
+    reaches = {m: mixer_reach(s.v, s.cells) for m, s in spec.items() if s.family == "mamba"}
     start = f"vwave-{LEARNED_V_START:g}"
     mamba_cells = config.spec("mamba").cells
     texts = []
@@ -448,12 +566,12 @@ def ablation_texts(config: VWaveConfig, metrics: Mapping[str, Mapping[str, float
             continue
         elif s.v == 1:
             if "mamba" in have and fixed:
-                texts.append(reach_text(metrics, reach, m, "mamba", fixed, length))
+                texts.append(reach_text(metrics, history, reaches, m, "mamba", fixed, length, config.n_seeds))
         else:
             same = [x for x in have if spec[x].family == "mamba" and not spec[x].learn_v and spec[x].v == s.v
                     and spec[x].cells == mamba_cells]
             if same:
-                texts.append(state_size_text(metrics, reach, m, same[0], length))
+                texts.append(state_size_text(metrics, history, reaches, m, same[0], length, config.n_seeds))
     return texts
 
 
@@ -677,15 +795,22 @@ def rope_text(config: VWaveConfig, preset: str, history: Mapping[str, np.ndarray
                      f"{max(half):,.0f} examples (ALiBi's by "
                      f"{max(_crossings(history, 'alibi', L, seeds, 0.5)):,.0f})")
         parts.append(part)
+    paper = PRESETS["paper"]
+    rows = paper.batch * paper.steps / (config.batch * config.steps)
+    larger = "larger " if paper.parameters("rope") > config.parameters("rope") else ""
+    longer = ("this page shows none (the check below trains one)" if preset == "paper" else
+              f"the `paper` preset's run, of {larger}models on {rows:.3g}× this page's training rows, is one (the "
+              "note on paper scale below)" if rows > 1 else "the note on paper scale below gives the `paper` preset's "
+              "run")
     if not climbed:
         verdict = ("On this page RoPE does not learn copy at this size within the run. Whether it would with longer "
-                   "training, a longer run would show; none is stored.")
+                   f"training, a longer run would show: {longer}.")
     elif len(climbed) == n_all:
         verdict = ("So RoPE is not broken here: it learns, later than ALiBi. Whether it would catch up with ALiBi "
-                   "given more examples, a longer run would show; none is stored.")
+                   f"given more examples, a longer run would show: {longer}.")
     else:
         verdict = ("Only some seeds leave their start, and RoPE ends far below ALiBi: whether it learns copy at this "
-                   "size, and the other seeds later, a longer run would show; none is stored.")
+                   f"size, and the other seeds later, a longer run would show: {longer}.")
     head_dim = config.d_model // config.n_heads
     frequencies = rope_frequencies(head_dim).tolist()
     if preset == "paper":
@@ -706,6 +831,68 @@ def rope_text(config: VWaveConfig, preset: str, history: Mapping[str, np.ndarray
             f"({', '.join(f'{f:.3g}' for f in frequencies)} radians per token), where the 64-dim heads of Jelassi et "
             "al. rotate 16." + (" A possible reading, untested here: heads this small leave RoPE little position "
                                 "signal." if head_dim <= 16 else ""))
+
+
+def paper_scale_rows(config: VWaveConfig, metrics: Mapping[str, Mapping], length: int,
+                     paper_metrics: Mapping[str, Mapping]) -> tuple[list[str], list[list[str]]]:
+    """Final string accuracy (mean over lengths; mean and range over seeds) and the seeds that reached 50%, on this
+    page (``metrics`` at ``length``) and in the ``paper`` preset's ``copy_curves`` (``paper_metrics``), one row per
+    model on both."""
+    paper = PRESETS["paper"]
+    level = THRESHOLDS[0]
+
+    def cell(m: Mapping[str, float | None], seeds: int) -> str:
+        return (f"{m['string_accuracy_mean']:.3f} ({m['string_accuracy_min']:.2f}–{m['string_accuracy_max']:.2f}); "
+                f"{m[f'seeds_reaching_{level:g}']} of {seeds} reached {level:.0%}")
+
+    header = ["model", f"this page: strings ≤ {length}", f"`paper` preset: strings ≤ {paper.lengths[0]}"]
+    rows = [[m, cell(metrics[run_key(length, m)], config.n_seeds), cell(paper_metrics[run_key(paper.lengths[0], m)],
+                                                                        paper.n_seeds)]
+            for m in config.models if run_key(paper.lengths[0], m) in paper_metrics]
+    return header, rows
+
+
+def paper_scale_text(config: VWaveConfig, metrics: Mapping[str, Mapping], length: int, paper_curves: Artifact | None,
+                     seed: int) -> str:
+    """On a reduced preset's page: where the ``paper`` preset's stored ``copy_curves`` (``paper_curves``, seed
+    ``seed``) disagree with this page (``metrics`` at ``length``) — each fixed v against Mamba (ranges over seeds,
+    :func:`_overlap`) and the seeds that reached 50% — with how it was made; or that this page's results store holds
+    no such artifact (``paper_curves`` None)."""
+    paper = PRESETS["paper"]
+    if paper_curves is None:
+        return (f"**At paper scale.** The results store this page was built from holds no `copy_curves` of the "
+                f"`paper` preset (seed {seed}), so this page cannot show whether its findings hold for that preset's "
+                "larger models and longer training. Where that artifact is stored, this note compares the two, and "
+                "`python -m wavelib run vwave --preset paper` renders the whole page from it.")
+    big, level = paper.lengths[0], THRESHOLDS[0]
+    theirs = paper_curves.metrics
+    both = [m for m in config.models if run_key(big, m) in theirs]
+    words = {1: "ends above every seed of", 0: "overlaps the range over seeds of", -1: "ends below every seed of"}
+    differ = []
+    if "mamba" in both:
+        for w in (m for m in both if config.spec(m).mixer == "vwave" and not config.spec(m).learn_v):
+            here, there = _overlap(metrics, w, "mamba", length), _overlap(theirs, w, "mamba", big)
+            if here != there:
+                means = [(f"{ms[run_key(n, w)]['string_accuracy_mean']:.3f} against "
+                          f"{ms[run_key(n, 'mamba')]['string_accuracy_mean']:.3f}") for ms, n in ((metrics, length),
+                                                                                                (theirs, big))]
+                differ.append(f"{w} {words[here]} mamba here (means {means[0]}) and {words[there]} mamba at paper "
+                              f"scale ({means[1]})")
+    key = f"seeds_reaching_{level:g}"
+    for m in both:
+        k, k_paper = metrics[run_key(length, m)][key], theirs[run_key(big, m)][key]
+        if k != k_paper:
+            differ.append(f"{k} of {config.n_seeds} {m} seeds reached {level:.0%} here, {k_paper} of {paper.n_seeds} "
+                          f"at paper scale (final {theirs[run_key(big, m)]['string_accuracy_mean']:.3f})")
+    found = ("Where they disagree: " + "; ".join(differ) + "." if differ else
+             f"On each fixed v against Mamba and on the seeds that reached {level:.0%}, they agree.")
+    return (f"**At paper scale.** The results store also holds the `paper` preset's `copy_curves` (seed {seed}): "
+            f"models of {paper.parameters('mamba'):,} (Mamba) and {paper.parameters('rope'):,} (each transformer) "
+            f"parameters on strings ≤ {big}, {paper.steps:,} steps of {paper.batch} rows; it was "
+            f"{paper_curves.provenance()}. The table below compares its final string accuracy with this page's. "
+            f"{found} The two "
+            "differ in model size, string length and training at once, so the table does not say which of these "
+            "makes a difference. `python -m wavelib run vwave --preset paper` renders the whole page from it.")
 
 
 def scale_text(paper: VWaveConfig, config: VWaveConfig) -> str:
@@ -827,10 +1014,14 @@ def claims_rows(config: VWaveConfig, lengths: Sequence[int], metrics: Mapping[st
                          "not in the abstract (Jelassi et al.: transformers with suitable position encodings "
                          "generalise, SSMs do not)",
                          _generalisation_verdict(history, waves, transformers, length, config.n_seeds)))
-    rows.append(("Mamba's short conv is a v = 1 traveling wave",
-                 "Fig. 1a: waves visible in the short-mixer state of a trained Mamba",
-                 "construction check of this code, not Fig. 1a: the v = 1 mixer equals conv1d with the same weights "
-                 "(§5.1)" + ("; the trained models' states are in §5.3" if config.lengths[0] in lengths else "")))
+    rows.append(("SSMs contain a v = 1 traveling wave: the shift SSM of the H3 block, which most SSMs can be seen "
+                 "to build on",
+                 "text; Fig. 1a: waves in \"the hidden state of the Shift-SSM of Mamba\" (left) and of v-Wave Mamba "
+                 "(right); it says neither which part of Mamba that is nor whether the models were trained",
+                 "this book reads Mamba's short conv as that shift SSM (the author's 2025 blog post, not the abstract)"
+                 " and checks its own construction, not Fig. 1a: the v = 1 mixer equals conv1d with the same weights "
+                 "(§5.1)" + ("; the states of this page's trained models are in §5.3" if config.lengths[0] in lengths
+                             else "")))
     if ablation_metrics is None:
         rows.append(("experiment `ablations` (not in the abstract)", "—", missing))
         return rows

@@ -19,7 +19,10 @@ Departures from the reference code:
   evaluation set is fixed by a seed (theirs draws fresh strings at every evaluation).
 - Evaluation lengths are whatever is asked, max included (their loop uses
   ``np.arange(min_eval_len, max_eval_len)``, which skips ``max_eval_len``).
-- 26 letters always (their ``--vocab_size`` defaults to 10 letters; the paper uses 26).
+
+Letters: 26 always, the default of their ``--vocab_size`` in ``synthetic_exps/main.py`` at commit ``73141d4``, the
+version whose defaults NOTES.md §3 quotes (batch 8, 2,000 steps, ``state_dim`` 32, ``min_train_len`` 5); another
+version of that file (commit ``1f32ac6``, with batch 64 and 100 steps) defaults to 10.
 """
 
 from __future__ import annotations
