@@ -5,10 +5,13 @@ import torch
 from wavelib.analysis.variable_memory import (
     digit_frames,
     memory_frames,
+    memory_gains,
     project_states,
     simulate,
+    slot_reading_check,
     used_coordinates,
     variable_memory_basis,
+    wave_network,
     weights_in_basis,
 )
 from wavelib.tasks.linear_hds import TABLE1_RULES, task_operator
@@ -21,17 +24,6 @@ TASKS = sorted(TABLE1_RULES)
 
 def table1_phi(task: str) -> np.ndarray:
     return wave_operator(task_operator(task), S, D)
-
-
-def wave_network(task: str, seed: int = 0) -> dict:
-    """The wave model in a random orthonormal basis P, H = s*d + EXTRA: W_hh = P blockdiag(Phi, 0) P^T,
-    the input writes and the readout reads the newest slot."""
-    H = S * D + EXTRA
-    P = random_basis(H, np.random.default_rng(seed), kind="orthogonal")
-    A = np.zeros((H, H))
-    A[:S * D, :S * D] = table1_phi(task)
-    newest = slice((S - 1) * D, S * D)
-    return {"W_ih": P[:, newest], "W_hh": P @ A @ P.T, "W_r": P.T[newest]}
 
 
 def test_used_coordinates():
@@ -48,7 +40,7 @@ def test_used_coordinates():
 def test_algorithm1_recovers_the_wave_structure(task):
     Phi = table1_phi(task)
     coords = used_coordinates(Phi)
-    weights = wave_network(task)
+    weights = wave_network(task, extra=EXTRA)
     basis = variable_memory_basis(weights, S, D, coords=coords)
     assert basis.Psi.shape == (S * D + EXTRA, coords.size) and basis.n_memory == coords.size
     assert basis.Psi_pinv.shape == (coords.size, S * D + EXTRA)
@@ -58,16 +50,16 @@ def test_algorithm1_recovers_the_wave_structure(task):
 
 
 def test_all_coordinates_suffice_only_for_repeat_copy():
-    basis = variable_memory_basis(wave_network("repeat_copy"), S, D)
-    np.testing.assert_allclose(weights_in_basis(basis, wave_network("repeat_copy")["W_hh"]),
+    basis = variable_memory_basis(wave_network("repeat_copy", extra=EXTRA), S, D)
+    np.testing.assert_allclose(weights_in_basis(basis, wave_network("repeat_copy", extra=EXTRA)["W_hh"]),
                                table1_phi("repeat_copy"), atol=1e-9)
-    weights = wave_network("diagonal_copy")
+    weights = wave_network("diagonal_copy", extra=EXTRA)
     M = weights_in_basis(variable_memory_basis(weights, S, D), weights["W_hh"])
     assert not np.array_equal(np.abs(M) > 0.5, table1_phi("diagonal_copy") != 0)
 
 
 def test_memory_frames_travel_from_newest_to_oldest():
-    weights = wave_network("repeat_copy", seed=1)
+    weights = wave_network("repeat_copy", extra=EXTRA, seed=1)
     basis = variable_memory_basis(weights, S, D)
     u = np.random.default_rng(2).choice([-1.0, 1.0], D)
     inputs = np.zeros((2 * S + 1, D))
@@ -82,7 +74,7 @@ def test_memory_frames_travel_from_newest_to_oldest():
 
 
 def test_memory_frames_show_the_digit_glyph():
-    weights = wave_network("repeat_copy", seed=3)
+    weights = wave_network("repeat_copy", extra=EXTRA, seed=3)
     basis = variable_memory_basis(weights, S, D)
     glyphs = digit_frames("315")
     frames = memory_frames(basis, simulate(weights, 1e-3 * glyphs), S, D)
@@ -96,7 +88,7 @@ def test_memory_frames_show_the_digit_glyph():
 
 def test_memory_frames_with_restricted_coordinates():
     Phi = table1_phi("compose_t3")
-    weights = wave_network("compose_t3")
+    weights = wave_network("compose_t3", extra=EXTRA)
     basis = variable_memory_basis(weights, S, D, coords=used_coordinates(Phi))
     inputs = np.zeros((3, D))
     inputs[0] = 1e-3
@@ -147,7 +139,7 @@ def test_digit_frames():
 
 
 def test_bad_arguments():
-    weights = wave_network("repeat_copy")
+    weights = wave_network("repeat_copy", extra=EXTRA)
     with pytest.raises(ValueError, match="digits"):
         digit_frames("3a")
     with pytest.raises(ValueError, match="d = 8"):
@@ -173,9 +165,9 @@ def test_the_transient_step_removes_decaying_directions():
     """A wave network whose readout also reads a decaying direction (|λ| = 0.5): the paper's step removes it
     and recovers the clean network's basis; the public code's (keep) does not."""
     task = "repeat_copy"
-    clean = wave_network(task)
+    clean = wave_network(task, extra=EXTRA)
     H = S * D + EXTRA
-    P = random_basis(H, np.random.default_rng(0), kind="orthogonal")  # the basis wave_network(task) used
+    P = random_basis(H, np.random.default_rng(0), kind="orthogonal")  # the basis of wave_network(task)
     A = np.zeros((H, H))
     A[:S * D, :S * D] = table1_phi(task)
     A[S * D:, S * D:] = 0.5 * np.eye(EXTRA)
@@ -188,20 +180,46 @@ def test_the_transient_step_removes_decaying_directions():
         variable_memory_basis(clean, S, D, transients="drop")
 
 
-def test_the_printed_transpose_would_not_recover_the_slots():
-    """Algorithm 1 prints (W_hh^T)^k W_r^+; with column vectors the slots are W_hh^k W_r^+ (what the book uses)."""
-    task = "repeat_copy"
-    weights = wave_network(task)
-    Phi = table1_phi(task)
-    U = np.linalg.pinv(weights["W_r"])
-    blocks = [U]
-    for _ in range(S - 1):
-        blocks.append(weights["W_hh"].T @ blocks[-1])
-    literal = np.concatenate(blocks[::-1], axis=1)
-    in_literal = np.linalg.pinv(literal) @ weights["W_hh"] @ literal
-    assert np.abs(in_literal - Phi).max() > 0.5
-    ours = weights_in_basis(variable_memory_basis(weights, S, D), weights["W_hh"])
-    np.testing.assert_allclose(ours, Phi, atol=1e-9)
+def test_the_printed_formula_read_with_its_own_index():
+    """Algorithm 1 prints Ψ_k ← (W_hh^T)^k W_r^+ (slot k, 1 = oldest) and Ψ_s ← W_r^+. On an orthogonal repeat-copy
+    wave network W^T = W^-1 and W^s = I on the memory, so (W^T)^k = W^(s-k): the same basis as the forward reading,
+    and both recover Φ. The printed reading fails on a compose task (Φ not orthogonal) and in a non-orthogonal basis,
+    where the forward one recovers Φ's pattern."""
+    weights = wave_network("repeat_copy", extra=EXTRA)
+    W, U = weights["W_hh"], np.linalg.pinv(weights["W_r"])
+    blocks = [np.linalg.matrix_power(W.T, k) @ U for k in range(1, S)] + [U]  # slot k = 1..s, the paper's index
+    literal = np.concatenate(blocks, axis=1)
+    np.testing.assert_allclose(np.linalg.pinv(literal) @ W @ literal, table1_phi("repeat_copy"), atol=1e-9)
+    printed = variable_memory_basis(weights, S, D, transients="keep", powers="printed")
+    np.testing.assert_allclose(printed.Psi, literal, atol=1e-12)
+    np.testing.assert_allclose(printed.Psi, variable_memory_basis(weights, S, D, transients="keep").Psi, atol=1e-9)
+    for task, basis in (("repeat_copy", "orthogonal"), ("diagonal_copy", "orthogonal"), ("repeat_copy", "gaussian")):
+        check = slot_reading_check(task, basis)
+        assert check["forward"][0] < 1e-9 and check["forward"][1] == check["forward"][2]
+        if (task, basis) != ("repeat_copy", "orthogonal"):
+            assert check["printed"][0] > 0.5
+    assert slot_reading_check("diagonal_copy", "orthogonal")["printed"][1:] == (32, 36)  # rank lost
+    with pytest.raises(ValueError, match="powers"):
+        variable_memory_basis(weights, S, D, powers="transpose")
+
+
+def test_memory_gains_are_ratios_of_column_norms_on_the_band():
+    """A wave network whose slots are stretched by 2 per step: Ψ⁺ W Ψ keeps Φ's pattern, the band entries are 2
+    (the ratio of the older column's norm to the newer one's) and the boundary 2^-(s-1) (times Φ's sign; here
+    the boundary negates, y(t) = -u(t-s))."""
+    H = S * D
+    P = random_basis(H, np.random.default_rng(6), kind="orthogonal")
+    scale = np.repeat(2.0 ** (S - 1 - np.arange(S)), D)  # slot i (0 = oldest) has norm 2^(s-1-i)
+    Phi = table1_phi("repeat_copy")
+    Phi[(S - 1) * D:] *= -1
+    A = np.diag(scale) @ Phi @ np.diag(1 / scale)
+    newest = slice((S - 1) * D, S * D)
+    weights = {"W_ih": P[:, newest], "W_hh": P @ A @ P.T, "W_r": P.T[newest]}
+    gains = memory_gains(variable_memory_basis(weights, S, D, transients="keep"), weights["W_hh"], Phi, S, D)
+    assert gains.band.size == (S - 1) * D and gains.boundary.size == D
+    np.testing.assert_allclose(gains.band, 2.0)
+    np.testing.assert_allclose(gains.boundary, 2.0 ** -(S - 1))
+    assert gains.off.max() < 1e-9 and gains.ratio_gap < 1e-9
 
 
 def test_pca_variance_is_the_fraction_of_residual_variance():

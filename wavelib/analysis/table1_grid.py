@@ -52,8 +52,9 @@ def chance_deviation(theory: np.ndarray, samples: int = 4096) -> float:
 @dataclass(frozen=True)
 class CellSeeds:
     """One Table 1 cell, seed by seed (M seeds): test accuracy, spectral error (rad; nan = indeterminate) with
-    optimal and with greedy matching, eigenvalue counts at |λ| > 0.9 and at |λ| >= 1, each seed's :func:`nearest_angle_deviation`, and Φ's count of
-    unit-circle eigenvalues and :func:`chance_deviation`."""
+    optimal and with greedy matching, eigenvalue counts at |λ| > 0.9 and at |λ| >= 1 (the threshold of the paper's
+    Fig. 8B/10B captions), each seed's :func:`nearest_angle_deviation`, and Φ's count of unit-circle eigenvalues and
+    :func:`chance_deviation`."""
 
     task: str
     hidden: int
@@ -76,6 +77,15 @@ class CellSeeds:
     def determinate(self) -> np.ndarray:
         """(M,) bool: as many eigenvalues with |λ| > 0.9 as Φ (an error exists)."""
         return ~np.isnan(self.error)
+
+
+#: Table 1's caption: "A notable exception of this behavior is T_1 with hidden size= 64 and L2 = 0"
+NAMED_EXCEPTION = ("repeat_copy", 64, 0.0)
+
+
+def named_exception(cells: Sequence[CellSeeds]) -> CellSeeds | None:
+    """The cell of ``cells`` that Table 1's caption names as its exception (:data:`NAMED_EXCEPTION`), or None."""
+    return next((c for c in cells if (c.task, c.hidden, c.l2) == NAMED_EXCEPTION), None)
 
 
 def at_phi_angles(deviation: float, chance: float) -> bool:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from wavelib.analysis.fixed_points import unpack_weights
-from wavelib.tasks.linear_hds import check_sizes
+from wavelib.tasks.linear_hds import check_sizes, task_operator
+from wavelib.theory.lbc import random_basis, wave_operator
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class VariableMemoryBasis:
 
 
 TRANSIENTS = ("remove", "keep")  #: Algorithm 1's transient step: the paper's, or the public code's (skipped)
+#: Algorithm 1's slot k (1 = oldest, s = newest): W_hh^(s-k) W_r^+ (carried forward, the book's and the public
+#: code's), or the paper's printed (W_hh^T)^k W_r^+
+SLOT_POWERS = ("forward", "printed")
 
 
 def transient_projector(W_hh: np.ndarray, below: float = 0.9) -> np.ndarray:
@@ -74,12 +78,15 @@ def variable_memory_basis(
     n_pca: int = 10,
     transients: str = "remove",
     transient_below: float = 0.9,
+    powers: str = "forward",
 ) -> VariableMemoryBasis:
     """Algorithm 1: a basis of the hidden space in which the stored variables sit slot by slot.
 
-    ``U = pinv(W_r)`` (H, d); slot ``i`` (0..s-1) gets the block ``W_hh^(s-1-i) U`` (so slot ``s-1`` is
-    ``U``). The paper prints ``(W_hh^T)^k W_r^+``; with column vectors (``h(t+1) = W_hh h(t)``, as everywhere
-    here and in the public code) the variable stored ``k`` steps ago has been carried by ``W_hh^k``.
+    ``U = pinv(W_r)`` (H, d); with ``powers="forward"`` slot ``i`` (0..s-1) gets the block ``W_hh^(s-1-i) U``
+    (so slot ``s-1`` is ``U``): with column vectors (``h(t+1) = W_hh h(t)``, as everywhere here and in the
+    public code) the variable stored ``k`` steps ago has been carried by ``W_hh^k``. ``powers="printed"``: the
+    paper's Algorithm 1 as printed, with its own index, slot ``k`` (1..s-1, oldest first) ``(W_hh^T)^k U`` and
+    slot ``s`` ``U``.
     ``transients="remove"`` (the paper): every block loses its components along the eigenvectors ``E`` of
     ``W_hh`` with ``|λ| < transient_below`` (``Ψ ← Ψ − E E^+ Ψ``; the paper writes λ(E) < 1, which would also
     remove the learned wave, whose eigenvalues sit just inside or outside the circle); ``"keep"``: the public
@@ -90,16 +97,22 @@ def variable_memory_basis(
     """
     if transients not in TRANSIENTS:
         raise ValueError(f"unknown transients {transients!r}; choose one of {TRANSIENTS}")
+    if powers not in SLOT_POWERS:
+        raise ValueError(f"unknown powers {powers!r}; choose one of {SLOT_POWERS}")
     check_sizes(s, d)
     _, W_hh, W_r, _ = unpack_weights(weights)
     H = W_hh.shape[0]
     if W_r.shape[0] != d:
         raise ValueError(f"W_r must have d = {d} rows, got {W_r.shape}")
     U = np.linalg.pinv(W_r)
-    blocks = [U]
-    for _ in range(s - 1):
-        blocks.append(W_hh @ blocks[-1])
-    Psi = np.concatenate(blocks[::-1], axis=1)
+    if powers == "forward":
+        blocks = [U]
+        for _ in range(s - 1):
+            blocks.append(W_hh @ blocks[-1])
+        blocks = blocks[::-1]
+    else:
+        blocks = [np.linalg.matrix_power(W_hh.T, k) @ U for k in range(1, s)] + [U]
+    Psi = np.concatenate(blocks, axis=1)
     if transients == "remove":
         Psi = Psi - transient_projector(W_hh, transient_below) @ Psi
     coords = np.arange(s * d) if coords is None else np.asarray(coords)
@@ -125,6 +138,38 @@ def variable_memory_basis(
         Psi = np.concatenate([Psi, Vt[: int(n_pca)].T], axis=1)
     info = {"coords": coords, "column_norms": norms, "pca_variance": variance}
     return VariableMemoryBasis(Psi, np.linalg.pinv(Psi), coords.size, info)
+
+
+def wave_network(task: str, s: int = 8, d: int = 8, basis: str = "orthogonal", extra: int = 0,
+                 seed: int = 0) -> dict[str, np.ndarray]:
+    """An exact wave network of a Table 1 ``task``: ``W_hh = P blockdiag(Φ, 0) P^-1`` with ``P`` a random basis
+    (:func:`wavelib.theory.lbc.random_basis` of kind ``basis``) of H = s*d + ``extra`` units; the input writes
+    and the readout reads the newest slot."""
+    H = s * d + extra
+    P = random_basis(H, np.random.default_rng(seed), kind=basis)
+    A = np.zeros((H, H))
+    A[: s * d, : s * d] = wave_operator(task_operator(task, s, d), s, d)
+    P_inv = np.linalg.inv(P)
+    newest = slice((s - 1) * d, s * d)
+    return {"W_ih": P[:, newest], "W_hh": P @ A @ P_inv, "W_r": P_inv[newest]}
+
+
+def slot_reading_check(task: str, basis: str, s: int = 8, d: int = 8,
+                       seed: int = 0) -> dict[str, tuple[float, int, int]]:
+    """Algorithm 1's two readings of the slot powers (:data:`SLOT_POWERS`) on an exact wave network of ``task``
+    (:func:`wave_network`, H = s*d, in a ``basis`` of that kind; transient step skipped, as it has nothing to
+    remove there): per reading, the largest |entry| of ``Ψ⁺ W_hh Ψ`` off Φ's support (0 where the basis
+    recovers Φ's pattern), the rank of the memory columns and the number of coordinates Φ uses (full rank)."""
+    weights = wave_network(task, s, d, basis=basis, seed=seed)
+    Phi = wave_operator(task_operator(task, s, d), s, d)
+    coords = used_coordinates(Phi)
+    off = Phi[np.ix_(coords, coords)] == 0
+    out = {}
+    for powers in SLOT_POWERS:
+        b = variable_memory_basis(weights, s, d, coords=coords, transients="keep", powers=powers)
+        M = weights_in_basis(b, weights["W_hh"])
+        out[powers] = (float(np.abs(M[off]).max()), int(np.linalg.matrix_rank(b.Psi)), coords.size)
+    return out
 
 
 def project_states(basis: VariableMemoryBasis, states: np.ndarray) -> np.ndarray:
@@ -161,6 +206,33 @@ def weights_in_basis(basis: VariableMemoryBasis, W_hh: np.ndarray) -> np.ndarray
     if W_hh.shape != (H, H):
         raise ValueError(f"W_hh must have shape (H, H) = {(H, H)}, got {W_hh.shape}")
     return basis.Psi_pinv @ W_hh @ basis.Psi
+
+
+@dataclass(frozen=True)
+class MemoryGains:
+    """Fig. 4 read off: the memory block of ``Ψ⁺ W_hh Ψ`` on Φ's pattern. ``band``: the entries that carry a slot
+    to the next older one; ``boundary``: the entries of the newest slot's rows on Φ's support, times Φ's sign
+    (so +1 is Φ's own value); ``off``: |entries| off Φ's support; ``ratio_gap``: the largest difference between
+    a band entry and the ratio of its two columns' norms before normalisation (row's over column's)."""
+
+    band: np.ndarray
+    boundary: np.ndarray
+    off: np.ndarray
+    ratio_gap: float
+
+
+def memory_gains(basis: VariableMemoryBasis, W_hh: np.ndarray, Phi: np.ndarray, s: int, d: int) -> MemoryGains:
+    """The :class:`MemoryGains` of ``W_hh`` (H, H) in ``basis`` against the task's ``Phi`` (s*d, s*d)."""
+    check_sizes(s, d)
+    coords = basis.info["coords"]
+    M = weights_in_basis(basis, W_hh)[: basis.n_memory, : basis.n_memory]
+    P = np.asarray(Phi, dtype=float)[np.ix_(coords, coords)]
+    band = (coords[None, :] == coords[:, None] + d) & (coords[:, None] < (s - 1) * d)
+    boundary = (P != 0) & ~band
+    norms = basis.info["column_norms"]
+    ratio = norms[:, None] / np.where(norms > 0, norms, 1.0)[None, :]
+    return MemoryGains(band=M[band], boundary=(M * np.sign(P))[boundary], off=np.abs(M[P == 0]),
+                       ratio_gap=float(np.abs(M[band] - ratio[band]).max()) if band.any() else 0.0)
 
 
 _GLYPHS = {

@@ -98,7 +98,8 @@ def _cell_key(task: str, hidden: int, l2: float) -> str:
 
 def _spectral_errors(model, seeds: int, Phi: np.ndarray) -> dict[str, np.ndarray]:
     """Per seed: the optimal and greedy spectral errors (nan = indeterminate), the eigenvalue counts at
-    |λ| > 0.9 (the public code's cut, ``n_learned``) and at |λ| >= 1 (the paper's text, ``n_at_least_one``)."""
+    |λ| > 0.9 (the public code's cut, ``n_learned``) and at |λ| >= 1 (the threshold of the paper's Fig. 8B/10B
+    captions, ``n_at_least_one``)."""
     out = {"error": np.full(seeds, np.nan), "error_greedy": np.full(seeds, np.nan),
            "n_learned": np.zeros(seeds, dtype=int), "n_at_least_one": np.zeros(seeds, dtype=int), "eigs": []}
     for m in range(seeds):

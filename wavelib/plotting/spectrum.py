@@ -9,8 +9,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..analysis.table1_grid import (LEARNED_ACCURACY, CellSeeds, at_phi_angles, chance_deviation, first_step_beyond,
-                                    nearest_angle_deviation)
+from ..analysis.table1_grid import (AT_ANGLES, LEARNED_ACCURACY, CellSeeds, at_phi_angles, chance_deviation,
+                                    first_step_beyond, named_exception, nearest_angle_deviation)
+from ..analysis.variable_memory import SLOT_POWERS, MemoryGains, slot_reading_check
 from ..tasks.linear_hds import TABLE1_LABELS
 from ..theory.gradients import distance_slope
 from .style import COLORS, figure, fit_unit_circle, legend_below, signed_matrix, unit_circle
@@ -46,18 +47,21 @@ def cell_label(cell: CellSeeds) -> str:
     return f"{TABLE1_LABELS.get(cell.task, cell.task).split()[0]} H{cell.hidden} L2={cell.l2:g}"
 
 
-def _span(values: np.ndarray, digits: int | None = None) -> str:
-    """"a" or "a–b" over ``values`` (integers, or floats to ``digits`` decimals)."""
-    low, high = (f"{v:.{digits}f}" if digits is not None else str(int(v)) for v in (values.min(), values.max()))
+def _span(values: np.ndarray, digits: int | None = None, scientific: bool = False) -> str:
+    """"a" or "a–b" over ``values`` (integers, floats to ``digits`` decimals, or with ``scientific`` to 1e-3's
+    form)."""
+    low, high = (f"{v:.1e}" if scientific else f"{v:.{digits}f}" if digits is not None else str(int(v))
+                 for v in (values.min(), values.max()))
     return low if low == high else f"{low}–{high}"
 
 
 def table1_detail_rows(cells: Sequence[CellSeeds]) -> tuple[list[str], list[list[str]]]:
     """Per Table 1 cell (:func:`wavelib.analysis.table1_grid.grid_cells`, in its order): how many seeds learned
     (test accuracy > 0.94) and how many of those are determinate; the indeterminate seeds among all; the range over
-    seeds of the eigenvalue counts at |λ| > 0.9 (the public code's cut) and at |λ| >= 1 (the paper's text) beside
-    Φ's; the mean error over the determinate seeds, optimal and greedy matching; and for the learned but
-    indeterminate seeds, the mean distance of their eigenvalues to Φ's nearest angle beside chance's (rad)."""
+    seeds of the eigenvalue counts at |λ| > 0.9 (the public code's cut) and at |λ| >= 1 (the threshold of the
+    paper's Fig. 8B/10B captions) beside Φ's; the mean error over the determinate seeds, optimal and greedy
+    matching; and for the learned but indeterminate seeds, the mean distance of their eigenvalues to Φ's nearest
+    angle beside chance's (rad)."""
     header = ["cell", "seeds > 0.94 (determinate)", "indeterminate, all seeds", "count |λ| > 0.9: W_hh (Φ)",
               "count |λ| ≥ 1: W_hh (Φ)", "mean error: optimal / greedy (code)",
               "learned, indeterminate: angle to Φ (chance)"]
@@ -100,34 +104,73 @@ def spectra_against_theory(learned: Mapping[str, np.ndarray], theory: Mapping[st
 
 
 def memory_frames_figure(raw: np.ndarray, frames: np.ndarray, times: Sequence[int], s: int) -> Figure:
-    """Fig. 3: A, the hidden state in the standard basis (T, H); B, the same states projected on the
-    variable memories, one (slot × component) frame per chosen time step."""
+    """Fig. 3: A, the hidden state in the standard basis (T, H), row ``t - 1`` holding h(t), drawn against t = 1..T
+    with a dashed line after the last input step t = s; B, the same states projected on the variable memories,
+    one (slot × component) frame per chosen time ``t`` of ``times`` (1-based, like A's axis)."""
     fig, axes = figure(len(times) + 1, width=1.45 * (len(times) + 1) + 1.5, height=2.8,
                        gridspec_kw={"width_ratios": [2.2] + [1] * len(times)})
     ax = axes[0, 0]
     limit = float(np.abs(raw).max()) or 1.0
-    ax.imshow(raw, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
-    ax.axhline(s - 0.5, color="black", lw=0.8, ls="--")
-    ax.set(title="A: hidden state h(t)", xlabel="unit", ylabel="time step")
+    ax.imshow(raw, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest",
+              extent=(-0.5, raw.shape[1] - 0.5, raw.shape[0] + 0.5, 0.5))
+    ax.axhline(s + 0.5, color="black", lw=0.8, ls="--")
+    ax.set(title="A: hidden state h(t)", xlabel="unit", ylabel="t")
     for ax, t in zip(axes[0, 1:], times):
-        signed_matrix(ax, frames[t], title=f"t = {t + 1}")
+        signed_matrix(ax, frames[t - 1], title=f"t = {t}")
         ax.set(xticks=[], yticks=[])
     axes[0, 1].set(ylabel="slot (oldest → newest)", yticks=[0, s - 1])
-    axes[0, 1].set_title(f"B: memories, t = {times[0] + 1}")
+    axes[0, 1].set_title(f"B: memories, t = {times[0]}")
     return fig
 
 
+def _saturation(M: np.ndarray) -> float:
+    """Where Fig. 4's colours saturate: the 99.5% quantile of |entry| (1 for a zero matrix)."""
+    return float(np.quantile(np.abs(M), 0.995)) or 1.0
+
+
 def weights_in_basis_figure(matrices: Mapping[str, np.ndarray], n_memory: Mapping[str, int]) -> Figure:
-    """Fig. 4: Re(Ψ⁺ W_hh Ψ) per task; the dashed lines close off the variable-memory block."""
-    fig, axes = figure(len(matrices), width=3.3 * len(matrices), height=3.3)
+    """Fig. 4: Re(Ψ⁺ W_hh Ψ) per task, each with its colour bar; the colours saturate at the 99.5% quantile of
+    |entry| (the bar's arrows mark entries beyond); the dashed lines close off the variable-memory block."""
+    fig, axes = figure(len(matrices), width=3.9 * len(matrices), height=3.3)
     for ax, (name, M) in zip(axes[0], matrices.items()):
-        limit = float(np.quantile(np.abs(M), 0.995)) or 1.0
-        ax.imshow(np.clip(M, -limit, limit), cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+        limit = _saturation(M)
+        image = ax.imshow(M, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+        fig.colorbar(image, ax=ax, shrink=0.8, extend="both" if np.abs(M).max() > limit else "neither",
+                     label="entry of Ψ⁺ W_hh Ψ")
         k = n_memory[name]
         ax.axhline(k - 0.5, color="black", lw=0.6, ls="--")
         ax.axvline(k - 0.5, color="black", lw=0.6, ls="--")
         ax.set(title=TABLE1_LABELS.get(name, name), xlabel="from (basis index)", ylabel="to")
     return fig
+
+
+def weights_in_basis_text(gains: Mapping[str, MemoryGains], matrices: Mapping[str, np.ndarray]) -> str:
+    """Fig. 4 in numbers, per task: the band's and the boundary's entries (Φ's are ±1), the largest entry off Φ's
+    pattern and how many exceed 0.3, how far the band is from the ratios of column norms, and where the colours
+    of :func:`weights_in_basis_figure` of ``matrices`` saturate."""
+    parts = [f"{TABLE1_LABELS.get(name, name).split()[0]}: band {_span(g.band, 2)} ({g.ratio_gap:.0e} from those "
+             f"ratios), boundary {_span(g.boundary, 2)} (times Φ's sign), off Φ's "
+             f"pattern up to {g.off.max():.2g} ({int((g.off > 0.3).sum())} of {g.off.size} above 0.3); colours "
+             f"saturate at ±{_saturation(matrices[name]):.2f}" for name, g in gains.items()]
+    return ("The entries are gains, not Φ's ±1: each basis column is normalised, so a band entry is the norm of the "
+            "older slot's column before normalisation over the newer one's, how much $W_{hh}$ stretches that column "
+            "(exactly so without the transient step of §2.2; how far from it, per task). " + "; ".join(parts) + ".")
+
+
+def slot_reading_rows(tasks: Sequence[str], s: int = 8, d: int = 8) -> tuple[list[str], list[list[str]]]:
+    """Algorithm 1's two readings of the slot powers (:func:`wavelib.analysis.variable_memory.slot_reading_check`)
+    on exact wave networks of each task, in an orthogonal and in a Gaussian basis: per reading, the largest
+    |entry| of Ψ⁺ W_hh Ψ off Φ's pattern and the rank of the memory columns (of the coordinates Φ uses)."""
+    names = {"forward": "W_hh^(s−k) W_r⁺ (this page)", "printed": "(W_hhᵀ)^k W_r⁺ (printed)"}
+    header = ["task", "basis"] + [f"{names[p]}: {what}" for p in SLOT_POWERS for what in ("off Φ's pattern", "rank")]
+    rows = []
+    for task in tasks:
+        for basis in ("orthogonal", "gaussian"):
+            check = slot_reading_check(task, basis, s, d)
+            rows.append([TABLE1_LABELS.get(task, task).split()[0], basis]
+                        + [text for p in SLOT_POWERS
+                           for text in (f"{check[p][0]:.1e}", f"{check[p][1]} of {check[p][2]}")])
+    return header, rows
 
 
 @dataclass(frozen=True)
@@ -247,24 +290,153 @@ def _cells_text(cells: Sequence[CellSeeds], text) -> str:
     return ", ".join(f"{cell_label(c)}{text(c)}" for c in cells) if cells else "none"
 
 
-def grid_claim_rows(cells: Sequence[CellSeeds]) -> list[tuple[str, str, str]]:
-    """The claims of Table 1's caption and of the public repository's results, checked over every cell and seed of
-    the stored grid (:func:`wavelib.analysis.table1_grid.grid_cells`): (claim, paper, measured) per row."""
-    learned = np.concatenate([c.learned for c in cells])
-    determinate = np.concatenate([c.determinate for c in cells])
-    counts = np.concatenate([c.n_significant for c in cells])
-    phi = np.concatenate([np.full(len(c.accuracy), c.phi_count) for c in cells])
-    at_one = np.concatenate([c.n_at_least_one for c in cells]) == phi
-    errors = np.concatenate([c.error for c in cells])[learned & determinate]
+def _pooled(cells: Sequence[CellSeeds]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every seed of ``cells`` in one array each: learned, determinate, count at |λ| > 0.9, Φ's count."""
+    return (np.concatenate([c.learned for c in cells]), np.concatenate([c.determinate for c in cells]),
+            np.concatenate([c.n_significant for c in cells]),
+            np.concatenate([np.full(len(c.accuracy), c.phi_count) for c in cells]))
+
+
+def _seeds_text(cells: Sequence[CellSeeds]) -> str:
+    """The seeds that learned, how many of them have Φ's count (with their errors), fewer or more."""
+    learned, determinate, counts, phi = _pooled(cells)
     good = learned & determinate
-    seeds = (f"{learned.sum()} of {learned.size} seeds learned their task (test accuracy > {LEARNED_ACCURACY}); "
-             f"{good.sum()} of them ({100 * good.sum() / max(learned.sum(), 1):.0f}%) have Φ's number of "
-             f"eigenvalues with |λ| > 0.9"
-             + (f", error median {np.median(errors):.1e}, mean {errors.mean():.1e}, largest {errors.max():.1e} rad"
-                if errors.size else "")
-             + f"; {(learned & ~determinate & (counts < phi)).sum()} have fewer than Φ, "
-             f"{(learned & ~determinate & (counts > phi)).sum()} more. Of the {(~learned).sum()} seeds that did not "
-             f"learn, {(~learned & determinate).sum()} are determinate")
+    errors = np.concatenate([c.error for c in cells])[good]
+    return (f"{learned.sum()} of {learned.size} seeds learned their task (test accuracy > {LEARNED_ACCURACY}); "
+            f"{good.sum()} of them ({100 * good.sum() / max(learned.sum(), 1):.0f}%) have Φ's number of "
+            f"eigenvalues with |λ| > 0.9"
+            + (f", error median {np.median(errors):.1e}, mean {errors.mean():.1e}, largest {errors.max():.1e} rad"
+               if errors.size else "")
+            + f"; {(learned & ~determinate & (counts < phi)).sum()} have fewer than Φ, "
+            f"{(learned & ~determinate & (counts > phi)).sum()} more")
+
+
+def _unnamed_exceptions(cells: Sequence[CellSeeds]) -> list[CellSeeds]:
+    """Cells with mean test accuracy above 0.94 and no determinate seed, the caption's named exception left out."""
+    named = named_exception(cells)
+    return [c for c in cells if c is not named and c.accuracy.mean() > LEARNED_ACCURACY and not c.determinate.any()]
+
+
+def _order_of_magnitude(x: float) -> int:
+    """The power of ten nearest ``x`` > 0 in log scale: 1e-3 for 3.2e-4 to 3.2e-3."""
+    return int(np.round(np.log10(x)))
+
+
+def table1_verdict(cells: Sequence[CellSeeds], paper_grid: tuple[int, int] | None = None) -> str:
+    """Table 1's caption, §4.1's "consistently converge" and the reference notes' expected scale, checked over
+    ``cells`` claim by claim, in markdown: which reproduced here, then each claim with this grid's numbers;
+    ``paper_grid``: the paper's (cells, seeds), named in the heading where this grid is smaller."""
+    learned, determinate, _, _ = _pooled(cells)
+    good = learned & determinate
+    first = f"every model with test accuracy > {LEARNED_ACCURACY} has Φ's count, so an error (caption)"
+    status = {first: bool(good.sum() == learned.sum()) if learned.any() else None}
+    bullets = [f"*Caption: for models with test accuracy > {LEARNED_ACCURACY} the spectral error is very low.* "
+               + _seeds_text(cells) + ": "
+               + ("every learned seed has an error." if status[first] else
+                  "no seed learned, nothing to compare." if not learned.any() else
+                  f"for {learned.sum() - good.sum()} learned seeds the error is indeterminate.")]
+    named = named_exception(cells)
+    claim = "the named exception, T1 H64 L2=0, is a compressed wave at Φ's angles (caption)"
+    if named is None:
+        status[claim] = None
+        bullets.append("*Caption: the exception is T1 with H = 64, L2 = 0, a lower-rank wave.* Not in this "
+                       "preset's grid.")
+    else:
+        odd = named.learned & ~named.determinate
+        deviation = float(named.deviation[odd].mean()) if odd.any() else float("nan")
+        status[claim] = bool(odd.sum() == named.learned.sum() and (named.n_significant[odd] < named.phi_count).all()
+                             and at_phi_angles(deviation, named.chance)) if named.learned.any() else None
+        bullets.append(f"*Caption: the exception is T1 with H = 64, L2 = 0, a lower-rank wave.* {odd.sum()} of its "
+                       f"{named.learned.sum()} learned seeds are indeterminate"
+                       + (f", with {_span(named.n_significant[odd])} eigenvalues at |λ| > 0.9 of Φ's "
+                          f"{named.phi_count}, {deviation:.1e} rad from Φ's nearest angle (chance "
+                          f"{named.chance:.2f})" if odd.any() else "")
+                       + (": a compressed wave." if status[claim] else "."))
+    unnamed = _unnamed_exceptions(cells)
+    status[f"no other cell with mean accuracy > {LEARNED_ACCURACY} lacks a determinate seed (caption)"] = \
+        not unnamed if any(c.accuracy.mean() > LEARNED_ACCURACY for c in cells) else None
+    bullets.append(f"*Caption: one exception.* Cells with mean test accuracy > {LEARNED_ACCURACY} and no "
+                   "determinate seed, besides the named one: " + _cells_text(unnamed, lambda c: (
+                       f" (accuracy {c.accuracy.mean():.3f}; |λ| > 0.9: {_span(c.n_significant)} of "
+                       f"{c.phi_count})")) + ".")
+    places = {"at Φ's angles": [], "closer than chance, not at Φ's angles": [],
+              "no closer to Φ's angles than chance": []}
+    for c in cells:
+        odd = c.learned & ~c.determinate & np.isfinite(c.deviation)
+        if odd.any():
+            deviation = float(c.deviation[odd].mean())
+            where = ("at Φ's angles" if at_phi_angles(deviation, c.chance) else
+                     "no closer to Φ's angles than chance" if deviation >= c.chance else
+                     "closer than chance, not at Φ's angles")
+            places[where].append((c, deviation))
+    if any(places.values()):
+        status["learned networks without Φ's count still sit at Φ's angles (§4.1: 'consistently converge')"] = \
+            not any(found for where, found in places.items() if where != "at Φ's angles")
+        bullets.append("*§4.1: RNNs \"consistently converge to the hypothetical circuit\"; a learned seed without "
+                       "Φ's count is still that wave where its eigenvalues sit at Φ's angles.* Mean distance of the "
+                       "learned, indeterminate seeds' eigenvalues to Φ's nearest angle, per cell, beside chance's "
+                       f"(\"at Φ's angles\": below {AT_ANGLES:g} of chance): "
+                       + "; ".join(f"{where}: " + ", ".join(f"{cell_label(c)} {dev:.4f} ({c.chance:.3f})"
+                                                           for c, dev in found)
+                                   for where, found in places.items() if found) + ".")
+    means = [(c, float(c.error[c.learned & c.determinate].mean())) for c in cells if (c.learned & c.determinate).any()]
+    if means:
+        off_scale = [(c, m) for c, m in means if _order_of_magnitude(m) != -3]
+        status["errors of order 1e-3 rad (reference notes)"] = not off_scale
+        bullets.append("*The reference notes on the public code expect errors of order 1e-3 rad* (not a number the "
+                       "paper gives). Cell means over the learned, determinate seeds: "
+                       f"{_span(np.array([m for _, m in means]), scientific=True)} rad; "
+                       f"{len(means) - len(off_scale)} of {len(means)} cells of order 1e-3 (3.2e-4 to 3.2e-3)"
+                       + ("" if not off_scale else "; the others: "
+                          + ", ".join(f"{cell_label(c)} {m:.1e}" for c, m in off_scale)) + ".")
+    held, failed, open_ = ([claim for claim, ok in status.items() if ok is value] for value in (True, False, None))
+    size = (len(cells), int(learned.size))
+    grid = f"{size[0]} cells, {size[1]} seeds" + (
+        f"; the paper's: {paper_grid[0]} cells, {paper_grid[1]} seeds" if paper_grid and paper_grid != size else "")
+    return (f"**Verdict on this page's grid** ({grid}). Reproduced: "
+            + ("; ".join(held) or "none") + ". Not reproduced: " + ("; ".join(failed) or "none") + "."
+            + (" Not testable on this grid: " + "; ".join(open_) + "." if open_ else "") + "\n\n"
+            + "\n".join(f"- {b}" for b in bullets))
+
+
+def exception_note(cells: Sequence[CellSeeds]) -> str:
+    """Where on this page Table 1's named exception (T1, H = 64, L2 = 0) is counted: §2.1 and §2.7 where the grid
+    has it, else a line saying that this preset's grid lacks it."""
+    named = named_exception(cells)
+    text = ("Table 1 holds the same compression without a bottleneck figure: repeat copy with $H = 64 = s \\cdot d$ "
+            "and no L2, the caption's exception")
+    if named is None:
+        return text + (" — not in this preset's grid (hidden sizes "
+                       + ", ".join(str(h) for h in sorted({c.hidden for c in cells}, reverse=True))
+                       + "), so this page does not count it; the `paper` preset does.")
+    return (text + f"; on this page its seeds keep {_span(named.n_significant)} eigenvalues with |λ| > 0.9 of Φ's "
+            f"{named.phi_count} (§2.1's second table and verdict, §2.7).")
+
+
+#: Appendix B's Table 2 (repeat copy and compose copy): hidden units and training iterations; its weight decay is
+#: "none"
+APPENDIX_TABLE2 = {"H": 128, "iterations": 45_000}
+
+
+def figure_network_row(hiddens: Sequence[int], steps: int) -> tuple[str, str, str]:
+    """The protocol table's row for the networks of Figs. 3 and 4 (seed 0 of the largest H, L2 = 0) beside
+    Appendix B's Table 2, and whether they match it."""
+    shown = {"H": max(hiddens), "iterations": steps}
+    differ = [k for k, v in APPENDIX_TABLE2.items() if shown[k] != v]
+    return ("networks of Figs. 3, 4", f"App. B Table 2: H {APPENDIX_TABLE2['H']}, weight decay none, "
+            f"{APPENDIX_TABLE2['iterations']:,} iterations",
+            f"seed 0, H {shown['H']}, L2 0, {steps:,} iterations: "
+            + ("as Table 2" if not differ else "differs from Table 2 in " + ", ".join(differ)))
+
+
+def grid_claim_rows(cells: Sequence[CellSeeds]) -> list[tuple[str, str, str]]:
+    """The claims of Table 1's caption and the reference notes' expectations for the public code, checked over every
+    cell and seed of the stored grid (:func:`wavelib.analysis.table1_grid.grid_cells`): (claim, paper, measured)."""
+    learned, determinate, _, phi = _pooled(cells)
+    at_one = np.concatenate([c.n_at_least_one for c in cells]) == phi
+    good = learned & determinate
+    seeds = (_seeds_text(cells) + f". Of the {(~learned).sum()} seeds that did not learn, "
+             f"{(~learned & determinate).sum()} are determinate")
     well = [c for c in cells if c.accuracy.mean() > LEARNED_ACCURACY]
     full = [c for c in well if c.determinate.all()]
     part = [c for c in well if c.determinate.any() and not c.determinate.all()]
@@ -276,9 +448,9 @@ def grid_claim_rows(cells: Sequence[CellSeeds]) -> list[tuple[str, str, str]]:
     rows = [("Well-trained networks share Φ's unit-circle spectrum: seed by seed",
              f"Table 1 caption: error 'very low' for models with test accuracy > {LEARNED_ACCURACY}", seeds),
             ("The same, cell by cell (the caption's reading of the table)", "Table 1 caption", per_cell)]
-    named = [c for c in cells if (c.task, c.hidden, c.l2) == ("repeat_copy", 64, 0.0)]
+    named = named_exception(cells)
     if named:
-        c = named[0]
+        c = named
         verdict = "at Φ's angles: a compressed wave" if at_phi_angles(np.nanmean(c.deviation), c.chance) else \
             "not at Φ's angles"
         rows.append(("The exception: T1 repeat copy, H = 64, L2 = 0 learns a lower-rank wave (64 units = s·d)",
@@ -288,7 +460,7 @@ def grid_claim_rows(cells: Sequence[CellSeeds]) -> list[tuple[str, str, str]]:
     else:
         rows.append(("The exception: T1 repeat copy, H = 64, L2 = 0 learns a lower-rank wave (64 units = s·d)",
                      "Table 1 caption", "not in this preset's grid (the `paper` preset has it)"))
-    others = [c for c in cells if c not in named and (c.learned & ~c.determinate).sum() * 2 > max(c.learned.sum(), 1)]
+    others = [c for c in cells if c is not named and (c.learned & ~c.determinate).sum() * 2 > max(c.learned.sum(), 1)]
 
     def other_text(c: CellSeeds) -> str:
         odd = c.learned & ~c.determinate
@@ -305,20 +477,23 @@ def grid_claim_rows(cells: Sequence[CellSeeds]) -> list[tuple[str, str, str]]:
                  if c.l2 == l2 and (c.learned & c.determinate).any()]
         scale.append(f"L2 = {l2:g}: " + (f"{min(means):.1e}–{max(means):.1e} rad ({len(means)} cells)"
                                          if means else "no learned, determinate seed"))
-    rows.append(("Errors of well-trained networks are of order 1e-3 rad", "the public repository's results",
+    rows.append(("Errors of well-trained networks are of order 1e-3 rad",
+                 "not in the paper: what the reference notes on the public code expect",
                  f"cell means over the seeds with accuracy > {LEARNED_ACCURACY} and Φ's count: " + "; ".join(scale)))
     strong = [c for c in cells if c.l2 >= 0.1]
     if strong:
         accuracy = np.concatenate([c.accuracy for c in strong])
         most = max(int(c.n_significant.max()) for c in strong)
         rows.append(("Strong L2 prevents learning",
-                     "the public repository's results: L2 = 0.1 gives accuracy ≈ 0.5, indeterminate",
+                     "not in the paper: the reference notes on the public code expect accuracy ≈ 0.5 and "
+                     "indeterminate cells at L2 = 0.1",
                      f"L2 ≥ 0.1, H {', '.join(str(h) for h in sorted({c.hidden for c in strong}))}: "
                      f"{accuracy.size} seeds, accuracy {_span(accuracy, 3)}, "
                      + (f"at most {most} eigenvalues" if most else "no eigenvalue") + " with |λ| > 0.9"))
-    rows.append(("The cut: |λ| ≥ 1 (the paper's text) instead of |λ| > 0.9 (the public code)",
-                 "Figs. 8B and 10B captions", f"learned seeds with Φ's count: {good.sum()} at > 0.9, "
-                 f"{(learned & at_one).sum()} at ≥ 1, of {learned.sum()}"))
+    rows.append(("The cut: |λ| ≥ 1 (the threshold the Fig. 8B/10B captions use) instead of |λ| > 0.9 (the public "
+                 "code)", "Figs. 8B and 10B captions; no cut is stated for Table 1",
+                 f"learned seeds with Φ's count: {good.sum()} at > 0.9, {(learned & at_one).sum()} at ≥ 1, "
+                 f"of {learned.sum()}"))
     return rows
 
 
@@ -328,7 +503,8 @@ def gradient_claim_row(record: GradientRecord) -> tuple[str, str, str]:
     crossed = f"step {int(record.step[record.crossing]):,}" if record.crossing is not None else "never"
     learning = f"step {record.learning_step:,.0f}" if record.learning_step is not None else "never"
     return ("Gradient decay stops when max |λ| crosses 1", "Fig. 5B",
-            f"state Jacobian decay rate {record.jacobian_rate[0]:+.3f} → {record.jacobian_rate[-1]:+.3f} decades/step "
+            f"state Jacobian decay rate {record.jacobian_rate[0]:+.3f} → {record.jacobian_rate[-1]:+.3f} "
+            "decades/step "
             f"(cost gradient {record.cost_rate[0]:+.3f} → {record.cost_rate[-1]:+.3f}); mean max |λ| first > 1 at "
             f"{crossed}, the curriculum first leaves its starting horizon at {learning} (median seed); each input's "
             f"reach at the last record {_span(record.reach[-1], 2)} (1: the identity's)")
