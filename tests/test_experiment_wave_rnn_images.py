@@ -89,6 +89,7 @@ def test_training_resumes_bit_for_bit(task, memory_checkpoint, step_recorder, as
     ({"size_wrnn": ((16, 0),)}, "positive"), ({"n_test": -1}, "n_test"), ({"cifar_noise": "pink"}, "cifar_noise"),
     ({"mlp_hidden": -1}, "mlp_hidden"), ({"irnn_v_init": "sparse_identity"}, "irnn_v_init"),
     ({"figure_irnn_order": "sorted"}, "figure_irnn_order 'sorted'; valid values: onset, raw"),
+    ({"fourier_null_draws": 1}, "fourier_null_draws must be >= 2"),
 ])
 def test_bad_knobs_are_refused_before_work(bad, match):
     with pytest.raises(ConfigError, match=match):
@@ -117,6 +118,8 @@ def test_paper_preset_is_the_papers_protocol():
         assert paper.task_spec(task, "wrnn-mlp") == paper.task_spec(task, "wrnn")
     assert paper.replace(mlp_hidden=0).mnist_models == ("wrnn", "irnn")
     assert paper.task_spec("smnist", "irnn").clip == 0 and paper.task_spec("psmnist", "irnn").clip == 1000
+    # sMNIST wRNN: the text's "[0,1, 10, 100]" fits 0 or 1; the code's only sMNIST wRNN sweep fixes grad_clip 0
+    assert paper.task_spec("smnist", "wrnn").clip == 0 and paper.task_spec("psmnist", "wrnn").clip == 100
     assert paper.task_spec("nscifar", "irnn").lr == 1e-5 and paper.task_spec("nscifar", "wrnn").batch == 256
     assert paper.task_spec("smnist", "wrnn").length == 784
     # App. B: the iRNN's only psMNIST gain came from 250 epochs instead of 120 (the public sweep trains 250)
@@ -154,6 +157,18 @@ def test_smoke_mnist_is_reproducible_and_stores_the_figure(tmp_path, assert_same
     assert sorted(order.tolist()) == list(range(SMOKE.irnn_n))
     np.testing.assert_array_equal(onset_order(ha["smnist|irnn|seed0|figure_states"]), np.arange(SMOKE.irnn_n))
     assert a.metrics["fourier|irnn"]["neurons"] == "onset order"
+    # Fig. 2's ridge shares come with their chance level and null control; the wRNN averages its active rings
+    for model in ("wrnn", "irnn"):
+        f = a.metrics[f"fourier|{model}"]
+        assert f["null_draws"] == SMOKE.fourier_null_draws and f["null_std"] is not None
+        assert 0 < f["chance"] < 0.1 and 0 <= f["null_mean"] <= 1
+    assert a.metrics["fourier|wrnn"]["rings"] == SMOKE.channels and a.metrics["fourier|irnn"]["rings"] == 1
+    assert a.metrics["fourier|wrnn"]["rings_active"] == int(ha["smnist|wrnn|seed0|figure_active_rings"].sum())
+    assert len(a.metrics["fourier|wrnn"]["ring_fractions"]) == SMOKE.channels
+    ridge = next(r for r in rows if r[0] == "Fourier magnitude on the speed-1 ridge")[2]
+    assert "chance" in ridge and "null" in ridge and "iRNN" in ridge
+    permutation = next(r for r in rows if r[0] == "permutation costs the iRNN more than the wRNN")[2]
+    assert "aliased" in permutation and "holds about" not in permutation
     # Table 2's number is the test accuracy at the best validation evaluation; one seed: no sample std
     e = a.metrics["smnist|wrnn"]
     best = int(np.argmax(ha["smnist|wrnn|seed0|valid_accuracy"]))
@@ -231,11 +246,15 @@ def test_figures_show_the_pooled_digit_and_plain_parameter_ticks():
     for model, hidden in (("wrnn", 2 * 4), ("irnn", 5)):
         key = f"smnist|{model}|seed0|figure_"
         history |= {key + "states": np.random.default_rng(0).random((49, hidden)),
+                    key + "active_rings": np.array([True, False] if model == "wrnn" else [True]),
                     key + "neuron_order": np.arange(hidden), key + "temporal_freqs": np.linspace(-0.5, 0.5, 49),
                     key + "spatial_freqs": np.linspace(-0.5, 0.5, 4), key + "log_power": np.zeros((49, 4))}
     fig = hidden_state_figure(history, 4, channels=2, pool=4)
     digit = fig.axes[0].get_images()[0].get_array()
     assert digit.shape == (7, 7) and digit[0, 0] == 1.0 and digit[-1, -1] == 0.0
+    labels = [ax.get_ylabel() for ax in fig.axes]
+    assert labels.count("activation (√ scale)") == 2 and labels.count("ln(|F| / |F of shuffled|)") == 2
+    assert "mean over 1 of 2 rings (the active)" in fig.axes[2].get_title()
     metrics = {"task": "psmnist", **{f"psmnist|{m}-{p}": {"model": m, "parameters": p, "test_accuracy_mean": 0.5}
                                      for m, p in (("wrnn", 830), ("wrnn", 3134), ("irnn", 474), ("irnn", 4938))}}
     fig = sizes_figure(metrics)
@@ -243,3 +262,15 @@ def test_figures_show_the_pooled_digit_and_plain_parameter_ticks():
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
     assert labels and all("10^" not in t and "×" not in t for t in labels) and "1,000" in labels
     plt.close("all")
+
+
+def test_ridge_text_sets_the_share_against_chance_and_the_null():
+    """A share is "above the null" only beyond two of the null's standard deviations; the rings averaged are said."""
+    entry = {"ridge_fraction": 0.08, "chance": 0.015, "null_mean": 0.05, "null_std": 0.01, "null_draws": 20,
+             "rings": 4, "rings_active": 1, "ring_fractions": [0.2, 0.01, 0.0, 0.0], "neurons": "ring order"}
+    text = figs.ridge_text(entry)
+    assert text.startswith("0.080 (ring order; mean over the 1 of 4 rings whose peak activation is at least 1 %")
+    assert "each ring alone: 0.200, 0.010, 0.000, 0.000)" in text
+    assert "chance 0.015; null 0.050 ± 0.010 (20 draws): above the null" in text
+    assert figs.ridge_text(entry | {"ridge_fraction": 0.065}).endswith("not above the null")
+    assert "rings" not in figs.ridge_text(entry | {"rings": 1, "neurons": "onset order"})

@@ -32,7 +32,7 @@ def run(name, root, seed=1):
     ({"ablation_v_init": "xavier"}, "ablation_v_init 'xavier'; valid values: normal, random"),
     ({"irnn_v_init": "sparse_identity"}, "irnn_v_init 'sparse_identity'; valid values: normal, fan_in, random"),
     ({"ablation_u_init": "shift"}, "ablation_u_init 'shift'; valid values: normal, uniform_sqrt_n, dirac, random"),
-    ({"copy_format": "code"}, "T must be >= 11 for format='code'"),  # smoke's T = 5 is a text-format T
+    ({"copy_format": "code"}, "T must be >= 10 for format='code'"),  # smoke's T = 5 is a text-format T
 ])
 def test_bad_knobs_are_refused_before_work(bad, match):
     with pytest.raises(ConfigError, match=match):
@@ -44,6 +44,10 @@ def test_paper_preset_is_the_papers_protocol():
     assert (paper.copy_T, paper.adding_T, paper.ablation_T) == ((0, 30, 80, 480), (100, 200, 400, 700, 1000),
                                                                  (0, 10, 30, 80))
     assert (paper.batch, paper.copy_steps, paper.adding_steps, paper.n_seeds) == (128, 60_000, 60_000, 3)
+    # the code's test batches: 50 for copy (copy_task.py), 1,000 for adding (adding_task.py --batch_test)
+    assert [paper.task_spec(task, "wrnn", T).eval_batch for task, T in (("copy", 30), ("ablation", 10),
+                                                                        ("adding", 100))] == [50, 50, 1000]
+    assert paper.eval_every == 100
     assert paper.model_spec("copy", "wrnn", 30).parameters(10, 10) == 12_724
     assert paper.model_spec("copy", "irnn-large", 30).parameters(10, 10) == 404_385
     assert paper.model_spec("adding", "wrnn", 100).parameters(2, 1) == 13_015
@@ -80,20 +84,24 @@ def test_paper_parameter_counts_fit_the_models_without_input_and_recurrent_biase
     assert PAPER_PARAMETERS[("adding", "wrnn")] == "10.29k" and PAPER_PARAMETERS[("copy", "irnn-large")] == "403k"
 
 
-def test_code_format_takes_the_hyperparameters_of_the_reported_T():
-    code = PRESETS["paper"].replace(copy_format="code", copy_T=(20, 50, 100, 500), ablation_T=(20, 30, 50, 100),
+def test_code_format_takes_the_hyperparameters_of_the_paired_reported_T():
+    """The code's sweep (10, 20, 50, 100, 500) paired in order with Table 5's (0, 10, 30, 80, 480)."""
+    code = PRESETS["paper"].replace(copy_format="code", copy_T=(10, 50, 100, 500), ablation_T=(10, 20, 50, 100),
                                     figure_T=500)
     paper = PRESETS["paper"]
-    for task, models in (("copy", TASK_MODELS), ("ablation", ABLATION_MODELS)):
-        for T in (code.copy_T if task == "copy" else code.ablation_T):
-            assert code.reported_T(task, T) == T - 20
+    for task, models, reported in (("copy", TASK_MODELS, (0, 30, 80, 480)),
+                                   ("ablation", ABLATION_MODELS, (0, 10, 30, 80))):
+        for T, r in zip(code.copy_T if task == "copy" else code.ablation_T, reported):
+            assert code.reported_T(task, T) == r
             for m in models:
-                ours, theirs = code.task_spec(task, m, T), paper.task_spec(task, m, T - 20)
+                ours, theirs = code.task_spec(task, m, T), paper.task_spec(task, m, r)
                 assert (ours.lr, ours.clip, ours.T, ours.copy_format) == (theirs.lr, theirs.clip, T, "code")
-                assert code.model_spec(task, m, T) == paper.model_spec(task, m, T - 20)
+                assert code.model_spec(task, m, T) == paper.model_spec(task, m, r)
     assert code.reported_T("adding", 100) == 100 and code.task_spec("adding", "wrnn", 100).lr == 1e-3
-    with pytest.raises(ConfigError, match="reported T=20 \\(code T = 40\\)"):
-        code.replace(copy_T=(40,), figure_T=40)
+    with pytest.raises(ConfigError, match="code T = 30 is not in the public code's copy sweep"):
+        code.replace(copy_T=(30,), figure_T=30)
+    assert code.replace(copy_T=(30,), figure_T=30, lr=1e-3, clip=1.0).reported_T("copy", 30) is None
+    assert figs.T_text(30, "code") == "code T = 30 (no reported T)" and figs.T_text(10, "code").endswith("(reported 0)")
 
 
 def test_figures_draw_the_delimiter_of_the_format_in_use():
@@ -185,6 +193,15 @@ def test_table4_agreement_lists_a_tie_as_not_keeping_the_order():
     text = figs.table4_agreement_text(metrics, models, 10, 10)
     assert text.startswith("Of the 1 pairs of rows that Table 4 ranks at T = 10, 0 keep their order here")
     assert "Reversed or tied:" in text
+
+
+def test_paper_texts_quote_table_4_and_fig_4_as_printed():
+    """Table 4's T = 80 wRNN entry prints "1 × 8⁻¹¹" (the others "9 × 10⁻¹²" style); Fig. 4 shows examples at
+    several T, up to 480."""
+    assert figs.paper_table4_text("wrnn", 80) == "misprint (“1 × 8⁻¹¹”)"
+    assert "“1 × 8⁻¹¹” (1e-11 or 8e-11)" in figs.table4_claim_text(["wrnn", "wrnn-noV"], 80)
+    assert figs.copy_claim_text(480).startswith("Fig. 4 (examples at several T, up to 480)")
+    assert figs.copy_claim_text(None).startswith("not shown")
 
 
 def test_sigma_claim_counts_orders_of_magnitude_in_base_10():

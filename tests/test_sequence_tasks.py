@@ -56,8 +56,27 @@ def test_copy_code_format_hand_checked():
 def test_copy_layouts_and_T_mapping():
     assert st.copy_layout(30) == st.CopyLayout(50, 40, 40)
     assert st.copy_layout(50, "code") == st.CopyLayout(60, 49, 50)
-    assert st.code_T_from_reported(480) == 500 and st.reported_T_from_code(500) == 480
+    # both copy sweep files run T in (10, 20, 50, 100, 500): paired in order with Table 5's 0, 10, 30, 80, 480
+    assert [st.reported_T_from_code(T) for T in (10, 20, 50, 100, 500)] == [0, 10, 30, 80, 480]
+    assert [st.code_T_from_reported(T) for T in (0, 10, 30, 80, 480)] == [10, 20, 50, 100, 500]
     assert st.copy_layout(st.code_T_from_reported(480), "code").length == 510  # "T=480 ran 510 steps"
+    assert st.reported_T_from_code(30) is None  # not in the code's sweep: no reported T
+    with pytest.raises(ValueError, match="reports copy T in"):
+        st.code_T_from_reported(20)
+    with pytest.raises(ValueError, match=">= 10"):
+        st.reported_T_from_code(9)
+
+
+def test_code_T_10_lets_the_delimiter_overwrite_the_last_token_as_the_code_does():
+    """``get_batch(bsz, 10)``: X[:, -(10+1)] = 9 lands on the 10th token, and Y copies X after that, so the last
+    recall target is the delimiter; a memoryless model then guesses 9 tokens, not 10."""
+    x, y = st.copy_batch(3, 10, gen(), format="code")
+    ids = x.argmax(-1)
+    assert x.shape == (3, 20, 10) and (ids[:, 9] == 9).all() and (ids[:, 10:] == 0).all()
+    assert ((ids[:, :9] >= 1) & (ids[:, :9] <= 8)).all()
+    assert (y[:, :10] == 0).all() and torch.equal(y[:, 10:], ids[:, :10]) and (y[:, -1] == 9).all()
+    assert st.memoryless_cross_entropy(10, "code") == pytest.approx(9 * math.log(8) / 20)
+    assert st.memoryless_cross_entropy(11, "code") == pytest.approx(10 * math.log(8) / 21)
 
 
 def test_copy_tokens_uniform_and_deterministic():
@@ -68,7 +87,7 @@ def test_copy_tokens_uniform_and_deterministic():
 
 
 @pytest.mark.parametrize("kwargs", [dict(batch=0, T=3), dict(batch=2, T=-1), dict(batch=2, T=1.5),
-                                    dict(batch=2, T=10, format="code"), dict(batch=2, T=3, format="text")])
+                                    dict(batch=2, T=9, format="code"), dict(batch=2, T=3, format="text")])
 def test_copy_validation(kwargs):
     with pytest.raises(ValueError):
         st.copy_batch(generator=gen(), **kwargs)

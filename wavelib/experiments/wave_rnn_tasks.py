@@ -19,9 +19,14 @@ the iRNN the U initialisation) that the paper's Tables 5 (copy) and 6 (adding) r
 ``T``; the ablation variants take the row of their base model (wRNN or iRNN n=100). A number instead applies to
 every run. With ``copy_format="paper"`` (the default) the copy ``T`` is the text's: ``T`` blank steps, length
 ``T + 20``. With ``copy_format="code"`` every copy and ablation ``T`` (``copy_T``, ``ablation_T``, ``figure_T``) is
-the code's (length ``T + 10``, delimiter at ``T − 1``) and the hyperparameters are those of the reported
-``T − 20`` (:func:`~wavelib.tasks.sequence_tasks.reported_T_from_code`): the paper's sweep is then
-``copy_T=(20, 50, 100, 500)``, ``ablation_T=(20, 30, 50, 100)``.
+the code's (length ``T + 10``, delimiter at ``T − 1``) and the hyperparameters are those of the reported ``T`` that
+:data:`~wavelib.tasks.sequence_tasks.REPORTED_T_OF_CODE_T` pairs with it (the code's sweep 10, 20, 50, 100, 500 in
+order with Table 5's 0, 10, 30, 80, 480: our inference). The code's runs for the paper's figures are then
+``copy_T=(10, 50, 100, 500)`` (Figs. 3–4: T = 0, 30, 80, 480) and ``ablation_T=(10, 20, 50, 100)`` (Table 4).
+
+Test batches: one fixed batch of ``eval_batch`` (copy; 50, the code's, which the paper's "test MSE" divides by)
+or ``adding_eval_batch`` (adding; 1,000, the code's ``--batch_test``) every ``eval_every`` steps (100, the
+``log_interval`` of the code's copy sweeps and adding iRNN sweep).
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ from ..grid import RunJob, RunOutput, in_run_order, train_runs
 from ..presets import Config, ConfigError, require_choice, require_positive
 from ..registry import Chapter, Experiment
 from ..store import Checkpoint, Result, RunContext
-from ..tasks.sequence_tasks import COPY_FORMATS, memoryless_baseline, reported_T_from_code, solved_at
+from ..tasks.sequence_tasks import (COPY_FORMATS, REPORTED_T_OF_CODE_T, memoryless_baseline, reported_T_from_code,
+                                    solved_at)
 from ..training.sequence_rnn import (COPY_METRICS, SequenceModelSpec, SequenceTaskSpec, fixed_test_batch,
                                      train_sequence_model)
 
@@ -113,7 +119,7 @@ PAPER_TABLE4: dict[tuple[str, int], float | None] = {
         ("irnn-sigma-V", (1e-7, 1e-7, 1e-6, 8e-6)))
     for T, v in zip((0, 10, 30, 80), values)}
 """Table 4 (copy "test MSE", i.e. CE/batch; the best model): (model, reported T) -> value; None: the wRNN at
-T = 80 is printed "1 × 8 × 10⁻¹¹" (a misprint: 1e-11 or 8e-11)."""
+T = 80 is printed "1 × 8⁻¹¹" (a misprint: 1e-11 or 8e-11)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,7 +136,9 @@ class WaveRNNTasksConfig(Config):
     ablation_u_init: str = "normal"  #: u of the "− u-shift-init" rows: one of ABLATION_U_INITS
     irnn_v_init: str = "normal"  #: V of the iRNNs: "normal" (the paper's grid, the public code), "fan_in", "random"
     n: int = 100  #: units per ring of the wRNN, and units of the equal-size iRNN
-    large_n: int = 625  #: units of the iRNN with as many activations as the copy wRNN (n × copy_channels)
+    #: units of the iRNN "with comparable numbers of activations/neurons" (the paper's 625; the copy wRNN has
+    #: n × copy_channels = 600)
+    large_n: int = 625
     copy_channels: int = 6
     adding_channels: int = 27
     n_seeds: int = 3  #: Table 7's three initialisations (adding); for copy and Table 4 the paper states none
@@ -139,8 +147,9 @@ class WaveRNNTasksConfig(Config):
     adding_steps: int = 60_000
     lr: float | None = None  #: None: Tables 5–6 per model and T
     clip: float | None = None  #: None: Tables 5–6 per model and T; 0 = no clipping
-    eval_every: int = 100
-    eval_batch: int = 50  #: the code's fresh test batch of 50
+    eval_every: int = 100  #: the code's copy sweeps and adding iRNN sweep test every 100 steps (``log_interval``)
+    eval_batch: int = 50  #: copy test batch: the code's fresh batch of 50, which its "test MSE" divides by
+    adding_eval_batch: int = 1000  #: adding test batch: the code's fresh batch of 1,000 (``--batch_test``)
     copy_format: str = "paper"
     figure_T: int = 480  #: copy T of the example-recall and space-time figures (one of copy_T)
 
@@ -148,7 +157,7 @@ class WaveRNNTasksConfig(Config):
         require_positive(n=self.n, large_n=self.large_n, copy_channels=self.copy_channels,
                          adding_channels=self.adding_channels, n_seeds=self.n_seeds, batch=self.batch,
                          copy_steps=self.copy_steps, adding_steps=self.adding_steps, eval_every=self.eval_every,
-                         eval_batch=self.eval_batch)
+                         eval_batch=self.eval_batch, adding_eval_batch=self.adding_eval_batch)
         require_choice("copy_format", self.copy_format, COPY_FORMATS)
         require_choice("ablation_v_init", self.ablation_v_init, ABLATION_V_INITS)
         require_choice("ablation_u_init", self.ablation_u_init, ABLATION_U_INITS)
@@ -171,9 +180,9 @@ class WaveRNNTasksConfig(Config):
         if self.figure_T not in self.copy_T:
             raise ConfigError(f"figure_T ({self.figure_T}) must be one of copy_T {self.copy_T}")
 
-    def reported_T(self, task: str, T: int) -> int:
-        """The paper's reported ``T`` of a run at ``T``: the code's ``T − 20`` for copy and ablation runs in
-        ``copy_format="code"``, else ``T`` itself."""
+    def reported_T(self, task: str, T: int) -> int | None:
+        """The paper's reported ``T`` of a run at ``T``: for copy and ablation runs in ``copy_format="code"`` the
+        one paired with the code's ``T`` (None outside the code's sweep), else ``T`` itself."""
         return reported_T_from_code(T) if task != "adding" and self.copy_format == "code" else T
 
     def _hparams(self, task: str, model: str, T: int) -> tuple[float, float, str | None]:
@@ -182,6 +191,10 @@ class WaveRNNTasksConfig(Config):
         if self.lr is not None:
             return self.lr, self.clip, None
         key = ("adding" if task == "adding" else "copy", base, self.reported_T(task, T))
+        if key[2] is None:
+            raise ConfigError(f"code T = {T} is not in the public code's copy sweep "
+                              f"{tuple(REPORTED_T_OF_CODE_T)}, so the paper reports no T (and no hyperparameters) "
+                              "for it; set lr and clip")
         if key not in PAPER_HPARAMS:
             known = sorted(t for k, m, t in PAPER_HPARAMS if (k, m) == key[:2])
             code = f" (code T = {T})" if key[2] != T else ""
@@ -209,8 +222,10 @@ class WaveRNNTasksConfig(Config):
         lr, clip, _ = self._hparams(task, model, T)
         name = "adding" if task == "adding" else "copy"
         try:
-            return SequenceTaskSpec(name, T, self.batch, self.adding_steps if name == "adding" else self.copy_steps,
-                                    lr, clip, self.eval_every, self.eval_batch, self.copy_format)
+            adding = name == "adding"
+            return SequenceTaskSpec(name, T, self.batch, self.adding_steps if adding else self.copy_steps, lr, clip,
+                                    self.eval_every, self.adding_eval_batch if adding else self.eval_batch,
+                                    self.copy_format)
         except ValueError as exc:
             raise ConfigError(f"{task} at T={T}: {exc}") from exc
 
@@ -220,7 +235,7 @@ PRESETS = {
                                 ablation_models=("wrnn", "wrnn-noV", "irnn-sigma"),
                                 n=8, large_n=16, copy_channels=2, adding_channels=2, n_seeds=1, batch=4,
                                 copy_steps=20, adding_steps=20, lr=1e-3, clip=1.0, eval_every=10, eval_batch=8,
-                                figure_T=5),
+                                adding_eval_batch=8, figure_T=5),
     "cpu": WaveRNNTasksConfig(copy_T=(30,), adding_T=(50,), ablation_T=(10,), n=64, large_n=256, copy_channels=4,
                               adding_channels=8, n_seeds=2, batch=32, copy_steps=800, adding_steps=600, lr=1e-3,
                               clip=10.0, eval_every=50, eval_batch=50, figure_T=30),

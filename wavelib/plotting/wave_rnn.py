@@ -16,6 +16,8 @@ from ..tasks.sequence_tasks import (ADDING_CONSTANT_BASELINE, ADDING_SOLVED_MSE,
 from .style import COLORS, figure
 
 _COLORS = {"wrnn": COLORS["wave"], "irnn": COLORS["static"], "irnn-large": COLORS["accent"]}
+TABLE4_MISPRINT = "1 × 8⁻¹¹"
+"""Table 4's wRNN entry at T = 80 as printed (every other entry reads "9 × 10⁻¹²" style)."""
 V_INIT_TEXT = {
     "sparse_identity": "sparse identity (paper): unit 0 (of every ring) gets weight 1 from every input, the rest 0; "
                        "bias 0",
@@ -70,10 +72,12 @@ def orders_below(other: float, wrnn: float) -> str:
 
 
 def T_text(T: int, copy_format: str = "paper") -> str:
-    """A copy ``T``: ``"T = 30"``, or in ``copy_format="code"`` ``"code T = 50 (reported 30)"``."""
+    """A copy ``T``: ``"T = 30"``, or in ``copy_format="code"`` ``"code T = 50 (reported 30)"`` (the pairing of
+    :data:`~wavelib.tasks.sequence_tasks.REPORTED_T_OF_CODE_T`; "no reported T" outside the code's sweep)."""
     if copy_format == "paper":
         return f"T = {T}"
-    return f"code T = {T} (reported {reported_T_from_code(T)})"
+    reported = reported_T_from_code(T)
+    return f"code T = {T} ({'no reported T' if reported is None else f'reported {reported}'})"
 
 
 def _color(model: str) -> str:
@@ -215,7 +219,7 @@ def paper_table4_text(model: str, T: int) -> str:
     if (model, T) not in PAPER_TABLE4:
         return "no paper value at this T"
     value = PAPER_TABLE4[(model, T)]
-    return "misprint (“1 × 8 × 10⁻¹¹”)" if value is None else f"{value:.0e}"
+    return f"misprint (“{TABLE4_MISPRINT}”)" if value is None else f"{value:.0e}"
 
 
 def copy_table(metrics: Mapping[str, Mapping], task: str, Ts: Sequence[int], models: Sequence[str],
@@ -239,14 +243,14 @@ def copy_table(metrics: Mapping[str, Mapping], task: str, Ts: Sequence[int], mod
     return header, rows
 
 
-def copy_claim_text(T: int) -> str:
-    """What the paper says about the wRNN against the iRNNs on the copy task at reported ``T``: Fig. 3 shows
-    T = 0, 30, 80; Fig. 4 shows one sequence at T = 480."""
+def copy_claim_text(T: int | None) -> str:
+    """What the paper says about the wRNN against the iRNNs on the copy task at reported ``T`` (None: a run with no
+    reported T): Fig. 3 shows T = 0, 30, 80; Fig. 4 shows examples at several T, up to 480."""
     if T in (0, 30, 80):
         return "Fig. 3: > 5 orders of magnitude lower"
     if T == 480:
-        return ("Fig. 4 (one sequence): the wRNN recalls perfectly (MSE ~1e-9), the iRNN (n = 625) fails beyond "
-                "T ≈ 10; no loss curve (Fig. 3 has T = 0, 30, 80)")
+        return ("Fig. 4 (examples at several T, up to 480): the wRNN \"remains perfect at T=480\" (MSE ~1e-9), the "
+                "iRNN (n = 625) \"loses significant accuracy after T=10\"; no loss curve (Fig. 3 has T = 0, 30, 80)")
     return "not shown (Fig. 3 has T = 0, 30, 80: > 5 orders of magnitude lower)"
 
 
@@ -260,7 +264,7 @@ def table4_claim_text(models: Sequence[str], T: int) -> str:
     text = "Table 4: " + "".join((" = " if k and v == known[k - 1][0] else " < " if k else "")
                                  + f"{LABELS[m]} ({v:.0e})" for k, (v, m) in enumerate(known))
     missing = [LABELS[m] for m, v in values.items() if v is None]
-    return text + (f"; {', '.join(missing)}: misprint “1 × 8 × 10⁻¹¹” (1e-11 or 8e-11)" if missing else "")
+    return text + (f"; {', '.join(missing)}: misprint “{TABLE4_MISPRINT}” (1e-11 or 8e-11)" if missing else "")
 
 
 def sigma_claim_text(T: int) -> str:

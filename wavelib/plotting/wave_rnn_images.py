@@ -10,7 +10,7 @@ from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from ..analysis.fourier import wave_ridge
+from ..analysis.fourier import ACTIVE_RING_FRACTION, wave_ridge
 from ..experiments.wave_rnn_images import (LABELS, MLP_MODEL, MODELS, PAPER_TABLE2, PAPER_TABLE3, PAPER_TABLE7,
                                            PRESETS, WAVE_SPEED, WaveRNNImagesConfig, run_key)
 from ..training.image_rnn import mnist_sequence
@@ -51,8 +51,9 @@ def hidden_state_figure(history: Mapping[str, np.ndarray], n: int, channels: int
     """Fig. 2: the test digit as the model saw it (``pool × pool`` average-pooled), then per model (rows) the hidden
     state on it (neurons vertical, time horizontal; the wRNN's first ``channels`` rings of ``n`` units, white lines
     between rings; the iRNN's neurons in the order stored with them, sorted by onset or their own; square-root colour
-    scale clipped at the 99.5th percentile, with a colour bar) and its normalised log Fourier power (wRNN: mean over
-    rings) with the ridge of a speed-1 wave (towards lower indices) dotted."""
+    scale clipped at the 99.5th percentile, with a colour bar) and the log of its Fourier magnitude over that of a
+    shuffled copy (wRNN: mean over its active rings, as stored) with the ridge of a speed-1 wave (towards lower
+    indices) dotted."""
     fig, axes = figure(3, nrows=2, width=10.5, height=5.6)
     image = history["figure|image"]
     side = image.shape[0] // pool
@@ -70,7 +71,7 @@ def hidden_state_figure(history: Mapping[str, np.ndarray], n: int, channels: int
         top = float(np.percentile(states, 99.5)) or float(states.max()) or 1.0
         shown = ax.imshow(states.T, aspect="auto", origin="lower", cmap="viridis", interpolation="nearest",
                           norm=PowerNorm(0.5, vmin=0, vmax=top))
-        fig.colorbar(shown, ax=ax, label="activation", pad=0.02)
+        fig.colorbar(shown, ax=ax, label="activation (√ scale)", pad=0.02)
         if model == "wrnn":
             for ring in range(1, channels):
                 ax.axhline(ring * n - 0.5, color="white", lw=0.6)
@@ -83,9 +84,11 @@ def hidden_state_figure(history: Mapping[str, np.ndarray], n: int, channels: int
         lim = np.percentile(np.abs(power), 99)
         shown = ax.imshow(power.T, aspect="auto", origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim,
                           extent=(ft[0], ft[-1], fs[0], fs[-1]), interpolation="nearest")
-        fig.colorbar(shown, ax=ax, label="ln(power / shuffled's)", pad=0.02)
+        fig.colorbar(shown, ax=ax, label="ln(|F| / |F of shuffled|)", pad=0.02)
         ax.plot(wave_ridge(WAVE_SPEED, fs), fs, ls="none", marker=".", ms=1.5, color="black")
-        ax.set(title=f"{LABELS[model]}: log power / shuffled", xlabel="temporal freq. (cycles/step)",
+        active = history[key + "active_rings"]
+        rings = f", mean over {int(active.sum())} of {len(active)} rings (the active)" if len(active) > 1 else ""
+        ax.set(title=f"{LABELS[model]}: log |Fourier| / shuffled's{rings}", xlabel="temporal freq. (cycles/step)",
                ylabel="spatial freq. (cycles/unit)")
     return fig
 
@@ -162,6 +165,19 @@ def cifar_table(metrics: Mapping[str, Mapping]) -> tuple[list[str], list[list[st
     return header, rows
 
 
+def ridge_text(entry: Mapping) -> str:
+    """One model's Fig. 2 share on the ridge (an entry ``fourier|<model>`` of experiment ``mnist``; for several rings
+    also each ring's own) beside its chance level and its null control (mean ± sample std over the draws), and
+    whether it lies above that null by more than two of the null's standard deviations."""
+    share, mean, std = entry["ridge_fraction"], entry["null_mean"], entry["null_std"]
+    above = share > mean + 2 * std
+    rings = (f"; mean over the {entry['rings_active']} of {entry['rings']} rings whose peak activation is at least "
+             f"{100 * ACTIVE_RING_FRACTION:g} % of the largest ring's; each ring alone: "
+             + ", ".join(f"{f:.3f}" for f in entry["ring_fractions"]) if entry["rings"] > 1 else "")
+    return (f"{share:.3f} ({entry['neurons']}{rings}); chance {entry['chance']:.3f}; null {mean:.3f} ± {std:.3f} "
+            f"({entry['null_draws']} draws): {'above' if above else 'not above'} the null")
+
+
 def early_accuracy(history: Mapping[str, np.ndarray], task: str, model: str, seeds: int,
                    fraction: float = 0.5) -> tuple[float, int, float]:
     """Mean test accuracy over the evaluations after the start and up to ``fraction`` of training, at least the
@@ -191,12 +207,12 @@ def claims_rows(config: WaveRNNImagesConfig, mnist_metrics: Mapping | None, mnis
             rows.append(("sMNIST: the wRNN learns faster early", "Fig. 6: far ahead for ~50 epochs",
                          f"mean test accuracy over the first half of training ({k} evaluations, epochs ≤ {last:g}; "
                          f"mean over seeds): wRNN {w_early:.3f}, iRNN {i_early:.3f} (chance 0.1)"))
-            ridge = {m: mnist_metrics[f"fourier|{m}"]["ridge_fraction"] for m in ("wrnn", "irnn")}
-            rows.append(("Fourier power on the speed-1 ridge",
+            rows.append(("Fourier magnitude on the speed-1 ridge",
                          "Fig. 2: strong band for the wRNN only (iRNN sorted by onset)",
-                         f"share of positive log power on the ridge: wRNN {ridge['wrnn']:.2f}, iRNN "
-                         f"{ridge['irnn']:.2f} "
-                         f"({mnist_metrics['fourier|irnn']['neurons']})"))
+                         "share of the positive log magnitude ratio on the ridge (one test digit, seed 0; null: each "
+                         "neuron's time course circularly shifted by its own random offset, then laid out and "
+                         "measured the same way; above = more than 2 null s.d.): "
+                         + "; ".join(f"{LABELS[m]} {ridge_text(mnist_metrics[f'fourier|{m}'])}" for m in MODELS)))
         if "psmnist" in config.tasks:
             rows.append(("psMNIST test accuracy at best validation (wRNN / iRNN)", "96.7 / 92.5 % (Table 2)",
                          f"{100 * acc('psmnist', 'wrnn'):.1f} / {100 * acc('psmnist', 'irnn'):.1f} %"))
@@ -221,10 +237,11 @@ def claims_rows(config: WaveRNNImagesConfig, mnist_metrics: Mapping | None, mnis
                          f"error of the difference between two runs' accuracies on {n_test:,} test images"
                          + ("" if config.pool == 1 and config.epochs >= PRESETS["paper"].epochs else
                             f". On this reduced task ({length} steps, {config.epochs} epochs) the numbers need not "
-                            f"carry over to the paper's: one possible reason, not tested here, is that a ring of "
-                            f"{config.n} units holds about {config.n} steps of the {length}-step sequence: in pixel "
-                            "order only the lower part of a digit lies in those last steps, while a permutation "
-                            "spreads its ink over the whole sequence")))
+                            f"carry over to the paper's. One possible reason, not tested here: a ring of {config.n} "
+                            f"units wraps around every {config.n} steps, so at the shift init the pixels t, "
+                            f"t + {config.n}, t + {2 * config.n}, … of the {length}-step sequence land on the same "
+                            "ring position and are superposed there (aliased), not lost; which pixels share a "
+                            "position, and whether their ink overlaps, depends on the pixel order")))
     else:
         rows.append(("experiment `mnist`: sMNIST, psMNIST accuracy, learning speed, Fourier ridge",
                      "Table 2, Figs. 2, 6", missing))

@@ -19,22 +19,28 @@ one-hot over the 10 classes, targets are class ids. Two layouts:
   as the delimiter is read.
 
 ``format="code"`` (the appendix listing ``get_copy_task_batch`` and the repository), ``T`` = the code's
-``T``, ``T >= 11``::
+``T``, ``T >= 10``::
 
     length     L = T + 10
     input      tokens at 0..9, blanks at 10..T-2 (T-11 of them), delimiter at T-1 (``X[:, -(10+1)] = 9``),
                blanks at T..T+9
-    target     blank everywhere except the last 10 steps T..T+9 (``Y[:, -10:]``), which hold the tokens
+    target     blank everywhere except the last 10 steps T..T+9 (``Y[:, -10:] = X[:, :10]``), which hold the
+               first 10 inputs
 
-  The recall window is the 10 steps after the delimiter. ``T < 11`` would put the delimiter on a
-  token (the listing does not check), so it is refused here.
+  The recall window is the 10 steps after the delimiter. At ``T = 10`` (in the code's sweep) there are no
+  blanks: the delimiter overwrites the 10th token, and since the target copies the input after that, the
+  last recall step's target is the delimiter (class 9); this is reproduced. ``T < 10`` would put the
+  delimiter earlier still, so it is refused.
 
-Mapping of the reported lengths: the code sweeps ``T`` in {20, 50, 100, 500} while the paper reports
-``T`` in {0, 30, 80, 480}, so reported ``T`` = code ``T`` - 20 (reported T = 480 ran 510 steps).
-The two layouts therefore differ for the same reported ``T = r``: the text's sequence has ``r + 20``
-steps, ``r`` blanks before the delimiter and a delay of ``r + 11`` steps from the last token to the
-first recall step; the code's has ``r + 30`` steps, ``r + 9`` blanks before the delimiter and a delay
-of ``r + 21`` steps. Use :func:`code_T_from_reported` / :func:`reported_T_from_code` to convert.
+Mapping of the reported lengths. Both of the code's copy sweeps (``copy_sweep_wrnn.yml``,
+``copy_sweep_rnn.yml``) run ``T`` in {10, 20, 50, 100, 500}; the paper reports ``T`` in {0, 10, 30, 80, 480}
+(Table 5's five columns; Fig. 3 shows 0, 30, 80, Table 4 0, 10, 30, 80). Paired in order
+(:data:`REPORTED_T_OF_CODE_T`, our inference: nothing in the paper or the code states it), the offsets are 10,
+10, 20, 20, 20, not a constant. Measured from a token to its recall step, the text's layout has a delay of
+``T + 10`` and the code's of ``T``: the first two pairs have equal delays (code 10 = text 0 + 10, 20 = 10 + 10),
+in the last three the code's delay is 10 steps longer than the text's at the reported T (reported T = 480 ran 510
+steps). A code ``T`` outside the sweep has no reported ``T``. Use :func:`code_T_from_reported` /
+:func:`reported_T_from_code` to convert.
 
 In both layouts the recall window is the last 10 steps.
 
@@ -71,10 +77,11 @@ N_TOKENS = 10
 TOKEN_LOW, TOKEN_HIGH = 1, 8
 """Tokens are uniform in ``TOKEN_LOW..TOKEN_HIGH`` (inclusive)."""
 COPY_FORMATS = ("paper", "code")
-CODE_TO_REPORTED_OFFSET = 20
-"""Reported ``T`` = code ``T`` - 20 (see the module docstring)."""
+REPORTED_T_OF_CODE_T = {10: 0, 20: 10, 50: 30, 100: 80, 500: 480}
+"""The code's copy sweep (``T`` in both ``copy_sweep_*.yml``) paired in order with the paper's reported ``T``
+(Table 5's columns): an inference, see the module docstring."""
 PAPER_EVAL_BATCH = 50
-"""The code evaluates on a fresh batch of 50; its "test MSE" divides by it."""
+"""The code evaluates copy on a fresh batch of 50 (``copy_task.py --batch_test``); its "test MSE" divides by it."""
 
 ADDING_SOLVED_MSE = 0.05
 """The adding task counts as solved at MSE <= 0.05 (the paper's Table 1)."""
@@ -108,7 +115,7 @@ def _check_format(format: str) -> str:
 def _check_copy_T(T, format: str) -> int:
     if _check_format(format) == "paper":
         return _check_int("T", T, 0, ">= 0 (the number of blank steps)")
-    return _check_int("T", T, 11, ">= 11 for format='code' (its delimiter sits at T-1, after the 10 tokens)")
+    return _check_int("T", T, 10, ">= 10 for format='code' (its delimiter sits at T-1, at the 10th token or later)")
 
 
 def copy_layout(T: int, format: str = "paper") -> CopyLayout:
@@ -120,13 +127,18 @@ def copy_layout(T: int, format: str = "paper") -> CopyLayout:
 
 
 def code_T_from_reported(T: int) -> int:
-    """The code's ``T`` for a reported ``T`` (code = reported + 20; reported 480 ran 510 steps)."""
-    return _check_int("T", T, 0, ">= 0") + CODE_TO_REPORTED_OFFSET
+    """The code's ``T`` that :data:`REPORTED_T_OF_CODE_T` pairs with a reported ``T`` (one of 0, 10, 30, 80, 480;
+    ValueError for any other: the paper reports no other)."""
+    code = {r: c for c, r in REPORTED_T_OF_CODE_T.items()}
+    if T not in code:
+        raise ValueError(f"the paper reports copy T in {sorted(code)}, got {T!r}")
+    return code[T]
 
 
-def reported_T_from_code(T: int) -> int:
-    """The reported ``T`` for the code's ``T`` (reported = code - 20)."""
-    return _check_int("T", T, CODE_TO_REPORTED_OFFSET, ">= 20") - CODE_TO_REPORTED_OFFSET
+def reported_T_from_code(T: int) -> int | None:
+    """The reported ``T`` that :data:`REPORTED_T_OF_CODE_T` pairs with the code's ``T``, or None for a code ``T``
+    outside the code's sweep (10, 20, 50, 100, 500)."""
+    return REPORTED_T_OF_CODE_T.get(_check_copy_T(T, "code"))
 
 
 def copy_batch(batch: int, T: int, generator: torch.Generator, format: str = "paper",
@@ -144,7 +156,7 @@ def copy_batch(batch: int, T: int, generator: torch.Generator, format: str = "pa
     ids[:, :N_TOKENS] = tokens
     ids[:, layout.delimiter] = DELIMITER
     y = torch.zeros_like(ids)
-    y[:, layout.recall_start:] = tokens
+    y[:, layout.recall_start:] = ids[:, :N_TOKENS]  # the inputs as written: code T = 10 recalls the delimiter
     x = F.one_hot(ids, COPY_CLASSES).float()
     if device is not None:
         x, y = x.to(device), y.to(device)
@@ -206,17 +218,19 @@ def memoryless_cross_entropy(T: int, format: str = "paper") -> float:
 
     Such a predictor outputs the blank with certainty outside the recall window (loss 0) and a uniform
     guess over the 8 tokens inside it (``ln 8`` per step, 10 steps), so a sequence costs ``10 ln 8`` in
-    total, spread over ``L`` positions: ``L = T + 20`` (paper format) or ``T + 10`` (code format).
+    total, spread over ``L`` positions: ``L = T + 20`` (paper format) or ``T + 10`` (code format). At code
+    ``T = 10`` the last recall target is always the delimiter, so only 9 steps cost ``ln 8``.
     """
-    return N_TOKENS * math.log(TOKEN_HIGH - TOKEN_LOW + 1) / copy_layout(T, format).length
+    layout = copy_layout(T, format)
+    return min(N_TOKENS, layout.delimiter) * math.log(TOKEN_HIGH - TOKEN_LOW + 1) / layout.length
 
 
 def memoryless_baseline(T: int, batch: int = PAPER_EVAL_BATCH, format: str = "paper") -> float:
     """The memoryless baseline on the paper-comparable scale: ``10 ln 8 / L / batch``.
 
     With the default paper format this is NOTES' ``10 ln 8 / (T + 20) / 50``. For the code format
-    ``L = T + 10`` with the code's ``T``, i.e. ``10 ln 8 / (r + 30) / 50`` for a reported ``T = r``: the
-    code's sequences are 10 steps longer than the text's, so its baseline is slightly lower.
+    ``L = T + 10`` with the code's ``T`` (and 9 unknown tokens at ``T = 10``, see
+    :func:`memoryless_cross_entropy`).
     """
     batch = _check_int("batch", batch, 1, ">= 1")
     return memoryless_cross_entropy(T, format) / batch

@@ -92,7 +92,8 @@ class SequenceTaskSpec:
     lr: float
     clip: float
     eval_every: int
-    eval_batch: int = 50  #: the code's fresh test batch of 50 (the paper-comparable copy number divides by it)
+    #: test batch size; the code's: 50 for copy (the paper-comparable copy number divides by it), 1,000 for adding
+    eval_batch: int = 50
     copy_format: str = "paper"
 
     def __post_init__(self) -> None:
