@@ -25,6 +25,8 @@ RISE = 0.1  #: a seed "climbs" once its string accuracy is this much above its f
 #: Jelassi et al. (2024)'s setting, for the scale disclosure: parameters of their models (about), Mamba's d_state,
 #: peak learning rate, batch and (their README's example) shortest training string
 JELASSI = {"parameters": 160e6, "d_state": 32, "lr": 1e-5, "batch": 8, "min_len": 5}
+#: how a model's final string accuracy stands against another's, by the sign of :func:`_overlap`
+OVERLAP_WORDS = {1: "ends above every seed of", 0: "overlaps the range over seeds of", -1: "ends below every seed of"}
 
 
 def _gains(v: float, cells: int) -> tuple[np.ndarray, np.ndarray]:
@@ -466,8 +468,7 @@ def _compare_ablation(metrics: Mapping[str, Mapping[str, float | None]], history
     speed (:func:`_speed_against`): the text, and the sign of each (0 alike, 1 ``name`` ahead of every one of
     ``others``, -1 behind, None ahead of some and behind others)."""
     sides = {m: _overlap(metrics, name, m, length) for m in others}
-    words = {1: "ends above every seed of", 0: "overlaps the range over seeds of", -1: "ends below every seed of"}
-    accuracy = "; ".join(f"{words[k]} {_names([m for m in others if sides[m] == k])}" for k in (1, 0, -1)
+    accuracy = "; ".join(f"{OVERLAP_WORDS[k]} {_names([m for m in others if sides[m] == k])}" for k in (1, 0, -1)
                          if k in sides.values())
     nonzero = set(sides.values()) - {0}
     side = 0 if not nonzero else nonzero.pop() if len(nonzero) == 1 else None
@@ -867,7 +868,6 @@ def paper_scale_text(config: VWaveConfig, metrics: Mapping[str, Mapping], length
     big, level = paper.lengths[0], THRESHOLDS[0]
     theirs = paper_curves.metrics
     both = [m for m in config.models if run_key(big, m) in theirs]
-    words = {1: "ends above every seed of", 0: "overlaps the range over seeds of", -1: "ends below every seed of"}
     differ = []
     if "mamba" in both:
         for w in (m for m in both if config.spec(m).mixer == "vwave" and not config.spec(m).learn_v):
@@ -876,7 +876,8 @@ def paper_scale_text(config: VWaveConfig, metrics: Mapping[str, Mapping], length
                 means = [(f"{ms[run_key(n, w)]['string_accuracy_mean']:.3f} against "
                           f"{ms[run_key(n, 'mamba')]['string_accuracy_mean']:.3f}") for ms, n in ((metrics, length),
                                                                                                 (theirs, big))]
-                differ.append(f"{w} {words[here]} mamba here (means {means[0]}) and {words[there]} mamba at paper "
+                differ.append(f"{w} {OVERLAP_WORDS[here]} mamba here (means {means[0]}) and {OVERLAP_WORDS[there]} "
+                              "mamba at paper "
                               f"scale ({means[1]})")
     key = f"seeds_reaching_{level:g}"
     for m in both:
