@@ -188,11 +188,17 @@ def test_reach_verdict_compares_learning_speed_as_well_as_final_accuracy():
         vclaims.reach_text(metrics, both, reaches, "mamba-K16", "mamba", ["vwave-0.5", "vwave-0.25"], 5, 3))
 
 
-def test_learned_velocity_text_compares_ranges_over_seeds():
+def test_learned_velocity_text_compares_final_accuracy_and_learning_speed():
+    """Where the velocities went, then the learned velocity against its fixed start in both ways the other ablations
+    are judged: ranges of final accuracy over seeds and the examples to 50% and 90%."""
     metrics = {"L5|vwave-0.5": _summary(0.9, 1.0), "L5|vwave-learned": _summary(0.5, 0.7)}
-    history = {f"L5|vwave-learned|seed{s}|velocity": np.array([[0.5, 0.4 + 0.1 * s]]) for s in range(2)}
+    history = {**_climbing("vwave-0.5", (2, 4), 2), **_climbing("vwave-learned", (3, 6), 2)}
+    history |= {f"L5|vwave-learned|seed{s}|velocity": np.array([[0.5, 0.4 + 0.1 * s]]) for s in range(2)}
     text = vclaims.learned_velocity_text(history, metrics, "vwave-learned", "vwave-0.5", 0.5, 5, 2)
-    assert "range 0.400–0.500, at most 0.100 from their start 0.5" in text and text.endswith("lie below.")
+    assert "range 0.400–0.500, at most 0.100 from their start 0.5" in text
+    assert "vwave-learned got there later than vwave-0.5 to 50% and 90%" in text
+    assert text.endswith("So, against its fixed start vwave-0.5, learning the velocity ends lower and learns later: "
+                         "on final accuracy and learning speed, its fixed start vwave-0.5 does better.")
 
 
 def test_each_ablation_gets_the_comparison_that_fits_it():
@@ -203,7 +209,7 @@ def test_each_ablation_gets_the_comparison_that_fits_it():
                for i, m in enumerate((*config.models, *config.ablation_models))}
     history = {f"L5|vwave-learned|seed{s}|velocity": np.full((4, 8), 0.5) for s in range(config.n_seeds)}
     for m, at in {"mamba": 3, "vwave-0.5": 2, "vwave-0.25": 2, "vwave-0.1": 2, "mamba-K16": 3,
-                  "vwave-0.25-K16": 1}.items():
+                  "vwave-0.25-K16": 1, "vwave-learned": 2}.items():
         history |= _climbing(m, (at, 7), config.n_seeds)
     learned, k16, slow_k16 = vclaims.ablation_texts(config, metrics, history, 5)
     assert learned.startswith("vwave-learned's velocities") and "vwave-0.5 (fixed v = 0.5)" in learned

@@ -523,14 +523,15 @@ def reach_text(metrics: Mapping[str, Mapping[str, float | None]], history: Mappi
 
 def learned_velocity_text(history: Mapping[str, np.ndarray], metrics: Mapping[str, Mapping[str, float | None]],
                           learned: str, start: str, start_v: float, length: int, seeds: int) -> str:
-    """Where the learned velocities ended (every layer, channel and seed) and ``learned``'s accuracy beside its
-    fixed-velocity start ``start``."""
+    """Where the learned velocities ended (every layer, channel and seed), and ``learned`` against its fixed-velocity
+    start ``start`` by final string accuracy and learning speed (:func:`_compare_ablation`)."""
     v = np.concatenate([history[f"{run_key(length, learned, s)}|velocity"].ravel() for s in range(seeds)])
-    close = {0: "overlap", -1: "lie below", 1: "lie above"}[_overlap(metrics, learned, start, length)]
+    compared, side, pace = _compare_ablation(metrics, history, learned, [start], length, seeds)
     return (f"{learned}'s velocities at the end, every layer, channel and seed: median {np.median(v):.3f}, range "
             f"{v.min():.3f}–{v.max():.3f}, at most {np.abs(v - start_v).max():.3f} from their start {start_v:g}. Its "
-            f"final string accuracy {_accuracy(metrics, learned, length)} and that of {start} (fixed v = {start_v:g}) "
-            f"{_accuracy(metrics, start, length)}: the ranges over seeds {close}.")
+            f"final string accuracy {_accuracy(metrics, learned, length)}, that of {start} (fixed v = {start_v:g}) "
+            f"{_accuracy(metrics, start, length)}. " + compared + ". "
+            + _ablation_verdict(side, pace, "learning the velocity", f"its fixed start {start}") + ".")
 
 
 def state_size_text(metrics: Mapping[str, Mapping[str, float | None]], history: Mapping[str, np.ndarray],
