@@ -3,12 +3,14 @@ import pytest
 import torch
 
 from wavelib.analysis.variable_memory import (
+    SLOT_POWERS,
     digit_frames,
     memory_frames,
     memory_gains,
     project_states,
     simulate,
     slot_reading_check,
+    transient_projector,
     used_coordinates,
     variable_memory_basis,
     wave_network,
@@ -199,6 +201,12 @@ def test_the_printed_formula_read_with_its_own_index():
         if (task, basis) != ("repeat_copy", "orthogonal"):
             assert check["printed"][0] > 0.5
     assert slot_reading_check("diagonal_copy", "orthogonal")["printed"][1:] == (32, 36)  # rank lost
+    for task in TABLE1_RULES:  # the transient step (28 directions off Φ's cycles on T2-T4) changes no verdict
+        for basis in ("orthogonal", "gaussian"):
+            kept, removed = (slot_reading_check(task, basis, transients=t) for t in ("keep", "remove"))
+            for powers in SLOT_POWERS:
+                assert (kept[powers][0] < 1e-9) == (removed[powers][0] < 1e-9)
+                assert kept[powers][1:] == removed[powers][1:]
     with pytest.raises(ValueError, match="powers"):
         variable_memory_basis(weights, S, D, powers="transpose")
 
@@ -239,6 +247,21 @@ def test_pca_variance_is_the_fraction_of_residual_variance():
 
 def test_transient_threshold_is_strict():
     """An eigenvalue exactly at transient_below (0.9) is kept as memory; only |λ| strictly below it is removed."""
-    from wavelib.analysis.variable_memory import transient_projector
     np.testing.assert_array_equal(transient_projector(np.diag([0.9, 1.0]), 0.9), np.zeros((2, 2)))
-    np.testing.assert_allclose(transient_projector(np.diag([0.89, 1.0]), 0.9), np.diag([1.0, 0.0]))
+    np.testing.assert_allclose(transient_projector(np.diag([0.89, 1.0]), 0.9), np.diag([1.0, 0.0]), atol=1e-15)
+
+
+def test_the_transient_step_removes_generalised_eigenvectors_of_a_defective_matrix():
+    """A nilpotent Jordan block (what an exact compose-task wave does off Φ's cycles) has one eigenvector but decays
+    along all of its directions: the projector spans them all, not the one eigenvector ``eig`` finds, and on the exact
+    T2–T4 networks its rank is the number of coordinates off Φ's cycles (28 of 64), on repeat copy 0."""
+    Q = random_basis(4, np.random.default_rng(1), kind="orthogonal")
+    jordan = np.diag([1.0, 1.0, 0.0], k=1)
+    jordan[3, 3] = -1.0  # a kept direction beside the block
+    P = transient_projector(Q @ jordan @ Q.T)
+    np.testing.assert_allclose(P, Q[:, :3] @ Q[:, :3].T, atol=1e-12)
+    for task in TABLE1_RULES:
+        weights = wave_network(task)
+        used = used_coordinates(table1_phi(task))
+        assert np.linalg.matrix_rank(transient_projector(weights["W_hh"])) == S * D - used.size
+        assert (used.size == S * D) == (task == "repeat_copy")

@@ -8,6 +8,7 @@ from wavelib.tasks.linear_hds import PUBLIC_CODE_CYCLES, TABLE1_RULES, rollout, 
 from wavelib.theory.hds import fibonacci_direct
 from wavelib.theory.lbc import (
     angle_counts,
+    embedded_wave,
     exact_spectrum,
     in_basis,
     lbc_rollout,
@@ -185,3 +186,19 @@ def test_orthogonal_basis_fixes_the_qr_signs():
     Q = random_basis(n, np.random.default_rng(3), kind="orthogonal")
     np.testing.assert_allclose(Q.T @ Q, np.eye(n), atol=1e-12)
     assert (np.diag(Q.T @ G) > 0).all()
+
+
+def test_embedded_wave_holds_phi_in_its_basis_and_reads_what_it_writes():
+    """In the basis P the recurrence is blockdiag(Φ, 0); the readout reads back what the input wrote (W_r W_in = I),
+    in a non-orthogonal basis too; a basis too small for the wave is refused."""
+    s, d, H = 4, 3, 15
+    Phi = wave_operator(task_operator("repeat_copy", s, d), s, d)
+    P = random_basis(H, np.random.default_rng(2), kind="gaussian")
+    w = embedded_wave(Phi, s, d, P, np.linalg.inv(P))
+    block = np.zeros((H, H))
+    block[:s * d, :s * d] = Phi
+    np.testing.assert_allclose(np.linalg.solve(P, w["W_hh"] @ P), block, atol=1e-10)
+    np.testing.assert_allclose(w["W_r"] @ w["W_in"], np.eye(d), atol=1e-12)
+    np.testing.assert_allclose(w["W_in"], P[:, (s - 1) * d:s * d])
+    with pytest.raises(ValueError, match="H >= 12"):
+        embedded_wave(Phi, s, d, P[:10, :10], np.linalg.inv(P[:10, :10]))

@@ -11,10 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 
 from wavelib.analysis.fixed_points import unpack_weights
 from wavelib.tasks.linear_hds import check_sizes, task_operator
-from wavelib.theory.lbc import random_basis, wave_operator
+from wavelib.theory.lbc import embedded_wave, random_basis, wave_operator
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,16 @@ SLOT_POWERS = ("forward", "printed")
 
 
 def transient_projector(W_hh: np.ndarray, below: float = 0.9) -> np.ndarray:
-    """The orthogonal projector (H, H) onto the span of the eigenvectors of ``W_hh`` with ``|λ| < below``
-    (real: the set is closed under conjugation); zero where there are none."""
-    eigenvalues, vectors = np.linalg.eig(np.asarray(W_hh, dtype=float))
-    E = vectors[:, np.abs(eigenvalues) < below]
-    if E.shape[1] == 0:
-        return np.zeros_like(W_hh, dtype=float)
-    return (E @ np.linalg.pinv(E)).real
+    """The orthogonal projector (H, H) onto the invariant subspace of ``W_hh`` that belongs to its eigenvalues with
+    ``|λ| < below``: the span of their eigenvectors, and of their generalised eigenvectors where ``W_hh`` is defective
+    (an exact T2–T4 wave network, whose zero eigenvalue has Jordan blocks; there the eigenvectors that ``eig``
+    returns are nearly parallel and do not span what decays). Its orthonormal basis is the leading columns of the
+    real Schur form ordered by that test; zero where no eigenvalue passes it."""
+    bound = float(below) ** 2
+    _, Z, kept = scipy.linalg.schur(np.asarray(W_hh, dtype=float), output="real",
+                                    sort=lambda re, im: re * re + im * im < bound)
+    Q = Z[:, :kept]
+    return Q @ Q.T
 
 
 def used_coordinates(Phi: np.ndarray) -> np.ndarray:
@@ -142,31 +146,28 @@ def variable_memory_basis(
 
 def wave_network(task: str, s: int = 8, d: int = 8, basis: str = "orthogonal", extra: int = 0,
                  seed: int = 0) -> dict[str, np.ndarray]:
-    """An exact wave network of a Table 1 ``task``: ``W_hh = P blockdiag(Φ, 0) P^-1`` with ``P`` a random basis
-    (:func:`wavelib.theory.lbc.random_basis` of kind ``basis``) of H = s*d + ``extra`` units; the input writes
-    and the readout reads the newest slot."""
-    H = s * d + extra
-    P = random_basis(H, np.random.default_rng(seed), kind=basis)
-    A = np.zeros((H, H))
-    A[: s * d, : s * d] = wave_operator(task_operator(task, s, d), s, d)
-    P_inv = np.linalg.inv(P)
-    newest = slice((s - 1) * d, s * d)
-    return {"W_ih": P[:, newest], "W_hh": P @ A @ P_inv, "W_r": P_inv[newest]}
+    """An exact wave network of a Table 1 ``task`` (:func:`wavelib.theory.lbc.embedded_wave`, ``W_in`` as ``W_ih``)
+    in a random basis ``P`` (:func:`wavelib.theory.lbc.random_basis` of kind ``basis``) of H = s*d + ``extra``
+    units, with ``P_inv = inv(P)``: the input writes and the readout reads the newest slot."""
+    P = random_basis(s * d + extra, np.random.default_rng(seed), kind=basis)
+    wave = embedded_wave(wave_operator(task_operator(task, s, d), s, d), s, d, P, np.linalg.inv(P))
+    return {"W_ih": wave["W_in"], "W_hh": wave["W_hh"], "W_r": wave["W_r"]}
 
 
-def slot_reading_check(task: str, basis: str, s: int = 8, d: int = 8,
-                       seed: int = 0) -> dict[str, tuple[float, int, int]]:
+def slot_reading_check(task: str, basis: str, s: int = 8, d: int = 8, seed: int = 0,
+                       transients: str = "keep") -> dict[str, tuple[float, int, int]]:
     """Algorithm 1's two readings of the slot powers (:data:`SLOT_POWERS`) on an exact wave network of ``task``
-    (:func:`wave_network`, H = s*d, in a ``basis`` of that kind; transient step skipped, as it has nothing to
-    remove there): per reading, the largest |entry| of ``Ψ⁺ W_hh Ψ`` off Φ's support (0 where the basis
-    recovers Φ's pattern), the rank of the memory columns and the number of coordinates Φ uses (full rank)."""
+    (:func:`wave_network`, H = s*d, in a ``basis`` of that kind; by default without the transient step, which on
+    repeat copy has nothing to remove and on the compose tasks removes the coordinates off Φ's cycles):
+    per reading, the largest |entry| of ``Ψ⁺ W_hh Ψ`` off Φ's support (0 where the basis recovers Φ's pattern),
+    the rank of the memory columns and the number of coordinates Φ uses (full rank)."""
     weights = wave_network(task, s, d, basis=basis, seed=seed)
     Phi = wave_operator(task_operator(task, s, d), s, d)
     coords = used_coordinates(Phi)
     off = Phi[np.ix_(coords, coords)] == 0
     out = {}
     for powers in SLOT_POWERS:
-        b = variable_memory_basis(weights, s, d, coords=coords, transients="keep", powers=powers)
+        b = variable_memory_basis(weights, s, d, coords=coords, transients=transients, powers=powers)
         M = weights_in_basis(b, weights["W_hh"])
         out[powers] = (float(np.abs(M[off]).max()), int(np.linalg.matrix_rank(b.Psi)), coords.size)
     return out

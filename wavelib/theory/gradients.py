@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from wavelib.theory.lbc import random_basis, wave_operator
+from wavelib.theory.lbc import embedded_wave, random_basis, wave_operator
 
 
 def random_tanh_rnn(H: int, d: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -27,18 +27,14 @@ def random_tanh_rnn(H: int, d: int, rng: np.random.Generator) -> dict[str, np.nd
 
 
 def wave_tanh_rnn(F: np.ndarray, s: int, d: int, H: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """A tanh RNN holding the TWM of ``F`` (s*d, d) in a random orthogonal basis ``P`` (H, H), ``H >= s*d``:
-    ``W_hh = P blockdiag(Phi, 0) P.T``, ``W_uh`` = the columns of ``P`` for the newest slot,
-    ``W_r`` = the matching rows of ``P.T`` (Eq. 7)."""
-    Phi = wave_operator(F, s, d)
+    """A tanh RNN holding the TWM of ``F`` (s*d, d) in a random orthogonal basis ``P`` (H, H), ``H >= s*d``
+    (:func:`~wavelib.theory.lbc.embedded_wave` with ``P_inv = P.T``; its ``W_in`` is ``W_uh`` here)."""
     n = s * d
     if int(H) != H or H < n:
         raise ValueError(f"H must be an integer >= s*d = {n} to hold the wave, got {H}")
     P = random_basis(H, rng, kind="orthogonal")
-    block = np.zeros((H, H))
-    block[:n, :n] = Phi
-    newest = slice((s - 1) * d, n)
-    return {"W_hh": P @ block @ P.T, "W_uh": P[:, newest].copy(), "W_r": P[:, newest].T.copy()}
+    wave = embedded_wave(wave_operator(F, s, d), s, d, P, P.T)
+    return {"W_hh": wave["W_hh"], "W_uh": wave["W_in"], "W_r": wave["W_r"]}
 
 
 def bump_tanh_rnn(d: int, H: int, rng: np.random.Generator) -> dict[str, np.ndarray]:

@@ -52,6 +52,22 @@ def random_basis(n: int, rng: np.random.Generator, kind: str = "gaussian") -> np
     raise ValueError(f"kind must be 'gaussian' or 'orthogonal', got {kind!r}")
 
 
+def embedded_wave(Phi: np.ndarray, s: int, d: int, P: np.ndarray, P_inv: np.ndarray) -> dict[str, np.ndarray]:
+    """The wave ``Phi`` (s*d, s*d) held in the first s*d coordinates of the basis ``P`` (H, H), H >= s*d, with
+    ``P_inv`` its inverse (``P.T`` for an orthogonal one): ``W_hh = P blockdiag(Phi, 0) P_inv`` (H, H), ``W_in``
+    the columns of ``P`` of the newest slot (H, d), where inputs are written, and ``W_r`` the matching rows of
+    ``P_inv`` (d, H), which read it (Eq. 7)."""
+    n = s * d
+    H = P.shape[0]
+    if Phi.shape != (n, n) or P.shape != (H, H) or P_inv.shape != (H, H) or H < n:
+        raise ValueError(f"need Phi ({n}, {n}) and P, P_inv (H, H) with H >= {n}, got {Phi.shape}, {P.shape}, "
+                         f"{P_inv.shape}")
+    block = np.zeros((H, H))
+    block[:n, :n] = Phi
+    newest = slice((s - 1) * d, n)
+    return {"W_hh": P @ block @ P_inv, "W_in": P[:, newest].copy(), "W_r": P_inv[newest].copy()}
+
+
 def in_basis(M: np.ndarray, Psi: np.ndarray) -> np.ndarray:
     """``Psi @ M @ inv(Psi)``: the operator ``M`` (n, n) written in the basis ``Psi`` (n, n)."""
     M = np.asarray(M, dtype=float)
