@@ -87,3 +87,22 @@ def test_linearisation_refuses_a_slow_point(monkeypatch):
     monkeypatch.setattr(fixed_points, "find_fixed_points", lambda *args, **kwargs: [slow])
     with pytest.raises(ValueError, match="no fixed point"):
         linearisation(weights)
+
+
+def test_linearisation_passes_starts_on_and_takes_the_lowest_q(monkeypatch):
+    """With a bias, the Jacobian is that of the fixed point of lowest q among what the search returns (sorted by q),
+    searched from the caller's starts too."""
+    from wavelib.analysis import fixed_points
+    weights, h_star = planted(0.5)
+    starts = np.full((1, H), 0.5)
+    best = fixed_points.FixedPoint(h_star, 1e-25, np.full((H, H), 2.0))
+    runner_up = fixed_points.FixedPoint(-h_star, 1e-12, np.full((H, H), 3.0))
+    seen = {}
+
+    def search(w, starts=None, **kwargs):
+        seen["starts"] = starts
+        return [best, runner_up]
+
+    monkeypatch.setattr(fixed_points, "find_fixed_points", search)
+    np.testing.assert_array_equal(linearisation(weights, starts=starts), best.jacobian)
+    assert seen["starts"] is starts

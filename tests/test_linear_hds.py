@@ -32,19 +32,19 @@ def test_operator_places_each_term():
 
 
 @pytest.mark.parametrize(
-    "rule",
+    "rule,match",
     [
-        [(0, 1, 0, 1)],  # output 1 missing
-        [(0, 1, 0, 1), (0, 2, 1, 1)],  # output 0 twice
-        [(0, 0, 0, 1), (1, 1, 1, 1)],  # lag 0
-        [(0, 4, 0, 1), (1, 1, 1, 1)],  # lag beyond s
-        [(0, 1, 2, 1), (1, 1, 1, 1)],  # component out of range
-        [(0, 1, 0, 2), (1, 1, 1, 1)],  # sign not ±1
-        [(2, 1, 0, 1), (1, 1, 1, 1)],  # output out of range
+        ([(0, 1, 0, 1)], "outputs \\[1\\] have no term"),  # output 1 missing
+        ([(0, 1, 0, 1), (0, 2, 1, 1), (1, 1, 1, 1)], "appears twice"),  # output 0 twice (output 1 present)
+        ([(0, 0, 0, 1), (1, 1, 1, 1)], "lag"),  # lag 0
+        ([(0, 4, 0, 1), (1, 1, 1, 1)], "lag"),  # lag beyond s
+        ([(0, 1, 2, 1), (1, 1, 1, 1)], "input component"),  # component out of range
+        ([(0, 1, 0, 2), (1, 1, 1, 1)], "sign"),  # sign not ±1
+        ([(2, 1, 0, 1), (1, 1, 1, 1)], "output index"),  # output out of range
     ],
 )
-def test_operator_rejects_bad_rules(rule):
-    with pytest.raises(ValueError):
+def test_operator_rejects_bad_rules(rule, match):
+    with pytest.raises(ValueError, match=match):
         operator_from_rule(rule, s=3, d=2)
 
 
@@ -155,5 +155,7 @@ def test_only_repeat_copy_is_within_reach_of_a_linear_rnn():
     assert conflicting_lags(task_operator("repeat_copy", s, d), steps) == (0, s + steps - 3)
     conflicts, lags = conflicting_lags(task_operator("diagonal_copy", s, d), steps)
     assert 0 < conflicts <= lags == s + steps - 3
+    for task in TABLE1_RULES:  # the book's four tasks at s = d = 8: only repeat copy is free of conflicts
+        assert (conflicting_lags(task_operator(task), 20)[0] == 0) == (task == "repeat_copy")
     with pytest.raises(ValueError, match="positive"):
         conflicting_lags(task_operator("repeat_copy", s, d), 0)

@@ -41,30 +41,39 @@ def test_history_labels_and_the_global_random_state_is_untouched():
     assert set(history) == {"step", "train_loss", "test_cross_entropy", "test_recall_cross_entropy",
                             "test_recall_accuracy", "test_sequence_accuracy", "test_paper_comparable_loss"}
     np.testing.assert_allclose(history["test_paper_comparable_loss"], history["test_cross_entropy"] / PAPER_EVAL_BATCH)
+    each = train_sequence_model(WRNN, SequenceTaskSpec("copy", 2, 4, 4, 1e-3, 1.0, 1), 0, CPU)[1]["train_loss"]
+    assert history["train_loss"][1:].tolist() == pytest.approx([each[1:3].mean(), each[3:5].mean()], rel=1e-6)
 
 
 class _Oracle(torch.nn.Module):
-    """Outputs fixed logits: the right class with logit ``a`` (others 0) everywhere."""
+    """Outputs fixed logits: the right class with logit ``a`` (others 0) everywhere, but at the last step of row 0,
+    where a wrong class gets ``a`` (the right one 0)."""
 
     def __init__(self, y, a):
         super().__init__()
         self.y, self.a = y, a
 
     def forward(self, x):
-        return self.a * torch.nn.functional.one_hot(self.y, 10).float()
+        logits = self.a * torch.nn.functional.one_hot(self.y, 10).float()
+        logits[0, -1] = self.a * torch.nn.functional.one_hot((self.y[0, -1] + 1) % 10, 10).float()
+        return logits
 
 
 def test_copy_test_numbers_on_a_known_output():
+    """One wrong recalled token of 5 x 10 (row 0's last): recall and sequence accuracy tell it apart, and each
+    cross-entropy averages over its own positions (all 5 x 20, or the 5 x 10 of the recall window)."""
     task = SequenceTaskSpec("copy", 0, 1, 1, 1e-3, 0.0, 1, eval_batch=5)
     x, y = fixed_test_batch(task, CPU)
     assert x.shape == (5, 20, 10)
     a = 3.0
     scores = evaluate(_Oracle(y, a), task, x, y)
-    expected = math.log(1 + 9 * math.exp(-a))  # -log softmax of the right class
-    assert scores["test_cross_entropy"] == pytest.approx(expected, rel=1e-6)
-    assert scores["test_recall_cross_entropy"] == pytest.approx(expected, rel=1e-6)
-    assert scores["test_recall_accuracy"] == 1.0 and scores["test_sequence_accuracy"] == 1.0
-    assert scores["test_paper_comparable_loss"] == pytest.approx(expected / 5, rel=1e-6)
+    right = math.log(1 + 9 * math.exp(-a))  # -log softmax of the right class at logit a
+    wrong = math.log(math.exp(a) + 9)  # -log softmax of the right class at logit 0, a wrong one at a
+    assert scores["test_cross_entropy"] == pytest.approx((99 * right + wrong) / 100, rel=1e-6)
+    assert scores["test_recall_cross_entropy"] == pytest.approx((49 * right + wrong) / 50, rel=1e-6)
+    assert scores["test_recall_accuracy"] == pytest.approx(49 / 50)
+    assert scores["test_sequence_accuracy"] == pytest.approx(4 / 5)
+    assert scores["test_paper_comparable_loss"] == pytest.approx((99 * right + wrong) / 100 / 5, rel=1e-6)
 
 
 def test_adding_test_mse_is_the_final_output_error():
@@ -81,14 +90,20 @@ def test_adding_test_mse_is_the_final_output_error():
 
 
 def test_bad_specs_are_refused():
-    for bad in (dict(kind="lstm", n=4), dict(kind="irnn", n=4, c=2), dict(kind="wrnn", n=0),
-                dict(kind="wrnn", n=4, init_u="identity"), dict(kind="wrnn", n=4, mlp_hidden=-1),
-                dict(kind="irnn", n=4, mlp_hidden=2.5)):
-        with pytest.raises(ValueError):
+    """Each bad spec is refused by its own check (an iRNN case takes the iRNN's init, so that the init check cannot
+    answer for the one under test)."""
+    for bad, match in ((dict(kind="lstm", n=4), "unknown model kind"),
+                       (dict(kind="irnn", n=4, c=2, init_u="identity"), "one channel"),
+                       (dict(kind="wrnn", n=0), "n must be"),
+                       (dict(kind="wrnn", n=4, init_u="identity"), "unknown init"),
+                       (dict(kind="wrnn", n=4, mlp_hidden=-1), "mlp_hidden"),
+                       (dict(kind="irnn", n=4, init_u="identity", mlp_hidden=2.5), "mlp_hidden")):
+        with pytest.raises(ValueError, match=match):
             SequenceModelSpec(**bad)
-    for bad in (dict(task="copy", T=-1), dict(task="adding", T=1), dict(task="sort", T=3),
-                dict(task="copy", T=3, clip=-1.0)):
-        with pytest.raises(ValueError):
+    SequenceModelSpec(kind="irnn", n=4, init_u="identity", mlp_hidden=2)  # the iRNN cases' base is valid
+    for bad, match in ((dict(task="copy", T=-1), "T"), (dict(task="adding", T=1), "T"),
+                       (dict(task="sort", T=3), "unknown task"), (dict(task="copy", T=3, clip=-1.0), "clip")):
+        with pytest.raises(ValueError, match=match):
             SequenceTaskSpec(**{**dict(batch=2, steps=2, lr=1e-3, clip=1.0, eval_every=1), **bad})
 
 

@@ -333,6 +333,23 @@ def test_a_silent_network_scores_chance_not_zero():
     assert masked_accuracy(targets * 0.3, targets, torch.tensor([4])).item() == 1.0
 
 
+def test_test_scores_are_those_of_the_closed_loop_steps():
+    """The test accuracy and loss (the stored ``test_accuracy``, ``test_loss``) are taken over the closed-loop steps
+    after the s inputs only. With W_hh = 0 a network answers only while inputs arrive (y = W_r tanh(W_ih u)) and is
+    silent after them (y = 0): its scores are the fraction of -1 targets and exactly 1.0 (targets ±1)."""
+    from wavelib.training.hds import _score
+    s, d = 3, 2
+    model = BatchedElman(2, d, 8, d, [0, 1], dtype=torch.float64)
+    with torch.no_grad():
+        model.W_hh.zero_()
+    inputs, targets = sample_hds_batch(task_operator("repeat_copy", s, d), 2, 5, 6, torch.Generator().manual_seed(0),
+                                       CPU, torch.float64)
+    accuracy, mse = _score(model, inputs, targets, s)
+    np.testing.assert_array_equal(mse, [1.0, 1.0])
+    np.testing.assert_allclose(accuracy, (targets == -1).double().mean(dim=(1, 2, 3)).numpy())
+    assert model(inputs)[0][:, :, :s].abs().min() > 0  # the input steps' outputs, which the scores leave out
+
+
 # --- grouped training: several cells in one batched model equal each cell alone --------------------------------
 
 GROUP_BASE = HDSTraining(task="repeat_copy", s=4, d=4, hidden=16, l2=0.0, curriculum="code", code_threshold=0.6,

@@ -33,7 +33,7 @@ import torch
 
 from ..models.elman import INITS, BatchedElman, clip_grad_norm_per_model_, resolve_recurrence
 from ..presets import ConfigError, require_positive_int
-from ..tasks.linear_hds import closed_loop_map, sample_hds_batch, task_operator
+from ..tasks.linear_hds import closed_loop_map, task_operator
 
 CURRICULA = ("paper", "code")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -210,16 +210,6 @@ def gradient_record_steps(steps: int, every: int) -> set[int]:
     return {0} | {n for n in early if n < every and n <= steps} | set(range(every, steps + 1, every))
 
 
-def evaluate(model: BatchedElman, F: np.ndarray, s: int, horizon: int, batch: int,
-             generator: torch.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Bitwise accuracy (M,) and MSE (M,) over ``horizon`` closed-loop steps of a fresh batch from ``generator``."""
-    if F.shape != (s * model.d_in, model.d_out):
-        raise ValueError(f"F must have shape (s*d, d) = {(s * model.d_in, model.d_out)}, got {F.shape}")
-    param = model.W_hh
-    inputs, targets = sample_hds_batch(F, model.n_models, batch, horizon, generator, param.device, param.dtype)
-    return _score(model, inputs, targets, s)
-
-
 def _score(model: BatchedElman, inputs: torch.Tensor, targets: torch.Tensor, s: int) -> tuple[np.ndarray, np.ndarray]:
     """Bitwise accuracy (M,) and MSE (M,) of the closed-loop outputs (after the ``s`` input steps) vs targets."""
     with torch.no_grad():
@@ -326,7 +316,7 @@ TRAIN_LENGTH = max(PAPER_H_MAX, max(CODE_LEVELS))  #: the longest training horiz
 
 class _GroupData:
     """Batches of a group (training, probe and test): cell ``c`` draws its ``n_models`` bits from its own
-    generator exactly as :func:`sample_hds_batch` would (same shape, same order), so each cell's data stream is
+    generator exactly as ``linear_hds.sample_hds_batch`` would (same shape, same order), so each cell's data stream is
     the one it gets trained alone; the targets of all models come from one batched matmul with each model's
     closed-loop map, computed once for up to ``length`` steps (exact: ±1 bits times integer maps)."""
 
@@ -339,7 +329,7 @@ class _GroupData:
         self.maps = torch.cat([m.expand(c, -1, -1) for m, c in zip(maps, counts)])  # (M, s*d, length*d)
 
     def __call__(self, horizon: int, generators: Sequence[torch.Generator]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(inputs (M, B, s+horizon, d), targets (M, B, horizon, d)), as :func:`sample_hds_batch`."""
+        """(inputs (M, B, s+horizon, d), targets (M, B, horizon, d)), as ``linear_hds.sample_hds_batch``."""
         if not 1 <= horizon <= self.length:
             raise ValueError(f"horizon must lie in 1..{self.length}, got {horizon}")
         M, B, s, d = self.maps.shape[0], self.batch, self.s, self.d
