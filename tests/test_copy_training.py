@@ -74,7 +74,7 @@ def _tiny_training(**overrides) -> CopyTraining:
 
 
 @pytest.mark.parametrize("name", ["vwave-learned", "alibi"])
-def test_training_resumes_bit_for_bit(name, memory_checkpoint, step_recorder, monkeypatch):
+def test_training_resumes_bit_for_bit(name, memory_checkpoint, step_recorder, assert_same_training, monkeypatch):
     import wavelib.training.copy_lm as copy_lm
 
     spec, cfg, cpu = model_spec(name, **SIZES), _tiny_training(), torch.device("cpu")
@@ -85,10 +85,7 @@ def test_training_resumes_bit_for_bit(name, memory_checkpoint, step_recorder, mo
     resumed_model, resumed = train_copy(spec, cfg, 5, cpu, checkpoint=memory_checkpoint(whole.saved[0]),
                                         checkpoint_every=3, progress=ran)
     assert ran.steps == [4, 5, 6]  # only the steps after the checkpoint
-    for key in ("step", "examples", "train_loss", "string_accuracy", "generalisation_string_accuracy"):
-        np.testing.assert_array_equal(history[key], resumed[key])
-    for a, b in zip(model.state_dict().values(), resumed_model.state_dict().values()):
-        assert torch.equal(a, b)
+    assert_same_training((model, history), (resumed_model, resumed))  # every history key, every weight
     other = dataclasses.replace(cfg, lr=2e-3)
     with pytest.raises(ValueError, match="different run"):
         train_copy(spec, other, 5, cpu, checkpoint=memory_checkpoint(whole.saved[0]))
@@ -105,6 +102,32 @@ def test_history_records_curves_and_generalisation():
     assert history["string_accuracy_by_length"].shape == (3, 3)
     assert history["generalisation_lengths"].tolist() == [1, 2, 3, 5]
     assert history["velocity"].shape == (1, 32) and np.all(history["velocity"] == 1.0)
+
+
+def test_each_step_gets_its_scheduled_rate_and_clip_and_the_curve_records_mean_losses(monkeypatch):
+    """What train_copy does per step, seen from the calls it makes: step n's learning rate is
+    lr * learning_rate_factor(n - 1, ...), each update clips at cfg.clip, a recorded train_loss is the mean of the
+    losses since the previous record, and the mean-over-lengths accuracy is the mean of the per-length ones."""
+    rates, clips, losses = [], [], []
+    real_rate, real_step, real_loss = copy_lm.set_learning_rate, copy_lm.optimizer_step, copy_lm.copy_loss
+    monkeypatch.setattr(copy_lm, "set_learning_rate", lambda opt, lr: (rates.append(lr), real_rate(opt, lr))[1])
+    monkeypatch.setattr(copy_lm, "optimizer_step", lambda model, opt, loss, clip: (
+        clips.append(clip), real_step(model, opt, loss, clip))[1])
+
+    def loss(model, *args):
+        value = real_loss(model, *args)
+        if torch.is_grad_enabled():
+            losses.append(value.item())
+        return value
+
+    monkeypatch.setattr(copy_lm, "copy_loss", loss)
+    cfg = _tiny_training(clip=0.5)
+    _, history = train_copy(model_spec("mamba", **SIZES), cfg, 0, torch.device("cpu"))
+    assert rates == pytest.approx([cfg.lr * learning_rate_factor(n, cfg.warmup, cfg.steps) for n in range(6)])
+    assert len(set(rates)) > 2 and clips == [0.5] * 6
+    assert np.isnan(history["train_loss"][0])
+    np.testing.assert_allclose(history["train_loss"][1:], [np.mean(losses[:3]), np.mean(losses[3:])], rtol=1e-6)
+    np.testing.assert_allclose(history["string_accuracy_by_length"].mean(axis=1), history["string_accuracy"])
 
 
 def test_a_tiny_mamba_learns_to_copy_length_3():

@@ -184,17 +184,20 @@ def test_constructors_validate_arguments():
         MambaBlock(8, scan="fast")
     with pytest.raises(ValueError, match="n_layers"):
         MambaLM(10, 8, 1.5)
-    with pytest.raises(ValueError, match="d"):
+    with pytest.raises(ValueError, match=r"^d must be a positive integer"):
         RMSNorm(-1)
 
 
 def test_block_and_one_layer_lm_match_a_hand_written_mamba_reference():
-    """A block that drops exp(A_log), the SiLU gate or the LM's residual would still run but compute a different model."""
+    """A block that drops exp(A_log), the SiLU gate, the per-channel skip D or the LM's residual would still run but
+    compute a different model."""
     import torch.nn.functional as F
     torch.manual_seed(0)
     block = MambaBlock(8, d_state=4, scan="sequential").double()
     x = torch.randn(2, 7, 8, dtype=torch.float64)
-    with torch.no_grad():
+    with torch.no_grad():  # D and A_log off their initial values (D = 1, A = -(1..d_state)), per channel
+        block.D.uniform_(-2.0, 2.0)
+        block.A_log.add_(0.3 * torch.randn_like(block.A_log))
         xs, z = block.in_proj(x).chunk(2, dim=-1)
         xs = F.silu(block.mixer(xs.transpose(1, 2)))                            # (B, d_inner, L)
         dt, B, C = block.x_proj(xs.transpose(1, 2)).split([block.dt_rank, 4, 4], dim=-1)

@@ -132,6 +132,25 @@ def test_lm_shape_and_causality(position):
     assert not torch.allclose(new[:, 5:], logits[:, 5:])
 
 
+@pytest.mark.parametrize("position", POSITIONS)
+def test_one_layer_lm_matches_its_hand_written_composition(position):
+    """Pre-LN wiring: x1 = e + attn(ln1(e)), x2 = x1 + mlp(ln2(x1)), logits = ln_f(x2) E^T (E the embedding). The
+    layer norms get random affine parameters first, so that one standing in for another would show."""
+    torch.manual_seed(0)
+    model = TransformerLM(11, 16, 1, 4, position=position, rope_fraction=0.5).double()
+    with torch.no_grad():
+        for norm in (model.blocks[0].ln1, model.blocks[0].ln2, model.ln_f):
+            norm.weight.uniform_(0.5, 1.5)
+            norm.bias.normal_()
+    ids = torch.randint(0, 11, (3, 9))
+    block, e = model.blocks[0], model.embed.weight[ids]
+    x1 = e + block.attn(block.ln1(e))
+    mlp = block.mlp
+    x2 = x1 + mlp[2](torch.nn.functional.gelu(mlp[0](block.ln2(x1))))
+    expected = model.ln_f(x2) @ model.embed.weight.T
+    torch.testing.assert_close(model(ids), expected, rtol=1e-12, atol=1e-12)
+
+
 def test_lm_tied_weights():
     V, d = 10, 16
     model = TransformerLM(V, d, 1, 2)

@@ -196,8 +196,12 @@ def test_fused_options_are_checked_everywhere_and_leave_the_reference_as_it_is()
 
 def test_wave_rnn_forward_shapes_and_readouts():
     x = torch.randn(3, 5, 2, generator=_gen(3))
-    out, states = WaveRNN(2, 4, 3, 7, readout="mlp", mlp_hidden=8)(x, return_states=True)
+    mlp = WaveRNN(2, 4, 3, 7, readout="mlp", mlp_hidden=8)
+    out, states = mlp(x, return_states=True)
     assert out.shape == (3, 5, 7) and states.shape == (3, 5, 12)
+    layers = [m for m in mlp.readout.modules() if isinstance(m, torch.nn.Linear)]
+    assert [tuple(m.weight.shape) for m in layers] == [(8, 12), (7, 8)]  # hidden 12 -> 8 -> 7 outputs
+    torch.testing.assert_close(out, layers[1](torch.relu(layers[0](states))))
     model = WaveRNN(2, 4, 3, 7)
     torch.testing.assert_close(model(x), model.readout(model(x, return_states=True)[1]))
 
@@ -273,17 +277,21 @@ def test_sigma_irnn_equals_one_channel_shift_wave_rnn():
     torch.testing.assert_close(irnn(x, return_states=True)[1], wrnn(x, return_states=True)[1], rtol=0, atol=1e-13)
 
 
-@pytest.mark.parametrize("build", [
-    lambda: WaveRNN(0, 4, 2, 1), lambda: WaveRNN(1, 4.0, 2, 1), lambda: WaveRNN(1, 4, True, 1),
-    lambda: WaveRNN(1, 4, 2, 1, readout="conv"), lambda: WaveRNN(1, 4, 2, 1, init_u="identity"),
-    lambda: WaveRNN(1, 4, 2, 1, init_v="gaussian"), lambda: WaveRNN(1, 4, 2, 1, readout="mlp", mlp_hidden=0),
-    lambda: IRNN(1, -3, 1), lambda: IRNN(1, 4, 1, init="shift"), lambda: IRNN(1, 4, 1, init_v="dirac"),
-    lambda: IRNN(1, 4, 1, readout="rnn"),
-    lambda: wave_rnn_recurrence(torch.zeros(1, 2, 5), torch.zeros(2, 2, 3), None, 2, 3),
-    lambda: wave_rnn_recurrence(torch.zeros(1, 2, 6), torch.zeros(2, 2, 3), None, 2, 3, backend="triton"),
+@pytest.mark.parametrize("build, match", [
+    (lambda: WaveRNN(0, 4, 2, 1), "^n_in must be"), (lambda: WaveRNN(1, 4.0, 2, 1), "^n must be"),
+    (lambda: WaveRNN(1, 4, True, 1), "^c must be"), (lambda: WaveRNN(1, 4, 2, 1, readout="conv"), "readout 'conv'"),
+    (lambda: WaveRNN(1, 4, 2, 1, init_u="identity"), "init_u 'identity'"),
+    (lambda: WaveRNN(1, 4, 2, 1, init_v="gaussian"), "init_v 'gaussian'"),
+    (lambda: WaveRNN(1, 4, 2, 1, readout="mlp", mlp_hidden=0), "^mlp_hidden must be"),
+    (lambda: IRNN(1, -3, 1), "^n must be"), (lambda: IRNN(1, 4, 1, init="shift"), "init 'shift'"),
+    (lambda: IRNN(1, 4, 1, init_v="dirac"), "init_v 'dirac'"), (lambda: IRNN(1, 4, 1, readout="rnn"), "readout 'rnn'"),
+    (lambda: wave_rnn_recurrence(torch.zeros(1, 2, 5), torch.zeros(2, 2, 3), None, 2, 3), "x_proj must be"),
+    (lambda: wave_rnn_recurrence(torch.zeros(1, 2, 6), torch.zeros(2, 2, 3), None, 2, 3, backend="triton"),
+     "backend 'triton'"),
 ])
-def test_bad_arguments_raise_value_error(build):
-    with pytest.raises(ValueError):
+def test_bad_arguments_raise_value_error(build, match):
+    """Each is refused by the package's own check (torch refuses some too, e.g. a negative hidden size, later)."""
+    with pytest.raises(ValueError, match=match):
         build()
 
 
