@@ -28,7 +28,7 @@ without its rows: both as given, where their tests passed); these choices, for e
 (trained in this call or not), are saved in :data:`CHOICES` for later ``--skip-checks`` calls at the same commit,
 which take them where ``--workers`` and ``--cuda-graph`` are not given (a run resumes only the way it started); (4)
 the results of those chapters (finished artifacts AND ``.partial`` checkpoints) packed into ``results.tar.gz``, cut into
-parts of at most 15 MB. Everything printed goes to ``session.log``. It needs only what the GPU image has (torch, numpy,
+parts of at most 15 MB, with a manifest (:data:`MANIFEST`) that ``unpack`` checks them against. Everything printed goes to ``session.log``. It needs only what the GPU image has (torch, numpy,
 scipy, matplotlib, tqdm, pytest): wavelib, not installed there, is found through ``PYTHONPATH`` (set for every command
 it starts).
 
@@ -50,6 +50,7 @@ started again.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -76,6 +77,7 @@ VWAVE_SEEDS = VWAVE_PRESETS["paper"].n_seeds
 
 PART_BYTES = 15 * 2**20  #: the device tool returns files of at most 16 MB
 ARCHIVE = "results.tar.gz"
+MANIFEST = f"{ARCHIVE}.manifest.json"  #: the parts' count, the archive's size and SHA-256, for unpack to check
 RESERVE_S = 45  #: kept back from training for packing and the transfer
 BENCH_FILES = ("cuda-latest.md", "cuda-latest.json", "cuda-profile.md")
 #: the fused-kernel test files (space-separated), and the chapters whose models pick those kernels on CUDA by
@@ -194,7 +196,8 @@ def working_store(checkout: Path) -> Path:
 
 def pack(chapters: list[str], preset: str, out: Path, root: Path) -> list[Path]:
     """``root/<preset>/<chapter>`` of each chapter (members named ``<preset>/<chapter>/...``) into
-    ``out/results.tar.gz.partNN`` files of at most :data:`PART_BYTES`."""
+    ``out/results.tar.gz.partNN`` files of at most :data:`PART_BYTES`, and :data:`MANIFEST` (the number of parts,
+    the archive's size and SHA-256), by which :func:`unpack` refuses a set with a part missing or damaged."""
     archive = out / ARCHIVE
     with tarfile.open(archive, "w:gz") as tar:
         for chapter in chapters:
@@ -202,10 +205,14 @@ def pack(chapters: list[str], preset: str, out: Path, root: Path) -> list[Path]:
             if folder.is_dir():
                 tar.add(folder, arcname=f"{preset}/{chapter}")
     parts = []
+    digest = hashlib.sha256()
     with archive.open("rb") as blob:
         while chunk := blob.read(PART_BYTES):
             parts.append(out / f"{ARCHIVE}.part{len(parts):02d}")
             parts[-1].write_bytes(chunk)
+            digest.update(chunk)
+    manifest = {"parts": len(parts), "bytes": archive.stat().st_size, "sha256": digest.hexdigest()}
+    write_atomically(out / MANIFEST, json.dumps(manifest))
     archive.unlink()
     return parts
 
@@ -282,11 +289,28 @@ def unpack(folder: Path, root: Path, bench_dir: Path) -> list[str]:
     parts = sorted(folder.glob(f"{ARCHIVE}.part*"))
     if not parts:
         raise SystemExit(f"error: no {ARCHIVE}.partNN files in {folder}")
+    if not (folder / MANIFEST).exists():
+        raise SystemExit(f"error: no {MANIFEST} in {folder}: the parts cannot be checked; fetch the call's files "
+                         "again, or pack them anew on the GPU machine (its store .gpu-results keeps them)")
+    manifest = json.loads((folder / MANIFEST).read_text())
+    expected = [f"{ARCHIVE}.part{i:02d}" for i in range(manifest["parts"])]
+    if [p.name for p in parts] != expected:
+        missing = sorted(set(expected) - {p.name for p in parts})
+        raise SystemExit(f"error: {folder} holds parts {[p.name[-6:] for p in parts]}, the manifest names "
+                         f"{manifest['parts']} (missing: {missing or 'none'}); nothing was unpacked")
     joined = root / f".{ARCHIVE}.joining"
     root.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
     with joined.open("wb") as blob:
         for part in parts:
-            blob.write(part.read_bytes())
+            chunk = part.read_bytes()
+            blob.write(chunk)
+            digest.update(chunk)
+    if joined.stat().st_size != manifest["bytes"] or digest.hexdigest() != manifest["sha256"]:
+        joined.unlink()
+        raise SystemExit(f"error: the parts in {folder} do not join into the archive the manifest describes "
+                         f"({manifest['bytes']} bytes, SHA-256 {manifest['sha256'][:12]}...): a part is damaged; "
+                         "nothing was unpacked")
     chapters = set()
     with tarfile.open(joined, "r:gz") as tar:
         for member in tar.getmembers():

@@ -1,6 +1,7 @@
 """scripts/gpu_session.py: a budgeted training call packs its results into parts that unpack into a store."""
 
 import gzip
+import hashlib
 import importlib.util
 import io
 import json
@@ -48,6 +49,7 @@ def test_pack_cuts_parts_and_unpack_restores_and_replaces(gpu_session, tmp_path,
     parts = gpu_session.pack(["spectrum", "missing"], "paper", out, source)
     assert [p.name for p in parts] == [f"results.tar.gz.part{i:02d}" for i in range(len(parts))]
     assert len(parts) >= 3 and all(p.stat().st_size <= 1000 for p in parts)
+    assert json.loads((out / gpu_session.MANIFEST).read_text())["parts"] == len(parts)
 
     store, bench = tmp_path / "store", tmp_path / "bench"
     stale = store / "paper" / "spectrum" / "table1-old.partial"
@@ -65,6 +67,38 @@ def test_pack_cuts_parts_and_unpack_restores_and_replaces(gpu_session, tmp_path,
     gpu_session.pack(["vwave"], "smoke", out / "smoke", smoke)
     assert gpu_session.unpack(out / "smoke", store, bench) == [
         "smoke/vwave: finished none; partial ['copy_curves-abc.partial']"]
+
+
+@pytest.mark.parametrize("damage", ["middle part lost", "last part lost", "part damaged", "no manifest"])
+def test_unpack_refuses_an_incomplete_or_damaged_set_and_leaves_the_store_alone(gpu_session, tmp_path, monkeypatch,
+                                                                                damage):
+    """A part the transfer left out (too large, or lost) or changed must not replace a chapter's stored runs with
+    a truncated archive: the manifest's count, size and SHA-256 are checked before anything is removed."""
+    source = tmp_path / "gpu"
+    (source / "paper" / "spectrum" / "table1-abc.partial").mkdir(parents=True)
+    (source / "paper" / "spectrum" / "table1-abc.partial" / "checkpoint.pt").write_bytes(os.urandom(5000))
+    out = tmp_path / "out"
+    out.mkdir()
+    monkeypatch.setattr(gpu_session, "PART_BYTES", 1000)
+    parts = gpu_session.pack(["spectrum"], "paper", out, source)
+    if damage == "middle part lost":
+        parts[2].unlink()
+    elif damage == "last part lost":
+        parts[-1].unlink()
+    elif damage == "part damaged":
+        blob = bytearray(parts[1].read_bytes())
+        blob[10] ^= 0xFF
+        parts[1].write_bytes(bytes(blob))
+    else:
+        (out / gpu_session.MANIFEST).unlink()
+    store = tmp_path / "store"
+    kept = store / "paper" / "spectrum" / "table1-old" / "meta.json"
+    kept.parent.mkdir(parents=True)
+    kept.write_text("stored")
+    with pytest.raises(SystemExit, match="error: "):
+        gpu_session.unpack(out, store, tmp_path / "bench")
+    assert kept.read_text() == "stored" and not (store / "paper" / "spectrum" / "table1-abc.partial").exists()
+    assert not list(store.glob(".*joining"))
 
 
 def test_the_working_store_takes_what_the_checkout_adds_and_keeps_what_earlier_calls_left(gpu_session, tmp_path):
@@ -118,6 +152,8 @@ def test_unpack_refuses_members_outside_the_store(gpu_session, tmp_path):
         info.size = 1
         tar.addfile(info, io.BytesIO(b"x"))
     (out / "results.tar.gz.part00").write_bytes(data.getvalue())
+    manifest = {"parts": 1, "bytes": len(data.getvalue()), "sha256": hashlib.sha256(data.getvalue()).hexdigest()}
+    (out / gpu_session.MANIFEST).write_text(json.dumps(manifest))  # a whole archive, with a bad member
     with pytest.raises(SystemExit, match="refusing archive member"):
         gpu_session.unpack(out, tmp_path / "store", tmp_path / "bench")
     assert not (tmp_path / "escape.txt").exists()
