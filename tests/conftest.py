@@ -44,12 +44,20 @@ def assert_same_training():
 
 
 def _assert_same_artifact(a, b) -> None:
-    """Two stored artifacts hold the same metrics and, bit for bit, the same history arrays."""
+    """Two stored artifacts hold the same metrics and, bit for bit, the same history arrays and weights (both
+    none, or the same tensors)."""
     ha, hb = a.history(), b.history()
     assert ha.keys() == hb.keys()
     for key in ha:
         np.testing.assert_array_equal(ha[key], hb[key], err_msg=key)
     assert a.metrics == b.metrics
+    stored = [(x.path / "weights.pt").exists() for x in (a, b)]
+    assert stored[0] == stored[1], f"weights stored: {stored}"
+    if stored[0]:
+        wa, wb = a.weights(), b.weights()
+        assert wa.keys() == wb.keys()
+        for key in wa:
+            assert torch.equal(wa[key], wb[key]), key
 
 
 @pytest.fixture

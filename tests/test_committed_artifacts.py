@@ -35,7 +35,22 @@ def test_committed_paper_artifacts_match_the_paper_preset():
             for migration in meta.get("config_migrations", ()):  # moved to a new hash by hand: say why, and
                 assert migration["why"] and migration["added_knobs"]  # with the values the config now holds
                 assert {k: meta["config"][k] for k in migration["added_knobs"]} == migration["added_knobs"]
-            assert "+dirty" not in meta["git_commit"]
+            commits = session.experiment(name).commits
+            assert commits and all(c != "unknown" and "+dirty" not in c for c in commits), commits  # every attempt's
+
+
+@needs_git
+def test_the_commits_that_made_committed_artifacts_are_in_the_history():
+    """Each attempt's commit is one git knows: code that can be checked out and read (not a rewritten history's)."""
+    shallow = subprocess.run(["git", "rev-parse", "--is-shallow-repository"], cwd=REPO_ROOT, capture_output=True,
+                             text=True).stdout.strip() == "true"
+    if shallow:
+        pytest.skip("a shallow clone holds only the newest commits")
+    commits = {c for a in stored_artifacts(REPO_ROOT / "results") if a.meta["preset"] == "paper" for c in a.commits}
+    assert commits
+    for commit in sorted(commits):
+        known = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=REPO_ROOT).returncode == 0
+        assert known, f"commit {commit} is not in this repository's history"
 
 
 def tracked(folder: Path) -> list[Path]:

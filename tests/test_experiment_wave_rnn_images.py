@@ -108,12 +108,16 @@ def test_a_figure_digit_past_the_test_set_is_refused_before_training(tmp_path):
 def test_paper_preset_is_the_papers_protocol():
     paper = PRESETS["paper"]
     assert (paper.pool, paper.batch, paper.epochs, paper.n_valid, paper.n_seeds) == (1, 128, 120, 3000, 3)
-    assert paper.model_spec("wrnn").parameters(1, 10) == 49_946
-    assert paper.model_spec("irnn").parameters(1, 10) == 68_874
+    c, n, pixels, classes, mlp = 16, 256, 1, 10, 100  # the paper's wRNN n256 c16 and iRNN n256 (NOTES §2)
+    wave = (c * n * pixels + c * n) + (c * c * 3 + c)  # V with bias; the 3-tap circular conv with bias
+    assert paper.model_spec("wrnn").parameters(1, 10) == wave + c * n * classes + classes == 49_946
+    # nn.RNN: W_ih, W_hh and its two biases; then the linear readout
+    assert paper.model_spec("irnn").parameters(1, 10) == n * pixels + n * n + 2 * n + n * classes + classes == 68_874
     assert paper.model_spec("irnn").init_v == "fan_in"  # the public code's MNIST iRNN keeps nn.Linear's default
     assert paper.replace(irnn_v_init="normal").model_spec("irnn").init_v == "normal"
     assert paper.mnist_models == ("wrnn", "irnn", "wrnn-mlp")
-    assert paper.model_spec("wrnn-mlp").parameters(1, 10) == 419_686  # NOTES §2: MLP head of 100 units
+    # NOTES §2: an MLP head of 100 units
+    assert paper.model_spec("wrnn-mlp").parameters(1, 10) == wave + c * n * mlp + mlp + mlp * classes + classes
     for task in ("smnist", "psmnist"):  # the paper gives no hyperparameters of its own for the wRNN + MLP
         assert paper.task_spec(task, "wrnn-mlp") == paper.task_spec(task, "wrnn")
     assert paper.replace(mlp_hidden=0).mnist_models == ("wrnn", "irnn")

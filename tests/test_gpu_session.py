@@ -436,10 +436,14 @@ def test_benchmarks_run_as_asked_and_their_time_trains_where_they_do_not(gpu_ses
         assert commands["train vwave"][-2:] == ["--workers", "3"]  # the workers test passed
 
 
-def test_the_goal_chip_is_read_from_the_device(gpu_session):
+def test_the_goal_chip_is_read_from_the_device(gpu_session, monkeypatch):
     assert gpu_session.on_goal_chip("cpu") == (False, "cpu")
     if not torch.cuda.is_available():
         assert gpu_session.on_goal_chip("cuda") == (False, "cuda (no CUDA here)")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # the speed goals' chip, and another, faked
+    for name, goal in (("NVIDIA H100 80GB HBM3", True), ("NVIDIA H200", False)):
+        monkeypatch.setattr(gpu_session, "device_description", lambda device, name=name: f"cuda:0 ({name})")
+        assert gpu_session.on_goal_chip("cuda") == (goal, f"cuda:0 ({name})")
 
 
 def test_a_row_whose_check_failed_turns_nothing_on_and_sends_its_chapter_to_the_reference_paths(gpu_session):

@@ -54,7 +54,8 @@ def test_three_workers_store_the_artifact_of_one(chapter, tmp_path, run_threads)
         np.testing.assert_array_equal(arrays_2[key], arrays_1[key], err_msg=key)
 
 
-def test_two_workers_stopped_at_every_checkpoint_resume_to_the_uninterrupted_result(tmp_path, run_threads):
+def test_two_workers_stopped_at_every_checkpoint_resume_to_the_uninterrupted_result(tmp_path, run_threads,
+                                                                                      assert_same_artifact):
     reference = open_chapter("vwave", preset="smoke", root=tmp_path / "reference", check=False)
     budgeted = open_chapter("vwave", preset="smoke", root=tmp_path / "budgeted", check=False)
     stops = 0
@@ -67,7 +68,7 @@ def test_two_workers_stopped_at_every_checkpoint_resume_to_the_uninterrupted_res
     else:
         pytest.fail("copy_curves did not finish in 100 restarts")
     assert stops > 1 and any(name.startswith("wavelib-run") for name in run_threads)
-    assert artifact.metrics == reference.experiment("copy_curves").metrics
+    assert_same_artifact(artifact, reference.experiment("copy_curves"))
 
 
 def context(tmp_path, workers):
@@ -111,12 +112,16 @@ def test_a_failing_run_stops_the_others_at_their_next_checkpoint_and_all_resume(
     state = {"done": [], "history": {}}
     with pytest.raises(RuntimeError, match="fails failed at step 3"):
         train_runs(context(tmp_path, 2), state, jobs)
-    assert max(step for name, step in log if name == "long") < 50  # stopped early, not run to its end
     assert (tmp_path / "run.partial" / "long" / "checkpoint.pt").exists()
+    saved = {name: Checkpoint(tmp_path / "run.partial").child(name).load() for name in ("fails", "long")}
+    assert saved["fails"] == 2 and saved["long"] < 50  # stopped early, not run to its end
 
     resumed = {"done": [], "history": {}}
     ok = [("fails", counting_job("fails", 50, log=log)), ("long", counting_job("long", 50, log=log))]
+    before = len(log)
     train_runs(context(tmp_path, 2), resumed, ok)
+    for name in saved:  # each run went on from its last saved step
+        assert next(step for n, step in log[before:] if n == name) == saved[name] + 1, name
     assert sorted(resumed["done"]) == ["fails", "long"]
     assert resumed["history"]["long|steps"][0] == 50
     assert list(in_run_order(resumed["history"], ok)) == ["fails|steps", "long|steps"]

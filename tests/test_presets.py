@@ -36,11 +36,24 @@ def test_unknown_knob_lists_valid_ones():
         open_chapter("twm_theory", preset="smoke", widht=3)
 
 
-@pytest.mark.parametrize("bad", [{"s_max": -4}, {"s_max": 1}, {"n_samples": 0}, {"amplitudes": (0.05, -0.1)},
-                                 {"amplitudes": ()}, {"amplitudes": 0.05}, {"hidden": 3}])
-def test_bad_values_are_refused_before_work(bad):
-    with pytest.raises(ConfigError):
+@pytest.mark.parametrize("bad, match", [
+    ({"s_max": -4}, "s_max must be positive"), ({"s_max": 1}, "s_max must be >= 2"), ({"n_samples": 0}, "n_samples"),
+    ({"amplitudes": (0.05, -0.1)}, r"amplitudes\[1\]"), ({"amplitudes": ()}, "at least one input amplitude"),
+    ({"amplitudes": 0.05}, "takes a value like"), ({"hidden": 3}, r"hidden \(3\)")])
+def test_bad_values_are_refused_before_work(bad, match):
+    with pytest.raises(ConfigError, match=match):
         open_chapter("twm_theory", preset="smoke", **bad)
+
+
+@pytest.mark.parametrize("bad, match", [({"tasks": ()}, "at least one value"), ({"hiddens": ()}, "at least one value"),
+                                        ({"l2s": ()}, "at least one value"), ({"l2s": (0.0, -0.5)}, "l2s must be"),
+                                        ({"hiddens": (8, 0)}, "hiddens must be"), ({"grad_every": -1}, "grad_every"),
+                                        ({"tasks": ("sort",)}, "unknown task 'sort'"),
+                                        ({"curriculum": "fast"}, "unknown curriculum 'fast'")])
+def test_bad_spectrum_knobs_are_refused_before_work(bad, match):
+    """Chapter 2's own checks: an empty grid axis, a negative weight decay (it would train with it), ..."""
+    with pytest.raises(ConfigError, match=match):
+        open_chapter("spectrum", preset="smoke", **bad)
 
 
 def test_override_changes_only_that_knob():
@@ -104,6 +117,21 @@ def test_bad_seed_and_device_are_refused():
     with pytest.raises(ConfigError, match="seed"):
         open_chapter("twm_theory", preset="smoke", seed=True)  # would hash as another seed than 1
     assert open_chapter("twm_theory", preset="smoke", seed=np.int64(2)).seed == 2
+
+
+def test_devices_that_are_not_there_are_refused(monkeypatch):
+    """Every branch of resolve_device that refuses a device, a GPU machine's included (its CUDA faked here)."""
+    with pytest.raises(ConfigError, match="unsupported device 'meta'"):
+        resolve_device("meta")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="no CUDA GPU visible"):
+        resolve_device("cuda")
+    assert resolve_device("auto") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert resolve_device("cuda:1") == torch.device("cuda:1") and resolve_device("auto") == torch.device("cuda")
+    with pytest.raises(ConfigError, match=r"'cuda:2' asked for, but only 2 CUDA device\(s\) exist"):
+        resolve_device("cuda:2")
 
 
 def test_knobs_must_be_finite_and_numpy_numbers_are_numbers():

@@ -8,6 +8,7 @@ import shlex
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -147,8 +148,11 @@ def test_retrain_recomputes_and_replaces_atomically(tmp_path, monkeypatch):
     assert [p.name for p in again.path.parent.iterdir()] == [again.path.name]
     real = store.os.replace
 
-    def failing(src, dst):  # the new artifact cannot be moved into place
-        if ".tmp-" in str(src):
+    moves = []
+
+    def failing(src, dst):  # the new artifact's folder (not a checkpoint's file) cannot be moved into place
+        moves.append(Path(src).name)
+        if Path(src).name.startswith(f"{first.path.name}.tmp-"):
             raise OSError("disk full")
         real(src, dst)
 
@@ -156,7 +160,11 @@ def test_retrain_recomputes_and_replaces_atomically(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         run(tmp_path, retrain=True)
     monkeypatch.undo()
-    assert run(tmp_path).metrics["call"] == 2 and CALLS["n"] == 3  # the old artifact is still there, whole
+    assert any(m.startswith(f"{first.path.name}.tmp-") for m in moves)  # it got as far as the publication
+    # at once, before any later run could recover it: the old artifact is back in place, whole, and nothing aside
+    assert json.loads((first.path / "metrics.json").read_text())["call"] == 2
+    assert [p.name for p in first.path.parent.iterdir() if not p.name.endswith(".partial")] == [first.path.name]
+    assert run(tmp_path).metrics["call"] == 2 and CALLS["n"] == 3
 
 
 def test_retrain_discards_a_stale_checkpoint(tmp_path):

@@ -5,6 +5,7 @@ import json
 
 import matplotlib.pyplot as plt
 import numpy as np
+import scipy.special
 import pytest
 
 from wavelib.experiments import vwave
@@ -282,7 +283,10 @@ def test_velocity_comes_with_gain_and_the_numbers_are_computed():
     """Each cell's response sums to 1/v; the newest cell's L2 norm is 1/sqrt(v(2-v)); the reach is K/v."""
     header, rows = vclaims.gain_rows([1.0, 0.1], 4)
     assert header[2] == "L2 norm, newest cell (3)"
-    assert rows == [["1", "1", "1", "1", "4", "3"], ["0.1", "10", "2.29", "1.28", "40", "29"]]
+    t = np.arange(3, 3000)  # the oldest cell's response, binom(t, 3) v^3 (1 - v)^(t - 3), summed in the test
+    oldest = np.sqrt(((scipy.special.comb(t, 3) * 0.1 ** 3 * 0.9 ** (t - 3)) ** 2).sum())
+    assert rows == [["1", "1", "1", "1", "4", "3"], ["0.1", "10", f"{1 / np.sqrt(0.1 * 1.9):.3g}", f"{oldest:.3g}",
+                                                     "40", "29"]]
     text = vclaims.gain_text([1.0, 0.5, 0.1], 4)
     assert "sums to 1/v: 1, 2, 10 at v = 1, 0.5, 0.1" in text and "10× larger at v = 0.1 than at v = 1" in text
     assert "2.29 at v = 0.1 against 1 at v = 1" in text

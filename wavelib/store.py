@@ -317,26 +317,31 @@ def _json_default(value: Any) -> Any:
 
 
 def _publish(result: Result, meta: dict[str, Any], final: Path) -> None:
-    """Write all files into a temporary sibling directory, then rename it into place."""
+    """Write all files into a temporary sibling directory, then rename it into place; where that raises an error,
+    the temporary directory goes and an artifact that was there stays."""
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f"{final.name}.tmp-{uuid.uuid4().hex}")
     tmp.mkdir()
-    _write_json(tmp / "metrics.json", result.metrics)
-    np.savez_compressed(tmp / "history.npz", **{k: np.asarray(v) for k, v in result.history.items()})
-    if result.weights is not None:
-        torch.save({k: v.detach().cpu() for k, v in result.weights.items()}, tmp / "weights.pt")
-    _write_json(tmp / "meta.json", meta)
-    if final.exists():
-        old = final.with_name(f"{final.name}.old-{uuid.uuid4().hex}")
-        os.replace(final, old)
-        try:
+    try:
+        _write_json(tmp / "metrics.json", result.metrics)
+        np.savez_compressed(tmp / "history.npz", **{k: np.asarray(v) for k, v in result.history.items()})
+        if result.weights is not None:
+            torch.save({k: v.detach().cpu() for k, v in result.weights.items()}, tmp / "weights.pt")
+        _write_json(tmp / "meta.json", meta)
+        if final.exists():
+            old = final.with_name(f"{final.name}.old-{uuid.uuid4().hex}")
+            os.replace(final, old)
+            try:
+                os.replace(tmp, final)
+            except BaseException:
+                os.replace(old, final)  # the artifact that was there stays
+                raise
+            shutil.rmtree(old)
+        else:
             os.replace(tmp, final)
-        except BaseException:
-            os.replace(old, final)  # the artifact that was there stays
-            raise
-        shutil.rmtree(old)
-    else:
-        os.replace(tmp, final)
+    except Exception:  # an error the process outlives (a full disk); a kill, or an interrupt, leaves it to `clean`
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def _finished_utc(folder: Path) -> str:

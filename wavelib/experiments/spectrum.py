@@ -68,8 +68,12 @@ class SpectrumConfig(Config):
         for task in self.tasks:
             require_choice("task", task, tuple(TABLE1_RULES))
             task_operator(task, self.s, self.d)  # compose tasks exist only for s = d = 8
-        if min(self.hiddens) < 1 or not all(l2 >= 0 for l2 in self.l2s) or self.grad_every < 0:
-            raise ConfigError("hiddens must be positive, l2s and grad_every non-negative")
+        if min(self.hiddens) < 1:
+            raise ConfigError(f"hiddens must be positive, got {self.hiddens}")
+        if not all(l2 >= 0 for l2 in self.l2s):
+            raise ConfigError(f"l2s must be non-negative, got {self.l2s}")
+        if self.grad_every < 0:
+            raise ConfigError(f"grad_every must be non-negative (0: no gradient records), got {self.grad_every}")
         try:  # the training protocol's own checks (code_threshold, ...), before any work
             for task in self.tasks:
                 _training(self, task, self.s, self.d, self.hiddens[0], self.l2s[0])
