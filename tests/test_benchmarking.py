@@ -56,6 +56,21 @@ def _row(name: str = "toy", check: float = 0.0, tolerance: float = 1e-9) -> Comp
                       fast_times_ms=(2.0, 2.0, 1.0))
 
 
+def test_a_scaled_check_is_relative_to_each_parts_scale():
+    """With ``scale``, each part's error counts against that part's size: an error of 0.5 in a part of scale 10 is
+    0.05, however small the other part is; an all-zero part has scale 1."""
+    out, grad = torch.tensor([0.1, -0.2]), torch.tensor([10.0, -4.0, 2.0])
+    assert benchmarking.scales([out, grad, torch.zeros(3)]) == pytest.approx([0.2, 10.0, 1.0])
+    wrong = grad.clone()
+    wrong[1] += 0.5
+    row = compare("parts", "2 + 3", lambda: [out, grad], lambda: [out, wrong], CPU, repeats=1, warmup=0,
+                  scale=benchmarking.scales([out, grad]), tolerance=0.06)
+    assert row.check == pytest.approx(0.05) and row.ok
+    plain = compare("parts", "2 + 3", lambda: torch.cat([out, grad]), lambda: torch.cat([out, wrong]), CPU,
+                    repeats=1, warmup=0, tolerance=0.06)
+    assert plain.check == pytest.approx(0.5) and not plain.ok  # unscaled: the absolute error
+
+
 def test_compare_ratio_is_reference_median_over_fast_median(monkeypatch):
     clock = FakeClock()
     monkeypatch.setattr(benchmarking, "perf_counter", clock)

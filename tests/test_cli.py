@@ -148,6 +148,8 @@ def test_clean_keeps_an_old_artifact_whose_folder_is_missing_and_says_how_to_put
     (["train", "twm_theory", "--set", "s_max=2.5"], "knob s_max takes a value like"),
     (["train", "spectrum", "--preset", "paper", "--experiment", "table1"],
      "spectrum/table1 at the paper preset is meant for a GPU (hours on a CPU): pass --device cuda, or --allow-cpu"),
+    (["run", "twm_theory", "spectrum", "--set", "n_seeds=2"], "--set applies to one chapter"),
+    (["run", "twm_theory", "--preset", "smoke", "--out", "book"], "refusing to overwrite the source notebook"),
 ])
 def test_bad_input_gets_a_short_error_and_exit_code_2(args, message):
     result = cli(*args)

@@ -30,7 +30,7 @@ class Interrupt(Exception):
     pass
 
 
-CALLS = {"n": 0, "fail_at": None}
+CALLS = {"n": 0, "fail_at": None, "units": []}  #: calls, where the next one fails, every unit computed
 
 
 def count_units(config, ctx):
@@ -41,6 +41,7 @@ def count_units(config, ctx):
         if CALLS["fail_at"] == unit:
             CALLS["fail_at"] = None
             raise Interrupt(unit)
+        CALLS["units"].append(unit)
         state["values"].append(float(np.random.default_rng([ctx.seed, unit]).normal()))
         state["next"] = unit + 1
         ctx.checkpoint.save(state)
@@ -57,7 +58,7 @@ CHAPTER = Chapter(number=0, name="toy", title="Toy", notebook="none.ipynb", repr
 
 @pytest.fixture(autouse=True)
 def reset_calls():
-    CALLS.update(n=0, fail_at=None)
+    CALLS.update(n=0, fail_at=None, units=[])
 
 
 def run(tmp_path, **kwargs):
@@ -183,7 +184,9 @@ def test_interrupted_run_leaves_no_artifact_and_resumes_to_the_same_result(tmp_p
     final = artifact_dir("toy", "smoke", "count", {"units": 6}, 3, tmp_path)
     assert not final.exists()
     assert final.with_name(final.name + ".partial").is_dir()
+    CALLS["units"] = []
     resumed = run(tmp_path)
+    assert CALLS["units"] == [4, 5]  # only what the interrupted attempt had not computed
     np.testing.assert_array_equal(resumed.history()["values"], reference)
     assert resumed.meta["resumed"] is True
     assert not final.with_name(final.name + ".partial").exists()

@@ -50,20 +50,20 @@ def test_tf32x3_pixels_last_state_matches_float64(batch, steps, c, n):
 
 def test_the_module_passes_its_precision_to_the_kernels(monkeypatch):
     """``WaveRNN.fused_options["precision"]`` reaches the pixels kernels (n_in = 1) and the projected ones
-    (n_in = 3)."""
+    (n_in = 3); the pixels kernels project the input themselves (they get V)."""
     from wavelib.models import wave_rnn_fused
     from wavelib.models.wave_rnn import WaveRNN
 
-    seen = []  # the precision each call of the kernels' autograd function got (its last argument)
-    monkeypatch.setattr(wave_rnn_fused.FusedWaveRecurrence, "apply",
-                        lambda *args: seen.append(args[-1]) or torch.zeros(2, 3, 3 * 7, device=DEVICE))
-    for n_in in (1, 3):
+    seen = []  # per call of the kernels' autograd function: (whether it got V, its precision: the last argument)
+    monkeypatch.setattr(wave_rnn_fused.FusedWaveRecurrence, "apply", lambda *args: seen.append(
+        (args[1] is not None, args[-1])) or torch.zeros(2, 3, 3 * 7, device=DEVICE))
+    for n_in, pixels in ((1, True), (3, False)):
         model = WaveRNN(n_in, 7, 3, 4).to(DEVICE)
         model.recurrence_backend = "fused"
         for precision, want in ((None, wave_rnn_fused.DEFAULT_PRECISION), ("tf32x3", "tf32x3")):
             model.fused_options = {} if precision is None else {"precision": precision}
             assert model(torch.zeros(2, 3, n_in, device=DEVICE)).shape == (2, 3, 4)
-            assert seen.pop() == want
+            assert seen.pop() == (pixels, want), n_in
 
 
 @pytest.mark.skipif(DEVICE != "cuda", reason="Triton's interpreter forms float32 products at every precision")
