@@ -139,11 +139,6 @@ def test_no_eigenvalues_on_either_side_is_indeterminate_not_nan():
 
 def test_error_is_the_mean_not_the_median_of_the_angle_errors():
     """A median would hide one badly placed eigenvalue that the mean angle error of Table 1 reports."""
-    def rotations(angles):
-        M = np.zeros((2 * len(angles),) * 2)
-        for k, a in enumerate(angles):
-            M[2 * k:2 * k + 2, 2 * k:2 * k + 2] = [[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]
-        return M
     angles = np.array([0.3, 0.9, 1.7])
-    result = compare_spectra(rotations(angles + [0.01, 0.02, 0.06]), rotations(angles))
+    result = compare_spectra(rotation_blocks(angles + [0.01, 0.02, 0.06]), rotation_blocks(angles))
     assert result.error == pytest.approx(0.03, abs=1e-9)  # mean(0.01, 0.02, 0.06); the median is 0.02
