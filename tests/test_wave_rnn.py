@@ -326,3 +326,19 @@ def test_fused_backwards_weight_gradient_equals_autograd_on_the_reference_loop()
     grad = torch.randn(states.shape, generator=gen, dtype=torch.float64)
     dx, dw = torch.autograd.grad(states, (x, w), grad)
     torch.testing.assert_close(_conv_weight_grad(dx, states.detach(), c, n), dw, rtol=1e-12, atol=1e-12)
+
+
+def test_auto_takes_the_fused_kernels_for_cuda_tensors_where_they_can_run(monkeypatch):
+    """The module's default backend, "auto": the fused kernels for a CUDA tensor they accept, the loop for one they
+    refuse and for a CPU tensor; "fused" and "reference" as named (a stand-in CUDA tensor: this runs anywhere)."""
+    pytest.importorskip("triton")
+    from types import SimpleNamespace
+
+    from wavelib.models import wave_rnn, wave_rnn_fused
+
+    on_gpu, on_cpu = SimpleNamespace(device=torch.device("cuda", 0)), torch.zeros(1, 1, 6)
+    monkeypatch.setattr(wave_rnn_fused, "fused_problem", lambda x, c, n: None)
+    assert wave_rnn._fused_runs(on_gpu, 2, 3, "auto") and not wave_rnn._fused_runs(on_cpu, 2, 3, "auto")
+    assert wave_rnn._fused_runs(on_cpu, 2, 3, "fused") and not wave_rnn._fused_runs(on_gpu, 2, 3, "reference")
+    monkeypatch.setattr(wave_rnn_fused, "fused_problem", lambda x, c, n: "too large for the tiles")
+    assert not wave_rnn._fused_runs(on_gpu, 2, 3, "auto")
