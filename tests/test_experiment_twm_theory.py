@@ -103,7 +103,7 @@ def test_gradient_figure_fits_the_rate_of_the_amplitude_its_legend_names():
         history[f"{name}_profile"] = np.ones((2, S))
     fig = gradient_figure(history)
     left = fig.axes[0]
-    labels = [t.get_text() for t in left.get_legend().get_texts()]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
     fitted = [line for line in left.get_lines() if np.allclose(line.get_ydata(), 0.5 ** (s - 1.0))]
     plt.close(fig)
     assert "random, fitted decay r^s (±0.05): r = 0.50" in labels

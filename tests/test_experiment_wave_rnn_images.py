@@ -257,8 +257,16 @@ def test_figures_show_the_pooled_digit_and_plain_parameter_ticks():
     digit = fig.axes[0].get_images()[0].get_array()
     assert digit.shape == (7, 7) and digit[0, 0] == 1.0 and digit[-1, -1] == 0.0
     labels = [ax.get_ylabel() for ax in fig.axes]
-    assert labels.count("activation (√ scale)") == 2 and labels.count("ln(|F| / |F of shuffled|)") == 2
-    assert "mean over 1 of 2 rings (the active)" in fig.axes[2].get_title()
+    assert labels.count("activation (√ scale)") == 1 and labels.count("ln(|F| / |F of shuffled|)") == 2
+    assert "activation ÷ its ring's 99.5th pct. (√)" in labels
+    assert "active rings: mean of 1 of 2, equal weights" in fig.axes[2].get_title()
+    states = history["smnist|wrnn|seed0|figure_states"]
+    shown = fig.axes[1].get_images()[0].get_array()  # each ring on its own scale: its 99.5th percentile at 1
+    for ring in range(2):
+        ring_states = states[:, 4 * ring:4 * ring + 4]
+        np.testing.assert_allclose(shown[4 * ring:4 * ring + 4].T, ring_states / np.percentile(ring_states, 99.5))
+    assert [t.get_text() for t in fig.axes[1].get_yticklabels()] == [
+        f"ring {ring}\npeak {states[:, 4 * ring:4 * ring + 4].max():.3g}" for ring in range(2)]
     metrics = {"task": "psmnist", **{f"psmnist|{m}-{p}": {"model": m, "parameters": p, "test_accuracy_mean": 0.5}
                                      for m, p in (("wrnn", 830), ("wrnn", 3134), ("irnn", 474), ("irnn", 4938))}}
     fig = sizes_figure(metrics)

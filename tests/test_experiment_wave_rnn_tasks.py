@@ -106,7 +106,7 @@ def test_code_format_takes_the_hyperparameters_of_the_paired_reported_T():
 
 def test_figures_draw_the_delimiter_of_the_format_in_use():
     """Copy-format delimiter at T + 10 (text) or T - 1 (code): the dashed lines of Fig. 4 (its left edge) and of
-    the space-time figure (its step) follow it."""
+    the space-time figure (its step) follow it; Fig. 4's probabilities have a colour bar."""
     for fmt, T, delimiter in (("paper", 5, 15), ("code", 25, 24)):
         x, y = copy_batch(1, T, torch.Generator().manual_seed(0), format=fmt)
         L = y.shape[1]
@@ -116,6 +116,7 @@ def test_figures_draw_the_delimiter_of_the_format_in_use():
             ("example_probs", np.full((L, 10), 0.1)), ("example_states", np.zeros((L, 4))))}
         fig = figs.example_recall_figure(history, T, ["wrnn", "irnn"], fmt)
         assert {line.get_xdata()[0] for ax in fig.axes for line in ax.get_lines()} == {delimiter - 0.5}
+        assert fig.axes[-1].get_ylabel() == "probability"
         fig = figs.spacetime_figure(history, T, ["wrnn", "irnn"], copy_format=fmt)
         assert {line.get_ydata()[0] for ax in fig.axes for line in ax.get_lines()} == {delimiter}
         plt.close("all")

@@ -222,6 +222,8 @@ def test_fig3_rows_are_labelled_by_t_from_1():
     assert [line.get_ydata()[0] for line in ax.get_lines()] == [s + 0.5]
     assert fig.axes[1].get_title() == "B: memories, t = 8" and fig.axes[2].get_title() == "t = 9"
     np.testing.assert_array_equal(fig.axes[1].get_images()[0].get_array(), frames[7])  # h(8) is row 7
+    assert [a.get_xlabel() for a in fig.axes[1:3]] == ["component"] * 2
+    assert ax.get_images()[0].colorbar.ax.get_ylabel() == "activation"
     plt.close(fig)
 
 

@@ -179,6 +179,18 @@ def test_spectra_figure_titles_give_distinct_points_and_the_largest_multiplicity
     assert "36 on |λ| = 1" in title and "22 distinct, up to 8-fold" in title
 
 
+def test_spectra_figure_titles_say_when_no_eigenvalue_repeats():
+    import matplotlib.pyplot as plt
+
+    from wavelib.plotting.theory import spectra_figure
+
+    exact = np.exp(2j * np.pi * np.arange(5) / 5)
+    fig = spectra_figure({"compose_copy_a": (exact, exact)})
+    title = fig.axes[0].get_title()
+    plt.close(fig)
+    assert "5 distinct, none repeated" in title
+
+
 def test_orthogonal_basis_fixes_the_qr_signs():
     """Without the sign fix Q is not Haar distributed: diag(R) = diag(Q.T G) must come out positive for the same draw."""
     n = 8

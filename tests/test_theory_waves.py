@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy.special import comb
 
-from wavelib.plotting.theory import explorer_figure, explorer_operator, wave_vs_bump_figure
+from wavelib.plotting.theory import explorer_figure, explorer_operator, pulse_figure, wave_vs_bump_figure
 from wavelib.theory.lbc import match_eigenvalues
 from wavelib.theory.velocity import wave_operator_at_velocity
 from wavelib.theory.waves import (
@@ -98,9 +98,19 @@ def test_the_bump_panel_draws_each_channels_input_cell_at_full_width():
     fig = wave_vs_bump_figure(drive, wave, bump, K=5)
     shown = fig.axes[2].images[0].get_array()
     np.testing.assert_array_equal(shown, np.cumsum(drive, axis=0))  # one column per channel: the inputs summed
+    np.testing.assert_array_equal(fig.axes[-1].get_yticks(), [0, 1, 2])  # whole counts on the colour bar
     plt.close(fig)
     with pytest.raises(ValueError, match="input cell"):
         wave_vs_bump_figure(drive, wave, wave, K=5)
+
+
+def test_pulse_figure_draws_every_panel_on_one_scale_with_a_colour_bar():
+    fig = pulse_figure((1.0, 0.25), K=10, T=12)
+    norms = [ax.images[0].norm for ax in fig.axes[:2]]
+    colour_bar = fig.axes[-1].get_ylabel()
+    plt.close(fig)
+    assert len(fig.axes) == 3 and "activity" in colour_bar
+    assert all((norm.vmin, norm.vmax) == (0.0, 1.0) for norm in norms)
 
 
 def test_decode_onsets_unit_speed():

@@ -54,6 +54,19 @@ def test_impulse_responses_draw_a_curve_per_cell_and_a_legend_only_when_readable
     assert (fig.axes[-1].get_legend() is not None) is legend
     assert math.isclose(max(line.get_ydata().max() for line in fig.axes[0].lines), 1.0)  # v = 1: a pure delay
     assert [ax.get_title() for ax in fig.axes] == ["v = 1\neach cell sums to 1", "v = 0.25\neach cell sums to 4"]
+    shown = [max(8, math.ceil(2 * (cells - 1) / v)) for v in (1.0, 0.25)]  # 2(K-1)/v steps, at least 8
+    assert [ax.get_xlim() for ax in fig.axes] == [(-0.5, min(39, n) + 0.5) for n in shown]
+    assert [line.get_alpha() for line in fig.axes[0].lines][::cells - 1] == [0.45, 1.0]  # cell K-1 faintest
+    plt.close(fig)
+
+
+def test_pulse_waves_share_one_colour_scale_with_a_bar():
+    """Every panel is scaled to the largest state of all (the slowest wave's newest cell, where pulses pile up)."""
+    fig = figs.pulse_waves_figure([1.0, 0.1], cells=8, length=30)
+    *panels, bar = fig.axes
+    clims = {ax.images[0].get_clim() for ax in panels}
+    assert len(clims) == 1 and clims.pop() == (0.0, pytest.approx(1 + 0.9 ** 12 + 0.9 ** 24))
+    assert bar.get_ylabel() == "state h (pulses of 1)"
     plt.close(fig)
 
 

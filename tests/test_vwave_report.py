@@ -217,20 +217,29 @@ def test_length_generalisation_text_verdict_and_a_figure_with_no_line_across_the
                                                          "rope is below 0.9 at every longer length")
     fig = figs.generalisation_figure(history, models, L, 3)
     segments = [line.get_xdata() for line in fig.axes[0].get_lines() if len(line.get_xdata()) > 1]
+    notes = [text.get_text() for text in fig.axes[0].texts]
     plt.close(fig)
     assert segments and all(not (min(x) <= L < 8 <= max(x)) for x in segments)  # nothing joins 5 to 8
+    assert notes == ["exactly 0 at every length > 5\n(lines on top of each other):\nmamba, vwave-0.5, vwave-0.25,\n"
+                     "vwave-0.1, rope"]  # the lines that hide each other there are named
+    fig = figs.generalisation_figure(history, ["alibi", "rope"], L, 3)
+    assert not fig.axes[0].texts  # one model at 0 hides nothing
+    plt.close(fig)
 
 
 def test_tables_and_thick_lines_use_medians_and_ticks_are_short():
     history, metrics = _paper_like()
     header, rows = vclaims.summary_rows(metrics, history, ["mamba"], L, 3)
-    assert "median over seeds" in header[4]
-    assert rows[0][4] == f"{np.median([history[f'L5|mamba|seed{s}|train_loss'][-1] for s in range(3)]):.3g}"
-    assert rows[0][4] != f"{metrics[run_key(L, 'mamba')]['train_loss_final_mean']:.3g}"
+    assert "median over seeds" in header[5] and header[1].endswith("mean over seeds (min–max)")
+    assert rows[0][5] == f"{np.median([history[f'L5|mamba|seed{s}|train_loss'][-1] for s in range(3)]):.3g}"
+    assert rows[0][5] != f"{metrics[run_key(L, 'mamba')]['train_loss_final_mean']:.3g}"
+    assert header[2] == f"string accuracy, all lengths ≤ {L}: median over seeds (end of the thick curve)"
+    assert (rows[0][1], rows[0][2]) == ("0.467 (0.30–0.60)", "0.500")  # the mean and the median of 0.3, 0.5, 0.6
     fig = figs.learning_curves_figure(history, ["mamba"], L, 3)
     thick = fig.axes[0].get_lines()[-1]
     expected = np.median([history[f"L5|mamba|seed{s}|string_accuracy"] for s in range(3)], 0)[1:]
     np.testing.assert_allclose(thick.get_ydata(), expected)
+    assert f"{thick.get_ydata()[-1]:.3f}" == rows[0][2]  # the table's median is where the thick curve ends
     assert "thick: median" in fig.axes[0].get_title() and "(3 seeds" in fig.axes[0].get_title()
     plt.close(fig)
     fig = figs.loss_curves_figure(history, ["mamba"], [L], 3)

@@ -104,22 +104,30 @@ def spectra_against_theory(learned: Mapping[str, np.ndarray], theory: Mapping[st
 
 
 def memory_frames_figure(raw: np.ndarray, frames: np.ndarray, times: Sequence[int], s: int) -> Figure:
-    """Fig. 3: A, the hidden state in the standard basis (T, H), row ``t - 1`` holding h(t), drawn against t = 1..T
-    with a dashed line after the last input step t = s; B, the same states projected on the variable memories,
-    one (slot × component) frame per chosen time ``t`` of ``times`` (1-based, like A's axis)."""
-    fig, axes = figure(len(times) + 1, width=1.45 * (len(times) + 1) + 1.5, height=2.8,
-                       gridspec_kw={"width_ratios": [2.2] + [1] * len(times)})
-    ax = axes[0, 0]
+    """Fig. 3: A (top, with its colour bar), the hidden state in the standard basis (T, H), row ``t - 1`` holding
+    h(t), drawn against t = 1..T with a dashed line after the last input step t = s; B (below, three per row), the
+    same states projected on the variable memories, one (slot × component) frame per chosen time ``t`` of ``times``
+    (1-based, like A's axis)."""
+    ncols = min(3, len(times))
+    nrows = -(-len(times) // ncols)
+    names = [str(i) if i < len(times) else "." for i in range(nrows * ncols)]
+    fig, axd = plt.subplot_mosaic([["A"] * ncols] + [names[r * ncols:(r + 1) * ncols] for r in range(nrows)],
+                                  figsize=(7.0, 2.4 + 2.1 * nrows), height_ratios=[1.15] + [1] * nrows)
+    ax = axd["A"]
     limit = float(np.abs(raw).max()) or 1.0
-    ax.imshow(raw, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest",
-              extent=(-0.5, raw.shape[1] - 0.5, raw.shape[0] + 0.5, 0.5))
+    image = ax.imshow(raw, aspect="auto", cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest",
+                      extent=(-0.5, raw.shape[1] - 0.5, raw.shape[0] + 0.5, 0.5))
+    fig.colorbar(image, ax=ax, label="activation", pad=0.01)
     ax.axhline(s + 0.5, color="black", lw=0.8, ls="--")
     ax.set(title="A: hidden state h(t)", xlabel="unit", ylabel="t")
-    for ax, t in zip(axes[0, 1:], times):
-        signed_matrix(ax, frames[t - 1], title=f"t = {t}")
+    for i, t in enumerate(times):
+        ax = axd[str(i)]
+        signed_matrix(ax, frames[t - 1], title=f"t = {t}" if i else f"B: memories, t = {t}")
         ax.set(xticks=[], yticks=[])
-    axes[0, 1].set(ylabel="slot (oldest → newest)", yticks=[0, s - 1])
-    axes[0, 1].set_title(f"B: memories, t = {times[0]}")
+        if i + ncols >= len(times):  # nothing below: label the x axis
+            ax.set(xticks=[0, frames.shape[2] - 1], xlabel="component")
+        if i % ncols == 0:
+            ax.set(yticks=[0, s - 1], ylabel="slot (top: oldest)")
     return fig
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -66,13 +68,17 @@ def unit_circle(ax: Axes, eigs: np.ndarray, reference: np.ndarray | None = None,
     ax.set(title=title, xlabel="Re λ", ylabel="Im λ", aspect="equal", xlim=(-1.25, 1.25), ylim=(-1.25, 1.25))
 
 
-def legend_below(fig: Figure, ax: Axes, extra: Axes | None = None, ncols: int = 3) -> None:
+def legend_below(fig: Figure, ax: Axes, extra: Axes | None = None, ncols: int = 3,
+                 handles: Sequence[Artist] | None = None) -> None:
     """One legend for the whole figure, under the panels (out of the data's way), from the handles of ``ax``
-    (and of ``extra``, e.g. a twin axis)."""
-    handles, labels = ax.get_legend_handles_labels()
-    if extra is not None:
-        more = extra.get_legend_handles_labels()
-        handles, labels = handles + more[0], labels + more[1]
+    (and of ``extra``, e.g. a twin axis), or from ``handles`` (labelled proxy artists) where given."""
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+        if extra is not None:
+            more = extra.get_legend_handles_labels()
+            handles, labels = handles + more[0], labels + more[1]
+    else:
+        labels = [handle.get_label() for handle in handles]
     fig.legend(handles, labels, loc="outside lower center", ncols=ncols, fontsize=8)
 
 

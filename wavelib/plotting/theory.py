@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+import matplotlib as mpl
 import numpy as np
+from matplotlib.colors import BoundaryNorm, PowerNorm
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -24,13 +26,18 @@ WAVE_KEEPS = 0.9
 
 
 def pulse_figure(velocities: tuple[float, ...] = (1.0, 0.5, 0.25), K: int = 40, T: int = 60) -> Figure:
-    """A unit pulse entering cell K-1 at t = 0 and travelling through an open-ended substrate."""
-    fig, axes = figure(len(velocities), width=2.4 * len(velocities), height=2.8)
+    """A unit pulse entering cell K-1 at t = 0 and travelling through an open-ended substrate, drawn on one
+    square-root colour scale for every panel, so that the spread pulse (peak ~0.1 by t = 60) stays visible."""
+    fig, axes = figure(len(velocities), width=2.4 * len(velocities) + 0.8, height=2.8)
     drive = np.zeros(T)
     drive[0] = 1.0
+    norm = PowerNorm(gamma=0.5, vmin=0.0, vmax=1.0)
     for ax, v in zip(axes[0], velocities):
         states = propagate(velocity_operator(K, v), drive)
         spacetime(ax, states, title=f"v = {v:g} (measured {centroid_velocity(states):.3f})", symmetric=False)
+        ax.images[0].set_norm(norm)
+    fig.colorbar(axes[0, 0].images[0], ax=axes[0], ticks=[0, 0.1, 0.25, 0.5, 1],
+                 label="activity (square-root scale)")
     return fig
 
 
@@ -45,14 +52,20 @@ def wave_vs_bump_figure(drive: np.ndarray, wave: np.ndarray, bump: np.ndarray, K
         raise ValueError("a static bump lives in each channel's input cell K-1 only; this one does not")
     fig, axes = figure(3, width=8.0, height=3.0)
     spacetime(axes[0, 0], drive, title="inputs", xlabel="channel", symmetric=False)
-    spacetime(axes[0, 1], wave, title="wave (v = 1)", xlabel="channel × cell", symmetric=False)
-    spacetime(axes[0, 2], bump.reshape(T, c, K)[:, :, K - 1], title="static bump (colour: inputs summed)",
+    spacetime(axes[0, 1], wave, title="wave (v = 1)", xlabel=f"channel ({K} cells each)", symmetric=False)
+    counts = bump.reshape(T, c, K)[:, :, K - 1]
+    spacetime(axes[0, 2], counts, title="static bump",
               xlabel="channel (its input cell; the rest stay 0)", symmetric=False)
     for ax in (axes[0, 0], axes[0, 2]):
         ax.set_xticks(range(c))
-    fig.colorbar(axes[0, 2].images[0], ax=axes[0, 2], shrink=0.8)
+    axes[0, 1].set_xticks(np.arange(c) * K + (K - 1) / 2, [str(channel) for channel in range(c)])
     for channel in range(1, c):
-        axes[0, 1].axvline(channel * K - 0.5, color=COLORS["muted"], lw=0.5, ls=":")
+        axes[0, 1].axvline(channel * K - 0.5, color="white", lw=0.8)
+    top = max(int(counts.max()), 1)  # whole counts: one colour per count, ticks on the integers
+    bump_image = axes[0, 2].images[0]
+    bump_image.set_cmap(mpl.colormaps["magma"].resampled(top + 1))
+    bump_image.set_norm(BoundaryNorm(np.arange(top + 2) - 0.5, top + 1))
+    fig.colorbar(bump_image, ax=axes[0, 2], shrink=0.8, ticks=range(top + 1), label="inputs summed")
     return fig
 
 
@@ -87,12 +100,12 @@ def operators_figure(operators: Mapping[str, np.ndarray], phis: Mapping[str, np.
 
 def spectra_figure(spectra: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Figure:
     """Eigenvalues (numerical, in a random basis) of Φ against the exact cycle spectrum, per task."""
-    fig, axes = figure(len(spectra), width=2.3 * len(spectra), height=3.0)
+    fig, axes = figure(len(spectra), width=2.5 * len(spectra), height=3.2)
     for ax, (name, (numerical, exact)) in zip(axes[0], spectra.items()):
         _, counts = np.unique(np.round(exact, 8), return_counts=True)
-        repeated = f"\n{len(counts)} distinct, up to {counts.max()}-fold" if counts.max() > 1 else ""
-        unit_circle(ax, numerical, exact,
-                    title=f"{TABLE1_LABELS.get(name, name)}\n{len(numerical)} on |λ| = 1{repeated}")
+        repeats = f"up to {counts.max()}-fold" if counts.max() > 1 else "none repeated"
+        unit_circle(ax, numerical, exact, title=f"{TABLE1_LABELS.get(name, name)}\n{len(numerical)} on |λ| = 1\n"
+                                                f"{len(counts)} distinct, {repeats}")
     legend_below(fig, axes[0, 0], ncols=2)
     return fig
 
@@ -128,17 +141,14 @@ def gradient_figure(history: Mapping[str, np.ndarray]) -> Figure:
     handles += [Line2D([], [], color=COLORS["muted"], ls=style, label=f"inputs ±{a:g}")
                 for a, style in zip(amplitudes, AMPLITUDE_STYLES)]
     fitted = f"random, fitted decay r^s (±{amplitudes[0]:g}): r = {rate:.2f}"
-    left.legend(handles=handles + [
-        Line2D([], [], color=COLORS["theory"], lw=0.7, label=fitted),
-        Line2D([], [], color=COLORS["theory"], ls=":",
-               label=f"Eq. 14 bound of the random nets, μ = ‖W_hh‖₂ = {norm:.2f}")],
-        fontsize=6.5, loc="lower left")
+    handles += [Line2D([], [], color=COLORS["theory"], lw=0.7, label=fitted),
+                Line2D([], [], color=COLORS["theory"], ls=":",
+                       label=f"Eq. 14 bound of the random nets, μ = ‖W_hh‖₂ = {norm:.2f}")]
+    legend_below(fig, left, ncols=3, handles=handles)
     ylabel = r"$\|\partial y(s+1) / \partial x(1)\|_F \,/\, \sqrt{d}$"
     left.set(xlabel="history length s (steps)", ylabel=ylabel, title="sensitivity to the first input")
     right.set(xlabel=f"input index i (s = {len(s)})", ylabel=ylabel.replace("x(1)", "x(i)"),
               title="every input at s = s_max")
-    right.set_ylim(bottom=right.get_ylim()[0] / 30)  # room for the legend under the curves
-    right.legend(handles=handles, fontsize=6.5, loc="lower right")
     return fig
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import matplotlib as mpl
 import numpy as np
 import torch
+from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, FuncFormatter, LogLocator, MaxNLocator, NullFormatter
@@ -68,7 +69,9 @@ def _examples_axis(ax: Axes, log: bool) -> None:
 
 def impulse_responses_figure(velocities: Sequence[float], cells: int = 4, length: int = 60) -> Figure:
     """Each cell's response to one input at the newest cell, for several velocities: one panel per v, on a shared
-    y axis; each title gives the sum of every cell's whole response, its gain at DC (1/v, :func:`cell_gains`).
+    y axis; each title gives the sum of every cell's whole response, its gain at DC (1/v, :func:`cell_gains`). Each
+    panel shows the first 2(K-1)/v steps (at least 8, at most ``length``), twice the oldest cell's mean arrival time;
+    a dot marks each step where a panel shows at most 16.
 
     Cell ``K-1-j`` first hears the pulse after ``j`` steps and peaks near ``j / v``: at v = 1 the K cells are a
     delay line of K steps; at v < 1 the same K cells hold an input K/v steps on average (:func:`reach`), smeared."""
@@ -78,11 +81,14 @@ def impulse_responses_figure(velocities: Sequence[float], cells: int = 4, length
         log_v = torch.tensor(math.log(v), dtype=torch.float64)
         log_1mv = torch.tensor(math.log1p(-v) if v < 1 else -math.inf, dtype=torch.float64)
         p = cell_responses(log_v, log_1mv, cells, length).numpy()
+        shown = min(length - 1, max(8, math.ceil(2 * (cells - 1) / v)))
         for j in range(cells):
-            shade = 0.25 + 0.75 * j / max(1, cells - 1)
-            ax.plot(t, p[cells - 1 - j], color=COLORS["wave"], alpha=shade, lw=1.2, label=f"cell {cells - 1 - j}")
+            shade = 0.45 + 0.55 * j / max(1, cells - 1)
+            ax.plot(t, p[cells - 1 - j], color=COLORS["wave"], alpha=shade, lw=1.2, label=f"cell {cells - 1 - j}",
+                    marker="o" if shown <= 16 else None, ms=2.5)
         gain = float(cell_gains(v, cells, math.ceil(GAIN_REACHES * reach(v, cells)))[0].mean())
-        ax.set(title=f"v = {v:g}\neach cell sums to {gain:.3g}", xlabel="delay (steps)")
+        ax.set(title=f"v = {v:g}\neach cell sums to {gain:.3g}", xlabel="delay (steps)", xlim=(-0.5, shown + 0.5))
+        ax.xaxis.set_major_locator(MaxNLocator(5, integer=True))
     axes[0, 0].set(ylabel="response")
     if cells <= 8:  # beyond, the legend would hide the curves
         axes[0, -1].legend(fontsize=7)
@@ -124,15 +130,18 @@ def velocity_explorer() -> interactive:
 def pulse_waves_figure(velocities: Sequence[float], cells: int = 16, length: int = 60,
                        pulses: Sequence[int] = (0, 12, 24)) -> Figure:
     """The shift SSM's state (cells vertical, time horizontal) driven by unit pulses: diagonal bands travelling
-    at v cells per step, spreading when v < 1 (the mixer alone, untrained)."""
+    at v cells per step, spreading when v < 1 (the mixer alone, untrained). Every panel has the same colour scale,
+    from 0 to the largest state of any panel (the colour bar)."""
     x = torch.zeros(1, 1, length, dtype=torch.float64)
     x[..., list(pulses)] = 1.0
-    fig, axes = figure(len(velocities), width=2.3 * len(velocities), height=2.4, sharey=True)
-    for ax, v in zip(axes[0], velocities):
-        h = vwave_states(x, v, cells)[0, 0].numpy()  # (K, L)
-        ax.imshow(h, aspect="auto", origin="lower", cmap="magma", interpolation="nearest", vmin=0)
+    fig, axes = figure(len(velocities), width=2.3 * len(velocities) + 0.6, height=2.4, sharey=True)
+    states = [vwave_states(x, v, cells)[0, 0].numpy() for v in velocities]  # each (K, L)
+    top = max(float(h.max()) for h in states)
+    for ax, v, h in zip(axes[0], velocities, states):
+        image = ax.imshow(h, aspect="auto", origin="lower", cmap="magma", interpolation="nearest", vmin=0, vmax=top)
         ax.set(title=f"v = {v:g}", xlabel="time step")
     axes[0, 0].set(ylabel="cell (K-1 newest)")
+    fig.colorbar(image, ax=axes[0].tolist(), label="state h (pulses of 1)", fraction=0.03, pad=0.02)
     return fig
 
 
@@ -209,10 +218,11 @@ def generalisation_figure(history: Mapping[str, np.ndarray], models: Sequence[st
     """String accuracy at the end of training against string length (mean over ``seeds`` seeds, on the
     generalisation set); dashed: the longest training length. Lines join only lengths that were scored: the
     training lengths (every one) and, thinner, the longer ones; between the longest training length and the first
-    longer one, if lengths were skipped there, no line but a grey band."""
+    longer one, if lengths were skipped there, no line but a grey band. The models at exactly 0 at every longer
+    length, whose lines there lie on top of each other, are named in a note above them."""
     fig, axes = figure(1, width=5.2, height=3.0)
     ax = axes[0, 0]
-    gap = None
+    gap, zero = None, []
     for name in models:
         lengths, accuracy = generalisation_scores(history, name, length, seeds)
         inside = lengths <= length
@@ -223,6 +233,13 @@ def generalisation_figure(history: Mapping[str, np.ndarray], models: Sequence[st
             joined = beyond if lengths[beyond[0]] > length + 1 else np.r_[beyond[0] - 1, beyond]
             ax.plot(lengths[joined], accuracy[joined], marker="o", ms=3, lw=0.9, alpha=0.8, **style)
             gap = (length, int(lengths[beyond[0]])) if lengths[beyond[0]] > length + 1 else gap
+            if np.all(accuracy[beyond] == 0):
+                zero.append(name)
+    if len(zero) > 1:
+        names = ",\n".join(", ".join(zero[i:i + 3]) for i in range(0, len(zero), 3))
+        ax.text(0.98, 0.04, f"exactly 0 at every length > {length}\n(lines on top of each other):\n{names}",
+                transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="0.2",
+                path_effects=[patheffects.withStroke(linewidth=2, foreground="white")])
     if gap:
         ax.axvspan(gap[0] + 0.5, gap[1] - 0.5, color=COLORS["muted"], alpha=0.15, lw=0)
     ax.axvline(length, color=COLORS["muted"], ls="--", lw=0.8)

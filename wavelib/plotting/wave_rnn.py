@@ -116,7 +116,8 @@ def copy_curves_figure(history: Mapping[str, np.ndarray], Ts: Sequence[int], mod
 def example_recall_figure(history: Mapping[str, np.ndarray], T: int, models: Sequence[str],
                           copy_format: str = "paper") -> Figure:
     """Fig. 4: one test sequence at T: the input tokens, the target, and each model's output probabilities
-    (classes vertical, time horizontal) for seed 0; dashed: where the delimiter of ``copy_format`` begins."""
+    (classes vertical, time horizontal) for seed 0, grey 0 to 1 with a colour bar; dashed: where the delimiter of
+    ``copy_format`` begins."""
     delimiter = copy_layout(T, copy_format).delimiter
     first = run_key("copy", T, models[0], 0)
     fig, axes = figure(1, nrows=2 + len(models), width=7.4, height=1.1 * (2 + len(models)) + 0.4, sharex=True)
@@ -124,11 +125,13 @@ def example_recall_figure(history: Mapping[str, np.ndarray], T: int, models: Seq
             ("target", np.eye(10)[history[f"{first}|example_target"]].T)]
     rows += [(LABELS[m], history[f"{run_key('copy', T, m, 0)}|example_probs"].T) for m in models]
     for ax, (name, image) in zip(axes[:, 0], rows):
-        ax.imshow(image, aspect="auto", origin="lower", cmap="Greys", vmin=0, vmax=1, interpolation="nearest")
+        shown = ax.imshow(image, aspect="auto", origin="lower", cmap="Greys", vmin=0, vmax=1,
+                          interpolation="nearest")
         ax.set(yticks=[0, 9])
         ax.set_ylabel(name, rotation=0, ha="right", va="center")
         ax.axvline(delimiter - 0.5, color=COLORS["wave"], lw=0.6, ls="--")
     axes[-1, 0].set(xlabel="time step (dashed: the delimiter)")
+    fig.colorbar(shown, ax=axes[2:, 0], label="probability", pad=0.02)
     fig.suptitle(f"copy, {T_text(T, copy_format)}: classes 0–9 (0 blank, 9 delimiter) over time; below the target, "
                  "each model's output probabilities", fontsize=9)
     return fig

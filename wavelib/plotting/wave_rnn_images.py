@@ -47,38 +47,52 @@ def curves_figure(history: Mapping[str, np.ndarray], tasks: Sequence[str], seeds
     return fig
 
 
+def _top(states: np.ndarray) -> float:
+    """Where a hidden-state panel's colours saturate: the 99.5th percentile (else the peak, else 1)."""
+    return float(np.percentile(states, 99.5)) or float(states.max()) or 1.0
+
+
 def hidden_state_figure(history: Mapping[str, np.ndarray], n: int, channels: int = 2, pool: int = 1) -> Figure:
     """Fig. 2: the test digit as the model saw it (``pool × pool`` average-pooled), then per model (rows) the hidden
     state on it (neurons vertical, time horizontal; the wRNN's first ``channels`` rings of ``n`` units, white lines
-    between rings; the iRNN's neurons in the order stored with them, sorted by onset or their own; square-root colour
-    scale clipped at the 99.5th percentile, with a colour bar) and the log of its Fourier magnitude over that of a
-    shuffled copy (wRNN: mean over its active rings, as stored) with the ridge of a speed-1 wave (towards lower
-    indices) dotted."""
-    fig, axes = figure(3, nrows=2, width=10.5, height=5.6)
+    between rings, each ring on its own colour scale (its 99.5th percentile, its peak in its label); the iRNN's
+    neurons in the order stored with them, sorted by onset or their own, on one scale clipped at the 99.5th
+    percentile; square-root colours, with a colour bar) and the log of its Fourier magnitude over that of a shuffled
+    copy (wRNN: mean over its active rings, as stored) with the ridge of a speed-1 wave (towards lower indices)
+    dotted."""
+    fig, axes = figure(3, nrows=2, width=10.5, height=6.6, gridspec_kw={"height_ratios": [1.3, 1]})
     image = history["figure|image"]
     side = image.shape[0] // pool
     seen = mnist_sequence(torch.as_tensor(image)[None], pool).reshape(side, side).numpy()
     axes[0, 0].imshow(seen, cmap="Greys", vmin=0, vmax=1)
-    axes[0, 0].set(title=f"test digit (label {int(history['figure|label'])}), {side} × {side} as input",
+    axes[0, 0].set(title=f"test digit (label {int(history['figure|label'])})\n{side} × {side} as input",
                    xticks=[], yticks=[])
     axes[1, 0].axis("off")
     for row, model in enumerate(MODELS):
         key = f"{run_key('smnist', model, 0)}|figure_"
         states = history[key + "states"]
-        if model == "wrnn":
-            states = states[:, :channels * n]
         ax = axes[row, 1]
-        top = float(np.percentile(states, 99.5)) or float(states.max()) or 1.0
-        shown = ax.imshow(states.T, aspect="auto", origin="lower", cmap="viridis", interpolation="nearest",
+        if model == "wrnn":
+            rings = [states[:, ring * n:(ring + 1) * n] for ring in range(channels)]
+            states = np.concatenate([ring / _top(ring) for ring in rings], axis=1)
+            top, label = 1.0, "activation ÷ its ring's 99.5th pct. (√)"
+        else:
+            top, label = _top(states), "activation (√ scale)"
+        shown = ax.imshow(states.T, aspect="auto", origin="lower", cmap="viridis", interpolation="antialiased",
                           norm=PowerNorm(0.5, vmin=0, vmax=top))
-        fig.colorbar(shown, ax=ax, label="activation (√ scale)", pad=0.02)
+        fig.colorbar(shown, ax=ax, label=label, pad=0.02)
         if model == "wrnn":
             for ring in range(1, channels):
                 ax.axhline(ring * n - 0.5, color="white", lw=0.6)
-        order = history[key + "neuron_order"]
-        sorted_ = model != "wrnn" and not np.array_equal(order, np.arange(len(order)))
-        ax.set(title=f"{LABELS[model]} hidden state" + (f" (rings 0–{channels - 1})" if model == "wrnn" else ""),
-               xlabel="time step", ylabel="neuron (sorted by onset, latest first)" if sorted_ else "neuron")
+            ax.set_yticks([(ring + 0.5) * n - 0.5 for ring in range(channels)],
+                          [f"ring {ring}\npeak {r.max():.3g}" for ring, r in enumerate(rings)])
+            ax.set(title=f"wRNN hidden state, rings 0–{channels - 1}", xlabel="time step",
+                   ylabel=f"ring (units 0–{n - 1} upward)")
+        else:
+            order = history[key + "neuron_order"]
+            sorted_ = not np.array_equal(order, np.arange(len(order)))
+            ax.set(title=f"{LABELS[model]} hidden state", xlabel="time step",
+                   ylabel="neuron (sorted by onset, latest first)" if sorted_ else "neuron")
         ft, fs, power = history[key + "temporal_freqs"], history[key + "spatial_freqs"], history[key + "log_power"]
         ax = axes[row, 2]
         lim = np.percentile(np.abs(power), 99)
@@ -87,8 +101,9 @@ def hidden_state_figure(history: Mapping[str, np.ndarray], n: int, channels: int
         fig.colorbar(shown, ax=ax, label="ln(|F| / |F of shuffled|)", pad=0.02)
         ax.plot(wave_ridge(WAVE_SPEED, fs), fs, ls="none", marker=".", ms=1.5, color="black")
         active = history[key + "active_rings"]
-        rings = f", mean over {int(active.sum())} of {len(active)} rings (the active)" if len(active) > 1 else ""
-        ax.set(title=f"{LABELS[model]}: log |Fourier| / shuffled's{rings}", xlabel="temporal freq. (cycles/step)",
+        rings_text = (f"\nactive rings: mean of {int(active.sum())} of {len(active)}, equal weights"
+                      if len(active) > 1 else "")
+        ax.set(title=f"{LABELS[model]}: log |Fourier| / shuffled's{rings_text}", xlabel="temporal freq. (cycles/step)",
                ylabel="spatial freq. (cycles/unit)")
     return fig
 
