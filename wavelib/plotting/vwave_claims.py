@@ -224,7 +224,7 @@ def summary_rows(metrics: Mapping[str, Mapping[str, float | None]], history: Map
         m = metrics[run_key(length, name)]
         reach = [("not reached" if m[f"examples_to_{t}"] is None else f"{m[f'examples_to_{t}']:,.0f}")
                  for t in ("0.5", "0.9")]
-        median = np.median([history[f"{run_key(length, name, s)}|string_accuracy"][-1] for s in range(seeds)])
+        median = np.median(_final_seeds(history, name, length, seeds))
         rows.append([name, f"{m['string_accuracy_mean']:.3f} ({m['string_accuracy_min']:.2f}–"
                      f"{m['string_accuracy_max']:.2f})", f"{median:.3f}",
                      f"{m['string_accuracy_at_max_mean']:.3f}",
