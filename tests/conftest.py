@@ -1,6 +1,7 @@
 """Fixtures shared by the tests (the settings of every test run are in the repository's ``conftest.py``)."""
 
 import copy
+import time
 
 import numpy as np
 import pytest
@@ -64,6 +65,27 @@ def _assert_same_artifact(a, b) -> None:
 def assert_same_artifact():
     """Check that two :class:`wavelib.store.Artifact` results are identical (metrics and histories)."""
     return _assert_same_artifact
+
+
+def _finish_with_restarts(chapter, experiment: str, workers: int = 1, on_stop=None, restarts: int = 100):
+    """Train ``experiment`` of an open chapter with a deadline already past, so that it stops right after every
+    checkpoint save, and run it again until it finishes; ``on_stop()`` is called after each stop. Returns the
+    artifact and the number of stops."""
+    from wavelib.store import TimeBudgetReached
+
+    for stops in range(restarts):
+        try:
+            return chapter.experiment(experiment, deadline=time.monotonic(), workers=workers), stops
+        except TimeBudgetReached:
+            if on_stop is not None:
+                on_stop()
+    pytest.fail(f"{experiment} did not finish in {restarts} restarts")
+
+
+@pytest.fixture
+def finish_with_restarts():
+    """Train an experiment to the end under the harshest time budget: see ``_finish_with_restarts``."""
+    return _finish_with_restarts
 
 
 class StepRecorder:

@@ -157,17 +157,6 @@ def test_bad_input_gets_a_short_error_and_exit_code_2(args, message):
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_stop_after_exits_3_with_a_checkpoint_and_the_same_command_finishes(tmp_path):
-    env = {"WAVELIB_RESULTS": str(tmp_path)}
-    stopped = cli("train", "twm_theory", "--preset", "smoke", "--stop-after", "1e-9", **env)
-    assert stopped.returncode == 3 and "run the same command again to resume" in stopped.stderr
-    assert list((tmp_path / "smoke" / "twm_theory").glob("*.partial/checkpoint.pt"))
-    finished = cli("train", "twm_theory", "--preset", "smoke", "--stop-after", "60", **env)
-    assert finished.returncode == 0, finished.stderr
-    meta = json.loads(next((tmp_path / "smoke" / "twm_theory").glob("*/meta.json")).read_text())
-    assert meta["resumed"] is True
-
-
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
 def test_missing_gpu_is_reported_before_work():
     result = cli("train", "twm_theory", "--device", "cuda")
@@ -253,7 +242,7 @@ def test_list_shows_a_stopped_run_with_the_command_that_resumes_it(tmp_path, cap
     monkeypatch.setenv("WAVELIB_RESULTS", str(tmp_path))
     assert main(["train", "vwave", "--preset", "smoke", "--device", "cpu", "--seed", "2", "--experiment",
                  "copy_curves", "--set", "models=('mamba', 'rope')", "--stop-after", "0.00001"]) == 3
-    capsys.readouterr()
+    assert "run the same command again to resume" in capsys.readouterr().err
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     (partial,) = tmp_path.glob("smoke/vwave/copy_curves-*.partial")

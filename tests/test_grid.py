@@ -55,18 +55,11 @@ def test_three_workers_store_the_artifact_of_one(chapter, tmp_path, run_threads)
 
 
 def test_two_workers_stopped_at_every_checkpoint_resume_to_the_uninterrupted_result(tmp_path, run_threads,
-                                                                                      assert_same_artifact):
+                                                                                      assert_same_artifact,
+                                                                                      finish_with_restarts):
     reference = open_chapter("vwave", preset="smoke", root=tmp_path / "reference", check=False)
     budgeted = open_chapter("vwave", preset="smoke", root=tmp_path / "budgeted", check=False)
-    stops = 0
-    for _ in range(100):
-        try:
-            artifact = budgeted.experiment("copy_curves", deadline=time.monotonic(), workers=2)
-            break
-        except TimeBudgetReached:
-            stops += 1
-    else:
-        pytest.fail("copy_curves did not finish in 100 restarts")
+    artifact, stops = finish_with_restarts(budgeted, "copy_curves", workers=2)
     assert stops > 1 and any(name.startswith("wavelib-run") for name in run_threads)
     assert_same_artifact(artifact, reference.experiment("copy_curves"))
 

@@ -75,7 +75,7 @@ def test_auto_picks_fused_on_cuda_without_mamba_ssm():
     assert resolve_backend("auto", DEVICE, torch.float64) == "recurrent"
 
 
-def test_a_mamba_lm_trains_the_same_on_the_fused_scan():
+def test_a_mamba_lm_has_the_same_loss_and_gradients_on_the_fused_scan():
     from wavelib.models.mamba import MambaLM
 
     ids = torch.randint(0, 11, (3, 13), generator=torch.Generator().manual_seed(0)).to(DEVICE)
