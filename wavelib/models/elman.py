@@ -91,8 +91,8 @@ class BatchedElman(torch.nn.Module):
     (drawn in float32 from a private generator, then cast to ``dtype``; global RNG state is untouched).
     ``nn.RNN`` has two biases ``b_ih``, ``b_hh`` that only ever appear as their sum, so one ``b = b_ih + b_hh``
     is stored: the same function with one redundant vector fewer (training differs: under Adam the two
-    separate biases each take a full step, so their sum moves about twice as fast as this ``b``; the paper's
-    models have no bias). ``init="gaussian"``: weights N(0, 1/H), b = 0.
+    separate biases each take a full step, so their sum moves about twice as fast as this ``b``; the main text's
+    Eq. 9 and the public code have no bias; Appendix Eq. 48 writes one). ``init="gaussian"``: weights N(0, 1/H), b = 0.
     """
 
     def __init__(self, n_models: int, d_in: int, hidden: int, d_out: int, seeds: Sequence[int],

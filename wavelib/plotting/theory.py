@@ -272,7 +272,8 @@ def claim_rows(*, fibonacci: Sequence[tuple[int, int, bool, int]], fibonacci_ste
          spectra_text),
         ("SBC: the wave with an attention boundary is one causal attention head's autoregressive loop", "Eq. 8",
          f"max difference to scaled_dot_product_attention: {max(sbc_diffs.values()):.1e}"),
-        ("Without waves ‖∂C/∂x(1)‖ ≤ ‖∂C/∂h(s+1)‖ ‖W_xh‖ μ^s, with μ ≥ ‖J(σ) W_hh‖", "Eq. 13–14",
+        ("Without waves ‖∂C/∂x(1)‖ ≤ ‖∂C/∂h(s+1)‖ ‖W_xh‖ μ^s, with μ ≥ ‖J(σ) W_hh‖",
+         "Eq. 13–14 (which write ∂C/∂h(s): §1.5)",
          "‖∂y/∂x(1)‖_F/√d of a random tanh RNN: fitted per-step decay "
          + ", ".join(f"{gradients[a]['random_decay_rate_mean']:.3f} (inputs ±{a:g})" for a in amps)
          + f"; spectral radius {spectral_radius:.3f}; ‖W_hh‖₂ = {norm:.3f}, so the bound "

@@ -110,7 +110,7 @@ def code_curriculum_update(level: torch.Tensor, accuracy: torch.Tensor, threshol
 
 def predicted_bits(outputs: torch.Tensor) -> torch.Tensor:
     """The bit an output stands for: +1 where y > 0, else -1 (a silent network, y = 0, scores chance, 0.5,
-    as the failed L2 = 0.1 cells of the paper's Table 1 do; ``sign`` would score it 0)."""
+    as the reference notes expect of the failed L2 = 0.1 cells of Table 1; ``sign`` would score it 0)."""
     return torch.where(outputs > 0, 1.0, -1.0).to(outputs.dtype)
 
 
