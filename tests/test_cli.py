@@ -265,8 +265,8 @@ def test_a_stopped_run_names_its_checkpoints_in_progress_and_counts_only_the_fin
     from wavelib.store import PartialRun
 
     groups = tuple(f"group{k}" for k in range(5))
-    partial = PartialRun(tmp_path / "paper/spectrum/table1-0123456789.partial", 60.0, ("abc",), ("cpu",), 12,
-                         groups, {"cells0-3": 100.0, "cells4-7": 400.0}, 30.0,
+    partial = PartialRun(tmp_path / "paper/spectrum/table1-0123456789.partial", 60.0, ("abc",), ("cpu",),
+                         tuple(f"cell{k}" for k in range(12)), groups, {"cells0-3": 100.0, "cells4-7": 400.0}, 30.0,
                          "python -m wavelib train spectrum --preset paper", False)
     line = _describe_partial(partial, tmp_path).splitlines()[0]
     assert line.endswith("; 12 part(s) finished (2 timed: median 4.2 min, longest 6.7 min (cells4-7)); "

@@ -1,5 +1,6 @@
 """The results store: atomic artifacts, load instead of retrain, checkpoint and resume, metadata."""
 
+import calendar
 import dataclasses
 import json
 import os
@@ -109,7 +110,7 @@ def test_an_artifact_says_how_it_was_made(tmp_path):
     assert artifact.provenance() == (f"trained on cpu ({meta['cpu_threads']} threads) in {meta['wall_time_s']:.0f} s "
                                      "by the code of commit "
                                      f"`{meta['git_commit']}` ({meta['finished_utc'][:10]})")
-    assert meta["devices"] == ["cpu"]
+    assert meta["devices"] == ["cpu"] and meta["settings"] == [""]  # on the CPU no setting changes the numbers
     gpu = {**meta, "device": "cuda:0 (NVIDIA H200)", "wall_time_s": 750.0, "git_commits": ["aaa", "bbb"],
            "fused_kernels": "off", "cuda_graph": True, "devices": ["cuda:0 (NVIDIA H200)"]}
     (artifact.path / "meta.json").write_text(json.dumps(gpu))
@@ -346,6 +347,37 @@ def test_a_kill_inside_publishing_is_recovered_from(tmp_path, monkeypatch):
     assert not partial.exists() and CALLS["n"] == 1
 
 
+def test_recovery_goes_by_the_recorded_times_not_the_files(tmp_path):
+    """A checkout gives every file a new time: a checkpoint whose ledger was saved after its artifact finished (a
+    stopped --retrain, committed) stays however old its files look; one saved before goes however new they look."""
+    final = run(tmp_path).path
+    finished = calendar.timegm(time.strptime(json.loads((final / "meta.json").read_text())["finished_utc"],
+                                             "%Y-%m-%dT%H:%M:%SZ"))
+    partial = final.with_name(final.name + ".partial")
+    for saved, kept in ((finished + 5, True), (finished - 5, False)):
+        partial.mkdir(exist_ok=True)
+        (partial / "attempts.json").write_text(json.dumps({"elapsed_s": 1.0, "commits": [], "saved_unix_s": saved}))
+        files = (final / "meta.json").stat().st_mtime + (-100 if kept else 100)
+        os.utime(partial, (files, files))
+        assert run(tmp_path).path == final and CALLS["n"] == 1
+        assert partial.exists() == kept
+
+
+def test_a_run_resumed_with_other_execution_settings_says_so(tmp_path, monkeypatch):
+    """CUDA graphs or fused kernels on in one attempt and off in another: the same only to rounding, so the
+    artifact records the settings of each attempt and its provenance names them."""
+    CALLS["fail_at"] = 2
+    monkeypatch.setattr("wavelib.store.execution_setting", lambda *args: "fused kernels auto")
+    with pytest.raises(Interrupt):
+        run(tmp_path)
+    monkeypatch.setattr("wavelib.store.execution_setting",
+                        lambda *args: "fused kernels auto; training steps in CUDA graphs")
+    artifact = run(tmp_path)
+    assert artifact.meta["settings"] == ["fused kernels auto", "fused kernels auto; training steps in CUDA graphs"]
+    assert artifact.provenance().endswith("; settings by attempt: fused kernels auto, then fused kernels auto; "
+                                          "training steps in CUDA graphs)")
+
+
 def test_recovery_takes_the_latest_finished_of_several_old_folders(tmp_path):
     """Two kills: an earlier retrain's deletion of its ``.old-`` (an older version, half deleted, its folder
     modified last), then a later retrain's between the renames: the version that finished last comes back."""
@@ -438,6 +470,24 @@ def test_a_paper_page_renders_what_is_stored_and_notes_what_is_not(tmp_path, mon
     assert notes == ["**Not computed yet at the `paper` preset:** `count_again` (toy twice), so this part of the "
                      "page is left out. Make it on a GPU with `python -m wavelib train toy --preset paper "
                      "--device cuda --seed 0 --experiment count_again`."]
+    CALLS["fail_at"] = 2  # a GPU run of it stopped after 2 units, its folder committed: the page says how far it got
+    with pytest.raises(Interrupt):
+        run_experiment(chapter, second, CountConfig(), preset="paper", seed=0, device=torch.device("cpu"),
+                       root=tmp_path, resume="python -m wavelib train toy --preset paper --device cuda --seed 0 "
+                                            "--experiment count_again --cuda-graph")
+    notes.clear()
+    assert session.available("count_again") is None and CALLS["n"] == 1
+    (note,) = notes
+    assert re.fullmatch(r"\*\*Not computed yet at the `paper` preset:\*\* `count_again` \(toy twice\), so this part of "
+                        r"the page is left out\. A run of it stopped before it finished is in the results store after "
+                        r"[0-9.]+ min on cpu: no part finished\. Its numbers are not shown until every part has "
+                        r"finished; `python -m wavelib train toy --preset paper --device cuda --seed 0 --experiment "
+                        r"count_again --cuda-graph` resumes it\.", note), note
+    assert session.paper_scale_status().endswith("Runs of `count_again` stopped part-way: their notes say how far "
+                                                 "they got.")
+    shutil.rmtree(session.artifact_path("count_again").with_name(session.artifact_path("count_again").name
+                                                                 + ".partial"))
+    CALLS["n"] = 0
     assert session.available("light").metrics["units"] == 6 and CALLS["n"] == 1  # light: computed here
     cpu_page = ChapterSession(chapter, "cpu", "cpu", 0, tmp_path, {}).paper_scale_status()
     assert "not computed yet** (count_again): the numbers below come from the reduced `cpu` preset" in cpu_page
@@ -449,6 +499,19 @@ def test_a_paper_page_renders_what_is_stored_and_notes_what_is_not(tmp_path, mon
     run_experiment(chapter, second, CountConfig(), preset="paper", seed=0, device=torch.device("cpu"),
                    root=tmp_path)
     assert session.paper_scale_status() == "" and session.available("count_again") is not None
+
+
+def test_a_stopped_grid_run_on_the_page_names_its_finished_parts_and_those_in_progress(tmp_path):
+    session = ChapterSession(CHAPTER, "paper", "cpu", 0, tmp_path, {})
+    path = session.artifact_path("count")
+    stopped = Checkpoint(path.with_name(path.name + ".partial"), device="cuda:0 (H100)")
+    stopped.child("L300_rope_seed0").save({"step": 5})
+    stopped.save({"done": ["L300|mamba|seed0", "L300|mamba|seed1", "L300|mamba|seed2", "L300|alibi|seed0"]})
+    text = session.how_to_make("count")
+    assert (" on cuda:0 (H100): 4 part(s) finished (L300|mamba|seed0, L300|mamba|seed1, L300|mamba|seed2 and 1 "
+            "more), L300_rope_seed0 in progress. ") in text
+    assert text.endswith("`python -m wavelib train toy --preset paper --device cuda --seed 0 --experiment count` "
+                         "resumes it.")  # no command recorded: the one that makes it
 
 
 def test_commands_for_missing_runs_capture_cuda_graphs_where_the_stored_ones_did(tmp_path):

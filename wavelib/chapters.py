@@ -28,7 +28,7 @@ from .presets import ConfigError, resolve_preset
 from .provenance import git_commit
 from .registry import Chapter, Experiment
 from .reporting import as_markdown, display_markdown
-from .store import Artifact, artifact_dir, results_root, run_experiment
+from .store import Artifact, PartialRun, artifact_dir, first_names, partial_run, results_root, run_experiment
 
 CHAPTERS: dict[str, Chapter] = {chapter.name: chapter for chapter in (twm_theory.CHAPTER, spectrum.CHAPTER,
                                                                      wave_rnn_tasks.CHAPTER, wave_rnn_images.CHAPTER,
@@ -69,6 +69,29 @@ class ChapterSession:
     def artifact_path(self, experiment: str) -> Path:
         return artifact_dir(self.chapter.name, self.preset, experiment, self.config.to_dict(), self.seed,
                             self.root)
+
+    def stopped_run(self, experiment: str) -> PartialRun | None:
+        """The run of ``experiment`` at this session's config that stopped before it finished, if the store holds
+        one (its ``.partial`` folder) and it can resume (not a ``--retrain`` of a stored artifact)."""
+        path = self.artifact_path(experiment)
+        stopped = partial_run(path.with_name(f"{path.name}.partial"))
+        return None if stopped is None or stopped.replaces else stopped
+
+    def how_to_make(self, name: str) -> str:
+        """Markdown: how the missing artifact of experiment ``name`` gets made: how far a stopped run of it got and
+        the command that resumes it, or the command that makes it."""
+        stopped = self.stopped_run(name)
+        if stopped is None:
+            return f"Make it on a GPU with `{self.make_command([name])}`."
+        done = (f"{len(stopped.done)} part(s) finished ({first_names(stopped.done)})" if stopped.done
+                else "no part finished")
+        if stopped.in_progress:
+            done += f", {first_names(stopped.in_progress)} in progress"
+        spent = "" if stopped.elapsed_s is None else f" after {stopped.elapsed_s / 60:.1f} min"
+        where = f" on {', then '.join(stopped.devices)}" if stopped.devices else ""
+        return (f"A run of it stopped before it finished is in the results store{spent}{where}: {done}. Its "
+                f"numbers are not shown until every part has finished; "
+                f"`{stopped.resume or self.make_command([name])}` resumes it.")
 
     @property
     def experiments(self) -> tuple[Experiment, ...]:
@@ -168,7 +191,7 @@ class ChapterSession:
         if name in {e.name for e in self.needs_training_elsewhere()}:
             display_markdown(f"**Not computed yet at the `{self.preset}` preset:** `{name}` "
                              f"({self.chapter.experiment(name).description}), so this part of the page is left "
-                             f"out. Make it on a GPU with `{self.make_command([name])}`.")
+                             f"out. {self.how_to_make(name)}")
             return None
         artifact = self.experiment(name)
         display_markdown(f"*`{name}`: {artifact.provenance()}.*")  # the banner names the machine rendering the page
@@ -184,9 +207,12 @@ class ChapterSession:
             missing = [e.name for e in self.needs_training_elsewhere()]
             if not missing:
                 return ""
+            stopped = [m for m in missing if self.stopped_run(m)]
             return (f"**Paper-scale results not computed yet** for {', '.join(f'`{m}`' for m in missing)}: "
                     f"the parts of this page that need them are left out, each with a note. Make them with "
-                    f"`{self.make_command(missing)}`.")
+                    f"`{self.make_command(missing)}`."
+                    + (f" Runs of {', '.join(f'`{m}`' for m in stopped)} stopped part-way: their notes say how far "
+                       "they got." if stopped else ""))
         paper = ChapterSession(self.chapter, "paper", "cpu", self.seed, self.root, {})
         missing = [e.name for e in paper.experiments if not paper.artifact_path(e.name).exists()]
         if not missing:

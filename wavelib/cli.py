@@ -17,8 +17,8 @@ from .devices import DEVICE_ENV
 from .performance import parts_text
 from .presets import PRESET_ENV, PRESETS, ConfigError, resolve_preset
 from .provenance import REPO_ROOT
-from .store import (LEFTOVER_MIN_AGE_S, QUIET_ENV, Leftover, PartialRun, TimeBudgetReached,
-                    find_leftovers, remove_leftovers, results_root, stored_artifacts, stored_partials)
+from .store import (LEFTOVER_MIN_AGE_S, QUIET_ENV, Leftover, PartialRun, TimeBudgetReached, find_leftovers,
+                    first_names, remove_leftovers, results_root, stored_artifacts, stored_partials)
 
 
 def _knob(text: str) -> tuple[str, object]:
@@ -81,8 +81,7 @@ def _describe_partial(partial: PartialRun, root: Path) -> str:
         parts += f" ({parts_text(partial.part_s)})"
     if partial.in_progress:
         # named, not counted: a grouped grid checkpoints a group of the parts counted as finished (Table 1's cells)
-        shown, more = partial.in_progress[:3], len(partial.in_progress) - 3
-        parts += f"; in progress: {', '.join(shown)}" + (f" and {more} more" if more > 0 else "")
+        parts += f"; in progress: {first_names(partial.in_progress)}"
     command = partial.resume or "the command that started it (not recorded: the run began before wavelib kept it)"
     if partial.replaces:  # a --retrain stopped early: without --retrain the stored artifact is loaded instead
         command = (f"none: it retrained a stored artifact, and a retrain starts over ({command} --retrain); "
@@ -219,7 +218,7 @@ def _book(args: argparse.Namespace) -> int:
         missing = [e.name for e in session.needs_training_elsewhere()]
         if missing:  # the page renders what is stored and says, at its top and in place, what is not
             print(f"note: {chapter.name} has no {preset}-scale {', '.join(missing)} in the results store: its page "
-                  f"says so where they belong ({session.train_command(missing)} makes them)", flush=True)
+                  f"says so where they belong ({session.make_command(missing)} makes them)", flush=True)
     env = {**_notebook_env(), PRESET_ENV: preset, DEVICE_ENV: args.device or os.environ.get(DEVICE_ENV, "cpu")}
     out = Path(args.out).resolve() if args.out else REPO_ROOT
     command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build",

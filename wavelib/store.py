@@ -16,6 +16,7 @@ The root is ``$WAVELIB_RESULTS`` or ``results/`` in the repository.
 
 from __future__ import annotations
 
+import calendar
 import dataclasses
 import hashlib
 import json
@@ -125,9 +126,13 @@ class Artifact:
         seconds = meta["wall_time_s"]
         took = f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.1f} min" if seconds < 5400 else \
             f"{seconds / 3600:.1f} h"
-        on_gpu = meta["device"].startswith("cuda")
-        settings = ([f"fused kernels {meta['fused_kernels']}"] if on_gpu and "fused_kernels" in meta else []) + \
-            (["training steps in CUDA graphs"] if meta.get("cuda_graph") else [])
+        attempts = meta.get("settings", [])
+        if len(attempts) > 1:  # resumed with other settings: the same only to rounding
+            settings = ["settings by attempt: " + ", then ".join(a or "plain PyTorch" for a in attempts)]
+        else:
+            setting = execution_setting(meta["device"].startswith("cuda"), meta.get("fused_kernels"),
+                                        meta.get("cuda_graph", False))
+            settings = [setting] if setting else []
         devices = self.devices
         where = ", then ".join(devices) + (f" ({meta['cpu_threads']} threads)" if devices == ["cpu"] and
                                            "cpu_threads" in meta else "")
@@ -143,6 +148,13 @@ class Artifact:
         if not path.exists():
             raise FileNotFoundError(f"{self.path.name} stored no weights")
         return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def execution_setting(on_gpu: bool, fused: str | None, cuda_graph: bool) -> str:
+    """The execution settings that change a run's numbers at rounding level, in words ("" where none apply): the
+    fused-kernel setting (``$WAVELIB_FUSED``) on a GPU, training steps in CUDA graphs."""
+    return "; ".join(([f"fused kernels {fused}"] if on_gpu and fused is not None else [])
+                     + (["training steps in CUDA graphs"] if cuda_graph else []))
 
 
 class TimeBudgetReached(RuntimeError):
@@ -165,11 +177,12 @@ class Checkpoint:
     LEDGER = "attempts.json"
 
     def __init__(self, directory: Path, deadline: float | None = None, commit: str | None = None,
-                 run: "Checkpoint | None" = None, device: str | None = None):
+                 run: "Checkpoint | None" = None, device: str | None = None, setting: str | None = None):
         self.path = directory / "checkpoint.pt"
         self.deadline = deadline
         self.commit = commit
         self.device = device  #: this attempt's device, in words (:func:`device_description`)
+        self.setting = setting  #: this attempt's execution settings, in words (:func:`execution_setting`)
         self.run = run  #: the run's own checkpoint, for a child; None for the run's own
         self.name = "" if run is None else self.path.parent.relative_to(run.path.parent).as_posix()
         self.part_s: dict[str, float] = {}  #: a run's finished children: each one's wall time (s), every attempt's
@@ -180,6 +193,7 @@ class Checkpoint:
         self.resumed = False
         self.earlier_commits: list[str] = []
         self.earlier_devices: list[str] = []
+        self.earlier_settings: list[str] = []
         self._ledger_read = False
         if run is None:
             self._read_ledger()
@@ -194,6 +208,7 @@ class Checkpoint:
             saved = json.loads(ledger.read_text())
             self._before_s, self.earlier_commits = float(saved["elapsed_s"]), list(saved["commits"])
             self.earlier_devices = list(saved.get("devices", []))  # ledgers before devices were kept: none known
+            self.earlier_settings = list(saved.get("settings", []))  # nor settings
             self.part_s = {str(k): float(v) for k, v in saved.get("parts", {}).items()}  # nor parts
             self._parts_saved_s = {str(k): float(v) for k, v in saved.get("parts_in_progress", {}).items()}
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -207,7 +222,8 @@ class Checkpoint:
         ledger = self.path.parent / self.LEDGER
         tmp = ledger.with_name(f"{self.LEDGER}.tmp-{uuid.uuid4().hex}")
         tmp.write_text(json.dumps({"elapsed_s": self.elapsed_s(), "commits": self.commits(),
-                                   "devices": self.devices(), "saved_unix_s": time.time(), "parts": self.part_s,
+                                   "devices": self.devices(), "settings": self.settings(),
+                                   "saved_unix_s": time.time(), "parts": self.part_s,
                                    "parts_in_progress": self._parts_saved_s}))
         os.replace(tmp, ledger)
 
@@ -237,6 +253,13 @@ class Checkpoint:
         if self.run is not None:
             return self.run.devices()
         return list(dict.fromkeys(self.earlier_devices + ([self.device] if self.device else [])))
+
+    def settings(self) -> list[str]:
+        """The execution settings the run trained with, attempt by attempt (each once, oldest first): a run resumed
+        with other settings (CUDA graphs, fused kernels) is the same only to rounding."""
+        if self.run is not None:
+            return self.run.settings()
+        return list(dict.fromkeys(self.earlier_settings + ([self.setting] if self.setting is not None else [])))
 
     def save(self, state: Any, finished: Sequence["Checkpoint"] = ()) -> None:
         """Write ``state`` atomically, and the run's ledger; then delete the files of the ``finished`` children,
@@ -277,7 +300,8 @@ class Checkpoint:
 
     def child(self, name: str) -> "Checkpoint":
         """A separate checkpoint inside this run's folder, e.g. for one cell of a grid of trainings."""
-        return Checkpoint(self.path.parent / name, self.deadline, self.commit, run=self.run or self, device=self.device)
+        return Checkpoint(self.path.parent / name, self.deadline, self.commit, run=self.run or self, device=self.device,
+                          setting=self.setting)
 
     def stop_at_next_save(self) -> None:
         """Make the next ``save`` (from any thread) raise :class:`TimeBudgetReached` once the state is on disk."""
@@ -354,7 +378,8 @@ def _finished_utc(folder: Path) -> str:
 
 def _recover(final: Path, partial: Path) -> None:
     """Undo what a kill in the middle of :func:`_publish` or right after it leaves: the old artifact moved aside
-    (``.old-``) with no artifact in its place goes back; a checkpoint older than the finished artifact goes.
+    (``.old-``) with no artifact in its place goes back; a checkpoint older than the finished artifact goes
+    (:func:`_stale`).
 
     Of several ``.old-`` folders the one whose ``meta.json`` records the latest finish goes back: an earlier
     publication killed while deleting its ``.old-`` leaves an older version, half deleted, whose folder was
@@ -363,8 +388,20 @@ def _recover(final: Path, partial: Path) -> None:
         olds = [old for old in final.parent.glob(f"{final.name}.old-*") if _finished_utc(old)]
         if olds:
             os.replace(max(olds, key=_finished_utc), final)
-    if final.exists() and partial.exists() and partial.stat().st_mtime < (final / "meta.json").stat().st_mtime:
+    if final.exists() and partial.exists() and _stale(partial, final):
         shutil.rmtree(partial, ignore_errors=True)
+
+
+def _stale(partial: Path, final: Path) -> bool:
+    """Whether the checkpoint folder ``partial`` was last saved before the artifact ``final`` finished: what a kill
+    right after a publication leaves. Judged by the times their records hold where both have one (a checkout gives
+    every file a new time, so a stopped ``--retrain`` committed beside its artifact must not go by them); else by
+    the files' times."""
+    saved = _read_json(partial / Checkpoint.LEDGER).get("saved_unix_s")
+    finished = _finished_utc(final)
+    if isinstance(saved, (int, float)) and finished:  # finished_utc is whole seconds, rounded down
+        return saved < calendar.timegm(time.strptime(finished, "%Y-%m-%dT%H:%M:%SZ")) + 1
+    return partial.stat().st_mtime < (final / "meta.json").stat().st_mtime
 
 
 def _check_writable(folder: Path) -> None:
@@ -415,7 +452,8 @@ def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, pre
         tmp.write_text(json.dumps({"resume": resume}))
         os.replace(tmp, partial / RUN_FILE)
     checkpoint = Checkpoint(partial, deadline, commit=git_commit(),  # the code that runs: read before it runs
-                            device=device_description(device))
+                            device=device_description(device),
+                            setting=execution_setting(device.type == "cuda", fused_setting(), cuda_graph))
     ctx = RunContext(device=device, seed=seed, rng=seed_everything(seed), checkpoint=checkpoint,
                      label=f"{chapter.name}/{experiment.name}", workers=workers, cuda_graph=cuda_graph)
     result = experiment.fn(config, ctx)
@@ -437,6 +475,7 @@ def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, pre
         "resumed": checkpoint.resumed,
         "git_commits": checkpoint.commits(),
         "devices": checkpoint.devices(),
+        "settings": checkpoint.settings(),
         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     _publish(result, meta, final)
@@ -466,12 +505,23 @@ class PartialRun:
     elapsed_s: float | None  #: wall time its attempts spent, up to each one's last save (None: no ledger)
     commits: tuple[str, ...]  #: the code of each attempt
     devices: tuple[str, ...]  #: the device of each attempt
-    finished: int | None  #: the parts (grid runs, cells) finished, held in its own checkpoint (None: not known)
+    done: tuple[str, ...] | None  #: the parts (grid runs, cells) finished, held in its own checkpoint (None: not known)
     in_progress: tuple[str, ...]  #: checkpoint folders of parts (or groups of parts) begun, not finished
     part_s: dict[str, float]  #: the finished checkpoint folders' wall times (s), from its ledger (empty: none known)
     age_s: float  #: time since its last save (s): its ledger's record (a checkout's files are all new), else mtimes
     resume: str | None  #: the command that started it, which resumes it (None: not recorded)
     replaces: bool  #: its artifact is stored: a ``--retrain`` stopped early, which cannot resume (it starts over)
+
+    @property
+    def finished(self) -> int | None:
+        """How many parts it has finished (None: not known)."""
+        return None if self.done is None else len(self.done)
+
+
+def first_names(names: Sequence[str], shown: int = 3) -> str:
+    """``names`` in words: the first ``shown`` of them, then how many more."""
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -482,37 +532,39 @@ def _read_json(path: Path) -> dict[str, Any]:
         return {}
 
 
-def _parts_finished(checkpoint: Path) -> int | None:
-    """How many parts a run's own checkpoint holds as finished (its ``done`` list); None where it has none or
-    cannot be read."""
+def _parts_finished(checkpoint: Path) -> tuple[str, ...] | None:
+    """The parts a run's own checkpoint holds as finished (its ``done`` list); None where it has none or cannot be
+    read."""
     try:
         state = torch.load(checkpoint, map_location="cpu", weights_only=False)["state"]
     except Exception:  # missing, or a listing must not fail on one bad file
         return None
     done = state.get("done") if isinstance(state, dict) else None
-    return len(done) if isinstance(done, list) else None
+    return tuple(str(key) for key in done) if isinstance(done, list) else None
 
 
 def stored_partials(root: Path | None = None) -> list[PartialRun]:
     """Every ``.partial`` checkpoint folder under the results root, sorted by path; ``python -m wavelib train``
     with the options that started a run resumes it."""
     base = root or results_root()
-    found = []
-    for path in sorted(base.glob("*/*/*.partial")):
-        if not (path.is_dir() and re.fullmatch(rf"{_ARTIFACT_NAME}\.partial", path.name)):
-            continue
-        saved, run = (_read_json(path / name) for name in (Checkpoint.LEDGER, RUN_FILE))
-        checkpoints = list(path.rglob("checkpoint.pt"))
-        parts = tuple(sorted(c.parent.relative_to(path).as_posix() for c in checkpoints if c.parent != path))
-        recorded = saved.get("saved_unix_s")
-        saves = [float(recorded)] if isinstance(recorded, (int, float)) else [
-            f.stat().st_mtime for f in [*checkpoints, path / Checkpoint.LEDGER] if f.exists()]
-        found.append(PartialRun(path, saved.get("elapsed_s"), tuple(saved.get("commits", ())),
-                                tuple(saved.get("devices", ())), _parts_finished(path / "checkpoint.pt"), parts,
-                                dict(saved.get("parts", {})),
-                                time.time() - max(saves, default=path.stat().st_mtime), run.get("resume"),
-                                (path.with_name(path.name.removesuffix(".partial")) / "meta.json").exists()))
-    return found
+    return [partial for path in sorted(base.glob("*/*/*.partial"))
+            if re.fullmatch(rf"{_ARTIFACT_NAME}\.partial", path.name) and (partial := partial_run(path))]
+
+
+def partial_run(path: Path) -> PartialRun | None:
+    """The stopped run whose ``.partial`` checkpoint folder is ``path``; None where there is no such folder."""
+    if not path.is_dir():
+        return None
+    saved, run = (_read_json(path / name) for name in (Checkpoint.LEDGER, RUN_FILE))
+    checkpoints = list(path.rglob("checkpoint.pt"))
+    parts = tuple(sorted(c.parent.relative_to(path).as_posix() for c in checkpoints if c.parent != path))
+    recorded = saved.get("saved_unix_s")
+    saves = [float(recorded)] if isinstance(recorded, (int, float)) else [
+        f.stat().st_mtime for f in [*checkpoints, path / Checkpoint.LEDGER] if f.exists()]
+    return PartialRun(path, saved.get("elapsed_s"), tuple(saved.get("commits", ())), tuple(saved.get("devices", ())),
+                      _parts_finished(path / "checkpoint.pt"), parts, dict(saved.get("parts", {})),
+                      time.time() - max(saves, default=path.stat().st_mtime), run.get("resume"),
+                      (path.with_name(path.name.removesuffix(".partial")) / "meta.json").exists())
 
 
 @dataclasses.dataclass(frozen=True)
