@@ -14,6 +14,7 @@ from wavelib.tasks.copy_strings import (
     encode,
     make_eval_set,
     sample_training_batch,
+    trained_lengths,
 )
 
 
@@ -53,7 +54,7 @@ def test_training_batch_is_well_formed():
     assert b.inputs.shape == b.targets.shape == b.loss_mask.shape == (4, 30)
     assert b.inputs.dtype == b.targets.dtype == torch.long and b.loss_mask.dtype == torch.bool
     assert torch.equal(b.inputs[:, 1:], b.targets[:, :-1])
-    n_whole = 0
+    whole = []
     for x, y, m in zip(b.inputs, b.targets, b.loss_mask):
         text = decode(x) + decode(y[-1:])
         assert text.startswith("$") and "*" not in text
@@ -65,16 +66,16 @@ def test_training_batch_is_well_formed():
         if last.endswith("."):
             s, t = last.split("|")
             assert t == s + "."
-        n_whole += sum(p.endswith(".") for p in pieces)
+        whole += [len(p.split("|")[0]) for p in pieces if p.endswith(".")]
         assert m.tolist() == expected_mask(text)
-    assert b.n_examples == n_whole
+    assert b.lengths.tolist() == whole and b.n_examples == len(whole)
 
 
 def example_by_example(batch, context_len, min_len, max_len, generator):
     """The plain sampler: each row packs examples drawn one at a time (length, then letters) until it is full."""
     rows = []
     for _ in range(batch):
-        tokens, mask, n_whole = [], [], 0
+        tokens, mask, whole_lengths = [], [], []
         while len(tokens) < context_len + 1:
             length = int(torch.randint(min_len, max_len + 1, (1,), generator=generator))
             example = copy_example(torch.randint(0, LETTERS, (length,), generator=generator).tolist())
@@ -82,10 +83,10 @@ def example_by_example(batch, context_len, min_len, max_len, generator):
             whole = len(example) <= room
             tokens += example[:room]
             mask += [whole and k >= length + 2 for k in range(len(example))][:room]
-            n_whole += whole
-        rows.append((tokens, mask, n_whole))
+            whole_lengths += [length] if whole else []
+        rows.append((tokens, mask, whole_lengths))
     ids, mask = torch.tensor([r[0] for r in rows]), torch.tensor([r[1] for r in rows])
-    return ids[:, :-1], ids[:, 1:], mask[:, 1:], sum(r[2] for r in rows)
+    return ids[:, :-1], ids[:, 1:], mask[:, 1:], [n for r in rows for n in r[2]]
 
 
 @pytest.mark.parametrize("batch, context_len, min_len, max_len", [
@@ -101,9 +102,9 @@ def test_training_batches_are_those_of_sampling_example_by_example(batch, contex
     fast, plain = torch.Generator().manual_seed(11), torch.Generator().manual_seed(11)
     for _ in range(3):
         b = sample_training_batch(batch, context_len, min_len, max_len, fast)
-        inputs, targets, loss_mask, n_examples = example_by_example(batch, context_len, min_len, max_len, plain)
+        inputs, targets, loss_mask, lengths = example_by_example(batch, context_len, min_len, max_len, plain)
         assert torch.equal(b.inputs, inputs) and torch.equal(b.targets, targets)
-        assert torch.equal(b.loss_mask, loss_mask) and b.n_examples == n_examples
+        assert torch.equal(b.loss_mask, loss_mask) and b.lengths.tolist() == lengths
         assert torch.equal(fast.get_state(), plain.get_state())
 
 
@@ -196,3 +197,12 @@ def test_training_strings_reach_max_len():
     answers = batch.loss_mask & (batch.targets == EOS)
     letters_per_answer = (batch.loss_mask & (batch.targets != EOS)).sum() / answers.sum()
     assert 1.8 < letters_per_answer < 2.2  # uniform on 1..3 has mean 2 (1..2 would give 1.5)
+
+
+def test_packing_trains_long_strings_less_often_where_a_row_holds_few_examples():
+    """A row's last example is cut and left out of the loss, a long one more often: in rows that hold about one
+    example (the `paper` preset's 300) the trained lengths fall short of uniform; in long rows they are uniform."""
+    tight = trained_lengths(2 * 30 + 3, 1, 30, rows=4096).float()
+    roomy = trained_lengths(20_000, 1, 30, rows=64).float()
+    assert tight.mean() < 15.5 - 2 and abs(roomy.mean() - 15.5) < 0.3
+    assert tight.min() >= 1 and tight.max() <= 30

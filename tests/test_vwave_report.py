@@ -13,6 +13,7 @@ from wavelib.experiments.vwave import run_key
 from wavelib.plotting import vwave as figs
 from wavelib.plotting import vwave_claims as vclaims
 from wavelib.store import Artifact
+from wavelib.tasks.copy_strings import trained_lengths
 
 PAPER = vwave.PRESETS["paper"]
 L = 5  #: the maximum string length of the hand-made runs
@@ -350,3 +351,15 @@ def test_the_wave_claim_is_the_abstracts_and_the_conv_reading_the_books():
     assert "Shift-SSM of Mamba" in abstract and "nor whether the models were trained" in abstract
     assert "conv" not in abstract and "trained Mamba" not in abstract
     assert "2025 blog post, not the abstract" in measured and "not Fig. 1a" in measured
+
+
+def test_packing_note_gives_the_trained_lengths_it_computes():
+    config = dataclasses.replace(vwave.PRESETS["smoke"], lengths=(8, 40), contexts=(40, 83))
+    text = vclaims.packing_text(config, rows=512)
+    for length, context in zip(config.lengths, config.contexts):
+        trained = trained_lengths(context, config.min_len, length, 512).numpy()
+        quarter = length // 4
+        assert (f"$L_{{\\max}} = {length}$ (rows of {context} tokens) lengths {length - quarter + 1}–{length}, the "
+                f"longest quarter, make {np.mean(trained > length - quarter):.0%} of them (25% for equal counts), "
+                f"and the mean length is {trained.mean():.1f} ({(1 + length) / 2:g})") in text
+    assert "up to 38% at $L_{\\max} = 8$, 8% at $L_{\\max} = 40$ of the mean over lengths" in text  # 3 of 8, 3 of 40

@@ -128,8 +128,9 @@ PRESETS = {
                        mamba_layers=2, transformer_layers=2, n_heads=4, d_state=8, batch=16, steps=500, lr=3e-3,
                        warmup=50, eval_every=50, eval_per_length=8),
     # The abstract states no sizes or steps. Our choice, sized for a few GPU sessions: d_model 128 (Mamba 4 layers,
-    # transformer 2; 0.47M and 0.40M parameters), batch 32, 2,000 steps (the step count of Jelassi et al.'s code),
-    # lr 1e-3 (theirs, 1e-5, is for their ~160M-parameter models).
+    # transformer 2; 0.47M and 0.40M parameters), d_state 16 (Mamba's own default; Jelassi et al. use 32), batch 32,
+    # 2,000 steps (the step count of Jelassi et al.'s code), lr 1e-3 (theirs, 1e-5, is for their ~160M-parameter
+    # models).
     "paper": VWaveConfig(),
 }
 

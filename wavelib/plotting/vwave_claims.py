@@ -17,6 +17,7 @@ from ..models.short_mixers import cell_gains
 from ..models.short_mixers import reach as mixer_reach
 from ..models.transformer import rope_frequencies
 from ..store import Artifact
+from ..tasks.copy_strings import trained_lengths
 from .vwave import GAIN_REACHES, TRANSFORMERS, generalisation_scores, oldest_cell_peak
 
 SPEEDUP = 10.0  #: "exponentially faster" read as at least this factor fewer training examples (our reading)
@@ -922,6 +923,34 @@ def scale_text(paper: VWaveConfig, config: VWaveConfig) -> str:
         text += (f" This page's preset is smaller still: {config.parameters('mamba'):,} (Mamba) and "
                  f"{config.parameters('rope'):,} (transformer) parameters.")
     return text
+
+
+def packing_text(config: VWaveConfig, rows: int = 2048) -> str:
+    """What packing trains at each maximum length of ``config``: among the strings in the loss of ``rows`` training
+    rows (seed 0), the share of the longest quarter of lengths and the mean length, against a uniform draw's; and
+    the lengths that Mamba's short conv reaches without the scan's state."""
+    parts = []
+    for length in config.lengths:
+        training = config.training(length)
+        trained = trained_lengths(training.context_len, config.min_len, length, rows).numpy()
+        span = length - config.min_len + 1
+        quarter = max(span // 4, 1)
+        longest = f"length {length}, the longest, makes" if quarter == 1 else \
+            f"lengths {length - quarter + 1}–{length}, the longest quarter, make"
+        parts.append(f"at $L_{{\\max}} = {length}$ (rows of {training.context_len} tokens) {longest} "
+                     f"{np.mean(trained > length - quarter):.0%} of them ({quarter / span:.0%} for equal counts), and "
+                     f"the mean length is {trained.mean():.1f} ({(config.min_len + length) / 2:g})")
+    taps = config.spec("mamba").cells
+    reach = ", ".join(f"{min(taps - 1, length - config.min_len + 1) / (length - config.min_len + 1):.0%} at "
+                      f"$L_{{\\max}} = {length}$" for length in config.lengths)
+    return (f"**What packing trains.** A training row holds whole examples and then a cut one, which the loss leaves "
+            f"out (as in Jelassi et al.'s code), and a long example is cut more often than a short one. Among the "
+            f"strings in the loss of {rows:,} training rows: " + "; ".join(parts) + ". **What the short conv "
+            f"copies.** A letter is written exactly $\\ell$ tokens after it was read, so strings of up to {taps - 1} "
+            f"letters lie within reach of Mamba's {taps}-tap short conv and can be copied without the selective "
+            f"scan's state: up to {reach} of the mean over lengths (the tables give the accuracy at $L_{{\\max}}$ "
+            "alone too). A slower v-wave mixer reaches further (about $K/v$ tokens: §5.1's table), the longer context "
+            "the abstract credits.")
 
 
 def curves_reading_text(config: VWaveConfig, history: Mapping[str, np.ndarray], length: int) -> str:

@@ -93,19 +93,25 @@ class CopyBatch:
 
     ``inputs``, ``targets``: (B, context_len) long. ``loss_mask``: (B, context_len) bool, True where the
     target is a copied letter or the EOS of a whole example (``loss_mask & (targets != EOS)`` gives the
-    letters alone). ``n_examples``: number of whole examples in the batch (those in the loss).
+    letters alone). ``lengths``: (n_examples,) long, on the CPU: the string length of each whole example (those in
+    the loss), row after row.
     """
 
     inputs: torch.Tensor
     targets: torch.Tensor
     loss_mask: torch.Tensor
-    n_examples: int
+    lengths: torch.Tensor
+
+    @property
+    def n_examples(self) -> int:
+        """Number of whole examples in the batch (those in the loss)."""
+        return len(self.lengths)
 
 
 def _packed_rows(batch: int, stream_len: int, min_len: int, max_len: int,
-                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, int]:
+                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(batch, stream_len) long tokens, whole examples then a cut one per row; their (batch, stream_len) bool
-    loss mask; the number of whole examples.
+    loss mask; the string length of each whole example, row after row.
 
     The draws are those of sampling one example at a time, row after row: its length, then its letters.
     On a CPU generator, ``torch.randint(low, high)`` gives ``low + r % (high - low)`` of one 32-bit draw
@@ -151,7 +157,7 @@ def _packed_rows(batch: int, stream_len: int, min_len: int, max_len: int,
                                                                                residues[letter_draw] % LETTERS)))
     mask = copied & torch.repeat_interleave(whole, n_tokens)
     rows = row_start[:, None] + torch.arange(stream_len)
-    return flat[rows], mask[rows], int(whole.sum())
+    return flat[rows], mask[rows], size[whole]
 
 
 def sample_training_batch(batch: int, context_len: int, min_len: int, max_len: int,
@@ -163,13 +169,20 @@ def sample_training_batch(batch: int, context_len: int, min_len: int, max_len: i
     if min_len > max_len:
         raise ValueError(f"min_len must be <= max_len, got min_len={min_len}, max_len={max_len}")
     _check_context(context_len, max_len)
-    ids, mask, n_examples = _packed_rows(batch, context_len + 1, min_len, max_len, generator)
+    ids, mask, lengths = _packed_rows(batch, context_len + 1, min_len, max_len, generator)
     return CopyBatch(
         inputs=ids[:, :-1].contiguous().to(device),
         targets=ids[:, 1:].contiguous().to(device),
         loss_mask=mask[:, 1:].contiguous().to(device),
-        n_examples=n_examples,
+        lengths=lengths,
     )
+
+
+def trained_lengths(context_len: int, min_len: int, max_len: int, rows: int, seed: int = 0) -> torch.Tensor:
+    """The string lengths (long, on the CPU) of the whole examples, those in the loss, of ``rows`` training rows of
+    ``context_len`` tokens drawn from ``seed``. Packing cuts the last example of a row, a long one more often than
+    a short one, so these are not uniform in ``[min_len, max_len]`` where a row holds few examples."""
+    return sample_training_batch(rows, context_len, min_len, max_len, torch.Generator().manual_seed(seed)).lengths
 
 
 @dataclass(frozen=True, eq=False)

@@ -134,7 +134,9 @@ def train_copy(spec: LMSpec, cfg: CopyTraining, seed: int, device: torch.device,
                progress: Callable[..., Iterable[int]] | None = None, *, checkpoint_every: int = 100,
                cuda_graph: bool = False) -> tuple[torch.nn.Module, dict[str, np.ndarray]]:
     """Train ``spec`` on copy from seed ``seed`` (weights from ``torch.manual_seed(seed)``, data from a generator
-    seeded ``seed``) and return the model and its history:
+    seeded ``seed``: on the CPU the same Mersenne Twister stream, so the first data draws reuse the 32-bit words of
+    the first weight draws through other transforms; kept so that stored runs stay reproducible, and every model
+    of one seed sees the same data) and return the model and its history:
 
     - ``step``, ``examples`` (examples whose answers were in the loss so far), ``train_loss`` (nats per answer
       token, mean over the steps since the last record; NaN at step 0), ``string_accuracy``, ``char_accuracy``,
