@@ -350,3 +350,14 @@ def test_a_run_with_the_fused_kernels_off_resumes_with_them_off(tmp_path, capsys
     capsys.readouterr()
     assert main(["list"]) == 0
     assert "resume: WAVELIB_FUSED=0 python -m wavelib train vwave --preset smoke" in capsys.readouterr().out
+
+
+def test_unattended_chapters_run_quiet_without_sliders_on_the_inline_backend(monkeypatch):
+    """`run` and `book` execute chapters with no progress bars, no ipywidgets sliders (nbclient can stall on a
+    widget's first drawing) and no MPLBACKEND (it would override the inline backend: no figures on the page)."""
+    from wavelib.cli import _notebook_env
+
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("WAVELIB_WIDGETS", "1")
+    env = _notebook_env()
+    assert env["WAVELIB_QUIET"] == "1" and env["WAVELIB_WIDGETS"] == "0" and "MPLBACKEND" not in env

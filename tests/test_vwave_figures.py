@@ -1,4 +1,5 @@
-"""Chapter 5's untrained figures and its velocity explorer (wavelib.plotting.vwave)."""
+"""Chapter 5's untrained figures and its velocity explorer (wavelib.plotting.vwave); both chapters' explorers in an
+unattended run."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 import torch
 
 from wavelib.models.short_mixers import vwave_states
+from wavelib.plotting import theory as theory_figs
 from wavelib.plotting import vwave as figs
 
 matplotlib.use("Agg")
@@ -27,6 +29,7 @@ def test_the_oldest_cell_peaks_near_k_minus_1_over_v(v, cells):
 def test_the_explorer_draws_both_figures_for_its_sliders(monkeypatch, capsys):
     """The widget's sliders are v and K; each setting draws the pulse state and the impulse responses of one v,
     over enough steps to show the oldest cell's peak."""
+    monkeypatch.setenv("WAVELIB_WIDGETS", "1")  # a live kernel's
     drawn = []
     monkeypatch.setattr(figs, "pulse_waves_figure",
                         lambda vs, cells, length: drawn.append(("pulses", vs, cells, length)))
@@ -82,3 +85,14 @@ def test_the_trained_states_panels_give_their_own_colour_scale():
                                                    "vwave-0.1 (v = 0.1)\n|h| ≤ 3, input |x| ≤ 6"]
     assert fig.axes[1].images[0].get_clim() == (-3.0, 3.0)
     plt.close(fig)
+
+
+@pytest.mark.parametrize("explorer", [figs.velocity_explorer, theory_figs.explorer_widget])
+def test_an_unattended_run_builds_no_explorer_and_says_so(explorer, monkeypatch, capsys):
+    """No sliders where $WAVELIB_WIDGETS is 0 (the book build, `run`, the tests): nbclient can stall on a widget's
+    first drawing, and nothing there could move a slider."""
+    monkeypatch.setenv("WAVELIB_WIDGETS", "0")
+    assert explorer() is None
+    assert "No sliders: $WAVELIB_WIDGETS=0" in capsys.readouterr().out
+    monkeypatch.setenv("WAVELIB_WIDGETS", "1")
+    assert explorer() is not None

@@ -17,6 +17,7 @@ from .devices import DEVICE_ENV
 from .performance import parts_text
 from .presets import PRESET_ENV, PRESETS, ConfigError, resolve_preset
 from .provenance import REPO_ROOT
+from .reporting import WIDGETS_ENV
 from .store import (LEFTOVER_MIN_AGE_S, QUIET_ENV, Leftover, PartialRun, TimeBudgetReached, find_leftovers,
                     first_names, remove_leftovers, results_root, stored_artifacts, stored_partials)
 
@@ -174,10 +175,12 @@ def _as_lists(value: object) -> object:
 
 
 def _notebook_env() -> dict[str, str]:
-    """The environment for executing chapters: quiet progress bars, and no MPLBACKEND, which would
-    override the notebook's inline backend and leave every figure out of the page."""
+    """The environment for executing chapters: quiet progress bars, no ipywidgets sliders
+    (:func:`~wavelib.reporting.live_widgets`), and no MPLBACKEND, which would override the notebook's inline backend
+    and leave every figure out of the page."""
     env = {key: value for key, value in os.environ.items() if key != "MPLBACKEND"}
     env[QUIET_ENV] = "1"
+    env[WIDGETS_ENV] = "0"
     return env
 
 

@@ -12,6 +12,7 @@ from matplotlib.colors import BoundaryNorm, PowerNorm
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from ..reporting import live_widgets, widgets_left_out
 from ..tasks.linear_hds import TABLE1_LABELS, task_operator
 from ..theory.velocity import velocity_rollout, wave_operator_at_velocity
 from ..theory.waves import centroid_velocity, propagate, velocity_operator
@@ -187,8 +188,12 @@ def explorer_figure(v: float = 1.0, s: int = 6, d: int = 3, task: str = "repeat_
     return fig
 
 
-def explorer_widget() -> interactive:
-    """An ipywidgets explorer over (v, s, d, task) drawing :func:`explorer_figure` (needs a live kernel)."""
+def explorer_widget() -> interactive | None:
+    """An ipywidgets explorer over (v, s, d, task) drawing :func:`explorer_figure` (needs a live kernel). None, with
+    a line saying so, in an unattended run (:func:`~wavelib.reporting.live_widgets`)."""
+    if not live_widgets():
+        widgets_left_out()
+        return None
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 

@@ -16,6 +16,7 @@ from matplotlib.ticker import FormatStrFormatter, FuncFormatter, LogLocator, Max
 
 from ..experiments.vwave import run_key
 from ..models.short_mixers import cell_gains, cell_responses, reach, vwave_states
+from ..reporting import live_widgets, widgets_left_out
 from .style import COLORS, figure
 
 if TYPE_CHECKING:
@@ -103,10 +104,14 @@ def oldest_cell_peak(v: float, cells: int, length: int) -> int:
     return int(cell_responses(log_v, log_1mv, cells, length)[0].argmax())
 
 
-def velocity_explorer() -> interactive:
+def velocity_explorer() -> interactive | None:
     """An ipywidgets explorer over one shift-SSM channel's velocity v and cells K: its state under unit pulses
     (:func:`pulse_waves_figure`), its cells' impulse responses (:func:`impulse_responses_figure`), where the
-    oldest cell peaks and the channel's reach, K/v (:func:`reach`; needs a live kernel)."""
+    oldest cell peaks and the channel's reach, K/v (:func:`reach`; needs a live kernel). None, with a line saying
+    so, in an unattended run (:func:`~wavelib.reporting.live_widgets`)."""
+    if not live_widgets():
+        widgets_left_out()
+        return None
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
