@@ -111,12 +111,15 @@ def test_an_artifact_says_how_it_was_made(tmp_path):
                                      "by the code of commit "
                                      f"`{meta['git_commit']}` ({meta['finished_utc'][:10]})")
     assert meta["devices"] == ["cpu"] and meta["settings"] == [""]  # on the CPU no setting changes the numbers
-    gpu = {**meta, "device": "cuda:0 (NVIDIA H200)", "wall_time_s": 750.0, "git_commits": ["aaa", "bbb"],
+    gpu = {**{k: v for k, v in meta.items() if k != "settings"},  # a record from before settings were kept
+           "device": "cuda:0 (NVIDIA H200)", "wall_time_s": 750.0, "git_commits": ["aaa", "bbb"],
            "fused_kernels": "off", "cuda_graph": True, "devices": ["cuda:0 (NVIDIA H200)"]}
     (artifact.path / "meta.json").write_text(json.dumps(gpu))
     assert artifact.provenance() == (f"trained on cuda:0 (NVIDIA H200) in 12.5 min by the code of commits `aaa`, "
                                      f"`bbb` ({meta['finished_utc'][:10]}; fused kernels off; training steps in "
                                      "CUDA graphs)")
+    (artifact.path / "meta.json").write_text(json.dumps({**gpu, "settings": ["fused kernels auto"]}))
+    assert artifact.provenance().endswith(f"({meta['finished_utc'][:10]}; fused kernels auto)")  # what it recorded
     (artifact.path / "meta.json").write_text(json.dumps({**gpu, "devices": ["cuda:0 (NVIDIA H200)", "cuda:0 (H100)"]}))
     assert artifact.provenance().startswith("trained on cuda:0 (NVIDIA H200), then cuda:0 (H100) in 12.5 min")
     (artifact.path / "meta.json").write_text(json.dumps({**gpu, "note": "completed from the logs"}))

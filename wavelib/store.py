@@ -126,13 +126,10 @@ class Artifact:
         seconds = meta["wall_time_s"]
         took = f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.1f} min" if seconds < 5400 else \
             f"{seconds / 3600:.1f} h"
-        attempts = meta.get("settings", [])
-        if len(attempts) > 1:  # resumed with other settings: the same only to rounding
-            settings = ["settings by attempt: " + ", then ".join(a or "plain PyTorch" for a in attempts)]
-        else:
-            setting = execution_setting(meta["device"].startswith("cuda"), meta.get("fused_kernels"),
-                                        meta.get("cuda_graph", False))
-            settings = [setting] if setting else []
+        attempts = meta.get("settings") or [  # records before settings were kept: the last attempt's
+            execution_setting(meta["device"].startswith("cuda"), meta.get("fused_kernels"), meta.get("cuda_graph"))]
+        settings = (["settings by attempt: " + ", then ".join(a or "plain PyTorch" for a in attempts)]
+                    if len(attempts) > 1 else [a for a in attempts if a])  # more than one: the same only to rounding
         devices = self.devices
         where = ", then ".join(devices) + (f" ({meta['cpu_threads']} threads)" if devices == ["cpu"] and
                                            "cpu_threads" in meta else "")
@@ -150,7 +147,7 @@ class Artifact:
         return torch.load(path, map_location=map_location, weights_only=True)
 
 
-def execution_setting(on_gpu: bool, fused: str | None, cuda_graph: bool) -> str:
+def execution_setting(on_gpu: bool, fused: str | None, cuda_graph: bool | None) -> str:
     """The execution settings that change a run's numbers at rounding level, in words ("" where none apply): the
     fused-kernel setting (``$WAVELIB_FUSED``) on a GPU, training steps in CUDA graphs."""
     return "; ".join(([f"fused kernels {fused}"] if on_gpu and fused is not None else [])
