@@ -15,7 +15,8 @@ def test_the_chapter_renders_every_copy_length(tmp_path, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     out = tmp_path / "05_vwave.ipynb"
     papermill.execute_notebook(str(REPO_ROOT / "book" / "05_vwave.ipynb"), str(out), kernel_name="python3",
-                               progress_bar=False, parameters={
+                               progress_bar=False, execution_timeout=600,  # a stalled cell ends at 10 min
+                               parameters={
                                    "preset": "smoke", "knobs": {"lengths": [4, 7], "contexts": [32, 40],
                                                                 "steps": 20, "eval_every": 10}})
     text = "\n".join("".join(output.get("data", {}).get("text/markdown", ""))
