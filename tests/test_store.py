@@ -366,6 +366,23 @@ def test_recovery_goes_by_the_recorded_times_not_the_files(tmp_path):
         assert partial.exists() == kept
 
 
+def test_an_experiment_records_the_implementations_its_runs_take(tmp_path):
+    """``Experiment.kernels``: which of the interchangeable implementations ran (they agree to rounding only), in
+    the attempt's settings and so on the provenance line, even on the CPU."""
+    seen = []
+
+    def kernels(config, device):
+        seen.append((config.units, device.type))
+        return f"toy recurrence on {device.type}"
+
+    experiment = dataclasses.replace(EXPERIMENT, kernels=kernels)
+    artifact = run_experiment(CHAPTER, experiment, CountConfig(), seed=3, preset="smoke", device=torch.device("cpu"),
+                              root=tmp_path)
+    assert seen == [(CountConfig().units, "cpu")]
+    assert artifact.meta["settings"] == ["toy recurrence on cpu"]
+    assert artifact.provenance().endswith(f"({artifact.meta['finished_utc'][:10]}; toy recurrence on cpu)")
+
+
 def test_a_run_resumed_with_other_execution_settings_says_so(tmp_path, monkeypatch):
     """CUDA graphs or fused kernels on in one attempt and off in another: the same only to rounding, so the
     artifact records the settings of each attempt and its provenance names them."""

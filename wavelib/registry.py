@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 from .presets import PRESETS, Config, ConfigError, resolve_preset
 
 if TYPE_CHECKING:
+    import torch
+
     from .store import Result, RunContext
 
 
@@ -24,6 +26,9 @@ class Experiment:
     ``cuda_graph``: its training steps can be captured in CUDA graphs (``RunContext.cuda_graph``).
     ``data_problem(config)``: why the data it needs at ``config`` cannot be had here (checked before any work; None
     where it can, or may be downloaded).
+    ``kernels(config, device)``: which of the book's interchangeable implementations its runs take at ``config`` on
+    ``device``, in words (e.g. ``"selective scan fused"``); each attempt records it with its execution settings,
+    since the implementations agree to rounding, not bit for bit.
     """
 
     name: str
@@ -34,6 +39,7 @@ class Experiment:
     applies: Callable[[Any], bool] | None = None
     cuda_graph: bool = False
     data_problem: Callable[[Any], str | None] | None = None
+    kernels: Callable[[Any, "torch.device"], str] | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -147,11 +147,12 @@ class Artifact:
         return torch.load(path, map_location=map_location, weights_only=True)
 
 
-def execution_setting(on_gpu: bool, fused: str | None, cuda_graph: bool | None) -> str:
+def execution_setting(on_gpu: bool, fused: str | None, cuda_graph: bool | None, kernels: str = "") -> str:
     """The execution settings that change a run's numbers at rounding level, in words ("" where none apply): the
-    fused-kernel setting (``$WAVELIB_FUSED``) on a GPU, training steps in CUDA graphs."""
+    fused-kernel setting (``$WAVELIB_FUSED``) on a GPU, the implementations the experiment's runs take
+    (``kernels``: :attr:`~wavelib.registry.Experiment.kernels`), training steps in CUDA graphs."""
     return "; ".join(([f"fused kernels {fused}"] if on_gpu and fused is not None else [])
-                     + (["training steps in CUDA graphs"] if cuda_graph else []))
+                     + ([kernels] if kernels else []) + (["training steps in CUDA graphs"] if cuda_graph else []))
 
 
 class TimeBudgetReached(RuntimeError):
@@ -450,7 +451,8 @@ def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, pre
         os.replace(tmp, partial / RUN_FILE)
     checkpoint = Checkpoint(partial, deadline, commit=git_commit(),  # the code that runs: read before it runs
                             device=device_description(device),
-                            setting=execution_setting(device.type == "cuda", fused_setting(), cuda_graph))
+                            setting=execution_setting(device.type == "cuda", fused_setting(), cuda_graph,
+                                                      experiment.kernels(config, device) if experiment.kernels else ""))
     ctx = RunContext(device=device, seed=seed, rng=seed_everything(seed), checkpoint=checkpoint,
                      label=f"{chapter.name}/{experiment.name}", workers=workers, cuda_graph=cuda_graph)
     result = experiment.fn(config, ctx)

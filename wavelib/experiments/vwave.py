@@ -28,7 +28,7 @@ import torch
 
 from ..grid import RunJob, RunOutput, in_run_order, train_runs
 from ..models.language_models import LMSpec, model_spec
-from ..models.selective_scan import SCAN_BACKENDS
+from ..models.selective_scan import SCAN_BACKENDS, resolve_backend
 from ..models.short_mixers import vwave_states
 from ..presets import Config, ConfigError, require_choice, require_positive
 from ..registry import Chapter, Experiment
@@ -229,6 +229,11 @@ def copy_curves_long(config: VWaveConfig, ctx: RunContext) -> Result:
     return _train_grid(config, ctx, [(length, model) for length in config.lengths[1:] for model in config.models])
 
 
+def _scan_in_use(config: VWaveConfig, device: torch.device) -> str:
+    """The selective scan the Mamba runs take on ``device`` (each run's checkpoint pins it), in words."""
+    return f"selective scan {resolve_backend(config.scan, device, torch.float32)}"
+
+
 def _has_longer_lengths(config: VWaveConfig) -> bool:
     return len(config.lengths) > 1
 
@@ -248,10 +253,11 @@ CHAPTER = Chapter(
     experiments=(
         Experiment("copy_curves", copy_curves,
                    "copy learning curves at the first maximum length: Mamba, v-Wave Mamba, ALiBi, RoPE",
-                   cuda_graph=True),
+                   cuda_graph=True, kernels=_scan_in_use),
         Experiment("copy_curves_long", copy_curves_long,
                    "copy learning curves at every further maximum length, for presets with more than one",
-                   applies=_has_longer_lengths, cuda_graph=True),
-        Experiment("ablations", ablations, "learnable velocity; short-mixer state size K", cuda_graph=True),
+                   applies=_has_longer_lengths, cuda_graph=True, kernels=_scan_in_use),
+        Experiment("ablations", ablations, "learnable velocity; short-mixer state size K", cuda_graph=True,
+                   kernels=_scan_in_use),
     ),
 )
