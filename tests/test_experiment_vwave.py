@@ -7,7 +7,11 @@ import torch
 
 from wavelib.chapters import get_chapter
 from wavelib.experiments import vwave
-from wavelib.plotting import vwave_claims as vclaims
+from wavelib.plotting.vwave_ablation_text import ablation_texts, learned_velocity_text, reach_text
+from wavelib.plotting.vwave_claims import claims_rows
+from wavelib.plotting.vwave_generalisation_text import evaluation_sets_text
+from wavelib.plotting.vwave_numbers import side_of
+from wavelib.plotting.vwave_speed_text import speed_claim_text
 from wavelib.plotting.vwave import loss_curves_figure, model_style
 from wavelib.store import config_hash, run_experiment
 
@@ -67,7 +71,7 @@ def test_curves_hold_every_run_and_the_wave_figure_data(tmp_path):
     rope = metrics[f"L{length}|rope"]  # one seed: the summaries are that seed's last records
     assert rope["string_accuracy_at_max_mean"] == history[f"L{length}|rope|seed0|string_accuracy_by_length"][-1, -1]
     assert rope["train_loss_final_mean"] == history[f"L{length}|rope|seed0|train_loss"][-1] > 0
-    rows = vclaims.claims_rows(SMOKE, [length], metrics, history, None, "MISSING")
+    rows = claims_rows(SMOKE, [length], metrics, history, None, "MISSING")
     claims = [claim for claim, _, _ in rows]
     assert any("exponentially faster than Mamba" in c for c in claims)
     assert any("on par with the rope transformer" in c for c in claims) == ("rope" in SMOKE.models)
@@ -105,18 +109,18 @@ def test_speed_claim_says_whether_a_tenfold_speedup_is_measured():
     fast = _crossing_history("vwave-0.5", [[0, 0.95] + [1.0] * 9] * 3)
     slow = _crossing_history("vwave-0.1", [never] * 3)
     base = _crossing_history("mamba", [never, never, [0] * 10 + [0.95]])
-    text = vclaims.speed_claim_text({**base, **fast, **slow}, "mamba", ["vwave-0.5", "vwave-0.1"], 5, 3, 10)
+    text = speed_claim_text({**base, **fast, **slow}, "mamba", ["vwave-0.5", "vwave-0.1"], 5, 3, 10)
     assert "vwave-0.5 > ×10.0" in text and text.count("Yes, at this reading: a factor of at least ×10.0") == 1
     assert "its own reading" in text
     assert "1 of 3 seeds got there" in text and "about ×10" in text
     later = _crossing_history("mamba", [[0] * 4 + [0.95] * 7] * 3)  # at 400 examples: ×4 for vwave-0.5
-    text = vclaims.speed_claim_text({**later, **fast, **slow}, "mamba", ["vwave-0.5", "vwave-0.1"], 5, 3, 10)
+    text = speed_claim_text({**later, **fast, **slow}, "mamba", ["vwave-0.5", "vwave-0.1"], 5, 3, 10)
     assert "No, not at this preset: where mamba got there too, the factors are at most ×4.00" in text
     assert "In short: where both mamba and v-Wave reached a string accuracy level, v-Wave needed ×4.00 fewer" in text
     assert text.endswith("Slower than mamba: vwave-0.1 (to 50%), vwave-0.1 (to 90%)")
-    text = vclaims.speed_claim_text({**later, **slow}, "mamba", ["vwave-0.1"], 5, 3, 10)
+    text = speed_claim_text({**later, **slow}, "mamba", ["vwave-0.1"], 5, 3, 10)
     assert "No: mamba got there and no v-Wave model did" in text
-    text = vclaims.speed_claim_text({**base, **slow}, "mamba", ["vwave-0.1"], 5, 3, 10)
+    text = speed_claim_text({**base, **slow}, "mamba", ["vwave-0.1"], 5, 3, 10)
     assert "They cannot tell: neither mamba nor any v-Wave model got there" in text
 
 
@@ -124,7 +128,7 @@ def test_speed_claim_never_prints_a_slower_model_as_one():
     """A factor that rounds to 1.00 but is not 1 gets a third decimal (a slower model read "×1.00" beside "slower")."""
     base = _crossing_history("mamba", [[0, 0.95, 0.95]] * 3, per_eval=1000)
     wave = _crossing_history("vwave-0.5", [[0, 0.95, 0.95]] * 3, per_eval=1003)
-    text = vclaims.speed_claim_text({**base, **wave}, "mamba", ["vwave-0.5"], 5, 3, 10)
+    text = speed_claim_text({**base, **wave}, "mamba", ["vwave-0.5"], 5, 3, 10)
     assert "vwave-0.5 ×0.997" in text and "×1.00" not in text
     assert text.endswith("Slower than mamba: vwave-0.5 (to 50%), vwave-0.5 (to 90%)")
 
@@ -135,7 +139,7 @@ def test_speed_claim_in_training_loss_counts_the_first_fall_to_each_level():
     nan = float("nan")
     base = _crossing_history("mamba", [[nan, 3.0, 3.0, 0.8, 0.25, 0.05]] * 3, measure="train_loss")
     wave = _crossing_history("vwave-0.5", [[nan, 0.9, 0.5, 0.5, 0.09, 0.005]] * 3, measure="train_loss")
-    text = vclaims.speed_claim_text({**base, **wave}, "mamba", ["vwave-0.5"], 5, 3, 10, measure="train_loss")
+    text = speed_claim_text({**base, **wave}, "mamba", ["vwave-0.5"], 5, 3, 10, measure="train_loss")
     assert "training loss level" in text
     assert "to 1 nat (mamba at 300 examples; 3 of 3 seeds got there): vwave-0.5 ×3.00" in text
     assert "to 0.3 nats (mamba at 400 examples; 3 of 3 seeds got there): vwave-0.5 ×1.00" in text
@@ -166,7 +170,7 @@ def test_reach_verdict_compares_learning_speed_as_well_as_final_accuracy():
     fixed = {**_climbing("mamba", (9, None)), **_climbing("vwave-0.5", (2, 4)), **_climbing("vwave-0.25", (2, 5))}
 
     def reach(k16: dict) -> str:
-        return vclaims.reach_text(metrics, {**fixed, **k16}, reaches, "mamba-K16", "mamba",
+        return reach_text(metrics, {**fixed, **k16}, reaches, "mamba-K16", "mamba",
                                   ["vwave-0.5", "vwave-0.25"], 5, 3)
 
     later = reach(_climbing("mamba-K16", (3, 6, None, 7)))
@@ -181,12 +185,12 @@ def test_reach_verdict_compares_learning_speed_as_well_as_final_accuracy():
     assert "sooner than vwave-0.25 to 90% (by 1 evaluation)" in same and "does at least as well" in same
     both = {**fixed, **_climbing("vwave-0.25", (2, 4)), **_climbing("mamba-K16", (2, 4))}
     assert "it does as well as these velocities, in final accuracy and in learning speed" in (
-        vclaims.reach_text(metrics, both, reaches, "mamba-K16", "mamba", ["vwave-0.5", "vwave-0.25"], 5, 3))
+        reach_text(metrics, both, reaches, "mamba-K16", "mamba", ["vwave-0.5", "vwave-0.25"], 5, 3))
     assert "no single verdict" in reach(_climbing("mamba-K16", (1, 6)))  # sooner to 50%, later to 90%
     metrics["L5|mamba-K16"] = _summary(0.7, 0.75)
     assert "on final accuracy and learning speed, these velocities do better" in reach(_climbing("mamba-K16", (3, 6)))
     assert "ends lower and learns as fast (the same evaluations): on final accuracy, these velocities do better" in (
-        vclaims.reach_text(metrics, both, reaches, "mamba-K16", "mamba", ["vwave-0.5", "vwave-0.25"], 5, 3))
+        reach_text(metrics, both, reaches, "mamba-K16", "mamba", ["vwave-0.5", "vwave-0.25"], 5, 3))
 
 
 def test_learned_velocity_text_compares_final_accuracy_and_learning_speed():
@@ -195,7 +199,7 @@ def test_learned_velocity_text_compares_final_accuracy_and_learning_speed():
     metrics = {"L5|vwave-0.5": _summary(0.9, 1.0), "L5|vwave-learned": _summary(0.5, 0.7)}
     history = {**_climbing("vwave-0.5", (2, 4), 2), **_climbing("vwave-learned", (3, 6), 2)}
     history |= {f"L5|vwave-learned|seed{s}|velocity": np.array([[0.5, 0.4 + 0.1 * s]]) for s in range(2)}
-    text = vclaims.learned_velocity_text(history, metrics, "vwave-learned", "vwave-0.5", 0.5, 5, 2)
+    text = learned_velocity_text(history, metrics, "vwave-learned", "vwave-0.5", 0.5, 5, 2)
     assert "range 0.400–0.500, at most 0.100 from their start 0.5" in text
     assert "vwave-learned got there later than vwave-0.5 to 50% and 90%" in text
     assert text.endswith("So, against its fixed start vwave-0.5, learning the velocity ends lower and learns later: "
@@ -212,7 +216,7 @@ def test_each_ablation_gets_the_comparison_that_fits_it():
     for m, at in {"mamba": 3, "vwave-0.5": 2, "vwave-0.25": 2, "vwave-0.1": 2, "mamba-K16": 3,
                   "vwave-0.25-K16": 1, "vwave-learned": 2}.items():
         history |= _climbing(m, (at, 7), config.n_seeds)
-    learned, k16, slow_k16 = vclaims.ablation_texts(config, metrics, history, 5)
+    learned, k16, slow_k16 = ablation_texts(config, metrics, history, 5)
     assert learned.startswith("vwave-learned's velocities") and "vwave-0.5 (fixed v = 0.5)" in learned
     assert k16.startswith("The short mixer's reach, K/v tokens (§5.1): mamba 4, vwave-0.5 8, vwave-0.25 16, "
                           "vwave-0.1 40, mamba-K16 16.") and "Final string accuracy: mamba-K16 " in k16
@@ -222,7 +226,7 @@ def test_each_ablation_gets_the_comparison_that_fits_it():
     assert "vwave-0.25-K16 got there sooner than vwave-0.25 to 50% (by 1 evaluation)" in slow_k16
     assert "the velocit" not in slow_k16.split("So, against")[-1]  # no verdict on velocity against reach for it
     only_ablations = {k: v for k, v in metrics.items() if k.split("|")[1] in config.ablation_models}
-    assert vclaims.ablation_texts(config, only_ablations, history, 5) == []
+    assert ablation_texts(config, only_ablations, history, 5) == []
 
 
 def test_a_reduced_page_finds_the_paper_presets_artifact_only_where_it_is_stored(tmp_path):
@@ -241,7 +245,7 @@ def test_generalisation_text_names_the_largest_gap_between_the_two_sets():
                     f"L2|{model}|seed0|eval_lengths": np.array([1, 2]),
                     f"L2|{model}|seed0|generalisation_string_accuracy": np.array([1.0, general, 0.0]),
                     f"L2|{model}|seed0|generalisation_lengths": np.array([1, 2, 3])}
-    text = vclaims.evaluation_sets_text(history, ["mamba", "rope"], 2, 1, 8)
+    text = evaluation_sets_text(history, ["mamba", "rope"], 2, 1, 8)
     assert "8 per length" in text and "rope, 0.250 in §5.2's table and 0.750 here" in text
 
 
@@ -266,7 +270,7 @@ def test_speed_claim_does_not_list_a_tie_as_slower():
     """A model that reached each level after exactly as many examples as the base must not be named "Slower than"."""
     base = _crossing_history("mamba", [[0, 0.95, 0.95]] * 3)
     wave = _crossing_history("vwave-0.5", [[0, 0.95, 0.95]] * 3)
-    text = vclaims.speed_claim_text({**base, **wave}, "mamba", ["vwave-0.5"], 5, 3, 10)
+    text = speed_claim_text({**base, **wave}, "mamba", ["vwave-0.5"], 5, 3, 10)
     assert "vwave-0.5 ×1.00" in text and "Slower than" not in text
 
 
@@ -274,5 +278,5 @@ def test_touching_accuracy_ranges_count_as_overlapping():
     """Two models whose seeds all end at the same accuracy must read as overlapping, not as one below the other."""
     metrics = {vwave.run_key(5, "a"): _summary(1.0, 1.0), vwave.run_key(5, "b"): _summary(1.0, 1.0),
                vwave.run_key(5, "c"): _summary(0.5, 0.9)}
-    assert vclaims._overlap(metrics, "a", "b", 5) == 0
-    assert vclaims._overlap(metrics, "c", "a", 5) == -1 and vclaims._overlap(metrics, "a", "c", 5) == 1
+    assert side_of(metrics, "a", "b", 5) == 0
+    assert side_of(metrics, "c", "a", 5) == -1 and side_of(metrics, "a", "c", 5) == 1

@@ -11,7 +11,13 @@ import pytest
 from wavelib.experiments import vwave
 from wavelib.experiments.vwave import run_key
 from wavelib.plotting import vwave as figs
-from wavelib.plotting import vwave_claims as vclaims
+from wavelib.plotting.vwave_claims import claims_rows
+from wavelib.plotting.vwave_generalisation_text import generalisation_text, generalisation_verdict
+from wavelib.plotting.vwave_mixer_text import gain_rows, gain_text, packing_text
+from wavelib.plotting.vwave_scale_text import paper_scale_rows, paper_scale_text, scale_text, small_models_text
+from wavelib.plotting.vwave_speed_text import (curves_reading_text, lower_error_text, speed_claim_text, summary_rows,
+                                               velocity_text)
+from wavelib.plotting.vwave_transformer_text import rope_text, transformer_text, transformers_together_text
 from wavelib.store import Artifact
 from wavelib.tasks.copy_strings import trained_lengths
 
@@ -69,61 +75,61 @@ def test_rope_paragraph_says_broken_only_where_rope_never_leaves_its_start():
     config = _config(["alibi", "rope"], n_seeds=2)
     alibi = [_run([0.0, 0.95] + [1.0] * (STEPS - 1)) for _ in range(2)]
     flat, metrics = _grid({"alibi": alibi, "rope": [_run([0.0] + [0.05] * STEPS)] * 2}, config)
-    text = vclaims.rope_text(config, "paper", flat, metrics, [L])
+    text = rope_text(config, "paper", flat, metrics, [L])
     assert text.startswith("**Is RoPE broken?**") and "does not learn copy" in text
     assert "no seed gets 0.1 above its first evaluation's" in text and "learns later" not in text
     assert "a longer run would show: this page shows none (the check below trains one)" in text
     late, metrics = _grid({"alibi": alibi, "rope": [_run(_ramp(0.05, 0.8, 5)), _run(_ramp(0.05, 0.7, 6))]}, config)
-    text = vclaims.rope_text(config, "paper", late, metrics, [L])
+    text = rope_text(config, "paper", late, metrics, [L])
     assert text.startswith("**RoPE learns later than ALiBi.**") and "not broken here" in text
     assert "2 of 2 seeds stay within 0.1" in text and "until 500–600 examples, then climb" in text
     assert "still rising at the end" in text and "all 2 of 2 seeds pass 50% by" in text
     assert "--preset paper --device cuda --cuda-graph" in text and f"steps={2 * config.steps}" in text
     assert "--preset cpu" not in text and "a longer run would show: this page shows none (the check below" in text
-    reduced = vclaims.rope_text(config, "cpu", late, metrics, [L])  # as long a training as the `paper` preset's
+    reduced = rope_text(config, "cpu", late, metrics, [L])  # as long a training as the `paper` preset's
     assert "--preset cpu" in reduced and "none" not in reduced
     assert "a longer run would show: the note on paper scale below gives the `paper` preset's run" in reduced
     shorter = dataclasses.replace(config, batch=16, steps=500, d_model=64)
     assert ("a longer run would show: the `paper` preset's run, of larger models on 8× this page's training rows, "
-            "is one (the note on paper scale below)") in vclaims.rope_text(shorter, "cpu", late, metrics, [L])
+            "is one (the note on paper scale below)") in rope_text(shorter, "cpu", late, metrics, [L])
     mixed, metrics = _grid({"alibi": alibi, "rope": [_run(_ramp(0.05, 0.8, 5)), _run([0.0] + [0.05] * STEPS)]},
                            config)
-    text = vclaims.rope_text(config, "paper", mixed, metrics, [L])
+    text = rope_text(config, "paper", mixed, metrics, [L])
     assert text.startswith("**Does RoPE learn?**") and "1 of 2 seeds stays within 0.1 of its first" in text
     assert "Only some seeds leave their start" in text and "not broken" not in text
     level, metrics = _grid({"alibi": alibi, "rope": alibi}, config)
-    assert vclaims.rope_text(config, "paper", level, metrics, [L]) == ""  # RoPE not behind ALiBi: no paragraph
+    assert rope_text(config, "paper", level, metrics, [L]) == ""  # RoPE not behind ALiBi: no paragraph
 
 
 def test_transformer_verdicts_and_where_v_wave_falls_between_them():
     history, metrics = _paper_like()
-    alibi, position = vclaims.transformer_text(history, metrics, "vwave-0.25", "alibi", L, 3)
+    alibi, position = transformer_text(history, metrics, "vwave-0.25", "alibi", L, 3)
     assert position == "behind" and alibi.startswith("Same final accuracy; not the same speed")
     assert "alibi reached 50%, 90%" in alibi and "fewer examples" in alibi
     assert "limits those factors" in alibi  # ALiBi got there at its first evaluations
-    rope, position = vclaims.transformer_text(history, metrics, "vwave-0.25", "rope", L, 3)
+    rope, position = transformer_text(history, metrics, "vwave-0.25", "rope", L, 3)
     assert position == "ahead" and rope.startswith("v-Wave beats this rope: v-Wave ends higher")
     assert "3 vs 1 of 3 seeds ending at ≥ 90%" in rope and "the ranges over seeds overlap" in rope
-    swapped, position = vclaims.transformer_text(history, metrics, "rope", "vwave-0.25", L, 3)  # the other way round
+    swapped, position = transformer_text(history, metrics, "rope", "vwave-0.25", L, 3)  # the other way round
     assert position == "behind" and "vwave-0.25 ends higher (mean " in swapped
     assert "3 vs 1 of 3 seeds ending at ≥ 90%" in swapped  # the subject's numbers first
-    together = vclaims.transformers_together_text({"alibi": "behind", "rope": "ahead"})
+    together = transformers_together_text({"alibi": "behind", "rope": "ahead"})
     assert "falls between the two" in together and "behind alibi and ahead of rope" in together
-    assert "ahead of both" in vclaims.transformers_together_text({"alibi": "ahead", "rope": "ahead"})
-    same, position = vclaims.transformer_text(history, metrics, "alibi", "alibi", L, 3)
+    assert "ahead of both" in transformers_together_text({"alibi": "ahead", "rope": "ahead"})
+    same, position = transformer_text(history, metrics, "alibi", "alibi", L, 3)
     assert position == "par" and same.startswith("On par here") and "tied at 50%" in same
     never, metrics = _grid({m: [_run([0.0] * (STEPS + 1), loss=[np.nan] + [3.0] * STEPS)] * 3
                             for m in ("vwave-0.25", "rope")}, _config(["vwave-0.25", "rope"], n_seeds=3))
-    text, position = vclaims.transformer_text(never, metrics, "vwave-0.25", "rope", L, 3)
+    text, position = transformer_text(never, metrics, "vwave-0.25", "rope", L, 3)
     assert position == "par" and text.startswith("Neither reached any level here")
 
 
 def test_speed_verdict_says_when_the_run_could_not_show_a_tenfold_factor():
     history, _ = _paper_like()
-    text = vclaims.speed_claim_text(history, "mamba", ["vwave-0.5", "vwave-0.25", "vwave-0.1"], L, 3, 10)
+    text = speed_claim_text(history, "mamba", ["vwave-0.5", "vwave-0.25", "vwave-0.1"], L, 3, 10)
     assert "Not shown at this preset" in text and "could not have shown ×10 at any of these levels" in text
     assert "its own reading" in text and "runs of at least 1,000 examples per seed" in text
-    loss = vclaims.speed_claim_text(history, "mamba", ["vwave-0.25"], L, 3, 10, measure="train_loss")
+    loss = speed_claim_text(history, "mamba", ["vwave-0.25"], L, 3, 10, measure="train_loss")
     assert "at equal examples (the end of the run) mamba's median final training loss is ×" in loss
     assert "to 0.3 nats" in loss and "to 1 nat " in loss
 
@@ -131,17 +137,17 @@ def test_speed_verdict_says_when_the_run_could_not_show_a_tenfold_factor():
 def test_lower_error_verdict_goes_seed_by_seed():
     history, metrics = _paper_like()
     waves = ["vwave-0.5", "vwave-0.25", "vwave-0.1"]
-    assert vclaims.lower_error_text(metrics, "mamba", waves, L).startswith(
+    assert lower_error_text(metrics, "mamba", waves, L).startswith(
         "Yes at this length: every seed of every fixed v ends above every mamba seed")
-    assert vclaims.lower_error_text(metrics, "rope", waves, L).startswith(
+    assert lower_error_text(metrics, "rope", waves, L).startswith(
         "Not shown: no fixed v ends above every rope seed: vwave-0.5, vwave-0.25 and vwave-0.1 overlap the range of")
     ranges = {run_key(L, m): {"string_accuracy_min": low, "string_accuracy_max": high}
               for m, low, high in (("mamba", 0.3, 0.6), ("vwave-0.5", 0.7, 0.9), ("vwave-0.1", 0.5, 0.8))}
-    assert vclaims.lower_error_text(ranges, "mamba", ["vwave-0.5", "vwave-0.1"], L) == (
+    assert lower_error_text(ranges, "mamba", ["vwave-0.5", "vwave-0.1"], L) == (
         "Not for every v: vwave-0.5 ends above every seed of mamba; vwave-0.1 overlaps the range of mamba "
         "(mamba seeds 0.30–0.60, v-Wave seeds 0.50–0.90)")
-    assert vclaims.lower_error_text(metrics, "alibi", ["vwave-0.1"], L).startswith("No: every seed")
-    rows = vclaims.claims_rows(_config(MODELS, n_seeds=3), [L], metrics, history, None, "MISSING")
+    assert lower_error_text(metrics, "alibi", ["vwave-0.1"], L).startswith("No: every seed")
+    rows = claims_rows(_config(MODELS, n_seeds=3), [L], metrics, history, None, "MISSING")
     error = next(measured for claim, _, measured in rows if "lower error" in claim)
     assert "this preset has no longer strings, the `paper` preset's go to 300" in error
 
@@ -149,35 +155,35 @@ def test_lower_error_verdict_goes_seed_by_seed():
 def test_best_velocity_is_named_and_the_slowest_judged():
     history, metrics = _paper_like()
     config = _config(["mamba", "vwave-0.5", "vwave-0.25", "vwave-0.1"], n_seeds=3)
-    text = vclaims.velocity_text(config, metrics, history, L)
+    text = velocity_text(config, metrics, history, L)
     assert "The best v here is 0.25–0.5" in text and "not the slowest: vwave-0.1 (v = 0.1) is the weakest" in text
     assert "among the best" not in text
     close = {**metrics, run_key(L, "vwave-0.1"): metrics[run_key(L, "vwave-0.25")]}
-    assert "the slowest on this page, v = 0.1, is among the best" in vclaims.velocity_text(config, close, history, L)
-    assert vclaims.velocity_text(_config(["mamba", "vwave-0.25"]), metrics, history, L) == ""
+    assert "the slowest on this page, v = 0.1, is among the best" in velocity_text(config, close, history, L)
+    assert velocity_text(_config(["mamba", "vwave-0.25"]), metrics, history, L) == ""
 
 
 def test_length_generalisation_text_verdict_and_a_figure_with_no_line_across_the_gap():
     history, metrics = _paper_like()
     models = MODELS
-    text = vclaims.generalisation_text(history, models, L, 3)
+    text = generalisation_text(history, models, L, 3)
     assert "alibi keeps it at every longer length (1.00 at 10)" in text
     assert "mamba, vwave-0.5, vwave-0.25, vwave-0.1 and rope score 0.00 at every longer length" in text
     assert "Lengths 6–7 were not scored" in text
-    rows = vclaims.claims_rows(_config(models, n_seeds=3), [L], metrics, history, None, "MISSING")
+    rows = claims_rows(_config(models, n_seeds=3), [L], metrics, history, None, "MISSING")
     general = next(measured for claim, _, measured in rows if claim.startswith("length generalisation"))
     assert general.startswith("v-Wave does not match alibi here: alibi keeps ≥ 0.9 up to 10")
     assert "v-Wave matches rope here, in failing" in general
     partial = {**history, **{f"{run_key(L, 'alibi', s)}|generalisation_string_accuracy":
                              np.array([1.0] * 5 + [0.6, 0.3]) for s in range(3)}}
-    general = vclaims._generalisation_verdict(partial, ["vwave-0.5", "vwave-0.25"], ["alibi", "rope"], L, 3)
+    general = generalisation_verdict(partial, ["vwave-0.5", "vwave-0.25"], ["alibi", "rope"], L, 3)
     assert general.startswith("v-Wave does not match alibi here: neither keeps ≥ 0.9 at any longer length, but at "
                               "the longer lengths alibi scores up to 0.60, the best v-Wave (vwave-0.5) up to 0.00")
     assert "v-Wave matches rope here, in failing" in general
     one_gap = {k.replace("generalisation_lengths", "x"): v for k, v in history.items()}
     one_gap |= {f"{run_key(L, m, s)}|generalisation_lengths": np.array([1, 2, 3, 4, 5, 7, 9])
                 for m in models for s in range(3)}
-    assert "Length 6 was not scored" in vclaims.generalisation_text(one_gap, models, L, 3)
+    assert "Length 6 was not scored" in generalisation_text(one_gap, models, L, 3)
     regained = dict(history)
     for m in models:
         for s in range(3):
@@ -185,8 +191,8 @@ def test_length_generalisation_text_verdict_and_a_figure_with_no_line_across_the
             regained[f"{run_key(L, m, s)}|generalisation_string_accuracy"] = (
                 np.array([1.0] * 5 + [0.95, 0.8, 0.92, 0.5]) if m == "alibi" else np.zeros(9))
     assert ("alibi keeps it up to 6, then drops (0.80 at 7, 0.92 at 8, 0.50 at 9), at least 0.9 again at 8"
-            in vclaims.generalisation_text(regained, models, L, 3))
-    general = vclaims._generalisation_verdict(regained, ["vwave-0.5"], ["alibi"], L, 3)
+            in generalisation_text(regained, models, L, 3))
+    general = generalisation_verdict(regained, ["vwave-0.5"], ["alibi"], L, 3)
     assert general.startswith("v-Wave does not match alibi here: alibi keeps ≥ 0.9 up to 6 (and again at 8); ")
 
     def scored(**accuracy):  # each model's string accuracy at lengths 1..9 (L = 5), the same for every seed
@@ -199,20 +205,20 @@ def test_length_generalisation_text_verdict_and_a_figure_with_no_line_across_the
         return out
 
     later = scored(vwave_05=[0.95, 0.5, 0.3, 0.3], rope=[0.5, 0.6, 0.95, 0.3])  # rope regains beyond v-Wave's reach
-    assert vclaims._generalisation_verdict(later, ["vwave-0.5"], ["rope"], L, 3).startswith(
+    assert generalisation_verdict(later, ["vwave-0.5"], ["rope"], L, 3).startswith(
         "v-Wave goes further than rope without a break, but not beyond: the best v-Wave, vwave-0.5, keeps ≥ 0.9 up "
         "to 6; rope is below 0.9 at 6 but ≥ 0.9 at 8")
     assert "rope is below 0.9 already at 6 (0.50; at most 0.95 at the longer lengths, at least 0.9 at 8)" in (
-        vclaims.generalisation_text(later, models, L, 3))
+        generalisation_text(later, models, L, 3))
     both_late = scored(vwave_05=[0.5, 0.92, 0.3, 0.3], alibi=[0.5, 0.6, 0.95, 0.3])
-    assert vclaims._generalisation_verdict(both_late, ["vwave-0.5"], ["alibi"], L, 3).startswith(
+    assert generalisation_verdict(both_late, ["vwave-0.5"], ["alibi"], L, 3).startswith(
         "v-Wave does not match alibi here: neither keeps ≥ 0.9 from 6 on; vwave-0.5 is below 0.9 at 6 but ≥ 0.9 at "
         "7; alibi is below 0.9 at 6 but ≥ 0.9 at 8")
     wave_later = scored(vwave_05=[0.5, 0.92, 0.3, 0.3], rope=[0.95, 0.5, 0.3, 0.3])
-    assert vclaims._generalisation_verdict(wave_later, ["vwave-0.5"], ["rope"], L, 3).startswith(
+    assert generalisation_verdict(wave_later, ["vwave-0.5"], ["rope"], L, 3).startswith(
         "v-Wave does not match rope without a break, but not beyond: the best v-Wave, vwave-0.5, is below 0.9 at 6 "
         "but ≥ 0.9 at 7; rope keeps ≥ 0.9 up to 6")
-    assert vclaims._generalisation_verdict(scored(vwave_05=[0.5, 0.92, 0.3, 0.3]), ["vwave-0.5"], ["rope"], L,
+    assert generalisation_verdict(scored(vwave_05=[0.5, 0.92, 0.3, 0.3]), ["vwave-0.5"], ["rope"], L,
                                            3).startswith("v-Wave goes further than rope here: neither keeps ≥ 0.9 "
                                                          "from 6 on; vwave-0.5 is below 0.9 at 6 but ≥ 0.9 at 7; "
                                                          "rope is below 0.9 at every longer length")
@@ -230,7 +236,7 @@ def test_length_generalisation_text_verdict_and_a_figure_with_no_line_across_the
 
 def test_tables_and_thick_lines_use_medians_and_ticks_are_short():
     history, metrics = _paper_like()
-    header, rows = vclaims.summary_rows(metrics, history, ["mamba"], L, 3)
+    header, rows = summary_rows(metrics, history, ["mamba"], L, 3)
     assert "median over seeds" in header[5] and header[1].endswith("mean over seeds (min–max)")
     assert rows[0][5] == f"{np.median([history[f'L5|mamba|seed{s}|train_loss'][-1] for s in range(3)]):.3g}"
     assert rows[0][5] != f"{metrics[run_key(L, 'mamba')]['train_loss_final_mean']:.3g}"
@@ -250,12 +256,12 @@ def test_tables_and_thick_lines_use_medians_and_ticks_are_short():
 
 
 def test_scale_reading_comes_from_the_config():
-    text = vclaims.scale_text(PAPER, PAPER)
+    text = scale_text(PAPER, PAPER)
     assert f"{PAPER.parameters('mamba'):,} parameters (Mamba)" in text and "×340–399 fewer" in text
     assert "d_state 16 against 32" in text and "peak learning rate 1e-3 against 1e-5" in text
-    assert "smaller still" not in text and "smaller still" in vclaims.scale_text(PAPER, vwave.PRESETS["cpu"])
+    assert "smaller still" not in text and "smaller still" in scale_text(PAPER, vwave.PRESETS["cpu"])
     history, _ = _paper_like()
-    reading = vclaims.curves_reading_text(_config(["mamba", "vwave-0.25", "alibi"], n_seeds=3), history, L)
+    reading = curves_reading_text(_config(["mamba", "vwave-0.25", "alibi"], n_seeds=3), history, L)
     assert "about 10 examples here" in reading and "exactly Mamba's parameter count" in reading
 
 
@@ -263,11 +269,11 @@ def test_small_model_note_names_only_what_shows():
     history, metrics = _paper_like()
     config = _config(["mamba", "alibi", "rope"], n_seeds=3)
     metrics[run_key(L, "mamba")]["string_accuracy_at_max_mean"] = 0.0
-    text = vclaims.small_models_text(config, metrics, L)
+    text = small_models_text(config, metrics, L)
     assert "Mamba's failure at the longest strings" in text and "RoPE trailing ALiBi" in text
     metrics[run_key(L, "mamba")]["string_accuracy_at_max_mean"] = 0.9
     metrics[run_key(L, "rope")] = metrics[run_key(L, "alibi")]
-    assert vclaims.small_models_text(config, metrics, L) == ""
+    assert small_models_text(config, metrics, L) == ""
 
 
 @pytest.mark.parametrize("preset", ["smoke", "cpu"])
@@ -281,7 +287,7 @@ def test_claims_rows_hold_at_the_reduced_presets_models(preset):
                for k, v in run.items()}
     config = dataclasses.replace(config, lengths=(L,), contexts=(32,))
     metrics = vwave._summarise(config, history, [(L, m) for m in runs])
-    rows = vclaims.claims_rows(config, [L], metrics, history, None, "MISSING")
+    rows = claims_rows(config, [L], metrics, history, None, "MISSING")
     claims = [claim for claim, _, _ in rows]
     assert any("on par with the rope transformer" in c for c in claims)
     assert any(c.startswith("length generalisation") for c in claims)
@@ -291,16 +297,16 @@ def test_claims_rows_hold_at_the_reduced_presets_models(preset):
 
 def test_velocity_comes_with_gain_and_the_numbers_are_computed():
     """Each cell's response sums to 1/v; the newest cell's L2 norm is 1/sqrt(v(2-v)); the reach is K/v."""
-    header, rows = vclaims.gain_rows([1.0, 0.1], 4)
+    header, rows = gain_rows([1.0, 0.1], 4)
     assert header[2] == "L2 norm, newest cell (3)"
     t = np.arange(3, 3000)  # the oldest cell's response, binom(t, 3) v^3 (1 - v)^(t - 3), summed in the test
     oldest = np.sqrt(((scipy.special.comb(t, 3) * 0.1 ** 3 * 0.9 ** (t - 3)) ** 2).sum())
     assert rows == [["1", "1", "1", "1", "4", "3"], ["0.1", "10", f"{1 / np.sqrt(0.1 * 1.9):.3g}", f"{oldest:.3g}",
                                                      "40", "29"]]
-    text = vclaims.gain_text([1.0, 0.5, 0.1], 4)
+    text = gain_text([1.0, 0.5, 0.1], 4)
     assert "sums to 1/v: 1, 2, 10 at v = 1, 0.5, 0.1" in text and "10× larger at v = 0.1 than at v = 1" in text
     assert "2.29 at v = 0.1 against 1 at v = 1" in text
-    assert "4× larger at v = 0.25 than at v = 1" in vclaims.gain_text([1.0, 0.25], 4)
+    assert "4× larger at v = 0.25 than at v = 1" in gain_text([1.0, 0.25], 4)
 
 
 def _summary(low: float, high: float) -> dict[str, float]:
@@ -326,26 +332,26 @@ def test_a_reduced_page_says_what_the_paper_scale_run_shows_or_that_its_store_la
     there = {run_key(big, m): {**_summary(low, high), "seeds_reaching_0.5": k}
              for m, low, high, k in (("mamba", 0.3, 0.8, 2), ("vwave-0.25", 0.98, 1.0, 3), ("vwave-0.1", 0.93, 0.97, 3),
                                      ("rope", 0.65, 0.99, 3), ("alibi", 1.0, 1.0, 3))}
-    text = vclaims.paper_scale_text(config, here, L, _paper_artifact(tmp_path, there), 0)
+    text = paper_scale_text(config, here, L, _paper_artifact(tmp_path, there), 0)
     assert "trained on cuda:0 (H100) in 5.0 min" in text and f"on strings ≤ {big}" in text
     assert ("vwave-0.1 overlaps the range over seeds of mamba here (means 0.550 against 0.550) and ends above every "
             "seed of mamba at paper scale (0.950 against 0.550)") in text
     assert "0 of 3 rope seeds reached 50% here, 3 of 3 at paper scale (final 0.820)" in text
     assert "vwave-0.25 " not in text.split("Where they disagree")[1]  # above Mamba on both pages
-    header, rows = vclaims.paper_scale_rows(config, here, L, there)
+    header, rows = paper_scale_rows(config, here, L, there)
     assert header == ["model", f"this page: strings ≤ {L}", f"`paper` preset: strings ≤ {big}"]
     assert [r[0] for r in rows] == ["mamba", "vwave-0.25", "vwave-0.1", "rope"]  # models on both pages only
     assert rows[-1][1:] == ["0.150 (0.10–0.20); 0 of 3 reached 50%", "0.820 (0.65–0.99); 3 of 3 reached 50%"]
     alike = {run_key(big, m): here[run_key(L, m)] for m in config.models}
-    assert "they agree" in vclaims.paper_scale_text(config, here, L, _paper_artifact(tmp_path, alike), 0)
-    missing = vclaims.paper_scale_text(config, here, L, None, 0)
+    assert "they agree" in paper_scale_text(config, here, L, _paper_artifact(tmp_path, alike), 0)
+    missing = paper_scale_text(config, here, L, None, 0)
     assert "The results store this page was built from holds no `copy_curves` of the `paper` preset" in missing
     assert "none is stored" not in missing
 
 
 def test_the_wave_claim_is_the_abstracts_and_the_conv_reading_the_books():
     history, metrics = _paper_like()
-    rows = vclaims.claims_rows(_config(MODELS, n_seeds=3), [L], metrics, history, None, "MISSING")
+    rows = claims_rows(_config(MODELS, n_seeds=3), [L], metrics, history, None, "MISSING")
     claim, abstract, measured = next(row for row in rows if "traveling wave" in row[0])
     assert "shift SSM of the H3 block" in claim and "conv" not in claim
     assert "Shift-SSM of Mamba" in abstract and "nor whether the models were trained" in abstract
@@ -355,7 +361,7 @@ def test_the_wave_claim_is_the_abstracts_and_the_conv_reading_the_books():
 
 def test_packing_note_gives_the_trained_lengths_it_computes():
     config = dataclasses.replace(vwave.PRESETS["smoke"], lengths=(8, 40), contexts=(40, 83))
-    text = vclaims.packing_text(config, rows=512)
+    text = packing_text(config, rows=512)
     for length, context in zip(config.lengths, config.contexts):
         trained = trained_lengths(context, config.min_len, length, 512).numpy()
         quarter = length // 4

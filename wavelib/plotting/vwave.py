@@ -1,4 +1,5 @@
-"""Figures of Chapter 5 (v-Wave Mamba); its texts, tables and claims are in :mod:`.vwave_claims`."""
+"""Figures of Chapter 5 (v-Wave Mamba); its computed texts and tables are in the ``vwave_*_text`` modules (the
+measures they share: :mod:`.vwave_numbers`), its claims table in :mod:`.vwave_claims`."""
 
 from __future__ import annotations
 

@@ -1,0 +1,119 @@
+"""Chapter 5's texts on scale: how the `paper` preset's models compare in size with Jelassi et al.'s, which
+results may be small-model effects, and a reduced page's results beside the `paper` preset's stored ones."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..experiments.vwave import PRESETS, THRESHOLDS, VWaveConfig, run_key
+from ..store import Artifact
+from .vwave_numbers import OVERLAP_WORDS, join_names, ratio_text, side_of, span_text
+
+
+#: Jelassi et al. (2024)'s setting, for the scale disclosure: parameters of their models (about), Mamba's d_state,
+#: peak learning rate, batch and (their README's example) shortest training string
+JELASSI = {"parameters": 160e6, "d_state": 32, "lr": 1e-5, "batch": 8, "min_len": 5}
+
+
+def scale_text(paper: VWaveConfig, config: VWaveConfig) -> str:
+    """How the ``paper`` preset's models and protocol differ in scale from Jelassi et al.'s (:data:`JELASSI`), and
+    this page's preset from ``paper`` if it differs."""
+    sizes = {m: paper.parameters(m) for m in ("mamba", "rope")}
+    fewer = [JELASSI["parameters"] / n for n in sizes.values()]
+    def number(x: float) -> str:
+        return f"{x:.0e}".replace("e-0", "e-") if x < 0.01 else f"{x:g}"
+
+    diffs = [f"{what} {number(ours)} against {number(theirs)}" for what, ours, theirs in (
+        ("Mamba's d_state", paper.d_state, JELASSI["d_state"]), ("peak learning rate", paper.lr, JELASSI["lr"]),
+        ("batch", paper.batch, JELASSI["batch"]), ("shortest training string", paper.min_len, JELASSI["min_len"]))
+        if ours != theirs]
+    text = (f"**Scale.** Even the `paper` preset's models are far smaller than those of Jelassi et al.: "
+            f"{sizes['mamba']:,} parameters (Mamba) and {sizes['rope']:,} (each transformer) against about "
+            f"{JELASSI['parameters'] / 1e6:.0f}M, {span_text(fewer, ratio_text)} fewer"
+            + (f"; {', '.join(diffs)}" if diffs else "") + ". Their findings at that size need not hold at this one: "
+            "where a result below may be a small-model effect, the page says so.")
+    if config.parameters("mamba") != sizes["mamba"]:
+        text += (f" This page's preset is smaller still: {config.parameters('mamba'):,} (Mamba) and "
+                 f"{config.parameters('rope'):,} (transformer) parameters.")
+    return text
+
+
+def small_models_text(config: VWaveConfig, metrics: Mapping[str, Mapping], length: int) -> str:
+    """Beside the results: which of them may be small-model effects (Mamba failing at the longest training
+    strings, RoPE trailing ALiBi), with the parameter counts against Jelassi et al.'s ("" if neither shows)."""
+    said = []
+    if "mamba" in config.models and metrics[run_key(length, "mamba")]["string_accuracy_at_max_mean"] < 0.5:
+        said.append(f"Mamba's failure at the longest strings (string accuracy "
+                    f"{metrics[run_key(length, 'mamba')]['string_accuracy_at_max_mean']:.2f} at {length})")
+    if "rope" in config.models and "alibi" in config.models and (
+            metrics[run_key(length, "rope")]["string_accuracy_mean"]
+            < metrics[run_key(length, "alibi")]["string_accuracy_mean"]):
+        said.append("RoPE trailing ALiBi")
+    if not said:
+        return ""
+    effect = "an effect" if len(said) == 1 else "effects"
+    return (f"{join_names(said)} may be {effect} of these small models ({config.parameters('mamba'):,} and "
+            f"{config.parameters('rope'):,} parameters, against about {JELASSI['parameters'] / 1e6:.0f}M in Jelassi "
+            "et al.), not properties of the architectures at their size.")
+
+
+def paper_scale_rows(config: VWaveConfig, metrics: Mapping[str, Mapping], length: int,
+                     paper_metrics: Mapping[str, Mapping]) -> tuple[list[str], list[list[str]]]:
+    """Final string accuracy (mean over lengths; mean and range over seeds) and the seeds that reached 50%, on this
+    page (``metrics`` at ``length``) and in the ``paper`` preset's ``copy_curves`` (``paper_metrics``), one row per
+    model on both."""
+    paper = PRESETS["paper"]
+    level = THRESHOLDS[0]
+
+    def cell(m: Mapping[str, float | None], seeds: int) -> str:
+        return (f"{m['string_accuracy_mean']:.3f} ({m['string_accuracy_min']:.2f}–{m['string_accuracy_max']:.2f}); "
+                f"{m[f'seeds_reaching_{level:g}']} of {seeds} reached {level:.0%}")
+
+    header = ["model", f"this page: strings ≤ {length}", f"`paper` preset: strings ≤ {paper.lengths[0]}"]
+    rows = [[m, cell(metrics[run_key(length, m)], config.n_seeds), cell(paper_metrics[run_key(paper.lengths[0], m)],
+                                                                        paper.n_seeds)]
+            for m in config.models if run_key(paper.lengths[0], m) in paper_metrics]
+    return header, rows
+
+
+def paper_scale_text(config: VWaveConfig, metrics: Mapping[str, Mapping], length: int, paper_curves: Artifact | None,
+                     seed: int) -> str:
+    """On a reduced preset's page: where the ``paper`` preset's stored ``copy_curves`` (``paper_curves``, seed
+    ``seed``) disagree with this page (``metrics`` at ``length``) — each fixed v against Mamba (ranges over seeds,
+    :func:`side_of`) and the seeds that reached 50% — with how it was made; or that this page's results store holds
+    no such artifact (``paper_curves`` None)."""
+    paper = PRESETS["paper"]
+    if paper_curves is None:
+        return (f"**At paper scale.** The results store this page was built from holds no `copy_curves` of the "
+                f"`paper` preset (seed {seed}), so this page cannot show whether its findings hold for that preset's "
+                "larger models and longer training. Where that artifact is stored, this note compares the two, and "
+                "`python -m wavelib run vwave --preset paper` renders the whole page from it.")
+    big, level = paper.lengths[0], THRESHOLDS[0]
+    theirs = paper_curves.metrics
+    both = [m for m in config.models if run_key(big, m) in theirs]
+    differ = []
+    if "mamba" in both:
+        for w in (m for m in both if config.spec(m).mixer == "vwave" and not config.spec(m).learn_v):
+            here, there = side_of(metrics, w, "mamba", length), side_of(theirs, w, "mamba", big)
+            if here != there:
+                means = [(f"{ms[run_key(n, w)]['string_accuracy_mean']:.3f} against "
+                          f"{ms[run_key(n, 'mamba')]['string_accuracy_mean']:.3f}") for ms, n in ((metrics, length),
+                                                                                                (theirs, big))]
+                differ.append(f"{w} {OVERLAP_WORDS[here]} mamba here (means {means[0]}) and {OVERLAP_WORDS[there]} "
+                              "mamba at paper "
+                              f"scale ({means[1]})")
+    key = f"seeds_reaching_{level:g}"
+    for m in both:
+        k, k_paper = metrics[run_key(length, m)][key], theirs[run_key(big, m)][key]
+        if k != k_paper:
+            differ.append(f"{k} of {config.n_seeds} {m} seeds reached {level:.0%} here, {k_paper} of {paper.n_seeds} "
+                          f"at paper scale (final {theirs[run_key(big, m)]['string_accuracy_mean']:.3f})")
+    found = ("Where they disagree: " + "; ".join(differ) + "." if differ else
+             f"On each fixed v against Mamba and on the seeds that reached {level:.0%}, they agree.")
+    return (f"**At paper scale.** The results store also holds the `paper` preset's `copy_curves` (seed {seed}): "
+            f"models of {paper.parameters('mamba'):,} (Mamba) and {paper.parameters('rope'):,} (each transformer) "
+            f"parameters on strings ≤ {big}, {paper.steps:,} steps of {paper.batch} rows; it was "
+            f"{paper_curves.provenance()}. The table below compares its final string accuracy with this page's. "
+            f"{found} The two "
+            "differ in model size, string length and training at once, so the table does not say which of these "
+            "makes a difference. `python -m wavelib run vwave --preset paper` renders the whole page from it.")
