@@ -260,7 +260,7 @@ def test_each_further_length_is_its_own_experiment_present_only_where_the_preset
         one.experiment("copy_curves_long")
     two = open_chapter("vwave", preset="smoke", root=tmp_path, check=False, models=("mamba",), lengths=(3, 4),
                        contexts=(32, 32), steps=4, eval_every=2)
-    assert [e.name for e in two.experiments] == ["copy_curves", "copy_curves_long", "ablations"]
+    assert [e.name for e in two.experiments] == ["copy_curves", "ablations", "copy_curves_long"]  # the short first
     first, longer = two.experiment("copy_curves"), two.experiment("copy_curves_long")
     assert set(first.metrics) == {"L3|mamba"} and set(longer.metrics) == {"L4|mamba"}
     assert all(key.startswith("L4|") for key in longer.history())

@@ -139,8 +139,9 @@ def test_graphed_runs_trained_three_at_a_time_equal_one_at_a_time(tmp_path, grap
     assert artifacts[3].meta["cuda_graph"] is True and list(three.keys()) == list(one.keys())
     assert len(graphed_steps) == 2 * len(models) and all(step.graph is not None for step in graphed_steps)
     for key in one.keys():
-        if "|rope|" in key:
-            if key.endswith("_loss"):
-                np.testing.assert_allclose(three[key], one[key], rtol=1e-3, atol=1e-4, err_msg=key)
-        else:
+        if "|rope|" not in key or np.issubdtype(one[key].dtype, np.integer):  # steps, examples and lengths too
             np.testing.assert_array_equal(three[key], one[key], err_msg=key)
+        elif key.endswith("_loss"):  # attention's backward may use atomics: the same to rounding only
+            np.testing.assert_allclose(three[key], one[key], rtol=1e-3, atol=1e-4, err_msg=key)
+        else:  # accuracies: a string whose argmax ties may flip (one of the smoke set's 20 strings is 0.05)
+            np.testing.assert_allclose(three[key], one[key], rtol=0, atol=0.25, err_msg=key)

@@ -153,3 +153,23 @@ def test_the_module_asks_for_the_last_step_only(n_in):
         results.append([out, final, *torch.autograd.grad(out.square().sum(), list(model.parameters()))])
     for got, want in zip(*results):
         torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("n_in", [1, 3])
+def test_the_module_takes_the_fused_kernels_by_default_on_cuda_only(n_in, monkeypatch):
+    """``WaveRNN``'s default backend ("auto") runs the fused kernels, forward and backward, on CUDA tensors (the
+    pixels kernels where n_in = 1) and the reference loop elsewhere (here: CPU tensors under Triton's interpreter)."""
+    import wavelib.models.wave_rnn_fused as fused
+
+    calls = []
+    for name in ("fused_wave_rnn_recurrence", "fused_wave_rnn_pixels"):
+        def counted(*args, _real=getattr(fused, name), _name=name, **kwargs):
+            calls.append(_name)
+            return _real(*args, **kwargs)
+        monkeypatch.setattr(fused, name, counted)
+    model = WaveRNN(n_in, 7, 3, 4).to(DEVICE)
+    assert model.recurrence_backend == "auto"
+    model(torch.randn(2, 5, n_in, device=DEVICE)).square().sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    on_cuda = ["fused_wave_rnn_pixels" if n_in == 1 else "fused_wave_rnn_recurrence"]
+    assert calls == (on_cuda if DEVICE == "cuda" else [])
