@@ -93,6 +93,18 @@ def test_an_int_for_a_float_knob_is_the_same_config():
 def test_transformer_sizes_are_refused_at_configuration():
     with pytest.raises(ConfigError, match="head_dim=4, fraction=0.25 gives none"):
         open_chapter("vwave", preset="smoke", d_model=16, n_heads=4, check=False)
+    with pytest.raises(ConfigError, match=r"rope fraction must be in \(0, 1\], got 1.5"):
+        open_chapter("vwave", preset="smoke", rope_fraction=1.5, check=False)
+
+
+def test_the_rope_fraction_knob_reaches_the_rope_model_alone():
+    """`--set rope_fraction=...` (the check Ch. 5 suggests for RoPE trailing ALiBi) builds the RoPE transformer
+    with it; ALiBi and Mamba do not depend on it."""
+    config = open_chapter("vwave", preset="cpu", rope_fraction=1.0, check=False).config
+    assert config.spec("rope").rope_fraction == 1.0
+    assert config.spec("alibi") == open_chapter("vwave", preset="cpu", check=False).config.spec("alibi")
+    model = config.spec("rope").build(30)
+    assert {block.attn.rope_fraction for block in model.blocks} == {1.0}
 
 
 def test_every_chapter_has_every_preset_and_smoke_is_smallest():

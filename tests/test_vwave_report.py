@@ -15,6 +15,7 @@ from wavelib.plotting.vwave_claims import claims_rows
 from wavelib.plotting.vwave_generalisation_text import generalisation_text, generalisation_verdict
 from wavelib.plotting.vwave_mixer_text import gain_rows, gain_text, packing_text
 from wavelib.plotting.vwave_scale_text import paper_scale_rows, paper_scale_text, scale_text, small_models_text
+from wavelib.plotting.vwave_setup_text import decay_shrink, setup_rows
 from wavelib.plotting.vwave_speed_text import (curves_reading_text, lower_error_text, speed_claim_text, summary_rows,
                                                velocity_text)
 from wavelib.plotting.vwave_transformer_text import rope_text, transformer_text, transformers_together_text
@@ -369,3 +370,50 @@ def test_packing_note_gives_the_trained_lengths_it_computes():
                 f"longest quarter, make {np.mean(trained > length - quarter):.0%} of them (25% for equal counts), "
                 f"and the mean length is {trained.mean():.1f} ({(1 + length) / 2:g})") in text
     assert "up to 38% at $L_{\\max} = 8$, 8% at $L_{\\max} = 40$ of the mean over lengths" in text  # 3 of 8, 3 of 40
+
+
+def test_the_weight_decay_shrink_is_the_product_over_the_schedule():
+    assert decay_shrink(1e-3, 0.1, 0, 1) == pytest.approx(1 - 1e-4)
+    # warm-up of 1 step (factor 1), then 1 and 1/2 of the peak: (1 - a)² (1 - a/2)
+    a = 2e-3 * 0.5
+    assert decay_shrink(2e-3, 0.5, 1, 3) == pytest.approx((1 - a) ** 2 * (1 - a / 2), rel=1e-12)
+    assert decay_shrink(1e-3, 0.0, 100, 2_000) == 1.0
+    # about exp(-lr wd sum of the factors): the warm-up's (1 + 100) / 2, then the linear decay's 1,900 / 2
+    assert decay_shrink(1e-3, 0.1, 100, 2_000) == pytest.approx(np.exp(-1e-4 * (50.5 + 950)), rel=1e-3)
+
+
+def test_the_setup_table_computes_the_numbers_that_depend_on_the_preset():
+    header, rows = setup_rows(PAPER)
+    cells = {row[0]: row[1:] for row in rows}
+    assert header == ["", "Jelassi et al.'s code", "this page"] and all(len(row) == 3 for row in rows)
+    assert cells["RoPE"] == ["25% of each 64-dim head: 16 dims at 8 frequencies",
+                             "25% of each 32-dim head: 8 dims at 4 frequencies"]
+    assert "2× theirs at 4 layers" in cells["Mamba's out_proj init"][1]
+    theirs, ours = cells["weight decay over a run"]
+    assert f"×{decay_shrink(1e-5, 0.1, 100, 2_000):.4f} over 2,000 steps" in theirs and "lr 1e-5" in theirs
+    shrink = decay_shrink(PAPER.lr, PAPER.weight_decay, PAPER.warmup, PAPER.steps)
+    assert f"×{shrink:.3f} over 2,000 steps" in ours and "lr 1e-3" in ours
+    low = np.logaddexp(0, shrink * (1e-3 + np.log(-np.expm1(-1e-3))))  # softplus of the shrunk inverse softplus
+    assert f"0.001–0.1 to {low:.2g}–" in ours and low > 1e-3
+    wider = setup_rows(dataclasses.replace(PAPER, n_heads=2, rope_fraction=0.5, weight_decay=0.0))[1]
+    cells = {row[0]: row[1:] for row in wider}
+    assert cells["RoPE"][1] == "50% of each 64-dim head: 32 dims at 16 frequencies"
+    assert "to ×1.000 over" in cells["weight decay over a run"][1] and "0.001–0.1 to 0.001–0.1" in \
+        cells["weight decay over a run"][1]
+
+
+def test_the_rope_check_rotates_as_many_frequencies_as_jelassis_heads_have():
+    config = _config(["alibi", "rope"], n_seeds=2)
+    alibi = [_run([0.0, 0.95] + [1.0] * (STEPS - 1)) for _ in range(2)]
+    late, metrics = _grid({"alibi": alibi, "rope": [_run(_ramp(0.05, 0.8, 5)), _run(_ramp(0.05, 0.7, 6))]}, config)
+    text = rope_text(config, "paper", late, metrics, [L])  # 32-dim heads: 4 frequencies at 25%
+    assert "`--set rope_fraction=0.5` gives this page's 32-dim heads the 8 frequencies of theirs" in text
+    assert "25% of each head's dims rotated, positions" in text and "rotate 16, at 8" in text
+    assert "fewer frequencies" in text
+    matched = dataclasses.replace(config, rope_fraction=0.5)
+    text = rope_text(matched, "paper", late, metrics, [L])
+    assert "50% of each head's dims rotated (GPT-NeoX's: 25%)" in text and "16 are rotated, at 8 frequencies" in text
+    assert "--set rope_fraction" not in text and "fewer frequencies" not in text
+    small = dataclasses.replace(config, d_model=64)  # 16-dim heads: all their dims give 8 frequencies
+    assert "`--set rope_fraction=1` gives this page's 16-dim heads" in rope_text(small, "paper", late, metrics, [L])
+

@@ -59,6 +59,9 @@ class VWaveConfig(Config):
     mamba_layers: int = 4  #: two Mamba blocks hold about the parameters of one transformer layer
     transformer_layers: int = 2
     n_heads: int = 4
+    #: RoPE's rotated fraction of each head's dims: GPT-NeoX's 0.25 (Jelassi et al.'s), which at this page's
+    #: 32-dim heads rotates 8 dims at 4 frequencies where their 64-dim heads have 8
+    rope_fraction: float = 0.25
     d_state: int = 16
     batch: int = 32
     steps: int = 2_000
@@ -96,7 +99,7 @@ class VWaveConfig(Config):
     def spec(self, name: str) -> LMSpec:
         """The :class:`~wavelib.models.language_models.LMSpec` of model ``name`` at this config's sizes."""
         return model_spec(name, self.d_model, self.mamba_layers, self.transformer_layers, self.n_heads,
-                          self.d_state, self.scan)
+                          self.d_state, self.scan, self.rope_fraction)
 
     def parameters(self, name: str) -> int:
         """Number of parameters of model ``name`` at this config (on the copy task's vocabulary); the global RNG

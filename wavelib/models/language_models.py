@@ -35,23 +35,26 @@ class LMSpec:
     d_state: int = 16  #: selective-scan state per channel
     n_heads: int = 4
     position: str = "rope"  #: transformer position encoding: "alibi" or "rope"
+    rope_fraction: float = 0.25  #: RoPE: the fraction of each head's dims rotated (GPT-NeoX's 0.25)
     scan: str = "auto"  #: selective-scan backend (see :mod:`wavelib.models.selective_scan`)
 
     def __post_init__(self) -> None:
         if self.family == "transformer":  # fail at configuration, not when the model is first built
-            check_attention(self.d_model, self.n_heads, self.position)
+            check_attention(self.d_model, self.n_heads, self.position, self.rope_fraction)
 
     def build(self, vocab_size: int) -> torch.nn.Module:
         """A freshly initialised model (from torch's global RNG): ids (B, L) -> logits (B, L, vocab_size)."""
         if self.family == "mamba":
             return MambaLM(vocab_size, self.d_model, self.n_layers, d_state=self.d_state, d_conv=self.cells,
                            mixer=self.mixer, v=self.v, learn_v=self.learn_v, scan=self.scan)
-        return TransformerLM(vocab_size, self.d_model, self.n_layers, self.n_heads, position=self.position)
+        return TransformerLM(vocab_size, self.d_model, self.n_layers, self.n_heads, position=self.position,
+                             rope_fraction=self.rope_fraction)
 
 
 def model_spec(name: str, d_model: int, mamba_layers: int, transformer_layers: int, n_heads: int,
-               d_state: int, scan: str = "auto") -> LMSpec:
-    """The spec of the model called ``name`` (see the module docstring) at the given sizes."""
+               d_state: int, scan: str = "auto", rope_fraction: float = 0.25) -> LMSpec:
+    """The spec of the model called ``name`` (see the module docstring) at the given sizes; ``rope_fraction``
+    applies to ``rope`` alone."""
     match = _NAME.match(name)
     if match is None:
         raise ValueError(f"unknown model {name!r}; valid names: mamba, vwave-<v in (0, 1]>, vwave-learned, "
@@ -60,7 +63,8 @@ def model_spec(name: str, d_model: int, mamba_layers: int, transformer_layers: i
     if position is not None:
         if cells is not None:
             raise ValueError(f"{name!r}: -K<cells> sizes Mamba's short mixer; transformers have none")
-        return LMSpec(name, "transformer", d_model, transformer_layers, n_heads=n_heads, position=position)
+        return LMSpec(name, "transformer", d_model, transformer_layers, n_heads=n_heads, position=position,
+                      rope_fraction=rope_fraction if position == "rope" else LMSpec.rope_fraction)
     common = dict(name=name, family="mamba", d_model=d_model, n_layers=mamba_layers, d_state=d_state, scan=scan,
                   cells=int(cells) if cells is not None else 4)
     if mamba is not None:

@@ -3,7 +3,10 @@
 The block is Mamba's mixer with its causal depthwise conv1d replaced by ``make_short_mixer(mixer, ...)``:
 ``"conv"`` is Mamba's own conv, ``"vwave"`` a variable-velocity shift SSM. Initialisation follows Mamba
 (dt_proj, A_log, D; embedding N(0, 0.02²)); every other Linear keeps PyTorch's default init, and out_proj
-gets no 1/sqrt(n_layers) rescaling.
+gets no 1/sqrt(n_layers) rescaling. The layers are normalised with RMSNorm (``mamba_ssm``'s ``MambaConfig``
+default). Jelassi et al.'s code builds its Mamba with ``MambaLMHeadModel(d_model=..., n_layer=..., ...)``, the
+keyword API of ``mamba_ssm`` 1.x, whose defaults normalise with LayerNorm (``rms_norm=False``) and rescale out_proj
+by 1/sqrt(n_layers).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from torch import nn
 from ..presets import require_positive_int
 from .selective_scan import SCAN_BACKENDS, selective_scan
 from .short_mixers import make_short_mixer
+
+DT_RANGE = (1e-3, 1e-1)  #: Mamba's initial step sizes: dt drawn log-uniform in this range (floor 1e-4)
 
 
 def _check_scan(scan: str, chunk: int) -> None:
@@ -72,7 +77,7 @@ class MambaBlock(nn.Module):
         self.A_log = nn.Parameter(torch.log(torch.arange(1, d_state + 1, dtype=torch.float32)).repeat(d_inner, 1))
         self.D = nn.Parameter(torch.ones(d_inner))
         self.A_log._no_weight_decay = self.D._no_weight_decay = True
-        self._init_dt(dt_min=1e-3, dt_max=1e-1, floor=1e-4)
+        self._init_dt(*DT_RANGE, floor=1e-4)
 
     @torch.no_grad()
     def _init_dt(self, dt_min: float, dt_max: float, floor: float) -> None:

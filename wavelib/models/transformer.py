@@ -3,8 +3,16 @@
 Two position encodings, as in that paper: ALiBi (Press et al. 2022; a per-head linear penalty on the
 query-key distance added to the attention logits) and RoPE (Su et al. 2021) applied GPT-NeoX style to a
 fraction of each head's dimensions. There are no learned absolute positions. Attention goes through
-``torch.nn.functional.scaled_dot_product_attention``: RoPE uses ``is_causal=True`` with no mask (eligible
-for the flash kernel), ALiBi passes its bias as ``attn_mask`` (the bias carries the causal mask as -inf).
+``torch.nn.functional.scaled_dot_product_attention``: RoPE uses ``is_causal=True`` with no mask, ALiBi passes its
+bias as ``attn_mask`` (the bias carries the causal mask as -inf). The book trains in float32, where PyTorch's flash
+kernel does not run (it takes float16 and bfloat16); in half precision the RoPE path would be eligible for it.
+
+Where these models differ from the GPT-NeoX models of Jelassi et al.'s code (Hugging Face ``GPTNeoXConfig``
+defaults): a block is sequential, ``x + attn(ln1(x))`` then ``+ mlp(ln2(x))``, where GPT-NeoX's is parallel,
+``x + attn(ln1(x)) + mlp(ln2(x))``; Linear layers keep PyTorch's default init, where Hugging Face draws them
+N(0, 0.02²) with zero biases; embeddings are tied (theirs are not). Their ALiBi attention concatenates the rotary
+and pass-through parts of q and k onto the whole of them, so its q·k counts 75% of each head's dims twice; this book
+computes the plain q·k.
 """
 
 from __future__ import annotations

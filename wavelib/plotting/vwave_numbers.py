@@ -71,6 +71,11 @@ def ratio_text(ratio: float) -> str:
     return f"{ratio:.0f}" if ratio >= 10 else f"{ratio:.2g}"
 
 
+def short_number(x: float) -> str:
+    """A knob's value as the texts print it: ``1e-5`` below 0.01, else as ``:g`` does (``0.001``, ``32``)."""
+    return f"{x:.0e}".replace("e-0", "e-") if x < 0.01 else f"{x:g}"
+
+
 def span_text(values: Sequence[float], form: Any = factor_text) -> str:
     """``×lo–hi`` of ``values`` (``×x`` where both print the same), each printed by ``form``."""
     lo, hi = form(min(values)), form(max(values))

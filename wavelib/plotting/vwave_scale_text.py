@@ -7,12 +7,14 @@ from collections.abc import Mapping
 
 from ..experiments.vwave import PRESETS, THRESHOLDS, VWaveConfig, run_key
 from ..store import Artifact
-from .vwave_numbers import OVERLAP_WORDS, join_names, ratio_text, side_of, span_text
+from .vwave_numbers import OVERLAP_WORDS, join_names, ratio_text, short_number, side_of, span_text
 
 
-#: Jelassi et al. (2024)'s setting, for the scale disclosure: parameters of their models (about), Mamba's d_state,
-#: peak learning rate, batch and (their README's example) shortest training string
-JELASSI = {"parameters": 160e6, "d_state": 32, "lr": 1e-5, "batch": 8, "min_len": 5}
+#: Jelassi et al. (2024)'s setting, for the disclosures of scale and setup: parameters of their models (about),
+#: Mamba's d_state, peak learning rate, batch and (their README's example) shortest training string; their
+#: transformers' head size; their code's weight decay, warm-up steps and steps
+JELASSI = {"parameters": 160e6, "d_state": 32, "lr": 1e-5, "batch": 8, "min_len": 5, "head_dim": 64,
+           "weight_decay": 0.1, "warmup": 100, "steps": 2_000}
 
 
 def scale_text(paper: VWaveConfig, config: VWaveConfig) -> str:
@@ -20,10 +22,7 @@ def scale_text(paper: VWaveConfig, config: VWaveConfig) -> str:
     this page's preset from ``paper`` if it differs."""
     sizes = {m: paper.parameters(m) for m in ("mamba", "rope")}
     fewer = [JELASSI["parameters"] / n for n in sizes.values()]
-    def number(x: float) -> str:
-        return f"{x:.0e}".replace("e-0", "e-") if x < 0.01 else f"{x:g}"
-
-    diffs = [f"{what} {number(ours)} against {number(theirs)}" for what, ours, theirs in (
+    diffs = [f"{what} {short_number(ours)} against {short_number(theirs)}" for what, ours, theirs in (
         ("Mamba's d_state", paper.d_state, JELASSI["d_state"]), ("peak learning rate", paper.lr, JELASSI["lr"]),
         ("batch", paper.batch, JELASSI["batch"]), ("shortest training string", paper.min_len, JELASSI["min_len"]))
         if ours != theirs]

@@ -12,6 +12,7 @@ from ..experiments.vwave import PRESETS, VWaveConfig, first_crossing, run_key
 from ..models.transformer import rope_frequencies
 from .vwave_numbers import (RISE, SPEED_MEASURES, crossings, final_loss_median, final_seeds, join_names,
                             level_in_words, median_crossing, run_scale, side_of, span_text)
+from .vwave_scale_text import JELASSI
 
 
 def transformer_text(history: Mapping[str, np.ndarray], metrics: Mapping[str, Mapping], wave: str,
@@ -189,7 +190,8 @@ def rope_text(config: VWaveConfig, preset: str, history: Mapping[str, np.ndarray
         verdict = ("Only some seeds leave their start, and RoPE ends far below ALiBi: whether it learns copy at this "
                    f"size, and the other seeds later, a longer run would show: {longer}.")
     head_dim = config.d_model // config.n_heads
-    frequencies = rope_frequencies(head_dim).tolist()
+    frequencies = rope_frequencies(head_dim, config.rope_fraction).tolist()
+    theirs = len(rope_frequencies(JELASSI["head_dim"]))  # GPT-NeoX's 25% of their heads
     if preset == "paper":
         check = (f"train both transformers for twice the steps on a GPU (`python -m wavelib train vwave --preset "
                  f"paper --device cuda --cuda-graph --set \"models=('alibi','rope')\" --set steps={2 * config.steps} "
@@ -198,13 +200,19 @@ def rope_text(config: VWaveConfig, preset: str, history: Mapping[str, np.ndarray
         check = ("train both transformers longer on short strings (`python -m wavelib train vwave --preset cpu --set "
                  "\"models=('alibi','rope')\" --set \"lengths=(5,)\" --set n_seeds=1 --set steps=1000 --experiment "
                  "copy_curves`), or RoPE alone for 2,000 steps on strings ≤ 10")
+    matching = 2 * theirs / head_dim  # the fraction that gives a head of this page their number of frequencies
+    if len(frequencies) < theirs and matching <= 1:
+        check += (f", and rotate more of each head's dims (the same command with `--set rope_fraction={matching:g}` "
+                  f"gives this page's {head_dim}-dim heads the {theirs} frequencies of theirs)")
     heading += "" if heading.endswith("?") else "."
     return (f"**{heading}** On this page, " + "; ".join(parts) + f". {verdict} Each transformer has "
             f"{config.parameters('rope'):,} parameters, Mamba {config.parameters('mamba'):,}: RoPE trailing ALiBi may "
-            f"be an effect of these small models. To check it: {check}, and compare rotating all of each head's dims "
-            "(`TransformerLM(..., rope_fraction=1.0)`). The RoPE follows GPT-NeoX, as the models of Jelassi et al. "
-            "do: 25% of each head's dims rotated, positions counted along the packed row, a causal mask. On this page "
-            f"a head has {head_dim} dims, so {2 * len(frequencies)} are rotated, at {len(frequencies)} frequencies "
-            f"({', '.join(f'{f:.3g}' for f in frequencies)} radians per token), where the 64-dim heads of Jelassi et "
-            "al. rotate 16." + (" A possible reading, untested here: heads this small leave RoPE little position "
-                                "signal." if head_dim <= 16 else ""))
+            f"be an effect of these small models. To check it: {check}. The RoPE follows GPT-NeoX, as the models of "
+            f"Jelassi et al. do: {config.rope_fraction:.0%} of each head's dims rotated"
+            + ("" if config.rope_fraction == 0.25 else " (GPT-NeoX's: 25%)") + ", positions "
+            f"counted along the packed row, a causal mask. On this page a head has {head_dim} dims, so "
+            f"{2 * len(frequencies)} are rotated, at {len(frequencies)} frequencies "
+            f"({', '.join(f'{f:.3g}' for f in frequencies)} radians per token), where the {JELASSI['head_dim']}-dim "
+            f"heads of Jelassi et al. rotate {2 * theirs}, at {theirs}."
+            + (" A possible reading, untested here: with fewer frequencies, RoPE gives a head less position signal "
+               "to tell one distance from another." if len(frequencies) < theirs else ""))
