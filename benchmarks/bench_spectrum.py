@@ -3,9 +3,9 @@
 stepped one after another (each with its own Adam and ``clip_grad_norm_``).
 
 Both sides start from the same weights (the reference builds each model in ``isolated_rng(seed)``, i.e. right
-after ``torch.manual_seed(seed)``, which ``BatchedElman`` replicates) and train on the same fixed batch at the full horizon (100 closed-loop
-steps after the ``s`` input steps), float32. The check is the max abs difference of the seeds' losses at the
-first call. The reference runs with cuDNN's TF32 off so that both sides compute in true float32.
+after ``torch.manual_seed(seed)``, which ``BatchedElman`` replicates) and train on the same fixed batch at the
+full horizon (100 closed-loop steps after the ``s`` input steps), float32. The check is the max abs difference of the
+seeds' losses at the first call. The reference runs with cuDNN's TF32 off so that both sides compute in true float32.
 Rows: the ``paper`` preset's largest cell (s = d = 8, H = 128, 20 seeds); on the CPU also the ``cpu`` preset; on
 CUDA also the grouped step of all cells of H = 128 against those cells stepped one after another, and that grouped
 step on the reference recurrence against the fused one (where triton runs). ``BatchedElman`` picks the fused
@@ -110,7 +110,8 @@ def group_rows(device: torch.device, repeats: int, spec: SpectrumConfig = PRESET
 
 
 def benchmarks(device: torch.device, repeats: int) -> list[Comparison]:
-    """One training step at the full horizon: the ``paper`` preset's H = 128 cell (and on the CPU the ``cpu`` preset)."""
+    """One training step at the full horizon: the ``paper`` preset's H = 128 cell (and on the CPU the ``cpu``
+    preset)."""
     rows = []
     for preset in ("paper", "cpu") if device.type == "cpu" else ("paper",):
         spec = PRESETS[preset]

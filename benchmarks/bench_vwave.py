@@ -2,9 +2,9 @@
 
 Every timed call runs the forward pass and the backward pass of ``(out * w).sum()`` for a fixed random ``w``
 and returns the forward output and the gradients w.r.t. every input; the check (outside the timed calls) divides
-each by its largest magnitude in the reference's output (measured once, before timing). So ``check`` is the largest error of
-any part relative to that part's scale (dimensionless; the weight gradients, summed over batch and time, would
-otherwise swamp the output's errors), and the tolerance is :data:`RTOL` for every row. float32, all inputs
+each by its largest magnitude in the reference's output (measured once, before timing). So ``check`` is the
+largest error of any part relative to that part's scale (dimensionless; the weight gradients, summed over batch and
+time, would otherwise swamp the output's errors), and the tolerance is :data:`RTOL` for every row. float32, all inputs
 drawn once before timing. Rows per shape:
 
 - ``scan``: ``selective_scan`` with backend ``"sequential"`` (per-step autograd loop over decays and inputs computed

@@ -44,9 +44,9 @@ the size of the whole input: O(T²) memory traffic (on the CPU a copy-task train
 
 Each timed call returns the output and the gradients w.r.t. every input; the check divides each by its scale in
 the reference's output (:func:`wavelib.benchmarking.normalised`, outside the timed calls), so it is a relative
-error; float32, with cuDNN's TF32 off (:func:`wavelib.benchmarking.true_float32`). The recurrence rows keep the check about the
-kernel, not about rounding: a positive drive, non-negative conv weights and bias keep every unit active (with
-signed inputs, a pre-activation within rounding of 0 flips its ReLU mask, and over 500 steps the float32
+error; float32, with cuDNN's TF32 off (:func:`wavelib.benchmarking.true_float32`). The recurrence rows keep the
+check about the kernel, not about rounding: a positive drive, non-negative conv weights and bias keep every unit active
+(with signed inputs, a pre-activation within rounding of 0 flips its ReLU mask, and over 500 steps the float32
 reference itself parts from float64 by 0.1 of the largest gradient), and the weight is scaled to gain 1
 (:func:`~wavelib.models.wave_rnn.circular_conv_norm`; with gain a little above 1 rounding grows along the
 steps). Both ReLU branches are checked against float64 in ``tests/test_wave_rnn_fused.py``.

@@ -23,10 +23,10 @@ DEVICE = "cuda" if torch.cuda.is_available() and not INTERPRET else "cpu"
 
 def wave_inputs(batch: int, steps: int, c: int, n: int, bias: bool, seed: int = 0):
     """Wave-RNN recurrence inputs: leaves [x_proj (B, T, c*n), conv weight (c, c, 3), conv bias (c,) if ``bias``]
-    and an output gradient (B, T, c*n), float32 on DEVICE. The conv weight is scaled to operator norm 0.9 (a contraction), so the states
-    stay O(1) over the steps and float32 rounding stays near 1e-7 relative: with an expanding weight (a draw of
-    N(0, 1/(3c)) taps grew the states to ~2e4 in 16 steps) the float32-vs-float64 gap says nothing about the
-    kernel."""
+    and an output gradient (B, T, c*n), float32 on DEVICE. The conv weight is scaled to operator norm 0.9 (a
+    contraction), so the states stay O(1) over the steps and float32 rounding stays near 1e-7 relative: with an
+    expanding weight (a draw of N(0, 1/(3c)) taps grew the states to ~2e4 in 16 steps) the float32-vs-float64 gap says
+    nothing about the kernel."""
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(batch, steps, c * n, generator=g)
     w = torch.randn(c, c, 3, generator=g)

@@ -132,7 +132,8 @@ def test_table1_cells_average_the_determinate_seeds_and_say_how_many():
 
 
 def test_no_eigenvalues_on_either_side_is_indeterminate_not_nan():
-    """With no eigenvalue above threshold on both sides the Table 1 cell would read nan instead of counting as indeterminate."""
+    """With no eigenvalue above threshold on both sides the Table 1 cell would read nan instead of counting as
+    indeterminate."""
     result = compare_spectra(0.5 * np.eye(4), 0.5 * np.eye(4))
     assert (result.n_learned, result.n_theory, result.error) == (0, 0, None)
 

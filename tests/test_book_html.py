@@ -1,7 +1,8 @@
 """The built book, checked page by page in real headless Chromium.
 
 The book is built once per module at the smoke preset with the package CLI
-(``python -m wavelib book --preset smoke --out DIR``, html in DIR/_build/html). To re-check an existing build without rebuilding::
+(``python -m wavelib book --preset smoke --out DIR``, html in DIR/_build/html). To re-check an existing build
+without rebuilding::
 
     WAVELIB_BOOK_HTML=_build/html python -m pytest -m browser tests/test_book_html.py
 

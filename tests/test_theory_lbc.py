@@ -192,7 +192,8 @@ def test_spectra_figure_titles_say_when_no_eigenvalue_repeats():
 
 
 def test_orthogonal_basis_fixes_the_qr_signs():
-    """Without the sign fix Q is not Haar distributed: diag(R) = diag(Q.T G) must come out positive for the same draw."""
+    """Without the sign fix Q is not Haar distributed: diag(R) = diag(Q.T G) must come out positive for the same
+    draw."""
     n = 8
     G = np.random.default_rng(3).standard_normal((n, n)) / np.sqrt(n)
     Q = random_basis(n, np.random.default_rng(3), kind="orthogonal")

@@ -5,8 +5,8 @@ For each input amplitude, each history length s and each of ``n_networks`` seeds
 in a random orthogonal basis, and a static "bump" control whose W_hh projects onto the input subspace (it
 adds every input in place). We record ||∂y(s+1)/∂x(1)||_F / sqrt(d), the sensitivity of the first
 closed-loop output to the first input (1 = passed on unchanged, as by the identity map), which Eq. 14
-bounds by a power of μ without waves and Eq. 16 with no power of μ on its μd term with them. Every (s, network) unit draws
-from its own streams ``[seed, ...]`` (the same input signs at every amplitude), so a resumed run equals an
+bounds by a power of μ without waves and Eq. 16 with no power of μ on its μd term with them. Every (s, network)
+unit draws from its own streams ``[seed, ...]`` (the same input signs at every amplitude), so a resumed run equals an
 uninterrupted one.
 """
 

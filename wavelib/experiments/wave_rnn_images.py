@@ -43,9 +43,9 @@ its ':' decimal mark) where it decides, and from the public code (``akandykeller
   text does not decide, and the code does: its only sMNIST wRNN sweep fixes ``grad_clip: [0.0]``. Hence no
   clipping (``PAPER_HPARAMS``; read "lost before", as the psMNIST values below are, it would be 1). The text's
   "the iRNN does not need gradient clipping on this task" says only that clipping was searched for the wRNN, not
-  that it was chosen. psMNIST prints "[0, 1, 10,100, 1000]" (wRNN) and "[0, 1, 10, 100,1000]" (iRNN): read "lost before", 100
-  and 1000, the values used; read "lost after", 10 and 100. The code's psMNIST sweeps search all five, so this
-  stays an assumption.
+  that it was chosen. psMNIST prints "[0, 1, 10,100, 1000]" (wRNN) and "[0, 1, 10, 100,1000]" (iRNN): read "lost
+  before", 100 and 1000, the values used; read "lost after", 10 and 100. The code's psMNIST sweeps search all five, so
+  this stays an assumption.
 - The wRNN + MLP gets the wRNN's (the paper gives none of its own); nsCIFAR10 lr 1e-4 (wRNN) and 1e-5 (iRNN), no
   clipping, batch 256, 250 epochs, drop 10× at epoch 100 (stated; the code's wRNN sweep trains 120 epochs, its
   iRNN sweep 250).

@@ -265,8 +265,8 @@ def claim_rows(*, fibonacci: Sequence[tuple[int, int, bool, int]], fibonacci_ste
         ("Waves keep onset time, bumps do not", "ICLR 2024 Fig. 1 (illustration)",
          f"onsets decoded exactly: {onsets_exact}; distinct states at T = {T}: wave {distinct[T][0]}, "
          f"bump {distinct[T][1]}"),
-        ("LBC: h(t) = Φ h(t−1) with the readout of Eq. 7 reproduces the HDS in any basis (inputs loaded by the shift, "
-         "the boundary driven by the input)", "Eq. 6–7",
+        ("LBC: h(t) = Φ h(t−1) with the readout of Eq. 7 reproduces the HDS in any basis (inputs loaded by the "
+         "shift, the boundary driven by the input)", "Eq. 6–7",
          f"max error over {len(lbc_errors)} tasks, random basis, {lbc_steps} steps: {max(lbc_errors.values()):.1e}"),
         ("Repeat copy: variable μ sits in subspace ((μ − t − 1) mod s) + 1 at closed-loop step t",
          "Appendix A.4 (the sentence; Eq. 38's flat index is one subspace off)",

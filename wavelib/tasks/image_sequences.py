@@ -63,7 +63,8 @@ def cifar_rows(images: np.ndarray | torch.Tensor, device: torch.device | str | N
 
 def fixed_noise(noise_seed: int = 0, noise_std: float = 1.0,
                 device: torch.device | str | None = None) -> torch.Tensor:
-    """The ``noise="fixed"`` block ``(968, 96)``: ``noise_std * randn``, ``torch.Generator().manual_seed(noise_seed)``."""
+    """The ``noise="fixed"`` block ``(968, 96)``: ``noise_std * randn`` from
+    ``torch.Generator().manual_seed(noise_seed)``."""
     if isinstance(noise_seed, bool) or not isinstance(noise_seed, int):
         raise ValueError(f"noise_seed must be an int, got {noise_seed!r}")
     g = torch.Generator().manual_seed(noise_seed)

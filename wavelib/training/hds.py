@@ -356,11 +356,11 @@ def train_hds(cfg: HDSTraining, seeds: Sequence[int], device: torch.device, gene
     History (NumPy): ``step`` (L,), ``loss`` (L, M) mean training loss since the previous record,
     ``horizon`` (L, M) after the step, ``max_abs_eig`` (L, M) of W_hh; with gradient records ``grad_step``
     (G,), ``grad_norms`` (G, M, s) (:func:`input_gradient_norms`), ``jacobian_norms`` (G, M, s)
-    (:func:`input_jacobian_norms`) and ``grad_max_abs_eig`` (G, M); ``test_accuracy`` (M,) and ``test_loss`` (M,) over ``cfg.test_horizon``
-    closed-loop steps of a fresh batch of 256. The recurrence (:func:`~wavelib.models.elman.elman_recurrence`:
-    fused for float32 on CUDA where triton runs, else the reference loop) is pinned for the run and part of its
-    checkpoint's identity: the two agree to rounding, not bit for bit, so a resumed run keeps the one it started
-    on (an error where that is the fused one and it cannot run).
+    (:func:`input_jacobian_norms`) and ``grad_max_abs_eig`` (G, M); ``test_accuracy`` (M,) and ``test_loss`` (M,)
+    over ``cfg.test_horizon`` closed-loop steps of a fresh batch of 256. The recurrence
+    (:func:`~wavelib.models.elman.elman_recurrence`: fused for float32 on CUDA where triton runs, else the reference
+    loop) is pinned for the run and part of its checkpoint's identity: the two agree to rounding, not bit for bit, so a
+    resumed run keeps the one it started on (an error where that is the fused one and it cannot run).
 
     This is the one-cell case of :func:`train_hds_group`.
     """

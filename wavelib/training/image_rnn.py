@@ -8,8 +8,8 @@ the model is scored on the validation and the test images. A run is resumable bi
 
 Tasks: ``smnist`` / ``psmnist`` (pixels ``x / 255``, average-pooled ``pool × pool`` first: ``pool = 1`` is the
 paper's 784-step task, ``pool = 2`` a 196-step reduced task; psMNIST applies a fixed permutation of the
-``(28 / pool)^2`` pixels, see :func:`pixel_order`) and ``nscifar`` (:func:`~wavelib.tasks.image_sequences.nscifar_inputs`,
-1000 steps of 96 inputs).
+``(28 / pool)^2`` pixels, see :func:`pixel_order`) and ``nscifar``
+(:func:`~wavelib.tasks.image_sequences.nscifar_inputs`, 1000 steps of 96 inputs).
 """
 
 from __future__ import annotations
