@@ -20,6 +20,7 @@ from collections.abc import Callable
 import torch
 
 from wavelib.benchmarking import Comparison, compare
+from wavelib.devices import true_float32
 from wavelib.experiments.spectrum import PRESETS, SpectrumConfig
 from wavelib.models.elman import BatchedElman
 from wavelib.models.elman_fused import fused_problem
@@ -44,7 +45,7 @@ def reference_step(cfg: HDSTraining, seeds: list[int], inputs: torch.Tensor,
 
     def step() -> torch.Tensor:
         losses = []
-        with torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
+        with true_float32():
             for m, (rnn, readout, params, optimizer) in enumerate(models):
                 y = readout(rnn(inputs[m])[0])[:, cfg.s:]
                 loss = torch.nn.functional.mse_loss(y, targets[m])

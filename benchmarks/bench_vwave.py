@@ -64,7 +64,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from wavelib.benchmarking import Comparison, RowCollector, compare, forward_backward, scales, true_float32
+from wavelib.benchmarking import Comparison, RowCollector, compare, forward_backward, scales
+from wavelib.devices import true_float32
 from wavelib.experiments.vwave import PRESETS, VWaveConfig
 from wavelib.grid import on_own_stream
 from wavelib.models.selective_scan import available_backends, resolve_backend, selective_scan

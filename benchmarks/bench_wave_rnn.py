@@ -44,7 +44,7 @@ the size of the whole input: O(T²) memory traffic (on the CPU a copy-task train
 
 Each timed call returns the output and the gradients w.r.t. every input; the check divides each by its scale in
 the reference's output (:func:`wavelib.benchmarking.normalised`, outside the timed calls), so it is a relative
-error; float32, with cuDNN's TF32 off (:func:`wavelib.benchmarking.true_float32`). The recurrence rows keep the
+error; float32, with cuDNN's TF32 off (:func:`wavelib.devices.true_float32`). The recurrence rows keep the
 check about the kernel, not about rounding: a positive drive, non-negative conv weights and bias keep every unit active
 (with signed inputs, a pre-activation within rounding of 0 flips its ReLU mask, and over 500 steps the float32
 reference itself parts from float64 by 0.1 of the largest gradient), and the weight is scaled to gain 1
@@ -61,7 +61,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from wavelib.benchmarking import Comparison, compare, forward_backward, scales, true_float32
+from wavelib.benchmarking import Comparison, compare, forward_backward, scales
+from wavelib.devices import true_float32
 from wavelib.models.wave_rnn import WaveRNN, circular_conv_norm, wave_rnn_recurrence
 from wavelib.seeding import isolated_rng
 from wavelib.training.optim import optimizer_step

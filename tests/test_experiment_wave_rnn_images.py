@@ -286,3 +286,20 @@ def test_ridge_text_sets_the_share_against_chance_and_the_null():
     assert "chance 0.015; null 0.050 ± 0.010 (20 draws): above the null" in text
     assert figs.ridge_text(entry | {"ridge_fraction": 0.065}).endswith("not above the null")
     assert "rings" not in figs.ridge_text(entry | {"rings": 1, "neurons": "onset order"})
+
+
+def test_the_grid_trains_with_cudnn_in_true_float32(tmp_path, monkeypatch):
+    """Every run sees cuDNN's TF32 off (the iRNN's nn.RNN in true float32, as on the paper's GPUs), set again after."""
+    from wavelib.experiments import wave_rnn_images
+
+    real, seen = wave_rnn_images.train_image_model, []
+
+    def recording(*args, **kwargs):
+        seen.append(torch.backends.cudnn.allow_tf32)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(wave_rnn_images, "train_image_model", recording)
+    before = torch.backends.cudnn.allow_tf32
+    run("mnist", tmp_path)
+    assert seen and not any(seen) and torch.backends.cudnn.allow_tf32 == before
+

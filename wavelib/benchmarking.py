@@ -9,7 +9,6 @@ device, versions, git commit and date, and writes Markdown and JSON side by side
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import math
@@ -26,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .devices import device_description
+from .devices import device_description, true_float32
 from .provenance import git_commit, versions
 
 Output = Any  #: what a benchmarked callable returns: a tensor, an array or a number
@@ -192,12 +191,6 @@ class RowCollector:
         if self.failed:
             raise SuiteIncomplete(self.rows, self.failed)
         return self.rows
-
-
-def true_float32() -> contextlib.AbstractContextManager[None]:
-    """Context manager: cuDNN (CUDA convolutions and RNNs) without TF32, so a CUDA reference computes in true
-    float32 like the fast paths it is checked against (TF32 keeps 10 mantissa bits: ~1e-3 per step)."""
-    return torch.backends.cudnn.flags(enabled=True, allow_tf32=False)
 
 
 def forward_backward(fn: Callable[[], torch.Tensor], inputs: Sequence[torch.Tensor],

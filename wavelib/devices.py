@@ -1,6 +1,8 @@
-"""Turning a device name into a ``torch.device``, with errors that say what to do."""
+"""Turning a device name into a ``torch.device``, with errors that say what to do; true float32 on CUDA."""
 
 from __future__ import annotations
+
+import contextlib
 
 import torch
 
@@ -46,3 +48,11 @@ def device_description(device: torch.device) -> str:
         index = device.index if device.index is not None else torch.cuda.current_device()
         return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
     return device.type
+
+
+def true_float32() -> contextlib.AbstractContextManager[None]:
+    """Context manager: cuDNN (CUDA convolutions and RNNs, such as the iRNN's ``nn.RNN``) without TF32, which
+    PyTorch allows it by default on Ampere and newer GPUs (TF32 keeps 10 mantissa bits: ~1e-3 relative per
+    product). A global setting, not per thread: enter it around the whole of a grid whose runs share threads."""
+    return torch.backends.cudnn.flags(enabled=True, allow_tf32=False)
+

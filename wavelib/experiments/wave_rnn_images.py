@@ -65,6 +65,7 @@ from ..data.cache import DataUnavailableError, is_offline
 from ..data.cifar10 import cifar10_here, cifar10_howto, load_cifar10
 from ..data.image_dataset import ImageDataset, train_valid_split
 from ..data.mnist import MNIST_SOURCES, full_mnist_here, load_mnist, mnist_missing
+from ..devices import true_float32
 from ..grid import RunJob, RunOutput, in_run_order, train_runs
 from ..presets import Config, ConfigError, require_choice, require_positive
 from ..registry import Chapter, Experiment
@@ -348,8 +349,9 @@ def _summary(history: dict[str, np.ndarray], keys: list[str], parameters: int) -
 
 def _train_runs(config: WaveRNNImagesConfig, ctx: RunContext, runs: list[tuple[str, str, SequenceModelSpec,
                 ImageTaskSpec, int]], data: dict[str, ImageDataset], state: dict) -> None:
-    """Train every (key, task, model spec, task spec, seed) not yet done (``ctx.workers`` at a time); histories
-    under ``key|name``, in the order of ``runs``."""
+    """Train every (key, task, model spec, task spec, seed) not yet done (``ctx.workers`` at a time) in true float32
+    (cuDNN without TF32: :func:`~wavelib.devices.true_float32`); histories under ``key|name``, in the order of
+    ``runs``."""
     arrays = _arrays(data)
 
     def job(key: str, task: str, spec: SequenceModelSpec, task_spec: ImageTaskSpec, seed: int) -> RunJob:
@@ -365,7 +367,8 @@ def _train_runs(config: WaveRNNImagesConfig, ctx: RunContext, runs: list[tuple[s
         return run
 
     jobs = [(run[0], job(*run)) for run in runs]
-    train_runs(ctx, state, jobs)
+    with true_float32():  # around the whole grid: a global setting, and its runs share threads
+        train_runs(ctx, state, jobs)
     state["history"] = in_run_order(state["history"], jobs)
 
 

@@ -36,6 +36,7 @@ import dataclasses
 import numpy as np
 import torch
 
+from ..devices import true_float32
 from ..grid import RunJob, RunOutput, in_run_order, train_runs
 from ..presets import Config, ConfigError, require_choice, require_positive
 from ..registry import Chapter, Experiment
@@ -263,9 +264,9 @@ def _figure_data(model: torch.nn.Module, task: SequenceTaskSpec, device: torch.d
 
 def _train_grid(config: WaveRNNTasksConfig, ctx: RunContext, task: str, Ts: tuple[int, ...],
                 models: tuple[str, ...], figure: bool = False) -> Result:
-    """Train every (T, model) from ``n_seeds`` seeds (``ctx.workers`` at a time); histories under
-    ``task|T|model|seed|name``; with ``figure``, seed 0 at ``figure_T`` also stores the figure data, and the wRNN's
-    and iRNN's weights."""
+    """Train every (T, model) from ``n_seeds`` seeds (``ctx.workers`` at a time) in true float32 (cuDNN without TF32:
+    :func:`~wavelib.devices.true_float32`, as the paper's GPUs computed); histories under ``task|T|model|seed|name``;
+    with ``figure``, seed 0 at ``figure_T`` also stores the figure data, and the wRNN's and iRNN's weights."""
     state = ctx.checkpoint.load() or {"done": [], "history": {}, "weights": {}}
 
     def job(T: int, model: str, seed: int) -> RunJob:
@@ -283,7 +284,8 @@ def _train_grid(config: WaveRNNTasksConfig, ctx: RunContext, task: str, Ts: tupl
 
     jobs = [(run_key(task, T, model, seed), job(T, model, seed))
             for T in Ts for model in models for seed in range(config.n_seeds)]
-    train_runs(ctx, state, jobs)
+    with true_float32():  # around the whole grid: a global setting, and its runs share threads
+        train_runs(ctx, state, jobs)
     metrics = {run_key(task, T, model): _summarise(config, state["history"], task, T, model)
                for T in Ts for model in models}
     return Result(metrics=metrics, history=in_run_order(state["history"], jobs),
