@@ -249,3 +249,13 @@ def test_slot_reading_rows_show_both_readings_per_task_and_basis():
                                                           ["T2", "orthogonal"], ["T2", "gaussian"]]
     printed_rank = slot_reading_check("diagonal_copy", "orthogonal")["printed"][1]  # its value: variable_memory's test
     assert rows[2][3] == "36 of 36" and rows[2][5] == f"{printed_rank} of 36"
+
+
+def test_the_figures_networks_say_whether_they_learned():
+    history = {"repeat_copy|H128|l2=0|test_accuracy": np.array([1.0, 0.5]),
+               "compose_t3|H128|l2=0|test_accuracy": np.array([0.94, 1.0])}
+    text = figs.figure_networks_text(history, ["repeat_copy", "compose_t3"], 128)
+    assert text == ("Test accuracy of these seed-0 networks, the ones Figs. 3 and 4 show too: T1 1.000; T3 0.940 (T3 "
+                    "at or below 0.94: not a network that learned its task).")
+    history["compose_t3|H128|l2=0|test_accuracy"][0] = 0.99
+    assert figs.figure_networks_text(history, ["repeat_copy", "compose_t3"], 128).endswith("T3 0.990 (each above 0.94).")

@@ -48,7 +48,9 @@ def angle_errors(learned: np.ndarray, theory: np.ndarray, matching: str = "optim
 
     ``learned`` and ``theory`` are complex (n,), in the same count. ``"optimal"`` minimises the total
     (Hungarian algorithm); ``"greedy"`` walks ``learned`` in order, each taking the nearest (by angle)
-    theoretical eigenvalue not yet taken, as the papers' public code does. Returns (n,), in ``learned``'s order.
+    theoretical eigenvalue not yet taken: the public code's greedy rule (its ``spectral_comparison`` walks the
+    eigenvalues of its first operator, which its docstring names Φ; the call is not in its published notebook, so
+    which side it walks is not certain). Returns (n,), in ``learned``'s order.
     """
     if matching not in MATCHINGS:
         raise ValueError(f"matching must be one of {MATCHINGS}, got {matching!r}")

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..analysis.table1_grid import (AT_ANGLES, LEARNED_ACCURACY, CellSeeds, at_phi_angles, chance_deviation,
+from ..analysis.table1_grid import (AT_ANGLES, LEARNED_ACCURACY, CellSeeds, at_phi_angles, cell_key, chance_deviation,
                                     first_step_beyond, named_exception, nearest_angle_deviation)
 from ..analysis.variable_memory import SLOT_POWERS, MemoryGains, slot_reading_check
 from ..tasks.linear_hds import TABLE1_LABELS
@@ -325,7 +325,7 @@ def _unnamed_exceptions(cells: Sequence[CellSeeds]) -> list[CellSeeds]:
     return [c for c in cells if c is not named and c.accuracy.mean() > LEARNED_ACCURACY and not c.determinate.any()]
 
 
-def _order_of_magnitude(x: float) -> int:
+def order_of_magnitude(x: float) -> int:
     """The power of ten nearest ``x`` > 0 in log scale: 1e-3 for 3.2e-4 to 3.2e-3."""
     return int(np.round(np.log10(x)))
 
@@ -389,7 +389,7 @@ def table1_verdict(cells: Sequence[CellSeeds], paper_grid: tuple[int, int] | Non
                                    for where, found in places.items() if found) + ".")
     means = [(c, float(c.error[c.learned & c.determinate].mean())) for c in cells if (c.learned & c.determinate).any()]
     if means:
-        off_scale = [(c, m) for c, m in means if _order_of_magnitude(m) != -3]
+        off_scale = [(c, m) for c, m in means if order_of_magnitude(m) != -3]
         status["errors of order 1e-3 rad (reference notes)"] = not off_scale
         bullets.append("*The reference notes on the public code expect errors of order 1e-3 rad* (not a number the "
                        "paper gives). Cell means over the learned, determinate seeds: "
@@ -435,6 +435,17 @@ def figure_network_row(hiddens: Sequence[int], steps: int) -> tuple[str, str, st
             f"{APPENDIX_TABLE2['iterations']:,} iterations",
             f"seed 0, H {shown['H']}, L2 0, {steps:,} iterations: "
             + ("as Table 2" if not differ else "differs from Table 2 in " + ", ".join(differ)))
+
+
+def figure_networks_text(history: Mapping[str, np.ndarray], tasks: Sequence[str], hidden: int) -> str:
+    """The test accuracy of the networks the figures show (seed 0 of each task at ``hidden`` units, L2 = 0), with
+    whether each learned its task (above :data:`LEARNED_ACCURACY`)."""
+    accuracy = {t: float(history[f"{cell_key(t, hidden, 0.0)}|test_accuracy"][0]) for t in tasks}
+    failed = [t for t, a in accuracy.items() if a <= LEARNED_ACCURACY]
+    return ("Test accuracy of these seed-0 networks, the ones Figs. 3 and 4 show too: "
+            + "; ".join(f"{TABLE1_LABELS[t].split()[0]} {a:.3f}" for t, a in accuracy.items())
+            + (f" ({', '.join(TABLE1_LABELS[t].split()[0] for t in failed)} at or below {LEARNED_ACCURACY}: "
+               "not a network that learned its task)" if failed else f" (each above {LEARNED_ACCURACY})") + ".")
 
 
 def grid_claim_rows(cells: Sequence[CellSeeds]) -> list[tuple[str, str, str]]:
