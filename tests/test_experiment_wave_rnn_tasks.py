@@ -187,6 +187,26 @@ def test_table4_agreement_counts_the_papers_orderings_that_hold():
     assert figs.paper_adding_text("wrnn", 50, "mse") == "no paper value at this T"
 
 
+def test_table4_is_ranked_in_the_codes_float32_loss_where_the_artifact_has_it():
+    """Table 4's values are float32 cross-entropies / 50 (the code's): the ranking beside them uses this page's float32
+    number, where the float64 one (the loss itself) could order two tiny losses the other way; the table shows both."""
+    models = ["wrnn", "wrnn-noV"]  # Table 4 at T = 10: wRNN - V-init 2e-11 below the wRNN's 1e-10
+    metrics = {"ablation|T10|wrnn": {"paper_comparable_loss_best": 1e-12, "paper_comparable_loss_float32_best": 4e-11,
+                                     "recall_accuracy_mean": 1.0, "parameters": 10},
+               "ablation|T10|wrnn-noV": {"paper_comparable_loss_best": 5e-12,
+                                         "paper_comparable_loss_float32_best": 0.0, "recall_accuracy_mean": 1.0,
+                                         "parameters": 10}}
+    text = figs.table4_agreement_text(metrics, models, 10, 10)
+    assert text.startswith("Of the 1 pairs of rows that Table 4 ranks at T = 10, 1 keep their order here (T = 10; "
+                           "CE/batch in float32, as the paper's code computes it).")
+    old = {k: {n: v for n, v in e.items() if not n.endswith("float32_best")} for k, e in metrics.items()}
+    assert "0 keep their order here (T = 10; CE/batch in float64: this artifact predates the float32 number" in \
+        figs.table4_agreement_text(old, models, 10, 10)
+    header, rows = figs.copy_table(metrics, "ablation", [10], models)
+    assert "in float32, as the code" in header[2] and rows[0][2] == "1.0e-12 (4.0e-11) · 1.000"
+    assert figs.copy_table(old, "ablation", [10], models)[1][1][2] == "5.0e-12 (not recorded) · 1.000"
+
+
 def test_table4_agreement_lists_a_tie_as_not_keeping_the_order():
     """A tie between two rows the paper ranks strictly must be reported under "Reversed or tied", not as agreement."""
     models = ["wrnn", "irnn"]

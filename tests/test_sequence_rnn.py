@@ -39,8 +39,11 @@ def test_history_labels_and_the_global_random_state_is_untouched():
     assert torch.equal(before, torch.random.get_rng_state())
     assert history["step"].tolist() == [0, 2, 4] and np.isnan(history["train_loss"][0])
     assert set(history) == {"step", "train_loss", "test_cross_entropy", "test_recall_cross_entropy",
-                            "test_recall_accuracy", "test_sequence_accuracy", "test_paper_comparable_loss"}
+                            "test_recall_accuracy", "test_sequence_accuracy", "test_paper_comparable_loss",
+                            "test_paper_comparable_loss_float32"}
     np.testing.assert_allclose(history["test_paper_comparable_loss"], history["test_cross_entropy"] / PAPER_EVAL_BATCH)
+    np.testing.assert_allclose(history["test_paper_comparable_loss_float32"], history["test_paper_comparable_loss"],
+                               rtol=1e-5)  # far above float32's rounding after 4 steps
     each = train_sequence_model(WRNN, SequenceTaskSpec("copy", 2, 4, 4, 1e-3, 1.0, 1), 0, CPU)[1]["train_loss"]
     assert history["train_loss"][1:].tolist() == pytest.approx([each[1:3].mean(), each[3:5].mean()], rel=1e-6)
 

@@ -123,6 +123,20 @@ def test_copy_metrics_resolve_the_losses_a_trained_wrnn_reaches():
     for name in ("cross_entropy", "recall_cross_entropy"):
         assert m[name] == pytest.approx(expected, rel=1e-6)
     assert m["paper_comparable_loss"] == pytest.approx(expected / 4, rel=1e-6) and m["paper_comparable_loss"] > 0
+    assert m["paper_comparable_loss_float32"] == 0.0  # what the paper's code would have reported for it
+
+
+def test_the_codes_float32_loss_counts_only_the_tokens_above_its_rounding():
+    """The paper's code takes nn.CrossEntropyLoss of float32 outputs: a token whose loss is far below float32's
+    rounding at its logits counts 0, so the number counts the few tokens that cost more."""
+    _, y = st.copy_batch(4, 3, gen())
+    logits = _onehot_logits(y, scale=30.0)  # every token ~8e-13 nats: 0 in float32
+    logits[0, 0] = 0.0  # one token guessed uniformly: ln 10 nats
+    m = st.copy_metrics(logits, y)
+    tokens = y.numel()
+    assert m["paper_comparable_loss_float32"] == pytest.approx(math.log(10) / tokens / 4, rel=1e-6)
+    tiny = (tokens - 1) * math.log1p(9 * math.exp(-30))
+    assert m["paper_comparable_loss"] == pytest.approx((math.log(10) + tiny) / tokens / 4, rel=1e-12)
 
 
 def test_copy_metrics_partial_recall():

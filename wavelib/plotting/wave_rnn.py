@@ -225,6 +225,12 @@ def paper_table4_text(model: str, T: int) -> str:
     return f"misprint (“{TABLE4_MISPRINT}”)" if value is None else f"{value:.0e}"
 
 
+def code_loss(entry: Mapping[str, float]) -> float | None:
+    """The best seed's CE/batch computed in float32, as the paper's code computes its "test MSE" (the number to rank
+    beside Table 4's); None for an artifact from before it was recorded (``--retrain`` records it)."""
+    return entry.get("paper_comparable_loss_float32_best")
+
+
 def copy_table(metrics: Mapping[str, Mapping], task: str, Ts: Sequence[int], models: Sequence[str],
                copy_format: str = "paper") -> tuple[list[str], list[list[str]]]:
     """Table 4's layout (``task`` "ablation") or the copy summary (``task`` "copy"): one row per model, one column
@@ -232,14 +238,17 @@ def copy_table(metrics: Mapping[str, Mapping], task: str, Ts: Sequence[int], mod
     "ablation" each T beside the paper's Table 4 value (the best model's "test MSE", i.e. CE/batch)."""
     header = ["model", "parameters"]
     for T in Ts:
-        header += [f"{T_text(T, copy_format)}: CE/batch (best) · recall acc."] + (["paper"] if task == "ablation"
-                                                                                 else [])
+        header += [f"{T_text(T, copy_format)}: CE/batch, best seed (in float32, as the code) · recall acc."] + (
+            ["paper"] if task == "ablation" else [])
     rows = []
     for model in models:
         row = [LABELS[model], f"{metrics[run_key(task, Ts[0], model)]['parameters']:,}"]
         for T in Ts:
             e = metrics[run_key(task, T, model)]
-            row.append(f"{e['paper_comparable_loss_best']:.1e} · {e['recall_accuracy_mean']:.3f}")
+            as_code = code_loss(e)
+            row.append(f"{e['paper_comparable_loss_best']:.1e} ("
+                       + ("not recorded" if as_code is None else f"{as_code:.1e}")
+                       + f") · {e['recall_accuracy_mean']:.3f}")
             if task == "ablation":
                 row.append(paper_table4_text(model, reported_T_from_code(T) if copy_format == "code" else T))
         rows.append(row)
@@ -281,17 +290,22 @@ def sigma_claim_text(T: int) -> str:
 def table4_agreement_text(metrics: Mapping[str, Mapping], models: Sequence[str], T: int, reported: int,
                           copy_format: str = "paper") -> str:
     """Which of Table 4's pairwise orderings at reported ``T`` (pairs the paper ranks strictly, by the best
-    model's CE/batch) hold among this page's runs at ``T`` (the best seed's CE/batch), and the Σ-init gain of the
-    iRNN beside the paper's; "" where the paper has no such T."""
+    model's CE/batch) hold among this page's runs at ``T`` (the best seed's CE/batch in float32, as the paper's code
+    computes it: :func:`code_loss`; the float64 one for an artifact without it, said so), and the Σ-init gain of
+    the iRNN beside the paper's; "" where the paper has no such T."""
     paper = {m: PAPER_TABLE4.get((m, reported)) for m in models}
-    ours = {m: metrics[run_key("ablation", T, m)]["paper_comparable_loss_best"] for m in models}
+    entries = {m: metrics[run_key("ablation", T, m)] for m in models}
+    as_code = all(code_loss(e) is not None for e in entries.values())
+    ours = {m: code_loss(e) if as_code else e["paper_comparable_loss_best"] for m, e in entries.items()}
     pairs = [(a, b) for a in models for b in models
              if paper[a] is not None and paper[b] is not None and paper[a] < paper[b]]
     if not pairs:
         return ""
     failing = [(a, b) for a, b in pairs if not ours[a] < ours[b]]
     text = (f"Of the {len(pairs)} pairs of rows that Table 4 ranks at T = {reported}, {len(pairs) - len(failing)} keep "
-            f"their order here ({T_text(T, copy_format)}).")
+            f"their order here ({T_text(T, copy_format)}; CE/batch "
+            + ("in float32, as the paper's code computes it" if as_code else
+               "in float64: this artifact predates the float32 number, `--retrain` records it") + ").")
     if failing:
         text += " Reversed or tied: " + "; ".join(
             f"{LABELS[a]} below {LABELS[b]} (paper {paper[a]:.0e} < {paper[b]:.0e}; here {ours[a]:.1e} vs "

@@ -28,7 +28,7 @@ EVAL_SEED = 20_240_502  #: the fixed test batch of every task and T
 TASKS = ("copy", "adding")
 KINDS = ("wrnn", "irnn")
 COPY_METRICS = ("cross_entropy", "recall_cross_entropy", "recall_accuracy", "sequence_accuracy",
-                "paper_comparable_loss")
+                "paper_comparable_loss", "paper_comparable_loss_float32")
 """Test numbers recorded for copy (see :func:`~wavelib.tasks.sequence_tasks.copy_metrics`), as ``test_<name>``."""
 
 
@@ -161,7 +161,8 @@ def train_sequence_model(model_spec: SequenceModelSpec, task_spec: SequenceTaskS
     - ``step``; ``train_loss`` (mean training loss since the previous record; NaN at step 0);
     - copy: ``test_cross_entropy`` (nats per token, all positions), ``test_recall_cross_entropy`` (the last 10
       steps), ``test_recall_accuracy``, ``test_sequence_accuracy``, ``test_paper_comparable_loss`` (the paper's
-      "test MSE": the cross-entropy divided by the test batch size);
+      "test MSE": the cross-entropy divided by the test batch size) and ``test_paper_comparable_loss_float32`` (the
+      same computed in float32, as the paper's code does);
     - adding: ``test_mse``.
 
     ``checkpoint`` (``load()``/``save(state)``) receives the whole state every ``checkpoint_every`` steps and at the
