@@ -267,10 +267,14 @@ def test_figures_show_the_pooled_digit_and_plain_parameter_ticks():
         np.testing.assert_allclose(shown[4 * ring:4 * ring + 4].T, ring_states / np.percentile(ring_states, 99.5))
     assert [t.get_text() for t in fig.axes[1].get_yticklabels()] == [
         f"ring {ring}\npeak {states[:, 4 * ring:4 * ring + 4].max():.3g}" for ring in range(2)]
-    metrics = {"task": "psmnist", **{f"psmnist|{m}-{p}": {"model": m, "parameters": p, "test_accuracy_mean": 0.5}
-                                     for m, p in (("wrnn", 830), ("wrnn", 3134), ("irnn", 474), ("irnn", 4938))}}
+    sizes = (("wrnn", 830), ("wrnn", 3134), ("irnn", 474), ("irnn", 4938))
+    metrics = {"task": "psmnist", **{f"psmnist|{m}-{p}": {"model": m, "parameters": p, "test_accuracy_mean": 0.1,
+                                                           "test_accuracy_at_best_valid": 0.5 + p / 1e5}
+                                     for m, p in sizes}}
     fig = sizes_figure(metrics)
     fig.canvas.draw()
+    plotted = np.concatenate([line.get_ydata() for line in fig.axes[0].get_lines()])
+    assert np.allclose(sorted(plotted), sorted(0.5 + p / 1e5 for _, p in sizes))  # at best validation, not final
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
     assert labels and all("10^" not in t and "×" not in t for t in labels) and "1,000" in labels
     plt.close("all")
