@@ -68,6 +68,9 @@ def test_curves_hold_every_run_and_the_wave_figure_data(tmp_path):
     assert copy_at == length + 1  # "$" then the letters, then "|"
     assert np.all(history[f"L{length}|vwave-0.25|seed0|velocity"] == np.float32(0.25))
     assert artifact.meta["settings"] == ["selective scan recurrent"]  # "auto" on the CPU; the runs pin it
+    kernels = CHAPTER.experiment("copy_curves").kernels
+    assert kernels(SMOKE.replace(models=("alibi", "rope")), torch.device("cpu")) == ""  # no Mamba run, no scan
+    assert CHAPTER.experiment("ablations").kernels(SMOKE, torch.device("cpu")) == "selective scan recurrent"
     rope = metrics[f"L{length}|rope"]  # one seed: the summaries are that seed's last records
     assert rope["string_accuracy_at_max_mean"] == history[f"L{length}|rope|seed0|string_accuracy_by_length"][-1, -1]
     assert rope["train_loss_final_mean"] == history[f"L{length}|rope|seed0|train_loss"][-1] > 0

@@ -181,7 +181,8 @@ def test_table4_agreement_counts_the_papers_orderings_that_hold():
     text = figs.table4_agreement_text(metrics, models, 10, 10)
     assert text.startswith("Of the 5 pairs of rows that Table 4 ranks at T = 10, 4 keep their order here")
     assert "wRNN below iRNN + Σ-init + V-init (paper 1e-10 < 1e-07" in text
-    assert text.endswith("Σ-init improves the iRNN by +1.0 orders of magnitude here, +4.5 in the paper.")
+    assert text.endswith("Σ-init improves the iRNN by +1.0 orders of magnitude here (the losses themselves, in "
+                         "float64: float32 may round one to 0), +4.5 in the paper.")
     assert figs.table4_agreement_text(metrics | {f"ablation|T5|{m}": metrics[f"ablation|T10|{m}"] for m in models},
                                       models, 5, 5) == ""
     assert figs.paper_adding_text("wrnn", 50, "mse") == "no paper value at this T"
@@ -203,8 +204,20 @@ def test_table4_is_ranked_in_the_codes_float32_loss_where_the_artifact_has_it():
     assert "0 keep their order here (T = 10; CE/batch in float64: this artifact predates the float32 number" in \
         figs.table4_agreement_text(old, models, 10, 10)
     header, rows = figs.copy_table(metrics, "ablation", [10], models)
-    assert "in float32, as the code" in header[2] and rows[0][2] == "1.0e-12 (4.0e-11) · 1.000"
+    assert "(in float32 as the code, its own best seed)" in header[2] and rows[0][2] == "1.0e-12 (4.0e-11) · 1.000"
     assert figs.copy_table(old, "ablation", [10], models)[1][1][2] == "5.0e-12 (not recorded) · 1.000"
+
+
+def test_the_sigma_gain_reads_the_float64_losses_where_float32_rounds_one_to_zero():
+    """A well-trained iRNN + Σ-init can reach a float32 CE/batch of exactly 0: its gain in orders of magnitude is read
+    off the float64 losses (the ranking stays on the float32 ones)."""
+    models = ["irnn", "irnn-sigma"]
+    metrics = {"ablation|T10|irnn": {"paper_comparable_loss_best": 1e-3, "paper_comparable_loss_float32_best": 1e-3},
+               "ablation|T10|irnn-sigma": {"paper_comparable_loss_best": 1e-9,
+                                           "paper_comparable_loss_float32_best": 0.0}}
+    text = figs.table4_agreement_text(metrics, models, 10, 10)
+    assert "Σ-init improves the iRNN by +6.0 orders of magnitude here (the losses themselves, in float64" in text
+    assert "CE/batch in float32, as the paper's code computes it" in text
 
 
 def test_table4_agreement_lists_a_tie_as_not_keeping_the_order():

@@ -258,4 +258,5 @@ def test_the_figures_networks_say_whether_they_learned():
     assert text == ("Test accuracy of these seed-0 networks, the ones Figs. 3 and 4 show too: T1 1.000; T3 0.940 (T3 "
                     "at or below 0.94: not a network that learned its task).")
     history["compose_t3|H128|l2=0|test_accuracy"][0] = 0.99
-    assert figs.figure_networks_text(history, ["repeat_copy", "compose_t3"], 128).endswith("T3 0.990 (each above 0.94).")
+    text = figs.figure_networks_text(history, ["repeat_copy", "compose_t3"], 128)
+    assert text.endswith("T3 0.990 (each above 0.94).")

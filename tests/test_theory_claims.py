@@ -58,9 +58,9 @@ def test_rows_state_the_measurements():
     assert rows[WAVES] == (
         "stored ±0.05 (inputs ±0.05 written at unit norm): holds (smallest 0.99; criterion ≥ 0.9); stored ±1 "
         "(inputs ±1 written at unit norm): does not hold (smallest 0.14; criterion ≥ 0.9). ‖∂y/∂x(1)‖_F/√d for s ≤ 8, "
-        "wave: 0.99 – 1.00 (±0.05; rate 1.00 per step, fitted across s, where the distance and how full the network's "
-        "units are grow together); 0.14 – 0.71 (±1; rate 0.79 per step, fitted across s, where the distance and how "
-        "full the network's units are grow together); bump control: 0.98 – 1.00 (±0.05); 0.13 – 0.77 (±1)")
+        "wave: 0.99 – 1.00 (±0.05; rate 1.00 per step); 0.14 – 0.71 (±1; rate 0.79 per step); bump control: "
+        "0.98 – 1.00 (±0.05); 0.13 – 0.77 (±1). The rates are fitted across s, where the distance and how full the "
+        "network's units are grow together")
 
 
 def test_one_unequal_fibonacci_case_makes_theorem_3_1_not_exact():

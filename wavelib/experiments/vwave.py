@@ -21,6 +21,7 @@ chapter. A reduced preset's page compares its results with the ``paper`` preset'
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -232,9 +233,15 @@ def copy_curves_long(config: VWaveConfig, ctx: RunContext) -> Result:
     return _train_grid(config, ctx, [(length, model) for length in config.lengths[1:] for model in config.models])
 
 
-def _scan_in_use(config: VWaveConfig, device: torch.device) -> str:
-    """The selective scan the Mamba runs take on ``device`` (each run's checkpoint pins it), in words."""
-    return f"selective scan {resolve_backend(config.scan, device, torch.float32)}"
+def _scan_in_use(models: str) -> Callable[[VWaveConfig, torch.device], str]:
+    """An experiment's :attr:`~wavelib.registry.Experiment.kernels`: the selective scan its Mamba runs take on the
+    device (each run's checkpoint pins it), in words; "" where the config's ``models`` (the attribute named) hold
+    no Mamba model."""
+    def kernels(config: VWaveConfig, device: torch.device) -> str:
+        if not any(config.spec(m).family == "mamba" for m in getattr(config, models)):
+            return ""
+        return f"selective scan {resolve_backend(config.scan, device, torch.float32)}"
+    return kernels
 
 
 def _has_longer_lengths(config: VWaveConfig) -> bool:
@@ -256,13 +263,13 @@ CHAPTER = Chapter(
     experiments=(
         Experiment("copy_curves", copy_curves,
                    "copy learning curves at the first maximum length: Mamba, v-Wave Mamba, ALiBi, RoPE",
-                   cuda_graph=True, kernels=_scan_in_use),
+                   cuda_graph=True, kernels=_scan_in_use("models")),
         # trained in this order: the ablations (9 runs at the first length) finish before the longer lengths
-        # (21 runs of rows almost 3 times as long at `paper`) take what is left of a short GPU call
+        # (18 runs of rows almost 3 times as long at `paper`) take what is left of a short GPU call
         Experiment("ablations", ablations, "learnable velocity; short-mixer state size K", cuda_graph=True,
-                   kernels=_scan_in_use),
+                   kernels=_scan_in_use("ablation_models")),
         Experiment("copy_curves_long", copy_curves_long,
                    "copy learning curves at every further maximum length, for presets with more than one",
-                   applies=_has_longer_lengths, cuda_graph=True, kernels=_scan_in_use),
+                   applies=_has_longer_lengths, cuda_graph=True, kernels=_scan_in_use("models")),
     ),
 )

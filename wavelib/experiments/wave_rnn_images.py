@@ -404,7 +404,8 @@ def size_label(model: str, n: int, c: int = 1) -> str:
 
 
 def sizes(config: WaveRNNImagesConfig, ctx: RunContext) -> Result:
-    """Fig. 7: final test accuracy against parameter count on ``size_task``, seed 0, for every size."""
+    """Fig. 7: test accuracy (at the best validation evaluation, and final) against parameter count on
+    ``size_task``, seed 0, for every size."""
     data, source = mnist_data(config)
     state = ctx.checkpoint.load() or {"done": [], "history": {}}
     task = config.size_task

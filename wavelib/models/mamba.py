@@ -5,8 +5,8 @@ The block is Mamba's mixer with its causal depthwise conv1d replaced by ``make_s
 (dt_proj, A_log, D; embedding N(0, 0.02²)); every other Linear keeps PyTorch's default init, and out_proj
 gets no 1/sqrt(n_layers) rescaling. The layers are normalised with RMSNorm (``mamba_ssm``'s ``MambaConfig``
 default). Jelassi et al.'s code builds its Mamba with ``MambaLMHeadModel(d_model=..., n_layer=..., ...)``, the
-keyword API of ``mamba_ssm`` 1.x, whose defaults normalise with LayerNorm (``rms_norm=False``) and rescale out_proj
-by 1/sqrt(n_layers).
+keyword API of early ``mamba_ssm`` releases (before ``MambaConfig``), whose defaults normalise with LayerNorm
+(``rms_norm=False``) and rescale out_proj by 1/sqrt(n_layers).
 """
 
 from __future__ import annotations

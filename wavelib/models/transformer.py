@@ -10,9 +10,9 @@ kernel does not run (it takes float16 and bfloat16); in half precision the RoPE 
 Where these models differ from the GPT-NeoX models of Jelassi et al.'s code (Hugging Face ``GPTNeoXConfig``
 defaults): a block is sequential, ``x + attn(ln1(x))`` then ``+ mlp(ln2(x))``, where GPT-NeoX's is parallel,
 ``x + attn(ln1(x)) + mlp(ln2(x))``; Linear layers keep PyTorch's default init, where Hugging Face draws them
-N(0, 0.02²) with zero biases; embeddings are tied (theirs are not). Their ALiBi attention concatenates the rotary
-and pass-through parts of q and k onto the whole of them, so its q·k counts 75% of each head's dims twice; this book
-computes the plain q·k.
+N(0, 0.02²) with zero biases; embeddings are tied (theirs are not). Their ALiBi attention concatenates the part of q
+and k that RoPE would not rotate (75% of each head's dims) onto the whole of them, so its q·k counts those dims
+twice; this book computes the plain q·k.
 """
 
 from __future__ import annotations

@@ -252,11 +252,12 @@ def claim_rows(*, fibonacci: Sequence[tuple[int, int, bool, int]], fibonacci_ste
                       f"(smallest {gradients[a]['wave_x1_min']:.2f}; criterion ≥ {WAVE_KEEPS:g})" for a in amps)
     waves += (f". ‖∂y/∂x(1)‖_F/√d for s ≤ {s_max}, wave: "
               + "; ".join(f"{gradients[a]['wave_x1_min']:.2f} – {gradients[a]['wave_x1_max']:.2f} (±{a:g}; rate "
-                          f"{gradients[a]['wave_decay_rate_mean']:.2f} per step, fitted across s, where the distance "
-                          "and how full the network's units are grow together)" for a in amps)
+                          f"{gradients[a]['wave_decay_rate_mean']:.2f} per step)" for a in amps)
               + "; bump control: "
               + "; ".join(f"{gradients[a]['bump_x1_min']:.2f} – {gradients[a]['bump_x1_max']:.2f} (±{a:g})"
-                          for a in amps))
+                          for a in amps)
+              + ". The rates are fitted across s, where the distance and how full the network's units are grow "
+                "together")
     return [
         ("Theorem 3.1: the wave model represents any HDS (Generalized Fibonacci)", "proof by construction (§3)",
          f"integer-exact for {fibonacci_steps} steps, (s, d) ∈ {[(s, d) for s, d, _, _ in fibonacci]}, three "

@@ -30,7 +30,8 @@ def _decayed_step_size(dt: float, shrink: float) -> float:
 
 def _rope(head_dim: int, fraction: float) -> str:
     frequencies = len(rope_frequencies(head_dim, fraction))
-    return f"{fraction:.0%} of each {head_dim}-dim head: {2 * frequencies} dims at {frequencies} frequencies"
+    return (f"{fraction:.0%} of each {head_dim}-dim head: {2 * frequencies} dims at {frequencies} "
+            f"frequenc{'y' if frequencies == 1 else 'ies'}")
 
 
 def setup_rows(config: VWaveConfig) -> tuple[list[str], list[list[str]]]:
@@ -43,8 +44,9 @@ def setup_rows(config: VWaveConfig) -> tuple[list[str], list[list[str]]]:
     low, high = (_decayed_step_size(dt, ours) for dt in DT_RANGE)
     header = ["", "Jelassi et al.'s code", "this page"]
     rows = [
-        ["Mamba's normalisation", "LayerNorm: their code calls `MambaLMHeadModel` with keywords, the API of "
-         "mamba_ssm 1.x, whose default is `rms_norm=False`", "RMSNorm (mamba_ssm's later default)"],
+        ["Mamba's normalisation", "LayerNorm: their code calls `MambaLMHeadModel` with keywords, the API of early "
+         "mamba_ssm releases (before `MambaConfig`), whose default is `rms_norm=False`",
+         "RMSNorm (mamba_ssm's later default)"],
         ["Mamba's out_proj init", "rescaled by 1/√n_layers (mamba_ssm's init)",
          f"PyTorch's default, not rescaled ({math.sqrt(config.mamba_layers):.3g}× theirs at {config.mamba_layers} "
          "layers)"],
@@ -60,8 +62,8 @@ def setup_rows(config: VWaveConfig) -> tuple[list[str], list[list[str]]]:
          f"{JELASSI['weight_decay']:g} on every parameter at lr {short_number(JELASSI['lr'])}: alone, it shrinks a "
          f"weight to ×{theirs:.4f} over {JELASSI['steps']:,} steps",
          f"{config.weight_decay:g} on all but A_log, D and θ at lr {short_number(config.lr)}: alone, it shrinks a "
-         f"decayed weight to ×{ours:.3f} over {config.steps:,} steps; on dt_proj's bias, that would move Mamba's "
-         f"initial step sizes {DT_RANGE[0]:g}–{DT_RANGE[1]:g} to {low:.2g}–{high:.2g} (a shorter memory) unless "
-         "the gradients push back"],
+         f"decayed weight to ×{ours:.3f} over {config.steps:,} steps"
+         + (f"; on dt_proj's bias, that would move Mamba's initial step sizes {DT_RANGE[0]:g}–{DT_RANGE[1]:g} to "
+            f"{low:.2g}–{high:.2g} (a shorter memory) unless the gradients push back" if ours < 0.999 else "")],
     ]
     return header, rows

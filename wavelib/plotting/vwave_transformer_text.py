@@ -119,6 +119,15 @@ def _climb(history: Mapping[str, np.ndarray], name: str, length: int, seeds: int
     return out
 
 
+def matching_rope_fraction(head_dim: int, frequencies: int) -> float | None:
+    """The smallest fraction, to 4 decimals, that rotates ``frequencies`` pairs of a ``head_dim``-dim head (None where
+    the head has too few dims)."""
+    fraction = math.ceil(2 * frequencies / head_dim * 1e4) / 1e4
+    while fraction <= 1 and len(rope_frequencies(head_dim, fraction)) < frequencies:  # int() of the product rounds
+        fraction = round(fraction + 1e-4, 4)                                          # down: one step more
+    return fraction if fraction <= 1 else None
+
+
 def rope_text(config: VWaveConfig, preset: str, history: Mapping[str, np.ndarray],
               metrics: Mapping[str, Mapping], lengths: Sequence[int]) -> str:
     """The paragraph on RoPE trailing ALiBi ("" unless both are on the page and RoPE ends below ALiBi at some
@@ -200,19 +209,19 @@ def rope_text(config: VWaveConfig, preset: str, history: Mapping[str, np.ndarray
         check = ("train both transformers longer on short strings (`python -m wavelib train vwave --preset cpu --set "
                  "\"models=('alibi','rope')\" --set \"lengths=(5,)\" --set n_seeds=1 --set steps=1000 --experiment "
                  "copy_curves`), or RoPE alone for 2,000 steps on strings ≤ 10")
-    matching = 2 * theirs / head_dim  # the fraction that gives a head of this page their number of frequencies
-    if len(frequencies) < theirs and matching <= 1:
-        check += (f", and rotate more of each head's dims (the same command with `--set rope_fraction={matching:g}` "
+    matching = matching_rope_fraction(head_dim, theirs)
+    if len(frequencies) < theirs and matching is not None:
+        check += (f", and rotate more of each head's dims (either command with `--set rope_fraction={matching:g}` "
                   f"gives this page's {head_dim}-dim heads the {theirs} frequencies of theirs)")
     heading += "" if heading.endswith("?") else "."
     return (f"**{heading}** On this page, " + "; ".join(parts) + f". {verdict} Each transformer has "
             f"{config.parameters('rope'):,} parameters, Mamba {config.parameters('mamba'):,}: RoPE trailing ALiBi may "
-            f"be an effect of these small models. To check it: {check}. The RoPE follows GPT-NeoX, as the models of "
-            f"Jelassi et al. do: {config.rope_fraction:.0%} of each head's dims rotated"
-            + ("" if config.rope_fraction == 0.25 else " (GPT-NeoX's: 25%)") + ", positions "
-            f"counted along the packed row, a causal mask. On this page a head has {head_dim} dims, so "
-            f"{2 * len(frequencies)} are rotated, at {len(frequencies)} frequencies "
-            f"({', '.join(f'{f:.3g}' for f in frequencies)} radians per token), where the {JELASSI['head_dim']}-dim "
-            f"heads of Jelassi et al. rotate {2 * theirs}, at {theirs}."
+            f"be an effect of these small models. To check it: {check}. The RoPE is GPT-NeoX's, as in the models of "
+            f"Jelassi et al.: rotate_half pairs, positions counted along the packed row, a causal mask, and "
+            f"{config.rope_fraction:.0%} of each head's dims rotated"
+            + ("" if config.rope_fraction == 0.25 else " (GPT-NeoX's default and theirs: 25%)")
+            + f". On this page a head has {head_dim} dims, so {2 * len(frequencies)} are rotated, at "
+            f"{len(frequencies)} frequencies ({', '.join(f'{f:.3g}' for f in frequencies)} radians per token), where "
+            f"the {JELASSI['head_dim']}-dim heads of Jelassi et al. rotate {2 * theirs}, at {theirs}."
             + (" A possible reading, untested here: with fewer frequencies, RoPE gives a head less position signal "
                "to tell one distance from another." if len(frequencies) < theirs else ""))

@@ -260,7 +260,7 @@ def claims_rows(config: WaveRNNImagesConfig, mnist_metrics: Mapping | None, mnis
                          f"here the permutation {permuted('wrnn')} and {permuted('irnn')}; ± is the binomial standard "
                          f"error of the difference between two runs' accuracies on {n_test:,} test images, which "
                          "leaves out how much seeds differ (the spread, where there are several seeds, and the paper's "
-                         "Table 7: ±1.47 for the psMNIST iRNN)"
+                         f"Table 7: ±{PAPER_TABLE7['irnn']['psmnist'][1]:g} for the psMNIST iRNN)"
                          + ("" if config.pool == 1 and config.epochs >= PRESETS["paper"].epochs else
                             f". On this reduced task ({length} steps, {config.epochs} epochs) the numbers need not "
                             f"carry over to the paper's. One possible reason, not tested here: a ring of {config.n} "

@@ -197,10 +197,10 @@ def copy_metrics(logits: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
       all positions divided again by the batch size ``B`` (the code evaluates on ``B = 50``). It is
       not a mean squared error; compare it with the paper only for ``B = 50``;
     - ``paper_comparable_loss_float32``: the same as the paper's code computes it, ``nn.CrossEntropyLoss`` on the
-      model's float32 outputs, then / ``B``. Float32 rounds a token's loss to its spacing near the largest logit
-      (about 1e-7 times it: a token far below that counts 0), so the paper's 9e-12..1e-10 count the few tokens that
-      cost more: the number to set beside the paper's Fig. 3 and Table 4 (the float64 one is the loss itself; the
-      two differ by that rounding).
+      model's float32 outputs, then / ``B``. Float32 rounds a token's loss to about 1e-7 nats (float32's spacing
+      near 1, where the softmax's sum sits: a token far below that counts 0), so the paper's 9e-12..1e-10 count the
+      few tokens that cost more: the number to set beside the paper's Fig. 3 and Table 4 (the float64 one is the
+      loss itself; the two differ by that rounding).
     """
     _check_copy_shapes(logits, y)
     batch = y.shape[0]
