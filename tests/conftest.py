@@ -105,3 +105,19 @@ class StepRecorder:
 def step_recorder():
     """``StepRecorder``, the class: pass an instance as a trainer's ``progress``."""
     return StepRecorder
+
+
+@pytest.fixture
+def tf32_seen(monkeypatch):
+    """``tf32_seen(module, name)``: wraps ``module.name`` (a training function) so that every call records whether
+    cuDNN may use TF32 (``torch.backends.cudnn.allow_tf32``) while it runs; returns the list of those flags."""
+    def wrap(module, name: str) -> list[bool]:
+        real, seen = getattr(module, name), []
+
+        def recording(*args, **kwargs):
+            seen.append(torch.backends.cudnn.allow_tf32)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, recording)
+        return seen
+    return wrap

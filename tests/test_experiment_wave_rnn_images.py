@@ -292,17 +292,11 @@ def test_ridge_text_sets_the_share_against_chance_and_the_null():
     assert "rings" not in figs.ridge_text(entry | {"rings": 1, "neurons": "onset order"})
 
 
-def test_the_grid_trains_with_cudnn_in_true_float32(tmp_path, monkeypatch):
+def test_the_grid_trains_with_cudnn_in_true_float32(tmp_path, tf32_seen):
     """Every run sees cuDNN's TF32 off (the iRNN's nn.RNN in true float32, as on the paper's GPUs), set again after."""
     from wavelib.experiments import wave_rnn_images
 
-    real, seen = wave_rnn_images.train_image_model, []
-
-    def recording(*args, **kwargs):
-        seen.append(torch.backends.cudnn.allow_tf32)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(wave_rnn_images, "train_image_model", recording)
+    seen = tf32_seen(wave_rnn_images, "train_image_model")
     before = torch.backends.cudnn.allow_tf32
     run("mnist", tmp_path)
     assert seen and not any(seen) and torch.backends.cudnn.allow_tf32 == before

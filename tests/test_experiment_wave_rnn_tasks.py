@@ -257,18 +257,12 @@ def test_seed_curves_are_summarised_by_their_geometric_mean():
     np.testing.assert_allclose(thick[0].get_ydata(), 1e-4, rtol=1e-9)
 
 
-def test_the_grid_trains_with_cudnn_in_true_float32(tmp_path, monkeypatch):
+def test_the_grid_trains_with_cudnn_in_true_float32(tmp_path, tf32_seen):
     """On an Ampere-or-newer GPU PyTorch lets cuDNN (the iRNN's nn.RNN) multiply in TF32 by default; the paper's
     GPUs had none, and the wRNN's kernels use float32: every run of the grid sees TF32 off, set again after."""
     from wavelib.experiments import wave_rnn_tasks
 
-    real, seen = wave_rnn_tasks.train_sequence_model, []
-
-    def recording(*args, **kwargs):
-        seen.append(torch.backends.cudnn.allow_tf32)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(wave_rnn_tasks, "train_sequence_model", recording)
+    seen = tf32_seen(wave_rnn_tasks, "train_sequence_model")
     before = torch.backends.cudnn.allow_tf32
     run("copy", tmp_path)
     assert seen and not any(seen) and torch.backends.cudnn.allow_tf32 == before
