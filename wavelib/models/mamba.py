@@ -24,6 +24,11 @@ from .short_mixers import make_short_mixer
 DT_RANGE = (1e-3, 1e-1)  #: Mamba's initial step sizes: dt drawn log-uniform in this range (floor 1e-4)
 
 
+def dt_bias(dt: torch.Tensor) -> torch.Tensor:
+    """The dt_proj bias whose softplus is the step size ``dt`` (> 0): its inverse softplus, elementwise."""
+    return dt + torch.log(-torch.expm1(-dt))
+
+
 def _check_scan(scan: str, chunk: int) -> None:
     if scan not in SCAN_BACKENDS:
         raise ValueError(f"unknown scan backend {scan!r}; valid: {', '.join(SCAN_BACKENDS)}")
@@ -85,7 +90,7 @@ class MambaBlock(nn.Module):
         nn.init.uniform_(self.dt_proj.weight, -bound, bound)
         log_dt = torch.rand(self.d_inner) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)
         dt = torch.exp(log_dt).clamp(min=floor)
-        self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))  # softplus(bias) = dt
+        self.dt_proj.bias.copy_(dt_bias(dt))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, L, d_model) -> (B, L, d_model)."""

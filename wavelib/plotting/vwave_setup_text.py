@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import math
 
+import torch
+
 from ..experiments.vwave import VWaveConfig
-from ..models.mamba import DT_RANGE
+from ..models.mamba import DT_RANGE, dt_bias
 from ..models.transformer import rope_frequencies
 from ..training.copy_lm import learning_rate_factor
 from .vwave_numbers import short_number
@@ -24,8 +26,7 @@ def decay_shrink(lr: float, weight_decay: float, warmup: int, steps: int) -> flo
 def _decayed_step_size(dt: float, shrink: float) -> float:
     """The step size ``softplus(shrink * bias)`` that Mamba's dt_proj bias for initial step size ``dt`` (its
     inverse softplus) gives once shrunk by ``shrink``."""
-    bias = dt + math.log(-math.expm1(-dt))
-    return math.log1p(math.exp(shrink * bias))
+    return float(torch.nn.functional.softplus(shrink * dt_bias(torch.tensor(dt, dtype=torch.float64))))
 
 
 def _rope(head_dim: int, fraction: float) -> str:
