@@ -143,3 +143,11 @@ def test_error_is_the_mean_not_the_median_of_the_angle_errors():
     angles = np.array([0.3, 0.9, 1.7])
     result = compare_spectra(rotation_blocks(angles + [0.01, 0.02, 0.06]), rotation_blocks(angles))
     assert result.error == pytest.approx(0.03, abs=1e-9)  # mean(0.01, 0.02, 0.06); the median is 0.02
+
+
+def test_one_eigenvalue_on_each_side_is_compared():
+    result = compare_spectra(np.array([[1.0]]), np.array([[-1.0]]))
+    assert (result.n_learned, result.n_theory) == (1, 1)
+    assert result.error == pytest.approx(np.pi)
+    with pytest.raises(ValueError, match="square"):
+        significant_eigs(np.ones(4))

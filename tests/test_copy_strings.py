@@ -160,6 +160,9 @@ def test_eval_set_deterministic_and_seeded():
     assert not torch.equal(a.inputs, make_eval_set([4, 6], 3, seed=2).inputs)
     only6 = make_eval_set([6], 3, seed=1)  # a length's strings do not depend on the other lengths
     assert torch.equal(only6.targets[0, :14], a.targets[3, :14])
+    for seed in (-1, 1.5):
+        with pytest.raises(ValueError, match="seed"):
+            make_eval_set([4, 6], 3, seed=seed)
 
 
 def one_hot_logits(tokens):

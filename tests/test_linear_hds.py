@@ -123,6 +123,7 @@ def test_rollout_rejects_bad_shapes():
         rollout(F, np.ones(8), 5)
     with pytest.raises(ValueError):
         rollout(F, np.ones((4, 2)), -1)
+    assert rollout(F, np.ones((4, 2)), 0).shape == (0, 2)  # no steps is allowed
 
 
 def test_closed_loop_map_covers_a_horizon_past_one_window():

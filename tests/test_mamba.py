@@ -222,3 +222,12 @@ def test_dt_rank_is_ceil_of_d_model_over_16_and_dt_starts_up_to_one_tenth():
     torch.manual_seed(0)
     delta0 = torch.nn.functional.softplus(MambaBlock(64).dt_proj.bias)  # 128 draws, log-uniform [1e-3, 1e-1]
     assert delta0.max() > 0.05 and delta0.min() < 2e-3
+
+
+def test_defaults_are_those_of_mamba_ssm():
+    """d_state 16, d_conv 4, expand 2 (``mamba_ssm.Mamba``'s defaults) and the LM's embedding drawn with std 0.02
+    (its ``_init_weights``)."""
+    torch.manual_seed(0)
+    for layer in (MambaBlock(32), MambaLM(1000, 32, 1).blocks[0]):
+        assert (layer.d_state, layer.d_inner, layer.mixer.conv.weight.shape[-1]) == (16, 64, 4)
+    assert MambaLM(1000, 64, 1).embedding.weight.std().item() == pytest.approx(0.02, rel=0.03)
