@@ -43,6 +43,10 @@ def test_auto_is_recurrent_on_cpu_and_d_is_optional():
     assert available_backends("cpu") == ["sequential", "chunked", "recurrent"]
     assert resolve_backend("auto", "cpu", torch.float32) == "recurrent"
     assert resolve_backend("chunked", "cpu", torch.float32) == "chunked"
+    # each backend runs its own implementation (they agree, so only the graph tells them apart)
+    graph = {name: type(selective_scan(u, delta, A, B, C, backend=name).grad_fn).__name__
+             for name in ("sequential", "chunked", "recurrent")}
+    assert graph == {"sequential": "StackBackward0", "chunked": "CatBackward0", "recurrent": "_RecurrentScanBackward"}
 
 
 @pytest.mark.parametrize("L, chunk", [(37, 8), (37, 1), (5, 64), (32, 16), (1, 4), (40, 40)])

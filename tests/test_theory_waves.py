@@ -48,6 +48,18 @@ def test_centroid_travels_at_v(v):
     drive[3] = 1.0
     states = propagate(velocity_operator(64, v), drive)
     assert centroid_velocity(states) == pytest.approx(v, abs=1e-9)
+    assert centroid_velocity(2.5 * states) == pytest.approx(v, abs=1e-9)  # whatever the pulse's amplitude
+
+
+def test_centroid_velocity_needs_a_pulse_inside_for_two_steps():
+    with pytest.raises(ValueError, match="no positive pulse"):
+        centroid_velocity(np.zeros((5, 8)))
+    drive = np.zeros(6)
+    drive[0] = 1.0
+    states = propagate(velocity_operator(2, 1.0), drive)  # inside for steps 0 and 1, then gone
+    assert centroid_velocity(states) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="fewer than 2 steps"):
+        centroid_velocity(propagate(velocity_operator(1, 1.0), drive))
 
 
 def test_pulse_shape_is_binomial():
