@@ -16,7 +16,7 @@ from wavelib.plotting.wave_rnn_images import accuracy_table, early_accuracy, hid
 from wavelib.plotting import wave_rnn_images as figs
 from wavelib.presets import ConfigError
 from wavelib.store import run_experiment
-from wavelib.training.image_rnn import ImageTaskSpec, mnist_sequence, pixel_order, train_image_model
+from wavelib.training.image_rnn import ImageTaskSpec, evaluate, mnist_sequence, pixel_order, train_image_model
 from wavelib.training.sequence_rnn import SequenceModelSpec
 
 CHAPTER = get_chapter("wave_rnn_images")
@@ -60,6 +60,20 @@ def test_pooled_sequences_and_the_paper_permutation():
     assert pooled.shape == (3, 196, 1)
     manual = t.float().div(255).reshape(3, 14, 2, 14, 2).mean((2, 4)).reshape(3, 196)[:, pixel_order(2, 5)]
     torch.testing.assert_close(pooled[..., 0], manual)
+
+
+def test_training_metrics_are_the_means_over_each_epochs_examples():
+    """With a learning rate too small to move a float32 weight, the model is the same at every step, so an epoch's
+    running training loss and accuracy (weighted by batch size: 20 images make batches of 8, 8 and 4) must equal
+    one evaluation of that model on the training images."""
+    data = {"train": _digits(20, 0), "valid": _digits(6, 1), "test": _digits(6, 2)}
+    spec = ImageTaskSpec("smnist", batch=8, epochs=2, lr=1e-30, clip=1.0, lr_drop_epoch=1, evals_per_epoch=1, pool=7)
+    trained, history = train_image_model(SequenceModelSpec("wrnn", 4, 2), spec, data, 3, CPU)
+    images, labels = (torch.as_tensor(np.asarray(v)) for v in data["train"])
+    accuracy, loss = evaluate(trained, spec, images, labels.long(), None, CPU, 0)
+    np.testing.assert_allclose(history["train_loss"][1:], loss, rtol=1e-5)
+    np.testing.assert_allclose(history["train_accuracy"][1:], accuracy, rtol=1e-12)
+    assert 0 < accuracy < 1  # so that a miscount would show
 
 
 @pytest.mark.parametrize("task", ["smnist", "psmnist"])
