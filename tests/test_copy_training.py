@@ -107,7 +107,8 @@ def test_history_records_curves_and_generalisation():
 def test_each_step_gets_its_scheduled_rate_and_clip_and_the_curve_records_mean_losses(monkeypatch):
     """What train_copy does per step, seen from the calls it makes: step n's learning rate is
     lr * learning_rate_factor(n - 1, ...), each update clips at cfg.clip, a recorded train_loss is the mean of the
-    losses since the previous record, and the mean-over-lengths accuracy is the mean of the per-length ones."""
+    losses since the previous record, ``examples`` counts the examples of every batch so far, and the
+    mean-over-lengths accuracy is the mean of the per-length ones."""
     rates, clips, losses = [], [], []
     real_rate, real_step, real_loss = copy_lm.set_learning_rate, copy_lm.optimizer_step, copy_lm.copy_loss
     monkeypatch.setattr(copy_lm, "set_learning_rate", lambda opt, lr: (rates.append(lr), real_rate(opt, lr))[1])
@@ -121,8 +122,12 @@ def test_each_step_gets_its_scheduled_rate_and_clip_and_the_curve_records_mean_l
         return value
 
     monkeypatch.setattr(copy_lm, "copy_loss", loss)
+    counts, real_batch = [], copy_lm.sample_training_batch
+    monkeypatch.setattr(copy_lm, "sample_training_batch", lambda *args: (
+        lambda b: (counts.append(b.n_examples), b)[1])(real_batch(*args)))
     cfg = _tiny_training(clip=0.5)
     _, history = train_copy(model_spec("mamba", **SIZES), cfg, 0, torch.device("cpu"))
+    assert history["examples"].tolist() == [0, sum(counts[:3]), sum(counts)]  # the figures' x axis
     assert rates == pytest.approx([cfg.lr * learning_rate_factor(n, cfg.warmup, cfg.steps) for n in range(6)])
     assert len(set(rates)) > 2 and clips == [0.5] * 6
     assert np.isnan(history["train_loss"][0])
