@@ -65,6 +65,9 @@ def test_first_crossing():
     loss = np.array([np.nan, 2.0, 0.9, 1.1])  # a loss falls to its level; the NaN of step 0 never counts
     assert first_crossing(examples, loss, 1.0, below=True) == 20
     assert first_crossing(examples, loss, 0.1, below=True) is None
+    # reaching the level exactly counts (10 strings per length make accuracies of exactly 0.9 common)
+    assert first_crossing(examples, np.array([0.0, 0.9, 1.0, 1.0]), 0.9) == 10
+    assert first_crossing(examples, np.array([np.nan, 1.0, 0.5, 0.1]), 1.0, below=True) == 10
 
 
 def _tiny_training(**overrides) -> CopyTraining:

@@ -72,6 +72,31 @@ def _paper_like():
     return _grid(runs, _config(runs, n_seeds=3))
 
 
+def test_summary_of_three_seeds_by_hand():
+    """Final accuracies (mean, min, max over seeds), the longest length's alone, losses, and the median of the
+    examples to each threshold (None where a seed never got there)."""
+    seeds = [_run(_ramp(0.0, 1.0, at)) for at in (2, 4, 9)]
+    for run, at_max in zip(seeds, (0.3, 0.6, 0.9)):
+        run["string_accuracy"] = run["string_accuracy"].copy()
+        run["string_accuracy"][-1] = 0.5 + at_max / 2
+        run["string_accuracy_by_length"] = run["string_accuracy_by_length"].copy()
+        run["string_accuracy_by_length"][-1, -1] = at_max
+        run["string_accuracy_by_length"][-1, 0] = 0.0
+    _, metrics = _grid({"mamba": seeds})
+    entry = metrics[run_key(L, "mamba")]
+    assert entry["string_accuracy_mean"] == pytest.approx(0.8)
+    assert (entry["string_accuracy_min"], entry["string_accuracy_max"]) == pytest.approx((0.65, 0.95))
+    assert entry["string_accuracy_at_max_mean"] == pytest.approx(0.6)
+    assert entry["train_loss_final_mean"] == pytest.approx(np.mean([r["train_loss"][-1] for r in seeds]))
+    assert entry["examples_total"] == 100 * STEPS
+    reach = [[vwave.first_crossing(r["examples"], r["string_accuracy"], t) for r in seeds] for t in (0.5, 0.9)]
+    assert None not in reach[0] and reach[0][0] < reach[0][1] < reach[0][2]
+    assert entry["examples_to_0.5"] == reach[0][1] != np.mean(reach[0])  # the median seed's
+    assert entry["seeds_reaching_0.5"] == 3
+    assert entry["seeds_reaching_0.9"] == sum(c is not None for c in reach[1]) == 1  # only the 0.95 seed
+    assert entry["examples_to_0.9"] is None
+
+
 def test_rope_paragraph_says_broken_only_where_rope_never_leaves_its_start():
     config = _config(["alibi", "rope"], n_seeds=2)
     alibi = [_run([0.0, 0.95] + [1.0] * (STEPS - 1)) for _ in range(2)]
