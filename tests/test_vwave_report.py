@@ -14,6 +14,7 @@ from wavelib.plotting import vwave as figs
 from wavelib.plotting.vwave_claims import claims_rows
 from wavelib.plotting.vwave_generalisation_text import generalisation_text, generalisation_verdict
 from wavelib.plotting.vwave_mixer_text import gain_rows, gain_text, packing_text
+from wavelib.plotting.vwave_numbers import crossings, median_crossing
 from wavelib.plotting.vwave_scale_text import paper_scale_rows, paper_scale_text, scale_text, small_models_text
 from wavelib.plotting.vwave_setup_text import decay_shrink, setup_rows
 from wavelib.plotting.vwave_speed_text import (curves_reading_text, lower_error_text, speed_claim_text, summary_rows,
@@ -95,6 +96,20 @@ def test_summary_of_three_seeds_by_hand():
     assert entry["seeds_reaching_0.5"] == 3
     assert entry["seeds_reaching_0.9"] == sum(c is not None for c in reach[1]) == 1  # only the 0.95 seed
     assert entry["examples_to_0.9"] is None
+
+
+def test_the_speed_texts_take_the_median_seeds_crossing():
+    """Seeds reaching 0.9 at records 2, 3 and 9 (100 examples apart): the median seed's 300, where a mean would
+    give 467; still 300 with the third never there (a mean: infinity); infinity once two never are."""
+    def reaching_at(record):
+        return _run([0.0] * record + [0.95] * (STEPS + 1 - record) if record else [0.0] * (STEPS + 1))
+    runs = {"mamba": [reaching_at(r) for r in (2, 3, 9)]}
+    assert crossings(_grid(runs)[0], "mamba", L, 3, 0.9) == [200.0, 300.0, 900.0]
+    assert median_crossing(_grid(runs)[0], "mamba", L, 3, 0.9, "string_accuracy") == 300.0
+    runs["mamba"][2] = reaching_at(None)
+    assert median_crossing(_grid(runs)[0], "mamba", L, 3, 0.9, "string_accuracy") == 300.0
+    runs["mamba"][1] = reaching_at(None)
+    assert median_crossing(_grid(runs)[0], "mamba", L, 3, 0.9, "string_accuracy") == np.inf
 
 
 def test_rope_paragraph_says_broken_only_where_rope_never_leaves_its_start():
