@@ -28,6 +28,9 @@ def test_encode_decode_round_trip():
         encode("aB")
     with pytest.raises(ValueError):
         decode([VOCAB_SIZE])
+    # the documented vocabulary: 26 letters, then $ | . * (the models' embedding and output sizes)
+    assert (LETTERS, VOCAB_SIZE) == (26, 30)
+    assert decode(range(VOCAB_SIZE)) == "abcdefghijklmnopqrstuvwxyz$|.*"
 
 
 def test_copy_example_layout():
@@ -149,6 +152,8 @@ def test_eval_set_lengths_and_layout():
     assert wide.inputs.shape == (2, 20) and bool((wide.targets[:, 12:] == PAD).all())
     with pytest.raises(ValueError, match="13"):
         make_eval_set([5], n_per_length=2, seed=7, context_len=12)
+    letters = make_eval_set([20], n_per_length=20, seed=7)
+    assert set(letters.inputs[:, 1:21].flatten().tolist()) == set(range(LETTERS))  # every letter is drawn
 
 
 def test_eval_set_deterministic_and_seeded():
