@@ -36,6 +36,9 @@ def test_encode_decode_round_trip():
 def test_copy_example_layout():
     assert copy_example([2, 0, 19]) == [BOS, 2, 0, 19, COPY, 2, 0, 19, EOS]
     assert decode(copy_example(encode("cat"))) == "$cat|cat."
+    for bad in ([LETTERS], [-1]):  # letters only
+        with pytest.raises(ValueError):
+            copy_example(bad)
 
 
 def expected_mask(row_text):
@@ -168,6 +171,9 @@ def test_eval_set_deterministic_and_seeded():
     for seed in (-1, 1.5):
         with pytest.raises(ValueError, match="seed"):
             make_eval_set([4, 6], 3, seed=seed)
+    for lengths in ([4, 0], [2.5]):
+        with pytest.raises(ValueError, match="positive integers"):
+            make_eval_set(lengths, 3, seed=1)
 
 
 def one_hot_logits(tokens):
