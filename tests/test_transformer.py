@@ -206,3 +206,14 @@ def test_rope_rotates_int_of_head_dim_times_fraction_rounded_down_to_even():
     from wavelib.models.transformer import rope_frequencies
     assert rope_frequencies(14, 0.25).numel() == 1   # int(3.5) = 3 -> 2 dims, one pair
     assert rope_frequencies(16, 0.25).numel() == 2
+
+
+def test_rope_defaults_are_gpt_neox_s():
+    """GPT-NeoX's rotary_pct 0.25 and rotary_emb_base 10000 (Jelassi et al.'s RoPE model): a 32-dim head rotates 8
+    dims at 10000^(-i/4), i = 0..3, in every layer of a default model."""
+    from wavelib.models.transformer import rope_frequencies
+    expected = 10000.0 ** (-torch.arange(4, dtype=torch.float64) / 4)
+    torch.testing.assert_close(rope_frequencies(32), expected, rtol=1e-15, atol=0)
+    model = TransformerLM(30, 128, 2, 4)
+    assert {block.attn.rope_fraction for block in model.blocks} == {0.25}
+    assert {block.attn.position for block in model.blocks} == {"rope"}
