@@ -126,8 +126,13 @@ def test_each_step_gets_its_scheduled_rate_and_clip_and_the_curve_records_mean_l
 
     monkeypatch.setattr(copy_lm, "copy_loss", loss)
     counts, real_batch = [], copy_lm.sample_training_batch
-    monkeypatch.setattr(copy_lm, "sample_training_batch", lambda *args: (
-        lambda b: (counts.append(b.n_examples), b)[1])(real_batch(*args)))
+
+    def batch(*args, **kwargs):
+        drawn = real_batch(*args, **kwargs)
+        counts.append(drawn.n_examples)
+        return drawn
+
+    monkeypatch.setattr(copy_lm, "sample_training_batch", batch)
     cfg = _tiny_training(clip=0.5)
     _, history = train_copy(model_spec("mamba", **SIZES), cfg, 0, torch.device("cpu"))
     assert history["examples"].tolist() == [0, sum(counts[:3]), sum(counts)]  # the figures' x axis
