@@ -266,4 +266,3 @@ def test_the_grid_trains_with_cudnn_in_true_float32(tmp_path, tf32_seen):
     before = torch.backends.cudnn.allow_tf32
     run("copy", tmp_path)
     assert seen and not any(seen) and torch.backends.cudnn.allow_tf32 == before
-

@@ -26,4 +26,3 @@ def test_the_same_seed_gives_the_same_draws_from_every_generator():
 def test_bad_seeds_are_refused(seed):
     with pytest.raises(ValueError, match="non-negative integer"):
         seed_everything(seed)
-

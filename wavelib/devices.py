@@ -55,4 +55,3 @@ def true_float32() -> contextlib.AbstractContextManager[None]:
     PyTorch allows it by default on Ampere and newer GPUs (TF32 keeps 10 mantissa bits: ~1e-3 relative per
     product). A global setting, not per thread: enter it around the whole of a grid whose runs share threads."""
     return torch.backends.cudnn.flags(enabled=True, allow_tf32=False)
-

@@ -368,4 +368,3 @@ def claims_rows(config: WaveRNNTasksConfig, copy_metrics: Mapping[str, Mapping] 
     return rows + [(f"experiment `{name}`", claims_of[name], missing)
                    for name, metrics in (("copy", copy_metrics), ("adding", adding_metrics),
                                          ("ablations", ablation_metrics)) if metrics is None]
-

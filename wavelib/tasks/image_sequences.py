@@ -95,4 +95,3 @@ def nscifar_inputs(images: np.ndarray | torch.Tensor, noise: str = "fresh", gene
     else:
         pad = fixed_noise(noise_seed, noise_std, rows.device).expand(batch, -1, -1)
     return torch.cat([rows, pad], dim=1)
-
