@@ -18,8 +18,8 @@ import torch
 from wavelib.chapters import ChapterSession, MissingArtifactsError, get_chapter
 from wavelib.presets import Config, ConfigError
 from wavelib.registry import Chapter, Experiment
-from wavelib.store import (Checkpoint, Result, TimeBudgetReached, artifact_dir, config_hash, find_leftovers,
-                           remove_leftovers, run_experiment, stored_artifacts)
+from wavelib.store import (RUN_FILE, Checkpoint, Result, TimeBudgetReached, artifact_dir, config_hash,
+                           find_leftovers, remove_leftovers, run_experiment, stored_artifacts)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -532,6 +532,22 @@ def test_a_stopped_grid_run_on_the_page_names_its_finished_parts_and_those_in_pr
             "more), L300_rope_seed0 in progress. ") in text
     assert text.endswith("`python -m wavelib train toy --preset paper --device cuda --seed 0 --experiment count` "
                          "resumes it.")  # no command recorded: the one that makes it
+
+
+def test_a_gpu_experiment_stopped_on_the_cpu_names_its_command_and_the_gpu_one(tmp_path):
+    """A paper run started on the CPU (`--allow-cpu`) resumes with the command it started with; the page also
+    gives the GPU command, which trains the parts not finished. Started on a GPU, only its own command."""
+    session = ChapterSession(CHAPTER, "paper", "cpu", 0, tmp_path, {})
+    path = session.artifact_path("count").with_name(session.artifact_path("count").name + ".partial")
+    cpu = "python -m wavelib train toy --preset paper --device cpu --seed 0 --experiment count --allow-cpu"
+    Checkpoint(path, device="cpu").save({"done": ["a"]})
+    (path / RUN_FILE).write_text(json.dumps({"resume": cpu}))
+    assert session.how_to_make("count").endswith(
+        f"`{cpu}` resumes it; on a GPU, `python -m wavelib train toy --preset paper --device cuda --seed 0 "
+        "--experiment count` trains the parts not finished, with no checkpoint of a part in progress left in the "
+        "store (git keeps none: a part resumes only on the device it started on).")
+    Checkpoint(path, device="cuda:0 (H100)").save({"done": ["a", "b"]})  # a later attempt on a GPU
+    assert session.how_to_make("count").endswith(f"`{cpu}` resumes it.")
 
 
 def test_commands_for_missing_runs_capture_cuda_graphs_where_the_stored_ones_did(tmp_path):

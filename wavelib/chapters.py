@@ -89,9 +89,14 @@ class ChapterSession:
             done += f", {first_names(stopped.in_progress)} in progress"
         spent = "" if stopped.elapsed_s is None else f" after {stopped.elapsed_s / 60:.1f} min"
         where = f" on {', then '.join(stopped.devices)}" if stopped.devices else ""
+        make = self.make_command([name])
+        gpu = ""
+        if " --device cpu " in (stopped.resume or "") and stopped.devices == ("cpu",) and " --device cuda " in make:
+            gpu = (f"; on a GPU, `{make}` trains the parts not finished, with no checkpoint of a part in progress "
+                   "left in the store (git keeps none: a part resumes only on the device it started on)")
         return (f"A run of it stopped before it finished is in the results store{spent}{where}: {done}. Its "
                 f"numbers are not shown until every part has finished; "
-                f"`{stopped.resume or self.make_command([name])}` resumes it.")
+                f"`{stopped.resume or make}` resumes it{gpu}.")
 
     @property
     def experiments(self) -> tuple[Experiment, ...]:
