@@ -19,7 +19,7 @@ from wavelib.chapters import ChapterSession, MissingArtifactsError, get_chapter
 from wavelib.presets import Config, ConfigError
 from wavelib.registry import Chapter, Experiment
 from wavelib.store import (RUN_FILE, Checkpoint, Result, TimeBudgetReached, artifact_dir, config_hash,
-                           find_leftovers, remove_leftovers, run_experiment, stored_artifacts)
+                           find_leftovers, remove_leftovers, run_experiment, stored_artifacts, stored_partials)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,6 +194,28 @@ def test_interrupted_run_leaves_no_artifact_and_resumes_to_the_same_result(tmp_p
     np.testing.assert_array_equal(resumed.history()["values"], reference)
     assert resumed.meta["resumed"] is True
     assert not final.with_name(final.name + ".partial").exists()
+
+
+def test_a_run_that_fails_before_its_first_save_leaves_no_stopped_run(tmp_path):
+    """A first attempt that fails before it saves anything (data that would not download) leaves no ``.partial``
+    folder, so nothing is listed as stopped; a later attempt that fails so keeps its stopped run."""
+    final = artifact_dir("toy", "paper", "count", {"units": 6}, 0, tmp_path)
+    partial = final.with_name(final.name + ".partial")
+    resume = "python -m wavelib train toy --preset paper --device cpu --seed 0 --experiment count"
+
+    def attempt(fail_at: int) -> None:
+        CALLS["fail_at"] = fail_at
+        with pytest.raises(Interrupt):
+            run_experiment(CHAPTER, EXPERIMENT, CountConfig(), preset="paper", seed=0, device=torch.device("cpu"),
+                           root=tmp_path, resume=resume)
+
+    attempt(0)
+    assert not partial.exists() and stored_partials(tmp_path) == []
+    attempt(2)
+    assert json.loads((partial / RUN_FILE).read_text()) == {"resume": resume}
+    attempt(2)  # the next attempt fails at once: the run stopped before stays, as it was
+    assert sorted(p.name for p in partial.iterdir()) == sorted([RUN_FILE, Checkpoint.LEDGER, "checkpoint.pt"])
+    assert [p.path for p in stored_partials(tmp_path)] == [partial]
 
 
 def test_the_commit_is_the_code_that_ran_attempt_by_attempt(tmp_path, monkeypatch):

@@ -444,7 +444,8 @@ def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, pre
         raise ConfigError(f"{chapter.name}/{experiment.name} cannot capture its training steps in CUDA graphs "
                           f"on {device}: only experiments that offer it, on a CUDA device")
     _check_writable(final.parent)
-    if resume and not (partial / RUN_FILE).exists():  # the first attempt's command: later ones repeat it
+    first = bool(resume) and not (partial / RUN_FILE).exists()
+    if first:  # the first attempt's command: later ones repeat it
         partial.mkdir(exist_ok=True)
         tmp = partial / f"{RUN_FILE}.tmp-{uuid.uuid4().hex}"
         tmp.write_text(json.dumps({"resume": resume}))
@@ -455,7 +456,12 @@ def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, pre
                                                       experiment.kernels(config, device) if experiment.kernels else ""))
     ctx = RunContext(device=device, seed=seed, rng=seed_everything(seed), checkpoint=checkpoint,
                      label=f"{chapter.name}/{experiment.name}", workers=workers, cuda_graph=cuda_graph)
-    result = experiment.fn(config, ctx)
+    try:
+        result = experiment.fn(config, ctx)
+    except BaseException:
+        if first and [p.name for p in partial.iterdir()] == [RUN_FILE]:  # failed before saving anything (data
+            shutil.rmtree(partial)  # that would not download): no stopped run to list or resume
+        raise
     meta = {
         "chapter": chapter.name,
         "experiment": experiment.name,
