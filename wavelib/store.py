@@ -459,8 +459,9 @@ def run_experiment(chapter: Chapter, experiment: Experiment, config: Any, *, pre
     try:
         result = experiment.fn(config, ctx)
     except BaseException:
-        if first and [p.name for p in partial.iterdir()] == [RUN_FILE]:  # failed before saving anything (data
-            shutil.rmtree(partial)  # that would not download): no stopped run to list or resume
+        # a first attempt that failed before saving anything (data that would not download): nothing to resume
+        if first and [p.name for p in partial.iterdir()] == [RUN_FILE]:
+            shutil.rmtree(partial)
         raise
     meta = {
         "chapter": chapter.name,
