@@ -15,7 +15,7 @@ PAPER = REPO_ROOT / "results" / "paper"
 needs_git = pytest.mark.skipif(not (REPO_ROOT / ".git").exists(), reason="what is committed needs the git checkout")
 
 COMMITTED = {"twm_theory": ("gradient_sweep",), "spectrum": ("table1", "bottleneck", "gaussian_init"),
-             "vwave": ("copy_curves",)}  #: paper artifacts in git
+             "vwave": ("copy_curves", "ablations", "copy_curves_long")}  #: paper artifacts in git
 
 
 def test_committed_paper_artifacts_match_the_paper_preset():

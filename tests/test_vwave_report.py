@@ -15,10 +15,11 @@ from wavelib.plotting.vwave_claims import claims_rows
 from wavelib.plotting.vwave_generalisation_text import generalisation_text, generalisation_verdict
 from wavelib.plotting.vwave_mixer_text import gain_rows, gain_text, packing_text
 from wavelib.plotting.vwave_numbers import crossings, median_crossing
-from wavelib.plotting.vwave_scale_text import paper_scale_rows, paper_scale_text, scale_text, small_models_text
+from wavelib.plotting.vwave_scale_text import (longer_run_text, paper_scale_rows, paper_scale_text, scale_text,
+                                               small_models_text)
 from wavelib.plotting.vwave_setup_text import decay_shrink, setup_rows
-from wavelib.plotting.vwave_speed_text import (curves_reading_text, lower_error_text, speed_claim_text, summary_rows,
-                                               velocity_text)
+from wavelib.plotting.vwave_speed_text import (char_error_text, curves_reading_text, lower_error_text,
+                                               speed_claim_text, summary_rows, velocity_text)
 from wavelib.plotting.vwave_transformer_text import rope_text, transformer_text, transformers_together_text
 from wavelib.store import Artifact
 from wavelib.tasks.copy_strings import trained_lengths
@@ -202,6 +203,67 @@ def test_best_velocity_is_named_and_the_slowest_judged():
     assert velocity_text(_config(["mamba", "vwave-0.25"]), metrics, history, L) == ""
 
 
+def _long_strings(loss_falls: bool = True):
+    """No Mamba-type seed copies strings (string accuracy at most 0.02); the v-Wave models' character accuracy
+    rises (vwave-0.1 most, vwave-0.5 least), Mamba's stays; ALiBi and RoPE copy."""
+    runs = {m: [] for m in MODELS}
+    for m, end in (("mamba", 0.04), ("vwave-0.5", 0.15), ("vwave-0.25", 0.25), ("vwave-0.1", 0.3)):
+        for s in range(3):
+            run = _run(_ramp(0.0, 0.02, 3))
+            run["char_accuracy"] = np.array([0.035, *_ramp(0.035, end + 0.01 * s, 1)[1:]])
+            if m == "mamba" or not loss_falls:
+                run["train_loss"] = np.array([np.nan] + [3.25] * STEPS)
+            runs[m].append(run)
+    for t in ("alibi", "rope"):
+        runs[t] = [_run([0.0, 0.95] + [1.0] * (STEPS - 1)) for _ in range(3)]
+    return _grid(runs, _config(runs, n_seeds=3))
+
+
+def test_no_velocity_copies_then_character_accuracy_ranks_them():
+    history, metrics = _long_strings()
+    config = _config(MODELS, n_seeds=3)
+    text = velocity_text(config, metrics, history, L)
+    assert text.startswith("**Which velocity?** None copies these strings: no seed of any fixed v ends at 50% string "
+                           "accuracy (mean over lengths; the best seed ends at 0.020)")
+    assert "vwave-0.1 0.310 (0.30–0.32), vwave-0.25 0.260 (0.25–0.27), vwave-0.5 0.160 (0.15–0.17)" in text
+    assert text.endswith("The slower the wave, the higher its character accuracy.") and "best v here" not in text
+    mixed = {**history, **{f"{run_key(L, 'vwave-0.25', s)}|char_accuracy": np.full(STEPS + 1, 0.05)
+                           for s in range(3)}}
+    assert not velocity_text(config, metrics, mixed, L).endswith("character accuracy.")
+    error = char_error_text(history, "mamba", ["vwave-0.5", "vwave-0.1"], L, 3)
+    assert error == ("In final character accuracy (each seed's, mean over lengths; ranges over seeds): mamba "
+                     "0.040–0.060, vwave-0.5 0.150–0.170, vwave-0.1 0.300–0.320: every seed of every fixed v ends "
+                     "above every mamba seed")
+    assert char_error_text(history, "vwave-0.25", ["vwave-0.5", "vwave-0.1"], L, 3).endswith(
+        "not every fixed v ends above every vwave-0.25 seed (vwave-0.1 does)")
+    assert char_error_text(history, "vwave-0.1", ["mamba"], L, 3).endswith("ends below every vwave-0.1 seed")
+    rows = claims_rows(config, [L], metrics, history, None, "MISSING")
+    lower = next(measured for claim, _, measured in rows if "lower error" in claim)
+    assert lower.startswith("Not shown") and "every seed of every fixed v ends above every mamba seed" in lower
+
+
+def test_longer_run_note_says_who_started_and_gives_the_command():
+    history, metrics = _long_strings()
+    config = _config(MODELS, n_seeds=3)
+    text = longer_run_text(config, "paper", history, metrics, L)
+    assert text.startswith("**Strings ≤ 5: no Mamba-type model copies them in this run.** No seed of mamba, "
+                           "vwave-0.5, vwave-0.25 and vwave-0.1 reaches 50% string accuracy (mean over lengths), "
+                           "where alibi and rope did")
+    assert "mamba 0.035 → 0.050, 0.000 nats (to 3.25)" in text and "vwave-0.1 0.035 → 0.310" in text
+    assert "Started to learn (character accuracy up by at least 0.05): vwave-0.5, vwave-0.25 and vwave-0.1; not: " \
+           "mamba." in text
+    assert ("`python -m wavelib train vwave --preset paper --device cuda --cuda-graph --set \"models=('mamba',"
+            f"'vwave-0.1')\" --set steps={4 * config.steps} --experiment copy_curves`") in text
+    assert "Fig. 2 (right)" not in text  # only at the abstract's 300
+    cpu = longer_run_text(config, "cpu", history, metrics, L)
+    assert "--preset cpu --set" in cpu and "--device" not in cpu
+    _, learned = _paper_like()
+    assert longer_run_text(config, "paper", history, learned, L) == ""  # Mamba-type seeds copy there
+    slow = {**metrics, **{run_key(L, t): {**metrics[run_key(L, t)], "seeds_reaching_0.5": 0}
+                          for t in ("alibi", "rope")}}
+    assert longer_run_text(config, "paper", history, slow, L) == ""  # no transformer copies either
+
+
 def test_length_generalisation_text_verdict_and_a_figure_with_no_line_across_the_gap():
     history, metrics = _paper_like()
     models = MODELS
@@ -309,7 +371,13 @@ def test_small_model_note_names_only_what_shows():
     config = _config(["mamba", "alibi", "rope"], n_seeds=3)
     metrics[run_key(L, "mamba")]["string_accuracy_at_max_mean"] = 0.0
     text = small_models_text(config, metrics, L)
-    assert "Mamba's failure at the longest strings" in text and "RoPE trailing ALiBi" in text
+    assert text.startswith("The failure of mamba at the longest strings (string accuracy at 5: mamba 0.00) and RoPE "
+                           "trailing ALiBi may be effects of these small models")
+    waves = _config(["mamba", "vwave-0.5", "alibi", "rope"], n_seeds=3)
+    metrics[run_key(L, "vwave-0.5")]["string_accuracy_at_max_mean"] = 0.4
+    assert "The failure of mamba and vwave-0.5 at the longest strings (string accuracy at 5: mamba 0.00, vwave-0.5 " \
+           "0.40)" in small_models_text(waves, metrics, L)
+    metrics[run_key(L, "vwave-0.5")]["string_accuracy_at_max_mean"] = 0.5
     metrics[run_key(L, "mamba")]["string_accuracy_at_max_mean"] = 0.9
     metrics[run_key(L, "rope")] = metrics[run_key(L, "alibi")]
     assert small_models_text(config, metrics, L) == ""

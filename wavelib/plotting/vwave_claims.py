@@ -12,7 +12,7 @@ from ..experiments.vwave import PRESETS, VWaveConfig, run_key
 from .vwave import TRANSFORMERS
 from .vwave_generalisation_text import generalisation_verdict
 from .vwave_numbers import examples_to_text, final_accuracies_text
-from .vwave_speed_text import lower_error_text, speed_claim_text, worse_than_text
+from .vwave_speed_text import char_error_text, lower_error_text, speed_claim_text, worse_than_text
 from .vwave_transformer_text import transformer_text, transformers_together_text
 
 
@@ -59,7 +59,8 @@ def claims_rows(config: VWaveConfig, lengths: Sequence[int], metrics: Mapping[st
                          lower_error_text(metrics, "mamba", waves, length) + f"; {scope}. Final string accuracy, all "
                          f"lengths / at {length} (means over seeds): "
                          f"{each(final_accuracies_text, ['mamba', *waves], length)}"
-                         + worse_than_text(metrics, "mamba", waves, length)))
+                         + worse_than_text(metrics, "mamba", waves, length) + ". "
+                         + char_error_text(history, "mamba", waves, length, config.n_seeds)))
         best = max(waves, key=lambda m: metrics[run_key(length, m)]["string_accuracy_mean"]) if waves else None
         positions = {}
         for t in transformers:

@@ -109,9 +109,10 @@ def side_of(metrics: Mapping[str, Mapping[str, float | None]], a: str, b: str, l
     return 1 if ma["string_accuracy_min"] > mb["string_accuracy_max"] else 0
 
 
-def final_seeds(history: Mapping[str, np.ndarray], name: str, length: int, seeds: int) -> np.ndarray:
-    """Each seed's final string accuracy (mean over lengths)."""
-    return np.array([history[f"{run_key(length, name, s)}|string_accuracy"][-1] for s in range(seeds)])
+def final_seeds(history: Mapping[str, np.ndarray], name: str, length: int, seeds: int,
+                measure: str = "string_accuracy") -> np.ndarray:
+    """Each seed's final ``measure`` (an accuracy: the mean over lengths)."""
+    return np.array([history[f"{run_key(length, name, s)}|{measure}"][-1] for s in range(seeds)])
 
 
 def final_accuracies_text(metrics: Mapping[str, Mapping], name: str, length: int) -> str:

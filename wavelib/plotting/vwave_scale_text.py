@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
+
 from ..experiments.vwave import PRESETS, THRESHOLDS, VWaveConfig, run_key
 from ..store import Artifact
-from .vwave_numbers import OVERLAP_WORDS, join_names, ratio_text, short_number, side_of, span_text
+from .vwave import TRANSFORMERS
+from .vwave_numbers import (OVERLAP_WORDS, final_loss_median, final_seeds, join_names, ratio_text, run_scale,
+                            short_number, side_of, span_text)
 
 
 #: Jelassi et al. (2024)'s setting, for the disclosures of scale and setup: parameters of their models (about),
@@ -38,12 +42,16 @@ def scale_text(paper: VWaveConfig, config: VWaveConfig) -> str:
 
 
 def small_models_text(config: VWaveConfig, metrics: Mapping[str, Mapping], length: int) -> str:
-    """Beside the results: which of them may be small-model effects (Mamba failing at the longest training
-    strings, RoPE trailing ALiBi), with the parameter counts against Jelassi et al.'s ("" if neither shows)."""
+    """Beside the results: which of them may be small-model effects (Mamba-type models failing at the longest
+    training strings, RoPE trailing ALiBi), with the parameter counts against Jelassi et al.'s ("" if neither
+    shows)."""
     said = []
-    if "mamba" in config.models and metrics[run_key(length, "mamba")]["string_accuracy_at_max_mean"] < 0.5:
-        said.append(f"Mamba's failure at the longest strings (string accuracy "
-                    f"{metrics[run_key(length, 'mamba')]['string_accuracy_at_max_mean']:.2f} at {length})")
+    at_max = {m: metrics[run_key(length, m)]["string_accuracy_at_max_mean"] for m in config.models
+              if config.spec(m).family == "mamba"}
+    failing = [m for m, accuracy in at_max.items() if accuracy < 0.5]
+    if failing:
+        said.append(f"The failure of {join_names(failing)} at the longest strings (string accuracy at {length}: "
+                    + ", ".join(f"{m} {at_max[m]:.2f}" for m in failing) + ")")
     if "rope" in config.models and "alibi" in config.models and (
             metrics[run_key(length, "rope")]["string_accuracy_mean"]
             < metrics[run_key(length, "alibi")]["string_accuracy_mean"]):
@@ -54,6 +62,53 @@ def small_models_text(config: VWaveConfig, metrics: Mapping[str, Mapping], lengt
     return (f"{join_names(said)} may be {effect} of these small models ({config.parameters('mamba'):,} and "
             f"{config.parameters('rope'):,} parameters, against about {JELASSI['parameters'] / 1e6:.0f}M in Jelassi "
             "et al.), not properties of the architectures at their size.")
+
+
+def longer_run_text(config: VWaveConfig, preset: str, history: Mapping[str, np.ndarray],
+                    metrics: Mapping[str, Mapping], length: int) -> str:
+    """Where no seed of any Mamba-type model reaches the first level of :data:`THRESHOLDS` in string accuracy
+    (mean over lengths) and a transformer does, in the same steps: which of them had started to learn (final
+    character accuracy at least 0.05 above the first evaluation's, means over seeds), how far their training loss
+    still fell over the last fifth of the run, and the command of a run 4× as long for Mamba and the v-Wave
+    model with the highest character accuracy ("" otherwise)."""
+    family = [m for m in config.models if config.spec(m).family == "mamba"]
+    level = THRESHOLDS[0]
+    learned = [t for t in TRANSFORMERS
+               if t in config.models and metrics[run_key(length, t)][f"seeds_reaching_{level:g}"]]
+    if not family or not learned or any(metrics[run_key(length, m)]["string_accuracy_max"] >= level for m in family):
+        return ""
+    seeds = config.n_seeds
+    first = {m: float(np.mean([history[f"{run_key(length, m, s)}|char_accuracy"][0] for s in range(seeds)]))
+             for m in family}
+    last = {m: float(final_seeds(history, m, length, seeds, "char_accuracy").mean()) for m in family}
+
+    def fall(m: str) -> float:  # training loss over the last fifth of the run, the median over seeds
+        losses = [history[f"{run_key(length, m, s)}|train_loss"] for s in range(seeds)]
+        return float(np.median([loss[int(0.8 * (len(loss) - 1))] - loss[-1] for loss in losses]))
+
+    started = [m for m in family if last[m] - first[m] >= 0.05]
+    waves = [m for m in family if m != "mamba"]
+    best = max(waves, key=last.get) if waves else None
+    pick = [m for m in ("mamba", best) if m in family]
+    experiment = "copy_curves" if length == config.lengths[0] else "copy_curves_long"
+    device = " --device cuda --cuda-graph" if preset == "paper" else ""
+    command = (f"python -m wavelib train vwave --preset {preset}{device} --set \"models=("
+               + ",".join(f"'{m}'" for m in pick) + f")\" --set steps={4 * config.steps} --experiment {experiment}")
+    abstract = (" The abstract's Fig. 2 (right) shows v-Wave Mamba on par with the transformers at this length; it "
+                "gives neither its models' sizes nor how long they trained." if length == max(PRESETS["paper"].lengths)
+                else "")
+    return (f"**Strings ≤ {length}: no Mamba-type model copies them in this run.** No seed of {join_names(family)} "
+            f"reaches {level:.0%} string accuracy (mean over lengths), where {join_names(learned)} did, in the same "
+            f"{config.steps:,} steps (at least {run_scale(history, [*family, *learned], length, seeds)[0]:,.0f} "
+            "examples). From the first evaluation to the last (means over seeds), character accuracy and the "
+            "training loss's fall over the last fifth of the run (median over seeds; its last value): "
+            + "; ".join(f"{m} {first[m]:.3f} → {last[m]:.3f}, {fall(m):.3f} nats (to "
+                        f"{final_loss_median(history, m, length, seeds):.3g})" for m in family)
+            + (f". Started to learn (character accuracy up by at least 0.05): {join_names(started)}" if started else
+               ". None rose by 0.05 in character accuracy")
+            + (f"; not: {join_names([m for m in family if m not in started])}" if started and len(started) < len(family)
+               else "") + f".{abstract} Whether these models copy with more training, a longer run would show: "
+            f"`{command}` ({join_names(pick)}, 4× the steps).")
 
 
 def paper_scale_rows(config: VWaveConfig, metrics: Mapping[str, Mapping], length: int,

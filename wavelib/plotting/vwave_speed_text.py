@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ..experiments.vwave import VWaveConfig, run_key
+from ..experiments.vwave import THRESHOLDS, VWaveConfig, run_key
 from .vwave_numbers import (SPEED_MEASURES, accuracy_text, crossings, factor_text, final_loss_median, final_seeds,
                             join_names, level_in_words, median_crossing, ratio_text, run_scale, side_of, span_text)
 
@@ -152,6 +152,25 @@ def lower_error_text(metrics: Mapping[str, Mapping[str, float | None]], base: st
     return f"{head}: {said} ({ranges})"
 
 
+def char_error_text(history: Mapping[str, np.ndarray], base: str, waves: Sequence[str], length: int,
+                    seeds: int) -> str:
+    """The "lower error" claim in final character accuracy (each seed's, the mean over lengths): the ranges over
+    seeds of ``base`` and of each model of ``waves``, and whether every seed of every one ends above every seed of
+    ``base`` (where string accuracy is 0 for all, this still tells partial copies apart)."""
+    ends = {m: final_seeds(history, m, length, seeds, "char_accuracy") for m in (base, *waves)}
+    above = [w for w in waves if ends[w].min() > ends[base].max()]
+    below = [w for w in waves if ends[w].max() < ends[base].min()]
+    if len(above) == len(waves):
+        verdict = f"every seed of every fixed v ends above every {base} seed"
+    elif len(below) == len(waves):
+        verdict = f"every seed of every fixed v ends below every {base} seed"
+    else:
+        verdict = f"not every fixed v ends above every {base} seed" + (
+            f" ({join_names(above)} {'does' if len(above) == 1 else 'do'})" if above else "")
+    return ("In final character accuracy (each seed's, mean over lengths; ranges over seeds): "
+            + ", ".join(f"{m} {ends[m].min():.3f}–{ends[m].max():.3f}" for m in (base, *waves)) + f": {verdict}")
+
+
 def worse_than_text(metrics: Mapping[str, Mapping[str, float | None]], base: str, waves: Sequence[str],
                     length: int) -> str:
     """The models of ``waves`` whose final string accuracy (mean over lengths) is below ``base``'s ("" if none)."""
@@ -171,6 +190,8 @@ def velocity_text(config: VWaveConfig, metrics: Mapping[str, Mapping], history: 
     if len(waves) < 2:
         return ""
     v = {w: config.spec(w).v for w in waves}
+    if max(metrics[run_key(length, w)]["string_accuracy_max"] for w in waves) < THRESHOLDS[0]:
+        return _no_velocity_copies_text(metrics, history, waves, v, length, config.n_seeds)
     order = sorted(waves, key=lambda w: -metrics[run_key(length, w)]["string_accuracy_mean"])
     best = order[0]
     tied = [w for w in order if side_of(metrics, w, best, length) == 0]
@@ -188,6 +209,26 @@ def velocity_text(config: VWaveConfig, metrics: Mapping[str, Mapping], history: 
         side_of(metrics, slowest, best, length)]
     return text + (f", not the slowest: {slowest} (v = {v[slowest]:g}) is "
                    + ("the weakest v-Wave" if slowest == weakest else f"behind {best}") + f" ({where}).")
+
+
+def _no_velocity_copies_text(metrics: Mapping[str, Mapping], history: Mapping[str, np.ndarray], waves: Sequence[str],
+                             v: Mapping[str, float], length: int, seeds: int) -> str:
+    """"Which velocity?" where no seed of any of ``waves`` (velocities ``v``) ends at the first level of
+    :data:`THRESHOLDS` in string accuracy: the velocities ranked by final character accuracy, with their training
+    loss, and whether that order follows the velocity."""
+    chars = {w: final_seeds(history, w, length, seeds, "char_accuracy") for w in waves}
+    order = sorted(waves, key=lambda w: -chars[w].mean())
+    best_seed = max(metrics[run_key(length, w)]["string_accuracy_max"] for w in waves)
+    by_speed = [chars[w].mean() for w in sorted(waves, key=v.get)]  # slowest first
+    trend = (" The slower the wave, the higher its character accuracy." if all(
+        a > b for a, b in zip(by_speed, by_speed[1:])) else " The faster the wave, the higher its character "
+             "accuracy." if all(a < b for a, b in zip(by_speed, by_speed[1:])) else "")
+    return (f"**Which velocity?** None copies these strings: no seed of any fixed v ends at {THRESHOLDS[0]:.0%} "
+            f"string accuracy (mean over lengths; the best seed ends at {best_seed:.3f}). By final character accuracy "
+            "(mean over lengths; mean over seeds, range): "
+            + ", ".join(f"{w} {chars[w].mean():.3f} ({chars[w].min():.2f}–{chars[w].max():.2f})" for w in order)
+            + "; median final training loss: "
+            + ", ".join(f"{w} {final_loss_median(history, w, length, seeds):.3g}" for w in order) + "." + trend)
 
 
 def curves_reading_text(config: VWaveConfig, history: Mapping[str, np.ndarray], length: int) -> str:
