@@ -250,6 +250,9 @@ def test_generalisation_text_names_the_largest_gap_between_the_two_sets():
                     f"L2|{model}|seed0|generalisation_lengths": np.array([1, 2, 3])}
     text = evaluation_sets_text(history, ["mamba", "rope"], 2, 1, 8)
     assert "8 per length" in text and "rope, 0.250 in §5.2's table and 0.750 here" in text
+    assert evaluation_sets_text(history, ["mamba"], 2, 1, 8).endswith(
+        "At length 2 the two sets give the same final string accuracy for every model here (mamba; one seed), "
+        "though by sampling alone they could differ.")
 
 
 def test_each_further_length_is_its_own_experiment_present_only_where_the_preset_has_one(tmp_path):

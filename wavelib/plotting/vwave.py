@@ -196,14 +196,26 @@ def loss_curves_figure(history: Mapping[str, np.ndarray], models: Sequence[str],
     return fig
 
 
+def _flat_lines_note(ax: Axes, names: Sequence[str], what: str) -> None:
+    """Name, at the bottom right of ``ax``, the models whose lines lie on top of each other at 0 (``what``: where)."""
+    if len(names) > 1:
+        listed = ",\n".join(", ".join(names[i:i + 3]) for i in range(0, len(names), 3))
+        ax.text(0.98, 0.04, f"{what}\n(lines on top of each other):\n{listed}", transform=ax.transAxes, ha="right",
+                va="bottom", fontsize=7, color="0.2",
+                path_effects=[patheffects.withStroke(linewidth=2, foreground="white")])
+
+
 def learning_curves_figure(history: Mapping[str, np.ndarray], models: Sequence[str], length: int, seeds: int,
                            metric: str = "string_accuracy") -> Figure:
     """Accuracy on the fixed evaluation set (mean over every training length, each weighted equally) against
-    examples seen (log axis): every seed thin, the median over seeds thick; one line per model."""
+    examples seen (log axis): every seed thin, the median over seeds thick; one line per model. The models whose
+    every seed stays at most 0.01 throughout, whose lines lie on top of each other, are named in a note."""
     fig, axes = figure(1, width=5.2, height=3.2)
     ax = axes[0, 0]
     for name in models:
         _plot_seeds(ax, history, name, length, seeds, metric)
+    _flat_lines_note(ax, [m for m in models if max(history[f"{run_key(length, m, s)}|{metric}"].max()
+                                                   for s in range(seeds)) <= 0.01], "at most 0.01 throughout")
     ax.set(xscale="log", xlabel="training examples seen", ylabel=f"{metric.replace('_', ' ')} (mean over lengths)",
            ylim=(-0.02, 1.02), title=f"copy, strings of length ≤ {length} ({seeds} seeds; thick: median)")
     _examples_axis(ax, log=True)
@@ -241,11 +253,7 @@ def generalisation_figure(history: Mapping[str, np.ndarray], models: Sequence[st
             gap = (length, int(lengths[beyond[0]])) if lengths[beyond[0]] > length + 1 else gap
             if np.all(accuracy[beyond] == 0):
                 zero.append(name)
-    if len(zero) > 1:
-        names = ",\n".join(", ".join(zero[i:i + 3]) for i in range(0, len(zero), 3))
-        ax.text(0.98, 0.04, f"exactly 0 at every length > {length}\n(lines on top of each other):\n{names}",
-                transform=ax.transAxes, ha="right", va="bottom", fontsize=7, color="0.2",
-                path_effects=[patheffects.withStroke(linewidth=2, foreground="white")])
+    _flat_lines_note(ax, zero, f"exactly 0 at every length > {length}")
     if gap:
         ax.axvspan(gap[0] + 0.5, gap[1] - 0.5, color=COLORS["muted"], alpha=0.15, lw=0)
     ax.axvline(length, color=COLORS["muted"], ls="--", lw=0.8)

@@ -144,7 +144,7 @@ def generalisation_verdict(history: Mapping[str, np.ndarray], waves: Sequence[st
 def evaluation_sets_text(history: Mapping[str, np.ndarray], models: Sequence[str], length: int, seeds: int,
                          per_length: int) -> str:
     """How the generalisation set relates to the learning curves' set at the longest training length: the model
-    whose two final accuracies there differ most (means over seeds)."""
+    whose two final accuracies there differ most (means over seeds), or that they agree for every model."""
     def at(name: str, key: str, lengths_key: str) -> float:
         """Final accuracy at ``length`` (mean over seeds) of the per-length record ``key``."""
         runs = [run_key(length, name, s) for s in range(seeds)]
@@ -155,7 +155,12 @@ def evaluation_sets_text(history: Mapping[str, np.ndarray], models: Sequence[str
                  at(m, "generalisation_string_accuracy", "generalisation_lengths")) for m in models}
     name = max(pairs, key=lambda m: abs(pairs[m][0] - pairs[m][1]))
     table, here = pairs[name]
-    return (f"This figure scores its own fixed set of strings, {per_length} per length (the same strings for every "
+    head = (f"This figure scores its own fixed set of strings, {per_length} per length (the same strings for every "
             f"model and seed), drawn with another seed than the set of §5.2's curves and tables, which also has "
-            f"{per_length} per length. At length {length} the two sets give different numbers by sampling alone; "
-            f"the largest gap: {name}, {table:.3f} in §5.2's table and {here:.3f} here (means over {seeds} seeds).")
+            f"{per_length} per length. At length {length} the two sets ")
+    over = f"means over {seeds} seeds" if seeds > 1 else "one seed"
+    if table == here:
+        return head + (f"give the same final string accuracy for every model here ({', '.join(models)}; {over}), "
+                       "though by sampling alone they could differ.")
+    return head + (f"give different numbers by sampling alone; the largest gap: {name}, {table:.3f} in §5.2's table "
+                   f"and {here:.3f} here ({over}).")

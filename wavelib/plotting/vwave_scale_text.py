@@ -64,20 +64,33 @@ def small_models_text(config: VWaveConfig, metrics: Mapping[str, Mapping], lengt
             "et al.), not properties of the architectures at their size.")
 
 
+def _copiers(config: VWaveConfig, metrics: Mapping[str, Mapping], length: int) -> tuple[list[str], list[str]]:
+    """The Mamba-type models of ``config`` and the transformers with a seed that reached the first level of
+    :data:`THRESHOLDS` in string accuracy (mean over lengths) at ``length``."""
+    level = THRESHOLDS[0]
+    return ([m for m in config.models if config.spec(m).family == "mamba"],
+            [t for t in TRANSFORMERS
+             if t in config.models and metrics[run_key(length, t)][f"seeds_reaching_{level:g}"]])
+
+
+def only_transformers_copy(config: VWaveConfig, metrics: Mapping[str, Mapping], length: int) -> bool:
+    """Whether at ``length`` a transformer reached the first level of :data:`THRESHOLDS` in string accuracy and no
+    seed of any Mamba-type model ends there (then character accuracy shows what string accuracy cannot)."""
+    family, learned = _copiers(config, metrics, length)
+    return bool(family and learned) and all(
+        metrics[run_key(length, m)]["string_accuracy_max"] < THRESHOLDS[0] for m in family)
+
+
 def longer_run_text(config: VWaveConfig, preset: str, history: Mapping[str, np.ndarray],
                     metrics: Mapping[str, Mapping], length: int) -> str:
-    """Where no seed of any Mamba-type model reaches the first level of :data:`THRESHOLDS` in string accuracy
-    (mean over lengths) and a transformer does, in the same steps: which of them had started to learn (final
-    character accuracy at least 0.05 above the first evaluation's, means over seeds), how far their training loss
-    still fell over the last fifth of the run, and the command of a run 4× as long for Mamba and the v-Wave
-    model with the highest character accuracy ("" otherwise)."""
-    family = [m for m in config.models if config.spec(m).family == "mamba"]
-    level = THRESHOLDS[0]
-    learned = [t for t in TRANSFORMERS
-               if t in config.models and metrics[run_key(length, t)][f"seeds_reaching_{level:g}"]]
-    if not family or not learned or any(metrics[run_key(length, m)]["string_accuracy_max"] >= level for m in family):
+    """Where :func:`only_transformers_copy`: which Mamba-type models had started to learn (final character
+    accuracy at least 0.05 above the first evaluation's, means over seeds), how far their training loss still fell
+    over the last fifth of the run, and the command of a run 4× as long for Mamba and the v-Wave model with the
+    highest character accuracy ("" otherwise)."""
+    if not only_transformers_copy(config, metrics, length):
         return ""
-    seeds = config.n_seeds
+    family, learned = _copiers(config, metrics, length)
+    level, seeds = THRESHOLDS[0], config.n_seeds
     first = {m: float(np.mean([history[f"{run_key(length, m, s)}|char_accuracy"][0] for s in range(seeds)]))
              for m in family}
     last = {m: float(final_seeds(history, m, length, seeds, "char_accuracy").mean()) for m in family}

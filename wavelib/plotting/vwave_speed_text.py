@@ -148,7 +148,8 @@ def lower_error_text(metrics: Mapping[str, Mapping[str, float | None]], base: st
              -1: ("ends below every seed of", "end below every seed of")}
     groups = [(value, [w for w, side in sides.items() if side == value]) for value in (1, 0, -1)]
     said = "; ".join(f"{join_names(names)} {words[value][len(names) > 1]} {base}" for value, names in groups if names)
-    head = "Not for every v" if 1 in sides.values() else f"Not shown: no fixed v ends above every {base} seed"
+    head = ("Not for every v" if 1 in sides.values() else
+            f"Not shown in string accuracy: no fixed v ends above every {base} seed")
     return f"{head}: {said} ({ranges})"
 
 

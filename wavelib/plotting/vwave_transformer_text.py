@@ -16,8 +16,10 @@ from .vwave_scale_text import JELASSI
 
 
 def transformer_text(history: Mapping[str, np.ndarray], metrics: Mapping[str, Mapping], wave: str,
-                     transformer: str, length: int, seeds: int) -> tuple[str, str]:
-    """Claims cell "v-Wave Mamba (``wave``) on par with ``transformer``?", and where v-Wave stands against it:
+                     transformer: str, length: int, seeds: int,
+                     chosen_by: str = "final string accuracy") -> tuple[str, str]:
+    """Claims cell "v-Wave Mamba (``wave``, the best fixed v by ``chosen_by``) on par with ``transformer``?", and
+    where v-Wave stands against it:
     "ahead", "behind", "par" or "mixed". Final accuracy: ahead/behind where every seed ends above/below every
     seed of the other, or (ranges overlapping) where both the mean and the number of seeds ending at >= 90% are
     higher/lower; else the same. Speed: the median examples to first reach each string-accuracy and training-loss
@@ -84,7 +86,7 @@ def transformer_text(history: Mapping[str, np.ndarray], metrics: Mapping[str, Ma
             + (f". At {join_names(limited)} the faster model got there within its first 3 evaluations, so the "
                f"evaluation grid (one per about {grid:,.0f} examples) limits those factors: they are rough"
                if limited else "")
-            + f". {wave}, the best fixed v on this page by final string accuracy (chosen after the fact; every v in "
+            + f". {wave}, the best fixed v on this page by {chosen_by} (chosen after the fact; every v in "
             f"the rows above) vs {transformer}: {accuracy}; examples to first reach each level (medians over seeds): "
             + ("; ".join(cells) if cells else "neither reached any") + f" (runs of at least {total:,.0f} examples)")
     return text, position
