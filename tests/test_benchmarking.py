@@ -220,7 +220,8 @@ def test_run_discovers_runs_and_writes_results(tmp_path, monkeypatch, capsys):
     assert "wrong" in capsys.readouterr().err
     assert run.main(["--only", "nope"]) == 2
 
-    (bench_dir / "bench_broken.py").write_text("def benchmarks(device, repeats):\n    raise RuntimeError('no kernel')\n")
+    (bench_dir / "bench_broken.py").write_text(
+        "def benchmarks(device, repeats):\n    raise RuntimeError('no kernel')\n")
     assert run.main(["--repeats", "1", "--out", str(out)]) == 1  # a suite that raises fails the run ...
     assert "these suites raised and have no rows, or only some: broken" in capsys.readouterr().err
     names = [row["name"] for row in json.loads((out / "cpu-latest.json").read_text())["rows"]]

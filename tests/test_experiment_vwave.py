@@ -7,7 +7,7 @@ import torch
 
 from wavelib.chapters import get_chapter
 from wavelib.experiments import vwave
-from wavelib.plotting.vwave_ablation_text import ablation_texts, learned_velocity_text, reach_text
+from wavelib.plotting.vwave_ablation_text import ablation_texts, devices_text, learned_velocity_text, reach_text
 from wavelib.plotting.vwave_claims import claims_rows
 from wavelib.plotting.vwave_generalisation_text import evaluation_sets_text
 from wavelib.plotting.vwave_numbers import side_of
@@ -207,6 +207,15 @@ def test_learned_velocity_text_compares_final_accuracy_and_learning_speed():
     assert "vwave-learned got there later than vwave-0.5 to 50% and 90%" in text
     assert text.endswith("So, against its fixed start vwave-0.5, learning the velocity ends lower and learns later: "
                          "on final accuracy and learning speed, its fixed start vwave-0.5 does better.")
+
+
+def test_ablations_on_other_devices_than_their_comparisons_are_said_to_agree_only_to_rounding():
+    h100, h200 = "cuda:0 (NVIDIA H100 80GB HBM3)", "cuda:0 (NVIDIA H200)"
+    assert devices_text([h100], [h100]) == ""
+    text = devices_text(["cpu", h200], [h100])
+    assert text.startswith(f"The ablations trained on cpu and {h200}, the runs set beside them (`copy_curves`) "
+                           f"on {h100}")
+    assert "equal only to rounding" in text and "not seed by seed" in text
 
 
 def test_each_ablation_gets_the_comparison_that_fits_it():

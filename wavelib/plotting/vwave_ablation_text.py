@@ -140,6 +140,18 @@ def state_size_text(metrics: Mapping[str, Mapping[str, float | None]], history: 
             + compared + ". " + _ablation_verdict(side, pace, "the longer slow wave", smaller) + ".")
 
 
+def devices_text(ablation_devices: Sequence[str], curve_devices: Sequence[str]) -> str:
+    """Where the ablations and the runs they are set beside (``copy_curves``) trained on different devices (each
+    list: attempt by attempt), that they agree only to rounding and are to be compared by their ranges over seeds
+    ("" where the devices are the same)."""
+    if list(ablation_devices) == list(curve_devices):
+        return ""
+    return (f"The ablations trained on {join_names(list(ablation_devices))}, the runs set beside them (`copy_curves`) "
+            f"on {join_names(list(curve_devices))}: the same computation, which devices carry out equal only to "
+            "rounding, so a seed's run is not bit for bit what another device would give. The notes below compare "
+            "models by their ranges over seeds and their medians, not seed by seed.")
+
+
 def ablation_texts(config: VWaveConfig, metrics: Mapping[str, Mapping[str, float | None]],
                    history: Mapping[str, np.ndarray], length: int) -> list[str]:
     """A note per ablation of ``config`` whose comparison models are in ``metrics``: a learned velocity against
