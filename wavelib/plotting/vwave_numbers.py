@@ -115,6 +115,12 @@ def final_seeds(history: Mapping[str, np.ndarray], name: str, length: int, seeds
     return np.array([history[f"{run_key(length, name, s)}|{measure}"][-1] for s in range(seeds)])
 
 
+def any_seed_copies(metrics: Mapping[str, Mapping[str, float | None]], names: Sequence[str], length: int) -> bool:
+    """Whether a seed of one of ``names`` ends at the first level of :data:`THRESHOLDS` or above in string accuracy
+    (mean over lengths) at ``length``."""
+    return any(metrics[run_key(length, m)]["string_accuracy_max"] >= THRESHOLDS[0] for m in names)
+
+
 def final_accuracies_text(metrics: Mapping[str, Mapping], name: str, length: int) -> str:
     m = metrics[run_key(length, name)]
     return f"{m['string_accuracy_mean']:.2f} / {m['string_accuracy_at_max_mean']:.2f}"

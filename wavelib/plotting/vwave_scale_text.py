@@ -10,7 +10,7 @@ import numpy as np
 from ..experiments.vwave import PRESETS, THRESHOLDS, VWaveConfig, run_key
 from ..store import Artifact
 from .vwave import TRANSFORMERS
-from .vwave_numbers import (OVERLAP_WORDS, final_loss_median, final_seeds, join_names, ratio_text, run_scale,
+from .vwave_numbers import (OVERLAP_WORDS, any_seed_copies, final_loss_median, final_seeds, join_names, ratio_text, run_scale,
                             short_number, side_of, span_text)
 
 
@@ -77,8 +77,7 @@ def only_transformers_copy(config: VWaveConfig, metrics: Mapping[str, Mapping], 
     """Whether at ``length`` a transformer reached the first level of :data:`THRESHOLDS` in string accuracy and no
     seed of any Mamba-type model ends there (then character accuracy shows what string accuracy cannot)."""
     family, learned = _copiers(config, metrics, length)
-    return bool(family and learned) and all(
-        metrics[run_key(length, m)]["string_accuracy_max"] < THRESHOLDS[0] for m in family)
+    return bool(family and learned) and not any_seed_copies(metrics, family, length)
 
 
 def longer_run_text(config: VWaveConfig, preset: str, history: Mapping[str, np.ndarray],

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ..experiments.vwave import THRESHOLDS, VWaveConfig, run_key
-from .vwave_numbers import (SPEED_MEASURES, accuracy_text, crossings, factor_text, final_loss_median, final_seeds,
+from .vwave_numbers import (SPEED_MEASURES, accuracy_text, any_seed_copies, crossings, factor_text, final_loss_median, final_seeds,
                             join_names, level_in_words, median_crossing, ratio_text, run_scale, side_of, span_text)
 
 
@@ -191,7 +191,7 @@ def velocity_text(config: VWaveConfig, metrics: Mapping[str, Mapping], history: 
     if len(waves) < 2:
         return ""
     v = {w: config.spec(w).v for w in waves}
-    if max(metrics[run_key(length, w)]["string_accuracy_max"] for w in waves) < THRESHOLDS[0]:
+    if not any_seed_copies(metrics, waves, length):
         return _no_velocity_copies_text(metrics, history, waves, v, length, config.n_seeds)
     order = sorted(waves, key=lambda w: -metrics[run_key(length, w)]["string_accuracy_mean"])
     best = order[0]
