@@ -10,8 +10,8 @@ import numpy as np
 from ..experiments.vwave import PRESETS, THRESHOLDS, VWaveConfig, run_key
 from ..store import Artifact
 from .vwave import TRANSFORMERS
-from .vwave_numbers import (OVERLAP_WORDS, any_seed_copies, final_loss_median, final_seeds, join_names, ratio_text, run_scale,
-                            short_number, side_of, span_text)
+from .vwave_numbers import (OVERLAP_WORDS, any_seed_copies, final_loss_median, final_seeds, join_names, ratio_text,
+                            run_scale, short_number, side_of, span_text)
 
 
 #: Jelassi et al. (2024)'s setting, for the disclosures of scale and setup: parameters of their models (about),

@@ -9,8 +9,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ..experiments.vwave import THRESHOLDS, VWaveConfig, run_key
-from .vwave_numbers import (SPEED_MEASURES, accuracy_text, any_seed_copies, crossings, factor_text, final_loss_median, final_seeds,
-                            join_names, level_in_words, median_crossing, ratio_text, run_scale, side_of, span_text)
+from .vwave_numbers import (SPEED_MEASURES, accuracy_text, any_seed_copies, crossings, factor_text, final_loss_median,
+                            final_seeds, join_names, level_in_words, median_crossing, ratio_text, run_scale, side_of,
+                            span_text)
 
 
 SPEEDUP = 10.0  #: "exponentially faster" read as at least this factor fewer training examples (our reading)

@@ -19,11 +19,11 @@ def transformer_text(history: Mapping[str, np.ndarray], metrics: Mapping[str, Ma
                      transformer: str, length: int, seeds: int,
                      chosen_by: str = "final string accuracy") -> tuple[str, str]:
     """Claims cell "v-Wave Mamba (``wave``, the best fixed v by ``chosen_by``) on par with ``transformer``?", and
-    where v-Wave stands against it: "ahead", "behind", "par" or "mixed". Final accuracy: ahead/behind where every seed ends above/below every
-    seed of the other, or (ranges overlapping) where both the mean and the number of seeds ending at >= 90% are
-    higher/lower; else the same. Speed: the median examples to first reach each string-accuracy and training-loss
-    level, faster where it got there in fewer (or the other never did); the evaluation grid limits a factor whose
-    faster model got there within its first 3 evaluations."""
+    where v-Wave stands against it: "ahead", "behind", "par" or "mixed". Final accuracy: ahead/behind where every
+    seed ends above/below every seed of the other, or (ranges overlapping) where both the mean and the number of
+    seeds ending at >= 90% are higher/lower; else the same. Speed: the median examples to first reach each
+    string-accuracy and training-loss level, faster where it got there in fewer (or the other never did); the
+    evaluation grid limits a factor whose faster model got there within its first 3 evaluations."""
     total, grid = run_scale(history, (wave, transformer), length, seeds)
     ends = {m: final_seeds(history, m, length, seeds) for m in (wave, transformer)}
     nines = {m: int((ends[m] >= 0.9).sum()) for m in ends}
