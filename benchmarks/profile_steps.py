@@ -4,7 +4,8 @@
 
 Every ``bench_*.py`` next to this script that exposes ``profiles(device) -> {name: callable}`` has those callables
 profiled (after warm-up); the report goes to stdout and to ``DIR/<device kind>-profile.md`` (default DIR:
-``benchmarks/results``), rewritten after every callable, so a run cut off at a time limit keeps what it has.
+``benchmarks/results``; the kind as ``run.py`` names it), rewritten after every callable, so a run cut off at a time
+limit keeps what it has.
 Exit status 1 if a callable raised (the others still run), 2 on bad arguments.
 """
 
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from run import HERE, add_common_arguments, discover
 
 from wavelib.devices import resolve_device
+from wavelib.performance import device_kind
 from wavelib.presets import ConfigError
 from wavelib.profiling import StepProfile, profile_call, profile_report
 
@@ -35,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    path = args.out / f"{device.type}-profile.md"
+    path = args.out / f"{device_kind(device)}-profile.md"
     done: list[StepProfile] = []
     failed = False
     for name, profiles in suites.items():

@@ -3,9 +3,10 @@
     python benchmarks/run.py [--device cpu|cuda|auto] [--repeats N] [--out DIR] [--only NAME]
 
 Every ``bench_*.py`` next to this script exposes ``benchmarks(device, repeats) -> list[Comparison]``.
-The table goes to stdout and to ``DIR/<device kind>-latest.md`` and ``.json`` (default DIR:
-``benchmarks/results``). A suite that raises is reported (traceback on stderr) and the others still run and
-are written; the files are rewritten after every suite, so a run killed at a time limit keeps the rows it has.
+The table goes to stdout and to ``DIR/<device kind>-latest.md`` and ``.json`` (default DIR: ``benchmarks/results``;
+the kind: ``cpu``, ``cuda`` on the speed goals' H100, else the GPU's chip, e.g. ``cuda-h200``:
+``wavelib.performance.device_kind``). A suite that raises is reported (traceback on stderr) and the others still run
+and are written; the files are rewritten after every suite, so a run killed at a time limit keeps the rows it has.
 Exit status 1 if any suite raised or any fast path disagrees with its reference, 2 on bad arguments.
 """
 
@@ -22,6 +23,7 @@ from types import ModuleType
 from wavelib.benchmarking import Comparison, SuiteIncomplete, report
 from wavelib.cpu_memory import keep_freed_memory
 from wavelib.devices import resolve_device
+from wavelib.performance import device_kind
 from wavelib.presets import ConfigError
 
 HERE = Path(__file__).resolve().parent
@@ -79,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         keep_freed_memory()  # as a training run on the CPU does (wavelib.store.run_experiment)
     rows: list[Comparison] = []
     crashed = []
-    path = args.out / f"{device.type}-latest"
+    path = args.out / f"{device_kind(device)}-latest"
     for name, fn in suites.items():
         print(f"running {name} on {device} ...", file=sys.stderr, flush=True)
         try:

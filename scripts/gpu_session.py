@@ -39,9 +39,10 @@ Chapter 4 needs full MNIST, which the GPU machine cannot download: carry the mni
 The calls of one machine share their results store, ``.gpu-results`` (:func:`working_store`, ignored by git, so kept
 there between calls): a later call resumes every stopped run where the last one stopped, with nothing carried.
 
-``unpack``: puts the results into the results store and the benchmark table into ``benchmarks/results/``, and says
-what is finished and what is still partial, and for a table that came back, what it decides: the speed goals and
-the kernels' options against their defaults (:func:`wavelib.performance.verdict_lines`). Commit the ``.partial``
+``unpack``: puts the results into the results store and the benchmark table and profile into ``benchmarks/results/``
+(named by chip, :data:`BENCH_FILES`: another GPU's never replaces the H100's), and says what is finished and what is
+still partial, and for a table that came back, what it decides: the speed goals and the kernels' options against
+their defaults (:func:`wavelib.performance.verdict_lines`). Commit the ``.partial``
 folders too: git keeps a stopped run's own files (the histories of its finished runs), not the checkpoints of the
 runs in progress inside it (megabytes each), so a later session, on a new checkout, resumes it with only those runs
 started again.
@@ -68,7 +69,7 @@ from wavelib.data.cache import OFFLINE_ENV
 from wavelib.devices import device_description
 from wavelib.experiments.vwave import PRESETS as VWAVE_PRESETS
 from wavelib.models.triton_support import FUSED_ENV
-from wavelib.performance import GOAL_DEVICE, load_benchmarks, verdict_lines
+from wavelib.performance import GOAL_DEVICE, verdict_lines
 from wavelib.provenance import COMMIT_ENV
 from wavelib.store import RESULTS_ENV, results_root
 
@@ -79,7 +80,9 @@ PART_BYTES = 15 * 2**20  #: the device tool returns files of at most 16 MB
 ARCHIVE = "results.tar.gz"
 MANIFEST = f"{ARCHIVE}.manifest.json"  #: the parts' count, the archive's size and SHA-256, for unpack to check
 RESERVE_S = 45  #: kept back from training for packing and the transfer
-BENCH_FILES = ("cuda-latest.md", "cuda-latest.json", "cuda-profile.md")
+#: the benchmark table and profile files a call writes (``benchmarks/run.py`` names them by chip: ``cuda-latest.*``
+#: on the speed goals' H100, e.g. ``cuda-h200-latest.*`` on an H200, so that unpacking one never replaces the other)
+BENCH_FILES = ("cuda*-latest.json", "cuda*-latest.md", "cuda*-profile.md")
 #: the fused-kernel test files (space-separated), and the chapters whose models pick those kernels on CUDA by
 #: themselves
 FUSED_TESTS = {"tests/test_elman_fused.py": ("spectrum",),
@@ -218,7 +221,7 @@ def pack(chapters: list[str], preset: str, out: Path, root: Path) -> list[Path]:
 
 
 def slower_fused(rows: list[dict], chapter: str) -> str | None:
-    """Why ``chapter`` should train without its fused kernel by this benchmark's ``rows`` (``cuda-latest.json``'s),
+    """Why ``chapter`` should train without its fused kernel by this benchmark's ``rows`` (the call's table's),
     or None: a shape of :data:`SPEED_ROWS` where the fused path took longer than the one it replaces."""
     if chapter not in SPEED_ROWS:
         return None
@@ -283,9 +286,16 @@ def earlier_choices(commit: str | None) -> tuple[dict[str, dict], str]:
     return saved["chapters"], f"as the checks of {saved['utc']} at this commit decided"
 
 
+def bench_files(folder: Path) -> list[Path]:
+    """The benchmark tables and profiles in ``folder`` (:data:`BENCH_FILES`), the newest table's JSON first."""
+    found = [path for pattern in BENCH_FILES for path in sorted(folder.glob(pattern))]
+    return sorted(found, key=lambda path: (path.suffix != ".json", -path.stat().st_mtime_ns))
+
+
 def unpack(folder: Path, root: Path, bench_dir: Path) -> list[str]:
-    """Join ``folder``'s archive parts and extract them into ``root``; copy the benchmark table into
-    ``bench_dir``. Returns a line per chapter folder found: finished artifacts and partial runs."""
+    """Join ``folder``'s archive parts and extract them into ``root``; copy the benchmark tables and profiles into
+    ``bench_dir`` under the names they came with (by chip: :data:`BENCH_FILES`). Returns a line per file copied and
+    per chapter folder found: finished artifacts and partial runs."""
     parts = sorted(folder.glob(f"{ARCHIVE}.part*"))
     if not parts:
         raise SystemExit(f"error: no {ARCHIVE}.partNN files in {folder}")
@@ -323,11 +333,11 @@ def unpack(folder: Path, root: Path, bench_dir: Path) -> list[str]:
             shutil.rmtree(root / chapter, ignore_errors=True)
         tar.extractall(root, filter="data")
     joined.unlink()
-    for name in BENCH_FILES:
-        if (folder / name).exists():
-            bench_dir.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(folder / name, bench_dir / name)
     lines = []
+    for found in bench_files(folder):
+        bench_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(found, bench_dir / found.name)
+        lines.append(f"{found.name} -> {bench_dir / found.name}")
     for chapter in sorted(chapters):
         runs = sorted(p.name for p in (root / chapter).iterdir())
         done = [r for r in runs if (root / chapter / r / "meta.json").exists()]
@@ -405,8 +415,8 @@ def run(args: argparse.Namespace) -> int:
             missing = f"not benchmarked (--benchmarks {args.benchmarks}, on {device})"
             session.say(f"\n## no benchmarks, no profiles: --benchmarks {args.benchmarks}, and {device} is "
                         f"{'' if goal_chip else 'not '}the chip of the speed goals ({GOAL_DEVICE}); their time trains")
-        table = args.out / "cuda-latest.json"
-        rows = json.loads(table.read_text())["rows"] if benchmark and table.exists() else []
+        tables = [path for path in bench_files(args.out) if path.suffix == ".json"] if benchmark else []
+        rows = json.loads(tables[0].read_text())["rows"] if tables else []  # this call's: the newest
         choices = {}  # for every chapter with a benchmark row, trained in this call or not
         for chapter in dict.fromkeys([*args.chapters, *SPEED_ROWS]):
             here = chapter in args.chapters
@@ -464,9 +474,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _unpack(args: argparse.Namespace) -> int:
     print("\n".join(unpack(args.folder, results_root(), REPO / "benchmarks" / "results")))
-    report = load_benchmarks("cuda", args.folder)
-    if report is not None:  # a table came back: what it decides
+    tables = [path for path in bench_files(args.folder) if path.suffix == ".json"]
+    if tables:  # a table came back: what it decides
+        report = json.loads(tables[0].read_text())
         print(f"\nThe benchmark table of this call ({report['device']}, commit {report['git_commit']}):")
+        if tables[0].name != "cuda-latest.json":
+            print(f"(not an {GOAL_DEVICE}: its goal verdicts are not final, and its option verdicts are a hint for an "
+                  f"{GOAL_DEVICE}, not a measurement of one; the Performance page shows it under 'Other GPUs')")
         print("\n".join(verdict_lines(report)))
     return 0
 

@@ -59,7 +59,8 @@ def test_pack_cuts_parts_and_unpack_restores_and_replaces(gpu_session, tmp_path,
     assert not stale.exists()  # the chapter's folder is replaced by the GPU's, not merged
     assert not (store / "paper" / "vwave").exists()
     assert (bench / "cuda-latest.md").read_text() == "table"
-    assert lines == ["paper/spectrum: finished none; partial ['table1-abc.partial'] (commit it: git add results/paper)"]
+    assert lines == [f"cuda-latest.md -> {bench / 'cuda-latest.md'}",
+                     "paper/spectrum: finished none; partial ['table1-abc.partial'] (commit it: git add results/paper)"]
     smoke = tmp_path / "smoke-gpu"
     (smoke / "smoke" / "vwave" / "copy_curves-abc.partial").mkdir(parents=True)  # git ignores reduced presets
     (smoke / "smoke" / "vwave" / "copy_curves-abc.partial" / "checkpoint.pt").write_bytes(blob)
@@ -67,6 +68,36 @@ def test_pack_cuts_parts_and_unpack_restores_and_replaces(gpu_session, tmp_path,
     gpu_session.pack(["vwave"], "smoke", out / "smoke", smoke)
     assert gpu_session.unpack(out / "smoke", store, bench) == [
         "smoke/vwave: finished none; partial ['copy_curves-abc.partial']"]
+
+
+def test_another_chips_table_is_unpacked_beside_the_goal_chips_and_said_to_be_no_h100s(gpu_session, tmp_path,
+                                                                                        monkeypatch, capsys):
+    """An H200's table and profile come back as cuda-h200-* (benchmarks/run.py's names): the H100 table the speed
+    goals read stays, and unpack says what the H200's decides and that it is not an H100's."""
+    source, out = tmp_path / "gpu", tmp_path / "out"
+    (source / "paper" / "vwave" / "copy_curves-abc").mkdir(parents=True)
+    out.mkdir()
+    gpu_session.pack(["vwave"], "paper", out, source)
+    bench = tmp_path / "benchmarks" / "results"
+    bench.mkdir(parents=True)
+    (bench / "cuda-latest.json").write_text("the H100's")
+    rows = [{"name": "wRNN train step", "shapes": "[sMNIST] ...", "reference_ms": 300.0, "fast_ms": 5.0,
+             "ratio": 60.0, "ok": True, "device": "cuda:0 (NVIDIA H200)"}]
+    (out / "cuda-h200-latest.json").write_text(json.dumps({"device": "cpu, cuda:0 (NVIDIA H200)",
+                                                           "git_commit": "0123456789ab", "rows": rows}))
+    (out / "cuda-h200-latest.md").write_text("h200 table")
+    (out / "cuda-h200-profile.md").write_text("h200 profile")
+    monkeypatch.setattr(gpu_session, "REPO", tmp_path)
+    monkeypatch.setenv("WAVELIB_RESULTS", str(tmp_path / "store"))
+    assert gpu_session.main(["unpack", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert (bench / "cuda-latest.json").read_text() == "the H100's"
+    assert (bench / "cuda-h200-latest.md").read_text() == "h200 table"
+    assert (bench / "cuda-h200-profile.md").read_text() == "h200 profile"
+    assert json.loads((bench / "cuda-h200-latest.json").read_text())["rows"] == rows
+    assert "not an H100: its goal verdicts are not final" in printed
+    assert "goal: fused wRNN step ≥ 50× the loop, sMNIST: 60.0×, yes" in printed
+    assert "on cuda:0 (NVIDIA H200), not an H100" in printed
 
 
 @pytest.mark.parametrize("damage", ["middle part lost", "last part lost", "part damaged", "no manifest"])
@@ -138,6 +169,7 @@ def test_unpack_says_what_a_returned_table_decides(gpu_session, tmp_path, monkey
     printed = capsys.readouterr().out
     assert (tmp_path / "benchmarks" / "results" / "cuda-latest.json").exists()
     assert "paper/vwave: finished ['copy_curves-abc']" in printed
+    assert "not an H100" not in printed
     assert "The benchmark table of this call (cuda:0 (H100), commit 0123456789ab):" in printed
     assert "goal: fused wRNN step ≥ 50× the loop, copy T = 480: 60.0×, yes" in printed
     assert 'options: conv weight gradient: one Triton pass ("kernel")' in printed

@@ -5,11 +5,14 @@ import math
 import subprocess
 
 import pytest
+import torch
 
+from wavelib import devices
 from wavelib.experiments import spectrum, vwave, wave_rnn_tasks
 from wavelib.performance import (CHOICE_HEADER, TABLE_HEADER, TIMED_CODE, choice_rows, choice_status, choices,
-                                 format_minutes, goal_status, load_benchmarks, met_text, paper_runs, run_times,
-                                 table_is_current, table_rows, timed_code_changes, verdict_lines)
+                                 device_kind, format_minutes, goal_rows, goal_status, gpu_name, load_benchmarks,
+                                 met_text, other_chip_tables, paper_runs, run_times, table_is_current, table_kind,
+                                 table_rows, timed_code_changes, verdict_lines)
 from wavelib.provenance import changed_since
 
 
@@ -22,6 +25,41 @@ def test_load_benchmarks_reads_the_stored_json_or_gives_none(tmp_path):
     assert load_benchmarks("cuda", tmp_path) is None
     (tmp_path / "cuda-latest.json").write_text(json.dumps({"device": "cuda:0", "rows": []}))
     assert load_benchmarks("cuda", tmp_path) == {"device": "cuda:0", "rows": []}
+
+
+@pytest.mark.parametrize("device, kind", [
+    ("cpu, cuda:0 (NVIDIA H100 80GB HBM3)", "cuda"), ("cuda:0 (NVIDIA H100 PCIe)", "cuda"),
+    ("cpu, cuda:0 (NVIDIA H200)", "cuda-h200"), ("cuda:1 (NVIDIA A100-SXM4-80GB)", "cuda-a100-sxm4-80gb"),
+    ("cuda:0 (NVIDIA GeForce RTX 4090)", "cuda-geforce-rtx-4090")])
+def test_a_gpu_tables_kind_is_cuda_on_the_goal_chip_and_names_any_other(device, kind):
+    assert table_kind(device) == kind
+
+
+def test_a_table_without_a_gpu_has_no_kind_and_other_chips_tables_are_found_by_name(tmp_path):
+    with pytest.raises(ValueError, match="no CUDA device"):
+        table_kind("cpu")
+    assert gpu_name("cpu, cuda:0 (NVIDIA H200)") == "NVIDIA H200"
+    for name in ("cuda", "cuda-h200", "cpu", "cuda-a100"):
+        (tmp_path / f"{name}-latest.json").write_text(json.dumps({"device": name, "rows": []}))
+    assert list(other_chip_tables(tmp_path)) == ["cuda-a100", "cuda-h200"]
+    assert other_chip_tables(tmp_path)["cuda-h200"] == load_benchmarks("cuda-h200", tmp_path)
+
+
+def test_goal_rows_give_each_goals_value_and_verdict():
+    report = {"rows": [_row("wRNN train step", "[copy T=480] ...", 600.0, 6.0),
+                       _row("wRNN train step", "[sMNIST] ...", 600.0, 40.0)]}
+    rows = goal_rows(report)
+    assert [row[1:] for row in rows[:2]] == [["100.0×", "yes (unverified: whether the code changed since is unknown "
+                                              "here)"], ["15.0×", "**no** (unverified: whether the code changed "
+                                                         "since is unknown here)"]]
+    assert rows[2][1] == format_minutes(6.0 * wave_rnn_tasks.PRESETS["paper"].copy_steps / 60_000)
+    assert rows[-1][1:] == ["not measured", "not measured"]
+
+
+def test_a_device_kind_is_its_type_on_the_cpu_and_its_tables_kind_on_a_gpu(monkeypatch):
+    assert device_kind(torch.device("cpu")) == "cpu"
+    monkeypatch.setattr(devices, "device_description", lambda device: "cuda:0 (NVIDIA H200)")
+    assert device_kind(torch.device("cuda")) == "cuda-h200"
 
 
 def test_run_times_are_ms_per_step_times_the_presets_steps_and_runs():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import statistics
 from pathlib import Path
 from typing import Any
@@ -29,12 +30,50 @@ UNBIND_FIX = "5b30288"
 #: the commit from which every reference is plain but competent (the sequential scan's decays and the v-wave shift
 #: computed without per-step waste too): tables measured before it overstate their ratios
 FAIR_REFERENCES = "6b81f2a"
+#: the chip the speed goals are set on (the performance issue: "measured on one H100"), as named in a row's device
+GOAL_DEVICE = "H100"
 
 
 def load_benchmarks(kind: str = "cuda", folder: Path | None = None) -> dict[str, Any] | None:
-    """The last stored benchmark run on ``kind`` (``"cuda"`` or ``"cpu"``), or None if there is none."""
+    """The last stored benchmark run on ``kind`` (``"cuda"``: the speed goals' chip, ``"cpu"``, or another GPU's
+    :func:`table_kind` such as ``"cuda-h200"``), or None if there is none."""
     path = (folder or BENCH_RESULTS) / f"{kind}-latest.json"
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def table_kind(device: str) -> str:
+    """The name a GPU table is stored under (``<kind>-latest.json``, ``<kind>-profile.md``), from a description of
+    its device (a table's ``device`` field, e.g. ``"cpu, cuda:0 (NVIDIA H200)"``): ``"cuda"`` on the chip of the speed
+    goals (:data:`GOAL_DEVICE`), else ``"cuda-<chip>"`` (``"cuda-h200"``), so that another chip's table never
+    replaces the goals' chip's."""
+    name = gpu_name(device)
+    if GOAL_DEVICE in name:
+        return "cuda"
+    chip = re.sub(r"[^a-z0-9]+", "-", name.lower().removeprefix("nvidia")).strip("-")
+    return f"cuda-{chip or 'unnamed'}"
+
+
+def gpu_name(device: str) -> str:
+    """The GPU's name in a description of a table's device (``"cpu, cuda:0 (NVIDIA H200)"`` -> ``"NVIDIA H200"``);
+    ValueError where it names none."""
+    found = re.search(r"cuda:\d+ \(([^)]*)\)", device)
+    if found is None:
+        raise ValueError(f"no CUDA device named in {device!r}: not a GPU table")
+    return found[1]
+
+
+def device_kind(device: Any) -> str:
+    """The kind a table or profile measured on the ``torch.device`` ``device`` is stored under: ``"cpu"``, or on a
+    GPU its :func:`table_kind`."""
+    from .devices import device_description
+
+    return table_kind(device_description(device)) if device.type == "cuda" else device.type
+
+
+def other_chip_tables(folder: Path | None = None) -> dict[str, dict[str, Any]]:
+    """The stored GPU tables of chips other than the speed goals', ``{kind: table}`` sorted by kind."""
+    found = sorted((folder or BENCH_RESULTS).glob("cuda-*-latest.json"))
+    return {path.name.removesuffix("-latest.json"): json.loads(path.read_text()) for path in found}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,10 +242,6 @@ def goals() -> list[Goal]:
     ]
 
 
-#: the chip the speed goals are set on (the performance issue: "measured on one H100"), as named in a row's device
-GOAL_DEVICE = "H100"
-
-
 def goal_status(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Per goal: the measured value (ratio, or minutes of the fast path), whether it is met (None: not measured),
     ``current``: False where the table no longer measures the code (:func:`table_is_current`), and ``other_chip``:
@@ -222,6 +257,16 @@ def goal_status(report: dict[str, Any]) -> list[dict[str, Any]]:
         out.append({"goal": goal.what, "measured": value, "unit": "×" if goal.at_least else "min", "met": met,
                     "current": current, "other_chip": None if device is None or GOAL_DEVICE in device else device})
     return out
+
+
+GOAL_HEADER = ("goal", "measured", "met")
+
+
+def goal_rows(report: dict[str, Any]) -> list[list[str]]:
+    """:func:`goal_status` as table rows under :data:`GOAL_HEADER`: the goal, its measured value, :func:`met_text`."""
+    return [[g["goal"], "not measured" if g["measured"] is None else
+             (f"{g['measured']:.1f}×" if g["unit"] == "×" else format_minutes(g["measured"])), met_text(g)]
+            for g in goal_status(report)]
 
 
 def met_text(status: dict[str, Any]) -> str:
