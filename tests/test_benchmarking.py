@@ -226,6 +226,9 @@ def test_run_discovers_runs_and_writes_results(tmp_path, monkeypatch, capsys):
     assert "these suites raised and have no rows, or only some: broken" in capsys.readouterr().err
     names = [row["name"] for row in json.loads((out / "cpu-latest.json").read_text())["rows"]]
     assert names == ["good", "wrong"]  # ... but the other suites' rows are still written
+    monkeypatch.setattr(run, "device_kind", lambda device: "cuda-h200")  # a GPU other than the goals' H100
+    assert run.main(["--only", "good", "--repeats", "1", "--out", str(out)]) == 0
+    assert (out / "cuda-h200-latest.json").exists() and (out / "cuda-h200-latest.md").exists()
     if not torch.cuda.is_available():
         assert run.main(["--device", "cuda"]) == 2
         assert "no CUDA GPU" in capsys.readouterr().err
