@@ -42,10 +42,9 @@ there between calls): a later call resumes every stopped run where the last one 
 ``unpack``: puts the results into the results store and the benchmark table and profile into ``benchmarks/results/``
 (named by chip, :data:`BENCH_FILES`: another GPU's never replaces the H100's), and says what is finished and what is
 still partial, and for a table that came back, what it decides: the speed goals and the kernels' options against
-their defaults (:func:`wavelib.performance.verdict_lines`). Commit the ``.partial``
-folders too: git keeps a stopped run's own files (the histories of its finished runs), not the checkpoints of the
-runs in progress inside it (megabytes each), so a later session, on a new checkout, resumes it with only those runs
-started again.
+their defaults (:func:`wavelib.performance.verdict_lines`). Commit the ``.partial`` folders too: git keeps a stopped
+run's own files (the histories of its finished runs), not the checkpoints of the runs in progress inside it
+(megabytes each), so a later session, on a new checkout, resumes it with only those runs started again.
 """
 
 from __future__ import annotations

@@ -14,9 +14,12 @@ import math
 import re
 import statistics
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .provenance import REPO_ROOT, changed_since, is_ancestor
+
+if TYPE_CHECKING:
+    import torch
 
 BENCH_RESULTS = REPO_ROOT / "benchmarks" / "results"
 #: the code a benchmark table times: the models and their kernels, the training steps, the tasks (the runs-at-once
@@ -62,9 +65,9 @@ def gpu_name(device: str) -> str:
     return found[1]
 
 
-def device_kind(device: Any) -> str:
-    """The kind a table or profile measured on the ``torch.device`` ``device`` is stored under: ``"cpu"``, or on a
-    GPU its :func:`table_kind`."""
+def device_kind(device: torch.device) -> str:
+    """The kind a table or profile measured on ``device`` is stored under: ``"cpu"``, or on a GPU its
+    :func:`table_kind`."""
     from .devices import device_description
 
     return table_kind(device_description(device)) if device.type == "cuda" else device.type
