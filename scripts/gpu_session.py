@@ -291,6 +291,11 @@ def bench_files(folder: Path) -> list[Path]:
     return sorted(found, key=lambda path: (path.suffix != ".json", -path.stat().st_mtime_ns))
 
 
+def newest_table(folder: Path) -> Path | None:
+    """The newest benchmark table (JSON) in ``folder``: a call's own; None where there is none."""
+    return next((path for path in bench_files(folder) if path.suffix == ".json"), None)
+
+
 def unpack(folder: Path, root: Path, bench_dir: Path) -> list[str]:
     """Join ``folder``'s archive parts and extract them into ``root``; copy the benchmark tables and profiles into
     ``bench_dir`` under the names they came with (by chip: :data:`BENCH_FILES`). Returns a line per file copied and
@@ -414,8 +419,8 @@ def run(args: argparse.Namespace) -> int:
             missing = f"not benchmarked (--benchmarks {args.benchmarks}, on {device})"
             session.say(f"\n## no benchmarks, no profiles: --benchmarks {args.benchmarks}, and {device} is "
                         f"{'' if goal_chip else 'not '}the chip of the speed goals ({GOAL_DEVICE}); their time trains")
-        tables = [path for path in bench_files(args.out) if path.suffix == ".json"] if benchmark else []
-        rows = json.loads(tables[0].read_text())["rows"] if tables else []  # this call's: the newest
+        table = newest_table(args.out) if benchmark else None
+        rows = json.loads(table.read_text())["rows"] if table else []
         choices = {}  # for every chapter with a benchmark row, trained in this call or not
         for chapter in dict.fromkeys([*args.chapters, *SPEED_ROWS]):
             here = chapter in args.chapters
@@ -473,11 +478,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _unpack(args: argparse.Namespace) -> int:
     print("\n".join(unpack(args.folder, results_root(), REPO / "benchmarks" / "results")))
-    tables = [path for path in bench_files(args.folder) if path.suffix == ".json"]
-    if tables:  # a table came back: what it decides
-        report = json.loads(tables[0].read_text())
+    table = newest_table(args.folder)
+    if table:  # a table came back: what it decides
+        report = json.loads(table.read_text())
         print(f"\nThe benchmark table of this call ({report['device']}, commit {report['git_commit']}):")
-        if tables[0].name != "cuda-latest.json":
+        if table.name != "cuda-latest.json":
             print(f"(not an {GOAL_DEVICE}: its goal verdicts are not final, and its option verdicts are a hint for an "
                   f"{GOAL_DEVICE}, not a measurement of one; the Performance page shows it under 'Other GPUs')")
         print("\n".join(verdict_lines(report)))
