@@ -12,14 +12,16 @@ and sMNIST shapes (784 steps; batch 128; wRNN n 256, c 16; iRNN n 256):
   1.3-1.5x faster on an H200); a ratio above 1 says "gather" is faster.
 - ``wRNN recurrence [columns]``: the default ("tiles") Triton kernels against the Gluon "columns" kernels
   (:mod:`~wavelib.models.wave_rnn_columns`: each thread all channels of its own units, 4 CTA barriers per step
-  instead of 22); a ratio above 1 says "columns" is faster (then make it the default). CUDA only.
+  instead of 22; float32 FMAs, "ieee"); a ratio above 1 says "columns" is faster (then make it the default). CUDA
+  only.
 - ``wRNN recurrence [wgrad kernel]``: the fused kernels with the conv weight and bias gradients summed by three
   batched matmuls in PyTorch (``wgrad="bmm"``) against one Triton pass over dL/dx_proj and the states
   (``wgrad="kernel"``, the default since before its first GPU measurement: :mod:`~wavelib.models.wave_rnn_wgrad`);
   a ratio below 1 says "bmm" is faster (then make it the default again). CUDA only.
-- ``wRNN recurrence [tf32x3]``: the "tiles" kernels' products in IEEE float32 ("ieee", the default) against 3xTF32
-  on the tensor cores (``precision="tf32x3"``, a candidate: :data:`~wavelib.models.wave_rnn_fused.PRECISIONS`); a
-  ratio above 1 says "tf32x3" is faster (then, with ``tests/test_wave_rnn_tf32x3.py`` passed, make it the default).
+- ``wRNN recurrence [tf32x3]``: the "tiles" kernels' products in IEEE float32 (``precision="ieee"``) against
+  3xTF32 on the tensor cores ("tf32x3", the default since before its first speed measurement:
+  :data:`~wavelib.models.wave_rnn_fused.PRECISIONS`); a ratio below 1 says "ieee" is faster (then, with
+  ``tests/test_wave_rnn_precision.py`` passed, make it the default again).
 - ``wRNN pixels [in kernel]`` (sMNIST shapes): V as one matmul outside the kernels, every state kept and the last
   selected (the wRNN before ``last=True``) against the projection inside them and the last state only
   (:func:`~wavelib.models.wave_rnn_fused.fused_wave_rnn_pixels`, what the image trainer now runs); a ratio above 1
@@ -32,8 +34,8 @@ and sMNIST shapes (784 steps; batch 128; wRNN n 256, c 16; iRNN n 256):
   Adam) with the reference recurrence against the fused one, on a copy batch (T = 480) and on random sMNIST-shaped
   pixels; where the fused path runs. The Performance page projects paper-scale run times from these rows.
 - ``wRNN train step [CANDIDATE]``: the same reference against the fused recurrence with a candidate's options
-  (:data:`TRAIN_CANDIDATES`, set as ``WaveRNN.fused_options``): what the row above would read with that candidate
-  the default. Copy: "columns" (CUDA only); sMNIST: "tf32x3".
+  (:func:`train_candidates`, set as ``WaveRNN.fused_options``): what the row above would read with that candidate
+  the default. Copy: "columns" (CUDA only); sMNIST: the precision that is not the default ("ieee").
 - ``iRNN``: a plain per-step loop (``h = ReLU(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh)``, autograd) against
   ``torch.nn.RNN(nonlinearity="relu")`` with the same weights (cuDNN on CUDA).
 
@@ -75,11 +77,25 @@ SHAPES = {"copy T=480": (500, 100, 6), "sMNIST": (784, 256, 16)}  #: steps, unit
 #: warps per program timed against the default, per shape: counts whose sm_90 build does not spill registers
 #: (``scripts/kernel_resources.py``; sMNIST at 1 and 2 warps spills)
 TUNING_WARPS = {"copy T=480": (1, 2, 4), "sMNIST": (4, 16)}
-#: per shape, the candidate fused-kernel options (:data:`~wavelib.models.wave_rnn_fused.FUSED_OPTIONS`) whose whole
-#: training step is timed against the loop as well: "columns" at copy (its recurrence 1.25x the default "tiles" on an
-#: H100 at commit 0c709b84a93d, 0.96x at sMNIST), "tf32x3" at sMNIST (its step loop holds no FFMA; at copy, c = 6
-#: pads to 16 and the loop is no shorter: ``scripts/kernel_resources.py``)
-TRAIN_CANDIDATES = {"copy T=480": {"columns": {"kernel": "columns"}}, "sMNIST": {"tf32x3": {"precision": "tf32x3"}}}
+
+
+def train_candidates() -> dict[str, dict[str, dict[str, Any]]]:
+    """Per shape, the candidate fused-kernel options (:data:`~wavelib.models.wave_rnn_fused.FUSED_OPTIONS`) whose
+    whole training step is timed against the loop as well, by label: the "columns" kernels at copy (their
+    recurrence 1.25x the "tiles" kernels on an H100 at commit 0c709b84a93d, 0.96x at sMNIST), and at sMNIST the
+    precision that is not :data:`~wavelib.models.wave_rnn_fused.DEFAULT_PRECISION` (at copy, c = 6 pads to 16 and
+    the two step loops are about as long: ``scripts/kernel_resources.py``)."""
+    from wavelib.models.wave_rnn_fused import DEFAULT_PRECISION, PRECISIONS
+
+    other = next(precision for precision in PRECISIONS if precision != DEFAULT_PRECISION)
+    return {"copy T=480": {"columns": {"kernel": "columns"}}, "sMNIST": {other: {"precision": other}}}
+
+
+def _default_mark(precision: str) -> str:
+    """``" (the default)"`` for :data:`~wavelib.models.wave_rnn_fused.DEFAULT_PRECISION`, else ``""``."""
+    from wavelib.models.wave_rnn_fused import DEFAULT_PRECISION
+
+    return " (the default)" if precision == DEFAULT_PRECISION else ""
 
 
 def _describe(name: str, steps: int, what: str) -> str:
@@ -140,7 +156,8 @@ def wave_rows(device: torch.device, repeats: int) -> list[Comparison]:
             print(f"bench_wave_rnn: skipping the wgrad kernel row [{name}] on {device}: timed on CUDA only",
                   file=sys.stderr)
         variant("wRNN recurrence [tf32x3]", fused(precision="ieee"), fused(precision="tf32x3"),
-                'fused, precision "ieee"', 'fused, precision "tf32x3" (tensor cores)')
+                f'fused, precision "ieee"{_default_mark("ieee")}',
+                f'fused, precision "tf32x3" (tensor cores){_default_mark("tf32x3")}')
         if name == "sMNIST":
             rows += _pixel_rows(device, repeats, steps, n, c, weight, bias)
         default = default_warps(c, n)
@@ -177,8 +194,9 @@ def _pixel_rows(device: torch.device, repeats: int, steps: int, n: int, c: int, 
                     scale=scale, tolerance=RTOL, reference_label="fused, V outside, every state, the last selected",
                     fast_label="fused, V inside the kernels, last state only"),
             compare("wRNN pixels [tf32x3]", shapes, inside("ieee"), inside("tf32x3"), device, repeats=repeats,
-                    warmup=1, scale=scale, tolerance=RTOL, reference_label='V inside, precision "ieee"',
-                    fast_label='V inside, precision "tf32x3" (tensor cores)')]
+                    warmup=1, scale=scale, tolerance=RTOL,
+                    reference_label=f'V inside, precision "ieee"{_default_mark("ieee")}',
+                    fast_label=f'V inside, precision "tf32x3" (tensor cores){_default_mark("tf32x3")}')]
 
 
 def _task_batch(name: str, device: torch.device) -> tuple[Callable[[torch.nn.Module], torch.Tensor], int, int]:
@@ -224,7 +242,7 @@ def _fused_problem(name: str, device: torch.device) -> str | None:
 
 def train_step_rows(device: torch.device, repeats: int) -> list[Comparison]:
     """One whole wRNN training step (forward, loss, backward, clipping, Adam) with the reference recurrence
-    against the fused one, where it runs, with its defaults and with each of the shape's :data:`TRAIN_CANDIDATES`
+    against the fused one, where it runs, with its defaults and with each of the shape's :func:`train_candidates`
     (those that run here). The check compares the first step's loss and clipped gradients."""
     rows = []
     for name, (steps, n, c) in SHAPES.items():
@@ -248,17 +266,17 @@ def train_step_rows(device: torch.device, repeats: int) -> list[Comparison]:
 
 
 def _words(options: dict[str, Any]) -> str:
-    """Fused-kernel options in words: ``precision "tf32x3"``."""
+    """Fused-kernel options in words: ``precision "ieee"``."""
     return ", ".join(f'{key} "{value}"' for key, value in options.items())
 
 
 def _candidates(name: str, device: torch.device) -> dict[str, dict[str, Any]]:
-    """Shape ``name``'s :data:`TRAIN_CANDIDATES` that can run on ``device`` (the others skipped, with a note)."""
+    """Shape ``name``'s :func:`train_candidates` that can run on ``device`` (the others skipped, with a note)."""
     from wavelib.models.wave_rnn_columns import columns_problem
 
     _, n, c = SHAPES[name]
     runnable = {}
-    for candidate, options in TRAIN_CANDIDATES[name].items():
+    for candidate, options in train_candidates()[name].items():
         problem = columns_problem(torch.empty(0, device=device), c, n) if options.get("kernel") == "columns" else None
         if problem is None:
             runnable[candidate] = options
@@ -271,7 +289,7 @@ def _candidates(name: str, device: torch.device) -> dict[str, dict[str, Any]]:
 def profiles(device: torch.device) -> dict[str, Callable[[], object]]:
     """The training steps ``benchmarks/profile_steps.py`` breaks down: the wRNN's with the recurrence it uses on
     ``device`` (fused where it runs; on the CPU the copy shapes only, with the reference loop), and where the fused
-    one runs, with each candidate of :data:`TRAIN_CANDIDATES` (where the time would go were it the default)."""
+    one runs, with each candidate of :func:`train_candidates` (where the time would go were it the default)."""
     names = [name for name in SHAPES if _fused_problem(name, device) is None] or ["copy T=480"]
     out = {}
     for name in names:

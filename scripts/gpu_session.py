@@ -87,9 +87,9 @@ BENCH_FILES = ("cuda*-latest.json", "cuda*-latest.md", "cuda*-profile.md")
 FUSED_TESTS = {"tests/test_elman_fused.py": ("spectrum",),
                "tests/test_wave_rnn_fused.py tests/test_wave_rnn_wgrad.py": ("wave_rnn_tasks", "wave_rnn_images"),
                "tests/test_selective_scan_fused.py": ("vwave",)}
-#: tests of kernels no chapter uses yet (benchmark rows time them against the defaults): run and logged, and a
-#: failure turns off nothing
-CANDIDATE_TESTS = ("tests/test_wave_rnn_columns.py", "tests/test_wave_rnn_tf32x3.py")
+#: tests of kernel options no chapter uses by default (the "columns" kernels, and each precision by name; benchmark
+#: rows time them against the defaults): run and logged, and a failure turns off nothing
+CANDIDATE_TESTS = ("tests/test_wave_rnn_columns.py", "tests/test_wave_rnn_precision.py")
 #: per chapter, the benchmark row that times its fused kernel (fast side) against the path it replaces (reference side)
 SPEED_ROWS = {"spectrum": "spectrum.train_step [paper, grouped, recurrence]",
               "wave_rnn_tasks": "wRNN train step",
@@ -396,7 +396,8 @@ def run(args: argparse.Namespace) -> int:
         # the test files at once, a process each (one after another they took 2.5 min on an H100): they check
         # results, never timings, and the benchmarks that follow have the GPU to themselves
         checks = [(f"fused-kernel tests {tests}", tests.split()) for tests in FUSED_TESTS]
-        checks += [(f"candidate-kernel tests {tests} (no chapter uses them)", [tests]) for tests in CANDIDATE_TESTS]
+        checks += [(f"candidate-kernel tests {tests} (failures turn nothing off)", [tests])
+                   for tests in CANDIDATE_TESTS]
         checks += [(f"runs at once {WORKERS_TEST}", [WORKERS_TEST]), (f"CUDA graphs {GRAPH_TEST}", [GRAPH_TEST])]
         codes = session.call_many([(title, [python, "-m", "pytest", "-q", "-o", "addopts=", "-p", "no:cacheprovider",
                                             *files], {}) for title, files in checks],

@@ -44,10 +44,10 @@ def test_the_fused_wrnn_rows_are_made_and_agree(bench):
 
 def test_the_training_step_rows_are_made_and_agree(bench, monkeypatch):
     """At sMNIST's layout (pixels, the last step's loss; the copy batch's T = 480 is fixed, too long for the
-    interpreter): the default precision's row and the candidate's."""
+    interpreter): the default precision's row and the other precision's."""
     monkeypatch.setattr(bench, "SHAPES", {"sMNIST": bench.SHAPES["sMNIST"]})
     rows = bench.train_step_rows(torch.device(DEVICE), repeats=1)
-    assert [row.name for row in rows] == ["wRNN train step", "wRNN train step [tf32x3]"]
+    assert [row.name for row in rows] == ["wRNN train step", "wRNN train step [ieee]"]
     assert all(row.ok for row in rows), [(row.name, row.check) for row in rows]
 
 
@@ -55,7 +55,18 @@ def test_the_profiled_steps_include_the_candidates(bench, monkeypatch):
     """``profiles`` (what ``benchmarks/profile_steps.py`` breaks down): the fused step, then each candidate's."""
     monkeypatch.setattr(bench, "SHAPES", {"sMNIST": bench.SHAPES["sMNIST"]})
     steps = bench.profiles(torch.device(DEVICE))
-    assert [label.rsplit(", ", 1)[-1] for label in steps] == ["fused recurrence", 'precision "tf32x3"']
+    assert [label.rsplit(", ", 1)[-1] for label in steps] == ["fused recurrence", 'precision "ieee"']
     for step in steps.values():
         loss, *grads = step()
         assert torch.isfinite(loss) and len(grads) == 6  # V, conv and readout weights and biases
+
+
+def test_the_candidates_follow_the_default_precision(bench, monkeypatch):
+    """At sMNIST the candidate is the precision that is not the default; at copy, the "columns" kernels."""
+    from wavelib.models import wave_rnn_fused
+
+    for default, other in (("tf32x3", "ieee"), ("ieee", "tf32x3")):
+        monkeypatch.setattr(wave_rnn_fused, "DEFAULT_PRECISION", default)
+        assert bench.train_candidates() == {"copy T=480": {"columns": {"kernel": "columns"}},
+                                            "sMNIST": {other: {"precision": other}}}
+        assert bench._default_mark(default) == " (the default)" and bench._default_mark(other) == ""

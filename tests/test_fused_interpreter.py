@@ -1,5 +1,5 @@
 """The fused kernels' own tests (``tests/test_*_fused.py``, ``tests/test_wave_rnn_columns.py``,
-``tests/test_wave_rnn_tf32x3.py``, ``tests/test_wave_rnn_wgrad.py``) and the wRNN benchmark rows' (tiny shapes,
+``tests/test_wave_rnn_precision.py``, ``tests/test_wave_rnn_wgrad.py``) and the wRNN benchmark rows' (tiny shapes,
 ``tests/test_bench_wave_rnn.py``), run in Triton's CPU interpreter on a machine without CUDA: a subprocess with
 ``TRITON_INTERPRET=1`` (the switch must be set before the kernels are built, and this session compiles them for
 real in ``tests/test_kernel_resources.py``).
@@ -26,12 +26,12 @@ if os.environ.get("TRITON_INTERPRET") == "1":
                 allow_module_level=True)
 
 FILES = sorted(str(p.relative_to(REPO_ROOT)) for p in (REPO_ROOT / "tests").glob("test_*_fused.py")) + \
-    ["tests/test_wave_rnn_columns.py", "tests/test_wave_rnn_tf32x3.py", "tests/test_wave_rnn_wgrad.py",
+    ["tests/test_wave_rnn_columns.py", "tests/test_wave_rnn_precision.py", "tests/test_wave_rnn_wgrad.py",
      "tests/test_bench_wave_rnn.py"]
 
 
 def test_the_fused_kernels_pass_their_tests_in_tritons_interpreter():
-    assert len(FILES) == 7, FILES  # Elman, selective scan, wRNN "tiles" (and its tf32x3 candidate), wRNN "columns",
+    assert len(FILES) == 7, FILES  # Elman, selective scan, wRNN "tiles" (and each precision), wRNN "columns",
     # wRNN conv weight gradient, wRNN benchmark rows
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
                              *FILES], cwd=REPO_ROOT, env={**os.environ, "TRITON_INTERPRET": "1"},

@@ -54,9 +54,9 @@ def test_the_columns_kernels_hold_few_barriers_per_step(report):
 
 
 def test_the_tf32x3_tiles_kernels_use_tensor_cores_and_shorten_the_smnist_step(report):
-    """The candidate precision (wavelib/models/wave_rnn_fused.py's PRECISIONS): tensor-core products and no FFMA
+    """The default precision (wavelib/models/wave_rnn_fused.py's PRECISIONS): tensor-core products and no FFMA
     (but the pixel projection's 16), no spills, and at the sMNIST shapes a step loop at least 10% shorter than
-    "ieee"'s (768 of whose instructions per thread are FFMA): the reason it is a candidate."""
+    "ieee"'s (768 of whose instructions per thread are FFMA): the reason it became the default."""
     cases = {c.name: c for c in report.cases()}
     for name in ("fwd copy gather", "bwd copy gather", "fwd sMNIST gather", "bwd sMNIST gather", "fwd sMNIST pixels",
                  "bwd sMNIST pixels"):

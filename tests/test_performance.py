@@ -150,9 +150,13 @@ def _ok(name, shapes, reference_ms, fast_ms, ok=True):
     return {**_row(name, shapes, reference_ms, fast_ms), "ok": ok}
 
 
-def test_each_option_pair_gets_a_verdict_from_its_rows():
+def test_each_option_pair_gets_a_verdict_from_its_rows(monkeypatch):
     """The default's speed is the other's time over the default's, whichever side of the row the default is on;
-    within 3% neither is faster; a disagreement or a missing shape decides nothing."""
+    within 3% neither is faster; a disagreement or a missing shape decides nothing. (With "ieee" the default
+    precision: the rows' reference side.)"""
+    from wavelib.models import wave_rnn_fused
+
+    monkeypatch.setattr(wave_rnn_fused, "DEFAULT_PRECISION", "ieee")
     report = {"rows": [
         _ok("wRNN recurrence [wgrad kernel]", "[copy T=480] ...", 3.0, 2.0),  # the default (fast side) 1.5x
         _ok("wRNN recurrence [wgrad kernel]", "[sMNIST] ...", 20.0, 19.8),  # within 3%
@@ -285,7 +289,10 @@ def test_the_option_pairs_follow_the_kernels_defaults(monkeypatch):
     flips the verdicts' sides."""
     from wavelib.models import wave_rnn_fused
 
+    monkeypatch.setattr(wave_rnn_fused, "DEFAULT_PRECISION", "ieee")
     assert [c.default_is_fast for c in choices()] == [True, False, False, True]
+    assert choices()[1].train_step == "wRNN train step [tf32x3]"  # the other precision's training step
     monkeypatch.setattr(wave_rnn_fused, "DEFAULT_PRECISION", "tf32x3")
     tf32x3 = choices()[1]
     assert tf32x3.default_is_fast and tf32x3.what.endswith('the default "tf32x3"')
+    assert tf32x3.train_step == "wRNN train step [ieee]"

@@ -178,7 +178,9 @@ def test_fused_options_are_checked_everywhere_and_leave_the_reference_as_it_is()
     x, v_weight, v_bias = torch.randn(2, 4, 1, generator=g), torch.randn(c * n, 1, generator=g), torch.randn(c * n)
     weight = torch.randn(c, c, 3, generator=g)
     want = wave_rnn_states(x, v_weight, v_bias, weight, None, c, n)
-    for options in ({"precision": "tf32x3", "wgrad": "bmm", "shift": "memory", "warps": 2}, {"kernel": "columns"}):
+    # "columns" without a precision: theirs, "ieee", whatever the "tiles" kernels' default
+    for options in ({"precision": "ieee", "wgrad": "bmm", "shift": "memory", "warps": 2}, {"kernel": "columns"},
+                    {"precision": "tf32x3"}):
         assert torch.equal(wave_rnn_states(x, v_weight, v_bias, weight, None, c, n, fused_options=options), want)
     for bad, message in (({"precision": "tf32"}, "unknown precision 'tf32'; choose one of"),
                          ({"warps": 3}, "warps must be one of"),

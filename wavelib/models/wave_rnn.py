@@ -144,7 +144,7 @@ def wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor |
     ``backend``: ``"reference"`` (the per-step loop), ``"fused"`` (the Triton kernels of
     :mod:`wavelib.models.wave_rnn_fused`; ValueError where they cannot run), or ``"auto"``: fused for CUDA tensors
     where it can run, else the reference (so always the reference on the CPU). ``fused_options``: keyword options
-    of the fused kernels (:data:`.wave_rnn_fused.FUSED_OPTIONS`, e.g. ``{"precision": "tf32x3"}``; benchmarks time
+    of the fused kernels (:data:`.wave_rnn_fused.FUSED_OPTIONS`, e.g. ``{"precision": "ieee"}``; benchmarks time
     candidates with them), checked on every path, used on the fused one.
     """
     if x_proj.dim() != 3 or x_proj.shape[-1] != c * n:

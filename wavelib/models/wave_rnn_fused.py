@@ -6,7 +6,8 @@ sequence, a (c, n) tile padded to powers of two of at least 16 (C, N) and masked
 steps.
 
 Each step adds ``W_k @ tile_k`` for the three taps, tile_k = h_{t-1} rolled by k - 1 along the ring, with
-``tl.dot`` in IEEE float32 by default (no TF32; 3xTF32 on the tensor cores is a candidate: :data:`PRECISIONS`).
+``tl.dot`` in 3xTF32 on the tensor cores by default (about float32's accuracy; IEEE float32 FMAs with "ieee":
+:data:`PRECISIONS`).
 Two ways to get the rolled tiles (:data:`SHIFTS`): "gather" (default) rolls the registers with ``tl.gather``
 (compiled for sm_90: warp shuffles, no global load on the step's critical path); "memory" reads them back from
 global memory: the forward stores h_t into ``states[b, t]`` (an output anyway), a CTA barrier makes the store
@@ -78,17 +79,19 @@ KERNELS = ("tiles", "columns")
 #: training step, for 15 GB of memory traffic where the kernel moves 3.3 GB): the "wRNN recurrence [wgrad
 #: kernel]" rows time the two, and a ratio below 1 there means putting "bmm" back.
 WGRADS = ("kernel", "bmm")
-#: ``tl.dot``'s input precision in the "tiles" kernels: "ieee" (the default: float32 FMAs, no tensor cores) or
-#: "tf32x3" (a candidate, not yet measured on a GPU: the "[tf32x3]" benchmark rows), each operand split into
-#: two TF32 parts and three tensor-core products summed, about 2^-21 relative error per product against float32's
-#: 2^-24 (as in :mod:`.elman_fused`). Compiled for sm_90 (``scripts/kernel_resources.py``) the sMNIST step loop
-#: holds, per thread, 844 instructions instead of 1,051 forward and 991 instead of 1,210 backward (pixels) with
-#: Triton 3.6 (the GPU machine's; 3.9: 807 / 1,055 and 991 / 1,209), and no FFMA where an "ieee" step has 768; at
-#: the copy shapes (c = 6, padded to 16) forward 420 against 403: no gain to expect there.
-#: Triton's CPU interpreter computes both alike (float32 products), so only a GPU tells them apart:
-#: ``tests/test_wave_rnn_tf32x3.py`` holds "tf32x3" to float64 there.
+#: ``tl.dot``'s input precision in the "tiles" kernels: "tf32x3" (the default), each float32 operand split into two
+#: TF32 parts and three tensor-core products summed, about 2^-21 relative error per product against float32's 2^-24
+#: (as in :mod:`.elman_fused`), or "ieee", float32 FMAs on the CUDA cores (the "columns" kernels' only one).
+#: "tf32x3" became the default before its first GPU speed measurement: a session's device time now allows one
+#: call, which must time the speed goals with the defaults it will keep. What chose it: compiled for sm_90
+#: (``scripts/kernel_resources.py``, Triton 3.9) the sMNIST step loop holds, per thread, 780 instructions and 16 CTA
+#: barriers instead of 1,028 and 22 forward, 991 and 18 instead of 1,209 and 24 backward (pixels), and the kernels
+#: 16 FFMA each instead of 784; at the copy shapes (c = 6, padded to 16) 390 against 383 instructions forward, 480
+#: against 632 backward. Its float64 tests (now ``tests/test_wave_rnn_precision.py``, sMNIST shapes included)
+#: passed on an H200 at commit 8fe816ccaad4. The "[tf32x3]" benchmark rows time the two; a loss there means putting
+#: "ieee" back. Triton's CPU interpreter computes both alike (float32 products), so only a GPU tells them apart.
 PRECISIONS = ("ieee", "tf32x3")
-DEFAULT_PRECISION = "ieee"  #: what ``precision=None`` means
+DEFAULT_PRECISION = "tf32x3"  #: what ``precision=None`` means for the "tiles" kernels ("columns": "ieee")
 #: the keyword options of :func:`fused_wave_rnn_recurrence` (what :mod:`.wave_rnn`'s ``fused_options`` may hold)
 FUSED_OPTIONS = ("shift", "warps", "kernel", "wgrad", "precision")
 
@@ -355,8 +358,9 @@ def _conv_weight_grad(dx: Tensor, states: Tensor, c: int, n: int) -> Tensor:
 
 
 def _check_options(shift: str, warps: int | None, kernel: str, wgrad: str, precision: str | None) -> str:
-    """Raise ValueError for a bad option; return the precision (None: :data:`DEFAULT_PRECISION`)."""
-    precision = precision or DEFAULT_PRECISION
+    """Raise ValueError for a bad option; return the precision (None: :data:`DEFAULT_PRECISION` for the "tiles"
+    kernels, "ieee" for the "columns" ones)."""
+    precision = precision or (DEFAULT_PRECISION if kernel == "tiles" else "ieee")
     if shift not in SHIFTS:
         raise ValueError(f"unknown shift {shift!r}; choose one of {SHIFTS}")
     if warps is not None and warps not in WARPS:
@@ -375,9 +379,13 @@ def _check_options(shift: str, warps: int | None, kernel: str, wgrad: str, preci
 def fused_defaults() -> dict[str, Any]:
     """The defaults of :data:`FUSED_OPTIONS`, as :func:`fused_wave_rnn_recurrence` takes them (``precision``:
     :data:`DEFAULT_PRECISION`; ``warps`` None: :func:`default_warps`)."""
+    return {**_signature_defaults(), "precision": DEFAULT_PRECISION}
+
+
+def _signature_defaults() -> dict[str, Any]:
+    """:data:`FUSED_OPTIONS`' defaults in the signature of :func:`fused_wave_rnn_recurrence` (``precision`` None)."""
     parameters = inspect.signature(fused_wave_rnn_recurrence).parameters
-    defaults = {name: parameters[name].default for name in FUSED_OPTIONS}
-    return {**defaults, "precision": defaults["precision"] or DEFAULT_PRECISION}
+    return {name: parameters[name].default for name in FUSED_OPTIONS}
 
 
 def check_fused_options(options: dict[str, Any]) -> None:
@@ -386,7 +394,7 @@ def check_fused_options(options: dict[str, Any]) -> None:
     unknown = sorted(set(options) - set(FUSED_OPTIONS))
     if unknown:
         raise ValueError(f"unknown fused-kernel option(s) {', '.join(unknown)}; valid: {', '.join(FUSED_OPTIONS)}")
-    _check_options(**{**fused_defaults(), **options})
+    _check_options(**{**_signature_defaults(), **options})
 
 
 def fused_wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Tensor | None, c: int,
@@ -403,7 +411,7 @@ def fused_wave_rnn_recurrence(x_proj: Tensor, conv_weight: Tensor, conv_bias: Te
     their own warps: :func:`.wave_rnn_columns.tiles`, and return every state: no ``last``).
     ``wgrad``: how the backward sums the conv weight and bias gradients, one of :data:`WGRADS` (either kernels).
     ``precision``: ``tl.dot``'s in the "tiles" kernels, one of :data:`PRECISIONS` (the same numbers to about float32
-    rounding; None: :data:`DEFAULT_PRECISION`).
+    rounding; None: :data:`DEFAULT_PRECISION`, or "ieee" for the "columns" kernels).
     Raises ValueError where :func:`fused_problem` (or, for "columns", :func:`.wave_rnn_columns.columns_problem`)
     finds a reason it cannot run.
     """
