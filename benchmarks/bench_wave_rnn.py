@@ -85,9 +85,9 @@ def train_candidates() -> dict[str, dict[str, dict[str, Any]]]:
     recurrence 1.25x the "tiles" kernels on an H100 at commit 0c709b84a93d, 0.96x at sMNIST), and at sMNIST the
     precision that is not :data:`~wavelib.models.wave_rnn_fused.DEFAULT_PRECISION` (at copy, c = 6 pads to 16 and
     the two step loops are about as long: ``scripts/kernel_resources.py``)."""
-    from wavelib.models.wave_rnn_fused import DEFAULT_PRECISION, PRECISIONS
+    from wavelib.models.wave_rnn_fused import other_precision
 
-    other = next(precision for precision in PRECISIONS if precision != DEFAULT_PRECISION)
+    other = other_precision()
     return {"copy T=480": {"columns": {"kernel": "columns"}}, "sMNIST": {other: {"precision": other}}}
 
 

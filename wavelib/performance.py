@@ -307,10 +307,9 @@ GAIN = 1.03
 def choices() -> list[Choice]:
     """The wRNN kernels' options that benchmark rows time against each other (``benchmarks/bench_wave_rnn.py``),
     with the defaults as :func:`~wavelib.models.wave_rnn_fused.fused_defaults` gives them now."""
-    from .models.wave_rnn_fused import PRECISIONS, fused_defaults
+    from .models.wave_rnn_fused import fused_defaults, other_precision
 
     default = fused_defaults()
-    other_precision = next(p for p in PRECISIONS if p != default["precision"])
     both = ("[copy T=480]", "[sMNIST]")
     fused = "`wavelib/models/wave_rnn_fused.py`"
     return [
@@ -320,7 +319,7 @@ def choices() -> list[Choice]:
         Choice(f'"tiles" products in 3xTF32 on the tensor cores ("tf32x3") against IEEE float32 ("ieee"); the '
                f'default "{default["precision"]}"', "wRNN recurrence [tf32x3]", both,
                default["precision"] == "tf32x3", f"`DEFAULT_PRECISION` in {fused}",
-               f"wRNN train step [{other_precision}]"),
+               f"wRNN train step [{other_precision()}]"),
         Choice(f'Gluon "columns" kernels against Triton "tiles"; the default "{default["kernel"]}"',
                "wRNN recurrence [columns]", both, default["kernel"] == "columns", f"`kernel` in {fused}",
                "wRNN train step [columns]"),

@@ -382,6 +382,11 @@ def fused_defaults() -> dict[str, Any]:
     return {**_signature_defaults(), "precision": DEFAULT_PRECISION}
 
 
+def other_precision() -> str:
+    """The one of :data:`PRECISIONS` that is not :data:`DEFAULT_PRECISION` (what benchmarks time against it)."""
+    return next(precision for precision in PRECISIONS if precision != DEFAULT_PRECISION)
+
+
 def _signature_defaults() -> dict[str, Any]:
     """:data:`FUSED_OPTIONS`' defaults in the signature of :func:`fused_wave_rnn_recurrence` (``precision`` None)."""
     parameters = inspect.signature(fused_wave_rnn_recurrence).parameters
