@@ -83,8 +83,9 @@ def train_candidates() -> dict[str, dict[str, dict[str, Any]]]:
     """Per shape, the candidate fused-kernel options (:data:`~wavelib.models.wave_rnn_fused.FUSED_OPTIONS`) whose
     whole training step is timed against the loop as well, by label: the "columns" kernels at copy (their
     recurrence 1.25x the "tiles" kernels on an H100 at commit 0c709b84a93d, 0.96x at sMNIST), and at sMNIST the
-    precision that is not :data:`~wavelib.models.wave_rnn_fused.DEFAULT_PRECISION` (at copy, c = 6 pads to 16 and
-    the two step loops are about as long: ``scripts/kernel_resources.py``)."""
+    precision that is not :data:`~wavelib.models.wave_rnn_fused.DEFAULT_PRECISION` (not at copy, where c = 6 pads
+    to 16 and the precision rows time the recurrence: ``scripts/kernel_resources.py`` finds the two forward step
+    loops about as long there)."""
     from wavelib.models.wave_rnn_fused import other_precision
 
     other = other_precision()
