@@ -2,7 +2,8 @@
 
     python benchmarks/run.py [--device cpu|cuda|auto] [--repeats N] [--out DIR] [--only NAME]
 
-Every ``bench_*.py`` next to this script exposes ``benchmarks(device, repeats) -> list[Comparison]``.
+Every ``bench_*.py`` next to this script exposes ``benchmarks(device, repeats) -> list[Comparison]``; they run in
+name order, but those of :data:`FIRST` first.
 The table goes to stdout and to ``DIR/<device kind>-latest.md`` and ``.json`` (default DIR: ``benchmarks/results``;
 the kind: ``cpu``, ``cuda`` on the speed goals' H100, else the GPU's chip, e.g. ``cuda-h200``:
 ``wavelib.performance.device_kind``). A suite that raises is reported (traceback on stderr) and the others still run
@@ -27,14 +28,19 @@ from wavelib.performance import device_kind
 from wavelib.presets import ConfigError
 
 HERE = Path(__file__).resolve().parent
+#: suites run before the others: ``wave_rnn`` holds the speed goals' rows (``wavelib.performance``), which a GPU
+#: session's benchmark call, cut at its time limit, must not lose to the suites before it in name order
+FIRST = ("wave_rnn",)
 
 
 def discover(folder: Path = HERE, only: str | None = None, attribute: str = "benchmarks",
-             required: bool = True) -> dict[str, Callable]:
-    """``{name: module.<attribute>}`` for each ``bench_<name>.py`` in ``folder`` (just ``only`` if given), sorted.
-    A module without that function is an error if ``required``, else left out."""
+             required: bool = True, first: Sequence[str] = FIRST) -> dict[str, Callable]:
+    """``{name: module.<attribute>}`` for each ``bench_<name>.py`` in ``folder`` (just ``only`` if given), in the
+    order they run: the names of ``first`` that exist, then the others sorted. A module without that function is an
+    error if ``required``, else left out."""
     found: dict[str, Callable] = {}
     names = {path.stem.removeprefix("bench_"): path for path in sorted(folder.glob("bench_*.py"))}
+    names = {name: names[name] for name in [*(name for name in first if name in names), *names]}
     if only is not None and only not in names:
         raise ConfigError(f"unknown benchmark {only!r}; choose from {', '.join(names) or '(none)'}")
     for name, path in names.items():

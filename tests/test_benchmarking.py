@@ -205,6 +205,8 @@ def test_run_discovers_runs_and_writes_results(tmp_path, monkeypatch, capsys):
     (bench_dir / "helper.py").write_text("raise RuntimeError('not a benchmark, must not be imported')\n")
     assert list(run.discover(bench_dir)) == ["good", "wrong"]
     assert list(run.discover(bench_dir, only="good")) == ["good"]
+    assert list(run.discover(bench_dir, first=("wrong", "absent"))) == ["wrong", "good"]  # a GPU call's cut keeps it
+    assert all((BENCHMARKS / f"bench_{name}.py").exists() for name in run.FIRST)  # not silently lost to a rename
     with pytest.raises(ConfigError, match="good, wrong"):
         run.discover(bench_dir, only="nope")
     assert run.discover(bench_dir, attribute="profiles", required=False) == {}  # what profile_steps.py asks for
