@@ -66,6 +66,10 @@ KNOWN_PAGE_ERRORS = [
     re.compile(r"^(SyntaxError: )?Identifier 'THEBE_JS_URL' has already been declared$"),
 ]
 
+# Pages whose tables may scroll sideways: the Performance page's benchmark table lists ten columns per row
+# (timings, checks, peak memory and what each side runs), a reference listing rather than a result to read aloud.
+WIDE_TABLES_ALLOWED = {"book/performance.html"}
+
 PAGE_TIMEOUT_MS = 30_000
 IMAGE_TIMEOUT_MS = 10_000
 
@@ -250,6 +254,16 @@ _JS_CONTENT = (
       if (c.querySelector('[data-mml-node="merror"], mjx-merror')) {
         out.mathErrors.push({where: __where(c.closest('.math') || c), error: 'TeX error', tex: ''});
       }
+    }
+  }
+  // Tables wider than the text column (they scroll sideways): at the check's 1280-pixel viewport.
+  out.wideTables = [];
+  for (const t of root ? root.querySelectorAll('table') : []) {
+    const room = (t.closest('.pst-scrollable-table-container') || t.parentElement).clientWidth;
+    if (t.scrollWidth > room + 1) {
+      out.wideTables.push({where: __where(t), width: t.scrollWidth, room: room,
+                           header: Array.from(t.rows[0] ? t.rows[0].cells : [], c => c.textContent.trim())
+                                   .join(' | ').slice(0, 100)});
     }
   }
   return out;
@@ -567,6 +581,14 @@ def problems_math(book: BookReport) -> list[str]:
     return out
 
 
+def problems_wide_tables(book: BookReport) -> list[str]:
+    """Tables that do not fit the text column at the check's viewport (1280 x 900, a classroom projector's
+    width), on every page but those of :data:`WIDE_TABLES_ALLOWED`."""
+    return [f"{rel}: table {t['width']} px wide in a {t['room']} px column ({t['where']}): {t['header']}"
+            for rel, page in book.pages.items() if page.content and rel not in WIDE_TABLES_ALLOWED
+            for t in page.content["wideTables"]]
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print(__doc__)
@@ -578,7 +600,7 @@ def main(argv: list[str]) -> int:
         ("load", problems_load), ("offline", problems_external),
         ("mathjax-local", problems_mathjax_local), ("images", problems_images),
         ("links", problems_links), ("error-output", problems_error_output),
-        ("math", problems_math),
+        ("math", problems_math), ("wide-tables", problems_wide_tables),
     ]:
         probs = fn(book)
         bad += len(probs)

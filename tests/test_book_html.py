@@ -213,3 +213,9 @@ def test_mathjax_is_served_by_the_book(book):
 def test_works_offline(book):
     """No page requests anything from another origin while loading (CDNs, fonts, ...)."""
     _fail_list("request(s) to other origins", B.problems_external(book))
+
+
+def test_tables_fit_the_text_column(book):
+    """At 1280 pixels wide (a classroom projector) no table scrolls sideways (book/_static/wavelib.css), but on
+    the pages of ``WIDE_TABLES_ALLOWED``."""
+    _fail_list("table(s) wider than the text column", B.problems_wide_tables(book))
