@@ -1,7 +1,8 @@
 """The three presets every chapter offers, and the validated chapter configs built from them.
 
 - ``smoke``: the whole chapter in under a minute on 2 CPU cores (tests, CI);
-- ``cpu``: the default; real phenomena at reduced scale, minutes per chapter on 2 cores (most under 5);
+- ``cpu``: the default; real phenomena at reduced scale, minutes per chapter on 2 cores (Chapters 1–4 under 8,
+  Chapter 5 up to 20);
 - ``paper``: the paper's protocol (sizes, steps, seeds) where the paper states it, the chapter's stated choices
   where it does not (Chapter 5's abstract gives none); meant for a GPU.
 
@@ -21,7 +22,7 @@ import numpy as np
 
 PRESETS: dict[str, str] = {
     "smoke": "whole chapter in < 60 s on 2 CPU cores (tests and CI)",
-    "cpu": "default; real phenomena at reduced scale, minutes per chapter on 2 CPU cores (most < 5)",
+    "cpu": "default; real phenomena at reduced scale, minutes per chapter on 2 CPU cores (Ch. 1-4 < 8, Ch. 5 < 20)",
     "paper": "the paper's protocol (sizes, steps, seeds) where it is stated, stated choices where not; for a GPU",
 }
 DEFAULT_PRESET = "cpu"

@@ -85,7 +85,7 @@ PRESETS = {
     "smoke": SpectrumConfig(s=4, d=4, tasks=("repeat_copy",), hiddens=(16,), l2s=(0.0,), n_seeds=2, steps=300,
                             grad_every=100, bottleneck_s=4, bottleneck_d=3, bottleneck_hidden=8, bottleneck_steps=300,
                             init_s=4, init_d=2, figure_seeds=2, group_cells=False),
-    # The paper's s = d = 8 and H = 128 on two tasks, 2 seeds and 2,000 steps; the chapter takes about 4.5 minutes
+    # The paper's s = d = 8 and H = 128 on two tasks, 2 seeds and 2,000 steps; the chapter takes 4.5 to 6.5 minutes
     # on 2 cores. Its bottleneck stores 32 numbers in 30 units. At 2,000 steps no seed of any bottleneck tried
     # (s·d 16 to 64) left the curriculum's first horizon; at 10,000 steps 4 of 4 seeds learn with 30 units (about
     # a minute), 1 of 4 with 28; with 26 and 24 units, 1 and 0 of 4 at 15,000 steps.

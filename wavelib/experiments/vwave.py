@@ -126,7 +126,7 @@ PRESETS = {
     "smoke": VWaveConfig(models=("mamba", "vwave-0.25", "rope"), ablation_models=("vwave-learned",), n_seeds=1,
                          lengths=(5,), contexts=(32,), d_model=16, mamba_layers=2, transformer_layers=1, n_heads=2,
                          d_state=4, batch=8, steps=20, warmup=5, eval_every=10, eval_per_length=4),
-    # Strings up to 10 letters, 500 steps of 16 rows: 9 to 15 minutes on 2 cores. Not parameter-matched: Mamba
+    # Strings up to 10 letters, 500 steps of 16 rows: 9 to 20 minutes on 2 cores. Not parameter-matched: Mamba
     # 61k parameters, each transformer 102k (two layers: copying by induction heads takes two, Olsson et al. 2022).
     "cpu": VWaveConfig(ablation_models=("vwave-learned", "mamba-K16"), lengths=(10,), contexts=(110,), d_model=64,
                        mamba_layers=2, transformer_layers=2, n_heads=4, d_state=8, batch=16, steps=500, lr=3e-3,
