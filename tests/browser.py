@@ -70,6 +70,9 @@ KNOWN_PAGE_ERRORS = [
 # (timings, checks, peak memory and what each side runs), a reference listing rather than a result to read aloud.
 WIDE_TABLES_ALLOWED = {"book/performance.html"}
 
+# Every page is opened at this size: a classroom projector's width (the wide-tables check depends on it).
+VIEWPORT = {"width": 1280, "height": 900}
+
 PAGE_TIMEOUT_MS = 30_000
 IMAGE_TIMEOUT_MS = 10_000
 
@@ -256,7 +259,7 @@ _JS_CONTENT = (
       }
     }
   }
-  // Tables wider than the text column (they scroll sideways): at the check's 1280-pixel viewport.
+  // Tables wider than the text column (they scroll sideways) at the check's VIEWPORT.
   out.wideTables = [];
   for (const t of root ? root.querySelectorAll('table') : []) {
     const room = (t.closest('.pst-scrollable-table-container') || t.parentElement).clientWidth;
@@ -441,7 +444,7 @@ def check_book(root: Path, chromium: str | None = None) -> BookReport:
     with serve(root) as base_url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            context = browser.new_context(viewport=VIEWPORT)
             reports = {rel: _check_page(context, base_url, root, rel) for rel in pages}
             context.close()
         finally:
@@ -582,8 +585,8 @@ def problems_math(book: BookReport) -> list[str]:
 
 
 def problems_wide_tables(book: BookReport) -> list[str]:
-    """Tables that do not fit the text column at the check's viewport (1280 x 900, a classroom projector's
-    width), on every page but those of :data:`WIDE_TABLES_ALLOWED`."""
+    """Tables that do not fit the text column at :data:`VIEWPORT`, on every page but those of
+    :data:`WIDE_TABLES_ALLOWED`."""
     return [f"{rel}: table {t['width']} px wide in a {t['room']} px column ({t['where']}): {t['header']}"
             for rel, page in book.pages.items() if page.content and rel not in WIDE_TABLES_ALLOWED
             for t in page.content["wideTables"]]
