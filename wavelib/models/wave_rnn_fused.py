@@ -25,6 +25,12 @@ The conv weight and bias gradients are not summed in the recurrence kernel (that
 tile per step): once dL/dx_proj is known for every step, one more Triton launch reads it and the states once
 (``wgrad="kernel"``, the default: :mod:`.wave_rnn_wgrad`), or with ``wgrad="bmm"`` they are three batched matrix
 products over all (sequence, step) pairs and a sum, in PyTorch (:data:`WGRADS`). Both deterministic: no atomics.
+Summing them in the backward kernel as ``tl.dot`` products was tried at compile level (a prototype, not kept;
+sm_90, Triton 3.6, sMNIST pixel shapes, "tf32x3"; ``scripts/kernel_resources.py``'s counts): with the rolled dx
+tiles the step already gathers, one (16, 256) @ (256, 16) product per tap spilled 15 KB of stack per thread; split
+into 8 column groups, a batched (8, 16, 32) @ (8, 32, 16) product per tap, the step loop held 1,396 instructions
+and 24 CTA barriers against 991 and 18, with 104 bytes of spills. About 40% more per backward step, against a
+separate pass that reads 3.3 GB (about 1 ms on an H100): no clear gain, so not built.
 
 Pixel sequences and a loss on the last step (sMNIST, psMNIST: :func:`fused_wave_rnn_pixels`, which the wRNN's
 ``last=True`` takes on CUDA for one input a step): the kernels project the input themselves, ``x[b, t] win + bin``
