@@ -47,7 +47,7 @@ its ':' decimal mark) where it decides, and from the public code (``akandykeller
   before", 100 and 1000, the values used; read "lost after", 10 and 100. The code's psMNIST sweeps search all five, so
   this stays an assumption.
 - The wRNN + MLP gets the wRNN's (the paper gives none of its own); nsCIFAR10 lr 1e-4 (wRNN) and 1e-5 (iRNN), no
-  clipping, batch 256, 250 epochs, drop 10× at epoch 100 (stated; the code's wRNN sweep trains 120 epochs, its
+  clipping, batch 256, 250 epochs, divided by 10 every 100 epochs (stated; the code's wRNN sweep trains 120 epochs, its
   iRNN sweep 250).
 """
 

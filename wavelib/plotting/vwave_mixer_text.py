@@ -77,5 +77,5 @@ def packing_text(config: VWaveConfig, rows: int = 2048) -> str:
             f"copies.** A letter is written exactly $\\ell$ tokens after it was read, so strings of up to {taps - 1} "
             f"letters lie within reach of Mamba's {taps}-tap short conv and can be copied without the selective "
             f"scan's state: up to {reach} of the mean over lengths (the tables give the accuracy at $L_{{\\max}}$ "
-            "alone too). A slower v-wave mixer reaches further (about $K/v$ tokens: §5.1's table), the longer context "
-            "the abstract credits.")
+            "alone too). A slower v-wave mixer reaches further (about $K/v$ tokens: §5.1's table): this book's "
+            "reading of the better \"context\" the abstract credits (it does not say longer).")

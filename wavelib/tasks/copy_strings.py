@@ -21,7 +21,7 @@ Departures from the reference code:
   ``np.arange(min_eval_len, max_eval_len)``, which skips ``max_eval_len``).
 
 Letters: 26 always, the default of their ``--vocab_size`` in ``synthetic_exps/main.py`` at commit ``73141d4``, the
-version whose defaults NOTES.md §3 quotes (batch 8, 2,000 steps, ``state_dim`` 32, ``min_train_len`` 5); another
+version whose defaults NOTES.md §3 quotes (batch 8, 2,000 steps, ``state_dim`` 32); another
 version of that file (commit ``1f32ac6``, with batch 64 and 100 steps) defaults to 10.
 """
 
