@@ -216,6 +216,5 @@ def test_works_offline(book):
 
 
 def test_tables_fit_the_text_column(book):
-    """At 1280 pixels wide (a classroom projector) no table scrolls sideways (book/_static/wavelib.css), but on
-    the pages of ``WIDE_TABLES_ALLOWED``."""
+    """At 1280 pixels wide (a classroom projector) no table scrolls sideways (book/_static/wavelib.css)."""
     _fail_list("table(s) wider than the text column", B.problems_wide_tables(book))
