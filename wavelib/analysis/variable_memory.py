@@ -201,7 +201,8 @@ def memory_frames(basis: VariableMemoryBasis, states: np.ndarray, s: int, d: int
 
 
 def weights_in_basis(basis: VariableMemoryBasis, W_hh: np.ndarray) -> np.ndarray:
-    """Fig. 4: ``pinv(Psi) W_hh Psi`` (k, k), real since ``Psi`` is (the public code's Re(.), NOTES.md §1, is a no-op here)."""
+    """Fig. 4: ``pinv(Psi) W_hh Psi`` (k, k), real since ``Psi`` is (the public code's Re(.), NOTES.md §1, is a
+    no-op here)."""
     W_hh = np.asarray(W_hh, dtype=float)
     H = basis.Psi.shape[0]
     if W_hh.shape != (H, H):
